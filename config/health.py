@@ -1,0 +1,53 @@
+"""``/healthz``: is the database answering, is the broker answering, when did worker and beat last run."""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+
+from config.celery import app as celery_app
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return True, "ok"
+    except Exception as exc:  # any failure means "not healthy"; the message says which
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _broker_ok() -> tuple[bool, str]:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "ok"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def _heartbeats() -> dict[str, str | None]:
+    from trading.models import EngineHeartbeat
+
+    try:
+        seen = {beat.name: beat.seen_at for beat in EngineHeartbeat.objects.all()}
+    except Exception:
+        seen = {}
+    now = timezone.now()
+    return {
+        name: (f"{(now - seen[name]).total_seconds():.0f}s ago" if name in seen else None)
+        for name in ("worker", "beat")
+    }
+
+
+def healthz(request):
+    database_ok, database = _database_ok()
+    broker_ok, broker = _broker_ok()
+    healthy = database_ok and broker_ok
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "database": database,
+        "broker": broker,
+        "last_seen": _heartbeats() if database_ok else {},
+    }
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,0 +1,196 @@
+"""Exchange records: trader accounts (keys encrypted at rest) and the paper exchange's book."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from exchanges.encryption import EncryptedTextField
+from trading.models import MONEY, OrderSide, OrderType
+
+
+class ExchangeAccount(models.Model):
+    """A trader's account on one exchange. ``tv.exchange`` of an alert names it.
+
+    ``live`` and ``testnet`` trade through ccxt with the stored keys; ``paper`` trades against the
+    database-backed paper exchange with the settings below and needs no keys.
+    """
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live"
+        TESTNET = "testnet", "Testnet (sandbox)"
+        PAPER = "paper", "Paper (dry run)"
+
+    class PriceFeed(models.TextChoices):
+        MANUAL = "manual", "Manual (set by command or API)"
+        SYNTHETIC = "synthetic", "Synthetic random walk"
+        LIVE = "live", "Live public tickers"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
+    exchange_id = models.CharField(max_length=32, help_text="ccxt exchange id, lower case: binance, bybit, …")
+    label = models.CharField(max_length=100, blank=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PAPER)
+    is_enabled = models.BooleanField(default=True)
+    api_key = EncryptedTextField(blank=True, help_text="Write-only; stored encrypted.")
+    api_secret = EncryptedTextField(blank=True, help_text="Write-only; stored encrypted.")
+    api_password = EncryptedTextField(blank=True, help_text="Passphrase, for exchanges that use one.")
+    # Paper settings
+    price_feed = models.CharField(max_length=10, choices=PriceFeed.choices, default=PriceFeed.SYNTHETIC)
+    maker_fee_percent = models.DecimalField(**MONEY, default="0.1")
+    taker_fee_percent = models.DecimalField(**MONEY, default="0.1")
+    partial_fill_ratio = models.DecimalField(
+        **MONEY, default=1, help_text="Share of a crossed order filled per matching pass (1 = all)."
+    )
+    market_slippage_percent = models.DecimalField(**MONEY, default="0.05")
+    starting_balance = models.DecimalField(**MONEY, default=10000, help_text="Quote currency (USDT).")
+    synthetic_seed = models.PositiveIntegerField(default=42)
+    last_connection_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "exchange_id"], name="uniq_exchange_account_per_user"),
+            models.CheckConstraint(
+                condition=Q(partial_fill_ratio__gt=0) & Q(partial_fill_ratio__lte=1), name="account_partial_fill_ratio"
+            ),
+            models.CheckConstraint(
+                condition=Q(maker_fee_percent__gte=0) & Q(taker_fee_percent__gte=0), name="account_fees_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(starting_balance__gte=0), name="account_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id} ({self.mode})"
+
+    @property
+    def has_keys(self) -> bool:
+        return bool(self.api_key and self.api_secret)
+
+    def clean(self) -> None:
+        self.exchange_id = (self.exchange_id or "").strip().lower()
+        if self.mode != self.Mode.PAPER and not self.has_keys:
+            raise ValidationError({"api_key": [f"A {self.mode} account needs an API key and secret."]})
+
+
+class PaperMarket(models.Model):
+    """A market the paper exchange trades, with the precision a real exchange would enforce."""
+
+    exchange_id = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=40, help_text="Unified symbol, BTC/USDT.")
+    market_id = models.CharField(max_length=40, help_text="Exchange's id, BTCUSDT.")
+    base = models.CharField(max_length=20)
+    quote = models.CharField(max_length=20)
+    tick_size = models.DecimalField(**MONEY)
+    step_size = models.DecimalField(**MONEY)
+    min_qty = models.DecimalField(**MONEY, default=0)
+    min_notional = models.DecimalField(**MONEY, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange_id", "symbol"], name="uniq_paper_market"),
+            models.CheckConstraint(condition=Q(tick_size__gt=0) & Q(step_size__gt=0), name="paper_market_precision_positive"),
+        ]
+        indexes = [models.Index(fields=["exchange_id", "market_id"], name="paper_market_id")]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id} {self.symbol}"
+
+
+class PaperPrice(models.Model):
+    """The paper exchange's current price for one market."""
+
+    exchange_id = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=40)
+    price = models.DecimalField(**MONEY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exchange_id", "symbol"], name="uniq_paper_price"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="paper_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange_id} {self.symbol} {self.price}"
+
+
+class PaperBalance(models.Model):
+    """One asset of a paper account: free to use, and held by open orders."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_balances")
+    asset = models.CharField(max_length=20)
+    free = models.DecimalField(**MONEY, default=0)
+    used = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "asset"], name="uniq_paper_balance"),
+            models.CheckConstraint(condition=Q(free__gte=0) & Q(used__gte=0), name="paper_balance_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.free} free, {self.used} used"
+
+
+class PaperOrder(models.Model):
+    """An order resting on (or done by) the paper exchange, as a real exchange would hold it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed (filled)"
+        CANCELED = "canceled", "Canceled"
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_orders")
+    exchange_id = models.CharField(max_length=32, help_text="Copied from the account to index matching.")
+    symbol = models.CharField(max_length=40)
+    client_order_id = models.CharField(max_length=36)
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    order_type = models.CharField(max_length=10, choices=OrderType.choices)
+    price = models.DecimalField(**MONEY, null=True, blank=True)
+    amount = models.DecimalField(**MONEY)
+    filled = models.DecimalField(**MONEY, default=0)
+    average = models.DecimalField(**MONEY, null=True, blank=True)
+    cost = models.DecimalField(**MONEY, default=0)
+    fee = models.DecimalField(**MONEY, default=0)
+    fee_currency = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "client_order_id"], name="uniq_paper_client_order_id"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="paper_order_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(filled__gte=0) & Q(filled__lte=F("amount")), name="paper_order_filled_within_amount"
+            ),
+        ]
+        indexes = [
+            # One price update on one symbol matches only that symbol's open orders, by side and price.
+            models.Index(fields=["exchange_id", "symbol", "status", "side", "price"], name="paper_order_matching"),
+            models.Index(fields=["account", "symbol", "status"], name="paper_order_account_symbol"),
+        ]
+
+    def __str__(self) -> str:
+        return f"paper {self.side} {self.amount} {self.symbol} @ {self.price} ({self.status})"
+
+
+class PaperFill(models.Model):
+    """One execution of a paper order: price, amount, fee."""
+
+    order = models.ForeignKey(PaperOrder, on_delete=models.CASCADE, related_name="fills")
+    price = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+    fee = models.DecimalField(**MONEY, default=0)
+    fee_currency = models.CharField(max_length=20, blank=True)
+    is_maker = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="paper_fill_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"fill {self.amount} @ {self.price}"

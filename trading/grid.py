@@ -1,0 +1,140 @@
+"""DCA levels: parsing and validation of a configuration's ladder.
+
+Pure: plain values in, plain values out, no ORM. A ladder is a list of levels, each with the gap
+from the pyramid's entry price, the share of the pyramid's capital and the leg's take-profit.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+HUNDRED = Decimal(100)
+LEVEL_FIELDS = ("gap_percent", "weight_percent", "tp_percent")
+
+
+class LevelsError(ValueError):
+    """The ladder is invalid; ``messages`` says what to fix, one line each."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+@dataclass(frozen=True)
+class DcaLevel:
+    gap_percent: Decimal  # negative = below entry for longs, above for shorts
+    weight_percent: Decimal  # share of the pyramid's capital
+    tp_percent: Decimal  # the leg's take-profit distance from its fill
+
+    def as_json(self) -> dict[str, str]:
+        return {name: str(getattr(self, name)) for name in LEVEL_FIELDS}
+
+
+def to_decimal(value, what: str) -> Decimal:
+    """A JSON number or numeric string as a finite Decimal; ValueError names ``what`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return number
+
+
+def parse_levels(raw, where: str = "levels") -> list[DcaLevel]:
+    """Validate a ladder: at least one level, numbers only, weights summing to exactly 100."""
+    if not isinstance(raw, list) or not raw:
+        raise LevelsError([f"{where}: add at least one level ({{gap_percent, weight_percent, tp_percent}})"])
+    errors: list[str] = []
+    levels: list[DcaLevel] = []
+    for position, item in enumerate(raw, start=1):
+        label = f"{where} level {position}"
+        if not isinstance(item, dict):
+            errors.append(f"{label}: must be an object with {', '.join(LEVEL_FIELDS)}")
+            continue
+        missing = [name for name in LEVEL_FIELDS if name not in item]
+        unknown = sorted(set(item) - set(LEVEL_FIELDS))
+        if missing:
+            errors.append(f"{label}: missing {', '.join(missing)}")
+        if unknown:
+            errors.append(f"{label}: unknown field {', '.join(unknown)}")
+        if missing or unknown:
+            continue
+        try:
+            gap, weight, tp = (to_decimal(item[name], f"{label} {name}") for name in LEVEL_FIELDS)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if gap <= -HUNDRED:
+            errors.append(f"{label}: gap_percent must be above -100 (got {gap})")
+        if weight <= 0:
+            errors.append(f"{label}: weight_percent must be positive (got {weight})")
+        if tp <= 0:
+            errors.append(f"{label}: tp_percent must be positive (got {tp})")
+        levels.append(DcaLevel(gap, weight, tp))
+    if not errors:
+        total = sum((level.weight_percent for level in levels), Decimal(0))
+        if total != HUNDRED:
+            errors.append(f"{where}: weight_percent must sum to 100; they sum to {total.normalize():f}")
+    if errors:
+        raise LevelsError(errors)
+    return levels
+
+
+def parse_pyramid_levels(raw, max_pyramids: int) -> dict[int, list[DcaLevel]]:
+    """Per-pyramid ladder overrides keyed by pyramid index ("1", "2", …)."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise LevelsError(['pyramid_levels: must be an object like {"1": [levels…]}'])
+    errors: list[str] = []
+    parsed: dict[int, list[DcaLevel]] = {}
+    for key, ladder in raw.items():
+        index = _pyramid_index(key, max_pyramids, "pyramid_levels", errors)
+        if index is None:
+            continue
+        try:
+            parsed[index] = parse_levels(ladder, where=f"pyramid_levels[{key}]")
+        except LevelsError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise LevelsError(errors)
+    return parsed
+
+
+def parse_pyramid_tp_percents(raw, max_pyramids: int) -> dict[int, Decimal]:
+    """Per-pyramid aggregate take-profit percents keyed by pyramid index ("0", "1", …)."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise LevelsError(['pyramid_tp_percents: must be an object like {"0": 2.0}'])
+    errors: list[str] = []
+    parsed: dict[int, Decimal] = {}
+    for key, value in raw.items():
+        index = _pyramid_index(key, max_pyramids, "pyramid_tp_percents", errors)
+        if index is None:
+            continue
+        try:
+            percent = to_decimal(value, f"pyramid_tp_percents[{key}]")
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        if percent <= 0:
+            errors.append(f"pyramid_tp_percents[{key}]: must be positive (got {percent})")
+        parsed[index] = percent
+    if errors:
+        raise LevelsError(errors)
+    return parsed
+
+
+def _pyramid_index(key, max_pyramids: int, where: str, errors: list[str]) -> int | None:
+    try:
+        index = int(str(key))
+    except ValueError:
+        errors.append(f"{where}: key {key!r} must be a pyramid index (0 to {max_pyramids - 1})")
+        return None
+    if not 0 <= index < max_pyramids:
+        errors.append(f"{where}: pyramid index {index} is outside 0 to {max_pyramids - 1} (max_pyramids is {max_pyramids})")
+        return None
+    return index

@@ -1,0 +1,87 @@
+import json
+import shlex
+import signal
+import time
+
+import requests
+from django.core.management.base import BaseCommand
+
+from trading.services.demo import DEMO_PAIR, base_url, demo_alert_payload, demo_setup
+
+DEMO_PASSWORD = "demo-password"
+# The shell fills the timestamp when the curl is pasted, so the alert is never older than the
+# replay window however long ago this was printed.
+TIMESTAMP_PLACEHOLDER = "__TIMESTAMP__"
+
+
+class Command(BaseCommand):
+    help = "Create (or reset) the demo user, paper Binance account and DCA config; print how to use them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
+        parser.add_argument("--password", default=DEMO_PASSWORD, help="Demo login password.")
+        parser.add_argument(
+            "--when-ready",
+            metavar="HEALTH_URL",
+            help="Wait until HEALTH_URL answers 200, print, then stay running (for the dev Procfile).",
+        )
+
+    def handle(self, *args, **options):
+        if options["when_ready"]:
+            self._wait_until_healthy(options["when_ready"])
+        demo = demo_setup(password=options["password"])
+        user = demo.user
+        payload = demo_alert_payload(user, entry_price=self._entry_price(), timestamp=TIMESTAMP_PLACEHOLDER)
+        body = shlex.quote(json.dumps(payload)).replace(TIMESTAMP_PLACEHOLDER, "'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'")
+        curl = f"curl -sS -X POST {user.webhook_url} -H 'Content-Type: application/json' -d {body}"
+        info = {
+            "base_url": base_url(),
+            "webhook_url": user.webhook_url,
+            "user_id": str(user.id),
+            "secret": user.webhook_secret,
+            "username": user.username,
+            "password": demo.password,
+            "api_token": demo.api_token,
+            "login_url": f"{base_url()}/accounts/login/",
+            "curl": curl,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(info, indent=2))
+        else:
+            self._print_banner(info)
+        if options["when_ready"]:
+            signal.pause()  # honcho stops every process when one exits
+
+    def _entry_price(self) -> str:
+        from exchanges.models import PaperPrice
+
+        price = PaperPrice.objects.filter(exchange_id="binance", symbol=DEMO_PAIR).values_list("price", flat=True).first()
+        return f"{price.normalize():f}" if price else "60000"
+
+    def _wait_until_healthy(self, url: str) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        self.stderr.write(f"{url} did not answer 200 within 120 s; printing anyway.")
+
+    def _print_banner(self, info: dict) -> None:
+        line = "=" * 78
+        self.stdout.write(
+            f"\n{line}\n"
+            f"  DCA engine is ready.\n\n"
+            f"  Dashboard      {info['base_url']}/\n"
+            f"  Login          {info['login_url']}   user {info['username']} / password {info['password']}\n"
+            f"  Admin          {info['base_url']}/admin/\n"
+            f"  API docs       {info['base_url']}/api/docs/   (Token {info['api_token']})\n"
+            f"  Health         {info['base_url']}/healthz\n\n"
+            f"  Webhook URL    {info['webhook_url']}\n"
+            f"  Secret         {info['secret']}\n\n"
+            f"  Send a test alert (long BTC/USDT 15m on the paper exchange):\n\n"
+            f"{info['curl']}\n"
+            f"{line}\n"
+        )

@@ -1,0 +1,482 @@
+"""Trading records: users, DCA configurations, signals, position groups, pyramids, orders, queue."""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
+from trading.states import GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, choices
+
+# Money and quantities: 28 digits with 12 places covers BTC prices to 1e16 and SHIB-sized steps.
+MONEY = {"max_digits": 28, "decimal_places": 12}
+
+
+def new_webhook_secret() -> str:
+    """32 random bytes, URL-safe (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+class Side(models.TextChoices):
+    LONG = "long", "Long"
+    SHORT = "short", "Short"
+
+
+class OrderSide(models.TextChoices):
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+
+
+class OrderType(models.TextChoices):
+    LIMIT = "limit", "Limit"
+    MARKET = "market", "Market"
+
+
+class TakeProfitMode(models.TextChoices):
+    PER_LEG = "per_leg", "Per leg"
+    AGGREGATE = "aggregate", "Aggregate"
+    HYBRID = "hybrid", "Hybrid (per leg and aggregate, first wins)"
+    PYRAMID_AGGREGATE = "pyramid_aggregate", "Per-pyramid aggregate"
+
+
+class SlippageAction(models.TextChoices):
+    WARN = "warn", "Warn"
+    REJECT = "reject", "Reject (limit-protected order)"
+
+
+class ExitReason(models.TextChoices):
+    EXIT_SIGNAL = "exit_signal", "Exit signal"
+    TAKE_PROFIT = "take_profit", "Per-leg take-profit"
+    AGGREGATE_TP = "aggregate_tp", "Aggregate take-profit"
+    PYRAMID_TP = "pyramid_tp", "Pyramid take-profit"
+    STOP_LOSS = "stop_loss", "Stop loss"
+    RISK_OFFSET = "risk_offset", "Risk offset"
+    MANUAL = "manual", "Manual"
+    REDUCE = "reduce", "Reduce"
+    REVERSE = "reverse", "Reverse"
+
+
+class User(AbstractUser):
+    """A trader. Owns a webhook URL with its own secret, and every record below."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    webhook_secret = models.CharField(max_length=128, default=new_webhook_secret)
+    replay_window_seconds = models.PositiveIntegerField(
+        default=600, help_text="Alerts whose timestamp is older than this are refused."
+    )
+    dedupe_window_seconds = models.PositiveIntegerField(
+        default=300, help_text="A repeat of the same alert body within this window acts once."
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="For quiet hours and daily limits.")
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/webhooks/{self.id}/tradingview"
+
+
+class DCAConfiguration(models.Model):
+    """How to trade one pair on one exchange and timeframe: the DCA ladder, pyramids, take-profit.
+
+    ``pair`` ``*`` is the exchange's default, used when no specific configuration exists; a null
+    ``timeframe`` applies to every timeframe.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dca_configs")
+    exchange = models.CharField(max_length=32, help_text="Exchange id, lower case, e.g. binance.")
+    pair = models.CharField(max_length=40, help_text="Unified symbol like BTC/USDT, or * for the exchange default.")
+    timeframe = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes; empty = any timeframe.")
+    levels = models.JSONField(help_text='[{"gap_percent": 0, "weight_percent": 20, "tp_percent": 2}, …]')
+    pyramid_levels = models.JSONField(default=dict, blank=True, help_text='Overrides per pyramid index: {"1": [levels…]}')
+    tp_mode = models.CharField(max_length=20, choices=TakeProfitMode.choices, default=TakeProfitMode.PER_LEG)
+    tp_aggregate_percent = models.DecimalField(**MONEY, default=0)
+    pyramid_tp_percents = models.JSONField(default=dict, blank=True, help_text='{"0": 2.0, "1": 1.5}')
+    max_pyramids = models.PositiveSmallIntegerField(default=5, help_text="Counts the initial entry.")
+    entry_order_type = models.CharField(max_length=10, choices=OrderType.choices, default=OrderType.LIMIT)
+    capital_usd = models.DecimalField(**MONEY, help_text="Capital per pyramid, in quote currency.")
+    use_signal_size = models.BooleanField(default=False, help_text="Size from the alert's order_size when present.")
+    stop_loss_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    max_slippage_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    slippage_action = models.CharField(max_length=10, choices=SlippageAction.choices, default=SlippageAction.WARN)
+    tp_from_planned_price = models.BooleanField(
+        default=False, help_text="Per-leg take-profit from the planned price instead of the actual fill."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "DCA configuration"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "exchange", "pair", "timeframe"], name="uniq_dca_config_per_timeframe"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "exchange", "pair"],
+                condition=Q(timeframe__isnull=True),
+                name="uniq_dca_config_any_timeframe",
+            ),
+            models.CheckConstraint(condition=Q(capital_usd__gt=0), name="dca_capital_positive"),
+            models.CheckConstraint(condition=Q(max_pyramids__gte=1), name="dca_max_pyramids_at_least_one"),
+            models.CheckConstraint(condition=Q(tp_aggregate_percent__gte=0), name="dca_tp_aggregate_not_negative"),
+            models.CheckConstraint(
+                condition=Q(stop_loss_percent__isnull=True) | Q(stop_loss_percent__gt=0),
+                name="dca_stop_loss_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_slippage_percent__isnull=True) | Q(max_slippage_percent__gte=0),
+                name="dca_slippage_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        timeframe = f"{self.timeframe}m" if self.timeframe else "any timeframe"
+        return f"{self.exchange} {self.pair} {timeframe}"
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        self.exchange = (self.exchange or "").strip().lower()
+        self.pair = (self.pair or "").strip().upper()
+        if self.pair != "*" and "/" not in self.pair:
+            errors["pair"] = ["Use the unified form BASE/QUOTE (e.g. BTC/USDT), or * for the exchange default."]
+        max_pyramids = self.max_pyramids or 1
+        for field, parse, normalise in (
+            ("levels", parse_levels, lambda v: [level.as_json() for level in v]),
+            (
+                "pyramid_levels",
+                lambda raw: parse_pyramid_levels(raw, max_pyramids),
+                lambda v: {str(i): [level.as_json() for level in ladder] for i, ladder in sorted(v.items())},
+            ),
+            (
+                "pyramid_tp_percents",
+                lambda raw: parse_pyramid_tp_percents(raw, max_pyramids),
+                lambda v: {str(i): str(percent) for i, percent in sorted(v.items())},
+            ),
+        ):
+            try:
+                setattr(self, field, normalise(parse(getattr(self, field))))
+            except LevelsError as exc:
+                errors[field] = exc.messages
+        if self.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID) and not self.tp_aggregate_percent:
+            errors["tp_aggregate_percent"] = [f"Set a positive tp_aggregate_percent for the {self.tp_mode} take-profit mode."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class Signal(models.Model):
+    """One TradingView alert as received: accepted ones are routed, rejected ones kept to be seen."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        OPENED = "opened", "Opened"
+        PYRAMIDED = "pyramided", "Pyramided"
+        EXITED = "exited", "Exited"
+        REDUCED = "reduced", "Reduced"
+        REVERSED = "reversed", "Reversed"
+        QUEUED = "queued", "Queued"
+        IGNORED = "ignored", "Ignored"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    class Intent(models.TextChoices):
+        SIGNAL = "signal", "Signal"
+        EXIT = "exit", "Exit"
+        REDUCE = "reduce", "Reduce"
+        REVERSE = "reverse", "Reverse"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Null for a rejection that names no known user (kept for the operator, shown to nobody).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="signals"
+    )
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # sha256 of the body; set only on accepted signals, and cleared once the dedupe window passes.
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True)
+    payload = models.JSONField(null=True, blank=True, help_text="The alert as received, secret removed.")
+    http_status = models.PositiveSmallIntegerField(default=202)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    reason = models.TextField(blank=True, help_text="Why the signal ended in its status, in plain words.")
+    intent = models.CharField(max_length=10, choices=Intent.choices, blank=True)
+    exchange = models.CharField(max_length=32, blank=True)
+    tv_symbol = models.CharField(max_length=64, blank=True)
+    symbol = models.CharField(max_length=40, blank=True, help_text="Unified symbol once resolved.")
+    timeframe = models.PositiveIntegerField(null=True, blank=True)
+    side = models.CharField(max_length=5, choices=Side.choices, blank=True)
+    entry_price = models.DecimalField(**MONEY, null=True, blank=True)
+    position_group = models.ForeignKey(
+        "PositionGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="signals"
+    )
+    routing_attempts = models.PositiveSmallIntegerField(default=0)
+    routed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dedupe_key"], name="uniq_signal_dedupe_key"),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="signal_status_received")]
+
+    def __str__(self) -> str:
+        return f"{self.intent or 'alert'} {self.tv_symbol} {self.status}"
+
+
+class PositionGroup(models.Model):
+    """All entries into one market in one direction: user × exchange × symbol × timeframe × side.
+
+    It holds one or more pyramids, each with its own DCA grid, and keeps the running statistics of
+    the position. At most one active group exists per identity (database constraint).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="position_groups")
+    exchange_account = models.ForeignKey(
+        "exchanges.ExchangeAccount", on_delete=models.PROTECT, related_name="position_groups"
+    )
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=40, help_text="Unified symbol, e.g. BTC/USDT.")
+    timeframe = models.PositiveIntegerField(help_text="Minutes.")
+    side = models.CharField(max_length=5, choices=Side.choices)
+    status = models.CharField(max_length=20, choices=choices(GroupStatus), default=GroupStatus.WAITING)
+    dca_config = models.ForeignKey(DCAConfiguration, null=True, blank=True, on_delete=models.SET_NULL)
+    config_snapshot = models.JSONField(help_text="The DCA configuration this group was opened with.")
+
+    pyramid_count = models.PositiveSmallIntegerField(default=0, help_text="Pyramid rows, initial entry included.")
+    max_pyramids = models.PositiveSmallIntegerField()
+    replacement_count = models.PositiveIntegerField(default=0)
+    total_dca_legs = models.PositiveIntegerField(default=0)
+    filled_dca_legs = models.PositiveIntegerField(default=0)
+
+    base_entry_price = models.DecimalField(**MONEY)
+    weighted_avg_entry = models.DecimalField(**MONEY, null=True, blank=True)
+    total_invested_usd = models.DecimalField(**MONEY, default=0)
+    total_filled_quantity = models.DecimalField(**MONEY, default=0)
+    current_price = models.DecimalField(**MONEY, null=True, blank=True)
+    unrealized_pnl_usd = models.DecimalField(**MONEY, default=0)
+    unrealized_pnl_percent = models.DecimalField(**MONEY, default=0)
+    realized_pnl_usd = models.DecimalField(**MONEY, default=0)
+    fees_usd = models.DecimalField(**MONEY, default=0)
+
+    tp_mode = models.CharField(max_length=20, choices=TakeProfitMode.choices)
+    tp_aggregate_percent = models.DecimalField(**MONEY, default=0)
+    stop_loss_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Absolute stop from the signal.")
+
+    risk_timer_start = models.DateTimeField(null=True, blank=True)
+    risk_timer_expires = models.DateTimeField(null=True, blank=True)
+    risk_eligible = models.BooleanField(default=False)
+    risk_blocked = models.BooleanField(default=False)
+    risk_skip_once = models.BooleanField(default=False)
+
+    exit_reason = models.CharField(max_length=20, choices=ExitReason.choices, blank=True)
+    status_reason = models.TextField(blank=True, help_text="Why the group failed or closed, in plain words.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "exchange", "symbol", "timeframe", "side"],
+                condition=~Q(status__in=[s.value for s in GROUP_TERMINAL_STATUSES]),
+                name="uniq_active_position_group",
+            ),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="group_side_valid"),
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in GroupStatus]), name="group_status_valid"),
+            models.CheckConstraint(condition=Q(max_pyramids__gte=1), name="group_max_pyramids_at_least_one"),
+            models.CheckConstraint(condition=Q(pyramid_count__lte=F("max_pyramids")), name="group_pyramids_within_limit"),
+            models.CheckConstraint(condition=Q(filled_dca_legs__lte=F("total_dca_legs")), name="group_filled_legs_within_total"),
+            models.CheckConstraint(condition=Q(total_filled_quantity__gte=0), name="group_quantity_not_negative"),
+            models.CheckConstraint(condition=Q(base_entry_price__gt=0), name="group_entry_price_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "status"], name="group_user_status"),
+            models.Index(fields=["exchange_account", "symbol", "status"], name="group_account_symbol_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.exchange} {self.symbol} {self.timeframe}m ({self.status})"
+
+
+class Pyramid(models.Model):
+    """One entry into a position group, with its own entry price and its own DCA grid."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUBMITTED = "submitted", "Submitted"
+        PARTIALLY_FILLED = "partially_filled", "Partially filled"
+        FILLED = "filled", "Filled"
+        CLOSED = "closed", "Closed"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    group = models.ForeignKey(PositionGroup, on_delete=models.CASCADE, related_name="pyramids")
+    index = models.PositiveSmallIntegerField(help_text="0 is the initial entry.")
+    entry_price = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    levels = models.JSONField(help_text="The ladder used for this pyramid's grid.")
+    capital_usd = models.DecimalField(**MONEY)
+    tp_percent = models.DecimalField(**MONEY, null=True, blank=True, help_text="Pyramid aggregate take-profit.")
+    signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="pyramids")
+    created_at = models.DateTimeField(auto_now_add=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["group", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "index"], name="uniq_pyramid_index"),
+            models.CheckConstraint(condition=Q(entry_price__gt=0), name="pyramid_entry_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pyramid {self.index + 1} of {self.group_id}"
+
+
+class Order(models.Model):
+    """One order we place on the exchange: a DCA entry leg, its take-profit, or a market exit.
+
+    The row is committed (``pending``) before the exchange call; its client order id, derived from
+    the primary key, goes to the exchange so a retried placement can never create a second order.
+    """
+
+    class Role(models.TextChoices):
+        ENTRY = "entry", "Entry leg"
+        TAKE_PROFIT = "take_profit", "Take-profit"
+        EXIT = "exit", "Exit"
+
+    class SlippageOutcome(models.TextChoices):
+        WITHIN = "within", "Within limit"
+        WARNED = "warned", "Over limit, warned"
+        PROTECTED = "protected", "Over limit, limit-protected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    group = models.ForeignKey(PositionGroup, on_delete=models.CASCADE, related_name="orders")
+    pyramid = models.ForeignKey(Pyramid, null=True, blank=True, on_delete=models.CASCADE, related_name="orders")
+    role = models.CharField(max_length=12, choices=Role.choices)
+    leg_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Entry legs only.")
+    entry_order = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="take_profits",
+        help_text="The entry leg a take-profit closes.",
+    )
+    symbol = models.CharField(max_length=40)
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    order_type = models.CharField(max_length=10, choices=OrderType.choices)
+    price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Limit price; trigger price for a market leg.")
+    quantity = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=20, choices=choices(OrderStatus), default=OrderStatus.PENDING)
+    filled_quantity = models.DecimalField(**MONEY, default=0)
+    avg_fill_price = models.DecimalField(**MONEY, null=True, blank=True)
+    fee = models.DecimalField(**MONEY, default=0)
+    fee_currency = models.CharField(max_length=16, blank=True)
+    gap_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    weight_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    tp_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    tp_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Planned take-profit of an entry leg.")
+    exit_reason = models.CharField(max_length=20, choices=ExitReason.choices, blank=True)
+    decision_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Price when a market order was decided.")
+    slippage_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    slippage_outcome = models.CharField(max_length=10, choices=SlippageOutcome.choices, blank=True)
+    client_order_id = models.CharField(max_length=36, unique=True, editable=False)
+    exchange_order_id = models.CharField(max_length=128, blank=True, db_index=True)
+    error_message = models.TextField(blank=True, help_text="The exchange's message when the order failed.")
+    unknown_polls = models.PositiveSmallIntegerField(default=0, help_text="Sync cycles the exchange did not find it.")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(filled_quantity__gte=0) & Q(filled_quantity__lte=F("quantity")),
+                name="order_filled_within_quantity",
+            ),
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in OrderStatus]), name="order_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(order_type=OrderType.LIMIT) | Q(price__gt=0), name="order_limit_has_price"
+            ),
+            models.CheckConstraint(
+                condition=(Q(role="entry") & Q(leg_index__isnull=False) & Q(pyramid__isnull=False))
+                | (~Q(role="entry") & Q(leg_index__isnull=True)),
+                name="order_leg_index_only_on_entries",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="take_profit") | Q(entry_order__isnull=False), name="order_take_profit_has_entry"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["group", "role", "status"], name="order_group_role_status"),
+            models.Index(fields=["status", "symbol"], name="order_status_symbol"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.side} {self.quantity} {self.symbol} @ {self.price} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if not self.client_order_id:
+            self.client_order_id = client_order_id_for(self.id)
+        super().save(*args, **kwargs)
+
+
+def client_order_id_for(order_id: uuid.UUID) -> str:
+    """prefix + the order's uuid in hex: at most 36 characters, [A-Za-z0-9] only."""
+    return f"{settings.CLIENT_ORDER_ID_PREFIX}{order_id.hex}"
+
+
+class QueuedSignal(models.Model):
+    """An entry signal waiting for a pool slot. A newer signal for the same key replaces it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROMOTED = "promoted", "Promoted"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queued_signals")
+    signal = models.ForeignKey(Signal, on_delete=models.CASCADE, related_name="queue_entries")
+    exchange = models.CharField(max_length=32)
+    symbol = models.CharField(max_length=40)
+    timeframe = models.PositiveIntegerField()
+    side = models.CharField(max_length=5, choices=Side.choices)
+    entry_price = models.DecimalField(**MONEY)
+    is_pyramid_continuation = models.BooleanField(default=False)
+    replacement_count = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status_reason = models.TextField(blank=True)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["queued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "exchange", "symbol", "timeframe", "side"],
+                condition=Q(status="queued"),
+                name="uniq_queued_signal_per_key",
+            ),
+            models.CheckConstraint(condition=Q(entry_price__gt=0), name="queued_entry_price_positive"),
+        ]
+        indexes = [models.Index(fields=["user", "status", "queued_at"], name="queue_user_status_time")]
+
+    def __str__(self) -> str:
+        return f"queued {self.side} {self.exchange} {self.symbol} {self.timeframe}m"
+
+
+class EngineHeartbeat(models.Model):
+    """When each process kind (worker, beat) last proved it was alive, for health and the dashboard."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    seen_at = models.DateTimeField()
+    detail = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
