@@ -11,7 +11,7 @@ class IllegalTransition(Exception):
     """A status move the state machine does not allow."""
 
     def __init__(self, kind: str, current: str, to: str):
-        super().__init__(f"{kind} cannot move from {current!r} to {to!r}")
+        super().__init__(f"{kind} cannot move from '{current}' to '{to}'")
         self.kind, self.current, self.to = kind, current, to
 
 

@@ -1,0 +1,74 @@
+from django.contrib import admin
+
+from exchanges.forms import WriteOnlySecretsForm
+from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
+from trading.admin import ReadOnlyAdmin
+
+
+class ExchangeAccountForm(WriteOnlySecretsForm):
+    secret_fields = ("api_key", "api_secret", "api_password")
+
+    class Meta:
+        model = ExchangeAccount
+        fields = "__all__"
+
+
+@admin.register(ExchangeAccount)
+class ExchangeAccountAdmin(admin.ModelAdmin):
+    form = ExchangeAccountForm
+    list_display = ("exchange_id", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
+    list_filter = ("mode", "exchange_id", "is_enabled")
+    search_fields = ("exchange_id", "label", "user__username")
+    readonly_fields = ("last_connection_error", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("user", "exchange_id", "label", "mode", "is_enabled")}),
+        ("API keys (write-only)", {"fields": ("api_key", "api_secret", "api_password")}),
+        (
+            "Paper exchange",
+            {
+                "fields": (
+                    "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio",
+                    "market_slippage_percent", "starting_balance", "synthetic_seed",
+                )
+            },
+        ),
+        ("Status", {"fields": ("last_connection_error", "created_at", "updated_at")}),
+    )
+
+    @admin.display(boolean=True, description="Keys stored")
+    def keys_stored(self, account: ExchangeAccount) -> bool:
+        return account.has_keys
+
+
+@admin.register(PaperMarket)
+class PaperMarketAdmin(admin.ModelAdmin):
+    list_display = ("exchange_id", "symbol", "market_id", "tick_size", "step_size", "min_qty", "min_notional")
+    list_filter = ("exchange_id",)
+    search_fields = ("symbol", "market_id")
+
+
+@admin.register(PaperPrice)
+class PaperPriceAdmin(admin.ModelAdmin):
+    list_display = ("exchange_id", "symbol", "price", "updated_at")
+    list_filter = ("exchange_id",)
+    search_fields = ("symbol",)
+
+
+@admin.register(PaperBalance)
+class PaperBalanceAdmin(ReadOnlyAdmin):
+    list_display = ("account", "asset", "free", "used")
+    list_filter = ("account__exchange_id",)
+    search_fields = ("asset",)
+
+
+@admin.register(PaperOrder)
+class PaperOrderAdmin(ReadOnlyAdmin):
+    list_display = ("client_order_id", "account", "symbol", "side", "order_type", "price", "amount", "filled", "status")
+    list_filter = ("status", "exchange_id", "side", "order_type")
+    search_fields = ("client_order_id", "symbol")
+
+
+@admin.register(PaperFill)
+class PaperFillAdmin(ReadOnlyAdmin):
+    list_display = ("order", "price", "amount", "fee", "fee_currency", "is_maker", "created_at")
+    search_fields = ("order__client_order_id",)

@@ -1,0 +1,48 @@
+from django.contrib import admin
+
+from exchanges.forms import WriteOnlySecretsForm
+from notifications.models import Notification, TelegramConfig
+from trading.admin import ReadOnlyAdmin
+
+
+class TelegramConfigForm(WriteOnlySecretsForm):
+    secret_fields = ("bot_token",)
+
+    class Meta:
+        model = TelegramConfig
+        fields = "__all__"
+
+
+@admin.register(TelegramConfig)
+class TelegramConfigAdmin(admin.ModelAdmin):
+    form = TelegramConfigForm
+    list_display = ("user", "enabled", "channel_id", "quiet_hours_enabled", "last_error")
+    list_filter = ("enabled", "quiet_hours_enabled")
+    search_fields = ("user__username", "channel_id")
+    readonly_fields = ("last_error", "last_error_at", "updated_at")
+    fieldsets = (
+        ("Connection", {"fields": ("user", "enabled", "bot_token", "channel_id", "channel_name", "engine_signature")}),
+        ("Message types", {"fields": (
+            "send_entry_signals", "send_exit_signals", "send_status_updates", "send_dca_fill_updates",
+            "send_pyramid_updates", "send_tp_hit_updates", "send_failure_alerts", "send_risk_alerts",
+        )}),
+        ("Advanced", {"fields": (
+            "update_existing_message", "update_on_pyramid", "show_unrealized_pnl", "show_invested_amount",
+            "show_duration", "alert_loss_threshold_percent", "alert_profit_threshold_percent",
+        )}),
+        ("Quiet hours (your time zone)", {"fields": (
+            "quiet_hours_enabled", "quiet_hours_start", "quiet_hours_end", "quiet_hours_urgent_only",
+        )}),
+        ("Delivery problems", {"fields": ("last_error", "last_error_at", "updated_at")}),
+    )
+
+    def has_add_permission(self, request):
+        return False  # one per user, created with the user
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "event_type", "status", "is_edit", "telegram_message_id", "attempts", "error")
+    list_filter = ("status", "event_type", "is_urgent", "is_edit")
+    search_fields = ("user__username", "text", "error")
+    date_hierarchy = "created_at"

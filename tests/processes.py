@@ -1,0 +1,64 @@
+"""Start the engine's real processes (celery worker, celery beat) against the test database.
+
+Tests that use these need ``transactional_db`` so what the test writes is committed and visible to
+the other processes, and what they write is visible to the test.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """The environment of the test run, pointed at the test database pytest-django created."""
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def running(command: list[str], log_path: Path, env: dict[str, str]):
+    """Run ``command`` for the duration of the block; its output goes to ``log_path``."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def worker_command(concurrency: int = 1) -> list[str]:
+    return [CELERY, "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-heartbeat",
+            "--without-mingle", "--without-gossip"]
+
+
+def beat_command(schedule_dir: Path) -> list[str]:
+    return [CELERY, "-A", "config", "beat", "--loglevel=INFO", "--pidfile", str(schedule_dir / "beat.pid")]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition", log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    detail = f"\n--- {log} ---\n{log.read_text()[-4000:]}" if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")

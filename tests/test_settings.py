@@ -1,0 +1,31 @@
+"""Production refuses to start on throwaway keys; the embedded default needs no server."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_django(env_overrides: dict, tmp_path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL")}
+    env.update({"VAR_DIR": str(tmp_path), **env_overrides})
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.CELERY_BROKER_URL)"
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_production_without_secret_key_refuses_to_start(tmp_path):
+    result = run_django({"DJANGO_ENV": "production"}, tmp_path)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DJANGO_ENV=production" in result.stderr
+
+
+def test_development_defaults_to_sqlite_and_a_serverless_broker_with_generated_keys(tmp_path):
+    result = run_django({}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
+    assert (tmp_path / "secret_key").exists() and (tmp_path / "fernet.key").exists()
+    assert oct((tmp_path / "fernet.key").stat().st_mode)[-3:] == "600"
