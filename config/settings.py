@@ -178,6 +178,18 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Exchanges ------------------------------------------------------------------------------
+MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3600)
+PAPER_TICK_SECONDS = env.float("PAPER_TICK_SECONDS", default=2.0)
+# Standard deviation of one synthetic step, in percent. 0.1 % every 2 s wanders about 2 % in
+# 13 minutes, so the demo grid (legs 0.5 % apart) fills while you watch.
+PAPER_SYNTHETIC_VOLATILITY_PERCENT = env.float("PAPER_SYNTHETIC_VOLATILITY_PERCENT", default=0.1)
+CELERY_BEAT_SCHEDULE["paper-feed-tick"] = {
+    "task": "exchanges.tasks.paper_feed_tick_task",
+    "schedule": schedule(PAPER_TICK_SECONDS),
+    "options": {"expires": PAPER_TICK_SECONDS * 0.9},
+}
+
 # --- Engine ---------------------------------------------------------------------------------
 # Prefix of every client order id we send; reconciliation adopts or cancels only orders with it.
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="dce")

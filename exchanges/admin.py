@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from exchanges.forms import WriteOnlySecretsForm
+from exchanges.services.connection import account_test_connection
 from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
 from trading.admin import ReadOnlyAdmin
 
@@ -34,6 +35,18 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         ),
         ("Status", {"fields": ("last_connection_error", "created_at", "updated_at")}),
     )
+
+    actions = ["test_connection"]
+
+    @admin.action(description="Test connection (fetch the balance)")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            check = account_test_connection(account=account)
+            if check.ok:
+                held = ", ".join(f"{total.normalize():f} {asset}" for asset, total in check.balances.items()) or "empty"
+                self.message_user(request, f"{account}: connected; balance {held}.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{account}: {check.error}", messages.ERROR)
 
     @admin.display(boolean=True, description="Keys stored")
     def keys_stored(self, account: ExchangeAccount) -> bool:

@@ -85,6 +85,7 @@ class PaperMarket(models.Model):
     step_size = models.DecimalField(**MONEY)
     min_qty = models.DecimalField(**MONEY, default=0)
     min_notional = models.DecimalField(**MONEY, default=0)
+    reference_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Where a synthetic walk starts.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -104,6 +105,7 @@ class PaperPrice(models.Model):
     exchange_id = models.CharField(max_length=32)
     symbol = models.CharField(max_length=40)
     price = models.DecimalField(**MONEY)
+    walk_step = models.PositiveBigIntegerField(default=0, help_text="Steps the synthetic walk has taken.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

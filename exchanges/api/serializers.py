@@ -1,0 +1,86 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+
+SECRET_FIELDS = ("api_key", "api_secret", "api_password")
+
+
+class ExchangeAccountSerializer(serializers.ModelSerializer):
+    """Keys are write-only: sent to set them, never returned; omitted or empty keeps what is stored."""
+
+    api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
+    api_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
+    api_password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
+    has_keys = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ExchangeAccount
+        fields = (
+            "id", "exchange_id", "label", "mode", "is_enabled", "api_key", "api_secret", "api_password", "has_keys",
+            "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio", "market_slippage_percent",
+            "starting_balance", "synthetic_seed", "last_connection_error", "created_at", "updated_at",
+        )
+        read_only_fields = ("last_connection_error", "created_at", "updated_at")
+
+    def validate_exchange_id(self, value: str) -> str:
+        value = value.strip().lower()
+        user = self.context["request"].user
+        taken = ExchangeAccount.objects.filter(user=user, exchange_id=value)
+        if self.instance is not None:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise serializers.ValidationError(f"You already have a {value} account; edit that one.")
+        return value
+
+    def validate(self, attrs):
+        for name in SECRET_FIELDS:
+            if not attrs.get(name):
+                attrs.pop(name, None)  # keep the stored key
+        account = self.instance or ExchangeAccount(user=self.context["request"].user)
+        probe = ExchangeAccount(**{f.name: getattr(account, f.name) for f in ExchangeAccount._meta.concrete_fields})
+        for name, value in attrs.items():
+            setattr(probe, name, value)
+        try:
+            probe.full_clean(exclude=["user"], validate_unique=False)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return attrs
+
+
+class ConnectionCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    balances = serializers.DictField(child=serializers.DecimalField(max_digits=28, decimal_places=12))
+    error = serializers.CharField()
+
+
+class PaperPriceSerializer(serializers.ModelSerializer):
+    exchange = serializers.CharField(source="exchange_id")
+
+    class Meta:
+        model = PaperPrice
+        fields = ("exchange", "symbol", "price", "updated_at")
+
+
+class PaperPriceInputSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField(help_text="BTC/USDT, or a TradingView form such as BTCUSDT")
+    price = serializers.DecimalField(max_digits=28, decimal_places=12, min_value=0)
+
+
+class PaperPriceResultSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    price = serializers.DecimalField(max_digits=28, decimal_places=12)
+    filled_orders = serializers.IntegerField()
+
+
+class PaperMarketSerializer(serializers.ModelSerializer):
+    exchange = serializers.CharField(source="exchange_id")
+
+    class Meta:
+        model = PaperMarket
+        fields = ("exchange", "symbol", "market_id", "base", "quote", "tick_size", "step_size", "min_qty",
+                  "min_notional", "reference_price", "updated_at")
+        read_only_fields = ("market_id", "base", "quote", "updated_at")
+        validators = []  # upsert: an existing (exchange, symbol) is edited, not refused

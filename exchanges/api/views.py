@@ -1,0 +1,104 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exchanges.api.serializers import (
+    ConnectionCheckSerializer, ExchangeAccountSerializer, PaperMarketSerializer, PaperPriceInputSerializer,
+    PaperPriceResultSerializer, PaperPriceSerializer,
+)
+from exchanges.connector import ExchangeError
+from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+from exchanges.paper.connector import PaperConnector
+from exchanges.paper.services import paper_market_upsert, paper_price_set
+from exchanges.services.connection import account_test_connection
+
+
+class ExchangeAccountViewSet(viewsets.ModelViewSet):
+    """The trader's exchange accounts. API keys are write-only."""
+
+    serializer_class = ExchangeAccountSerializer
+
+    queryset = ExchangeAccount.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        return ExchangeAccount.objects.filter(user=self.request.user).order_by("exchange_id")
+
+    def perform_create(self, serializer):
+        serializer.save(user=self.request.user)
+
+    @extend_schema(request=None, responses=ConnectionCheckSerializer)
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request, pk=None):
+        """Fetch the balance with the stored keys; reports the exchange's error when it fails."""
+        check = account_test_connection(account=self.get_object())
+        return Response(ConnectionCheckSerializer(check).data)
+
+
+def _paper_account(user, exchange: str) -> ExchangeAccount:
+    account = ExchangeAccount.objects.filter(user=user, exchange_id=exchange.strip().lower(), mode="paper").first()
+    if account is None:
+        raise NotFound(f"You have no paper account for {exchange!r}: add one in Settings → Exchange accounts.")
+    return account
+
+
+def _paper_exchanges(user) -> list[str]:
+    return list(ExchangeAccount.objects.filter(user=user, mode="paper").values_list("exchange_id", flat=True))
+
+
+class PaperPricesView(APIView):
+    """Prices of the paper exchanges the trader has accounts on; POST sets one and matches at once."""
+
+    @extend_schema(responses=PaperPriceSerializer(many=True))
+    def get(self, request):
+        prices = PaperPrice.objects.filter(exchange_id__in=_paper_exchanges(request.user)).order_by("exchange_id", "symbol")
+        return Response(PaperPriceSerializer(prices, many=True).data)
+
+    @extend_schema(request=PaperPriceInputSerializer, responses=PaperPriceResultSerializer)
+    def post(self, request):
+        data = PaperPriceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _paper_account(request.user, data.validated_data["exchange"])
+        try:
+            symbol = PaperConnector(account).resolve_symbol(data.validated_data["symbol"])
+            result = paper_price_set(exchange_id=account.exchange_id, symbol=symbol, price=data.validated_data["price"])
+        except ExchangeError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        body = {"exchange": result.exchange_id, "symbol": result.symbol, "price": result.price, "filled_orders": result.fills}
+        return Response(PaperPriceResultSerializer(body).data, status=status.HTTP_200_OK)
+
+
+class PaperMarketsView(APIView):
+    """Markets of the trader's paper exchanges; POST adds or edits one."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("exchange", str, description="only this exchange")],
+        responses=PaperMarketSerializer(many=True),
+    )
+    def get(self, request):
+        exchanges = _paper_exchanges(request.user)
+        wanted = request.query_params.get("exchange")
+        if wanted:
+            account = _paper_account(request.user, wanted)
+            PaperConnector(account).load_markets()  # seeds the list on first use
+            exchanges = [account.exchange_id]
+        markets = PaperMarket.objects.filter(exchange_id__in=exchanges).order_by("exchange_id", "symbol")
+        return Response(PaperMarketSerializer(markets, many=True).data)
+
+    @extend_schema(request=PaperMarketSerializer, responses=PaperMarketSerializer)
+    def post(self, request):
+        data = PaperMarketSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        account = _paper_account(request.user, values["exchange_id"])
+        try:
+            market = paper_market_upsert(
+                exchange_id=account.exchange_id, symbol=values["symbol"], tick_size=values["tick_size"],
+                step_size=values["step_size"], min_qty=values.get("min_qty", 0), min_notional=values.get("min_notional", 0),
+                reference_price=values.get("reference_price"),
+            )
+        except ExchangeError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        return Response(PaperMarketSerializer(market).data, status=status.HTTP_200_OK)

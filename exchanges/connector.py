@@ -1,0 +1,216 @@
+"""The one interface the engine uses to talk to an exchange, and the values and errors it speaks.
+
+Two implementations: ``exchanges.ccxt_connector.CcxtConnector`` (any ccxt exchange, live or
+testnet) and ``exchanges.paper.connector.PaperConnector`` (the database-backed paper exchange).
+Everything crossing this boundary is a plain dataclass with ``Decimal`` numbers; every failure is
+one of the exceptions below, carrying the exchange's own message.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+# --- Errors ----------------------------------------------------------------------------------
+
+
+class ExchangeError(Exception):
+    """Base of every exchange failure. ``str(error)`` is fit to show a trader."""
+
+    def __init__(self, message: str, *, exchange_message: str = ""):
+        super().__init__(message)
+        self.exchange_message = exchange_message or message
+
+
+class RetryableError(ExchangeError):
+    """Try again later: network, timeout, exchange unavailable or overloaded."""
+
+
+class RateLimited(RetryableError):
+    """The exchange said slow down (HTTP 429/418). ``retry_after`` seconds when it said how long."""
+
+    def __init__(self, message: str, *, exchange_message: str = "", retry_after: float | None = None):
+        super().__init__(message, exchange_message=exchange_message)
+        self.retry_after = retry_after
+
+
+class OrderStatusUnknown(RetryableError):
+    """The order was sent but its fate is unknown (e.g. Binance -1007): look it up before resending."""
+
+
+class PermanentError(ExchangeError):
+    """Retrying the same request will fail the same way."""
+
+
+class InsufficientFunds(PermanentError):
+    pass
+
+
+class InvalidOrder(PermanentError):
+    pass
+
+
+class BadSymbol(PermanentError):
+    pass
+
+
+class AuthenticationFailed(PermanentError):
+    pass
+
+
+class AccountNotUsable(PermanentError):
+    """The trader has no usable account for this exchange (missing, disabled, or without keys)."""
+
+
+class OrderNotFound(ExchangeError):
+    """The exchange does not know this order (yet, or any more)."""
+
+
+# --- Values ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Market:
+    """A tradable market with the precision and limits orders must respect."""
+
+    symbol: str  # unified, e.g. BTC/USDT (or BTC/USDT:USDT for a linear perpetual)
+    market_id: str  # the exchange's id, e.g. BTCUSDT
+    base: str
+    quote: str
+    tick_size: Decimal  # price increment
+    step_size: Decimal  # quantity increment
+    min_qty: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    type: str = "spot"  # spot | swap | future
+    active: bool = True
+
+    def as_json(self) -> dict:
+        return {
+            "symbol": self.symbol, "market_id": self.market_id, "base": self.base, "quote": self.quote,
+            "tick_size": str(self.tick_size), "step_size": str(self.step_size), "min_qty": str(self.min_qty),
+            "min_notional": str(self.min_notional), "type": self.type, "active": self.active,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Market":
+        return cls(
+            symbol=data["symbol"], market_id=data["market_id"], base=data["base"], quote=data["quote"],
+            tick_size=Decimal(data["tick_size"]), step_size=Decimal(data["step_size"]),
+            min_qty=Decimal(data.get("min_qty", "0")), min_notional=Decimal(data.get("min_notional", "0")),
+            type=data.get("type", "spot"), active=data.get("active", True),
+        )
+
+
+@dataclass(frozen=True)
+class Ticker:
+    symbol: str
+    last: Decimal
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ExchangeOrder:
+    """An order as the exchange reports it. ``status``: open | closed (fully filled) | canceled."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str  # buy | sell
+    type: str  # limit | market
+    amount: Decimal
+    price: Decimal | None
+    status: str
+    filled: Decimal = Decimal(0)
+    average: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    fee_currency: str = ""
+    timestamp: datetime | None = None
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.filled
+
+
+@dataclass(frozen=True)
+class Balance:
+    free: dict[str, Decimal] = field(default_factory=dict)
+    used: dict[str, Decimal] = field(default_factory=dict)
+
+    def total(self, asset: str) -> Decimal:
+        return self.free.get(asset, Decimal(0)) + self.used.get(asset, Decimal(0))
+
+
+# --- Interface -------------------------------------------------------------------------------
+
+
+class Connector(ABC):
+    """What the engine needs from an exchange. All methods block; call them outside transactions."""
+
+    exchange_id: str
+
+    @abstractmethod
+    def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
+        """Every market keyed by unified symbol (cached; ``reload`` refreshes)."""
+
+    def market(self, symbol: str) -> Market:
+        """The market for a unified symbol; BadSymbol when the exchange has none."""
+        markets = self.load_markets()
+        if symbol not in markets:
+            raise BadSymbol(f"{self.exchange_id} has no market {symbol}.")
+        return markets[symbol]
+
+    def resolve_symbol(self, tv_symbol: str) -> str:
+        """The unified symbol for a TradingView ticker (BTCUSDT, BINANCE:BTCUSDT, BTCUSDT.P, BTC/USDT)."""
+        from exchanges.symbols import resolve_tv_symbol
+
+        return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
+
+    @abstractmethod
+    def ticker(self, symbol: str) -> Ticker: ...
+
+    def tickers(self, symbols: list[str]) -> dict[str, Ticker]:
+        return {symbol: self.ticker(symbol) for symbol in symbols}
+
+    @abstractmethod
+    def create_order(
+        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
+    ) -> ExchangeOrder:
+        """Send one order carrying our client order id. Amount and price must already be at precision."""
+
+    def place_order(
+        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str,
+        is_retry: bool = False,
+    ) -> ExchangeOrder:
+        """``create_order``, but a retry first looks the order up by client order id.
+
+        Binance accepts a repeated client id once the first order is no longer open, so a blind
+        resend after a lost answer could double the order.
+        """
+        if is_retry:
+            try:
+                return self.fetch_order(symbol=symbol, client_order_id=client_order_id)
+            except OrderNotFound:
+                pass
+        return self.create_order(
+            symbol=symbol, side=side, type=type, amount=amount, price=price, client_order_id=client_order_id
+        )
+
+    @abstractmethod
+    def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
+        """Cancel by exchange id or client order id; OrderNotFound when it is gone."""
+
+    @abstractmethod
+    def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
+        """Look an order up by exchange id or client order id; OrderNotFound when unknown."""
+
+    @abstractmethod
+    def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]: ...
+
+    @abstractmethod
+    def fetch_closed_orders(self, symbol: str, since: datetime | None = None) -> list[ExchangeOrder]:
+        """Orders no longer open (filled or canceled) since ``since``."""
+
+    @abstractmethod
+    def balance(self) -> Balance: ...

@@ -1,0 +1,82 @@
+"""The paper exchange behind the connector interface: one paper-mode ExchangeAccount."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from exchanges.connector import Balance, Connector, ExchangeOrder, Market, PermanentError, Ticker
+from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
+from exchanges.paper import services
+
+
+def to_exchange_order(order: PaperOrder) -> ExchangeOrder:
+    return ExchangeOrder(
+        id=str(order.pk), client_order_id=order.client_order_id, symbol=order.symbol, side=order.side,
+        type=str(order.order_type), amount=order.amount, price=order.price, status=str(order.status),
+        filled=order.filled, average=order.average, fee=order.fee, fee_currency=order.fee_currency,
+        timestamp=order.created_at,
+    )
+
+
+class PaperConnector(Connector):
+    def __init__(self, account: ExchangeAccount):
+        self.account = account
+        self.exchange_id = account.exchange_id
+        self._markets: dict[str, Market] | None = None
+
+    def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
+        if self._markets is None or reload:
+            services.paper_markets_ensure(
+                self.exchange_id, from_live=self.account.price_feed == ExchangeAccount.PriceFeed.LIVE
+            )
+            self._markets = {
+                row.symbol: Market(
+                    symbol=row.symbol, market_id=row.market_id, base=row.base, quote=row.quote,
+                    tick_size=row.tick_size.normalize(), step_size=row.step_size.normalize(),
+                    min_qty=row.min_qty, min_notional=row.min_notional,
+                )
+                for row in PaperMarket.objects.filter(exchange_id=self.exchange_id)
+            }
+        return self._markets
+
+    def ticker(self, symbol: str) -> Ticker:
+        row = PaperPrice.objects.filter(exchange_id=self.exchange_id, symbol=symbol).first()
+        if row is None:
+            raise PermanentError(
+                f"No paper price for {symbol} on {self.exchange_id} yet: set one with "
+                f"`python manage.py paper price {self.exchange_id} {symbol} <price>`."
+            )
+        return Ticker(symbol=symbol, last=row.price, bid=row.price, ask=row.price, timestamp=row.updated_at)
+
+    def tickers(self, symbols: list[str]) -> dict[str, Ticker]:
+        rows = PaperPrice.objects.filter(exchange_id=self.exchange_id, symbol__in=symbols)
+        return {row.symbol: Ticker(symbol=row.symbol, last=row.price, bid=row.price, ask=row.price,
+                                   timestamp=row.updated_at) for row in rows}
+
+    def create_order(
+        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
+    ) -> ExchangeOrder:
+        order = services.paper_order_create(
+            account=self.account, symbol=symbol, side=side, order_type=type, amount=amount, price=price,
+            client_order_id=client_order_id,
+        )
+        return to_exchange_order(order)
+
+    def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
+        return to_exchange_order(services.paper_order_cancel(account=self.account, id=id, client_order_id=client_order_id))
+
+    def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
+        return to_exchange_order(services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id))
+
+    def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status=PaperOrder.Status.OPEN)
+        return [to_exchange_order(order) for order in orders.order_by("pk")]
+
+    def fetch_closed_orders(self, symbol: str, since: datetime | None = None) -> list[ExchangeOrder]:
+        orders = PaperOrder.objects.filter(account=self.account, symbol=symbol).exclude(status=PaperOrder.Status.OPEN)
+        if since is not None:
+            orders = orders.filter(updated_at__gte=since)
+        return [to_exchange_order(order) for order in orders.order_by("pk")]
+
+    def balance(self) -> Balance:
+        rows = services.paper_balances(self.account)
+        return Balance(free={row.asset: row.free for row in rows}, used={row.asset: row.used for row in rows})

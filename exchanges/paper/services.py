@@ -1,0 +1,404 @@
+"""The paper exchange: markets, prices, orders, balances and matching, all in the database.
+
+Web, worker and beat share one book because it lives in the database. Locking order, to keep
+concurrent price updates and placements from deadlocking: paper orders (by pk), then balances (by
+pk). Failures raise the connector layer's exceptions with Binance-like messages, so the engine
+meets the same errors it would meet on a real exchange.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, OrderNotFound
+from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
+from exchanges.paper import matching
+from exchanges.paper.feeds import synthetic_next_price
+
+logger = logging.getLogger(__name__)
+
+MARKETS_FILE = Path(__file__).resolve().parent.parent / "data" / "paper_markets.json"
+# The quote asset a paper account's starting balance is paid in.
+STARTING_ASSET = "USDT"
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    exchange_id: str
+    symbol: str
+    price: Decimal
+    fills: int
+
+
+# --- Markets ---------------------------------------------------------------------------------
+
+
+def shipped_markets(exchange_id: str) -> list[dict]:
+    """The offline market list for ``exchange_id`` (binance's list stands in for other exchanges)."""
+    data = json.loads(MARKETS_FILE.read_text())
+    return data.get(exchange_id) or data["binance"]
+
+
+def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
+    """Give ``exchange_id`` its market list on first use: from ccxt for a live feed, else the shipped file."""
+    if PaperMarket.objects.filter(exchange_id=exchange_id).exists():
+        return
+    if from_live:
+        from exchanges.ccxt_connector import CcxtConnector
+
+        rows = [market.as_json() for market in CcxtConnector(exchange_id).load_markets().values() if market.type == "spot"]
+    else:
+        rows = shipped_markets(exchange_id)
+    PaperMarket.objects.bulk_create(
+        [
+            PaperMarket(
+                exchange_id=exchange_id, symbol=row["symbol"], market_id=row["market_id"], base=row["base"],
+                quote=row["quote"], tick_size=Decimal(row["tick_size"]), step_size=Decimal(row["step_size"]),
+                min_qty=Decimal(row.get("min_qty", "0")), min_notional=Decimal(row.get("min_notional", "0")),
+                reference_price=Decimal(row["reference_price"]) if row.get("reference_price") else None,
+            )
+            for row in rows
+        ],
+        ignore_conflicts=True,  # another process seeded it at the same moment
+    )
+
+
+def paper_market_upsert(
+    *, exchange_id: str, symbol: str, tick_size: Decimal, step_size: Decimal, min_qty: Decimal,
+    min_notional: Decimal, reference_price: Decimal | None = None,
+) -> PaperMarket:
+    """Add or edit one paper market (``paper market`` command, API)."""
+    symbol = symbol.strip().upper()
+    if symbol.count("/") != 1:
+        raise BadSymbol(f"Give the unified symbol BASE/QUOTE (e.g. BTC/USDT), not {symbol!r}.")
+    if tick_size <= 0 or step_size <= 0 or min_qty < 0 or min_notional < 0:
+        raise InvalidOrder("tick and step must be positive; min quantity and min notional not negative.")
+    base, quote = symbol.split("/")
+    paper_markets_ensure(exchange_id)
+    defaults = {
+        "market_id": f"{base}{quote}", "base": base, "quote": quote, "tick_size": tick_size,
+        "step_size": step_size, "min_qty": min_qty, "min_notional": min_notional,
+    }
+    if reference_price is not None:
+        defaults["reference_price"] = reference_price
+    market, _ = PaperMarket.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults=defaults)
+    return market
+
+
+def market_for(exchange_id: str, symbol: str) -> PaperMarket:
+    paper_markets_ensure(exchange_id)
+    try:
+        return PaperMarket.objects.get(exchange_id=exchange_id, symbol=symbol)
+    except PaperMarket.DoesNotExist:
+        raise BadSymbol(
+            f"The paper exchange {exchange_id} has no market {symbol}: add it with "
+            f"`python manage.py paper market {exchange_id} {symbol} --tick … --step … --min-qty … --min-notional …`."
+        ) from None
+
+
+# --- Prices and matching ---------------------------------------------------------------------
+
+
+def paper_price_set(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult:
+    """Set the price of one market and match its resting orders at once."""
+    if price <= 0:
+        raise InvalidOrder(f"A price must be positive, got {price}.")
+    market = market_for(exchange_id, symbol)
+    price = max(matching.round_to_step(price, market.tick_size), market.tick_size)
+    PaperPrice.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults={"price": price})
+    return paper_match(exchange_id=exchange_id, symbol=symbol, price=price)
+
+
+def current_price(exchange_id: str, symbol: str) -> Decimal | None:
+    return PaperPrice.objects.filter(exchange_id=exchange_id, symbol=symbol).values_list("price", flat=True).first()
+
+
+def paper_match(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult:
+    """Fill every open order of one market that ``price`` crosses (one pass, partial-fill ratio applied).
+
+    Bulk writes keep this to a handful of queries however many orders cross: the orders, their
+    fills, and one balance update per (account, asset).
+    """
+    market = market_for(exchange_id, symbol)
+    with transaction.atomic():
+        crossing = list(
+            PaperOrder.objects.select_for_update(of=("self",))
+            .select_related("account")
+            .filter(exchange_id=exchange_id, symbol=symbol, status=PaperOrder.Status.OPEN, order_type="limit")
+            .filter(Q(side="buy", price__gte=price) | Q(side="sell", price__lte=price))
+            .order_by("pk")
+        )
+        if not crossing:
+            return MatchResult(exchange_id, symbol, price, 0)
+        fills, deltas = [], defaultdict(lambda: [Decimal(0), Decimal(0)])  # (account, asset) -> [free, used]
+        for order in crossing:
+            amount = matching.fill_amount(
+                amount=order.amount, filled=order.filled, ratio=order.account.partial_fill_ratio, step=market.step_size
+            )
+            fill = matching.make_fill(
+                side=order.side, amount=amount, price=order.price, base=market.base, quote=market.quote,
+                fee_percent=order.account.maker_fee_percent, is_maker=True,
+            )
+            _apply_fill(order, fill, market, deltas, reserved_price=order.price)
+            fills.append(PaperFill(order=order, price=fill.price, amount=fill.amount, fee=fill.fee,
+                                   fee_currency=fill.fee_asset, is_maker=True))
+        PaperOrder.objects.bulk_update(crossing, ["filled", "average", "cost", "fee", "fee_currency", "status", "updated_at"])
+        PaperFill.objects.bulk_create(fills)
+        _apply_balance_deltas(deltas)
+    logger.info("paper %s %s @ %s: %d order(s) filled", exchange_id, symbol, price, len(fills))
+    return MatchResult(exchange_id, symbol, price, len(fills))
+
+
+def _apply_fill(order: PaperOrder, fill: matching.Fill, market: PaperMarket, deltas, *, reserved_price: Decimal | None):
+    """Record ``fill`` on ``order`` (in memory) and the balance changes it causes in ``deltas``."""
+    from django.utils import timezone
+
+    order.average = matching.average_price(order.filled, order.average, fill)
+    order.filled += fill.amount
+    order.cost += fill.amount * fill.price
+    order.fee += fill.fee
+    order.fee_currency = fill.fee_asset
+    order.updated_at = timezone.now()
+    if order.filled >= order.amount:
+        order.status = PaperOrder.Status.CLOSED
+    account = order.account_id
+    if order.side == "buy":
+        spent = fill.amount * fill.price
+        if reserved_price is not None:
+            deltas[(account, market.quote)][1] -= fill.amount * reserved_price
+            deltas[(account, market.quote)][0] += fill.amount * reserved_price - spent
+        else:
+            deltas[(account, market.quote)][0] -= spent
+        deltas[(account, market.base)][0] += fill.amount - fill.fee
+    else:
+        if reserved_price is not None:
+            deltas[(account, market.base)][1] -= fill.amount
+        else:
+            deltas[(account, market.base)][0] -= fill.amount
+        deltas[(account, market.quote)][0] += fill.amount * fill.price - fill.fee
+
+
+def _apply_balance_deltas(deltas) -> None:
+    for account_id, asset in sorted(deltas):
+        free, used = deltas[(account_id, asset)]
+        updated = PaperBalance.objects.filter(account_id=account_id, asset=asset).update(
+            free=F("free") + free, used=F("used") + used
+        )
+        if not updated:
+            PaperBalance.objects.create(account_id=account_id, asset=asset, free=free, used=used)
+
+
+# --- Balances --------------------------------------------------------------------------------
+
+
+def _locked_balance(account: ExchangeAccount, asset: str) -> PaperBalance:
+    """The account's balance row for ``asset``, locked; created (with the starting balance) on first use."""
+    try:
+        return PaperBalance.objects.select_for_update().get(account=account, asset=asset)
+    except PaperBalance.DoesNotExist:
+        pass
+    starting = account.starting_balance if asset == STARTING_ASSET else Decimal(0)
+    try:
+        with transaction.atomic():
+            PaperBalance.objects.create(account=account, asset=asset, free=starting)
+    except IntegrityError:
+        pass  # created concurrently
+    return PaperBalance.objects.select_for_update().get(account=account, asset=asset)
+
+
+def paper_balances(account: ExchangeAccount) -> list[PaperBalance]:
+    with transaction.atomic():
+        _locked_balance(account, STARTING_ASSET)
+    return list(PaperBalance.objects.filter(account=account).order_by("asset"))
+
+
+# --- Orders ----------------------------------------------------------------------------------
+
+
+def paper_order_create(
+    *, account: ExchangeAccount, symbol: str, side: str, order_type: str, amount: Decimal,
+    price: Decimal | None, client_order_id: str,
+) -> PaperOrder:
+    """Place an order: validate like an exchange, reserve funds, fill at once what crosses."""
+    market = market_for(account.exchange_id, symbol)
+    _check_order(market, side, order_type, amount, price, client_order_id)
+    now_price = current_price(account.exchange_id, symbol)
+    if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:
+        PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol, defaults={"price": market.reference_price})
+        now_price = current_price(account.exchange_id, symbol)
+    if order_type == "market" and now_price is None:
+        raise InvalidOrder(
+            f"No paper price for {symbol} on {account.exchange_id} yet: set one with "
+            f"`python manage.py paper price {account.exchange_id} {symbol} <price>`."
+        )
+    with transaction.atomic():
+        if PaperOrder.objects.filter(account=account, client_order_id=client_order_id).exists():
+            raise InvalidOrder("Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used")
+        fill_price = None
+        if order_type == "market":
+            fill_price = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
+        elif now_price is not None and matching.limit_crosses(side, price, now_price):
+            fill_price = price
+        spend_asset, need = _needed_funds(market, side, amount, price if order_type == "limit" else fill_price)
+        balance = _locked_balance(account, spend_asset)
+        if balance.free < need:
+            raise InsufficientFunds(
+                "Account has insufficient balance for requested action.",
+                exchange_message=f"need {need} {spend_asset}, free {balance.free}",
+            )
+        order = PaperOrder.objects.create(
+            account=account, exchange_id=account.exchange_id, symbol=symbol, client_order_id=client_order_id,
+            side=side, order_type=order_type, price=price if order_type == "limit" else None, amount=amount,
+        )
+        reserved = order_type == "limit"
+        if reserved:  # funds a resting order holds until it fills or is cancelled
+            PaperBalance.objects.filter(pk=balance.pk).update(free=F("free") - need, used=F("used") + need)
+        if fill_price is not None:
+            _fill_at_once(order, market, fill_price, reserved=reserved)
+    return order
+
+
+def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, client_order_id: str) -> None:
+    if side not in ("buy", "sell") or order_type not in ("limit", "market"):
+        raise InvalidOrder(f"Unsupported order {side} {order_type}.")
+    if not client_order_id or len(client_order_id) > 36:
+        raise InvalidOrder("Client order id must be 1 to 36 characters.")
+    if amount <= 0 or amount % market.step_size:
+        raise InvalidOrder(f"Filter failure: LOT_SIZE (quantity {amount} is not a multiple of step {market.step_size}).")
+    if amount < market.min_qty:
+        raise InvalidOrder(f"Filter failure: LOT_SIZE (quantity {amount} is below the minimum {market.min_qty}).")
+    if order_type == "limit":
+        if price is None or price <= 0 or price % market.tick_size:
+            raise InvalidOrder(f"Filter failure: PRICE_FILTER (price {price} is not a multiple of tick {market.tick_size}).")
+        if amount * price < market.min_notional:
+            raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * price} is below the minimum {market.min_notional}).")
+
+
+def _needed_funds(market: PaperMarket, side: str, amount: Decimal, price: Decimal) -> tuple[str, Decimal]:
+    return (market.quote, amount * price) if side == "buy" else (market.base, amount)
+
+
+def _fill_at_once(order: PaperOrder, market: PaperMarket, price: Decimal, *, reserved: bool) -> None:
+    """A market order, or a limit order that crosses on arrival: the taker side of the trade."""
+    account = order.account
+    ratio = account.partial_fill_ratio if order.order_type == "limit" else Decimal(1)
+    amount = matching.fill_amount(amount=order.amount, filled=order.filled, ratio=ratio, step=market.step_size)
+    fill = matching.make_fill(
+        side=order.side, amount=amount, price=price, base=market.base, quote=market.quote,
+        fee_percent=account.taker_fee_percent, is_maker=False,
+    )
+    deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    _apply_fill(order, fill, market, deltas, reserved_price=order.price if reserved else None)
+    order.save(update_fields=["filled", "average", "cost", "fee", "fee_currency", "status", "updated_at"])
+    PaperFill.objects.create(order=order, price=fill.price, amount=fill.amount, fee=fill.fee, fee_currency=fill.fee_asset, is_maker=False)
+    _apply_balance_deltas(deltas)
+
+
+def paper_order_get(*, account: ExchangeAccount, id: str = "", client_order_id: str = "") -> PaperOrder:
+    lookup = {"pk": id} if id else {"client_order_id": client_order_id}
+    if not (id or client_order_id):
+        raise InvalidOrder("Give an order id or a client order id.")
+    if id and not str(id).isdigit():
+        raise OrderNotFound("Order does not exist.")
+    try:
+        return PaperOrder.objects.get(account=account, **lookup)
+    except PaperOrder.DoesNotExist:
+        raise OrderNotFound("Order does not exist.") from None
+
+
+def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_id: str = "") -> PaperOrder:
+    """Cancel an open order and release what it held; OrderNotFound when it is no longer open."""
+    order = paper_order_get(account=account, id=id, client_order_id=client_order_id)
+    market = market_for(account.exchange_id, order.symbol)
+    with transaction.atomic():
+        order = PaperOrder.objects.select_for_update().get(pk=order.pk)
+        if order.status != PaperOrder.Status.OPEN:
+            raise OrderNotFound("Unknown order sent.", exchange_message=f"order is {order.status}")
+        remaining = order.amount - order.filled
+        asset, held = (market.quote, remaining * order.price) if order.side == "buy" else (market.base, remaining)
+        order.status = PaperOrder.Status.CANCELED
+        order.save(update_fields=["status", "updated_at"])
+        _locked_balance(account, asset)
+        PaperBalance.objects.filter(account=account, asset=asset).update(free=F("free") + held, used=F("used") - held)
+    return order
+
+
+# --- Feeds -----------------------------------------------------------------------------------
+
+
+def paper_feed_tick() -> list[MatchResult]:
+    """Advance the synthetic walks one step and pull live tickers, matching after each move.
+
+    Prices are per (exchange, symbol), shared by every paper account on that exchange. An
+    exchange follows live tickers when any enabled paper account on it uses the live feed, else
+    the synthetic walk (seeded by its oldest synthetic account) when one uses it; a manual feed
+    moves only by command or API.
+    """
+    accounts = ExchangeAccount.objects.filter(mode=ExchangeAccount.Mode.PAPER, is_enabled=True).order_by("created_at")
+    feeds: dict[str, ExchangeAccount] = {}
+    for account in accounts:
+        current = feeds.get(account.exchange_id)
+        rank = {"live": 0, "synthetic": 1, "manual": 2}
+        if current is None or rank[account.price_feed] < rank[current.price_feed]:
+            feeds[account.exchange_id] = account
+    results = []
+    for exchange_id, account in feeds.items():
+        if account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC:
+            results += _walk(exchange_id, account.synthetic_seed)
+        elif account.price_feed == ExchangeAccount.PriceFeed.LIVE:
+            results += _pull_live(exchange_id)
+    return results
+
+
+def _symbols_in_play(exchange_id: str) -> set[str]:
+    priced = PaperPrice.objects.filter(exchange_id=exchange_id).values_list("symbol", flat=True)
+    resting = PaperOrder.objects.filter(exchange_id=exchange_id, status=PaperOrder.Status.OPEN).values_list("symbol", flat=True)
+    return set(priced) | set(resting)
+
+
+def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
+    volatility = Decimal(str(settings.PAPER_SYNTHETIC_VOLATILITY_PERCENT))
+    results = []
+    for symbol in sorted(_symbols_in_play(exchange_id)):
+        market = PaperMarket.objects.filter(exchange_id=exchange_id, symbol=symbol).first()
+        if market is None:
+            continue
+        with transaction.atomic():
+            row = PaperPrice.objects.select_for_update().filter(exchange_id=exchange_id, symbol=symbol).first()
+            if row is None:
+                if not market.reference_price:
+                    continue
+                row = PaperPrice.objects.create(exchange_id=exchange_id, symbol=symbol, price=market.reference_price)
+            row.price = synthetic_next_price(
+                price=row.price, seed=seed, exchange_id=exchange_id, symbol=symbol, step=row.walk_step,
+                volatility_percent=volatility, tick=market.tick_size,
+            )
+            row.walk_step += 1
+            row.save(update_fields=["price", "walk_step", "updated_at"])
+        results.append(paper_match(exchange_id=exchange_id, symbol=symbol, price=row.price))
+    return results
+
+
+def _pull_live(exchange_id: str) -> list[MatchResult]:
+    from exchanges.ccxt_connector import CcxtConnector
+
+    symbols = sorted(_symbols_in_play(exchange_id))
+    if not symbols:
+        return []
+    try:
+        tickers = CcxtConnector(exchange_id).tickers(symbols)
+    except ExchangeError as exc:  # a feed hiccup must not stop the other exchanges' feeds
+        logger.warning("live paper feed for %s failed: %s", exchange_id, exc)
+        return []
+    return [
+        paper_price_set(exchange_id=exchange_id, symbol=symbol, price=ticker.last)
+        for symbol, ticker in tickers.items()
+        if ticker.last
+    ]
