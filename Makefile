@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test
+.PHONY: run test bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,3 +21,6 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m tests.servers $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) -m tests.servers $(PY) -m tests.bench $(BENCH)
