@@ -138,3 +138,100 @@ def _pyramid_index(key, max_pyramids: int, where: str, errors: list[str]) -> int
         errors.append(f"{where}: pyramid index {index} is outside 0 to {max_pyramids - 1} (max_pyramids is {max_pyramids})")
         return None
     return index
+
+
+# --- Grid maths -------------------------------------------------------------------------------
+
+
+class GridError(ValueError):
+    """A planned leg breaks the exchange's limits; the message names the leg and the limit."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class PlannedLeg:
+    leg_index: int
+    price: Decimal
+    quantity: Decimal
+    gap_percent: Decimal
+    weight_percent: Decimal
+    tp_percent: Decimal
+    tp_price: Decimal  # planned: from the leg's own price
+
+    @property
+    def notional(self) -> Decimal:
+        return self.price * self.quantity
+
+
+def round_down(value: Decimal, step: Decimal) -> Decimal:
+    """``value`` rounded down to a whole number of ``step``s (tick or lot size)."""
+    return (value // step) * step
+
+
+def round_up(value: Decimal, step: Decimal) -> Decimal:
+    units = value // step
+    if units * step < value:
+        units += 1
+    return units * step
+
+
+def leg_price(side: str, base_price: Decimal, gap_percent: Decimal, tick: Decimal) -> Decimal:
+    """Long: base × (1 + gap/100); short: base × (1 − gap/100); rounded down to the tick."""
+    factor = 1 + gap_percent / HUNDRED if side == "long" else 1 - gap_percent / HUNDRED
+    return round_down(base_price * factor, tick)
+
+
+def take_profit_price(side: str, fill_price: Decimal, tp_percent: Decimal, tick: Decimal) -> Decimal:
+    """Long: fill × (1 + tp/100); short: fill × (1 − tp/100); rounded down to the tick."""
+    factor = 1 + tp_percent / HUNDRED if side == "long" else 1 - tp_percent / HUNDRED
+    return round_down(fill_price * factor, tick)
+
+
+def plan_grid(
+    *, side: str, base_price: Decimal, levels: list[DcaLevel], capital: Decimal, precision: Precision
+) -> list[PlannedLeg]:
+    """One pyramid's DCA grid: a leg per level with its price, quantity and planned take-profit.
+
+    qty = capital × weight / price, rounded down to the step; a leg under the exchange's minimum
+    quantity or notional raises GridError (nothing is placed: the trader fixes capital or ladder).
+    """
+    if base_price <= 0:
+        raise GridError(f"Entry price must be positive, got {base_price}.")
+    legs = []
+    for index, level in enumerate(levels):
+        price = leg_price(side, base_price, level.gap_percent, precision.tick_size)
+        if price <= 0:
+            raise GridError(f"Leg {index}: gap {level.gap_percent}% puts the price at {price}.")
+        quantity = round_down(capital * level.weight_percent / HUNDRED / price, precision.step_size)
+        if quantity <= 0 or quantity < precision.min_qty:
+            raise GridError(
+                f"Leg {index}: quantity {quantity} at {price} is below the exchange minimum {precision.min_qty}; "
+                f"raise capital_usd or the leg's weight."
+            )
+        if quantity * price < precision.min_notional:
+            raise GridError(
+                f"Leg {index}: order value {quantity * price} is below the exchange minimum {precision.min_notional}; "
+                f"raise capital_usd or the leg's weight."
+            )
+        legs.append(PlannedLeg(
+            leg_index=index, price=price, quantity=quantity, gap_percent=level.gap_percent,
+            weight_percent=level.weight_percent, tp_percent=level.tp_percent,
+            tp_price=take_profit_price(side, price, level.tp_percent, precision.tick_size),
+        ))
+    return legs
+
+
+def capital_for_signal(
+    *, capital_usd: Decimal, use_signal_size: bool, order_size: Decimal | None, size_type: str, entry_price: Decimal
+) -> Decimal:
+    """The pyramid's capital: the config's, or the signal's size (quote = USD; base/contracts × price)."""
+    if not use_signal_size or not order_size or order_size <= 0:
+        return capital_usd
+    return order_size if size_type == "quote" else order_size * entry_price

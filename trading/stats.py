@@ -1,0 +1,70 @@
+"""Position statistics by replaying fills in fill order (pure: plain values, no ORM).
+
+Average-cost accounting. Entry fills move the weighted average entry (weighted by the quantity
+actually held: a fee paid in the base asset reduces what is held but not the price paid). Exit
+fills realise (exit − average) × quantity for a long, (average − exit) × quantity for a short, and
+never reduce the holding below zero. Every fee, converted to USD at its fill price, is a realised
+cost when it is paid.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class FillEvent:
+    is_entry: bool  # entry leg fill, or an exit (take-profit, market close)
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal = ZERO
+    fee_in_base: bool = False  # True: the fee was paid in the base asset
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PositionStats:
+    side: str
+    held_quantity: Decimal
+    weighted_avg_entry: Decimal | None
+    invested_usd: Decimal
+    realized_pnl_usd: Decimal
+    fees_usd: Decimal
+    bought_quantity: Decimal  # entry quantity filled in total
+    closed_quantity: Decimal
+
+    def unrealized(self, price: Decimal | None) -> tuple[Decimal, Decimal]:
+        """(USD, percent of invested) at ``price``; zero without a price or a holding."""
+        if price is None or not self.held_quantity or self.weighted_avg_entry is None:
+            return ZERO, ZERO
+        direction = 1 if self.side == "long" else -1
+        usd = direction * (price - self.weighted_avg_entry) * self.held_quantity
+        percent = usd / self.invested_usd * HUNDRED if self.invested_usd else ZERO
+        return usd, percent
+
+
+def replay(side: str, fills: list[FillEvent]) -> PositionStats:
+    direction = 1 if side == "long" else -1
+    held = bought = closed = realized = fees = ZERO
+    average: Decimal | None = None
+    ordered = sorted(enumerate(fills), key=lambda item: (item[1].at is None, item[1].at or 0, item[0]))
+    for _, fill in ordered:
+        fee_usd = fill.fee * fill.price if fill.fee_in_base else fill.fee
+        fees += fee_usd
+        realized -= fee_usd
+        if fill.is_entry:
+            received = fill.quantity - (fill.fee if fill.fee_in_base else ZERO)
+            average = fill.price if average is None or not held else (average * held + fill.price * received) / (held + received)
+            held += received
+            bought += fill.quantity
+        else:
+            quantity = min(fill.quantity, held)
+            if average is not None:
+                realized += direction * (fill.price - average) * quantity
+            held -= quantity
+            closed += quantity
+    invested = average * held if average is not None else ZERO
+    return PositionStats(side, held, average, invested, realized, fees, bought, closed)
