@@ -1,11 +1,130 @@
 """Celery tasks of the trading app: thin wrappers that load ids and call one service."""
 
+import logging
+
 from celery import shared_task
 
 from trading.services.heartbeat import heartbeat_record
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
 def heartbeat_task() -> None:
     """Run by beat; proves beat schedules and a worker executes (shown on /healthz)."""
     heartbeat_record(names=("beat", "worker"))
+
+
+@shared_task(ignore_result=True)
+def route_signal_task(signal_id: str) -> None:
+    """Route one stored signal: open, pyramid, queue, exit, reduce or reverse. Safe to run twice."""
+    from trading.services.routing import signal_route
+
+    signal_route(signal_id=signal_id)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=3)
+def submit_pyramid_task(self, pyramid_id: str) -> None:
+    """Place a pyramid's grid. Retryable exchange errors back off 1 s, 2 s, 4 s, then fail the orders."""
+    from exchanges.connector import RetryableError
+    from trading.services.orders import pyramid_submit
+
+    try:
+        pyramid_submit(pyramid_id=pyramid_id, final_attempt=self.request.retries >= self.max_retries)
+    except RetryableError as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=3)
+def close_position_task(self, group_id: str, reason: str, quantity: str | None = None, then_submit: list | None = None) -> None:
+    """Close (or reduce) a group through the one close path; then place any grids waiting on it (reverse)."""
+    from decimal import Decimal
+
+    from exchanges.connector import RetryableError
+    from trading.services.closing import position_close
+
+    try:
+        position_close(group_id=group_id, reason=reason, quantity=Decimal(quantity) if quantity else None,
+                       final_attempt=self.request.retries >= self.max_retries)
+    except RetryableError as exc:
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    for pyramid_id in then_submit or []:
+        submit_pyramid_task.delay(pyramid_id)
+
+
+@shared_task(ignore_result=True)
+def promote_queue_task(user_id: str | None = None) -> None:
+    """Beat (and after every close): promote waiting entries of one user, or of everyone queued."""
+    from trading.models import QueuedSignal, User
+    from trading.services.promotion import queue_promote_ready
+
+    users = User.objects.filter(pk=user_id) if user_id else User.objects.filter(
+        queued_signals__status=QueuedSignal.Status.QUEUED
+    ).distinct()
+    for user in users:
+        queue_promote_ready(user=user)
+
+
+@shared_task(ignore_result=True)
+def expire_queue_task() -> None:
+    """Beat: queued entries past queue_ttl_minutes end as expired."""
+    from trading.services.queue import queue_expire
+
+    queue_expire()
+
+
+@shared_task(ignore_result=True)
+def signal_sweep_task() -> None:
+    """Run by beat: re-send stored signals whose routing task never ran (broker down, worker killed)."""
+    from trading.services.signals import signal_sweep
+
+    signal_sweep()
+
+
+@shared_task(ignore_result=True)
+def sync_fills_task() -> None:
+    """Beat: one sync task per (exchange account, symbol) with live orders, one price task per account."""
+    from trading.models import Order
+    from trading.services.sync import SYNCED_STATUSES
+
+    pairs = (
+        Order.objects.filter(status__in=SYNCED_STATUSES)
+        .values_list("group__exchange_account_id", "symbol")
+        .distinct()
+    )
+    accounts = set()
+    for account_id, symbol in pairs:
+        sync_symbol_task.delay(account_id, symbol)
+        accounts.add(account_id)
+    from trading.models import PositionGroup
+    from trading.states import GROUP_ACTIVE_STATUSES
+
+    accounts |= set(
+        PositionGroup.objects.filter(status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
+        .values_list("exchange_account_id", flat=True)
+        .distinct()
+    )
+    for account_id in accounts:
+        sync_prices_task.delay(account_id)
+
+
+@shared_task(ignore_result=True, expires=30)
+def sync_symbol_task(account_id: int, symbol: str) -> None:
+    from exchanges.connector import ExchangeError
+    from trading.services.sync import symbol_sync
+
+    try:
+        symbol_sync(account_id=account_id, symbol=symbol)
+    except ExchangeError as exc:  # the next cycle (5 s) asks again
+        logger.warning("fill sync of %s on account %s failed: %s", symbol, account_id, exc)
+
+
+@shared_task(ignore_result=True, expires=30)
+def sync_prices_task(account_id: int) -> None:
+    from exchanges.connector import ExchangeError
+    from trading.services.sync import prices_sync
+
+    try:
+        prices_sync(account_id=account_id)
+    except ExchangeError as exc:
+        logger.warning("price sync of account %s failed: %s", account_id, exc)

@@ -271,7 +271,7 @@ def paper_order_create(
         if balance.free < need:
             raise InsufficientFunds(
                 "Account has insufficient balance for requested action.",
-                exchange_message=f"need {need} {spend_asset}, free {balance.free}",
+                exchange_message=f"need {need.normalize():f} {spend_asset}, free {balance.free.normalize():f}",
             )
         order = PaperOrder.objects.create(
             account=account, exchange_id=account.exchange_id, symbol=symbol, client_order_id=client_order_id,

@@ -14,9 +14,9 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from tests.bench import paper_matching  # noqa: E402
+from tests.bench import paper_matching, signal_to_orders  # noqa: E402
 
-BENCHMARKS = {"paper_matching": paper_matching}
+BENCHMARKS = {"paper_matching": paper_matching, "signal_to_orders": signal_to_orders}
 
 
 def machine() -> str:

@@ -38,14 +38,18 @@ def group_transition(group: PositionGroup, *, to: GroupStatus, reason: str = "")
     return group
 
 
-def order_transition(order: Order, *, to: OrderStatus, reason: str = "", **fields) -> Order:
-    """Move ``order`` to ``to``, writing ``fields`` (fill quantities, ids, errors) in the same UPDATE."""
+def order_transition(order: Order, *, to: OrderStatus, reason: str = "", where: dict | None = None, **fields) -> Order:
+    """Move ``order`` to ``to``, writing ``fields`` (fill quantities, ids, errors) in the same UPDATE.
+
+    ``where`` adds conditions the row must still meet (e.g. ``{"submitted_at__isnull": True}``:
+    cancel a pending order only if no worker has started sending it).
+    """
     current = order.status
     check_order_move(current, to)
     changes = {"status": to.value, "updated_at": timezone.now(), **fields}
     if reason and to == OrderStatus.FAILED:
         changes.setdefault("error_message", reason)
-    updated = Order.objects.filter(pk=order.pk, status=current).update(**changes)
+    updated = Order.objects.filter(pk=order.pk, status=current, **(where or {})).update(**changes)
     if not updated:
         raise StaleStatus("order", current, to)
     for field, value in changes.items():

@@ -1,0 +1,210 @@
+"""Signals to orders on the paper exchange: grids, pyramids, exit, reduce, reverse, rejections."""
+
+from decimal import Decimal
+
+import pytest
+
+from exchanges.models import PaperOrder
+from exchanges.paper.services import paper_price_set
+from risk.models import RiskAction
+from tests.trading.conftest import stored_signal
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal
+from trading.services.sync import symbol_sync
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+def paper_book(side=None):
+    orders = PaperOrder.objects.filter(symbol="BTC/USDT").order_by("pk")
+    if side:
+        orders = orders.filter(side=side)
+    return [(o.side, o.order_type, o.price, o.amount, o.status) for o in orders]
+
+
+def test_walkthrough_grid_reaches_the_paper_exchange_exactly(route):
+    signal = route(entry_price="100")
+
+    assert signal.status == "opened", signal.reason
+    assert [(price, amount) for _, _, price, amount, _ in paper_book()] == [
+        (D("100.00"), D("2.000")), (D("99.50"), D("2.010")), (D("99.00"), D("2.020")),
+        (D("98.50"), D("2.030")), (D("98.00"), D("2.040")),
+    ]
+    group = PositionGroup.objects.get()
+    assert (group.side, group.symbol, group.timeframe, group.pyramid_count, group.total_dca_legs) == ("long", "BTC/USDT", 15, 1, 5)
+    # Leg 0 sits at the current price: it filled on arrival; the group holds 2.000 at 100.
+    assert group.status == "partially_filled"
+    assert (group.filled_dca_legs, group.total_filled_quantity, group.weighted_avg_entry) == (1, D("2.000"), D("100"))
+    legs = list(Order.objects.filter(role="entry").order_by("leg_index"))
+    assert [leg.status for leg in legs] == ["filled", "open", "open", "open", "open"]
+    assert all(leg.client_order_id == PaperOrder.objects.get(client_order_id=leg.client_order_id).client_order_id for leg in legs)
+    assert [leg.tp_price for leg in legs] == [D("102.00"), D("101.49"), D("100.98"), D("100.47"), D("99.96")]
+
+
+def test_short_grid_sells_above_the_entry(route):
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99"))
+    from exchanges.models import PaperBalance
+
+    PaperBalance.objects.create(account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20"))
+
+    signal = route(side="sell", market_position="short", entry_price="100")
+
+    assert signal.status == "opened", signal.reason
+    assert [(side, price, amount) for side, _, price, amount, _ in paper_book()] == [
+        ("sell", D("100.00"), D("2.000")), ("sell", D("100.50"), D("1.990")), ("sell", D("101.00"), D("1.980")),
+        ("sell", D("101.50"), D("1.970")), ("sell", D("102.00"), D("1.960")),
+    ]
+    assert PositionGroup.objects.get().side == "short"
+
+
+def test_group_goes_live_when_nothing_filled_on_arrival(route):
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
+    route(entry_price="100")
+    group = PositionGroup.objects.get()
+    assert (group.status, group.filled_dca_legs) == ("live", 0)
+    assert Pyramid.objects.get().status == "submitted"
+
+
+@pytest.mark.parametrize(
+    "kwargs,reason",
+    [
+        ({"symbol": "FOOUSDT"}, "Unknown market 'FOOUSDT' on binance"),
+        ({"timeframe": "60"}, "No DCA configuration for BTC/USDT 60m on binance: add one in Settings → DCA"),
+    ],
+)
+def test_rejected_signal_says_why_and_creates_nothing(route, kwargs, reason):
+    signal = route(**kwargs)
+
+    assert signal.status == "rejected"
+    assert reason in signal.reason
+    assert not PositionGroup.objects.exists() and not Order.objects.exists() and not PaperOrder.objects.exists()
+
+
+def test_legs_below_the_minimum_notional_reject_the_signal_and_place_nothing(route, trader):
+    DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(capital_usd=D("40"))  # 8 USD per leg
+
+    signal = route()
+
+    assert signal.status == "rejected"
+    assert "Leg 0: order value 8.00000 is below the exchange minimum 10" in signal.reason
+    assert not PositionGroup.objects.exists() and not PaperOrder.objects.exists()
+
+
+def test_unknown_exchange_account_is_rejected_with_a_fix(route, trader):
+    payload_signal = stored_signal(trader)
+    payload_signal.payload["tv"]["exchange"] = "KRAKEN"
+    payload_signal.save()
+    from trading.services.routing import signal_route
+
+    signal_route(signal_id=payload_signal.pk)
+    payload_signal.refresh_from_db()
+    assert payload_signal.status == "rejected"
+    assert "No exchange account for 'kraken'" in payload_signal.reason
+
+
+def test_exchange_default_config_is_used_when_no_specific_one_exists(route, trader):
+    DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(pair="*", timeframe=None)
+    assert route(timeframe="240").status == "opened"
+    assert PositionGroup.objects.get().timeframe == 240
+
+
+def test_pyramid_grid_is_computed_from_its_own_entry_price(route):
+    route(entry_price="100")
+    signal = route(entry_price="95")
+
+    assert signal.status == "pyramided", signal.reason
+    group = PositionGroup.objects.get()
+    assert (group.pyramid_count, group.pyramids.count(), group.total_dca_legs) == (2, 2, 10)
+    second = Pyramid.objects.get(index=1)
+    assert list(second.orders.order_by("leg_index").values_list("price", flat=True)) == [
+        D("95.00"), D("94.52"), D("94.05"), D("93.57"), D("93.10")]
+
+
+def test_pyramid_override_ladder_applies_to_its_index(route, trader):
+    DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(
+        pyramid_levels={"1": [{"gap_percent": "-1", "weight_percent": "100", "tp_percent": "3"}]})
+    route(entry_price="100")
+    route(entry_price="95")
+    assert list(Pyramid.objects.get(index=1).orders.values_list("price", "quantity")) == [(D("94.05"), D("10.632"))]
+
+
+def test_signals_beyond_max_pyramids_are_ignored_with_a_warning(route, trader):
+    DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(max_pyramids=2)
+    route(entry_price="100")
+    route(entry_price="99")
+    third = route(entry_price="98")
+
+    assert third.status == "ignored"
+    assert "Max pyramids reached (2/2)" in third.reason
+    assert PositionGroup.objects.get().pyramids.count() == 2
+
+
+def test_exit_cancels_resting_orders_and_market_closes_what_is_held(route):
+    route(entry_price="100")  # leg 0 filled at 100
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("104"))
+
+    signal = route(intent="exit", side="sell", prev_market_position="long", market_position="flat", entry_price="104")
+
+    assert signal.status == "exited", signal.reason
+    group = PositionGroup.objects.get()
+    assert (group.status, group.exit_reason, group.total_filled_quantity) == ("closed", "exit_signal", D("0"))
+    assert group.realized_pnl_usd == D("8.000")  # 2.000 × (104 − 100), no fees on this account
+    assert PaperOrder.objects.filter(status="open").count() == 0
+    exit_order = Order.objects.get(role="exit")
+    assert (exit_order.side, exit_order.order_type, exit_order.quantity, exit_order.status) == ("sell", "market", D("2.000"), "filled")
+    record = RiskAction.objects.get(action_type="close")
+    assert (record.exit_price, record.quantity_closed, record.realized_pnl_usd) == (D("104"), D("2.000"), D("8.000"))
+
+
+def test_exit_without_a_position_is_ignored(route):
+    signal = route(intent="exit", side="sell", prev_market_position="long", market_position="flat")
+    assert (signal.status, signal.reason) == ("ignored", "No open long BTC/USDT 15m position to exit.")
+
+
+def test_exit_of_the_other_side_leaves_the_position_alone(route):
+    route(entry_price="100")
+    signal = route(intent="exit", side="buy", prev_market_position="short", market_position="flat")
+    assert signal.status == "ignored"
+    assert PositionGroup.objects.get().status == "partially_filled"
+
+
+def test_reduce_market_closes_part_of_the_position(route):
+    route(entry_price="100")
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("98.9"))  # legs 1 and 2 fill too
+    group = PositionGroup.objects.get()
+    symbol_sync(account_id=group.exchange_account_id, symbol="BTC/USDT")
+    group.refresh_from_db()
+    assert group.total_filled_quantity == D("6.030")
+
+    signal = route(intent="reduce", side="sell", market_position="long", entry_price="98.9", order_size="1.5",
+                   size_type="base")
+
+    assert signal.status == "reduced", signal.reason
+    group.refresh_from_db()
+    assert group.total_filled_quantity == D("4.530")
+    assert group.status == "partially_filled"
+    assert Order.objects.get(role="exit").quantity == D("1.500")
+
+
+def test_reverse_closes_the_long_then_opens_the_short(route, trader):
+    from exchanges.models import PaperBalance
+
+    route(entry_price="100")
+    account = trader.exchange_accounts.get()
+    PaperBalance.objects.filter(account=account, asset="BTC").update(free=D("20"))
+
+    signal = route(intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100")
+
+    assert signal.status == "reversed", signal.reason
+    long_group = PositionGroup.objects.get(side="long")
+    short_group = PositionGroup.objects.get(side="short")
+    assert (long_group.status, long_group.exit_reason) == ("closed", "reverse")
+    assert short_group.pyramid_count == 1
+    assert short_group.orders.filter(role="entry").exclude(status="pending").count() == 5
+
+
+def test_every_routed_signal_ends_with_a_status_and_reason(route):
+    for kwargs in ({}, {"entry_price": "99"}, {"symbol": "NOPE"}, {"intent": "exit", "side": "sell", "prev_market_position": "long"}):
+        route(**kwargs)
+    assert not Signal.objects.filter(status="received").exists()
+    assert not Signal.objects.filter(reason="").exists()

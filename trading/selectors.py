@@ -1,0 +1,61 @@
+"""Read queries of the trading app."""
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid
+from trading.states import GROUP_ACTIVE_STATUSES, OrderStatus
+
+
+def active_groups(user) -> QuerySet[PositionGroup]:
+    return PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
+
+
+def active_group_for(*, user, exchange: str, symbol: str, timeframe: int, side: str) -> PositionGroup | None:
+    """The one active group of this identity (the database allows at most one), locked if in a transaction."""
+    return (
+        active_groups(user)
+        .filter(exchange=exchange, symbol=symbol, timeframe=timeframe, side=side)
+        .select_for_update(of=("self",))
+        .first()
+    )
+
+
+def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCAConfiguration | None:
+    """Specific (pair, timeframe), then the pair on any timeframe, then the exchange default ``*``."""
+    pairs = [symbol] + ([symbol.split(":")[0]] if ":" in symbol else [])
+    candidates = DCAConfiguration.objects.filter(
+        user=user, exchange=exchange, is_active=True, pair__in=[*pairs, "*"]
+    ).filter(Q(timeframe=timeframe) | Q(timeframe__isnull=True))
+    ranked = sorted(candidates, key=lambda c: (c.pair == "*", c.timeframe is None, pairs.index(c.pair) if c.pair in pairs else 0))
+    return ranked[0] if ranked else None
+
+
+def committed_exposure_usd(user) -> Decimal:
+    """Capital the user's active groups have committed: the capital of each of their live pyramids."""
+    total = Pyramid.objects.filter(group__in=active_groups(user)).exclude(status=Pyramid.Status.FAILED).aggregate(
+        total=Sum("capital_usd")
+    )["total"]
+    return total or Decimal(0)
+
+
+def realized_loss_today_usd(user) -> Decimal:
+    """Net realised loss (positive number) of groups closed since midnight in the user's time zone."""
+    zone = ZoneInfo(user.time_zone or "UTC")
+    midnight = datetime.combine(timezone.now().astimezone(zone).date(), time(0), tzinfo=zone)
+    realized = PositionGroup.objects.filter(user=user, closed_at__gte=midnight).aggregate(total=Sum("realized_pnl_usd"))["total"]
+    return max(-(realized or Decimal(0)), Decimal(0))
+
+
+def orders_to_cancel(group: PositionGroup) -> QuerySet[Order]:
+    """Entry and take-profit orders of a group that may still rest on (or reach) the exchange."""
+    live = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
+    return group.orders.filter(role__in=[Order.Role.ENTRY, Order.Role.TAKE_PROFIT], status__in=live).order_by("created_at")
+
+
+def since(seconds: int) -> datetime:
+    return timezone.now() - timedelta(seconds=seconds)

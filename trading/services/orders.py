@@ -1,0 +1,288 @@
+"""Placing orders on the exchange and applying what the exchange says about them.
+
+Order rows are committed (``pending``) before any exchange call. Placement first marks the row as
+being sent (``submitted_at``) in its own short transaction; a worker that finds that mark (after a
+crash, a timeout or a lost answer) looks the order up by client order id before sending again, so
+an order is never doubled. Exchange I/O happens outside transactions; results are applied in
+short ones, idempotently: applying the same exchange state twice changes nothing.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchanges.connector import Connector, ExchangeOrder, OrderNotFound, PermanentError, RetryableError
+from trading.models import Order, PositionGroup, Pyramid
+from trading.services.transitions import StaleStatus, group_transition, order_transition
+from trading.states import GroupStatus, OrderStatus
+from trading.stats import FillEvent, replay
+
+logger = logging.getLogger(__name__)
+
+EXCHANGE_STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED}
+
+
+class PlacementFailed(Exception):
+    """The exchange refused the order for good; the order row is ``failed`` with its message."""
+
+
+def exchange_text(exc: Exception) -> str:
+    """The error as a trader should read it: the exchange's words, and the detail when there is more."""
+    detail = getattr(exc, "exchange_message", "")
+    return f"{exc} ({detail})" if detail and detail != str(exc) else str(exc)
+
+
+def base_asset(symbol: str) -> str:
+    return symbol.split("/")[0]
+
+
+# --- Placement -------------------------------------------------------------------------------
+
+
+def order_place(order: Order, connector: Connector, *, final_attempt: bool = True) -> Order:
+    """Send one pending (or unknown) order, at most once on the exchange.
+
+    RetryableError propagates (the order is left ``unknown``) unless ``final_attempt``, which marks
+    it failed instead. A permanent refusal marks it failed and raises PlacementFailed.
+    """
+    order.refresh_from_db()
+    if order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+        return order  # already placed, or cancelled while we were queued
+    is_retry = order.status == OrderStatus.UNKNOWN or order.submitted_at is not None
+    if not is_retry:
+        claimed = Order.objects.filter(pk=order.pk, status=OrderStatus.PENDING, submitted_at__isnull=True).update(
+            submitted_at=timezone.now()
+        )
+        is_retry = not claimed  # another worker got there first: look before sending
+    try:
+        result = connector.place_order(
+            symbol=order.symbol, side=order.side, type=order.order_type, amount=order.quantity,
+            price=order.price if order.order_type == "limit" else None, client_order_id=order.client_order_id,
+            is_retry=is_retry,
+        )
+    except RetryableError as exc:
+        if final_attempt:
+            _fail(order, f"Exchange unavailable, gave up after retries: {exchange_text(exc)}")
+            raise PlacementFailed(f"exchange unavailable: {exchange_text(exc)}") from exc
+        _mark_unknown(order, exchange_text(exc))
+        raise
+    except PermanentError as exc:
+        _fail(order, exchange_text(exc))
+        raise PlacementFailed(exchange_text(exc)) from exc
+    try:
+        return order_apply_exchange_state(order, result)
+    except StaleStatus:
+        return _cancel_if_cancelled_meanwhile(order, connector)
+
+
+def _mark_unknown(order: Order, reason: str) -> None:
+    try:
+        if order.status == OrderStatus.PENDING:
+            order_transition(order, to=OrderStatus.UNKNOWN, reason=reason)
+    except StaleStatus:
+        pass
+
+
+def _fail(order: Order, message: str) -> None:
+    order.refresh_from_db()
+    if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+        order_transition(order, to=OrderStatus.FAILED, reason=message)
+
+
+def _cancel_if_cancelled_meanwhile(order: Order, connector: Connector) -> Order:
+    """A close cancelled the row while we were sending it: take the new order off the exchange too."""
+    order.refresh_from_db()
+    if order.status == OrderStatus.CANCELLED:
+        try:
+            connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            pass
+    return order
+
+
+def order_cancel(order: Order, connector: Connector) -> Order:
+    """Take an order off the exchange (an order already gone is fine) and record its final fill."""
+    order.refresh_from_db()
+    if order.status == OrderStatus.TRIGGER_PENDING or (order.status == OrderStatus.PENDING and order.submitted_at is None):
+        try:
+            return order_transition(order, to=OrderStatus.CANCELLED, reason="cancelled before it was sent",
+                                    where={"submitted_at__isnull": True})
+        except StaleStatus:
+            order.refresh_from_db()  # a worker started sending it: cancel it on the exchange below
+    if order.status not in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN):
+        return order
+    try:
+        result = connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
+    except OrderNotFound:
+        try:
+            result = connector.fetch_order(symbol=order.symbol, client_order_id=order.client_order_id)
+        except OrderNotFound:
+            result = None
+    if result is None or result.status == "open":
+        # Never reached the exchange (or it forgot it): nothing can fill any more.
+        order.refresh_from_db()
+        if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+            order_transition(order, to=OrderStatus.CANCELLED, reason="cancelled")
+        return order
+    return order_apply_exchange_state(order, result)
+
+
+# --- Applying exchange state -----------------------------------------------------------------
+
+
+def order_apply_exchange_state(order: Order, state: ExchangeOrder) -> Order:
+    """Bring ``order`` up to what the exchange reports; no change when it already matches."""
+    with transaction.atomic():
+        PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()  # lock order: group, then order
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        filled = state.filled
+        if filled < order.filled_quantity:
+            return order  # an older answer than what we already applied
+        target = EXCHANGE_STATUS.get(state.status, OrderStatus.OPEN)
+        if target == OrderStatus.OPEN and filled > 0:
+            target = OrderStatus.PARTIALLY_FILLED
+        fields = {
+            "filled_quantity": filled,
+            "avg_fill_price": state.average if filled else order.avg_fill_price,
+            "fee": state.fee,
+            "fee_currency": state.fee_currency,
+        }
+        if state.id and not order.exchange_order_id:
+            fields["exchange_order_id"] = state.id
+        if target == OrderStatus.FILLED and order.filled_at is None:
+            fields["filled_at"] = timezone.now()
+        unchanged = target == order.status and all(getattr(order, k) == v for k, v in fields.items())
+        if unchanged:
+            return order
+        if target != order.status:
+            order_transition(order, to=target, **fields)
+        else:
+            Order.objects.filter(pk=order.pk).update(**fields, updated_at=timezone.now())
+            for name, value in fields.items():
+                setattr(order, name, value)
+        group_refresh_stats(group_id=order.group_id)
+    return order
+
+
+# --- Statistics ------------------------------------------------------------------------------
+
+
+def group_fills(group: PositionGroup) -> list[FillEvent]:
+    base = base_asset(group.symbol)
+    events = []
+    for order in group.orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at"):
+        events.append(FillEvent(
+            is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
+            price=order.avg_fill_price or order.price, fee=order.fee, fee_in_base=order.fee_currency == base,
+            at=order.filled_at or order.updated_at,
+        ))
+    return events
+
+
+def group_refresh_stats(*, group_id) -> PositionGroup:
+    """Replay the group's fills and store its statistics and leg counts; move its status with them."""
+    with transaction.atomic():
+        group = PositionGroup.objects.select_for_update().get(pk=group_id)
+        stats = replay(group.side, group_fills(group))
+        entries = group.orders.filter(role=Order.Role.ENTRY)
+        dead = entries.filter(status__in=[OrderStatus.FAILED, OrderStatus.CANCELLED], filled_quantity=0).count()
+        total = entries.count() - dead
+        filled = entries.filter(status=OrderStatus.FILLED).count() + entries.filter(
+            status=OrderStatus.CANCELLED, filled_quantity__gt=0
+        ).count()
+        unrealized_usd, unrealized_percent = stats.unrealized(group.current_price)
+        PositionGroup.objects.filter(pk=group.pk).update(
+            weighted_avg_entry=stats.weighted_avg_entry, total_filled_quantity=stats.held_quantity,
+            total_invested_usd=stats.invested_usd, realized_pnl_usd=stats.realized_pnl_usd, fees_usd=stats.fees_usd,
+            unrealized_pnl_usd=unrealized_usd, unrealized_pnl_percent=unrealized_percent,
+            total_dca_legs=total, filled_dca_legs=min(filled, total), updated_at=timezone.now(),
+        )
+        group.refresh_from_db()
+        _move_group_with_fills(group, filled=filled, total=total)
+        _move_pyramids_with_fills(group)
+    return group
+
+
+def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int) -> None:
+    if group.status not in (GroupStatus.LIVE, GroupStatus.PARTIALLY_FILLED, GroupStatus.ACTIVE):
+        return
+    if total and filled >= total:
+        target = GroupStatus.ACTIVE
+    elif filled:
+        target = GroupStatus.PARTIALLY_FILLED
+    else:
+        return
+    if target != group.status:
+        group_transition(group, to=target)
+
+
+def _move_pyramids_with_fills(group: PositionGroup) -> None:
+    for pyramid in group.pyramids.filter(status__in=[Pyramid.Status.SUBMITTED, Pyramid.Status.PARTIALLY_FILLED]):
+        legs = pyramid.orders.filter(role=Order.Role.ENTRY).exclude(status=OrderStatus.FAILED)
+        if not legs.exists():
+            continue
+        unfilled = legs.exclude(status=OrderStatus.FILLED).exclude(status=OrderStatus.CANCELLED, filled_quantity__gt=0)
+        status = Pyramid.Status.FILLED if not unfilled.exists() else (
+            Pyramid.Status.PARTIALLY_FILLED if legs.filter(filled_quantity__gt=0).exists() else pyramid.status
+        )
+        if status != pyramid.status:
+            Pyramid.objects.filter(pk=pyramid.pk).update(
+                status=status, filled_at=timezone.now() if status == Pyramid.Status.FILLED else None
+            )
+
+
+def held_quantity(group: PositionGroup) -> Decimal:
+    return replay(group.side, group_fills(group)).held_quantity
+
+
+# --- Submitting a pyramid's grid ---------------------------------------------------------------
+
+
+def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_attempt: bool = True) -> Pyramid:
+    """Place every pending leg of a pyramid; ``live`` when they are on the exchange.
+
+    A leg refused for good fails the pyramid: what was placed is cancelled and, for a group's first
+    pyramid, the group is ``failed`` with the exchange's reason. RetryableError propagates for the
+    task to retry (1 s, 2 s, 4 s); legs already placed are not sent again.
+    """
+    from exchanges.services.accounts import connector_for_account
+
+    pyramid = Pyramid.objects.select_related("group__exchange_account").get(pk=pyramid_id)
+    group = pyramid.group
+    if pyramid.status == Pyramid.Status.FAILED or group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+        return pyramid
+    connector = connector or connector_for_account(group.exchange_account)
+    legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN])
+    try:
+        for leg in legs.order_by("leg_index"):
+            order_place(leg, connector, final_attempt=final_attempt)
+    except PlacementFailed as exc:
+        return _pyramid_failed(pyramid, connector, reason=f"Order refused by {group.exchange}: {exc}")
+    Pyramid.objects.filter(pk=pyramid.pk, status=Pyramid.Status.PENDING).update(status=Pyramid.Status.SUBMITTED)
+    group.refresh_from_db()
+    if group.status == GroupStatus.WAITING:
+        group_transition(group, to=GroupStatus.LIVE, reason="orders placed on the exchange")
+        group_refresh_stats(group_id=group.pk)  # legs that filled on arrival move it on
+    else:
+        group_refresh_stats(group_id=group.pk)
+    return pyramid
+
+
+def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str) -> Pyramid:
+    for leg in pyramid.orders.exclude(status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.FAILED]):
+        order_cancel(leg, connector)
+    Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FAILED)
+    group = PositionGroup.objects.get(pk=pyramid.group_id)
+    logger.warning("pyramid %s of group %s failed: %s", pyramid.index, group.pk, reason)
+    if pyramid.index == 0 and group.status in (GroupStatus.WAITING, GroupStatus.LIVE):
+        if held_quantity(group) == 0:
+            group_transition(group, to=GroupStatus.FAILED, reason=reason)
+        else:
+            PositionGroup.objects.filter(pk=group.pk).update(status_reason=reason)
+    else:
+        PositionGroup.objects.filter(pk=group.pk).update(status_reason=f"Pyramid {pyramid.index + 1} failed: {reason}")
+        group_refresh_stats(group_id=group.pk)
+    pyramid.refresh_from_db()
+    return pyramid

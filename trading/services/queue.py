@@ -1,0 +1,71 @@
+"""The execution queue: entries waiting for a pool slot, replaced, promoted, expired or dropped."""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from trading.models import QueuedSignal, Signal
+
+logger = logging.getLogger(__name__)
+
+
+def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuation: bool, reason: str,
+                 ttl_minutes: int) -> QueuedSignal:
+    """Queue an entry (call holding the user's routing lock). A newer signal for the key replaces the old."""
+    now = timezone.now()
+    existing = (
+        QueuedSignal.objects.select_for_update()
+        .filter(user=signal.user, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe, side=side,
+                status=QueuedSignal.Status.QUEUED)
+        .first()
+    )
+    if existing is None:
+        entry = QueuedSignal.objects.create(
+            user=signal.user, signal=signal, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe,
+            side=side, entry_price=signal.entry_price, is_pyramid_continuation=is_pyramid_continuation,
+            status_reason=reason, expires_at=now + timedelta(minutes=ttl_minutes),
+        )
+    else:
+        replaced = existing.signal
+        Signal.objects.filter(pk=replaced.pk).update(
+            status=Signal.Status.IGNORED, reason=f"Replaced in the queue by a newer signal ({signal.pk})."
+        )
+        existing.signal = signal
+        existing.entry_price = signal.entry_price
+        existing.is_pyramid_continuation = is_pyramid_continuation
+        existing.replacement_count += 1
+        existing.status_reason = reason
+        existing.expires_at = now + timedelta(minutes=ttl_minutes)
+        existing.save()
+        entry = existing
+    Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.QUEUED, reason=f"Queued: {reason}.")
+    return entry
+
+
+def queue_resolve(entry: QueuedSignal, *, status: str, reason: str, signal_status: str | None = None) -> None:
+    """End a queue entry (promoted, expired, cancelled) and, unless promoted, its signal too."""
+    QueuedSignal.objects.filter(pk=entry.pk, status=QueuedSignal.Status.QUEUED).update(
+        status=status, status_reason=reason, resolved_at=timezone.now()
+    )
+    if signal_status:
+        Signal.objects.filter(pk=entry.signal_id, status=Signal.Status.QUEUED).update(status=signal_status, reason=reason)
+
+
+def queue_cancel(*, entry: QueuedSignal, reason: str = "Removed from the queue by the trader.") -> None:
+    with transaction.atomic():
+        queue_resolve(entry, status=QueuedSignal.Status.CANCELLED, reason=reason, signal_status=Signal.Status.IGNORED)
+
+
+def queue_expire(*, now=None) -> int:
+    """Expire every queued entry past its time to live; returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    for entry in QueuedSignal.objects.filter(status=QueuedSignal.Status.QUEUED, expires_at__lte=now):
+        with transaction.atomic():
+            queue_resolve(entry, status=QueuedSignal.Status.EXPIRED,
+                          reason="Expired in the queue before a slot freed (queue_ttl_minutes).",
+                          signal_status=Signal.Status.IGNORED)
+        expired += 1
+    return expired

@@ -1,0 +1,359 @@
+"""Signal routing: a stored alert becomes a new group, a pyramid, a queue entry, or a close.
+
+Two phases. First, outside any transaction, the exchange layer is asked what it knows (the
+account, the market for the TradingView ticker, its precision) — markets are cached, so this
+rarely leaves the process. Then, holding the user's risk-config row lock (which serialises one
+user's signals while other users route in parallel), the decision is taken and every row it
+needs is written in one transaction. Exchange work (placing the grid, closing) is enqueued
+after commit. Every signal ends with a status and a human-readable reason.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from exchanges.connector import ExchangeError, Market, PermanentError
+from exchanges.services.accounts import account_for, connector_for_account
+from risk.models import RiskConfig
+from trading.alerts import Alert, parse_alert
+from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
+from trading.models import (
+    DCAConfiguration, ExitReason, Order, OrderType, PositionGroup, Pyramid, QueuedSignal, Signal, client_order_id_for,
+)
+from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
+from trading.selectors import (
+    active_group_for, active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd,
+)
+from trading.services.closing import position_close_request
+from trading.services.queue import queue_resolve, queue_signal
+from trading.services.transitions import group_transition
+from trading.states import GroupStatus, OrderStatus
+
+logger = logging.getLogger(__name__)
+
+S = Signal.Status
+# The stored payload has its secret removed; parsing needs the field present.
+STORED_SECRET = "stored"
+
+
+class RoutingRejected(Exception):
+    """The signal cannot be acted on; the message tells the trader what to fix."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the exchange layer told us about the signal's market, gathered before taking the lock."""
+
+    alert: Alert
+    account_id: int
+    exchange: str
+    symbol: str
+    market: Market
+
+
+@dataclass
+class AfterCommit:
+    """Exchange work to start once the decision is committed."""
+
+    submit_pyramid_ids: list
+    close_group_ids: list  # (group id, reason, quantity or None)
+
+
+def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Signal:
+    """Route one signal (from the webhook, the sweep, or a queue promotion). Safe to call twice.
+
+    ``queue_entry_id``: the signal waits in that queue entry and is being promoted; if there is
+    still no slot it stays queued, untouched. ``force`` (a trader's manual promote) skips the pool
+    limits, but not a force-stop.
+    """
+    signal = Signal.objects.select_related("user").get(pk=signal_id)
+    expected = S.QUEUED if queue_entry_id else S.RECEIVED
+    if signal.status != expected:
+        return signal
+    try:
+        context = _gather(signal)
+    except RoutingRejected as exc:
+        return _finish(signal, S.REJECTED, str(exc))
+    after = AfterCommit([], [])
+    with transaction.atomic():
+        risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=signal.user)
+        signal = Signal.objects.select_for_update().get(pk=signal.pk)
+        if signal.status != expected:
+            return signal
+        if queue_entry_id:
+            entry = QueuedSignal.objects.select_for_update().get(pk=queue_entry_id)
+            if entry.status != QueuedSignal.Status.QUEUED or entry.signal_id != signal.pk:
+                return signal
+        status, reason = _decide(signal, context, risk, after, promoted=bool(queue_entry_id), force=force)
+        if queue_entry_id and status != S.QUEUED:
+            queue_resolve(entry, status=QueuedSignal.Status.PROMOTED, reason=f"Promoted: {reason}")
+        if status != S.QUEUED:
+            Signal.objects.filter(pk=signal.pk).update(status=status, reason=reason, routed_at=timezone.now(),
+                                                        symbol=context.symbol)
+        else:
+            Signal.objects.filter(pk=signal.pk).update(routed_at=timezone.now(), symbol=context.symbol)
+        transaction.on_commit(lambda: _enqueue(after))
+    signal.refresh_from_db()
+    logger.info("signal %s → %s: %s", signal.pk, signal.status, signal.reason)
+    return signal
+
+
+def _finish(signal: Signal, status: str, reason: str) -> Signal:
+    Signal.objects.filter(pk=signal.pk, status__in=[S.RECEIVED, S.QUEUED]).update(
+        status=status, reason=reason, routed_at=timezone.now()
+    )
+    signal.refresh_from_db()
+    logger.info("signal %s → %s: %s", signal.pk, status, reason)
+    return signal
+
+
+def _enqueue(after: AfterCommit) -> None:
+    from trading.tasks import close_position_task, submit_pyramid_task
+
+    for pyramid_id in after.submit_pyramid_ids:
+        submit_pyramid_task.delay(str(pyramid_id))
+    for group_id, reason, quantity, then_submit in after.close_group_ids:
+        close_position_task.delay(str(group_id), reason, str(quantity) if quantity is not None else None,
+                                  [str(p) for p in then_submit])
+
+
+# --- Phase 1: what the exchange knows ---------------------------------------------------------
+
+
+def _gather(signal: Signal) -> Context:
+    try:
+        alert = parse_alert({**signal.payload, "secret": STORED_SECRET}, now=None, replay_window_seconds=0)
+    except Exception as exc:  # the webhook validated it; a stored payload that no longer parses is rejected
+        raise RoutingRejected(f"The stored alert no longer parses: {exc}") from exc
+    try:
+        account = account_for(signal.user, alert.exchange)
+        connector = connector_for_account(account)
+        symbol = connector.resolve_symbol(alert.tv_symbol)
+        market = connector.market(symbol)
+    except PermanentError as exc:
+        raise RoutingRejected(str(exc)) from exc
+    if not market.tick_size or not market.step_size:
+        raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
+    return Context(alert=alert, account_id=account.pk, exchange=alert.exchange, symbol=symbol, market=market)
+
+
+# --- Phase 2: the decision, under the user's lock ---------------------------------------------
+
+
+def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterCommit, *, promoted: bool,
+            force: bool) -> tuple[str, str]:
+    alert = context.alert
+    if alert.intent == "exit":
+        return _exit(signal, context, after, side=alert.side, reason=ExitReason.EXIT_SIGNAL)
+    if alert.intent == "reduce":
+        return _reduce(signal, context, after)
+    if alert.intent == "reverse":
+        opposite = "short" if alert.side == "long" else "long"
+        closes_before = len(after.close_group_ids)
+        exit_status, exit_reason = _exit(signal, context, after, side=opposite, reason=ExitReason.REVERSE)
+        status, reason = _entry(signal, context, risk, after, promoted=promoted, force=force)
+        if len(after.close_group_ids) > closes_before:
+            # Open this side only once the opposite side is closed.
+            after.close_group_ids[-1][3].extend(after.submit_pyramid_ids)
+            after.submit_pyramid_ids.clear()
+        if status in (S.OPENED, S.PYRAMIDED):
+            return S.REVERSED, f"{exit_reason} Then: {reason}"
+        return status, f"{exit_reason} Then: {reason}"
+    return _entry(signal, context, risk, after, promoted=promoted, force=force)
+
+
+def _identity(signal: Signal, context: Context, side: str) -> dict:
+    return {"user": signal.user, "exchange": context.exchange, "symbol": context.symbol,
+            "timeframe": context.alert.timeframe, "side": side}
+
+
+def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
+    label = f"{side} {context.symbol} {context.alert.timeframe}m"
+    dropped = _drop_queued(signal, context, side)
+    group = active_group_for(**_identity(signal, context, side))
+    if group is None:
+        if dropped:
+            return S.EXITED, f"Dropped the queued {label} entry; no open position to close."
+        return S.IGNORED, f"No open {label} position to exit."
+    if group.status == GroupStatus.CLOSING:
+        return S.IGNORED, f"The {label} position is already closing."
+    position_close_request(group=group, reason=reason)
+    Signal.objects.filter(pk=signal.pk).update(position_group=group)
+    after.close_group_ids.append((group.pk, reason, None, []))
+    return S.EXITED, f"Closing the {label} position: orders cancelled, held quantity market-closed."
+
+
+def _drop_queued(signal, context, side: str) -> bool:
+    entry = QueuedSignal.objects.select_for_update().filter(
+        user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=context.alert.timeframe,
+        side=side, status=QueuedSignal.Status.QUEUED,
+    ).first()
+    if entry is None:
+        return False
+    queue_resolve(entry, status=QueuedSignal.Status.CANCELLED, reason=f"Dropped by exit signal {signal.pk}.",
+                  signal_status=S.IGNORED)
+    return True
+
+
+def _reduce(signal, context, after) -> tuple[str, str]:
+    alert = context.alert
+    label = f"{alert.side} {context.symbol} {alert.timeframe}m"
+    group = active_group_for(**_identity(signal, context, alert.side))
+    if group is None:
+        return S.IGNORED, f"No open {label} position to reduce."
+    if group.status == GroupStatus.CLOSING:
+        return S.IGNORED, f"The {label} position is closing."
+    if not alert.order_size or alert.order_size <= 0:
+        return S.REJECTED, "A reduce alert needs tv.order_size (how much to close)."
+    price = alert.close_price or alert.entry_price
+    quantity = alert.order_size / price if alert.position_size_type == "quote" else alert.order_size
+    Signal.objects.filter(pk=signal.pk).update(position_group=group)
+    if quantity >= group.total_filled_quantity:
+        position_close_request(group=group, reason=ExitReason.REDUCE)
+        after.close_group_ids.append((group.pk, ExitReason.REDUCE, None, []))
+        return S.REDUCED, f"Reducing {quantity.normalize():f} covers the whole {label} position: closing it."
+    after.close_group_ids.append((group.pk, ExitReason.REDUCE, quantity, []))
+    return S.REDUCED, f"Market-closing {quantity.normalize():f} of the {label} position."
+
+
+def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
+    alert = context.alert
+    label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
+    group = active_group_for(**_identity(signal, context, alert.side))
+    if group is not None:
+        return _pyramid(signal, context, risk, after, group, label, promoted=promoted, force=force)
+    config = dca_config_for(user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=alert.timeframe)
+    if config is None:
+        return S.REJECTED, (
+            f"No DCA configuration for {context.symbol} {alert.timeframe}m on {context.exchange}: "
+            f"add one in Settings → DCA (or a {context.exchange} default with pair *)."
+        )
+    capital = capital_for_signal(capital_usd=config.capital_usd, use_signal_size=config.use_signal_size,
+                                 order_size=alert.order_size, size_type=alert.position_size_type,
+                                 entry_price=alert.entry_price)
+    levels = parse_levels(config.pyramid_levels.get("0") or config.levels)
+    try:
+        legs = _plan(alert, context, levels, capital)
+    except GridError as exc:
+        return S.REJECTED, f"{label}: {exc}"
+    decision = _slot(signal.user, risk, context, capital, opens_position=True, bypass=force)
+    if not decision.granted:
+        return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
+    group = PositionGroup.objects.create(
+        user=signal.user, exchange_account_id=context.account_id, exchange=context.exchange, symbol=context.symbol,
+        timeframe=alert.timeframe, side=alert.side, dca_config=config, config_snapshot=_snapshot(config),
+        max_pyramids=config.max_pyramids, base_entry_price=alert.entry_price, tp_mode=config.tp_mode,
+        tp_aggregate_percent=config.tp_aggregate_percent, stop_loss_price=alert.stop_loss,
+        pyramid_count=1, total_dca_legs=len(legs),
+    )
+    pyramid = _create_pyramid(group, 0, signal, alert, levels, capital, legs)
+    Signal.objects.filter(pk=signal.pk).update(position_group=group)
+    after.submit_pyramid_ids.append(pyramid.pk)
+    return S.OPENED, f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid 1/{group.max_pyramids}."
+
+
+def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, promoted: bool,
+             force: bool) -> tuple[str, str]:
+    alert = context.alert
+    if group.status == GroupStatus.CLOSING:
+        return S.IGNORED, f"The {label} position is closing; pyramid ignored."
+    if group.pyramid_count >= group.max_pyramids:
+        logger.warning("max pyramids reached for group %s: signal %s ignored", group.pk, signal.pk)
+        return S.IGNORED, f"Max pyramids reached ({group.pyramid_count}/{group.max_pyramids}) for {label}: signal ignored."
+    snapshot = group.config_snapshot
+    index = group.pyramid_count
+    config_capital = Decimal(snapshot["capital_usd"])
+    capital = capital_for_signal(capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"],
+                                 order_size=alert.order_size, size_type=alert.position_size_type,
+                                 entry_price=alert.entry_price)
+    levels = parse_levels(snapshot["pyramid_levels"].get(str(index)) or snapshot["levels"])
+    try:
+        legs = _plan(alert, context, levels, capital)
+    except GridError as exc:
+        return S.REJECTED, f"{label} pyramid {index + 1}: {exc}"
+    bypass = force or risk.priority_rules.get("same_pair_timeframe", True)
+    decision = _slot(signal.user, risk, context, capital, opens_position=False, bypass=bypass)
+    if not decision.granted:
+        return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
+    pyramid = _create_pyramid(group, index, signal, alert, levels, capital, legs)
+    PositionGroup.objects.filter(pk=group.pk).update(
+        pyramid_count=index + 1, total_dca_legs=group.total_dca_legs + len(legs),
+        risk_timer_start=None, risk_timer_expires=None, risk_eligible=False,
+    )
+    if group.status == GroupStatus.ACTIVE:
+        group_transition(group, to=GroupStatus.PARTIALLY_FILLED, reason=f"pyramid {index + 1} added")
+    Signal.objects.filter(pk=signal.pk).update(position_group=group)
+    after.submit_pyramid_ids.append(pyramid.pk)
+    return S.PYRAMIDED, f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from {legs[0].price.normalize():f}."
+
+
+def _plan(alert: Alert, context: Context, levels, capital):
+    market = context.market
+    precision = Precision(market.tick_size, market.step_size, market.min_qty, market.min_notional)
+    return plan_grid(side=alert.side, base_price=alert.entry_price, levels=levels, capital=capital, precision=precision)
+
+
+def _slot(user, risk: RiskConfig, context: Context, capital: Decimal, *, opens_position: bool, bypass: bool = False) -> SlotDecision:
+    """Pool check. A pyramid with the same_pair_timeframe rule on bypasses the pool (not force-stop)."""
+    limits = PoolLimits(risk.max_open_positions_global, risk.max_open_positions_per_symbol, risk.max_total_exposure_usd,
+                        risk.max_realized_loss_usd, force_stopped=risk.engine_force_stopped)
+    if bypass:
+        return SlotDecision(not risk.engine_force_stopped, "the engine is force-stopped" if risk.engine_force_stopped else "")
+    groups = active_groups(user)
+    usage = PoolUsage(
+        open_positions=groups.count(), open_on_symbol=groups.filter(symbol=context.symbol).count(),
+        exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=realized_loss_today_usd(user),
+    )
+    decision = slot_decision(limits, usage, new_exposure_usd=capital, symbol=context.symbol, opens_position=opens_position)
+    if decision.loss_limit_hit != risk.engine_paused_by_loss_limit:
+        RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=decision.loss_limit_hit,
+                                                     paused_at=timezone.now() if decision.loss_limit_hit else None)
+    return decision
+
+
+def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[str, str]:
+    if promoted:  # still no slot: the entry keeps its place, its signal stays queued
+        return S.QUEUED, f"Still queued: {decision.reason}."
+    entry = queue_signal(signal=signal, symbol=context.symbol, side=side, is_pyramid_continuation=is_continuation,
+                         reason=decision.reason, ttl_minutes=risk.queue_ttl_minutes)
+    return S.QUEUED, f"Queued ({entry.replacement_count} replacement(s)): {decision.reason}."
+
+
+def _snapshot(config: DCAConfiguration) -> dict:
+    return {
+        "levels": config.levels, "pyramid_levels": config.pyramid_levels, "tp_mode": config.tp_mode,
+        "tp_aggregate_percent": str(config.tp_aggregate_percent), "pyramid_tp_percents": config.pyramid_tp_percents,
+        "max_pyramids": config.max_pyramids, "entry_order_type": config.entry_order_type,
+        "capital_usd": str(config.capital_usd), "use_signal_size": config.use_signal_size,
+        "stop_loss_percent": str(config.stop_loss_percent) if config.stop_loss_percent is not None else None,
+        "max_slippage_percent": str(config.max_slippage_percent) if config.max_slippage_percent is not None else None,
+        "slippage_action": config.slippage_action, "tp_from_planned_price": config.tp_from_planned_price,
+    }
+
+
+def _create_pyramid(group, index, signal, alert: Alert, levels, capital, legs) -> Pyramid:
+    snapshot = group.config_snapshot
+    tp_percents = snapshot.get("pyramid_tp_percents") or {}
+    tp_percent = tp_percents.get(str(index))
+    pyramid = Pyramid.objects.create(
+        group=group, index=index, entry_price=alert.entry_price, levels=[level.as_json() for level in levels],
+        capital_usd=capital, signal=signal, tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
+    )
+    side = "buy" if group.side == "long" else "sell"
+    market_first = snapshot.get("entry_order_type") == OrderType.MARKET
+    Order.objects.bulk_create([
+        Order(
+            id=order_id, client_order_id=client_order_id_for(order_id), group=group, pyramid=pyramid, role=Order.Role.ENTRY,
+            leg_index=leg.leg_index, symbol=group.symbol, side=side,
+            order_type=OrderType.MARKET if market_first and leg.leg_index == 0 else OrderType.LIMIT,
+            status=OrderStatus.TRIGGER_PENDING if market_first and leg.leg_index == 0 else OrderStatus.PENDING,
+            price=leg.price, quantity=leg.quantity, gap_percent=leg.gap_percent, weight_percent=leg.weight_percent,
+            tp_percent=leg.tp_percent, tp_price=leg.tp_price,
+        )
+        for leg, order_id in ((leg, uuid.uuid4()) for leg in legs)
+    ])
+    return pyramid
