@@ -208,3 +208,30 @@ def test_every_routed_signal_ends_with_a_status_and_reason(route):
         route(**kwargs)
     assert not Signal.objects.filter(status="received").exists()
     assert not Signal.objects.filter(reason="").exists()
+
+
+def test_market_entry_type_keeps_leg_0_waiting_for_its_price(route, trader):
+    DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(entry_order_type="market")
+
+    route(entry_price="100")
+
+    leg0 = Order.objects.get(leg_index=0)
+    assert (leg0.order_type, leg0.status, leg0.price) == ("market", "trigger_pending", D("100.00"))
+    assert not PaperOrder.objects.filter(client_order_id=leg0.client_order_id).exists()
+    assert PaperOrder.objects.count() == 4
+    assert PositionGroup.objects.get().status == "live"
+
+
+def test_stop_loss_price_from_the_signal_is_kept_on_the_group(route):
+    route(entry_price="100", risk={"max_slippage_percent": 0.5, "stop_loss": "90", "take_profit": None})
+    assert PositionGroup.objects.get().stop_loss_price == D("90")
+
+
+def test_config_snapshot_keeps_the_group_on_the_ladder_it_opened_with(route, trader):
+    route(entry_price="100")
+    DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(
+        levels=[{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}])
+
+    route(entry_price="95")
+
+    assert Pyramid.objects.get(index=1).orders.count() == 5  # the snapshot's five legs, not the edited one
