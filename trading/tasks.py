@@ -128,3 +128,11 @@ def sync_prices_task(account_id: int) -> None:
         prices_sync(account_id=account_id)
     except ExchangeError as exc:
         logger.warning("price sync of account %s failed: %s", account_id, exc)
+
+
+@shared_task(ignore_result=True)
+def resend_stalled_work_task() -> None:
+    """Beat: grids never placed and closes never finished are enqueued again (idempotent work)."""
+    from trading.services.recovery import stalled_work_resend
+
+    stalled_work_resend()

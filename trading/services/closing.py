@@ -37,6 +37,17 @@ def position_close_request(*, group: PositionGroup, reason: str) -> PositionGrou
     return group
 
 
+def position_close_enqueue(group_id, reason: str) -> None:
+    """Start the close task (call after commit). A broker outage is survived: the group stays
+    ``closing`` and the stalled-work sweep re-sends the close within a minute."""
+    from trading.tasks import close_position_task
+
+    try:
+        close_position_task.delay(str(group_id), reason, None, [])
+    except Exception:
+        logger.exception("could not enqueue the close of group %s; the stalled-work sweep will re-send it", group_id)
+
+
 def position_close(*, group_id, reason: str, quantity: Decimal | None = None, connector: Connector | None = None,
                    final_attempt: bool = True) -> PositionGroup:
     """Close the whole group (``quantity`` None) or market-close ``quantity`` of it. Safe to call twice.

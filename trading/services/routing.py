@@ -112,13 +112,18 @@ def _finish(signal: Signal, status: str, reason: str) -> Signal:
 
 
 def _enqueue(after: AfterCommit) -> None:
+    """Start the exchange work. If the broker is down the decision stands: the stalled-work sweep
+    (``trading.services.recovery``) re-sends it within a minute."""
     from trading.tasks import close_position_task, submit_pyramid_task
 
-    for pyramid_id in after.submit_pyramid_ids:
-        submit_pyramid_task.delay(str(pyramid_id))
-    for group_id, reason, quantity, then_submit in after.close_group_ids:
-        close_position_task.delay(str(group_id), reason, str(quantity) if quantity is not None else None,
-                                  [str(p) for p in then_submit])
+    try:
+        for pyramid_id in after.submit_pyramid_ids:
+            submit_pyramid_task.delay(str(pyramid_id))
+        for group_id, reason, quantity, then_submit in after.close_group_ids:
+            close_position_task.delay(str(group_id), reason, str(quantity) if quantity is not None else None,
+                                      [str(p) for p in then_submit])
+    except Exception:
+        logger.exception("could not enqueue exchange work; the stalled-work sweep will re-send it")
 
 
 # --- Phase 1: what the exchange knows ---------------------------------------------------------

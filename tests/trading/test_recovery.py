@@ -1,0 +1,47 @@
+"""Decided exchange work whose task was lost (broker down, worker gone) is re-sent and completed once."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from exchanges.models import PaperOrder
+from exchanges.paper.services import paper_price_set
+from tests.trading.conftest import stored_signal
+from trading.models import PositionGroup, Pyramid
+from trading.services.closing import position_close_request
+from trading.services.recovery import stalled_work_resend
+from trading.services.routing import signal_route
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_grid_whose_placement_task_was_lost_is_placed_by_the_sweep(trader, eager_celery, django_capture_on_commit_callbacks):
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
+    signal = stored_signal(trader)
+    with django_capture_on_commit_callbacks(execute=False):  # the enqueue never reached a worker
+        signal_route(signal_id=signal.pk)
+    assert not PaperOrder.objects.exists()
+
+    assert stalled_work_resend() == (0, 0)  # too recent: it may still be on its way
+    Pyramid.objects.update(created_at=timezone.now() - timedelta(minutes=2))
+    assert stalled_work_resend() == (1, 0)
+
+    assert PaperOrder.objects.count() == 5
+    assert PositionGroup.objects.get().status == "live"
+    stalled_work_resend()
+    assert PaperOrder.objects.count() == 5  # nothing placed twice
+
+
+def test_a_close_whose_task_was_lost_is_finished_by_the_sweep(route):
+    route(entry_price="100")
+    group = PositionGroup.objects.get()
+    position_close_request(group=group, reason="manual")
+    PositionGroup.objects.update(updated_at=timezone.now() - timedelta(minutes=2))
+
+    assert stalled_work_resend() == (0, 1)
+
+    group.refresh_from_db()
+    assert (group.status, group.exit_reason) == ("closed", "manual")
+    assert not PaperOrder.objects.filter(status="open").exists()

@@ -1,0 +1,213 @@
+"""Shapes of the trading API: positions with their pyramids and orders, signals, queue, DCA configurations.
+
+Field names are the model field names (DESIGN §4 "API shapes"); decimals are strings. Each model has
+one output serializer, used both in lists and nested, so a script sees one shape per record and the
+OpenAPI schema one component per record.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_choice_field
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from trading.models import (
+    DCAConfiguration, Order, OrderSide, OrderType, PositionGroup, Pyramid, QueuedSignal, Signal,
+)
+
+
+def drf_errors(exc: DjangoValidationError) -> dict:
+    """A model's ``ValidationError`` as DRF error details; model-wide errors under ``non_field_errors``."""
+    errors = exc.message_dict
+    if "__all__" in errors:
+        errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop("__all__")
+    return errors
+
+
+class NamedChoiceField(serializers.ChoiceField):
+    """A choice field whose choices are one named enum in the OpenAPI schema, wherever it is used.
+
+    drf-spectacular names enums after the field; ``side`` holds two choice sets (a position's
+    long/short, an order's buy/sell) and one set (market/limit) is used by two field names
+    (``order_type``, ``entry_order_type``), which it reports as naming collisions. Naming those
+    enums here keeps the schema warning-free without a project-wide ENUM_NAME_OVERRIDES setting.
+    Use it only for choice sets without a blank or null choice (the component is shared as is).
+    """
+
+    def __init__(self, *, enum_name: str, **kwargs):
+        self.enum_name = enum_name
+        super().__init__(**kwargs)
+
+
+class NamedChoiceFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = NamedChoiceField
+
+    def get_name(self):
+        return self.target.enum_name
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = build_choice_field(self.target)
+        schema.pop("x-spec-enum-id", None)
+        return schema
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Why a request was refused, in words a trader can act on."""
+
+    detail = serializers.CharField()
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """One order on the exchange: an entry leg, its take-profit, or a market exit."""
+
+    side = NamedChoiceField(enum_name="OrderSideEnum", choices=OrderSide.choices, read_only=True)
+    order_type = NamedChoiceField(enum_name="OrderTypeEnum", choices=OrderType.choices, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = (
+            "id", "group", "pyramid", "role", "leg_index", "symbol", "side", "order_type", "price", "quantity",
+            "status", "filled_quantity", "avg_fill_price", "fee", "fee_currency", "tp_percent", "tp_price",
+            "entry_order", "exit_reason", "slippage_percent", "client_order_id", "exchange_order_id", "error_message",
+            "submitted_at", "filled_at", "created_at", "updated_at",
+        )
+        read_only_fields = fields
+
+
+class PyramidSerializer(serializers.ModelSerializer):
+    """One entry into a position with its own DCA grid: entry legs and their take-profits."""
+
+    orders = OrderSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Pyramid
+        fields = ("id", "index", "entry_price", "status", "capital_usd", "tp_percent", "created_at", "filled_at",
+                  "closed_at", "orders")
+        read_only_fields = fields
+
+
+class PositionGroupSerializer(serializers.ModelSerializer):
+    """A position group with its statistics, its pyramids (and their orders) and its market exits."""
+
+    # Reads the prefetches of trading.api.views.positions_queryset (pyramids, their orders and
+    # prefetched_exit_orders): a page of positions costs a constant number of queries.
+
+    pyramids = PyramidSerializer(many=True, read_only=True)
+    exit_orders = OrderSerializer(
+        many=True, read_only=True, source="prefetched_exit_orders",
+        help_text="Market closes of the group as a whole: exit signal, aggregate take-profit, stop loss, reduce, "
+        "risk offset, manual.",
+    )
+
+    class Meta:
+        model = PositionGroup
+        fields = (
+            "id", "exchange", "symbol", "timeframe", "side", "status", "status_reason", "pyramid_count", "max_pyramids",
+            "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price", "weighted_avg_entry",
+            "total_invested_usd", "total_filled_quantity", "current_price", "unrealized_pnl_usd",
+            "unrealized_pnl_percent", "realized_pnl_usd", "tp_mode", "tp_aggregate_percent", "stop_loss_price",
+            "risk_timer_start", "risk_timer_expires", "risk_eligible", "risk_blocked", "risk_skip_once", "exit_reason",
+            "created_at", "updated_at", "closed_at", "pyramids", "exit_orders",
+        )
+        read_only_fields = fields
+
+
+class SignalSerializer(serializers.ModelSerializer):
+    """One TradingView alert as received (its secret removed), with what the engine did with it and why."""
+
+    class Meta:
+        model = Signal
+        fields = (
+            "id", "received_at", "client_ip", "status", "reason", "http_status", "intent", "exchange", "tv_symbol",
+            "symbol", "timeframe", "side", "entry_price", "position_group", "payload",
+        )
+        read_only_fields = fields
+
+
+class QueuedSignalSerializer(serializers.ModelSerializer):
+    """An entry signal waiting for a pool slot (or, in the history, how its wait ended)."""
+
+    class Meta:
+        model = QueuedSignal
+        fields = (
+            "id", "signal", "exchange", "symbol", "timeframe", "side", "entry_price", "is_pyramid_continuation",
+            "replacement_count", "status", "status_reason", "queued_at", "updated_at", "expires_at", "resolved_at",
+        )
+        read_only_fields = fields
+
+
+class QueuePromoteResultSerializer(serializers.Serializer):
+    """What a manual promote did: the signal's new status and the engine's reason."""
+
+    signal_id = serializers.UUIDField()
+    status = serializers.CharField(
+        help_text="The signal's status after routing: opened or pyramided on success; queued if the engine is "
+        "force-stopped; rejected, ignored or failed with the reason."
+    )
+    reason = serializers.CharField()
+    queue_status = serializers.CharField(help_text="The queue entry's status afterwards: promoted, or still queued.")
+
+
+class DCAConfigurationSerializer(serializers.ModelSerializer):
+    """How to trade one pair on one exchange and timeframe: the DCA ladder, pyramids, take-profit.
+
+    Checked like the admin form: every ladder's weight_percent must sum to 100, the pair is BASE/QUOTE
+    (or * for the exchange default), aggregate take-profit modes need tp_aggregate_percent, and one
+    configuration per exchange, pair and timeframe. Stored normalised (exchange lower case, pair upper
+    case, ladder numbers as decimal strings).
+    """
+
+    # Validation is DCAConfiguration.full_clean(), the admin's, on an unsaved copy (see validate()).
+
+    entry_order_type = NamedChoiceField(
+        enum_name="OrderTypeEnum", choices=OrderType.choices, required=False,
+        help_text="limit: every leg at once; market: leg 0 fires when price reaches it.",
+    )
+
+    class Meta:
+        model = DCAConfiguration
+        fields = (
+            "id", "exchange", "pair", "timeframe", "levels", "pyramid_levels", "tp_mode", "tp_aggregate_percent",
+            "pyramid_tp_percents", "max_pyramids", "entry_order_type", "capital_usd", "use_signal_size",
+            "stop_loss_percent", "max_slippage_percent", "slippage_action", "tp_from_planned_price", "is_active",
+            "created_at", "updated_at",
+        )
+        read_only_fields = ("id", "created_at", "updated_at")
+        # Uniqueness per (user, exchange, pair, timeframe) is checked in validate(), after clean() has
+        # normalised exchange and pair, with a message naming the clash.
+        validators = []
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        current = self.instance or DCAConfiguration(user=user)
+        fields = DCAConfiguration._meta.concrete_fields
+        probe = DCAConfiguration(**{field.attname: getattr(current, field.attname) for field in fields})
+        probe._state.adding = self.instance is None  # so the constraint checks do not count an edit as its own clash
+        for name, value in attrs.items():
+            setattr(probe, name, value)
+        try:
+            probe.full_clean(validate_unique=False, validate_constraints=False)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(drf_errors(exc)) from None
+        clash = dca_configuration_clash(probe)
+        if clash is not None:
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [clash]})
+        try:
+            probe.validate_constraints()  # the database's check constraints (capital > 0, …), as the admin does
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(drf_errors(exc)) from None
+        # clean() normalised these (lower-case exchange, BTC/USDT, ladders as decimal strings): save those.
+        return {name: getattr(probe, name) for name in attrs}
+
+
+def dca_configuration_clash(config: DCAConfiguration) -> str | None:
+    """The message for an existing configuration of the same user, exchange, pair and timeframe, if any."""
+    others = DCAConfiguration.objects.filter(user_id=config.user_id, exchange=config.exchange, pair=config.pair,
+                                             timeframe=config.timeframe)
+    if config.pk is not None:
+        others = others.exclude(pk=config.pk)
+    existing = others.first()
+    if existing is None:
+        return None
+    return (f"You already have a DCA configuration for {existing} (id {existing.pk}): edit that one, "
+            f"or pick another exchange, pair or timeframe.")

@@ -1,0 +1,300 @@
+"""The trading API: positions (list, detail, close), orders, signals, the queue and DCA configurations.
+
+Every queryset is scoped to the requesting user, so another user's id answers 404. Views read
+through querysets and act through the services (``trading.services``); they hold no trading rules.
+"""
+
+import uuid
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from exchanges.connector import ExchangeError
+from risk.models import RiskConfig
+from trading.api.serializers import (
+    DCAConfigurationSerializer, ErrorSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
+    QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
+)
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal, Signal
+from trading.services.closing import position_close_enqueue, position_close_request
+from trading.services.promotion import queue_promote
+from trading.services.queue import queue_cancel
+from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
+
+# ``?status=open`` on positions: every status that still holds the position (not closed, not failed).
+# Not ``active``: that is itself a status (every entry leg filled) and stays filterable on its own.
+OPEN_POSITIONS = "open"
+# ``?status=all`` on the queue: history as well as waiting entries.
+ALL_QUEUE_ENTRIES = "all"
+
+
+def _choices(request, name: str, allowed, *, aliases: dict | None = None) -> list[str] | None:
+    """A comma-separated filter (``?status=live,partially_filled``) checked against ``allowed``; None if absent."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    aliases = aliases or {}
+    wanted: list[str] = []
+    for value in (part.strip().lower() for part in raw.split(",") if part.strip()):
+        if value in aliases:
+            wanted.extend(aliases[value])
+        elif value in allowed:
+            wanted.append(value)
+        else:
+            accepted = ", ".join([*aliases, *allowed])
+            raise ValidationError({name: [f"Unknown {name} {value!r}: use one of {accepted} (comma-separated)."]})
+    return wanted
+
+
+def _uuid(request, name: str) -> uuid.UUID | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationError({name: [f"{raw!r} is not a valid id."]}) from None
+
+
+def _param(name: str, description: str, **kwargs) -> OpenApiParameter:
+    return OpenApiParameter(name, str, description=description, **kwargs)
+
+
+def positions_queryset(user) -> QuerySet[PositionGroup]:
+    """The user's groups with pyramids, their orders and the group's exits prefetched: 4 queries per page."""
+    ordered_orders = Order.objects.order_by("created_at", "leg_index")
+    return (
+        PositionGroup.objects.filter(user=user)
+        .prefetch_related(
+            Prefetch("pyramids", queryset=Pyramid.objects.order_by("index").prefetch_related(
+                Prefetch("orders", queryset=ordered_orders)
+            )),
+            Prefetch("orders", queryset=ordered_orders.filter(pyramid__isnull=True), to_attr="prefetched_exit_orders"),
+        )
+        .order_by("-created_at")
+    )
+
+
+CONFLICT = {
+    409: OpenApiResponse(ErrorSerializer, description="The position or queue entry is not in a state that allows it."),
+}
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        _param("status", "A status (waiting, live, partially_filled, active, closing, closed, failed), several "
+               "comma-separated, or `open` for every status still holding a position (all but closed and failed)."),
+        _param("exchange", "Exchange id, e.g. binance."),
+        _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
+    ]),
+)
+class PositionViewSet(viewsets.ReadOnlyModelViewSet):
+    """The trader's position groups, newest first, each with its pyramids, orders and exits."""
+
+    serializer_class = PositionGroupSerializer
+    queryset = PositionGroup.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        groups = positions_queryset(self.request.user)
+        if self.action != "list":
+            return groups
+        statuses = _choices(self.request, "status", [s.value for s in GroupStatus],
+                            aliases={OPEN_POSITIONS: [s.value for s in GROUP_ACTIVE_STATUSES]})
+        if statuses is not None:
+            groups = groups.filter(status__in=statuses)
+        if exchange := self.request.query_params.get("exchange", "").strip():
+            groups = groups.filter(exchange=exchange.lower())
+        if symbol := self.request.query_params.get("symbol", "").strip():
+            groups = groups.filter(symbol__iexact=symbol)
+        return groups
+
+    @extend_schema(
+        request=None,
+        responses={202: PositionGroupSerializer, **CONFLICT},
+        description="Cancel the position's resting orders and market-close what it holds (exit reason `manual`). "
+        "Answers 202 at once with the position `closing`; the close runs in the worker.",
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        with transaction.atomic():
+            # The row lock orders this close with routing and fill sync touching the same group.
+            group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=pk, user=request.user)
+            if group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
+                return Response({"detail": _not_closable(group)}, status=status.HTTP_409_CONFLICT)
+            position_close_request(group=group, reason=ExitReason.MANUAL)
+            transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))
+        group = self.get_queryset().get(pk=group.pk)
+        return Response(self.get_serializer(group).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _not_closable(group: PositionGroup) -> str:
+    label = f"{group.side} {group.symbol} {group.timeframe}m position on {group.exchange}"
+    if group.status == GroupStatus.CLOSING:
+        return f"The {label} is already closing; its close order is on its way."
+    if group.status == GroupStatus.CLOSED:
+        return f"The {label} is already closed."
+    return f"The {label} failed before any order reached the exchange: there is nothing to close."
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        _param("status", "Order status (pending, trigger_pending, open, partially_filled, filled, cancelled, failed, "
+               "unknown), several comma-separated."),
+        _param("role", "entry, take_profit or exit; several comma-separated."),
+        _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
+        OpenApiParameter("group", uuid.UUID, description="Only the orders of this position group."),
+    ]),
+)
+class OrderViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every order the engine placed for the trader, newest first."""
+
+    serializer_class = OrderSerializer
+    queryset = Order.objects.none()
+
+    def get_queryset(self):
+        orders = Order.objects.filter(group__user=self.request.user).order_by("-created_at")
+        if self.action != "list":
+            return orders
+        if (statuses := _choices(self.request, "status", [s.value for s in OrderStatus])) is not None:
+            orders = orders.filter(status__in=statuses)
+        if (roles := _choices(self.request, "role", Order.Role.values)) is not None:
+            orders = orders.filter(role__in=roles)
+        if symbol := self.request.query_params.get("symbol", "").strip():
+            orders = orders.filter(symbol__iexact=symbol)
+        if (group := _uuid(self.request, "group")) is not None:
+            orders = orders.filter(group_id=group)
+        return orders
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        _param("status", "Signal status (received, opened, pyramided, exited, reduced, reversed, queued, ignored, "
+               "rejected, failed), several comma-separated."),
+        _param("intent", "signal, exit, reduce or reverse; several comma-separated."),
+    ]),
+)
+class SignalViewSet(viewsets.ReadOnlyModelViewSet):
+    """The trader's TradingView alerts, newest first, with what happened to each and why."""
+
+    serializer_class = SignalSerializer
+    queryset = Signal.objects.none()
+
+    def get_queryset(self):
+        signals = Signal.objects.filter(user=self.request.user).order_by("-received_at")
+        if self.action != "list":
+            return signals
+        if (statuses := _choices(self.request, "status", Signal.Status.values)) is not None:
+            signals = signals.filter(status__in=statuses)
+        if (intents := _choices(self.request, "intent", Signal.Intent.values)) is not None:
+            signals = signals.filter(intent__in=intents)
+        return signals
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        _param("status", "queued (the default: entries waiting now, oldest first), `all` for the history too, or "
+               "promoted, expired, cancelled; several comma-separated. History is newest first."),
+    ]),
+    destroy=extend_schema(
+        responses={204: None, **CONFLICT},
+        description="Drop a waiting entry: it leaves the queue as cancelled and its signal ends ignored.",
+    ),
+)
+class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Entry signals waiting for a pool slot."""
+
+    serializer_class = QueuedSignalSerializer
+    queryset = QueuedSignal.objects.none()
+
+    def get_queryset(self):
+        entries = QueuedSignal.objects.filter(user=self.request.user)
+        if self.action != "list":
+            return entries
+        statuses = _choices(self.request, "status", QueuedSignal.Status.values,
+                            aliases={ALL_QUEUE_ENTRIES: QueuedSignal.Status.values})
+        if statuses is None or statuses == [QueuedSignal.Status.QUEUED]:
+            return entries.filter(status=QueuedSignal.Status.QUEUED).order_by("queued_at")
+        return entries.filter(status__in=statuses).order_by("-queued_at")
+
+    def destroy(self, request, *args, **kwargs):
+        entry = self.get_object()
+        if entry.status != QueuedSignal.Status.QUEUED:
+            return _no_longer_queued(entry)
+        queue_cancel(entry=entry)
+        entry.refresh_from_db()
+        if entry.status != QueuedSignal.Status.CANCELLED:  # promoted or expired while we were asked
+            return _no_longer_queued(entry)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: QueuePromoteResultSerializer,
+            **CONFLICT,
+            503: OpenApiResponse(ErrorSerializer, description="The exchange did not answer; the entry stays queued."),
+        },
+        description="Open the entry now, past the pool limits (a force-stop still holds it). The signal is "
+        "routed at once; the answer carries its new status and the engine's reason.",
+    )
+    @action(detail=True, methods=["post"])
+    def promote(self, request, pk=None):
+        entry = self.get_object()
+        if entry.status != QueuedSignal.Status.QUEUED:
+            return _no_longer_queued(entry)
+        try:
+            signal = queue_promote(entry=entry)
+        except ExchangeError as exc:
+            return Response({"detail": f"The exchange did not answer ({exc}); the entry stays queued: try again."},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        entry.refresh_from_db()
+        reason = signal.reason
+        if signal.status == Signal.Status.QUEUED and RiskConfig.objects.filter(user=request.user,
+                                                                             engine_force_stopped=True).exists():
+            # Routing leaves the signal's queueing reason as it was; say why the promote did not open it.
+            reason = ("Still queued: the engine is force-stopped. Start it (POST /api/v1/risk/force-start/) "
+                      "and promote again.")
+        body = {"signal_id": signal.pk, "status": signal.status, "reason": reason, "queue_status": entry.status}
+        return Response(QueuePromoteResultSerializer(body).data)
+
+
+def _no_longer_queued(entry: QueuedSignal) -> Response:
+    detail = f"This entry is no longer queued: it was {entry.status}"
+    detail += f" ({entry.status_reason})." if entry.status_reason else "."
+    return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+
+
+class DCAConfigurationViewSet(viewsets.ModelViewSet):
+    """The trader's DCA configurations, validated like the admin form (ladders, weights, pair, uniqueness)."""
+
+    serializer_class = DCAConfigurationSerializer
+    queryset = DCAConfiguration.objects.none()
+
+    def get_queryset(self):
+        return DCAConfiguration.objects.filter(user=self.request.user).order_by("exchange", "pair", "timeframe", "pk")
+
+    def perform_create(self, serializer):
+        self._save(serializer, user=self.request.user)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+    @staticmethod
+    def _save(serializer, **extra):
+        """A concurrent request can still win the unique constraint: answer 400 with the clash, not 500."""
+        try:
+            with transaction.atomic():
+                serializer.save(**extra)
+        except IntegrityError:
+            # An update has already applied the new values to the instance; a create built none.
+            probe = serializer.instance or DCAConfiguration(**serializer.validated_data, **extra)
+            message = (dca_configuration_clash(probe)
+                       or "This configuration conflicts with another one saved at the same moment; reload and retry.")
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]}) from None

@@ -1,0 +1,39 @@
+"""Recovery sweep: exchange work that was decided but whose task never ran (broker down, worker lost).
+
+Placement and closing are idempotent (client order ids, lookup before resend, state re-read under
+locks), so re-enqueueing work that might still be in flight is safe: the second run finds it done.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.utils import timezone
+
+from trading.models import PositionGroup, Pyramid
+from trading.states import GroupStatus
+
+logger = logging.getLogger(__name__)
+
+# Twice the longest normal path (placement with its 1 + 2 + 4 s backoff, plus queueing delay), so
+# work that is merely slow is not re-sent while it is still running.
+STALE_AFTER = timedelta(seconds=60)
+
+
+def stalled_work_resend() -> tuple[int, int]:
+    """Re-enqueue grids never placed and closes never finished; returns (pyramids, groups)."""
+    from trading.tasks import close_position_task, submit_pyramid_task
+
+    cutoff = timezone.now() - STALE_AFTER
+    pyramids = Pyramid.objects.filter(status=Pyramid.Status.PENDING, created_at__lt=cutoff).exclude(
+        group__status__in=[GroupStatus.CLOSED, GroupStatus.FAILED, GroupStatus.CLOSING]
+    )
+    groups = PositionGroup.objects.filter(status=GroupStatus.CLOSING, updated_at__lt=cutoff)
+    pyramid_ids = list(pyramids.values_list("pk", flat=True))
+    closes = list(groups.values_list("pk", "exit_reason"))
+    for pyramid_id in pyramid_ids:
+        submit_pyramid_task.delay(str(pyramid_id))
+    for group_id, reason in closes:
+        close_position_task.delay(str(group_id), reason or "manual", None, [])
+    if pyramid_ids or closes:
+        logger.warning("re-sent %d stalled grid placement(s) and %d stalled close(s)", len(pyramid_ids), len(closes))
+    return len(pyramid_ids), len(closes)
