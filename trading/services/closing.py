@@ -15,7 +15,7 @@ from django.utils import timezone
 from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
 from risk.models import RiskAction
-from trading.grid import round_down
+from trading.grid import round_down, round_up
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
 from trading.services.orders import (
@@ -62,6 +62,11 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
     if quantity is None:
         for order in orders_to_cancel(group):
             order_cancel(order, connector)
+    else:
+        # Take-profits hold the base asset on the exchange; free it, sell, then re-place them for
+        # what is left (group_evaluate below).
+        for order in orders_to_cancel(group).filter(role=Order.Role.TAKE_PROFIT):
+            order_cancel(order, connector)
     group = group_refresh_stats(group_id=group.pk)
     held = held_quantity(group)
     step = connector.market(group.symbol).step_size
@@ -73,10 +78,13 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
             return _close_failed(group, str(exc))
     group = group_refresh_stats(group_id=group.pk)
     if held_quantity(group) < step:  # what is left is dust below the exchange's lot size
-        return _finish(group, reason)
+        return position_finish(group, reason)
     if quantity is None:
         logger.info("group %s: close order sent, waiting for its fill", group.pk)
-    return group
+        return group
+    from trading.services.lifecycle import group_evaluate  # the lifecycle builds on this module
+
+    return group_evaluate(group_id=group.pk, connector=connector)
 
 
 def _market_close(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
@@ -90,11 +98,29 @@ def _market_close(group: PositionGroup, quantity: Decimal, reason: str, connecto
             decision_price = connector.ticker(group.symbol).last
         except ExchangeError:
             decision_price = group.current_price
+        side = "sell" if group.side == "long" else "buy"
+        protection = market_protection(group, side, decision_price, connector)
         exit_order = Order.objects.create(
-            group=group, role=Order.Role.EXIT, symbol=group.symbol, side="sell" if group.side == "long" else "buy",
-            order_type=OrderType.MARKET, quantity=quantity, exit_reason=reason, decision_price=decision_price,
+            group=group, role=Order.Role.EXIT, symbol=group.symbol, side=side,
+            order_type=OrderType.LIMIT if protection else OrderType.MARKET, price=protection, quantity=quantity,
+            exit_reason=reason, decision_price=decision_price,
+            slippage_outcome=Order.SlippageOutcome.PROTECTED if protection else "",
         )
     return order_place(exit_order, connector, final_attempt=final_attempt)
+
+
+def market_protection(group: PositionGroup, order_side: str, decision_price: Decimal | None,
+                      connector: Connector) -> Decimal | None:
+    """With slippage_action "reject", a market order goes out as a limit at the worst acceptable price
+    (max_slippage_percent from the decision price), so it cannot fill worse; None sends a plain market order."""
+    from trading.take_profit import protected_limit
+
+    limit = group.config_snapshot.get("max_slippage_percent")
+    if group.config_snapshot.get("slippage_action") != "reject" or limit in (None, "") or decision_price is None:
+        return None
+    tick = connector.market(group.symbol).tick_size
+    price = protected_limit(order_side, decision_price, Decimal(limit))
+    return round_down(price, tick) if order_side == "buy" else round_up(price, tick)
 
 
 def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
@@ -110,7 +136,7 @@ def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
     return group
 
 
-def _finish(group: PositionGroup, reason: str) -> PositionGroup:
+def position_finish(group: PositionGroup, reason: str) -> PositionGroup:
     """Held quantity is zero: the group is closed, with a close record a trader can audit."""
     with transaction.atomic():
         group = PositionGroup.objects.select_for_update().get(pk=group.pk)

@@ -153,6 +153,8 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder) -> Order:
             fields["exchange_order_id"] = state.id
         if target == OrderStatus.FILLED and order.filled_at is None:
             fields["filled_at"] = timezone.now()
+        if filled and order.order_type == "market" and order.decision_price and state.average:
+            fields.update(_slippage(order, state.average))
         unchanged = target == order.status and all(getattr(order, k) == v for k, v in fields.items())
         if unchanged:
             return order
@@ -164,6 +166,20 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder) -> Order:
                 setattr(order, name, value)
         group_refresh_stats(group_id=order.group_id)
     return order
+
+
+def _slippage(order: Order, fill_price: Decimal) -> dict:
+    """Compare a market fill with the price when it was decided; over the limit is logged (``warn``)."""
+    from trading.take_profit import slippage_percent
+
+    slipped = slippage_percent(order.side, order.decision_price, fill_price)
+    limit = PositionGroup.objects.get(pk=order.group_id).config_snapshot.get("max_slippage_percent")
+    outcome = Order.SlippageOutcome.WITHIN
+    if limit not in (None, "") and slipped > Decimal(limit):
+        outcome = Order.SlippageOutcome.WARNED
+        logger.warning("order %s filled at %s, %.3f%% worse than %s (limit %s%%)",
+                       order.client_order_id, fill_price, slipped, order.decision_price, limit)
+    return {"slippage_percent": slipped, "slippage_outcome": outcome}
 
 
 # --- Statistics ------------------------------------------------------------------------------
@@ -206,6 +222,11 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
 
 
 def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int) -> None:
+    if group.status == GroupStatus.LIVE and total == 0 and not group.total_filled_quantity:
+        # Every leg failed or was cancelled without a fill: nothing of this group is on the exchange.
+        if not group.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING]).exists():
+            group_transition(group, to=GroupStatus.FAILED, reason="none of its orders is on the exchange any more")
+        return
     if group.status not in (GroupStatus.LIVE, GroupStatus.PARTIALLY_FILLED, GroupStatus.ACTIVE):
         return
     if total and filled >= total:

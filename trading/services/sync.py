@@ -17,6 +17,7 @@ from exchanges.connector import Connector, OrderNotFound
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from trading.models import Order, PositionGroup
+from trading.services.lifecycle import group_evaluate
 from trading.services.orders import group_refresh_stats, order_apply_exchange_state
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import OrderStatus
@@ -30,7 +31,8 @@ SYNCED_STATUSES = [OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.U
 
 
 def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = None) -> int:
-    """Apply the exchange's state of every live order of ``symbol``; returns the orders that changed."""
+    """Apply the exchange's state of every live order of ``symbol``, then let each group whose orders
+    changed act on it (take-profits, closes); returns how many groups changed."""
     account = ExchangeAccount.objects.get(pk=account_id)
     orders = list(Order.objects.filter(group__exchange_account=account, symbol=symbol, status__in=SYNCED_STATUSES))
     if not orders:
@@ -39,19 +41,23 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
     oldest = Order.objects.filter(pk__in=[o.pk for o in orders]).aggregate(t=Min("created_at"))["t"]
     known = {o.client_order_id: o for o in connector.fetch_open_orders(symbol)}
     known.update({o.client_order_id: o for o in connector.fetch_closed_orders(symbol, since=oldest - timedelta(minutes=1))})
-    changed = 0
+    changed_groups = set()
     for order in orders:
         state = known.get(order.client_order_id)
         if state is None:
             try:
                 state = connector.fetch_order(symbol=symbol, client_order_id=order.client_order_id)
             except OrderNotFound:
-                changed += _not_found(order)
+                if _not_found(order):
+                    changed_groups.add(order.group_id)
                 continue
         before = (order.status, order.filled_quantity)
         order = order_apply_exchange_state(order, state)
-        changed += (order.status, order.filled_quantity) != before
-    return changed
+        if (order.status, order.filled_quantity) != before:
+            changed_groups.add(order.group_id)
+    for group_id in sorted(changed_groups, key=str):
+        group_evaluate(group_id=group_id, connector=connector)
+    return len(changed_groups)
 
 
 def _not_found(order: Order) -> int:
@@ -73,7 +79,8 @@ def _not_found(order: Order) -> int:
 
 
 def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
-    """One ticker call for every symbol the account holds; stores current price and unrealised PnL."""
+    """One ticker call for every symbol the account holds; stores each group's current price and
+    evaluates it at that price (unrealised PnL, market entries, stop loss, aggregate targets)."""
     account = ExchangeAccount.objects.get(pk=account_id)
     groups = PositionGroup.objects.filter(exchange_account=account).exclude(status__in=["closed", "failed"])
     symbols = sorted(set(groups.values_list("symbol", flat=True)))
@@ -85,5 +92,5 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
         ticker = tickers.get(group.symbol)
         if ticker is not None:
             PositionGroup.objects.filter(pk=group.pk).update(current_price=ticker.last)
-            group_refresh_stats(group_id=group.pk)
+            group_evaluate(group_id=group.pk, connector=connector)
     return len(tickers)
