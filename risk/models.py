@@ -99,6 +99,7 @@ class RiskAction(models.Model):
         ENGINE_PAUSED = "engine_paused", "Engine paused by loss limit"
         FORCE_STOP = "force_stop", "Engine force-stopped"
         FORCE_START = "force_start", "Engine force-started"
+        ORPHAN_CANCELLED = "orphan_cancelled", "Unknown exchange order cancelled (reconciliation)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_actions")

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from trading.services.heartbeat import heartbeat_record
 
@@ -136,3 +137,20 @@ def resend_stalled_work_task() -> None:
     from trading.services.recovery import stalled_work_resend
 
     stalled_work_resend()
+
+
+@shared_task(ignore_result=True)
+def reconcile_task() -> None:
+    """On worker start and on a schedule: exchange open orders with our prefix versus the database."""
+    from trading.services.reconcile import reconcile_all
+
+    reconcile_all()
+
+
+@worker_ready.connect
+def reconcile_when_a_worker_starts(sender=None, **kwargs) -> None:
+    # A worker that died may have left an order on the exchange that the database never recorded.
+    try:
+        reconcile_task.delay()
+    except Exception:
+        logger.exception("could not enqueue reconciliation at worker start")

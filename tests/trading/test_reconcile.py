@@ -1,0 +1,100 @@
+"""Reconciliation and the unknown-order grace period: nothing orphaned, nothing doubled, nothing stuck."""
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from exchanges.models import ExchangeAccount, PaperOrder
+from exchanges.paper.connector import PaperConnector
+from exchanges.paper.services import paper_price_set
+from risk.models import RiskAction
+from tests.trading.conftest import stored_signal
+from trading.models import Order, PositionGroup
+from trading.services.reconcile import account_reconcile
+from trading.services.routing import signal_route
+from trading.services.sync import UNKNOWN_GRACE_POLLS, symbol_sync
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+
+
+@pytest.fixture
+def account(trader):
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
+    return ExchangeAccount.objects.get(user=trader)
+
+
+def test_an_exchange_order_the_database_does_not_know_is_cancelled_and_recorded(route, account):
+    route(entry_price="100")
+    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1.000"),
+                                         price=D("90.00"), client_order_id="dcefeedfacefeedfacefeedfacefeedface0")
+    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1.000"),
+                                         price=D("90.00"), client_order_id="manual-by-the-trader")
+
+    result = account_reconcile(account_id=account.pk)
+
+    assert result.orphans_cancelled == 1
+    assert PaperOrder.objects.get(client_order_id="dcefeedfacefeedfacefeedfacefeedface0").status == "canceled"
+    assert PaperOrder.objects.get(client_order_id="manual-by-the-trader").status == "open"  # not ours: untouched
+    assert PaperOrder.objects.filter(status="open").count() == 5 + 1
+    record = RiskAction.objects.get(action_type="orphan_cancelled")
+    assert "unknown to the database: cancelled" in record.notes
+
+
+def test_an_order_the_exchange_closed_meanwhile_is_brought_up_to_date(route, account):
+    route(entry_price="100")
+    leg = Order.objects.get(leg_index=1)
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99.4"))  # legs 0 and 1 fill on the exchange
+
+    account_reconcile(account_id=account.pk)
+
+    leg.refresh_from_db()
+    assert (leg.status, leg.filled_quantity) == ("filled", D("2.010"))
+    assert PositionGroup.objects.get().filled_dca_legs == 2
+
+
+def test_an_order_sent_but_never_recorded_is_adopted_not_sent_again(trader, account, django_capture_on_commit_callbacks):
+    signal = stored_signal(trader)
+    with django_capture_on_commit_callbacks(execute=False):
+        signal_route(signal_id=signal.pk)
+    leg = Order.objects.get(leg_index=0)
+    Order.objects.filter(pk=leg.pk).update(submitted_at=timezone.now())
+    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=leg.quantity,
+                                         price=leg.price, client_order_id=leg.client_order_id)
+
+    result = account_reconcile(account_id=account.pk)
+
+    leg.refresh_from_db()
+    assert (result.adopted, leg.status, result.orphans_cancelled) == (1, "open", 0)
+    assert PaperOrder.objects.filter(client_order_id=leg.client_order_id).count() == 1
+
+
+def test_an_order_the_exchange_cannot_find_stays_unknown_for_the_grace_period_then_fails(route, account):
+    route(entry_price="100")
+    leg = Order.objects.get(leg_index=4)
+    PaperOrder.objects.filter(client_order_id=leg.client_order_id).delete()  # the exchange lost it
+
+    for poll in range(1, UNKNOWN_GRACE_POLLS):
+        symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+        leg.refresh_from_db()
+        assert (leg.status, leg.unknown_polls) == ("unknown", poll)
+
+    symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+
+    leg.refresh_from_db()
+    assert leg.status == "failed"
+    assert "did not know this order in 3 consecutive syncs" in leg.error_message
+    assert PositionGroup.objects.get().total_dca_legs == 4
+
+
+def test_a_group_whose_orders_all_vanished_does_not_stay_live(route, account):
+    route(entry_price="100")
+    PaperOrder.objects.all().delete()
+
+    for _ in range(UNKNOWN_GRACE_POLLS):
+        symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+
+    group = PositionGroup.objects.get()
+    assert group.status == "failed"
+    assert "none of its orders is on the exchange" in group.status_reason
