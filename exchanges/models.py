@@ -44,6 +44,11 @@ class ExchangeAccount(models.Model):
     market_slippage_percent = models.DecimalField(**MONEY, default="0.05")
     starting_balance = models.DecimalField(**MONEY, default=10000, help_text="Quote currency (USDT).")
     synthetic_seed = models.PositiveIntegerField(default=42)
+    paper_faults = models.JSONField(
+        default=dict, blank=True,
+        help_text='Fault injection for drills: {"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, '
+                  '"unavailable": 2} — each counts down per order placement.',
+    )
     last_connection_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

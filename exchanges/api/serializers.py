@@ -19,7 +19,7 @@ class ExchangeAccountSerializer(serializers.ModelSerializer):
         fields = (
             "id", "exchange_id", "label", "mode", "is_enabled", "api_key", "api_secret", "api_password", "has_keys",
             "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio", "market_slippage_percent",
-            "starting_balance", "synthetic_seed", "last_connection_error", "created_at", "updated_at",
+            "starting_balance", "synthetic_seed", "paper_faults", "last_connection_error", "created_at", "updated_at",
         )
         read_only_fields = ("last_connection_error", "created_at", "updated_at")
 

@@ -1,11 +1,38 @@
-"""The paper exchange behind the connector interface: one paper-mode ExchangeAccount."""
+"""The paper exchange behind the connector interface: one paper-mode ExchangeAccount.
 
+It can also misbehave on purpose, for drills and tests (``ExchangeAccount.paper_faults``): answer
+"unavailable" before accepting an order, accept an order and lose the answer (a timeout with the
+order placed), or accept an order and kill the calling process before it can record it.
+"""
+
+import os
+import signal
 from datetime import datetime
 from decimal import Decimal
 
-from exchanges.connector import Balance, Connector, ExchangeOrder, Market, PermanentError, Ticker
+from django.db import transaction
+
+from exchanges.connector import (
+    Balance, Connector, ExchangeOrder, Market, OrderStatusUnknown, PermanentError, RetryableError, Ticker,
+)
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper import services
+
+FAULTS = ("unavailable", "lose_answer_after_accept", "kill_worker_after_accept")
+
+
+def take_fault(account: ExchangeAccount, name: str) -> bool:
+    """Consume one occurrence of fault ``name`` if any is armed (atomically, across processes)."""
+    if not account.paper_faults:
+        return False
+    with transaction.atomic():
+        row = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
+        left = int(row.paper_faults.get(name, 0) or 0)
+        if left <= 0:
+            return False
+        row.paper_faults = {**row.paper_faults, name: left - 1}
+        row.save(update_fields=["paper_faults"])
+    return True
 
 
 def to_exchange_order(order: PaperOrder) -> ExchangeOrder:
@@ -55,10 +82,17 @@ class PaperConnector(Connector):
     def create_order(
         self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
     ) -> ExchangeOrder:
+        if take_fault(self.account, "unavailable"):
+            raise RetryableError("Service unavailable (paper fault injected).")
         order = services.paper_order_create(
             account=self.account, symbol=symbol, side=side, order_type=type, amount=amount, price=price,
             client_order_id=client_order_id,
         )
+        if take_fault(self.account, "kill_worker_after_accept"):
+            os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its caller never learns
+        if take_fault(self.account, "lose_answer_after_accept"):
+            raise OrderStatusUnknown("Timeout waiting for response from backend server. Send status unknown; "
+                                     "execution status unknown. (paper fault injected)")
         return to_exchange_order(order)
 
     def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
