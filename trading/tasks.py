@@ -115,9 +115,21 @@ def sync_symbol_task(account_id: int, symbol: str) -> None:
     from trading.services.sync import symbol_sync
 
     try:
-        symbol_sync(account_id=account_id, symbol=symbol)
+        changed = symbol_sync(account_id=account_id, symbol=symbol)
     except ExchangeError as exc:  # the next cycle (5 s) asks again
         logger.warning("fill sync of %s on account %s failed: %s", symbol, account_id, exc)
+        return
+    if changed:
+        _evaluate_risk_on_fill(account_id)
+
+
+def _evaluate_risk_on_fill(account_id: int) -> None:
+    from exchanges.models import ExchangeAccount
+    from risk.tasks import evaluate_risk_task
+
+    account = ExchangeAccount.objects.select_related("user__risk_config").get(pk=account_id)
+    if account.user.risk_config.evaluate_on_fill:
+        evaluate_risk_task.delay(str(account.user_id))
 
 
 @shared_task(ignore_result=True, expires=30)

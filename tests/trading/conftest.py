@@ -53,17 +53,6 @@ def stored_signal(user, **kwargs) -> Signal:
 
 
 @pytest.fixture
-def eager_celery():
-    """Tasks enqueued after commit run inline, so a test sees the whole signal → orders flow."""
-    from config.celery import app
-
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
-
-
-@pytest.fixture
 def route(trader, eager_celery, django_capture_on_commit_callbacks):
     """route(**alert) → the routed Signal, with its grid placed (or its close done) on the paper exchange."""
     from trading.services.routing import signal_route

@@ -94,7 +94,7 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
     so take-profits never add up to more than the position.
     """
     done = list(
-        group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0,
+        group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0,
                             status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED])
         .exclude(take_profits__status__in=TP_HOLDING).exclude(take_profits__status=OrderStatus.FAILED)
         .select_related("pyramid").order_by("pyramid__index", "leg_index")

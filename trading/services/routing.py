@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from exchanges.connector import ExchangeError, Market, PermanentError
 from exchanges.services.accounts import account_for, connector_for_account
-from risk.models import RiskConfig
+from risk.models import RiskAction, RiskConfig
 from trading.alerts import Alert, parse_alert
 from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
 from trading.models import (
@@ -285,6 +285,9 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
     pyramid = _create_pyramid(group, index, signal, alert, levels, capital, legs)
+    if group.risk_timer_start is not None:
+        RiskAction.objects.create(user=group.user, action_type=RiskAction.ActionType.TIMER_RESET, group=group,
+                                  notes=f"pyramid {index + 1} added")
     PositionGroup.objects.filter(pk=group.pk).update(
         pyramid_count=index + 1, total_dca_legs=group.total_dca_legs + len(legs),
         risk_timer_start=None, risk_timer_expires=None, risk_eligible=False,

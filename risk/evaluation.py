@@ -1,0 +1,195 @@
+"""One risk evaluation of one trader: timers, the daily loss circuit breaker, and the loss offset.
+
+Runs holding the user's risk-config row lock (the lock that also serialises their signal routing),
+so an evaluation never interleaves with a routing decision. It reads the positions' stored
+statistics (kept current by the price sync), steps every timer, and when a loser is eligible and
+the winners can pay for it, marks the closes and records a ``RiskAction``; the loser's full close
+and the winners' partial closes are dispatched together after commit, as one Celery group, so they
+reach the exchange at the same moment rather than one after another.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from risk.models import RiskAction, RiskConfig
+from risk.selection import Candidate, OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
+from risk.timers import TimerState, timer_step
+from trading.models import ExitReason, PositionGroup, Pyramid
+from trading.selectors import realized_loss_today_usd
+from trading.services.closing import position_close_request
+
+logger = logging.getLogger(__name__)
+
+EVALUATED = ("live", "partially_filled", "active")
+TIMER_ACTIONS = {"timer_started": RiskAction.ActionType.TIMER_STARTED, "timer_expired": RiskAction.ActionType.TIMER_EXPIRED,
+                 "timer_reset": RiskAction.ActionType.TIMER_RESET}
+
+
+@dataclass
+class Evaluation:
+    user_id: object
+    loser_id: object | None = None
+    winners: list = field(default_factory=list)  # (group id, quantity, profit)
+    required_usd: Decimal = Decimal(0)
+    covered_usd: Decimal = Decimal(0)
+    executed: bool = False
+    reason: str = ""
+    timer_events: int = 0
+    ineligible: dict = field(default_factory=dict)  # group id -> why it is not the loser
+
+
+def pyramids_complete(group: PositionGroup, required: int, filled_pyramids: int) -> bool:
+    """The first ``required`` pyramids (or all the group may have) have every entry leg filled."""
+    return filled_pyramids >= min(required, group.max_pyramids)
+
+
+def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -> Evaluation:
+    now = now or timezone.now()
+    result = Evaluation(user.pk)
+    with transaction.atomic():
+        risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=user)
+        _circuit_breaker(risk, user)
+        groups = list(
+            PositionGroup.objects.select_for_update(of=("self",)).filter(user=user, status__in=EVALUATED).order_by("pk")
+        )
+        filled = _filled_pyramid_counts(groups)
+        candidates = []
+        for group in groups:
+            result.timer_events += _step_timer(group, risk, now, filled.get(group.pk, 0))
+            candidates.append(_candidate(group, risk, filled.get(group.pk, 0)))
+        result.ineligible = {c.id: ineligibility(c, risk.loss_threshold_percent) for c in candidates}
+        loser = select_loser(candidates, risk.loss_threshold_percent)
+        skipped = [g.pk for g in groups if g.risk_skip_once]
+        if skipped:  # skip-once is consumed by the evaluation it skipped
+            PositionGroup.objects.filter(pk__in=skipped).update(risk_skip_once=False)
+        if loser is not None:
+            winners = _with_precision(select_winners(candidates, loser_id=loser.id, limit=risk.max_winners_to_combine))
+            plan = plan_offset(loser, winners)
+            result.loser_id, result.required_usd, result.covered_usd = loser.id, plan.required_usd, plan.covered_usd
+            result.winners = [(c.id, c.quantity, c.profit_usd) for c in plan.closes]
+            if plan.fully_covered or (risk.allow_partial_offset and plan.closes):
+                _execute(user, next(g for g in groups if g.pk == loser.id), plan, groups, now, dispatch)
+                result.executed = True
+                result.reason = "offset executed"
+            else:
+                result.reason = (f"winners cover {plan.covered_usd:.2f} of the {plan.required_usd:.2f} USD loss; "
+                                 f"waiting (allow_partial_offset is off)")
+        else:
+            result.reason = "no eligible loser"
+        RiskConfig.objects.filter(pk=risk.pk).update(last_evaluated_at=now)
+    return result
+
+
+def _filled_pyramid_counts(groups: list[PositionGroup]) -> dict:
+    counts: dict = {}
+    for group_id in Pyramid.objects.filter(group__in=groups, status=Pyramid.Status.FILLED).values_list("group_id", flat=True):
+        counts[group_id] = counts.get(group_id, 0) + 1
+    return counts
+
+
+def _step_timer(group: PositionGroup, risk: RiskConfig, now: datetime, filled_pyramids: int) -> int:
+    state = TimerState(group.risk_timer_start, group.risk_timer_expires, group.risk_eligible)
+    step = timer_step(
+        state, now=now, pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),
+        loss_percent=group.unrealized_pnl_percent, threshold_percent=risk.loss_threshold_percent,
+        wait_minutes=risk.post_pyramids_wait_minutes,
+    )
+    if step.event is None:
+        return 0
+    group.risk_timer_start, group.risk_timer_expires, group.risk_eligible = (
+        step.state.started_at, step.state.expires_at, step.state.eligible)
+    PositionGroup.objects.filter(pk=group.pk).update(
+        risk_timer_start=group.risk_timer_start, risk_timer_expires=group.risk_timer_expires,
+        risk_eligible=group.risk_eligible,
+    )
+    RiskAction.objects.create(
+        user_id=group.user_id, action_type=TIMER_ACTIONS[step.event], group=group,
+        pnl_percent=group.unrealized_pnl_percent, loser_pnl_usd=group.unrealized_pnl_usd,
+        notes=f"{group.side} {group.symbol} {group.timeframe}m at {group.unrealized_pnl_percent:.2f}%",
+    )
+    return 1
+
+
+def _candidate(group: PositionGroup, risk: RiskConfig, filled_pyramids: int) -> Candidate:
+    return Candidate(
+        id=group.pk, side=group.side, status=group.status, unrealized_pnl_usd=group.unrealized_pnl_usd,
+        unrealized_pnl_percent=group.unrealized_pnl_percent, created_at=group.created_at, blocked=group.risk_blocked,
+        skip_once=group.risk_skip_once,
+        pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),
+        timer_expired=group.risk_eligible, held_quantity=group.total_filled_quantity,
+        average_entry=group.weighted_avg_entry, current_price=group.current_price,
+    )
+
+
+def _with_precision(winners: list[Candidate]) -> list[Candidate]:
+    """Winners with their market's lot size and minimums (markets are cached; rarely any I/O)."""
+    from dataclasses import replace
+
+    from exchanges.services.accounts import connector_for_account
+
+    enriched = []
+    for winner in winners:
+        group = PositionGroup.objects.select_related("exchange_account").get(pk=winner.id)
+        market = connector_for_account(group.exchange_account).market(group.symbol)
+        enriched.append(replace(winner, step_size=market.step_size, min_qty=market.min_qty,
+                                min_notional=market.min_notional))
+    return enriched
+
+
+def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch: bool) -> None:
+    by_id = {g.pk: g for g in groups}
+    position_close_request(group=loser, reason=ExitReason.RISK_OFFSET)
+    details = [
+        {"group_id": str(close.id), "symbol": by_id[close.id].symbol, "quantity_closed": _plain(close.quantity),
+         "pnl_usd": _plain(close.profit_usd), "price": _plain(close.price)}
+        for close in plan.closes
+    ]
+    RiskAction.objects.create(
+        user=user, action_type=RiskAction.ActionType.OFFSET_LOSS, group=loser, loser_group=loser,
+        loser_pnl_usd=loser.unrealized_pnl_usd, required_usd=plan.required_usd, winner_details=details,
+        exit_reason=ExitReason.RISK_OFFSET, entry_price=loser.weighted_avg_entry, exit_price=loser.current_price,
+        quantity_closed=loser.total_filled_quantity, pnl_percent=loser.unrealized_pnl_percent,
+        duration_seconds=int((now - loser.created_at).total_seconds()),
+        notes=f"Closing {loser.symbol} ({loser.unrealized_pnl_usd:.2f} USD); winners cover "
+              f"{plan.covered_usd:.2f} of {plan.required_usd:.2f} USD.",
+    )
+    logger.info("risk offset for user %s: loser %s, winners %s", user.pk, loser.pk, [d["symbol"] for d in details])
+    if dispatch:
+        closes = [(str(loser.pk), None)] + [(str(c.id), str(c.quantity)) for c in plan.closes]
+        transaction.on_commit(lambda: _dispatch_together(closes))
+
+
+def _plain(number: Decimal) -> str:
+    return f"{number.normalize():f}"
+
+
+def _dispatch_together(closes: list[tuple[str, str | None]]) -> None:
+    """Every close as one Celery group: published at once, executed in parallel by the workers."""
+    from celery import group as celery_group
+
+    from trading.tasks import close_position_task
+
+    try:
+        celery_group(close_position_task.s(group_id, ExitReason.RISK_OFFSET, quantity, [])
+                     for group_id, quantity in closes).apply_async()
+    except Exception:  # the loser stays "closing": the stalled-work sweep re-sends its close
+        logger.exception("could not dispatch the risk offset closes")
+
+
+def _circuit_breaker(risk: RiskConfig, user) -> None:
+    """Today's realised loss at the limit pauses new entries (closes and risk carry on); a new day lifts it."""
+    loss = realized_loss_today_usd(user)
+    hit = loss >= risk.max_realized_loss_usd
+    if hit == risk.engine_paused_by_loss_limit:
+        return
+    RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=hit, paused_at=timezone.now() if hit else None)
+    risk.engine_paused_by_loss_limit = hit
+    if hit:
+        RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.ENGINE_PAUSED, realized_pnl_usd=-loss,
+                                  notes=f"Realised loss today {loss:.2f} USD reached max_realized_loss_usd "
+                                        f"{risk.max_realized_loss_usd:.2f}: new entries paused until tomorrow.")

@@ -1,0 +1,37 @@
+"""Celery tasks of the risk engine."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import DurationField, ExpressionWrapper, F, Q
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True, expires=60)
+def evaluate_risk_task(user_id: str) -> None:
+    from risk.evaluation import risk_evaluate
+    from trading.models import User
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is not None:
+        risk_evaluate(user=user)
+
+
+@shared_task(ignore_result=True)
+def dispatch_risk_evaluations_task() -> None:
+    """Beat: evaluate every user with open positions whose evaluate_interval_seconds has passed."""
+    from risk.models import RiskConfig
+    from trading.models import PositionGroup
+
+    now = timezone.now()
+    with_positions = PositionGroup.objects.filter(status__in=["live", "partially_filled", "active"]).values("user_id")
+    due = RiskConfig.objects.filter(user_id__in=with_positions).filter(
+        Q(last_evaluated_at__isnull=True)
+        | Q(last_evaluated_at__lte=now - ExpressionWrapper(F("evaluate_interval_seconds") * timedelta(seconds=1),
+                                                          output_field=DurationField()))
+    )
+    for user_id in due.values_list("user_id", flat=True):
+        evaluate_risk_task.delay(str(user_id))
