@@ -6,11 +6,14 @@ from config.health import healthz
 
 api_v1 = [
     path("", include("exchanges.api.urls")),
+    path("", include("trading.api.urls")),
+    path("risk/", include("risk.api.urls")),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("webhooks/", include("trading.webhook_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
