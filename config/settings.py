@@ -153,6 +153,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # The worker polls the folder; 0.1 s keeps a signal's grid on the exchange well within a second.
+        "polling_interval": 0.1,
     }
 else:
     # No task countdown may exceed this, or Redis would hand the task to a second worker.

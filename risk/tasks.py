@@ -4,7 +4,6 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -28,10 +27,10 @@ def dispatch_risk_evaluations_task() -> None:
 
     now = timezone.now()
     with_positions = PositionGroup.objects.filter(status__in=["live", "partially_filled", "active"]).values("user_id")
-    due = RiskConfig.objects.filter(user_id__in=with_positions).filter(
-        Q(last_evaluated_at__isnull=True)
-        | Q(last_evaluated_at__lte=now - ExpressionWrapper(F("evaluate_interval_seconds") * timedelta(seconds=1),
-                                                          output_field=DurationField()))
+    # Compared in Python: interval arithmetic in SQL differs between PostgreSQL and SQLite.
+    configs = RiskConfig.objects.filter(user_id__in=with_positions).values_list(
+        "user_id", "last_evaluated_at", "evaluate_interval_seconds"
     )
-    for user_id in due.values_list("user_id", flat=True):
-        evaluate_risk_task.delay(str(user_id))
+    for user_id, last, interval in configs:
+        if last is None or last <= now - timedelta(seconds=interval):
+            evaluate_risk_task.delay(str(user_id))

@@ -119,3 +119,22 @@ def test_daily_realised_loss_pauses_entries_and_is_recorded(risk_trader, holding
     assert RiskAction.objects.filter(action_type="engine_paused").count() == 1
     risk_evaluate(user=risk_trader, dispatch=False)
     assert RiskAction.objects.filter(action_type="engine_paused").count() == 1
+
+
+def test_beat_dispatch_evaluates_only_users_whose_interval_has_passed(risk_trader, holding, settings):
+    import redis
+
+    from risk.tasks import dispatch_risk_evaluations_task
+
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    holding("BTC/USDT", "1.0", "100", "99")
+    RiskConfig.objects.filter(user=risk_trader).update(last_evaluated_at=timezone.now(), evaluate_interval_seconds=60)
+    queue.delete("celery")
+
+    dispatch_risk_evaluations_task()
+    assert queue.llen("celery") == 0
+
+    RiskConfig.objects.filter(user=risk_trader).update(last_evaluated_at=timezone.now() - timedelta(seconds=61))
+    dispatch_risk_evaluations_task()
+    assert queue.llen("celery") == 1
+    queue.delete("celery")
