@@ -170,15 +170,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
+
+
+def every(seconds: float, task: str) -> dict:
+    """A beat entry that expires before its next run, so a backlog never piles up behind a dead worker."""
+    return {"task": task, "schedule": schedule(seconds), "options": {"expires": seconds * 0.9}}
+
+
 # Declared in code; DatabaseScheduler copies them into the database, where admin can edit them.
 # Every periodic task expires before its next run so a backlog never piles up behind a dead worker.
-CELERY_BEAT_SCHEDULE = {
-    "engine-heartbeat": {
-        "task": "trading.tasks.heartbeat_task",
-        "schedule": schedule(HEARTBEAT_INTERVAL_SECONDS),
-        "options": {"expires": HEARTBEAT_INTERVAL_SECONDS * 0.9},
-    },
-}
+CELERY_BEAT_SCHEDULE = {"engine-heartbeat": every(HEARTBEAT_INTERVAL_SECONDS, "trading.tasks.heartbeat_task")}
 
 # --- Exchanges ------------------------------------------------------------------------------
 MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3600)
@@ -190,52 +191,24 @@ PAPER_TICK_SECONDS = env.float("PAPER_TICK_SECONDS", default=2.0)
 # Standard deviation of one synthetic step, in percent. 0.1 % every 2 s wanders about 2 % in
 # 13 minutes, so the demo grid (legs 0.5 % apart) fills while you watch.
 PAPER_SYNTHETIC_VOLATILITY_PERCENT = env.float("PAPER_SYNTHETIC_VOLATILITY_PERCENT", default=0.1)
-CELERY_BEAT_SCHEDULE["paper-feed-tick"] = {
-    "task": "exchanges.tasks.paper_feed_tick_task",
-    "schedule": schedule(PAPER_TICK_SECONDS),
-    "options": {"expires": PAPER_TICK_SECONDS * 0.9},
-}
+CELERY_BEAT_SCHEDULE["paper-feed-tick"] = every(PAPER_TICK_SECONDS, "exchanges.tasks.paper_feed_tick_task")
 
 # --- Fill sync ------------------------------------------------------------------------------
 FILL_SYNC_SECONDS = env.float("FILL_SYNC_SECONDS", default=5.0)
-CELERY_BEAT_SCHEDULE["sync-fills"] = {
-    "task": "trading.tasks.sync_fills_task",
-    "schedule": schedule(FILL_SYNC_SECONDS),
-    "options": {"expires": FILL_SYNC_SECONDS * 0.9},
-}
+CELERY_BEAT_SCHEDULE["sync-fills"] = every(FILL_SYNC_SECONDS, "trading.tasks.sync_fills_task")
 
 RECONCILE_SECONDS = env.int("RECONCILE_SECONDS", default=300)
-CELERY_BEAT_SCHEDULE["reconcile"] = {
-    "task": "trading.tasks.reconcile_task",
-    "schedule": schedule(RECONCILE_SECONDS),
-    "options": {"expires": RECONCILE_SECONDS * 0.9},
-}
-CELERY_BEAT_SCHEDULE["resend-stalled-work"] = {
-    "task": "trading.tasks.resend_stalled_work_task",
-    "schedule": schedule(30),
-    "options": {"expires": 25},
-}
+CELERY_BEAT_SCHEDULE["reconcile"] = every(RECONCILE_SECONDS, "trading.tasks.reconcile_task")
+CELERY_BEAT_SCHEDULE["resend-stalled-work"] = every(30, "trading.tasks.resend_stalled_work_task")
 
 # --- Risk -----------------------------------------------------------------------------------
 # Beat looks every 5 s for users whose own evaluate_interval_seconds has passed.
-CELERY_BEAT_SCHEDULE["dispatch-risk-evaluations"] = {
-    "task": "risk.tasks.dispatch_risk_evaluations_task",
-    "schedule": schedule(5),
-    "options": {"expires": 4.5},
-}
+CELERY_BEAT_SCHEDULE["dispatch-risk-evaluations"] = every(5, "risk.tasks.dispatch_risk_evaluations_task")
 
 # --- Queue ----------------------------------------------------------------------------------
 QUEUE_PROMOTE_SECONDS = env.int("QUEUE_PROMOTE_SECONDS", default=15)
-CELERY_BEAT_SCHEDULE["promote-queue"] = {
-    "task": "trading.tasks.promote_queue_task",
-    "schedule": schedule(QUEUE_PROMOTE_SECONDS),
-    "options": {"expires": QUEUE_PROMOTE_SECONDS * 0.9},
-}
-CELERY_BEAT_SCHEDULE["expire-queue"] = {
-    "task": "trading.tasks.expire_queue_task",
-    "schedule": schedule(60),
-    "options": {"expires": 50},
-}
+CELERY_BEAT_SCHEDULE["promote-queue"] = every(QUEUE_PROMOTE_SECONDS, "trading.tasks.promote_queue_task")
+CELERY_BEAT_SCHEDULE["expire-queue"] = every(60, "trading.tasks.expire_queue_task")
 
 # --- Webhook --------------------------------------------------------------------------------
 # Requests per minute, fixed one-minute windows counted in the cache; 0 disables a limit.
@@ -261,11 +234,7 @@ for _name in ("WEBHOOK_TRUSTED_PROXIES", "WEBHOOK_ALLOWED_IPS"):
             raise ImproperlyConfigured(f"{_name}: {_item!r} is not an IP address or CIDR network") from None
 # Seconds between sweeps re-sending stored signals whose routing task never ran.
 SIGNAL_SWEEP_SECONDS = env.int("SIGNAL_SWEEP_SECONDS", default=30)
-CELERY_BEAT_SCHEDULE["signal-sweep"] = {
-    "task": "trading.tasks.signal_sweep_task",
-    "schedule": schedule(SIGNAL_SWEEP_SECONDS),
-    "options": {"expires": SIGNAL_SWEEP_SECONDS * 0.9},
-}
+CELERY_BEAT_SCHEDULE["signal-sweep"] = every(SIGNAL_SWEEP_SECONDS, "trading.tasks.signal_sweep_task")
 # The webhook publishes the routing task inside the request, and TradingView gives up after 3 s: a
 # dead broker must fail fast (the signal is already stored; the sweep re-sends it). One retry
 # covers a pooled connection that went stale when Redis restarted.
