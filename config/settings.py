@@ -178,7 +178,6 @@ def every(seconds: float, task: str) -> dict:
 
 
 # Declared in code; DatabaseScheduler copies them into the database, where admin can edit them.
-# Every periodic task expires before its next run so a backlog never piles up behind a dead worker.
 CELERY_BEAT_SCHEDULE = {"engine-heartbeat": every(HEARTBEAT_INTERVAL_SECONDS, "trading.tasks.heartbeat_task")}
 
 # --- Exchanges ------------------------------------------------------------------------------
