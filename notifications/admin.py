@@ -43,6 +43,6 @@ class TelegramConfigAdmin(admin.ModelAdmin):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "event_type", "status", "is_edit", "telegram_message_id", "attempts", "error")
-    list_filter = ("status", "event_type", "is_urgent", "is_edit")
+    list_filter = ("status", "event_type", "is_urgent", "is_edit", "topic")
     search_fields = ("user__username", "text", "error")
     date_hierarchy = "created_at"

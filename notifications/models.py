@@ -98,6 +98,10 @@ class Notification(models.Model):
     event_type = models.CharField(max_length=12, choices=EventType.choices)
     is_urgent = models.BooleanField(default=False)
     is_edit = models.BooleanField(default=False, help_text="Edits the group's existing message.")
+    topic = models.CharField(
+        max_length=32, blank=True,
+        help_text="Threshold alerts: 'loss:crossed', 'loss:cleared', 'profit:…' (sent once per crossing).",
+    )
     text = models.TextField()
     chat_id = models.CharField(max_length=64, blank=True)
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
