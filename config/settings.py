@@ -251,6 +251,14 @@ if REDIS_URL:
     # per process waits 0.5 s at most.
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 0.25, "socket_timeout": 0.5})
 
+# --- Telegram -------------------------------------------------------------------------------
+# Loss/profit threshold alerts: prices move without fills, so a sweep checks the open positions of
+# traders who set a threshold. 30 s keeps an alert timely at one query per sweep.
+TELEGRAM_THRESHOLD_SWEEP_SECONDS = env.int("TELEGRAM_THRESHOLD_SWEEP_SECONDS", default=30)
+CELERY_BEAT_SCHEDULE["telegram-threshold-sweep"] = every(
+    TELEGRAM_THRESHOLD_SWEEP_SECONDS, "notifications.tasks.threshold_sweep_task"
+)
+
 # --- Engine ---------------------------------------------------------------------------------
 # Prefix of every client order id we send; reconciliation adopts or cancels only orders with it.
 CLIENT_ORDER_ID_PREFIX = env.str("CLIENT_ORDER_ID_PREFIX", default="dce")

@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("exchanges.api.urls")),
     path("", include("trading.api.urls")),
     path("risk/", include("risk.api.urls")),
+    path("telegram/", include("notifications.api.urls")),
 ]
 
 urlpatterns = [

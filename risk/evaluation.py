@@ -16,10 +16,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.events import emit
 from risk.models import RiskAction, RiskConfig
-from risk.selection import Candidate, OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
+from risk.selection import OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
+from risk.selectors import filled_pyramid_counts, pyramids_complete, risk_candidate, with_market_precision
 from risk.timers import TimerState, timer_step
-from trading.models import ExitReason, PositionGroup, Pyramid
+from trading.models import ExitReason, PositionGroup
 from trading.selectors import realized_loss_today_usd
 from trading.services.closing import position_close_request
 
@@ -43,11 +45,6 @@ class Evaluation:
     ineligible: dict = field(default_factory=dict)  # group id -> why it is not the loser
 
 
-def pyramids_complete(group: PositionGroup, required: int, filled_pyramids: int) -> bool:
-    """The first ``required`` pyramids (or all the group may have) have every entry leg filled."""
-    return filled_pyramids >= min(required, group.max_pyramids)
-
-
 def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -> Evaluation:
     now = now or timezone.now()
     result = Evaluation(user.pk)
@@ -57,18 +54,19 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
         groups = list(
             PositionGroup.objects.select_for_update(of=("self",)).filter(user=user, status__in=EVALUATED).order_by("pk")
         )
-        filled = _filled_pyramid_counts(groups)
+        filled = filled_pyramid_counts(groups)
         candidates = []
         for group in groups:
             result.timer_events += _step_timer(group, risk, now, filled.get(group.pk, 0))
-            candidates.append(_candidate(group, risk, filled.get(group.pk, 0)))
+            candidates.append(risk_candidate(group, risk, filled.get(group.pk, 0)))
         result.ineligible = {c.id: ineligibility(c, risk.loss_threshold_percent) for c in candidates}
         loser = select_loser(candidates, risk.loss_threshold_percent)
         skipped = [g.pk for g in groups if g.risk_skip_once]
         if skipped:  # skip-once is consumed by the evaluation it skipped
             PositionGroup.objects.filter(pk__in=skipped).update(risk_skip_once=False)
         if loser is not None:
-            winners = _with_precision(select_winners(candidates, loser_id=loser.id, limit=risk.max_winners_to_combine))
+            winners = with_market_precision(select_winners(candidates, loser_id=loser.id, limit=risk.max_winners_to_combine),
+                                            {g.pk: g for g in groups})
             plan = plan_offset(loser, winners)
             result.loser_id, result.required_usd, result.covered_usd = loser.id, plan.required_usd, plan.covered_usd
             result.winners = [(c.id, c.quantity, c.profit_usd) for c in plan.closes]
@@ -83,13 +81,6 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
             result.reason = "no eligible loser"
         RiskConfig.objects.filter(pk=risk.pk).update(last_evaluated_at=now)
     return result
-
-
-def _filled_pyramid_counts(groups: list[PositionGroup]) -> dict:
-    counts: dict = {}
-    for group_id in Pyramid.objects.filter(group__in=groups, status=Pyramid.Status.FILLED).values_list("group_id", flat=True):
-        counts[group_id] = counts.get(group_id, 0) + 1
-    return counts
 
 
 def _step_timer(group: PositionGroup, risk: RiskConfig, now: datetime, filled_pyramids: int) -> int:
@@ -112,33 +103,8 @@ def _step_timer(group: PositionGroup, risk: RiskConfig, now: datetime, filled_py
         pnl_percent=group.unrealized_pnl_percent, loser_pnl_usd=group.unrealized_pnl_usd,
         notes=f"{group.side} {group.symbol} {group.timeframe}m at {group.unrealized_pnl_percent:.2f}%",
     )
+    emit("risk", group=group, event=step.event, wait_minutes=risk.post_pyramids_wait_minutes)
     return 1
-
-
-def _candidate(group: PositionGroup, risk: RiskConfig, filled_pyramids: int) -> Candidate:
-    return Candidate(
-        id=group.pk, side=group.side, status=group.status, unrealized_pnl_usd=group.unrealized_pnl_usd,
-        unrealized_pnl_percent=group.unrealized_pnl_percent, created_at=group.created_at, blocked=group.risk_blocked,
-        skip_once=group.risk_skip_once,
-        pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),
-        timer_expired=group.risk_eligible, held_quantity=group.total_filled_quantity,
-        average_entry=group.weighted_avg_entry, current_price=group.current_price,
-    )
-
-
-def _with_precision(winners: list[Candidate]) -> list[Candidate]:
-    """Winners with their market's lot size and minimums (markets are cached; rarely any I/O)."""
-    from dataclasses import replace
-
-    from exchanges.services.accounts import connector_for_account
-
-    enriched = []
-    for winner in winners:
-        group = PositionGroup.objects.select_related("exchange_account").get(pk=winner.id)
-        market = connector_for_account(group.exchange_account).market(group.symbol)
-        enriched.append(replace(winner, step_size=market.step_size, min_qty=market.min_qty,
-                                min_notional=market.min_notional))
-    return enriched
 
 
 def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch: bool) -> None:
@@ -159,6 +125,7 @@ def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch
               f"{plan.covered_usd:.2f} of {plan.required_usd:.2f} USD.",
     )
     logger.info("risk offset for user %s: loser %s, winners %s", user.pk, loser.pk, [d["symbol"] for d in details])
+    emit("risk", group=loser, event="offset_executed", covered_usd=plan.covered_usd, required_usd=plan.required_usd)
     if dispatch:
         closes = [(str(loser.pk), None)] + [(str(c.id), str(c.quantity)) for c in plan.closes]
         transaction.on_commit(lambda: _dispatch_together(closes))

@@ -51,7 +51,7 @@ def ineligibility(candidate: Candidate, threshold_percent: Decimal) -> str | Non
     if not candidate.pyramids_complete:
         return "required pyramids are not completely filled"
     if candidate.unrealized_pnl_percent > threshold_percent:
-        return f"loss {candidate.unrealized_pnl_percent:.2f}% is not beyond {threshold_percent}%"
+        return f"loss {candidate.unrealized_pnl_percent:.2f}% is not beyond {threshold_percent.normalize():f}%"
     if not candidate.timer_expired:
         return "risk timer has not expired"
     return None

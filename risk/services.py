@@ -1,15 +1,25 @@
-"""Writes of the risk app: the trader's risk configuration and the engine's force-stop switch.
+"""Writes of the risk app: the trader's risk configuration, the engine's force-stop switch, the
+per-position risk controls (block, unblock, skip once) and an on-demand exchange sync.
 
-Each function takes the user's ``RiskConfig`` row lock — the lock that serialises that user's signal
-routing — so a change never interleaves with a routing decision, and a routing decision never
-writes over a change with a stale copy of the row.
+Each write takes the user's ``RiskConfig`` row lock — the lock that serialises that user's signal
+routing and risk evaluation — so a change never interleaves with a routing decision or an
+evaluation, and neither writes over a change with a stale copy of the row. Locks are taken in the
+order the evaluation takes them: the risk-config row first, then position groups.
 """
 
 import logging
+from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
+from exchanges.connector import ExchangeError
+from exchanges.models import ExchangeAccount
+from exchanges.services.accounts import connector_for_account
 from risk.models import RiskAction, RiskConfig
+from trading.models import Order, PositionGroup
+from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
+from trading.states import GROUP_TERMINAL_STATUSES
 from trading.tasks import promote_queue_task
 
 logger = logging.getLogger(__name__)
@@ -91,3 +101,124 @@ def _promote_queue(user_id) -> None:
         promote_queue_task.delay(str(user_id))
     except Exception:  # the beat schedule promotes anyway; a broker hiccup must not fail the start
         logger.warning("could not enqueue queue promotion for user %s", user_id, exc_info=True)
+
+
+# --- Per-position controls ---------------------------------------------------------------------------
+
+
+class GroupNotOpen(Exception):
+    """The position is closed or failed: the risk engine no longer looks at it, so there is nothing to set."""
+
+
+def group_block(*, group: PositionGroup) -> PositionGroup:
+    """Keep the position from being closed as the loser until ``group_unblock``; its timer runs on.
+
+    (Selection still counts a blocked position among the winners: it only cannot be the loser.)
+    """
+    return _risk_flag_set(group, "risk_blocked", True, RiskAction.ActionType.MANUAL_BLOCK,
+                          "blocked by the trader: it will not be closed as the loser until unblocked")
+
+
+def group_unblock(*, group: PositionGroup) -> PositionGroup:
+    """Let the position be chosen as the loser again (when its timer has expired)."""
+    return _risk_flag_set(group, "risk_blocked", False, RiskAction.ActionType.MANUAL_UNBLOCK,
+                          "unblocked by the trader: it may be closed as the loser again")
+
+
+def group_skip_once(*, group: PositionGroup) -> PositionGroup:
+    """Pass over the position as the loser in the next evaluation only (the evaluation clears the flag)."""
+    return _risk_flag_set(group, "risk_skip_once", True, RiskAction.ActionType.MANUAL_SKIP,
+                          "skipped once by the trader: the next evaluation will not close it as the loser")
+
+
+def _risk_flag_set(group: PositionGroup, flag: str, value: bool, action_type: str, what: str) -> PositionGroup:
+    """Set ``flag`` under the user's risk-config lock, then the group's row lock, with an audit row.
+
+    Setting a flag to the value it already has changes nothing and writes no second audit row.
+    Raises ``GroupNotOpen`` for a closed or failed position.
+    """
+    with transaction.atomic():
+        _locked_risk_config(group.user)
+        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        if group.status in GROUP_TERMINAL_STATUSES:
+            raise GroupNotOpen(
+                f"The {_label(group)} is {group.status}: the risk engine no longer evaluates it, so it cannot "
+                f"be blocked, unblocked or skipped."
+            )
+        if getattr(group, flag) == value:
+            return group
+        now = timezone.now()
+        PositionGroup.objects.filter(pk=group.pk).update(**{flag: value, "updated_at": now})
+        setattr(group, flag, value)
+        group.updated_at = now
+        RiskAction.objects.create(
+            user_id=group.user_id, action_type=action_type, group=group, pnl_percent=group.unrealized_pnl_percent,
+            notes=f"{_label(group)} at {group.unrealized_pnl_percent:.2f}% ({group.unrealized_pnl_usd:.2f} USD) "
+                  f"{what}.",
+        )
+    logger.info("position group %s: %s set to %s by the trader", group.pk, flag, value)
+    return group
+
+
+def _label(group: PositionGroup) -> str:
+    return f"{group.side} {group.symbol} {group.timeframe}m position on {group.exchange}"
+
+
+# --- Exchange sync on demand ---------------------------------------------------------------------
+
+
+@dataclass
+class SymbolSync:
+    symbol: str
+    groups_changed: int = 0
+    error: str = ""
+
+
+@dataclass
+class AccountSync:
+    """What one exchange account's sync did: each symbol's fills, then the prices; or the exchange's error."""
+
+    account: ExchangeAccount
+    symbols: list[SymbolSync] = field(default_factory=list)
+    symbols_priced: int = 0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not any(s.error for s in self.symbols)
+
+
+def exchange_accounts_sync(*, user) -> list[AccountSync]:
+    """Re-read fills and prices now for every enabled exchange account of the user: what one beat of
+    ``sync_fills_task`` does for them (``symbol_sync`` for each symbol with live orders, then
+    ``prices_sync``), run in this process and reported.
+
+    Exchange I/O: call outside a transaction (each result is applied in its own short one). An
+    exchange error is reported for the symbol or account it hit and the sync carries on with the
+    rest; it is never raised.
+    """
+    results = []
+    for account in ExchangeAccount.objects.filter(user=user, is_enabled=True).order_by("pk"):
+        result = AccountSync(account)
+        results.append(result)
+        try:
+            connector = connector_for_account(account)
+        except ExchangeError as exc:
+            result.error = str(exc)
+            continue
+        symbols = (Order.objects.filter(group__exchange_account=account, status__in=SYNCED_STATUSES)
+                   .order_by("symbol").values_list("symbol", flat=True).distinct())
+        for symbol in symbols:
+            synced = SymbolSync(symbol)
+            try:
+                synced.groups_changed = symbol_sync(account_id=account.pk, symbol=symbol, connector=connector)
+            except ExchangeError as exc:
+                synced.error = str(exc)
+                logger.warning("sync of %s on account %s failed: %s", symbol, account.pk, exc)
+            result.symbols.append(synced)
+        try:
+            result.symbols_priced = prices_sync(account_id=account.pk, connector=connector)
+        except ExchangeError as exc:
+            result.error = f"Prices could not be read: {exc}"
+            logger.warning("price sync of account %s failed: %s", account.pk, exc)
+    return results

@@ -281,7 +281,7 @@ class PositionGroup(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "exchange", "symbol", "timeframe", "side"],
-                condition=~Q(status__in=[s.value for s in GROUP_TERMINAL_STATUSES]),
+                condition=~Q(status__in=sorted(s.value for s in GROUP_TERMINAL_STATUSES)),
                 name="uniq_active_position_group",
             ),
             models.CheckConstraint(condition=Q(side__in=Side.values), name="group_side_valid"),

@@ -1,6 +1,6 @@
 """Read queries of the trading app."""
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -57,5 +57,12 @@ def orders_to_cancel(group: PositionGroup) -> QuerySet[Order]:
     return group.orders.filter(role__in=[Order.Role.ENTRY, Order.Role.TAKE_PROFIT], status__in=live).order_by("created_at")
 
 
-def since(seconds: int) -> datetime:
-    return timezone.now() - timedelta(seconds=seconds)
+def symbols_to_sync(account=None) -> list[tuple[int, str]]:
+    """(exchange account id, symbol) pairs with live orders: one fill-sync task each per cycle."""
+    from trading.services.sync import SYNCED_STATUSES
+
+    orders = Order.objects.filter(status__in=SYNCED_STATUSES)
+    if account is not None:
+        orders = orders.filter(group__exchange_account=account)
+    # order_by(): Order's default ordering would add created_at to the DISTINCT, one pair per order.
+    return list(orders.order_by().values_list("group__exchange_account_id", "symbol").distinct())

@@ -85,23 +85,17 @@ def signal_sweep_task() -> None:
 @shared_task(ignore_result=True)
 def sync_fills_task() -> None:
     """Beat: one sync task per (exchange account, symbol) with live orders, one price task per account."""
-    from trading.models import Order
-    from trading.services.sync import SYNCED_STATUSES
-
-    pairs = (
-        Order.objects.filter(status__in=SYNCED_STATUSES)
-        .values_list("group__exchange_account_id", "symbol")
-        .distinct()
-    )
-    accounts = set()
-    for account_id, symbol in pairs:
-        sync_symbol_task.delay(account_id, symbol)
-        accounts.add(account_id)
     from trading.models import PositionGroup
+    from trading.selectors import symbols_to_sync
     from trading.states import GROUP_ACTIVE_STATUSES
 
+    accounts = set()
+    for account_id, symbol in symbols_to_sync():
+        sync_symbol_task.delay(account_id, symbol)
+        accounts.add(account_id)
     accounts |= set(
         PositionGroup.objects.filter(status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
+        .order_by()
         .values_list("exchange_account_id", flat=True)
         .distinct()
     )

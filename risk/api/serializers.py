@@ -1,7 +1,8 @@
 from rest_framework import serializers
 
-from risk.models import RiskConfig
+from risk.models import RiskAction, RiskConfig
 from risk.services import RISK_CONFIG_READ_ONLY
+from trading.models import PositionGroup
 
 
 class RiskConfigSerializer(serializers.ModelSerializer):
@@ -28,3 +29,186 @@ class EngineStateSerializer(serializers.Serializer):
     engine_force_stopped = serializers.BooleanField()
     engine_paused_by_loss_limit = serializers.BooleanField()
     message = serializers.CharField(help_text="The engine's state in words.")
+
+
+# Decimals as the model fields store them (28 digits, 12 places), so a figure reads the same here as in
+# /api/v1/positions/.
+def _money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=28, decimal_places=12, **kwargs)
+
+
+class GroupRiskSerializer(serializers.ModelSerializer):
+    """A position's risk fields: its timer, the trader's block and skip-once flags, and its loss."""
+
+    # Plain text: a second serializer of the group's status choices would make drf-spectacular rename
+    # the positions' status enum (a naming collision it warns about).
+    status = serializers.CharField(read_only=True, help_text="waiting, live, partially_filled, active, closing, "
+                                   "closed or failed.")
+
+    class Meta:
+        model = PositionGroup
+        fields = ("id", "exchange", "symbol", "timeframe", "side", "status", "unrealized_pnl_usd",
+                  "unrealized_pnl_percent", "risk_timer_start", "risk_timer_expires", "risk_eligible", "risk_blocked",
+                  "risk_skip_once")
+        read_only_fields = fields
+
+
+class PositionRiskSerializer(serializers.Serializer):
+    """One open position as the risk engine sees it now, and whether it could be closed as the loser."""
+
+    id = serializers.UUIDField(source="group.id")
+    exchange = serializers.CharField(source="group.exchange")
+    symbol = serializers.CharField(source="group.symbol")
+    timeframe = serializers.IntegerField(source="group.timeframe")
+    side = serializers.CharField(source="group.side")
+    status = serializers.CharField(source="group.status")
+    pyramid_count = serializers.IntegerField(source="group.pyramid_count")
+    max_pyramids = serializers.IntegerField(source="group.max_pyramids")
+    filled_pyramids = serializers.IntegerField(help_text="Pyramids with every entry leg filled.")
+    pyramids_complete = serializers.BooleanField(
+        help_text="Enough pyramids filled for the timer (required_pyramids_for_timer, or all the position may have).")
+    total_filled_quantity = _money(source="group.total_filled_quantity")
+    weighted_avg_entry = _money(source="group.weighted_avg_entry", allow_null=True)
+    current_price = _money(source="group.current_price", allow_null=True)
+    unrealized_pnl_usd = _money(source="group.unrealized_pnl_usd")
+    unrealized_pnl_percent = _money(source="group.unrealized_pnl_percent")
+    risk_timer_start = serializers.DateTimeField(source="group.risk_timer_start", allow_null=True)
+    risk_timer_expires = serializers.DateTimeField(source="group.risk_timer_expires", allow_null=True)
+    risk_eligible = serializers.BooleanField(source="group.risk_eligible",
+                                             help_text="Stored: the timer had expired at the last evaluation.")
+    risk_blocked = serializers.BooleanField(source="group.risk_blocked")
+    risk_skip_once = serializers.BooleanField(source="group.risk_skip_once")
+    pending_timer_event = serializers.CharField(
+        allow_null=True, help_text="What the next evaluation will record for this timer (timer_started, timer_expired, "
+        "timer_reset); null when it stays as stored.")
+    eligible = serializers.BooleanField(help_text="It could be closed as the loser if the engine evaluated now.")
+    reason = serializers.CharField(allow_null=True, help_text="Why it cannot be the loser now; null when it can.")
+
+
+class EvaluatedLoserSerializer(serializers.Serializer):
+    """The position chosen as the loser, and the loss the winners must pay for."""
+
+    id = serializers.UUIDField()
+    exchange = serializers.CharField()
+    symbol = serializers.CharField()
+    timeframe = serializers.IntegerField()
+    side = serializers.CharField()
+    required_usd = _money(help_text="The loss the winners must pay for: the loser's unrealised loss, as a positive "
+                                    "number.")
+
+
+class LoserSerializer(EvaluatedLoserSerializer):
+    unrealized_pnl_usd = _money()
+    unrealized_pnl_percent = _money()
+
+
+class EvaluatedWinnerSerializer(serializers.Serializer):
+    """How much of one winner the offset closes, and the profit that realises."""
+
+    id = serializers.UUIDField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    quantity = _money(help_text="Market-closed, rounded up to the lot size so the loss is covered.")
+    profit_usd = _money(help_text="Profit realised by closing that quantity.")
+
+
+class WinnerCloseSerializer(EvaluatedWinnerSerializer):
+    unrealized_pnl_usd = _money(help_text="The winner's whole unrealised profit.")
+    price = _money(help_text="The price the quantity was worked out at (the position's current price).")
+
+
+class EngineStatusSerializer(serializers.Serializer):
+    engine_force_stopped = serializers.BooleanField()
+    engine_paused_by_loss_limit = serializers.BooleanField()
+    message = serializers.CharField(help_text="The engine's state in words.")
+    realized_loss_today_usd = _money(help_text="Net realised loss of positions closed today (user's time zone).")
+    max_realized_loss_usd = _money()
+    loss_threshold_percent = _money()
+    required_pyramids_for_timer = serializers.IntegerField()
+    post_pyramids_wait_minutes = serializers.IntegerField()
+    max_winners_to_combine = serializers.IntegerField()
+    allow_partial_offset = serializers.BooleanField()
+    last_evaluated_at = serializers.DateTimeField(allow_null=True)
+
+
+class RiskStatusSerializer(serializers.Serializer):
+    """What the risk engine would do if it evaluated now; reading it changes nothing."""
+
+    as_of = serializers.DateTimeField()
+    engine = EngineStatusSerializer()
+    loser = LoserSerializer(allow_null=True,
+                            help_text="The position the offset would close; null when none is eligible.")
+    winners = WinnerCloseSerializer(many=True, help_text="What the offset would take from each winner.")
+    covered_usd = _money(help_text="Profit the winners' closes would realise.")
+    covers_loss = serializers.BooleanField(help_text="The winners' closes pay for the whole loss.")
+    would_execute = serializers.BooleanField(
+        help_text="An evaluation now would execute the offset (fully covered, or partly with allow_partial_offset).")
+    reason = serializers.CharField()
+    positions = PositionRiskSerializer(many=True, help_text="Every open position, worst loss first.")
+
+
+class EvaluationPositionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    symbol = serializers.CharField()
+    side = serializers.CharField()
+    eligible = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True, help_text="Why it could not be the loser; null when it could.")
+
+
+class EvaluationSerializer(serializers.Serializer):
+    """The outcome of one risk evaluation: timers stepped, and the offset executed or why not."""
+
+    executed = serializers.BooleanField(help_text="Loser and winner closes were dispatched to the worker.")
+    reason = serializers.CharField()
+    loser = EvaluatedLoserSerializer(allow_null=True, help_text="The position closed (or waiting to be) as the loser; "
+                                     "null when none was eligible.")
+    winners = EvaluatedWinnerSerializer(many=True)
+    required_usd = _money()
+    covered_usd = _money()
+    timer_events = serializers.IntegerField(help_text="Timers started, expired or reset by this evaluation.")
+    positions = EvaluationPositionSerializer(many=True)
+
+
+class SymbolSyncSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    groups_changed = serializers.IntegerField(help_text="Positions whose orders changed (fills, cancels).")
+    error = serializers.CharField(help_text="The exchange's error; empty when the symbol synced.")
+
+
+class AccountSyncSerializer(serializers.Serializer):
+    account_id = serializers.IntegerField(source="account.pk")
+    exchange = serializers.CharField(source="account.exchange_id")
+    label = serializers.CharField(source="account.label")
+    mode = serializers.CharField(source="account.mode")
+    ok = serializers.BooleanField()
+    symbols = SymbolSyncSerializer(many=True, help_text="Each symbol with live orders: fills read and applied.")
+    symbols_priced = serializers.IntegerField(help_text="Symbols whose current price was read and applied.")
+    error = serializers.CharField(help_text="The exchange's error for the account or its prices; empty when none.")
+
+
+class ExchangeSyncSerializer(serializers.Serializer):
+    accounts = AccountSyncSerializer(many=True, help_text="Every enabled exchange account of the trader.")
+
+
+class WinnerDetailSerializer(serializers.Serializer):
+    group_id = serializers.CharField()
+    symbol = serializers.CharField()
+    quantity_closed = serializers.CharField()
+    pnl_usd = serializers.CharField()
+    price = serializers.CharField()
+
+
+class RiskActionSerializer(serializers.ModelSerializer):
+    """Something the risk engine or the trader did to positions, with the numbers."""
+
+    symbol = serializers.CharField(source="group.symbol", allow_null=True, read_only=True,
+                                   help_text="The symbol of the position it is about.")
+    winner_details = WinnerDetailSerializer(many=True, read_only=True,
+                                            help_text="Winners an offset reduced (decimals as strings).")
+
+    class Meta:
+        model = RiskAction
+        fields = ("id", "action_type", "group", "symbol", "loser_group", "loser_pnl_usd", "required_usd",
+                  "winner_details", "exit_reason", "entry_price", "exit_price", "quantity_closed", "realized_pnl_usd",
+                  "pnl_percent", "duration_seconds", "notes", "created_at")
+        read_only_fields = fields

@@ -1,18 +1,35 @@
-"""The risk API: the trader's risk configuration and the engine's force-stop switch.
+"""The risk API: configuration, the engine's force-stop switch, the engine's status and a manual
+evaluation, per-position controls (block, unblock, skip once), an exchange sync, and the record.
 
-Thin views: each reads the user's row or calls one service in ``risk.services``.
+Thin views: each reads through ``risk.selectors`` or calls one service (``risk.services``,
+``risk.evaluation.risk_evaluate``). Every position is looked up among the requesting user's own,
+so another user's id answers 404 and changes nothing.
 """
 
+import uuid
+
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from risk.api.serializers import EngineStateSerializer, RiskConfigSerializer
-from risk.models import RiskConfig
-from risk.services import engine_force_start, engine_force_stop, risk_config_update
-from trading.api.serializers import drf_errors
+from exchanges.connector import ExchangeError
+from risk.api.serializers import (
+    EngineStateSerializer, EvaluationSerializer, ExchangeSyncSerializer, GroupRiskSerializer, RiskActionSerializer,
+    RiskConfigSerializer, RiskStatusSerializer,
+)
+from risk.evaluation import Evaluation, risk_evaluate
+from risk.models import RiskAction, RiskConfig
+from risk.selectors import RiskStatus, risk_actions, risk_status, user_groups_by_id
+from risk.services import (
+    GroupNotOpen, engine_force_start, engine_force_stop, exchange_accounts_sync, group_block, group_skip_once,
+    group_unblock, risk_config_update,
+)
+from trading.api.serializers import ErrorSerializer, drf_errors
+from trading.models import PositionGroup
 
 
 class RiskConfigView(APIView):
@@ -68,3 +85,195 @@ class EngineForceStartView(APIView):
     @extend_schema(request=None, responses=EngineStateSerializer)
     def post(self, request):
         return Response(EngineStateSerializer(engine_state(engine_force_start(user=request.user))).data)
+
+
+# --- Status and evaluation ---------------------------------------------------------------------------
+
+EXCHANGE_UNAVAILABLE = {
+    503: OpenApiResponse(ErrorSerializer, description="A winner's market (lot size, minimums) could not be read from "
+                                                      "the exchange; nothing was changed. Try again."),
+}
+
+
+def _exchange_unavailable(exc: ExchangeError) -> Response:
+    return Response({"detail": f"The exchange did not answer ({exc}); nothing was changed: try again."},
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _loser(group: PositionGroup, required_usd) -> dict:
+    return {"id": group.pk, "exchange": group.exchange, "symbol": group.symbol, "timeframe": group.timeframe,
+            "side": group.side, "required_usd": required_usd}
+
+
+def _status_body(report: RiskStatus) -> dict:
+    risk, plan = report.risk, report.plan
+    engine = {
+        **engine_state(risk), "realized_loss_today_usd": report.realized_loss_today_usd,
+        "max_realized_loss_usd": risk.max_realized_loss_usd, "loss_threshold_percent": risk.loss_threshold_percent,
+        "required_pyramids_for_timer": risk.required_pyramids_for_timer,
+        "post_pyramids_wait_minutes": risk.post_pyramids_wait_minutes,
+        "max_winners_to_combine": risk.max_winners_to_combine, "allow_partial_offset": risk.allow_partial_offset,
+        "last_evaluated_at": risk.last_evaluated_at,
+    }
+    winners = [{"id": w.group.pk, "symbol": w.group.symbol, "side": w.group.side,
+                "unrealized_pnl_usd": w.group.unrealized_pnl_usd, "quantity": w.close.quantity,
+                "profit_usd": w.close.profit_usd, "price": w.close.price} for w in report.winners]
+    return {
+        "as_of": report.as_of, "engine": engine,
+        "loser": {**_loser(report.loser, plan.required_usd), "unrealized_pnl_usd": report.loser.unrealized_pnl_usd,
+                  "unrealized_pnl_percent": report.loser.unrealized_pnl_percent} if report.loser else None,
+        "winners": winners,
+        "covered_usd": plan.covered_usd if plan else 0, "covers_loss": bool(plan and plan.fully_covered),
+        "would_execute": report.would_execute, "reason": report.reason, "positions": report.positions,
+    }
+
+
+class RiskStatusView(APIView):
+    """The risk engine's picture now: engine state, the loser and the offset an evaluation would make, and
+    every open position's timer and eligibility. Reading it changes nothing."""
+
+    @extend_schema(responses={200: RiskStatusSerializer, **EXCHANGE_UNAVAILABLE},
+                   description="The risk engine's picture now; reading it changes nothing. "
+                   "Timers are stepped in memory to now, as an evaluation would step them first, so "
+                   "`eligible`/`reason` and the loser are what an evaluation now would see; `risk_timer_*` and "
+                   "`risk_eligible` are the stored values and `pending_timer_event` says what would change.")
+    def get(self, request):
+        try:
+            report = risk_status(user=request.user)
+        except ExchangeError as exc:
+            return _exchange_unavailable(exc)
+        return Response(RiskStatusSerializer(_status_body(report)).data)
+
+
+def _evaluation_body(result: Evaluation, user) -> dict:
+    # Names only: by now the worker may already be closing these positions, so their figures are not
+    # the ones the evaluation decided on; those are in ``result``.
+    groups = user_groups_by_id(user=user, ids=result.ineligible)  # every group evaluated, loser and winners too
+    winners = [{"id": group_id, "symbol": groups[group_id].symbol, "side": groups[group_id].side,
+                "quantity": quantity, "profit_usd": profit} for group_id, quantity, profit in result.winners]
+    positions = [{"id": group_id, "symbol": groups[group_id].symbol, "side": groups[group_id].side,
+                  "eligible": why is None, "reason": why} for group_id, why in result.ineligible.items()]
+    return {
+        "executed": result.executed, "reason": result.reason,
+        "loser": _loser(groups[result.loser_id], result.required_usd) if result.loser_id else None,
+        "winners": winners, "required_usd": result.required_usd, "covered_usd": result.covered_usd,
+        "timer_events": result.timer_events, "positions": positions,
+    }
+
+
+class RunEvaluationView(APIView):
+    """Run one risk evaluation now, as the beat schedule would: step the timers, then close the loser and
+    reduce the winners when they cover its loss (the closes run in the worker)."""
+
+    @extend_schema(request=None, responses={200: EvaluationSerializer, **EXCHANGE_UNAVAILABLE})
+    def post(self, request):
+        try:
+            result = risk_evaluate(user=request.user)
+        except ExchangeError as exc:  # the evaluation rolled back: no timer, flag or close was written
+            return _exchange_unavailable(exc)
+        return Response(EvaluationSerializer(_evaluation_body(result, request.user)).data)
+
+
+# --- Per-position controls ---------------------------------------------------------------------------
+
+NOT_OPEN = {409: OpenApiResponse(ErrorSerializer, description="The position is closed or failed.")}
+
+
+class _GroupControlView(APIView):
+    service = None  # risk.services.group_block, group_unblock or group_skip_once
+
+    def post(self, request, group_id):
+        group = get_object_or_404(PositionGroup.objects.select_related("user"), pk=group_id, user=request.user)
+        try:
+            group = self.service(group=group)
+        except GroupNotOpen as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(GroupRiskSerializer(group).data)
+
+
+def _control_schema(description: str):
+    return extend_schema_view(post=extend_schema(request=None, responses={200: GroupRiskSerializer, **NOT_OPEN},
+                                                 description=description))
+
+
+@_control_schema("Block the position from the risk engine: it is never closed as the loser until unblocked. Its timer "
+                 "keeps running; a repeat changes nothing. Leaves a `manual_block` risk action.")
+class GroupBlockView(_GroupControlView):
+    """Block a position from the risk engine: it is never closed as the loser until unblocked."""
+
+    service = staticmethod(group_block)
+
+
+@_control_schema("Unblock the position: it may be closed as the loser again once its timer has expired. A repeat "
+                 "changes nothing. Leaves a `manual_unblock` risk action.")
+class GroupUnblockView(_GroupControlView):
+    """Unblock a position: it may be closed as the loser again once its timer has expired."""
+
+    service = staticmethod(group_unblock)
+
+
+@_control_schema("Skip the position in the next risk evaluation only: that evaluation does not close it as the loser, "
+                 "and clears the flag. Leaves a `manual_skip` risk action.")
+class GroupSkipView(_GroupControlView):
+    """Skip a position in the next risk evaluation only: it is not closed as the loser then."""
+
+    service = staticmethod(group_skip_once)
+
+
+# --- Exchange sync -------------------------------------------------------------------------------
+
+
+class ExchangeSyncView(APIView):
+    """Re-read fills and prices now from every enabled exchange account, as the beat's fill sync does."""
+
+    @extend_schema(request=None, responses=ExchangeSyncSerializer,
+                   description="Re-read fills and prices now from every enabled exchange account, as the beat's fill "
+                   "sync does. For each account: every symbol with live orders has its fills read and applied, then "
+                   "every open position's price. An exchange's error is reported for the symbol or account it hit "
+                   "(`ok` false, `error`); the other accounts and symbols still sync.")
+    def post(self, request):
+        return Response(ExchangeSyncSerializer({"accounts": exchange_accounts_sync(user=request.user)}).data)
+
+
+# --- Record ----------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        OpenApiParameter("action_type", str, description="One type, or several comma-separated: "
+                         + ", ".join(RiskAction.ActionType.values) + "."),
+        OpenApiParameter("group", uuid.UUID, description="Actions about this position: as its subject, as the loser "
+                         "of an offset, or as a winner an offset reduced."),
+    ]),
+)
+class RiskActionViewSet(viewsets.ReadOnlyModelViewSet):
+    """What the risk engine and the trader did to positions, newest first."""
+
+    serializer_class = RiskActionSerializer
+    queryset = RiskAction.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if self.action != "list":
+            return risk_actions(user=self.request.user)
+        return risk_actions(user=self.request.user, action_types=self._action_types(), group_id=self._group())
+
+    def _action_types(self) -> list[str] | None:
+        raw = self.request.query_params.get("action_type", "").strip()
+        if not raw:
+            return None
+        wanted = [part.strip().lower() for part in raw.split(",") if part.strip()]
+        unknown = [value for value in wanted if value not in RiskAction.ActionType.values]
+        if unknown:
+            raise ValidationError({"action_type": [
+                f"Unknown action_type {unknown[0]!r}: use one of {', '.join(RiskAction.ActionType.values)} "
+                f"(comma-separated)."]})
+        return wanted
+
+    def _group(self) -> uuid.UUID | None:
+        raw = self.request.query_params.get("group", "").strip()
+        if not raw:
+            return None
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise ValidationError({"group": [f"{raw!r} is not a valid position id."]}) from None

@@ -43,3 +43,27 @@ def test_one_cycle_costs_two_order_calls_per_symbol_and_one_ticker_call_per_acco
     assert connector.calls["fetch_order"] == 0  # every order was in one of the two answers
     assert connector.calls["tickers"] == 1
     assert Order.objects.filter(role="entry", status="filled").count() == 2  # the legs at 100.00 and 99.50
+
+
+def test_beat_dispatches_one_sync_task_per_account_and_symbol(route, trader, settings):
+    import redis
+
+    from trading.tasks import sync_fills_task
+
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
+    route(entry_price="100")
+    route(symbol="ETHUSDT", entry_price="99")
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue.delete("celery")
+    from config.celery import app
+
+    app.conf.task_always_eager = False  # publish to Redis, where the worker would read them
+    try:
+        sync_fills_task()
+    finally:
+        app.conf.task_always_eager = True
+
+    tasks = [__import__("json").loads(message)["headers"]["task"] for message in queue.lrange("celery", 0, -1)]
+    queue.delete("celery")
+    assert sorted(tasks) == ["trading.tasks.sync_prices_task", "trading.tasks.sync_symbol_task",
+                             "trading.tasks.sync_symbol_task"]  # 10 open legs on 2 symbols: 2 sync tasks, not 10

@@ -286,7 +286,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='positiongroup',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['failed', 'closed']), _negated=True), fields=('user', 'exchange', 'symbol', 'timeframe', 'side'), name='uniq_active_position_group'),
+            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['closed', 'failed']), _negated=True), fields=('user', 'exchange', 'symbol', 'timeframe', 'side'), name='uniq_active_position_group'),
         ),
         migrations.AddConstraint(
             model_name='positiongroup',

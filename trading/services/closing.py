@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
+from notifications.events import emit
 from risk.models import RiskAction
 from trading.grid import round_down, round_up
 from trading.models import ExitReason, Order, OrderType, PositionGroup
@@ -126,6 +127,7 @@ def market_protection(group: PositionGroup, order_side: str, decision_price: Dec
 def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
     """The exchange refused the close: hand the position back, with the reason, to be closed again."""
     logger.error("closing group %s failed: %s", group.pk, message)
+    emit("failure", group=group, message=f"Close failed: {message}")
     group.refresh_from_db()
     if group.status == GroupStatus.CLOSING:
         filled = group.filled_dca_legs
@@ -159,6 +161,7 @@ def position_finish(group: PositionGroup, reason: str) -> PositionGroup:
             notes=f"{group.side} {group.symbol} {group.timeframe}m closed ({ExitReason(reason).label})",
         )
         transaction.on_commit(lambda: _promote_after_close(group.user_id))
+        emit("exit", group=group, reason=reason)
     logger.info("group %s closed (%s), realised %s USD", group.pk, reason, group.realized_pnl_usd)
     return group
 

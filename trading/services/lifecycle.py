@@ -15,6 +15,7 @@ from django.db import transaction
 
 from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
+from notifications.events import emit
 from trading.grid import round_down, take_profit_price
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
 from trading.services.closing import market_protection, position_close, position_close_request, position_finish
@@ -44,6 +45,7 @@ def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionG
     if group.tp_mode in ("per_leg", "hybrid"):
         _place_leg_take_profits(group, connector)
     group = group_refresh_stats(group_id=group.pk)
+    emit("pnl", group=group)
     if _close_if_triggered(group, connector):
         return PositionGroup.objects.get(pk=group.pk)
     if group.tp_mode == "pyramid_aggregate":
@@ -135,7 +137,7 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
             )
         budget -= quantity
         try:
-            order_place(take_profit, connector)
+            order_place(take_profit, connector, refresh_stats=False)  # group_evaluate refreshes after placing
         except PlacementFailed as exc:
             logger.warning("take-profit for leg %s of group %s refused: %s", leg.leg_index, group.pk, exc)
 

@@ -11,9 +11,11 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from exchanges.connector import Connector, ExchangeOrder, OrderNotFound, PermanentError, RetryableError
+from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import StaleStatus, group_transition, order_transition
 from trading.states import GroupStatus, OrderStatus
@@ -41,7 +43,7 @@ def base_asset(symbol: str) -> str:
 # --- Placement -------------------------------------------------------------------------------
 
 
-def order_place(order: Order, connector: Connector, *, final_attempt: bool = True) -> Order:
+def order_place(order: Order, connector: Connector, *, final_attempt: bool = True, refresh_stats: bool = True) -> Order:
     """Send one pending (or unknown) order, at most once on the exchange.
 
     RetryableError propagates (the order is left ``unknown``) unless ``final_attempt``, which marks
@@ -72,7 +74,7 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
         _fail(order, exchange_text(exc))
         raise PlacementFailed(exchange_text(exc)) from exc
     try:
-        return order_apply_exchange_state(order, result)
+        return order_apply_exchange_state(order, result, refresh_stats=refresh_stats)
     except StaleStatus:
         return _cancel_if_cancelled_meanwhile(order, connector)
 
@@ -132,39 +134,55 @@ def order_cancel(order: Order, connector: Connector) -> Order:
 # --- Applying exchange state -----------------------------------------------------------------
 
 
-def order_apply_exchange_state(order: Order, state: ExchangeOrder) -> Order:
-    """Bring ``order`` up to what the exchange reports; no change when it already matches."""
+def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict] | None:
+    """What ``order`` becomes after ``state``: (status, fields), or None when nothing changes."""
+    filled = state.filled
+    if filled < order.filled_quantity:
+        return None  # an older answer than what we already applied
+    target = EXCHANGE_STATUS.get(state.status, OrderStatus.OPEN)
+    if target == OrderStatus.OPEN and filled > 0:
+        target = OrderStatus.PARTIALLY_FILLED
+    fields = {
+        "filled_quantity": filled,
+        "avg_fill_price": state.average if filled else order.avg_fill_price,
+        "fee": state.fee,
+        "fee_currency": state.fee_currency,
+    }
+    if state.id and not order.exchange_order_id:
+        fields["exchange_order_id"] = state.id
+    if target == OrderStatus.FILLED and order.filled_at is None:
+        fields["filled_at"] = timezone.now()
+    if target == order.status and all(getattr(order, k) == v for k, v in fields.items()):
+        return None
+    return target, fields
+
+
+def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_stats: bool = True) -> Order:
+    """Bring ``order`` up to what the exchange reports; no change when it already matches.
+
+    ``refresh_stats`` False leaves the group's statistics to the caller, which refreshes them once
+    after applying a batch (the fill sync, take-profit placement).
+    """
+    if exchange_view(order, state) is None:
+        return order  # the row can only lag the database, so an unchanged view needs no lock
     with transaction.atomic():
         PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()  # lock order: group, then order
         order = Order.objects.select_for_update().get(pk=order.pk)
-        filled = state.filled
-        if filled < order.filled_quantity:
-            return order  # an older answer than what we already applied
-        target = EXCHANGE_STATUS.get(state.status, OrderStatus.OPEN)
-        if target == OrderStatus.OPEN and filled > 0:
-            target = OrderStatus.PARTIALLY_FILLED
-        fields = {
-            "filled_quantity": filled,
-            "avg_fill_price": state.average if filled else order.avg_fill_price,
-            "fee": state.fee,
-            "fee_currency": state.fee_currency,
-        }
-        if state.id and not order.exchange_order_id:
-            fields["exchange_order_id"] = state.id
-        if target == OrderStatus.FILLED and order.filled_at is None:
-            fields["filled_at"] = timezone.now()
-        if filled and order.order_type == "market" and order.decision_price and state.average:
-            fields.update(_slippage(order, state.average))
-        unchanged = target == order.status and all(getattr(order, k) == v for k, v in fields.items())
-        if unchanged:
+        view = exchange_view(order, state)
+        if view is None:
             return order
+        target, fields = view
+        if state.filled and order.order_type == "market" and order.decision_price and state.average:
+            fields.update(_slippage(order, state.average))
         if target != order.status:
             order_transition(order, to=target, **fields)
+            emit("order_filled", group=order.group_id, order_id=order.pk, role=order.role) if target == OrderStatus.FILLED else None
         else:
             Order.objects.filter(pk=order.pk).update(**fields, updated_at=timezone.now())
             for name, value in fields.items():
                 setattr(order, name, value)
-        group_refresh_stats(group_id=order.group_id)
+        if refresh_stats:
+            group_refresh_stats(group_id=order.group_id)
     return order
 
 
@@ -202,12 +220,12 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
     with transaction.atomic():
         group = PositionGroup.objects.select_for_update().get(pk=group_id)
         stats = replay(group.side, group_fills(group))
-        entries = group.orders.filter(role=Order.Role.ENTRY)
-        dead = entries.filter(status__in=[OrderStatus.FAILED, OrderStatus.CANCELLED], filled_quantity=0).count()
-        total = entries.count() - dead
-        filled = entries.filter(status=OrderStatus.FILLED).count() + entries.filter(
-            status=OrderStatus.CANCELLED, filled_quantity__gt=0
-        ).count()
+        counts = group.orders.filter(role=Order.Role.ENTRY).aggregate(
+            legs=Count("pk"),
+            dead=Count("pk", filter=Q(status__in=[OrderStatus.FAILED, OrderStatus.CANCELLED], filled_quantity=0)),
+            filled=Count("pk", filter=Q(status=OrderStatus.FILLED) | Q(status=OrderStatus.CANCELLED, filled_quantity__gt=0)),
+        )
+        total, filled = counts["legs"] - counts["dead"], counts["filled"]
         unrealized_usd, unrealized_percent = stats.unrealized(group.current_price)
         PositionGroup.objects.filter(pk=group.pk).update(
             weighted_avg_entry=stats.weighted_avg_entry, total_filled_quantity=stats.held_quantity,
@@ -226,6 +244,7 @@ def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int) -> 
         # Every leg failed or was cancelled without a fill: nothing of this group is on the exchange.
         if not group.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING]).exists():
             group_transition(group, to=GroupStatus.FAILED, reason="none of its orders is on the exchange any more")
+            emit("failure", group=group, message="None of the position's orders is on the exchange any more.")
         return
     if group.status not in (GroupStatus.LIVE, GroupStatus.PARTIALLY_FILLED, GroupStatus.ACTIVE):
         return
@@ -236,6 +255,7 @@ def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int) -> 
     else:
         return
     if target != group.status:
+        emit("status", group=group, from_status=group.status, to_status=target)
         group_transition(group, to=target)
 
 
@@ -285,6 +305,7 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     group.refresh_from_db()
     if group.status == GroupStatus.WAITING:
         group_transition(group, to=GroupStatus.LIVE, reason="orders placed on the exchange")
+        emit("status", group=group, from_status=GroupStatus.WAITING, to_status=GroupStatus.LIVE)
         group_refresh_stats(group_id=group.pk)  # legs that filled on arrival move it on
     else:
         group_refresh_stats(group_id=group.pk)
@@ -297,6 +318,7 @@ def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str) -> P
     Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FAILED)
     group = PositionGroup.objects.get(pk=pyramid.group_id)
     logger.warning("pyramid %s of group %s failed: %s", pyramid.index, group.pk, reason)
+    emit("failure", group=group, message=f"Pyramid {pyramid.index + 1} failed: {reason}")
     if pyramid.index == 0 and group.status in (GroupStatus.WAITING, GroupStatus.LIVE):
         if held_quantity(group) == 0:
             group_transition(group, to=GroupStatus.FAILED, reason=reason)

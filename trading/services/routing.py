@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from exchanges.connector import ExchangeError, Market, PermanentError
 from exchanges.services.accounts import account_for, connector_for_account
+from notifications.events import emit
 from risk.models import RiskAction, RiskConfig
 from trading.alerts import Alert, parse_alert
 from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
@@ -256,6 +257,7 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         pyramid_count=1, total_dca_legs=len(legs),
     )
     pyramid = _create_pyramid(group, 0, signal, alert, levels, capital, legs)
+    emit("entry", group=group)
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.OPENED, f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid 1/{group.max_pyramids}."
@@ -285,6 +287,7 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
     pyramid = _create_pyramid(group, index, signal, alert, levels, capital, legs)
+    emit("pyramid", group=group, pyramid_index=index)
     if group.risk_timer_start is not None:
         RiskAction.objects.create(user=group.user, action_type=RiskAction.ActionType.TIMER_RESET, group=group,
                                   notes=f"pyramid {index + 1} added")

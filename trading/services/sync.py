@@ -17,10 +17,12 @@ from exchanges.connector import Connector, OrderNotFound
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from trading.models import Order, PositionGroup
+from trading.services.lifecycle import TP_HOLDING as TAKE_PROFIT_HOLDING
 from trading.services.lifecycle import group_evaluate
-from trading.services.orders import group_refresh_stats, order_apply_exchange_state
+from trading.services.orders import exchange_view, group_refresh_stats, order_apply_exchange_state
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import OrderStatus
+from trading.stats import ZERO, PositionStats
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +53,10 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
                 if _not_found(order):
                     changed_groups.add(order.group_id)
                 continue
-        before = (order.status, order.filled_quantity)
-        order = order_apply_exchange_state(order, state)
-        if (order.status, order.filled_quantity) != before:
-            changed_groups.add(order.group_id)
+        if exchange_view(order, state) is None:
+            continue
+        order_apply_exchange_state(order, state, refresh_stats=False)  # group_evaluate refreshes them below
+        changed_groups.add(order.group_id)
     for group_id in sorted(changed_groups, key=str):
         group_evaluate(group_id=group_id, connector=connector)
     return len(changed_groups)
@@ -90,7 +92,29 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
     tickers = connector.tickers(symbols)
     for group in groups:
         ticker = tickers.get(group.symbol)
-        if ticker is not None:
-            PositionGroup.objects.filter(pk=group.pk).update(current_price=ticker.last)
+        if ticker is None:
+            continue
+        stats = PositionStats(group.side, group.total_filled_quantity, group.weighted_avg_entry, group.total_invested_usd,
+                              group.realized_pnl_usd, group.fees_usd, ZERO, ZERO)
+        unrealized_usd, unrealized_percent = stats.unrealized(ticker.last)
+        if (ticker.last, unrealized_usd) != (group.current_price, group.unrealized_pnl_usd):
+            PositionGroup.objects.filter(pk=group.pk).update(
+                current_price=ticker.last, unrealized_pnl_usd=unrealized_usd, unrealized_pnl_percent=unrealized_percent
+            )
+        if _price_matters(group):
             group_evaluate(group_id=group.pk, connector=connector)
     return len(tickers)
+
+
+def _price_matters(group: PositionGroup) -> bool:
+    """Whether anything of this group acts on price: targets, stops, waiting market entries, or a
+    take-profit still to place (retried each cycle). A plain per-leg grid with its take-profits on the
+    exchange needs only its new price stored."""
+    if group.tp_mode != "per_leg" or group.stop_loss_price or group.config_snapshot.get("stop_loss_percent"):
+        return True
+    entries = group.orders.filter(role=Order.Role.ENTRY)
+    return (
+        entries.filter(status=OrderStatus.TRIGGER_PENDING).exists()
+        or entries.filter(filled_quantity__gt=0, status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED])
+        .exclude(take_profits__status__in=TAKE_PROFIT_HOLDING).exists()
+    )
