@@ -17,6 +17,7 @@ Event types (and their data):
 """
 
 import logging
+import time
 import uuid
 from decimal import Decimal
 
@@ -41,6 +42,25 @@ def _pk(value):
     return None if value is None else str(getattr(value, "pk", value))
 
 
+# A trader's "Telegram on?" answer is reused this long in a process: an event for a trader without
+# Telegram then costs nothing (no task publish, 0.8 ms; no query); turning it on takes effect
+# within this many seconds.
+ENABLED_CACHE_SECONDS = 5.0
+_enabled_cache: dict[str, tuple[bool, float]] = {}
+
+
+def _telegram_enabled(user_id: str) -> bool:
+    from notifications.models import TelegramConfig
+
+    now = time.monotonic()
+    cached = _enabled_cache.get(user_id)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    enabled = TelegramConfig.objects.filter(user_id=user_id, enabled=True).exists()
+    _enabled_cache[user_id] = (enabled, now + ENABLED_CACHE_SECONDS)
+    return enabled
+
+
 def emit(event_type: str, *, group=None, user=None, **data) -> None:
     """Record that ``event_type`` happened; notifications pick it up after commit. Never raises.
 
@@ -51,6 +71,8 @@ def emit(event_type: str, *, group=None, user=None, **data) -> None:
         group_id = _pk(group)
         user_id = _pk(user) if user is not None else (str(group.user_id) if hasattr(group, "user_id") else None)
         if group_id is None and user_id is None:
+            return
+        if user_id is not None and not _telegram_enabled(user_id):
             return
         payload = _plain(data)
         transaction.on_commit(lambda: _enqueue(event_type, user_id, group_id, payload))

@@ -11,3 +11,11 @@ from notifications.models import TelegramConfig
 def create_notifications_row_for_new_user(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         TelegramConfig.objects.get_or_create(user=instance)
+
+
+@receiver(post_save, sender=TelegramConfig, dispatch_uid="notifications-forget-enabled")
+def forget_cached_enabled_flag(sender, instance, **kwargs):
+    """This process sees the new on/off at once (others within ENABLED_CACHE_SECONDS)."""
+    from notifications.events import _enabled_cache
+
+    _enabled_cache.pop(str(instance.user_id), None)
