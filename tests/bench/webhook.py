@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 import requests
 
 from tests.bench import Row
+from tests.processes import running
 from trading.models import Signal, User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,32 +136,21 @@ def _gunicorn(log: Path, **env_overrides: str):
     command = [GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
                "--worker-class", WORKER_CLASS, "--threads", str(THREADS), "--backlog", "2048",
                "--keep-alive", "30", "--log-level", "warning"]
-    with open(log, "w") as output:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
-                try:
-                    if requests.post(f"{base}/webhooks/bench/bare", timeout=2).status_code == 202:
-                        break
-                except requests.ConnectionError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not answer within 60 s")
-                time.sleep(0.2)
-            yield base
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait()
+    with running(command, log, env) as server:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
+            try:
+                if requests.post(f"{base}/webhooks/bench/bare", timeout=2).status_code == 202:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not answer within 60 s")
+            time.sleep(0.2)
+        yield base
 
 
 def _wrk(wrk: str, url: str, *, seconds: int, script: Path | None = None, label: str = "run",
