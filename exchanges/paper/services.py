@@ -211,8 +211,11 @@ def _apply_balance_deltas(deltas) -> None:
         updated = PaperBalance.objects.filter(account_id=account_id, asset=asset).update(
             free=F("free") + free, used=F("used") + used
         )
-        if not updated:
-            PaperBalance.objects.create(account_id=account_id, asset=asset, free=free, used=used)
+        if not updated:  # first movement of this asset: it starts from the account's starting balance
+            starting = Decimal(0)
+            if asset == STARTING_ASSET:
+                starting = ExchangeAccount.objects.values_list("starting_balance", flat=True).get(pk=account_id)
+            PaperBalance.objects.create(account_id=account_id, asset=asset, free=starting + free, used=used)
 
 
 # --- Balances --------------------------------------------------------------------------------

@@ -209,3 +209,17 @@ def test_manual_feed_does_not_move(connector):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
     paper_feed_tick()
     assert PaperPrice.objects.get(symbol="BTC/USDT").price == D("100")
+
+
+def test_a_first_sale_credits_on_top_of_the_starting_balance(btc_market):
+    from exchanges.models import PaperBalance
+
+    account = ExchangeAccountFactory(price_feed="manual", starting_balance=D("1000"), maker_fee_percent=0)
+    PaperBalance.objects.create(account=account, asset="BTC", free=D("1"))
+    connector = PaperConnector(account)
+    connector.create_order(symbol="BTC/USDT", side="sell", type="limit", amount=D("1.000"), price=D("100.00"),
+                           client_order_id="dcesell1")
+
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
+
+    assert connector.balance().free["USDT"] == D("1100")
