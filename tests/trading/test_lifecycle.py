@@ -248,3 +248,23 @@ def test_applying_the_same_exchange_state_twice_changes_nothing(route, sol):
 
     assert list(Order.objects.order_by("id").values_list("status", "filled_quantity", "updated_at")) == before
     assert PositionGroup.objects.values_list("realized_pnl_usd", "total_filled_quantity", "filled_dca_legs").get() == group_before
+
+
+def test_partial_fills_update_the_position_at_once_and_the_take_profit_waits_for_the_whole_leg(route, sol):
+    configure(sol)
+    ExchangeAccount.objects.update(partial_fill_ratio=D("0.5"))
+    open_sol(route)
+
+    group = cycle("99.9")  # half of leg 0 (1.0 @ 100) fills in this matching pass
+
+    leg0 = Order.objects.get(leg_index=0)
+    assert (leg0.status, leg0.filled_quantity) == ("partially_filled", D("0.5"))
+    assert (group.total_filled_quantity, group.weighted_avg_entry, group.status) == (D("0.5"), D("100"), "partially_filled")
+    assert not Order.objects.filter(role="take_profit").exists()
+
+    group = cycle("99.8")  # the other half
+
+    leg0.refresh_from_db()
+    assert (leg0.status, leg0.filled_quantity) == ("filled", D("1.0"))
+    assert Order.objects.get(role="take_profit").quantity == D("1.0")
+    assert group.total_filled_quantity == D("1.0")

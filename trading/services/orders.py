@@ -224,6 +224,7 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
             legs=Count("pk"),
             dead=Count("pk", filter=Q(status__in=[OrderStatus.FAILED, OrderStatus.CANCELLED], filled_quantity=0)),
             filled=Count("pk", filter=Q(status=OrderStatus.FILLED) | Q(status=OrderStatus.CANCELLED, filled_quantity__gt=0)),
+            touched=Count("pk", filter=Q(filled_quantity__gt=0)),
         )
         total, filled = counts["legs"] - counts["dead"], counts["filled"]
         unrealized_usd, unrealized_percent = stats.unrealized(group.current_price)
@@ -234,12 +235,13 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
             total_dca_legs=total, filled_dca_legs=min(filled, total), updated_at=timezone.now(),
         )
         group.refresh_from_db()
-        _move_group_with_fills(group, filled=filled, total=total)
+        _move_group_with_fills(group, filled=filled, total=total, touched=counts["touched"])
         _move_pyramids_with_fills(group)
     return group
 
 
-def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int) -> None:
+def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int, touched: int) -> None:
+    """live → partially_filled at the first fill (even part of a leg) → active when every leg filled."""
     if group.status == GroupStatus.LIVE and total == 0 and not group.total_filled_quantity:
         # Every leg failed or was cancelled without a fill: nothing of this group is on the exchange.
         if not group.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING]).exists():
@@ -250,7 +252,7 @@ def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int) -> 
         return
     if total and filled >= total:
         target = GroupStatus.ACTIVE
-    elif filled:
+    elif touched:
         target = GroupStatus.PARTIALLY_FILLED
     else:
         return
