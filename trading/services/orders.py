@@ -294,7 +294,8 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
 
     pyramid = Pyramid.objects.select_related("group__exchange_account").get(pk=pyramid_id)
     group = pyramid.group
-    if pyramid.status == Pyramid.Status.FAILED or group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+    if pyramid.status == Pyramid.Status.FAILED or group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
+        # A close got there first: it cancels these legs; sending them now would only add work.
         return pyramid
     connector = connector or connector_for_account(group.exchange_account)
     legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN])
