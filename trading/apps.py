@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class TradingConfig(AppConfig):
     name = "trading"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from trading import receivers  # noqa: F401  (the webhook user cache forgets saved users)

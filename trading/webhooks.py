@@ -41,6 +41,7 @@ from django.views.decorators.http import require_POST
 
 from trading.alerts import AlertInvalid, errors_summary, parse_alert
 from trading.models import User
+from trading.selectors import webhook_user
 from trading.services.signals import signal_accept, signal_reject
 
 logger = logging.getLogger(__name__)
@@ -231,12 +232,7 @@ def _url_user(user_id: str) -> User | None:
         pk = uuid.UUID(user_id)
     except ValueError:
         return None
-    try:
-        return User.objects.only("id", "webhook_secret", "replay_window_seconds", "dedupe_window_seconds").get(
-            pk=pk, is_active=True
-        )
-    except User.DoesNotExist:
-        return None
+    return webhook_user(pk)
 
 
 def _reject(status: int, body: dict, *, reason: str, user: User | None, ip: str | None, url_user_id: str,
