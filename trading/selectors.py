@@ -2,11 +2,12 @@
 
 import time as clock
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, User
@@ -51,6 +52,20 @@ def realized_pnl_today_usd(user) -> Decimal:
     midnight = datetime.combine(timezone.now().astimezone(zone).date(), time(0), tzinfo=zone)
     realized = PositionGroup.objects.filter(user=user, closed_at__gte=midnight).aggregate(total=Sum("realized_pnl_usd"))["total"]
     return realized or Decimal(0)
+
+
+def realized_pnl_by_day(user, *, days: int) -> list[tuple[date, Decimal]]:
+    """Net realised PnL of the groups closed on each of the last ``days`` days (user's time zone),
+    oldest first, a day without closes as 0."""
+    zone = ZoneInfo(user.time_zone or "UTC")
+    first = timezone.now().astimezone(zone).date() - timedelta(days=days - 1)
+    rows = (
+        PositionGroup.objects.filter(user=user, closed_at__gte=datetime.combine(first, time(0), tzinfo=zone))
+        .annotate(day=TruncDate("closed_at", tzinfo=zone)).values("day")
+        .annotate(total=Sum("realized_pnl_usd")).order_by("day")
+    )
+    totals = {row["day"]: row["total"] for row in rows}
+    return [(day, totals.get(day) or Decimal(0)) for day in (first + timedelta(days=n) for n in range(days))]
 
 
 def realized_loss_today_usd(user) -> Decimal:

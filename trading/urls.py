@@ -1,0 +1,28 @@
+"""The dashboard's pages, their live partials and their forms (all login-required, forms POST with CSRF)."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from trading import views
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("", views.overview, name="overview"),
+    path("partials/positions/", views.positions_partial, name="partial-positions"),
+    path("partials/engine/", views.engine_partial, name="partial-engine"),
+    path("partials/pool/", views.pool_partial, name="partial-pool"),
+    path("engine/stop/", views.engine_stop, name="engine-stop"),
+    path("engine/start/", views.engine_start, name="engine-start"),
+    path("positions/<uuid:group_id>/", views.position_detail, name="position-detail"),
+    path("positions/<uuid:group_id>/partial/", views.position_partial, name="partial-position"),
+    path("positions/<uuid:group_id>/close/", views.position_close, name="position-close"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/<uuid:entry_id>/remove/", views.queue_remove, name="queue-remove"),
+    path("risk/", views.risk, name="risk"),
+    path("risk/positions/<uuid:group_id>/<str:control>/", views.risk_control, name="risk-control"),
+    path("signals/", views.signals, name="signals"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/rotate-secret/", views.rotate_secret, name="rotate-secret"),
+    path("settings/telegram-test/", views.telegram_test, name="telegram-test"),
+]

@@ -1,0 +1,427 @@
+"""The server-rendered dashboard: overview, position ladder, queue, risk, signals and settings.
+
+Every page reads through selectors and changes state only through services (the same ones the API
+calls); every object is looked up with ``user=request.user``, so another trader's id answers 404.
+Live parts (the positions table, pool usage, the engine state, a position's ladder) are partial
+templates that htmx re-fetches; the full pages render the same partials, so they read fine without
+JavaScript. Forms are plain POST forms with a CSRF token, so the buttons work without JavaScript too.
+"""
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial, wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from exchanges.connector import ExchangeError
+from exchanges.models import ExchangeAccount
+from notifications.models import TelegramConfig
+from notifications.services import telegram_test_send
+from risk.api.views import engine_state
+from risk.models import RiskConfig
+from risk.selectors import risk_actions, risk_status
+from risk.services import (
+    GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
+)
+from trading.api.views import positions_queryset
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
+from trading.charts import (
+    LADDER_CHART_HEIGHT, PNL_BAR_WIDTH, PNL_CHART_DAYS, PNL_CHART_HEIGHT, PriceLine, pnl_bars, price_lines,
+)
+from trading.selectors import active_groups, committed_exposure_usd, realized_pnl_by_day, realized_pnl_today_usd
+from trading.services.closing import position_close_enqueue, position_close_request
+from trading.services.queue import queue_cancel
+from trading.services.users import user_rotate_webhook_secret
+from trading.states import GroupStatus
+from trading.take_profit import aggregate_target, stop_from_percent
+
+# How many rows the history pages show: a screenful of recent activity; older rows are in the API.
+SIGNALS_SHOWN = 200
+RISK_ACTIONS_SHOWN = 100
+QUEUE_HISTORY_SHOWN = 50
+
+NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
+
+
+def partial_login_required(view):
+    """``login_required`` for the htmx partials: a poll after the session ended sends the whole page to
+    the login form (``HX-Redirect``) instead of swapping the login form into a table."""
+    page_view = login_required(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated and request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = f"{settings.LOGIN_URL}?next=/"
+            return response
+        return page_view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- Overview ---------------------------------------------------------------------------------------
+
+
+def _risk_config(user) -> RiskConfig:
+    risk, _ = RiskConfig.objects.get_or_create(user=user)
+    return risk
+
+
+def _open_positions(user):
+    return active_groups(user).order_by("-created_at")
+
+
+def _engine_context(user) -> dict:
+    risk = _risk_config(user)
+    state = engine_state(risk)
+    if risk.engine_force_stopped:
+        label = "force-stopped"
+    elif risk.engine_paused_by_loss_limit:
+        label = "paused by loss limit"
+    else:
+        label = "running"
+    return {"risk": risk, "engine": {**state, "label": label}}
+
+
+def _pool_context(user) -> dict:
+    return {
+        "risk": _risk_config(user),
+        "open_count": active_groups(user).count(),
+        "exposure_usd": committed_exposure_usd(user),
+        "queue_size": QueuedSignal.objects.filter(user=user, status=QueuedSignal.Status.QUEUED).count(),
+        "realized_pnl_today_usd": realized_pnl_today_usd(user),
+    }
+
+
+@login_required
+@require_GET
+def overview(request):
+    user = request.user
+    positions = list(_open_positions(user))
+    bars, zero = pnl_bars(realized_pnl_by_day(user, days=PNL_CHART_DAYS))
+    context = {
+        **_pool_context(user),
+        "pnl_bars": bars,
+        "pnl_zero": zero,
+        "pnl_chart": {"width": PNL_CHART_DAYS * PNL_BAR_WIDTH, "height": PNL_CHART_HEIGHT},
+        **_engine_context(user),
+        "positions": positions,
+        "has_history": bool(positions) or PositionGroup.objects.filter(user=user).exists(),
+    }
+    return render(request, "trading/overview.html", context)
+
+
+@partial_login_required
+@require_GET
+def positions_partial(request):
+    return render(request, "trading/partials/positions_table.html", {"positions": _open_positions(request.user)})
+
+
+@partial_login_required
+@require_GET
+def pool_partial(request):
+    return render(request, "trading/partials/pool_stats.html", _pool_context(request.user))
+
+
+@partial_login_required
+@require_GET
+def engine_partial(request):
+    return render(request, "trading/partials/engine_state.html", _engine_context(request.user))
+
+
+@login_required
+@require_POST
+def engine_stop(request):
+    engine_force_stop(user=request.user)
+    messages.success(request, "Engine stopped: new entries are queued until you start it again.")
+    return _back(request, "overview")
+
+
+@login_required
+@require_POST
+def engine_start(request):
+    risk = engine_force_start(user=request.user)
+    message = "Engine started: queued entries are promoted."
+    if risk.engine_paused_by_loss_limit:
+        message += " New entries stay paused by the daily loss limit."
+    messages.success(request, message)
+    return _back(request, "overview")
+
+
+def _back(request, default: str):
+    """Back to the page the form was on (a same-site path only), else ``default``."""
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(default)
+
+
+# --- Position ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LegRow:
+    leg: Order
+    take_profit: Order | None
+
+
+@dataclass(frozen=True)
+class PyramidRows:
+    pyramid: object
+    legs: list[LegRow]
+
+
+def _ladder(group: PositionGroup) -> list[PyramidRows]:
+    """Each pyramid's entry legs with their take-profit order, from the prefetched orders (no query)."""
+    ladder = []
+    for pyramid in group.pyramids.all():
+        orders = list(pyramid.orders.all())
+        take_profits = {o.entry_order_id: o for o in orders if o.role == Order.Role.TAKE_PROFIT}
+        legs = sorted((o for o in orders if o.role == Order.Role.ENTRY), key=lambda o: o.leg_index)
+        ladder.append(PyramidRows(pyramid, [LegRow(leg, take_profits.get(leg.pk)) for leg in legs]))
+    return ladder
+
+
+def _targets(group: PositionGroup) -> dict:
+    """The aggregate take-profit and the stop the engine watches, from the pure rules."""
+    average = group.weighted_avg_entry
+    target = stop = None
+    if average and group.tp_mode in ("aggregate", "hybrid") and group.tp_aggregate_percent > 0:
+        target = aggregate_target(group.side, average, group.tp_aggregate_percent)
+    stop_percent = (group.config_snapshot or {}).get("stop_loss_percent")
+    if group.stop_loss_price:
+        stop = group.stop_loss_price
+    elif average and stop_percent:
+        stop = stop_from_percent(group.side, average, Decimal(str(stop_percent)))
+    return {"aggregate_target": target, "stop_price": stop}
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: object
+    what: str
+    order: Order
+
+
+def _timeline(group: PositionGroup) -> list[TimelineEvent]:
+    """Every fill of the position (entry legs, take-profits, exits), oldest first, from the prefetched orders."""
+    events = []
+    orders = [o for pyramid in group.pyramids.all() for o in pyramid.orders.all()] + group.prefetched_exit_orders
+    for order in orders:
+        if order.filled_at is None or order.filled_quantity <= 0:
+            continue
+        if order.role == Order.Role.ENTRY:
+            what = f"Pyramid {order.pyramid.index + 1} leg {order.leg_index + 1} filled"
+        elif order.role == Order.Role.TAKE_PROFIT:
+            what = "Take-profit filled"
+        else:
+            what = f"Exit filled ({order.get_exit_reason_display() or 'close'})"
+        events.append(TimelineEvent(order.filled_at, what, order))
+    return sorted(events, key=lambda event: event.at)
+
+
+def _position_context(user, group_id) -> dict:
+    group = get_object_or_404(positions_queryset(user), pk=group_id)
+    ladder, targets = _ladder(group), _targets(group)
+    return {
+        "group": group,
+        "ladder": ladder,
+        "chart_lines": _ladder_chart(group, ladder, targets),
+        "chart": {"height": LADDER_CHART_HEIGHT},
+        "exit_orders": group.prefetched_exit_orders,
+        "timeline": _timeline(group),
+        "closable": group.status not in NOT_CLOSABLE,
+        **targets,
+    }
+
+
+def _ladder_chart(group: PositionGroup, ladder: list[PyramidRows], targets: dict) -> list[PriceLine]:
+    lines = []
+    for rows in ladder:
+        for row in rows.legs:
+            if row.leg.price:
+                filled = row.leg.filled_quantity > 0
+                lines.append((row.leg.price, f"P{rows.pyramid.index + 1} leg {row.leg.leg_index + 1}",
+                              "leg-filled" if filled else "leg-open"))
+            if row.leg.tp_price and row.leg.filled_quantity > 0:
+                lines.append((row.leg.tp_price, f"TP P{rows.pyramid.index + 1} leg {row.leg.leg_index + 1}",
+                              "take-profit"))
+    for price, label, kind in ((group.weighted_avg_entry, "average entry", "average"),
+                               (targets["aggregate_target"], "aggregate target", "target"),
+                               (targets["stop_price"], "stop", "stop"), (group.current_price, "current price", "current")):
+        if price:
+            lines.append((price, label, kind))
+    return price_lines(lines)
+
+
+@login_required
+@require_GET
+def position_detail(request, group_id):
+    return render(request, "trading/position_detail.html", _position_context(request.user, group_id))
+
+
+@partial_login_required
+@require_GET
+def position_partial(request, group_id):
+    return render(request, "trading/partials/position_live.html", _position_context(request.user, group_id))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def position_close(request, group_id):
+    """GET: the confirmation page; POST: close the whole position at market (exit reason manual)."""
+    if request.method == "GET":
+        group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
+        return render(request, "trading/position_close.html", {"group": group, "closable": group.status not in NOT_CLOSABLE})
+    with transaction.atomic():
+        # The row lock orders this close with routing and fill sync touching the same group.
+        group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=group_id, user=request.user)
+        if group.status in NOT_CLOSABLE:
+            messages.error(request, f"The position is {group.status}: there is nothing to close.")
+            return redirect("position-detail", group_id=group.pk)
+        position_close_request(group=group, reason=ExitReason.MANUAL)
+        transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))
+    messages.success(request, f"Closing {group.side} {group.symbol}: resting orders are cancelled and the rest is "
+                              f"sold at market.")
+    return redirect("position-detail", group_id=group.pk)
+
+
+# --- Queue, risk, signals ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def queue(request):
+    entries = QueuedSignal.objects.filter(user=request.user)
+    context = {
+        "waiting": entries.filter(status=QueuedSignal.Status.QUEUED).order_by("queued_at"),
+        "history": entries.exclude(status=QueuedSignal.Status.QUEUED).order_by("-queued_at")[:QUEUE_HISTORY_SHOWN],
+    }
+    return render(request, "trading/queue.html", context)
+
+
+@login_required
+@require_POST
+def queue_remove(request, entry_id):
+    entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
+    queue_cancel(entry=entry)  # an entry promoted or expired meanwhile is left as it is
+    entry.refresh_from_db()
+    if entry.status == QueuedSignal.Status.CANCELLED:
+        messages.success(request, f"{entry.side} {entry.symbol} {entry.timeframe}m removed from the queue.")
+    else:
+        messages.error(request, f"{entry.side} {entry.symbol} {entry.timeframe}m had already left the queue "
+                                f"({entry.get_status_display().lower()}).")
+    return redirect("queue")
+
+
+@login_required
+@require_GET
+def risk(request):
+    context = {**_engine_context(request.user), "actions": risk_actions(user=request.user)[:RISK_ACTIONS_SHOWN]}
+    try:
+        context["status"] = risk_status(user=request.user)
+    except ExchangeError as exc:
+        context["status_error"] = f"The exchange could not be read, so the offset preview is unavailable: {exc}"
+    return render(request, "trading/risk.html", context)
+
+
+RISK_CONTROLS = {
+    "block": (group_block, "blocked: it will not be closed as the loser"),
+    "unblock": (group_unblock, "unblocked: it may be closed as the loser again"),
+    "skip": (group_skip_once, "skipped in the next evaluation"),
+}
+
+
+@login_required
+@require_POST
+def risk_control(request, group_id, control):
+    if control not in RISK_CONTROLS:
+        raise Http404("No such risk control.")
+    service, done = RISK_CONTROLS[control]
+    group = get_object_or_404(PositionGroup.objects.select_related("user"), pk=group_id, user=request.user)
+    try:
+        service(group=group)
+    except GroupNotOpen as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{group.side} {group.symbol} {group.timeframe}m {done}.")
+    return _back(request, "risk")
+
+
+@login_required
+@require_GET
+def signals(request):
+    rows = [
+        (signal, json.dumps(signal.payload, indent=2, sort_keys=True) if signal.payload is not None else "")
+        for signal in Signal.objects.filter(user=request.user).order_by("-received_at")[:SIGNALS_SHOWN]
+    ]
+    return render(request, "trading/signals.html", {"rows": rows})
+
+
+# --- Settings -----------------------------------------------------------------------------------------
+
+
+def alert_template(user) -> str:
+    """The TradingView alert message (DESIGN §3 payload) with this trader's id and secret filled in."""
+    payload = {
+        "user_id": str(user.pk), "secret": user.webhook_secret, "source": "tradingview", "timestamp": "{{timenow}}",
+        "tv": {
+            "exchange": "{{exchange}}", "symbol": "{{ticker}}", "timeframe": "{{interval}}",
+            "action": "{{strategy.order.action}}", "market_position": "{{strategy.market_position}}",
+            "market_position_size": "{{strategy.market_position_size}}",
+            "prev_market_position": "{{strategy.prev_market_position}}",
+            "prev_market_position_size": "{{strategy.prev_market_position_size}}",
+            "entry_price": "{{strategy.order.price}}", "close_price": "{{close}}",
+            "order_size": "{{strategy.order.contracts}}",
+        },
+        "strategy_info": {"trade_id": "{{strategy.order.id}}", "alert_name": "My strategy",
+                          "alert_message": "{{strategy.order.alert_message}}"},
+        "execution_intent": {"type": "signal", "side": "{{strategy.order.action}}",
+                             "position_size_type": "contracts", "precision_mode": "auto"},
+        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
+    }
+    return json.dumps(payload, indent=2)
+
+
+@login_required
+@require_GET
+def settings_page(request):
+    user = request.user
+    telegram, _ = TelegramConfig.objects.get_or_create(user=user)
+    context = {
+        "alert_template": alert_template(user),
+        "exchange_accounts": ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk"),
+        "dca_configs": DCAConfiguration.objects.filter(user=user).order_by("exchange", "pair", "timeframe"),
+        "risk": _risk_config(user),
+        "telegram": telegram,
+    }
+    return render(request, "trading/settings.html", context)
+
+
+@login_required
+@require_POST
+def rotate_secret(request):
+    user_rotate_webhook_secret(user=request.user)
+    messages.success(request, "New webhook secret: update the alert message in TradingView, the old secret is refused "
+                              "from now on.")
+    return redirect("settings")
+
+
+@login_required
+@require_POST
+def telegram_test(request):
+    telegram, _ = TelegramConfig.objects.get_or_create(user=request.user)
+    result = telegram_test_send(config=telegram)
+    if result is not None and result.ok:
+        messages.success(request, "Test message sent to Telegram.")
+    else:
+        description = getattr(result, "description", "") or "no answer from Telegram"
+        messages.error(request, f"The test message was not sent: {description}")
+    return redirect("settings")
