@@ -7,7 +7,6 @@ send or edit), or skipped with the reason. ``notification_deliver`` (run by
 """
 
 import logging
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction

@@ -196,3 +196,15 @@ def risk_actions(*, user, action_types: list[str] | None = None, group_id=None) 
 def user_groups_by_id(*, user, ids) -> dict:
     """The user's groups with these ids, by id (for naming the groups an evaluation reported)."""
     return {g.pk: g for g in PositionGroup.objects.filter(user=user, pk__in=list(ids))}
+
+
+def engine_state(risk: RiskConfig) -> dict:
+    if risk.engine_force_stopped:
+        message = "Force-stopped: new entries are queued until you start the engine; open positions carry on."
+    elif risk.engine_paused_by_loss_limit:
+        message = ("Started, but new entries stay paused by the daily loss limit (max_realized_loss_usd) until "
+                   "tomorrow, or until you raise the limit.")
+    else:
+        message = "Running: new entries open when a pool slot is free."
+    return {"engine_force_stopped": risk.engine_force_stopped,
+            "engine_paused_by_loss_limit": risk.engine_paused_by_loss_limit, "message": message}

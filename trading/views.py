@@ -24,18 +24,19 @@ from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
 from notifications.services import telegram_test_send
-from risk.api.views import engine_state
+from risk.selectors import engine_state
 from risk.models import RiskConfig
 from risk.selectors import risk_actions, risk_status
 from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
 )
-from trading.api.views import positions_queryset
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
 from trading.charts import (
     LADDER_CHART_HEIGHT, PNL_BAR_WIDTH, PNL_CHART_DAYS, PNL_CHART_HEIGHT, PriceLine, pnl_bars, price_lines,
 )
-from trading.selectors import active_groups, committed_exposure_usd, realized_pnl_by_day, realized_pnl_today_usd
+from trading.selectors import (
+    active_groups, committed_exposure_usd, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd,
+)
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.queue import queue_cancel
 from trading.services.users import user_rotate_webhook_secret

@@ -23,7 +23,7 @@ from risk.api.serializers import (
 )
 from risk.evaluation import Evaluation, risk_evaluate
 from risk.models import RiskAction, RiskConfig
-from risk.selectors import RiskStatus, risk_actions, risk_status, user_groups_by_id
+from risk.selectors import RiskStatus, engine_state, risk_actions, risk_status, user_groups_by_id
 from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, exchange_accounts_sync, group_block, group_skip_once,
     group_unblock, risk_config_update,
@@ -57,18 +57,6 @@ class RiskConfigView(APIView):
         except DjangoValidationError as exc:
             raise ValidationError(drf_errors(exc)) from None
         return Response(RiskConfigSerializer(risk).data)
-
-
-def engine_state(risk: RiskConfig) -> dict:
-    if risk.engine_force_stopped:
-        message = "Force-stopped: new entries are queued until you start the engine; open positions carry on."
-    elif risk.engine_paused_by_loss_limit:
-        message = ("Started, but new entries stay paused by the daily loss limit (max_realized_loss_usd) until "
-                   "tomorrow, or until you raise the limit.")
-    else:
-        message = "Running: new entries open when a pool slot is free."
-    return {"engine_force_stopped": risk.engine_force_stopped,
-            "engine_paused_by_loss_limit": risk.engine_paused_by_loss_limit, "message": message}
 
 
 class EngineForceStopView(APIView):

@@ -8,7 +8,6 @@ import uuid
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -23,7 +22,8 @@ from trading.api.serializers import (
     DCAConfigurationSerializer, ErrorSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
     QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
 )
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal, Signal
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
+from trading.selectors import positions_queryset
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.promotion import queue_promote
 from trading.services.queue import queue_cancel
@@ -66,21 +66,6 @@ def _uuid(request, name: str) -> uuid.UUID | None:
 
 def _param(name: str, description: str, **kwargs) -> OpenApiParameter:
     return OpenApiParameter(name, str, description=description, **kwargs)
-
-
-def positions_queryset(user) -> QuerySet[PositionGroup]:
-    """The user's groups with pyramids, their orders and the group's exits prefetched: 4 queries per page."""
-    ordered_orders = Order.objects.order_by("created_at", "leg_index")
-    return (
-        PositionGroup.objects.filter(user=user)
-        .prefetch_related(
-            Prefetch("pyramids", queryset=Pyramid.objects.order_by("index").prefetch_related(
-                Prefetch("orders", queryset=ordered_orders)
-            )),
-            Prefetch("orders", queryset=ordered_orders.filter(pyramid__isnull=True), to_attr="prefetched_exit_orders"),
-        )
-        .order_by("-created_at")
-    )
 
 
 CONFLICT = {

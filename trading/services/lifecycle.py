@@ -26,7 +26,7 @@ from trading.services.transitions import StaleStatus, order_transition
 from trading.states import GroupStatus, OrderStatus
 from trading.stats import FillEvent, replay
 from trading.take_profit import (
-    PyramidHolding, position_exit_trigger, protected_limit, pyramids_to_close, trigger_fires,
+    PyramidHolding, position_exit_trigger, pyramids_to_close, trigger_fires,
 )
 
 logger = logging.getLogger(__name__)

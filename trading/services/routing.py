@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from exchanges.connector import ExchangeError, Market, PermanentError
+from exchanges.connector import Market, PermanentError
 from exchanges.services.accounts import account_for, connector_for_account
 from notifications.events import emit
 from risk.models import RiskAction, RiskConfig
