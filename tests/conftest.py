@@ -1,7 +1,10 @@
 import os
 
+from decimal import Decimal
+
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 
 
 def pytest_configure(config):
@@ -30,3 +33,39 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def trader(db):
+    """A trader ready to route signals on the paper exchange: the walkthrough market, price and ladder."""
+    from exchanges.paper.services import paper_price_set
+    from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
+
+    user = UserFactory(username="walkthrough")
+    ExchangeAccountFactory(user=user, exchange_id="binance", price_feed="manual", starting_balance=Decimal("100000"),
+                           maker_fee_percent=0, taker_fee_percent=0, market_slippage_percent=0)
+    call_command("paper", "market", "binance", "BTC/USDT", "--tick", "0.01", "--step", "0.001",
+                 "--min-qty", "0.001", "--min-notional", "10")
+    call_command("paper", "market", "binance", "ETH/USDT", "--tick", "0.01", "--step", "0.001",
+                 "--min-qty", "0.001", "--min-notional", "10")
+    DCAConfigurationFactory(user=user)  # BTC/USDT 15m, the walkthrough ladder, 1000 USD per pyramid
+    DCAConfigurationFactory(user=user, pair="ETH/USDT")
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("100"))
+    paper_price_set(exchange_id="binance", symbol="ETH/USDT", price=Decimal("100"))
+    return user
+
+
+@pytest.fixture
+def route(trader, eager_celery, django_capture_on_commit_callbacks):
+    """route(**alert) → the routed Signal, with its grid placed (or its close done) on the paper exchange."""
+    from tests.signals import stored_signal
+    from trading.services.routing import signal_route
+
+    def _route(user=None, **kwargs):
+        signal = stored_signal(user or trader, **kwargs)
+        with django_capture_on_commit_callbacks(execute=True):
+            signal_route(signal_id=signal.pk)
+        signal.refresh_from_db()
+        return signal
+
+    return _route

@@ -10,7 +10,6 @@ from exchanges.models import ExchangeAccount
 from exchanges.paper.services import paper_price_set
 from notifications.models import Notification
 from trading.models import PositionGroup
-from tests.trading.conftest import route, trader  # noqa: F401  (fixtures)
 from trading.services.sync import prices_sync, symbol_sync
 
 pytestmark = pytest.mark.django_db

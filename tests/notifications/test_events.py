@@ -11,7 +11,6 @@ from exchanges.paper.services import paper_price_set
 from notifications.events import emit
 from notifications.models import Notification
 from notifications.tasks import threshold_sweep_task
-from tests.trading.conftest import route, trader  # noqa: F401  (fixtures)
 from trading.models import PositionGroup
 from trading.services.sync import prices_sync, symbol_sync
 

@@ -7,7 +7,6 @@ from rest_framework.test import APIClient
 
 from risk.models import RiskAction, RiskConfig
 from tests.factories import UserFactory
-from tests.trading.conftest import route, trader  # noqa: F401  (fixtures)
 from trading.models import PositionGroup, QueuedSignal
 
 pytestmark = pytest.mark.django_db

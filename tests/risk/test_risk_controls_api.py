@@ -19,7 +19,6 @@ from exchanges.paper.services import paper_price_set
 from risk.evaluation import risk_evaluate
 from risk.models import RiskAction, RiskConfig
 from tests.factories import PositionGroupFactory, PyramidFactory, UserFactory
-from tests.trading.conftest import route, trader  # noqa: F401  (fixtures)
 from trading.models import Order, PositionGroup
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount, PaperBalance, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
-from tests.trading.conftest import stored_signal
+from tests.signals import stored_signal
 from trading.models import Order, PositionGroup, Pyramid, Signal
 from trading.services.orders import pyramid_submit
 from trading.services.routing import signal_route

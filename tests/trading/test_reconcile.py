@@ -9,7 +9,7 @@ from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from risk.models import RiskAction
-from tests.trading.conftest import stored_signal
+from tests.signals import stored_signal
 from trading.models import Order, PositionGroup
 from trading.services.reconcile import account_reconcile
 from trading.services.routing import signal_route

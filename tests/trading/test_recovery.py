@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
-from tests.trading.conftest import stored_signal
+from tests.signals import stored_signal
 from trading.models import PositionGroup, Pyramid
 from trading.services.closing import position_close_request
 from trading.services.recovery import stalled_work_resend

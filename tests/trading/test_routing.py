@@ -7,7 +7,7 @@ import pytest
 from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
 from risk.models import RiskAction
-from tests.trading.conftest import stored_signal
+from tests.signals import stored_signal
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal
 from trading.services.sync import symbol_sync
 

@@ -1,0 +1,31 @@
+"""Alerts as the webhook stores them, for tests that route signals without going through HTTP."""
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from trading.models import Signal
+
+
+def alert_payload(user, *, intent="signal", side="buy", symbol="BTCUSDT", entry_price="100", timeframe="15",
+                  order_size="", size_type="quote", prev_market_position="flat", market_position="long", **extra):
+    payload = {
+        "user_id": str(user.id),
+        "source": "tradingview",
+        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tv": {"exchange": "BINANCE", "symbol": symbol, "timeframe": timeframe, "action": side if side in ("buy", "sell") else "buy",
+               "market_position": market_position, "prev_market_position": prev_market_position,
+               "entry_price": entry_price, "close_price": entry_price, "order_size": order_size},
+        "strategy_info": {"trade_id": "t1", "alert_name": "test", "alert_message": ""},
+        "execution_intent": {"type": intent, "side": side, "position_size_type": size_type, "precision_mode": "auto"},
+        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
+    }
+    payload.update(extra)
+    return payload
+
+
+def stored_signal(user, **kwargs) -> Signal:
+    """A signal as the webhook stores it (payload without the secret), ready to be routed."""
+    payload = alert_payload(user, **kwargs)
+    return Signal.objects.create(user=user, payload=payload, intent=payload["execution_intent"]["type"],
+                                 exchange="binance", tv_symbol=payload["tv"]["symbol"],
+                                 timeframe=int(payload["tv"]["timeframe"]), entry_price=Decimal(payload["tv"]["entry_price"]))
