@@ -15,7 +15,7 @@ from django.db import transaction
 from exchanges.connector import (
     Balance, Connector, ExchangeOrder, Market, OrderStatusUnknown, PermanentError, RetryableError, Ticker,
 )
-from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
+from exchanges.models import ExchangeAccount, PaperOrder, PaperPrice
 from exchanges.paper import services
 
 FAULTS = ("unavailable", "lose_answer_after_accept", "kill_worker_after_accept")
@@ -55,14 +55,7 @@ class PaperConnector(Connector):
             services.paper_markets_ensure(
                 self.exchange_id, from_live=self.account.price_feed == ExchangeAccount.PriceFeed.LIVE
             )
-            self._markets = {
-                row.symbol: Market(
-                    symbol=row.symbol, market_id=row.market_id, base=row.base, quote=row.quote,
-                    tick_size=row.tick_size.normalize(), step_size=row.step_size.normalize(),
-                    min_qty=row.min_qty, min_notional=row.min_notional,
-                )
-                for row in PaperMarket.objects.filter(exchange_id=self.exchange_id)
-            }
+            self._markets = services.paper_markets(self.exchange_id)
         return self._markets
 
     def ticker(self, symbol: str) -> Ticker:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, OrderNotFound
+from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, Market, OrderNotFound
 from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper import matching
 from exchanges.paper.feeds import synthetic_next_price
@@ -69,6 +69,18 @@ def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
         ],
         ignore_conflicts=True,  # another process seeded it at the same moment
     )
+
+
+def paper_markets(exchange_id: str) -> dict[str, Market]:
+    """The paper exchange's markets for ``exchange_id`` as the connector layer speaks of them."""
+    return {
+        row.symbol: Market(
+            symbol=row.symbol, market_id=row.market_id, base=row.base, quote=row.quote,
+            tick_size=row.tick_size.normalize(), step_size=row.step_size.normalize(),
+            min_qty=row.min_qty, min_notional=row.min_notional,
+        )
+        for row in PaperMarket.objects.filter(exchange_id=exchange_id)
+    }
 
 
 def paper_market_upsert(

@@ -90,24 +90,30 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
 
 def _market_close(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
                   final_attempt: bool) -> Order:
-    """Commit the exit order row, then send it (reusing a pending one left by a crashed attempt)."""
-    exit_order = group.orders.filter(
-        role=Order.Role.EXIT, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN], exit_reason=reason
-    ).first()
-    if exit_order is None:
-        try:
-            decision_price = connector.ticker(group.symbol).last
-        except ExchangeError:
-            decision_price = group.current_price
-        side = "sell" if group.side == "long" else "buy"
-        protection = market_protection(group, side, decision_price, connector)
-        exit_order = Order.objects.create(
-            group=group, role=Order.Role.EXIT, symbol=group.symbol, side=side,
-            order_type=OrderType.LIMIT if protection else OrderType.MARKET, price=protection, quantity=quantity,
-            exit_reason=reason, decision_price=decision_price,
-            slippage_outcome=Order.SlippageOutcome.PROTECTED if protection else "",
-        )
+    try:
+        decision_price = connector.ticker(group.symbol).last
+    except ExchangeError:
+        decision_price = group.current_price
+    exit_order = exit_order_for(group, quantity, reason, connector, decision_price=decision_price)
     return order_place(exit_order, connector, final_attempt=final_attempt)
+
+
+def exit_order_for(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
+                   decision_price: Decimal | None, pyramid=None) -> Order:
+    """The committed exit order to send: one left pending by a crashed attempt, or a new market order
+    (a limit at the worst acceptable price with slippage_action "reject")."""
+    pending = group.orders.filter(role=Order.Role.EXIT, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN],
+                                  exit_reason=reason, pyramid=pyramid).first()
+    if pending is not None:
+        return pending
+    side = "sell" if group.side == "long" else "buy"
+    protection = market_protection(group, side, decision_price, connector)
+    return Order.objects.create(
+        group=group, pyramid=pyramid, role=Order.Role.EXIT, symbol=group.symbol, side=side,
+        order_type=OrderType.LIMIT if protection else OrderType.MARKET, price=protection, quantity=quantity,
+        exit_reason=reason, decision_price=decision_price,
+        slippage_outcome=Order.SlippageOutcome.PROTECTED if protection else "",
+    )
 
 
 def market_protection(group: PositionGroup, order_side: str, decision_price: Decimal | None,

@@ -18,13 +18,15 @@ from exchanges.services.accounts import connector_for_account
 from notifications.events import emit
 from trading.grid import round_down, take_profit_price
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
-from trading.services.closing import market_protection, position_close, position_close_request, position_finish
+from trading.services.closing import (
+    exit_order_for, market_protection, position_close, position_close_request, position_finish,
+)
 from trading.services.orders import (
-    PlacementFailed, base_asset, group_refresh_stats, order_cancel, order_place,
+    PlacementFailed, base_asset, fill_events, group_refresh_stats, order_cancel, order_place,
 )
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import GroupStatus, OrderStatus
-from trading.stats import FillEvent, replay
+from trading.stats import replay
 from trading.take_profit import (
     PyramidHolding, position_exit_trigger, pyramids_to_close, trigger_fires,
 )
@@ -182,16 +184,10 @@ def _close_if_triggered(group: PositionGroup, connector: Connector) -> bool:
 
 
 def _pyramid_holdings(group: PositionGroup) -> list[tuple[Pyramid, PyramidHolding]]:
-    base = base_asset(group.symbol)
     default = group.tp_aggregate_percent
     holdings = []
     for pyramid in group.pyramids.exclude(status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]):
-        fills = [
-            FillEvent(order.role == Order.Role.ENTRY, order.filled_quantity, order.avg_fill_price or order.price,
-                      order.fee, order.fee_currency == base, order.filled_at or order.updated_at)
-            for order in pyramid.orders.filter(filled_quantity__gt=0)
-        ]
-        stats = replay(group.side, fills)
+        stats = replay(group.side, fill_events(pyramid.orders, group.symbol))
         percent = pyramid.tp_percent if pyramid.tp_percent is not None else default
         holdings.append((pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, stats.held_quantity, percent)))
     return holdings
@@ -216,18 +212,8 @@ def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, conn
         order_cancel(order, connector)
     quantity = round_down(held, connector.market(group.symbol).step_size)
     if quantity > 0:
-        side = "sell" if group.side == "long" else "buy"
-        exit_order = pyramid.orders.filter(role=Order.Role.EXIT, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN]).first()
-        if exit_order is None:
-            order_id = uuid.uuid4()
-            protection = market_protection(group, side, group.current_price, connector)
-            exit_order = Order.objects.create(
-                id=order_id, client_order_id=client_order_id_for(order_id), group=group, pyramid=pyramid,
-                role=Order.Role.EXIT, symbol=group.symbol, side=side, price=protection,
-                order_type=OrderType.LIMIT if protection else OrderType.MARKET, quantity=quantity,
-                exit_reason=ExitReason.PYRAMID_TP, decision_price=group.current_price,
-                slippage_outcome=Order.SlippageOutcome.PROTECTED if protection else "",
-            )
+        exit_order = exit_order_for(group, quantity, ExitReason.PYRAMID_TP, connector,
+                                    decision_price=group.current_price, pyramid=pyramid)
         try:
             order_place(exit_order, connector)
         except (PlacementFailed, ExchangeError) as exc:

@@ -203,16 +203,21 @@ def _slippage(order: Order, fill_price: Decimal) -> dict:
 # --- Statistics ------------------------------------------------------------------------------
 
 
-def group_fills(group: PositionGroup) -> list[FillEvent]:
-    base = base_asset(group.symbol)
-    events = []
-    for order in group.orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at"):
-        events.append(FillEvent(
+def fill_events(orders, symbol: str) -> list[FillEvent]:
+    """The fills of ``orders`` (entries and exits) as the statistics replay takes them."""
+    base = base_asset(symbol)
+    return [
+        FillEvent(
             is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
             price=order.avg_fill_price or order.price, fee=order.fee, fee_in_base=order.fee_currency == base,
             at=order.filled_at or order.updated_at,
-        ))
-    return events
+        )
+        for order in orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at")
+    ]
+
+
+def group_fills(group: PositionGroup) -> list[FillEvent]:
+    return fill_events(group.orders, group.symbol)
 
 
 def group_refresh_stats(*, group_id) -> PositionGroup:

@@ -3,8 +3,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.connector import ExchangeError
-from exchanges.models import PaperMarket
-from exchanges.paper.services import paper_market_upsert, paper_markets_ensure, paper_price_set
+from exchanges.paper.services import paper_market_upsert, paper_markets, paper_markets_ensure, paper_price_set
 from exchanges.symbols import resolve_tv_symbol
 
 
@@ -48,14 +47,7 @@ class Command(BaseCommand):
 
     def _price(self, exchange: str, symbol: str, price: Decimal) -> None:
         paper_markets_ensure(exchange)
-        markets = {row.symbol: row for row in PaperMarket.objects.filter(exchange_id=exchange)}
-        from exchanges.connector import Market
-
-        unified = resolve_tv_symbol(
-            symbol,
-            {s: Market(s, m.market_id, m.base, m.quote, m.tick_size, m.step_size) for s, m in markets.items()},
-            exchange_id=exchange,
-        )
+        unified = resolve_tv_symbol(symbol, paper_markets(exchange), exchange_id=exchange)
         result = paper_price_set(exchange_id=exchange, symbol=unified, price=price)
         self.stdout.write(f"{exchange} {unified} price {result.price.normalize():f}: {result.fills} order(s) filled.")
 
