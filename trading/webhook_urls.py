@@ -23,6 +23,7 @@ if os.environ.get("BENCH_BARE_VIEW") == "1":
     class BareAcceptedView(APIView):
         authentication_classes: list = []
         permission_classes: list = []
+        throttle_classes: list = []
 
         def post(self, request):
             return Response({"status": "accepted"}, status=202)
