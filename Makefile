@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test bench
+.PHONY: run test bench soak
+SOAK_SECONDS ?= 600
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +25,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m tests.servers $(PY) -m tests.bench $(BENCH)
+
+# The soak at full length (make test runs it for 60 s): prints its figures, keeps var/test-artifacts/soak.json.
+soak: $(VENV)/.installed
+	SOAK_SECONDS=$(SOAK_SECONDS) $(PY) -m tests.servers $(PY) -m pytest tests/soak -s -p no:cacheprovider
