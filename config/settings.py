@@ -146,9 +146,11 @@ else:
 
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery-broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Every folder under var/: kombu's default control folder is ./control in the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -173,8 +175,12 @@ HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
 
 
 def every(seconds: float, task: str) -> dict:
-    """A beat entry that expires before its next run, so a backlog never piles up behind a dead worker."""
-    return {"task": task, "schedule": schedule(seconds), "options": {"expires": seconds * 0.9}}
+    """A beat entry that expires before its next run, so a backlog never piles up behind a dead worker.
+
+    ``expire_seconds``, not Celery's ``expires``: DatabaseScheduler keeps only its own option names
+    when it copies the schedule into the database, and beat sends what the database holds.
+    """
+    return {"task": task, "schedule": schedule(seconds), "options": {"expire_seconds": max(1, int(seconds * 0.9))}}
 
 
 # Declared in code; DatabaseScheduler copies them into the database, where admin can edit them.

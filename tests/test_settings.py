@@ -29,3 +29,20 @@ def test_development_defaults_to_sqlite_and_a_serverless_broker_with_generated_k
     assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
     assert (tmp_path / "secret_key").exists() and (tmp_path / "fernet.key").exists()
     assert oct((tmp_path / "fernet.key").stat().st_mode)[-3:] == "600"
+
+
+def test_every_periodic_task_beat_sends_expires_before_its_next_run(transactional_db):
+    """With the workers down, beat's messages must expire instead of piling up in the broker."""
+    from django.conf import settings
+    from django_celery_beat.models import PeriodicTask
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from config.celery import app
+
+    scheduler = DatabaseScheduler(app=app)  # copies the schedule declared in settings into the database
+
+    for name, declared in settings.CELERY_BEAT_SCHEDULE.items():
+        interval = declared["schedule"].run_every.total_seconds()
+        stored = PeriodicTask.objects.get(name=name)
+        assert stored.expire_seconds and stored.expire_seconds <= max(1, interval * 0.9), name
+        assert scheduler.schedule[name].options["expires"] == stored.expire_seconds, name

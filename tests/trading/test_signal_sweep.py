@@ -112,4 +112,4 @@ def test_the_sweep_is_scheduled_every_30_seconds_and_expires_before_the_next_run
 
     assert entry["task"] == "trading.tasks.signal_sweep_task"
     assert entry["schedule"].run_every.total_seconds() == 30
-    assert entry["options"]["expires"] < 30
+    assert entry["options"]["expire_seconds"] < 30  # what beat sends: tests/test_settings.py
