@@ -5,12 +5,49 @@ exchange supplied (symbols, reasons, error messages, the signature) is HTML-esca
 messages go out in Telegram's HTML parse mode.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from html import escape
+from html import escape, unescape
 
 BOX_WIDTH = 30  # the reference's box: 30 rules after the corner, as in "└──…" of the entry example
+
+
+# Telegram refuses a message longer than this (400 "message is too long"), counted in UTF-16 units.
+MESSAGE_LIMIT = 4096
+SHORTENED = "… (shortened)"
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` cut to Telegram's limit at a line boundary, marked as shortened.
+
+    Whole lines only, so no HTML tag is cut in half (every line of these messages closes its own
+    tags). A first line too long on its own loses its markup and is cut mid-line instead. Lengths
+    are counted with the tags, so a kept text is always within the limit Telegram counts without them.
+    """
+    if _units(text) <= limit:
+        return text
+    budget = limit - _units(SHORTENED) - 1
+    kept: list[str] = []
+    used = 0
+    for line in text.split("\n"):
+        cost = _units(line) + (1 if kept else 0)
+        if used + cost > budget:
+            break
+        kept.append(line)
+        used += cost
+    if not kept:
+        plain = unescape(_TAG.sub("", text.split("\n")[0]))[:budget]
+        while _units(escape(plain)) > budget:
+            plain = plain[:-1]
+        kept = [escape(plain)]
+    return "\n".join(kept) + "\n" + SHORTENED
 
 
 @dataclass(frozen=True)

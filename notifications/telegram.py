@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
+from notifications.formatting import fit_message
+
 # Telegram answers in well under a second; 10 s leaves room for a slow network without holding a
 # worker for long (the task retries on timeout).
 TIMEOUT_SECONDS = 10
@@ -61,10 +63,10 @@ def _call(token: str, method: str, payload: dict) -> TelegramResult:
 
 
 def send_message(token: str, chat_id: str, text: str) -> TelegramResult:
-    return _call(token, "sendMessage", {"chat_id": chat_id, "text": text, "parse_mode": "HTML",
+    return _call(token, "sendMessage", {"chat_id": chat_id, "text": fit_message(text), "parse_mode": "HTML",
                                         "disable_web_page_preview": True})
 
 
 def edit_message_text(token: str, chat_id: str, message_id: int, text: str) -> TelegramResult:
-    return _call(token, "editMessageText", {"chat_id": chat_id, "message_id": message_id, "text": text,
+    return _call(token, "editMessageText", {"chat_id": chat_id, "message_id": message_id, "text": fit_message(text),
                                             "parse_mode": "HTML", "disable_web_page_preview": True})

@@ -134,3 +134,38 @@ def test_number_helpers():
     assert format_price(D("0.5")) == "0.5000"  # 4 significant digits below 1
     assert format_pnl(D("-1.5"), D("-7.5")) == "-1.50% (-$7.50)"
     assert format_pnl(D("0"), D("0")) == "+0.00% (+$0.00)"
+
+
+def test_a_message_within_telegrams_limit_is_sent_as_it_is():
+    from notifications.formatting import fit_message
+
+    assert fit_message(REFERENCE_ENTRY) == REFERENCE_ENTRY
+
+
+def test_an_overlong_failure_is_cut_at_a_line_and_keeps_its_markup_whole():
+    from notifications.formatting import MESSAGE_LIMIT, SHORTENED, fit_message
+
+    # An exchange that answers with a page of text per failed order, one line each.
+    reasons = "\n".join(f"order {n}: <rejected> & refused by the exchange" for n in range(400))
+    message = format_failure(DisplayOptions(), message=reasons)
+    assert len(message) > MESSAGE_LIMIT
+
+    sent = fit_message(message)
+
+    assert len(sent.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
+    assert sent.endswith(SHORTENED)
+    assert sent.startswith("⚠️ <b>Failure</b>")
+    body = sent.removesuffix("\n" + SHORTENED)
+    assert message.startswith(body) and message[len(body)] == "\n"  # whole lines only
+    assert body.count("<b>") == body.count("</b>")
+    assert "&lt;rejected&gt; &amp; refused" in body.splitlines()[-1]
+
+
+def test_one_enormous_line_loses_its_markup_and_is_cut_within_the_limit():
+    from notifications.formatting import MESSAGE_LIMIT, SHORTENED, fit_message
+
+    sent = fit_message("<b>" + "€&" * 5000 + "</b>")
+
+    assert len(sent.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT
+    assert "<b>" not in sent and sent.endswith(SHORTENED)
+    assert sent.startswith("€&amp;€&amp;") and not sent.split("\n")[0].endswith("&amp")
