@@ -15,13 +15,16 @@ from functools import partial, wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
+from exchanges.services.connection import account_test_connection
 from notifications.models import TelegramConfig
 from notifications.services import telegram_test_send
 from risk.selectors import engine_state
@@ -29,15 +32,19 @@ from risk.models import RiskConfig
 from risk.selectors import risk_actions, risk_status
 from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
+    risk_config_update,
 )
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
 from trading.charts import (
     LADDER_CHART_HEIGHT, PNL_BAR_WIDTH, PNL_CHART_DAYS, PNL_CHART_HEIGHT, PriceLine, pnl_bars, price_lines,
 )
+from trading.api.serializers import dca_configuration_clash
+from trading.forms import DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm
 from trading.selectors import (
     active_groups, committed_exposure_usd, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd,
 )
 from trading.services.closing import position_close_enqueue, position_close_request
+from trading.services.promotion import queue_promote
 from trading.services.queue import queue_cancel
 from trading.services.users import user_rotate_webhook_secret
 from trading.states import GroupStatus
@@ -76,11 +83,13 @@ def _risk_config(user) -> RiskConfig:
 
 
 def _open_positions(user):
-    return active_groups(user).order_by("-created_at")
+    # The table shows statistics only: leave out the config snapshot (the whole ladder as JSON), a third of
+    # a row's bytes, decoded for every row of the 5-second poll.
+    return active_groups(user).defer("config_snapshot", "status_reason").order_by("-created_at")
 
 
-def _engine_context(user) -> dict:
-    risk = _risk_config(user)
+def _engine_context(user, risk: RiskConfig | None = None) -> dict:
+    risk = risk or _risk_config(user)
     state = engine_state(risk)
     if risk.engine_force_stopped:
         label = "force-stopped"
@@ -91,9 +100,9 @@ def _engine_context(user) -> dict:
     return {"risk": risk, "engine": {**state, "label": label}}
 
 
-def _pool_context(user) -> dict:
+def _pool_context(user, risk: RiskConfig | None = None) -> dict:
     return {
-        "risk": _risk_config(user),
+        "risk": risk or _risk_config(user),
         "open_count": active_groups(user).count(),
         "exposure_usd": committed_exposure_usd(user),
         "queue_size": QueuedSignal.objects.filter(user=user, status=QueuedSignal.Status.QUEUED).count(),
@@ -105,14 +114,15 @@ def _pool_context(user) -> dict:
 @require_GET
 def overview(request):
     user = request.user
+    risk = _risk_config(user)  # one read for the pool and the engine parts
     positions = list(_open_positions(user))
     bars, zero = pnl_bars(realized_pnl_by_day(user, days=PNL_CHART_DAYS))
     context = {
-        **_pool_context(user),
+        **_pool_context(user, risk),
         "pnl_bars": bars,
         "pnl_zero": zero,
         "pnl_chart": {"width": PNL_CHART_DAYS * PNL_BAR_WIDTH, "height": PNL_CHART_HEIGHT},
-        **_engine_context(user),
+        **_engine_context(user, risk),
         "positions": positions,
         "has_history": bool(positions) or PositionGroup.objects.filter(user=user).exists(),
     }
@@ -323,6 +333,36 @@ def queue_remove(request, entry_id):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def queue_promote_entry(request, entry_id):
+    """GET: the confirmation page; POST: open the entry now, past the pool limits (the API's promote)."""
+    entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
+    label = f"{entry.side} {entry.symbol} {entry.timeframe}m"
+    if request.method == "GET":
+        return render(request, "trading/queue_promote.html", {"entry": entry})
+    if entry.status != QueuedSignal.Status.QUEUED:
+        messages.error(request, f"{label} had already left the queue ({entry.get_status_display().lower()}).")
+        return redirect("queue")
+    try:
+        signal = queue_promote(entry=entry)
+    except ExchangeError as exc:
+        messages.error(request, f"The exchange did not answer ({exc}); {label} stays queued: try again.")
+        return redirect("queue")
+    if signal.status in (Signal.Status.OPENED, Signal.Status.PYRAMIDED):
+        messages.success(request, f"{label} promoted: {signal.get_status_display().lower()}. {signal.reason}")
+        if signal.position_group_id:
+            return redirect("position-detail", group_id=signal.position_group_id)
+    elif signal.status == Signal.Status.QUEUED and _risk_config(request.user).engine_force_stopped:
+        messages.error(request, f"{label} is still queued: the engine is force-stopped. Start it on the Overview "
+                                f"page and promote again.")
+    elif signal.status == Signal.Status.QUEUED:
+        messages.error(request, f"{label} is still queued: {signal.reason}")
+    else:
+        messages.error(request, f"{label} was not opened ({signal.get_status_display().lower()}): {signal.reason}")
+    return redirect("queue")
+
+
+@login_required
 @require_GET
 def risk(request):
     context = {**_engine_context(request.user), "actions": risk_actions(user=request.user)[:RISK_ACTIONS_SHOWN]}
@@ -426,3 +466,170 @@ def telegram_test(request):
         description = getattr(result, "description", "") or "no answer from Telegram"
         messages.error(request, f"The test message was not sent: {description}")
     return redirect("settings")
+
+
+# --- Settings forms -------------------------------------------------------------------------------------
+# One page per form, plain POST with a CSRF token; an invalid form is shown again with each error next to
+# its field and nothing saved. Rows are looked up with user=request.user: another trader's id is a 404.
+
+
+def _settings_section(anchor: str) -> str:
+    return f"{reverse('settings')}#{anchor}"
+
+
+def _form_page(request, form, *, title: str, intro: str = "", submit: str = "Save", extra: dict | None = None):
+    context = {"form": form, "title": title, "intro": intro, "submit": submit, **(extra or {})}
+    return render(request, "trading/settings_form.html", context)
+
+
+# The ladder a new configuration starts from: five legs 0.5 % apart, 20 % each, 2 % take-profit each.
+NEW_DCA_LEVELS = [{"gap_percent": gap, "weight_percent": 20, "tp_percent": 2} for gap in (0, -0.5, -1, -1.5, -2)]
+
+
+def _dca_save(request, form: DCAConfigurationForm, done: str):
+    try:
+        with transaction.atomic():
+            config = form.save()
+    except IntegrityError:  # a concurrent save won the unique constraint after our check
+        form.add_error(None, dca_configuration_clash(form.instance)
+                       or "This configuration conflicts with another one saved at the same moment; reload and retry.")
+        return None
+    messages.success(request, f"DCA configuration {config} {done}. It applies to positions opened from now on.")
+    return redirect(_settings_section("dca"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dca_config_create(request):
+    if request.method == "POST":
+        form = DCAConfigurationForm(request.POST, user=request.user)
+        if form.is_valid() and (response := _dca_save(request, form, "added")):
+            return response
+    else:
+        account = ExchangeAccount.objects.filter(user=request.user).order_by("exchange_id").first()
+        form = DCAConfigurationForm(user=request.user, initial={
+            "exchange": account.exchange_id if account else "", "levels": NEW_DCA_LEVELS, "pyramid_levels": {},
+            "pyramid_tp_percents": {}, "capital_usd": Decimal("1000"),
+        })
+    return _form_page(request, form, title="New DCA configuration",
+                      intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
+                            "default and leave the timeframe empty for every timeframe.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dca_config_edit(request, config_id):
+    config = get_object_or_404(DCAConfiguration, pk=config_id, user=request.user)
+    title = f"DCA configuration {config}"
+    if request.method == "POST":
+        form = DCAConfigurationForm(request.POST, instance=config, user=request.user)
+        if form.is_valid() and (response := _dca_save(request, form, "saved")):
+            return response
+    else:
+        form = DCAConfigurationForm(instance=config, user=request.user)
+    return _form_page(request, form, title=title, extra={"delete_config": config},
+                      intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dca_config_delete(request, config_id):
+    """GET: the confirmation page; POST: delete (open positions keep their snapshot of it)."""
+    config = get_object_or_404(DCAConfiguration, pk=config_id, user=request.user)
+    if request.method == "GET":
+        return render(request, "trading/dca_config_delete.html", {"config": config})
+    label = str(config)
+    config.delete()
+    messages.success(request, f"DCA configuration {label} deleted. Open positions keep the settings they were "
+                              f"opened with.")
+    return redirect(_settings_section("dca"))
+
+
+def _account_save(request, form: ExchangeAccountForm, done: str):
+    try:
+        with transaction.atomic():
+            account = form.save()
+    except IntegrityError:  # a concurrent add of the same exchange won the unique constraint
+        form.add_error("exchange_id", "You already have an account on this exchange: edit that one.")
+        return None
+    messages.success(request, f"Exchange account {account} {done}. Use “Test connection” to check the keys.")
+    return redirect(_settings_section("exchange-accounts"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exchange_account_create(request):
+    if request.method == "POST":
+        form = ExchangeAccountForm(request.POST, user=request.user)
+        if form.is_valid() and (response := _account_save(request, form, "added")):
+            return response
+    else:
+        form = ExchangeAccountForm(user=request.user)
+    return _form_page(request, form, title="New exchange account",
+                      intro="Paper mode trades against the built-in paper exchange and needs no keys; live and "
+                            "testnet need an API key and secret (stored encrypted, never shown again).")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exchange_account_edit(request, account_id):
+    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    if request.method == "POST":
+        form = ExchangeAccountForm(request.POST, instance=account, user=request.user)
+        if form.is_valid() and (response := _account_save(request, form, "saved")):
+            return response
+    else:
+        form = ExchangeAccountForm(instance=account, user=request.user)
+    return _form_page(request, form, title=f"Exchange account {account}",
+                      extra={"test_account": account},
+                      intro="Leave a key field empty to keep the stored key.")
+
+
+@login_required
+@require_POST
+def exchange_account_test(request, account_id):
+    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    check = account_test_connection(account=account)
+    if check.ok:
+        held = ", ".join(f"{total.normalize():f} {asset}" for asset, total in check.balances.items()) or "empty"
+        messages.success(request, f"{account}: connected; balance {held}.")
+    else:
+        messages.error(request, f"{account}: the connection failed: {check.error}")
+    return _back(request, _settings_section("exchange-accounts"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def risk_config_edit(request):
+    risk = _risk_config(request.user)
+    if request.method == "POST":
+        form = RiskConfigForm(request.POST, instance=risk)
+        if form.is_valid():
+            try:
+                risk_config_update(user=request.user, changes=form.changes())
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(None if field not in form.fields else field, errors)
+            else:
+                messages.success(request, "Pool and risk settings saved.")
+                return redirect(_settings_section("risk"))
+    else:
+        form = RiskConfigForm(instance=risk)
+    return _form_page(request, form, title="Pool and risk settings",
+                      intro="The engine's stop and start are on the Overview page.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def telegram_config_edit(request):
+    telegram, _ = TelegramConfig.objects.get_or_create(user=request.user)
+    if request.method == "POST":
+        form = TelegramConfigForm(request.POST, instance=telegram)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Telegram settings saved. Send a test message to check them.")
+            return redirect(_settings_section("telegram"))
+    else:
+        form = TelegramConfigForm(instance=telegram)
+    return _form_page(request, form, title="Telegram", extra={"telegram": telegram},
+                      intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")

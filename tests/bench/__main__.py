@@ -16,9 +16,11 @@ from django.db import connection  # noqa: E402
 
 from tests.bench import fill_sync, paper_matching, signal_to_orders, webhook  # noqa: E402
 from tests.bench import risk_cycle  # noqa: E402
+from tests.bench import pages  # noqa: E402
 
 BENCHMARKS = {"paper_matching": paper_matching, "signal_to_orders": signal_to_orders, "webhook": webhook, "fill_sync": fill_sync}
 BENCHMARKS["risk_cycle"] = risk_cycle
+BENCHMARKS["pages"] = pages
 
 
 def machine() -> str:

@@ -436,6 +436,25 @@ def test_position_page_queries_do_not_grow_with_legs(trader_client, trader, posi
     assert _queries(trader_client, url) == before
 
 
+@pytest.mark.django_db
+def test_page_queries_do_not_grow_with_the_book():
+    """The benchmark's book (tests/bench/pages.py) at 20 and at 100 groups: same queries on every page."""
+    from tests.bench.pages import book_add, count_queries, pages, traders_create
+
+    traders = traders_create("queries-", 3)
+    book_add(traders, groups=20, orders=400)
+    client = Client()
+    client.force_login(traders[0])
+    small = {name: count_queries(client, url) for name, url in pages(traders[0]).items()}
+
+    book_add(traders, groups=80, orders=1600)
+    large = {name: count_queries(client, url) for name, url in pages(traders[0]).items()}
+
+    assert PositionGroup.objects.filter(user=traders[0]).count() == 85
+    assert Order.objects.filter(group__user__in=traders).count() > 1900  # about 20 per group
+    assert small == large
+
+
 def test_the_alert_message_from_settings_is_accepted_by_the_webhook(trader):
     """What TradingView sends once it has filled the template's placeholders."""
     filled = {
