@@ -235,3 +235,35 @@ def test_config_snapshot_keeps_the_group_on_the_ladder_it_opened_with(route, tra
     route(entry_price="95")
 
     assert Pyramid.objects.get(index=1).orders.count() == 5  # the snapshot's five legs, not the edited one
+
+
+def test_an_alert_that_waited_out_an_outage_is_not_traded_late(route, trader):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.signals import stored_signal
+    from trading.services.routing import signal_route
+
+    signal = stored_signal(trader, entry_price="100")
+    Signal.objects.filter(pk=signal.pk).update(received_at=timezone.now() - timedelta(minutes=17))
+
+    signal = signal_route(signal_id=signal.pk)  # its task finally reaches a worker
+
+    assert signal.status == "failed"
+    assert "arrived 17 minutes ago" in signal.reason and "Send it again" in signal.reason
+    assert not PositionGroup.objects.exists() and not PaperOrder.objects.exists()
+
+
+def test_an_alert_routed_within_the_sweeps_window_is_still_traded(route, trader):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.signals import stored_signal
+    from trading.services.routing import signal_route
+
+    signal = stored_signal(trader, entry_price="100")
+    Signal.objects.filter(pk=signal.pk).update(received_at=timezone.now() - timedelta(minutes=15))
+
+    assert signal_route(signal_id=signal.pk).status == "opened"

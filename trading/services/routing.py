@@ -31,6 +31,7 @@ from trading.selectors import (
 )
 from trading.services.closing import position_close_request
 from trading.services.queue import queue_resolve, queue_signal
+from trading.services.signals import SIGNAL_MAX_AGE
 from trading.services.transitions import group_transition
 from trading.states import GroupStatus, OrderStatus
 
@@ -75,6 +76,12 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
     expected = S.QUEUED if queue_entry_id else S.RECEIVED
     if signal.status != expected:
         return signal
+    age = timezone.now() - signal.received_at
+    if not queue_entry_id and age > SIGNAL_MAX_AGE:  # a queued entry ages on purpose; it has its own TTL
+        return _finish(signal, S.FAILED, (
+            f"Not traded: the alert arrived {age.total_seconds() / 60:.0f} minutes ago and waited for a worker "
+            f"(broker or workers down?); alerts older than {SIGNAL_MAX_AGE.total_seconds() / 60:.0f} minutes "
+            "belong to a past bar. Send it again if it still applies."))
     try:
         context = _gather(signal)
     except RoutingRejected as exc:

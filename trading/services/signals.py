@@ -36,6 +36,15 @@ SWEEP_BATCH_SIZE = 500
 REASON_MAX_CHARS = 2000
 
 
+def _resend_after(resends: int) -> timedelta:
+    return timedelta(seconds=SWEEP_FIRST_RESEND_AFTER_SECONDS * 2**resends)
+
+
+# The oldest alert still traded: 16 minutes, when the sweep gives up on an unrouted one. Routing
+# refuses older ones too, so an alert that waited out an outage in the broker is never traded late.
+SIGNAL_MAX_AGE = _resend_after(SWEEP_MAX_RESENDS)
+
+
 def body_dedupe_key(body: bytes) -> str:
     """sha256 of the raw body: the same alert resent by TradingView hashes the same."""
     return hashlib.sha256(body).hexdigest()
@@ -152,10 +161,6 @@ class SweepResult:
     failed: list[uuid.UUID]
 
 
-def _resend_after(resends: int) -> timedelta:
-    return timedelta(seconds=SWEEP_FIRST_RESEND_AFTER_SECONDS * 2**resends)
-
-
 def signal_sweep(*, now: datetime | None = None) -> SweepResult:
     """Re-send to the workers signals still ``received`` and never routed; give up after the bound.
 
@@ -167,7 +172,7 @@ def signal_sweep(*, now: datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     unrouted = Signal.objects.filter(status=Signal.Status.RECEIVED, routed_at__isnull=True)
 
-    give_up_age = _resend_after(SWEEP_MAX_RESENDS)
+    give_up_age = SIGNAL_MAX_AGE
     with transaction.atomic():
         failed = list(
             unrouted.filter(routing_attempts__gte=SWEEP_MAX_RESENDS, received_at__lt=now - give_up_age)
