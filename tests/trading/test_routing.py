@@ -267,3 +267,19 @@ def test_an_alert_routed_within_the_sweeps_window_is_still_traded(route, trader)
     Signal.objects.filter(pk=signal.pk).update(received_at=timezone.now() - timedelta(minutes=15))
 
     assert signal_route(signal_id=signal.pk).status == "opened"
+
+
+def test_a_late_exit_still_closes_the_position(route, trader):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.signals import stored_signal
+    from trading.services.routing import signal_route
+
+    assert route(entry_price="100").status == "opened"
+    exit_signal = stored_signal(trader, intent="exit", side="sell", market_position="flat",
+                                prev_market_position="long", entry_price="100")
+    Signal.objects.filter(pk=exit_signal.pk).update(received_at=timezone.now() - timedelta(minutes=40))
+
+    assert signal_route(signal_id=exit_signal.pk).status == "exited"

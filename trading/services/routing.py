@@ -76,8 +76,11 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
     expected = S.QUEUED if queue_entry_id else S.RECEIVED
     if signal.status != expected:
         return signal
+    # An entry that waited out an outage belongs to a past bar: not opened late. Exits and reduces
+    # only take risk off what the strategy already left, so they still run; a queued entry ages on
+    # purpose and has its own TTL.
     age = timezone.now() - signal.received_at
-    if not queue_entry_id and age > SIGNAL_MAX_AGE:  # a queued entry ages on purpose; it has its own TTL
+    if not queue_entry_id and signal.intent in (Signal.Intent.SIGNAL, Signal.Intent.REVERSE) and age > SIGNAL_MAX_AGE:
         return _finish(signal, S.FAILED, (
             f"Not traded: the alert arrived {age.total_seconds() / 60:.0f} minutes ago and waited for a worker "
             f"(broker or workers down?); alerts older than {SIGNAL_MAX_AGE.total_seconds() / 60:.0f} minutes "

@@ -40,8 +40,8 @@ def _resend_after(resends: int) -> timedelta:
     return timedelta(seconds=SWEEP_FIRST_RESEND_AFTER_SECONDS * 2**resends)
 
 
-# The oldest alert still traded: 16 minutes, when the sweep gives up on an unrouted one. Routing
-# refuses older ones too, so an alert that waited out an outage in the broker is never traded late.
+# The oldest entry alert still opened: 16 minutes, when the sweep gives up on an unrouted one.
+# Routing refuses older entries too, so one that waited out an outage in the broker never opens late.
 SIGNAL_MAX_AGE = _resend_after(SWEEP_MAX_RESENDS)
 
 
