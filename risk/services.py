@@ -55,11 +55,11 @@ def risk_config_update(*, user, changes: dict) -> RiskConfig:
     return risk
 
 
-def engine_force_stop(*, user) -> RiskConfig:
+def engine_force_stop(*, user, by: str = "the trader") -> RiskConfig:
     """Stop new entries: from now on every entry signal is queued until ``engine_force_start``.
 
     Open positions carry on (fills, take-profits, exits, the risk engine). Stopping a stopped engine
-    changes nothing and writes no second audit row.
+    changes nothing and writes no second audit row. ``by`` names who stopped it in the audit trail.
     """
     with transaction.atomic():
         risk = _locked_risk_config(user)
@@ -69,13 +69,13 @@ def engine_force_stop(*, user) -> RiskConfig:
         risk.save(update_fields=["engine_force_stopped", "updated_at"])
         RiskAction.objects.create(
             user=user, action_type=RiskAction.ActionType.FORCE_STOP,
-            notes="Engine force-stopped by the trader: new entries are queued until it is started again.",
+            notes=f"Engine force-stopped by {by}: new entries are queued until it is started again.",
         )
     logger.warning("engine force-stopped for user %s", user.pk)
     return risk
 
 
-def engine_force_start(*, user) -> RiskConfig:
+def engine_force_start(*, user, by: str = "the trader") -> RiskConfig:
     """Let new entries through again and promote the waiting queue at once (after commit).
 
     It lifts the trader's force-stop only: a pause by the daily loss limit (``max_realized_loss_usd``)
@@ -87,7 +87,7 @@ def engine_force_start(*, user) -> RiskConfig:
             return risk
         risk.engine_force_stopped = False
         risk.save(update_fields=["engine_force_stopped", "updated_at"])
-        notes = "Engine started again by the trader: queued entries are promoted."
+        notes = f"Engine started again by {by}: queued entries are promoted."
         if risk.engine_paused_by_loss_limit:
             notes += " New entries stay paused by the daily loss limit (max_realized_loss_usd)."
         RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.FORCE_START, notes=notes)
