@@ -273,16 +273,53 @@ if not (CLIENT_ORDER_ID_PREFIX.isalnum() and 1 <= len(CLIENT_ORDER_ID_PREFIX) <=
 TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org").rstrip("/")
 
 # --- API ------------------------------------------------------------------------------------
+# Request budgets, "N/period" (period: second, minute, hour or day); empty turns one off. Counted in
+# the cache (Redis with REDIS_URL: one budget per installation, not per web process). A cache outage
+# lets requests through (trading/api/throttling.py).
+import re as _re  # noqa: E402  (kept inside this block)
+
+_THROTTLE_RATE = _re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def _throttle_rate(name: str, default: str) -> str | None:
+    rate = env.str(name, default=default).strip().lower()
+    if rate and not _THROTTLE_RATE.fullmatch(rate):
+        raise ImproperlyConfigured(f"{name}: {rate!r} is not a rate such as 600/minute (or empty for no limit)")
+    return rate or None
+
+
+# Per signed-in trader, session or token: 20 requests a second lets a script poll every endpoint it
+# needs each second; the dashboard pages are not API requests and do not count.
+API_THROTTLE_USER = _throttle_rate("API_THROTTLE_USER", "1200/minute")
+# Per client address without credentials: only the schema, the docs and the token endpoint answer those.
+API_THROTTLE_ANON = _throttle_rate("API_THROTTLE_ANON", "120/minute")
+# Per client address on POST /api/v1/auth/token/, right or wrong password: a script needs one token,
+# and a password guesser gets 10 tries a minute.
+API_THROTTLE_AUTH_TOKEN = _throttle_rate("API_THROTTLE_AUTH_TOKEN", "10/minute")
+# Reverse proxies in front of the web process that append the client to X-Forwarded-For (1 behind
+# nginx or Caddy). 0: the connecting address is the client, and X-Forwarded-For is ignored, so a
+# client cannot pick a fresh address per request to escape its budget.
+API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0)
+
 REST_FRAMEWORK = {
+    # Token first: a request without credentials then answers 401 with "WWW-Authenticate: Token", which
+    # tells a script what to send (with the session first it was a bare 403). Both are still tried.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "trading.api.throttling.AnonRateThrottle",
+        "trading.api.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON,
+                               "auth-token": API_THROTTLE_AUTH_TOKEN},
+    "NUM_PROXIES": API_NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DCA execution engine API",

@@ -1,10 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from trading.api.auth import AuthTokenView
 
 api_v1 = [
+    # Trailing slash optional: a POST cannot follow APPEND_SLASH's redirect.
+    re_path(r"^auth/token/?$", AuthTokenView.as_view(), name="auth-token"),
     path("", include("exchanges.api.urls")),
     path("", include("trading.api.urls")),
     path("risk/", include("risk.api.urls")),

@@ -2,11 +2,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+from trading.api.serializers import NulFreeModelSerializer
 
 SECRET_FIELDS = ("api_key", "api_secret", "api_password")
 
 
-class ExchangeAccountSerializer(serializers.ModelSerializer):
+class ExchangeAccountSerializer(NulFreeModelSerializer):
     """Keys are write-only: sent to set them, never returned; omitted or empty keeps what is stored."""
 
     api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
@@ -45,7 +46,26 @@ class ExchangeAccountSerializer(serializers.ModelSerializer):
             probe.full_clean(exclude=["user"], validate_unique=False)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
+        if probe.mode != ExchangeAccount.Mode.PAPER:
+            if problem := ccxt_account_problem(probe.exchange_id, probe.mode):
+                raise serializers.ValidationError(problem)
         return attrs
+
+
+def ccxt_account_problem(exchange_id: str, mode: str) -> dict | None:
+    """Why ccxt cannot trade ``exchange_id`` in ``mode`` (live or testnet), as field errors; None if it can.
+
+    Checked when the account is saved, so the trader hears it then rather than from the first signal.
+    A testnet needs ccxt's sandbox URLs, which many exchanges lack (kraken, kucoin, bitstamp, …).
+    """
+    import ccxt  # only here: the paper engine never needs it
+
+    if exchange_id not in ccxt.exchanges:
+        return {"exchange_id": [f"ccxt has no exchange {exchange_id!r}: use its ccxt id (binance, bybit, okx, …), "
+                                f"or mode paper for a dry run."]}
+    if mode == ExchangeAccount.Mode.TESTNET and not getattr(ccxt, exchange_id)().urls.get("test"):
+        return {"mode": [f"{exchange_id} has no testnet in ccxt: use live or paper mode."]}
+    return None
 
 
 class ConnectionCheckSerializer(serializers.Serializer):

@@ -1,4 +1,5 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.db.models import ProtectedError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,8 +15,18 @@ from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_market_upsert, paper_price_set
 from exchanges.services.connection import account_test_connection
+from trading.api.params import query_text
+from trading.api.serializers import ErrorSerializer
 
 
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={204: None,
+                   409: OpenApiResponse(ErrorSerializer, description="Positions were traded on the account.")},
+        description="Delete an account no position was ever traded on. One with positions (open or closed) is "
+        "kept for their record: disable it instead (`is_enabled` false).",
+    ),
+)
 class ExchangeAccountViewSet(viewsets.ModelViewSet):
     """The trader's exchange accounts. API keys are write-only."""
 
@@ -28,6 +39,19 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(user=self.request.user)
+
+    def destroy(self, request, *args, **kwargs):
+        account = self.get_object()
+        try:
+            account.delete()
+        except ProtectedError as exc:  # position groups keep their account (on_delete=PROTECT)
+            positions = len(exc.protected_objects)
+            return Response(
+                {"detail": f"The {account.exchange_id} account has {positions} position(s) on record (open or closed), "
+                 "so it cannot be deleted: set is_enabled to false to stop trading on it."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=ConnectionCheckSerializer)
     @action(detail=True, methods=["post"], url_path="test-connection")
@@ -79,7 +103,7 @@ class PaperMarketsView(APIView):
     )
     def get(self, request):
         exchanges = _paper_exchanges(request.user)
-        wanted = request.query_params.get("exchange")
+        wanted = query_text(request, "exchange")
         if wanted:
             account = _paper_account(request.user, wanted)
             PaperConnector(account).load_markets()  # seeds the list on first use

@@ -2,10 +2,11 @@ from rest_framework import serializers
 
 from risk.models import RiskAction, RiskConfig
 from risk.services import RISK_CONFIG_READ_ONLY
+from trading.api.serializers import NulFreeModelSerializer
 from trading.models import PositionGroup
 
 
-class RiskConfigSerializer(serializers.ModelSerializer):
+class RiskConfigSerializer(NulFreeModelSerializer):
     """The trader's execution pool limits, queue and risk engine settings.
 
     loss_threshold_percent is negative (-1.5 = a 1.5 % loss); max_open_positions_per_symbol cannot

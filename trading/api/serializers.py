@@ -6,6 +6,7 @@ OpenAPI schema one component per record.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_choice_field
 from rest_framework import serializers
@@ -22,6 +23,41 @@ def drf_errors(exc: DjangoValidationError) -> dict:
     if "__all__" in errors:
         errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop("__all__")
     return errors
+
+
+NUL = "\x00"
+
+
+def contains_nul(value) -> bool:
+    """Whether a NUL character is anywhere in a JSON value, keys included."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
+class NulFreeJSONField(serializers.JSONField):
+    """DRF's JSON field refusing NUL characters, which PostgreSQL's jsonb cannot store: a 400 naming the
+    field instead of a database error (500). DRF's CharField already refuses them in plain text."""
+
+    default_error_messages = {"null_characters": "Null characters are not allowed."}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if contains_nul(value):
+            self.fail("null_characters")
+        return value
+
+
+class NulFreeModelSerializer(serializers.ModelSerializer):
+    """DRF's, with the model's JSON fields mapped to the ``NulFreeJSONField`` above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping, models.JSONField: NulFreeJSONField,
+    }
 
 
 class NamedChoiceField(serializers.ChoiceField):
@@ -148,7 +184,7 @@ class QueuePromoteResultSerializer(serializers.Serializer):
     queue_status = serializers.CharField(help_text="The queue entry's status afterwards: promoted, or still queued.")
 
 
-class DCAConfigurationSerializer(serializers.ModelSerializer):
+class DCAConfigurationSerializer(NulFreeModelSerializer):
     """How to trade one pair on one exchange and timeframe: the DCA ladder, pyramids, take-profit.
 
     Checked like the admin form: every ladder's weight_percent must sum to 100, the pair is BASE/QUOTE

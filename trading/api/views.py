@@ -18,6 +18,7 @@ from rest_framework.settings import api_settings
 
 from exchanges.connector import ExchangeError
 from risk.models import RiskConfig
+from trading.api.params import query_text
 from trading.api.serializers import (
     DCAConfigurationSerializer, ErrorSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
     QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
@@ -95,9 +96,9 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
                             aliases={OPEN_POSITIONS: [s.value for s in GROUP_ACTIVE_STATUSES]})
         if statuses is not None:
             groups = groups.filter(status__in=statuses)
-        if exchange := self.request.query_params.get("exchange", "").strip():
+        if exchange := query_text(self.request, "exchange"):
             groups = groups.filter(exchange=exchange.lower())
-        if symbol := self.request.query_params.get("symbol", "").strip():
+        if symbol := query_text(self.request, "symbol"):
             groups = groups.filter(symbol__iexact=symbol)
         return groups
 
@@ -152,7 +153,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
             orders = orders.filter(status__in=statuses)
         if (roles := _choices(self.request, "role", Order.Role.values)) is not None:
             orders = orders.filter(role__in=roles)
-        if symbol := self.request.query_params.get("symbol", "").strip():
+        if symbol := query_text(self.request, "symbol"):
             orders = orders.filter(symbol__iexact=symbol)
         if (group := _uuid(self.request, "group")) is not None:
             orders = orders.filter(group_id=group)
