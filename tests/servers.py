@@ -6,6 +6,9 @@ Installs the servers with apt-get when they are missing and we are root, starts 
 loopback ports in a temporary directory (PostgreSQL tuned for tests: no fsync), exports
 ``DATABASE_URL`` and ``REDIS_URL`` to the command, stops both afterwards and exits with the
 command's status. Nothing listens beyond 127.0.0.1.
+
+When the command runs pytest, Debian's ``chromium`` (for the browser tests in ``tests/browser``) is
+installed the same way when missing; its path goes to the command as ``CHROMIUM_PATH``.
 """
 
 import glob
@@ -64,6 +67,38 @@ def ensure_installed() -> None:
     # Debian's package starts a cluster of its own; we use private instances only.
     subprocess.run(["service", "postgresql", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run(["service", "redis-server", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+# fonts-liberation gives the screenshots the metric-compatible Arial/Times the CSS asks for.
+CHROMIUM_PACKAGES = ["chromium", "fonts-liberation"]
+
+
+def chromium_path() -> str | None:
+    for name in CHROMIUM_NAMES:
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def ensure_chromium() -> str | None:
+    """The browser tests drive the system chromium (never a downloaded one): install it when missing.
+
+    Without root we only warn: the browser tests then fail with the same advice, the rest still runs.
+    """
+    if path := chromium_path():
+        return path
+    if os.geteuid() != 0:
+        say("chromium not installed and not running as root: the browser tests will fail "
+            "(sudo apt-get install -y chromium)")
+        return None
+    say("installing chromium with apt-get (for the browser tests)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *CHROMIUM_PACKAGES]
+    if subprocess.run(command, env=env).returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, check=True)
+        subprocess.run(command, env=env, check=True)
+    return chromium_path()
 
 
 def as_postgres_user(command: list[str]) -> list[str]:
@@ -165,6 +200,7 @@ def main(command: list[str]) -> int:
     if not command:
         sys.exit("usage: python -m tests.servers COMMAND [ARGS…]")
     ensure_installed()
+    browser = ensure_chromium() if any("pytest" in part for part in command) else None
     with ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="engine-test-"))
         stack.callback(shutil.rmtree, workdir, True)
@@ -176,6 +212,8 @@ def main(command: list[str]) -> int:
             # Every test server address is on loopback; keep the engine's outbound calls there too.
             "TELEGRAM_API_BASE": os.environ.get("TELEGRAM_API_BASE", "http://127.0.0.1:9"),
         }
+        if browser and "CHROMIUM_PATH" not in env:
+            env["CHROMIUM_PATH"] = browser
         return subprocess.run(command, env=env).returncode
 
 
