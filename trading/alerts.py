@@ -110,18 +110,26 @@ class _Errors:
         self.reported.add(loc)
 
 
+_NUL_MESSAGE = "Contains a NUL character (\\u0000), which cannot be stored: remove it from the alert message"
+
+
 def _placeholders(errors: _Errors, value: Any, loc: tuple) -> None:
-    """Report every string, at any depth, that still holds a TradingView ``{{…}}`` placeholder."""
+    """Report every string, at any depth, that still holds a TradingView ``{{…}}`` placeholder, and
+    every key or string holding a NUL character (valid JSON, but no database stores it)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if loc or key != "secret":  # never echo the secret, even a wrong one
+            if "\x00" in key:
+                errors.add((*loc, key.replace("\x00", "\\u0000")), _NUL_MESSAGE, "string_nul")
+            elif loc or key != "secret":  # never echo the secret, even a wrong one
                 _placeholders(errors, item, (*loc, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _placeholders(errors, item, (*loc, index))
     elif isinstance(value, str):
         found = _PLACEHOLDER.search(value)
-        if found:
+        if "\x00" in value:
+            errors.add(loc, _NUL_MESSAGE, "string_nul")
+        elif found:
             errors.add(
                 loc,
                 f"Unreplaced placeholder {found.group(0)}: TradingView did not fill it in; "

@@ -178,17 +178,24 @@ def _mask_text(text: str, secrets: tuple[str, ...]) -> str:
     return _SECRET_IN_TEXT.sub(lambda match: f'{match.group(1)}"{MASK}"', text)
 
 
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL cannot store (shown as U+FFFD instead)."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def _scrub(value, secrets: tuple[str, ...], *, top: bool = False):
-    """The payload without ``secret``; any other secret-named key or copy of a secret masked."""
+    """The payload as stored: without ``secret``, any other secret-named key or copy of a secret
+    masked, NUL characters replaced."""
     if isinstance(value, dict):
         return {
-            key: (MASK if "secret" in str(key).lower() else _scrub(item, secrets))
+            _storable(key): (MASK if "secret" in str(key).lower() else _scrub(item, secrets))
             for key, item in value.items()
             if not (top and key == "secret")
         }
     if isinstance(value, list):
         return [_scrub(item, secrets) for item in value]
-    if isinstance(value, str) and secrets:
+    if isinstance(value, str):
+        value = _storable(value)
         for secret in secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
@@ -223,7 +230,7 @@ def _decode(body: bytes) -> tuple[dict | None, str]:
 
 
 def _raw_payload(body: bytes, secrets: tuple[str, ...]) -> dict:
-    text = _mask_text(body.decode("utf-8", errors="replace"), secrets)
+    text = _storable(_mask_text(body.decode("utf-8", errors="replace"), secrets))
     return {"raw": text[:STORED_RAW_BODY_CHARS], "raw_bytes": len(body), "truncated": len(text) > STORED_RAW_BODY_CHARS}
 
 

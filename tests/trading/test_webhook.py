@@ -649,3 +649,27 @@ def test_with_the_cache_down_alerts_still_get_through(web, user, settings, monke
 
     assert answers == [202, 202, 202]  # fails open: refusing alerts is worse than no flood guard
     assert Signal.objects.count() == 3
+
+
+def test_a_nul_character_is_422_at_its_field_and_the_rejection_is_stored_readable(web, user, ip):
+    # Valid JSON ("\u0000"), but PostgreSQL stores no NUL: a 503 would have TradingView resend it forever.
+    body = alert(user, strategy_info={"alert_message": "entry\u0000"})
+    body["notes\u0000"] = "x"
+
+    response = post(web, user.id, body)
+
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert sorted(error["loc"] for error in detail) == [["notes\\u0000"], ["strategy_info", "alert_message"]]
+    assert {error["type"] for error in detail} == {"string_nul"}
+    signal = assert_only_the_rejection(http_status=422, user=user, ip=ip)
+    assert signal.payload["strategy_info"]["alert_message"] == "entry\ufffd"
+    assert "notes\ufffd" in signal.payload
+
+
+def test_a_nul_byte_in_an_unparseable_body_is_stored_readable(web, user, ip):
+    response = post(web, user.id, b'{"secret": "x", \x00 broken', content_type="text/plain")
+
+    assert response.status_code == 400
+    signal = assert_only_the_rejection(http_status=400, user=user, ip=ip)
+    assert "\x00" not in signal.payload["raw"] and "\ufffd" in signal.payload["raw"]
