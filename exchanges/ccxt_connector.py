@@ -304,6 +304,10 @@ class CcxtConnector(Connector):
         config["enableRateLimit"] = True  # the shared budget sits on top of ccxt's limiter, not instead of it
         self.client = _with_shared_budget(exchange_class)(config)
         if mode == "testnet":
+            # Exchanges without a sandbox URL either raise NotSupported or, when the URL is present
+            # but empty (kraken), fail inside ccxt with a TypeError: ask first.
+            if not self.client.urls.get("test"):
+                raise PermanentError(f"{exchange_id} has no testnet in ccxt: use live or paper mode.")
             try:
                 self.client.set_sandbox_mode(True)
             except ccxt.NotSupported as exc:

@@ -121,9 +121,6 @@ def test_switching_an_account_to_a_testnet_ccxt_lacks_is_refused(api, user):
     assert account.mode == "live"
 
 
-@pytest.mark.xfail(reason="exchanges/ccxt_connector.py catches only ccxt.NotSupported from set_sandbox_mode; ccxt "
-                          "raises TypeError for exchanges whose sandbox URL is None (kraken). An account saved "
-                          "before the API's check, or in admin, still ends test-connection in a 500.")
 def test_an_existing_testnet_account_ccxt_lacks_reports_the_problem(user, loopback_only):
     account = ExchangeAccountFactory(user=user, exchange_id="kraken", mode="testnet", api_key="k", api_secret="s")
     api = APIClient(raise_request_exception=False)
