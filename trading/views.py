@@ -132,7 +132,9 @@ def overview(request):
 @partial_login_required
 @require_GET
 def positions_partial(request):
-    return render(request, "trading/partials/positions_table.html", {"positions": _open_positions(request.user)})
+    positions = list(_open_positions(request.user))
+    has_history = bool(positions) or PositionGroup.objects.filter(user=request.user).exists()
+    return render(request, "trading/partials/positions_table.html", {"positions": positions, "has_history": has_history})
 
 
 @partial_login_required

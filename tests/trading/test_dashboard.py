@@ -134,6 +134,34 @@ def test_overview_of_a_new_trader_shows_the_webhook_url(client):
 
     assert "No positions yet" in page
     assert newcomer.webhook_url in page
+    # The polled fragment carries the same welcome, and drops it once the first position exists.
+    fragment = client.get(reverse("partial-positions")).content.decode()
+    assert "No positions yet" in fragment and newcomer.webhook_url in fragment
+
+
+def test_the_polled_positions_fragment_drops_the_welcome_once_a_position_exists(trader_client, position):
+    fragment = trader_client.get(reverse("partial-positions")).content.decode()
+
+    assert "No positions yet" not in fragment and "BTC/USDT" in fragment
+
+
+def test_the_position_status_reason_and_close_button_refresh_with_the_fragment(trader_client, position):
+    fragment = trader_client.get(reverse("partial-position", args=[position.pk])).content.decode()
+
+    assert "Close position…" in fragment
+    assert position.status_reason and position.status_reason in fragment
+
+
+def test_averages_are_shown_to_eight_significant_digits():
+    from decimal import Decimal
+
+    from trading.templatetags.dashboard import rounded
+
+    assert rounded(Decimal("99.74937655860349127")) == "99.749377"
+    assert rounded(Decimal("60000.123456")) == "60000.123"
+    assert rounded(Decimal("0.000012345678912")) == "0.000012345679"
+    assert rounded(Decimal("99.200000")) == "99.2"
+    assert (rounded(Decimal("0")), rounded(None)) == ("0", "—")
 
 
 def test_partials_return_only_the_fragment(trader_client, position):
