@@ -1,6 +1,7 @@
 """Celery tasks of the trading app: thin wrappers that load ids and call one service."""
 
 import logging
+import math
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -8,6 +9,18 @@ from celery.signals import worker_ready
 from trading.services.heartbeat import heartbeat_record
 
 logger = logging.getLogger(__name__)
+
+# An exchange's Retry-After above this is not waited for in one retry: five minutes keeps every
+# countdown far inside Redis's one-hour visibility timeout (a longer one would hand the task to a
+# second worker), and an order still refused after that fails with the exchange's words.
+MAX_RETRY_AFTER_SECONDS = 300
+
+
+def exchange_backoff(exc: Exception, retries: int) -> float:
+    """1, 2, 4 s, or longer when the exchange said how long to wait (HTTP 429/418 Retry-After):
+    retrying inside a ban only meets the ban again (and Binance lengthens a ban that is ignored)."""
+    retry_after = getattr(exc, "retry_after", None) or 0
+    return max(2**retries, min(math.ceil(retry_after), MAX_RETRY_AFTER_SECONDS))
 
 
 @shared_task(ignore_result=True)
@@ -26,14 +39,33 @@ def route_signal_task(signal_id: str) -> None:
 
 @shared_task(bind=True, ignore_result=True, max_retries=3)
 def submit_pyramid_task(self, pyramid_id: str) -> None:
-    """Place a pyramid's grid. Retryable exchange errors back off 1 s, 2 s, 4 s, then fail the orders."""
+    """Place a pyramid's grid. Retryable exchange errors back off 1 s, 2 s, 4 s (or the exchange's
+    Retry-After), then fail the orders."""
     from exchanges.connector import RetryableError
     from trading.services.orders import pyramid_submit
 
     try:
         pyramid_submit(pyramid_id=pyramid_id, final_attempt=self.request.retries >= self.max_retries)
     except RetryableError as exc:
-        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+        raise self.retry(exc=exc, countdown=exchange_backoff(exc, self.request.retries)) from exc
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=3)
+def place_order_task(self, order_id: str) -> None:
+    """Send one order left ``pending`` by a dead worker (a take-profit); same backoff as a grid."""
+    from exchanges.connector import RetryableError
+    from exchanges.services.accounts import connector_for_account
+    from trading.models import Order
+    from trading.services.orders import PlacementFailed, order_place
+
+    order = Order.objects.select_related("group__exchange_account").get(pk=order_id)
+    try:
+        order_place(order, connector_for_account(order.group.exchange_account),
+                    final_attempt=self.request.retries >= self.max_retries)
+    except RetryableError as exc:
+        raise self.retry(exc=exc, countdown=exchange_backoff(exc, self.request.retries)) from exc
+    except PlacementFailed as exc:
+        logger.warning("order %s refused: %s", order.client_order_id, exc)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=3)
@@ -48,7 +80,7 @@ def close_position_task(self, group_id: str, reason: str, quantity: str | None =
         position_close(group_id=group_id, reason=reason, quantity=Decimal(quantity) if quantity else None,
                        final_attempt=self.request.retries >= self.max_retries)
     except RetryableError as exc:
-        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+        raise self.retry(exc=exc, countdown=exchange_backoff(exc, self.request.retries)) from exc
     for pyramid_id in then_submit or []:
         submit_pyramid_task.delay(pyramid_id)
 
@@ -139,10 +171,12 @@ def sync_prices_task(account_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def resend_stalled_work_task() -> None:
-    """Beat: grids never placed and closes never finished are enqueued again (idempotent work)."""
-    from trading.services.recovery import stalled_work_resend
+    """Beat: grids never placed, take-profits never sent and closes never finished are enqueued again
+    (idempotent work)."""
+    from trading.services.recovery import stalled_take_profits_resend, stalled_work_resend
 
     stalled_work_resend()
+    stalled_take_profits_resend()
 
 
 @shared_task(ignore_result=True)

@@ -1,24 +1,44 @@
 """The paper exchange behind the connector interface: one paper-mode ExchangeAccount.
 
-It can also misbehave on purpose, for drills and tests (``ExchangeAccount.paper_faults``): answer
-"unavailable" before accepting an order, accept an order and lose the answer (a timeout with the
-order placed), or accept an order and kill the calling process before it can record it.
+It can also misbehave on purpose, for drills and tests (``ExchangeAccount.paper_faults``, a count
+per fault kind, each occurrence consumed once across all processes):
+
+- ``unavailable``: answer "unavailable" (an HTTP 5xx) before accepting an order;
+- ``rate_limited``: answer 429 with ``Retry-After: 10`` before accepting an order, and keep answering
+  429 (with the seconds left) to every order sent before those 10 s are over, as Binance does;
+- ``lose_answer_after_accept``: accept an order and lose the answer (a timeout with the order placed);
+- ``kill_worker_before_accept``: kill the calling process as it sends an order (its row is committed
+  and claimed, nothing reaches the exchange);
+- ``kill_worker_after_accept``: accept an order and kill the calling process before it can record it;
+- ``order_not_found``: the next order lookups (``fetch_order``, ``fetch_open_orders``,
+  ``fetch_closed_orders``; one occurrence each) do not see any order yet, as an exchange that is
+  eventually consistent right after placement.
 """
 
 import os
 import signal
+import time
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
 
 from exchanges.connector import (
-    Balance, Connector, ExchangeOrder, Market, OrderStatusUnknown, PermanentError, RetryableError, Ticker,
+    Balance, Connector, ExchangeOrder, InvalidOrder, Market, OrderNotFound, OrderStatusUnknown, PermanentError,
+    RateLimited, RetryableError, Ticker,
 )
 from exchanges.models import ExchangeAccount, PaperOrder, PaperPrice
 from exchanges.paper import services
 
-FAULTS = ("unavailable", "lose_answer_after_accept", "kill_worker_after_accept")
+FAULTS = ("unavailable", "rate_limited", "lose_answer_after_accept", "kill_worker_before_accept",
+          "kill_worker_after_accept", "order_not_found")
+# The paper exchange's answer to a client order id already used (Binance's words).
+DUPLICATE_ORDER = "Duplicate order sent."
+# What the ``rate_limited`` fault asks the caller to wait, like Binance's Retry-After header; longer
+# than the placement task's own backoff (1 + 2 + 4 s), so only a caller that honours it gets through.
+RATE_LIMITED_RETRY_AFTER_SECONDS = 10.0
+# Where the ``rate_limited`` fault keeps the end of its ban (epoch seconds) in ``paper_faults``.
+RATE_LIMITED_UNTIL = "rate_limited_until"
 
 
 def take_fault(account: ExchangeAccount, name: str) -> bool:
@@ -33,6 +53,21 @@ def take_fault(account: ExchangeAccount, name: str) -> bool:
         row.paper_faults = {**row.paper_faults, name: left - 1}
         row.save(update_fields=["paper_faults"])
     return True
+
+
+def rate_limit_left(account: ExchangeAccount) -> float:
+    """Seconds left of a ban the ``rate_limited`` fault started; 0 when there is none."""
+    if not account.paper_faults:
+        return 0.0
+    faults = ExchangeAccount.objects.filter(pk=account.pk).values_list("paper_faults", flat=True).first() or {}
+    return max(0.0, float(faults.get(RATE_LIMITED_UNTIL, 0) or 0) - time.time())
+
+
+def rate_limit_start(account: ExchangeAccount) -> None:
+    with transaction.atomic():
+        row = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
+        row.paper_faults = {**row.paper_faults, RATE_LIMITED_UNTIL: time.time() + RATE_LIMITED_RETRY_AFTER_SECONDS}
+        row.save(update_fields=["paper_faults"])
 
 
 def to_exchange_order(order: PaperOrder) -> ExchangeOrder:
@@ -75,12 +110,31 @@ class PaperConnector(Connector):
     def create_order(
         self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
     ) -> ExchangeOrder:
+        if take_fault(self.account, "kill_worker_before_accept"):
+            os.kill(os.getpid(), signal.SIGKILL)  # dies with the order committed and claimed, never sent
         if take_fault(self.account, "unavailable"):
             raise RetryableError("Service unavailable (paper fault injected).")
-        order = services.paper_order_create(
-            account=self.account, symbol=symbol, side=side, order_type=type, amount=amount, price=price,
-            client_order_id=client_order_id,
-        )
+        banned_for = rate_limit_left(self.account)
+        if not banned_for and take_fault(self.account, "rate_limited"):
+            rate_limit_start(self.account)
+            banned_for = RATE_LIMITED_RETRY_AFTER_SECONDS
+        if banned_for:
+            raise RateLimited(f"Too many requests; retry after {banned_for:.0f} s (paper fault injected).",
+                              retry_after=banned_for)
+        try:
+            order = services.paper_order_create(
+                account=self.account, symbol=symbol, side=side, order_type=type, amount=amount, price=price,
+                client_order_id=client_order_id,
+            )
+        except InvalidOrder as exc:
+            if str(exc) != DUPLICATE_ORDER:
+                raise
+            # As the ccxt connector reads Binance's -2010: the id is taken, so an earlier attempt of this
+            # very order got through; the caller looks it up instead of failing a leg that is on the book.
+            raise OrderStatusUnknown(
+                f"{self.exchange_id} already has an order with this client order id; look it up instead of "
+                f"sending it again: {exc}", exchange_message=exc.exchange_message,
+            ) from exc
         if take_fault(self.account, "kill_worker_after_accept"):
             os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its caller never learns
         if take_fault(self.account, "lose_answer_after_accept"):
@@ -92,13 +146,19 @@ class PaperConnector(Connector):
         return to_exchange_order(services.paper_order_cancel(account=self.account, id=id, client_order_id=client_order_id))
 
     def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
+        if take_fault(self.account, "order_not_found"):
+            raise OrderNotFound("Order does not exist. (paper fault injected)")
         return to_exchange_order(services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id))
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
+        if take_fault(self.account, "order_not_found"):
+            return []
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status=PaperOrder.Status.OPEN)
         return [to_exchange_order(order) for order in orders.order_by("pk")]
 
     def fetch_closed_orders(self, symbol: str, since: datetime | None = None) -> list[ExchangeOrder]:
+        if take_fault(self.account, "order_not_found"):
+            return []
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol).exclude(status=PaperOrder.Status.OPEN)
         if since is not None:
             orders = orders.filter(updated_at__gte=since)

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from exchanges.connector import BadSymbol, InsufficientFunds, InvalidOrder, OrderNotFound
+from exchanges.connector import BadSymbol, InsufficientFunds, InvalidOrder, OrderNotFound, OrderStatusUnknown
 from exchanges.models import PaperFill, PaperOrder, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_feed_tick, paper_price_set
@@ -134,7 +134,8 @@ def test_orders_off_the_market_precision_are_refused(connector, amount, price, m
 
 def test_a_client_order_id_is_accepted_once(connector):
     buy(connector, "1.000", "90.00", "dcesame")
-    with pytest.raises(InvalidOrder, match="Duplicate order"):
+    # As Binance's -2010 through the ccxt connector: the id is taken, so look the order up, don't fail it.
+    with pytest.raises(OrderStatusUnknown, match="Duplicate order"):
         buy(connector, "1.000", "90.00", "dcesame")
     assert PaperOrder.objects.count() == 1
 

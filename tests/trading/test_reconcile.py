@@ -88,6 +88,23 @@ def test_an_order_the_exchange_cannot_find_stays_unknown_for_the_grace_period_th
     assert PositionGroup.objects.get().total_dca_legs == 4
 
 
+def test_misses_only_count_while_consecutive(route, account):
+    route(entry_price="100")
+    leg = Order.objects.get(leg_index=4)
+    # Missed in two syncs (an exchange slow to show a new order), then seen again.
+    Order.objects.filter(pk=leg.pk).update(status="unknown", unknown_polls=UNKNOWN_GRACE_POLLS - 1)
+
+    symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+
+    leg.refresh_from_db()
+    assert (leg.status, leg.unknown_polls) == ("open", 0)
+    PaperOrder.objects.filter(client_order_id=leg.client_order_id).delete()  # later the exchange loses it
+    for poll in range(1, UNKNOWN_GRACE_POLLS):
+        symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+        leg.refresh_from_db()
+        assert (leg.status, leg.unknown_polls) == ("unknown", poll)  # a fresh count, not failed at once
+
+
 def test_a_group_whose_orders_all_vanished_does_not_stay_live(route, account):
     route(entry_price="100")
     PaperOrder.objects.all().delete()

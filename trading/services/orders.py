@@ -150,6 +150,8 @@ def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict
     }
     if state.id and not order.exchange_order_id:
         fields["exchange_order_id"] = state.id
+    if order.unknown_polls:
+        fields["unknown_polls"] = 0  # found again: the count of consecutive misses starts over
     if target == OrderStatus.FILLED and order.filled_at is None:
         fields["filled_at"] = timezone.now()
     if target == order.status and all(getattr(order, k) == v for k, v in fields.items()):

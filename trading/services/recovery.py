@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from trading.models import PositionGroup, Pyramid
-from trading.states import GroupStatus
+from trading.models import Order, PositionGroup, Pyramid
+from trading.states import GroupStatus, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +37,27 @@ def stalled_work_resend() -> tuple[int, int]:
     if pyramid_ids or closes:
         logger.warning("re-sent %d stalled grid placement(s) and %d stalled close(s)", len(pyramid_ids), len(closes))
     return len(pyramid_ids), len(closes)
+
+
+def stalled_take_profits_resend() -> int:
+    """Re-enqueue take-profits left ``pending`` by a worker that died between committing the row and
+    hearing from the exchange; returns how many.
+
+    Nothing else sends them again: the fill sync looks only at orders the exchange has (open, partly
+    filled, unknown) and counts a pending take-profit as the leg's, so without this the leg would
+    never get one and its position never close. ``order_place`` looks a claimed row up by client
+    order id before sending, so one that did reach the exchange is adopted, not doubled.
+    """
+    from trading.tasks import place_order_task
+
+    cutoff = timezone.now() - STALE_AFTER
+    order_ids = list(
+        Order.objects.filter(role=Order.Role.TAKE_PROFIT, status=OrderStatus.PENDING, created_at__lt=cutoff)
+        .exclude(group__status__in=[GroupStatus.CLOSED, GroupStatus.FAILED, GroupStatus.CLOSING])
+        .values_list("pk", flat=True)
+    )
+    for order_id in order_ids:
+        place_order_task.delay(str(order_id))
+    if order_ids:
+        logger.warning("re-sent %d stalled take-profit placement(s)", len(order_ids))
+    return len(order_ids)

@@ -29,6 +29,11 @@ logger = logging.getLogger(__name__)
 # Three cycles (15 s at the default 5 s interval): long enough for an exchange's eventual
 # consistency after placement, short enough that a lost order is noticed within a minute.
 UNKNOWN_GRACE_POLLS = 3
+# A placement that met a timeout or a 5xx leaves its row ``unknown`` and retries 1, 2 and 4 s later,
+# each attempt allowed ccxt's 10 s timeout: ~50 s in the worst case. Until then the placement task
+# owns an unconfirmed order and "not found" is expected, so those polls do not count; otherwise a fast
+# sync (FILL_SYNC_SECONDS=1) failed a leg its task was about to send (tests/stack, fault ``unavailable``).
+PLACEMENT_RETRY_WINDOW = timedelta(seconds=60)
 SYNCED_STATUSES = [OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
 
 
@@ -63,6 +68,9 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
 
 
 def _not_found(order: Order) -> int:
+    placing = order.status == OrderStatus.UNKNOWN and not order.exchange_order_id and order.submitted_at
+    if placing and timezone.now() - order.submitted_at < PLACEMENT_RETRY_WINDOW:
+        return 0  # its placement task is still retrying: the exchange may well not have it yet
     polls = order.unknown_polls + 1
     try:
         if polls >= UNKNOWN_GRACE_POLLS:
