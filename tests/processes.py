@@ -5,6 +5,8 @@ the other processes, and what they write is visible to the test.
 """
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -62,3 +64,38 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, what: str = 
         time.sleep(interval)
     detail = f"\n--- {log} ---\n{log.read_text()[-4000:]}" if log and log.exists() else ""
     raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
+
+
+# --- The Procfile's process set (tests/stack) --------------------------------------------------
+
+PROCFILE = ROOT / "Procfile"
+_PROCFILE_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def procfile_command(process: str, **variables: str) -> list[str]:
+    """The Procfile's command line for ``process``, as the platform would run it here.
+
+    ``${NAME:-default}`` takes ``variables[NAME]`` when given, else its default; ``python``,
+    ``gunicorn`` and ``celery`` are this virtualenv's; gunicorn's ``0.0.0.0`` bind becomes
+    127.0.0.1, so a test server never listens beyond loopback.
+    """
+    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines()
+                 if line.strip() and not line.startswith("#"))
+    if process not in lines:
+        raise KeyError(f"the Procfile has no {process!r} process (it has {', '.join(lines)})")
+    text = _PROCFILE_VARIABLE.sub(lambda match: variables.get(match.group(1), match.group(2) or ""),
+                                  lines[process].strip())
+    command = shlex.split(text)
+    if command[0] == "python":
+        command[0] = sys.executable
+    elif (Path(sys.executable).parent / command[0]).exists():
+        command[0] = str(Path(sys.executable).parent / command[0])
+    command = [part.replace("0.0.0.0:", "127.0.0.1:") if part.startswith("0.0.0.0:") else part for part in command]
+    if "--bind" in command and not command[command.index("--bind") + 1].startswith("127.0.0.1:"):
+        raise ValueError(f"refusing to bind beyond loopback: {command}")
+    return command
+
+
+def web_command(port: int, workers: int = 2) -> list[str]:
+    """The Procfile's ``web`` (gunicorn) on 127.0.0.1:``port``."""
+    return procfile_command("web", PORT=str(port), WEB_CONCURRENCY=str(workers))
