@@ -484,6 +484,18 @@ def _form_page(request, form, *, title: str, intro: str = "", submit: str = "Sav
     return render(request, "trading/settings_form.html", context)
 
 
+def _owned_form(request, form_class, save, *, instance=None, initial: dict | None = None, **page):
+    """GET: the empty or current form; POST: ``save(request, form)`` when valid, which answers the
+    redirect, or None to show the form again with the errors it added."""
+    if request.method == "POST":
+        form = form_class(request.POST, instance=instance, user=request.user)
+        if form.is_valid() and (response := save(request, form)):
+            return response
+    else:
+        form = form_class(instance=instance, user=request.user, initial=initial)
+    return _form_page(request, form, **page)
+
+
 # The ladder a new configuration starts from: five legs 0.5 % apart, 20 % each, 2 % take-profit each.
 NEW_DCA_LEVELS = [{"gap_percent": gap, "weight_percent": 20, "tp_percent": 2} for gap in (0, -0.5, -1, -1.5, -2)]
 
@@ -503,34 +515,22 @@ def _dca_save(request, form: DCAConfigurationForm, done: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def dca_config_create(request):
-    if request.method == "POST":
-        form = DCAConfigurationForm(request.POST, user=request.user)
-        if form.is_valid() and (response := _dca_save(request, form, "added")):
-            return response
-    else:
-        account = ExchangeAccount.objects.filter(user=request.user).order_by("exchange_id").first()
-        form = DCAConfigurationForm(user=request.user, initial={
-            "exchange": account.exchange_id if account else "", "levels": NEW_DCA_LEVELS, "pyramid_levels": {},
-            "pyramid_tp_percents": {}, "capital_usd": Decimal("1000"),
-        })
-    return _form_page(request, form, title="New DCA configuration",
-                      intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
-                            "default and leave the timeframe empty for every timeframe.")
+    account = ExchangeAccount.objects.filter(user=request.user).order_by("exchange_id").first()
+    initial = {"exchange": account.exchange_id if account else "", "levels": NEW_DCA_LEVELS, "pyramid_levels": {},
+               "pyramid_tp_percents": {}, "capital_usd": Decimal("1000")}
+    return _owned_form(request, DCAConfigurationForm, partial(_dca_save, done="added"), initial=initial,
+                       title="New DCA configuration",
+                       intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
+                             "default and leave the timeframe empty for every timeframe.")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def dca_config_edit(request, config_id):
     config = get_object_or_404(DCAConfiguration, pk=config_id, user=request.user)
-    title = f"DCA configuration {config}"
-    if request.method == "POST":
-        form = DCAConfigurationForm(request.POST, instance=config, user=request.user)
-        if form.is_valid() and (response := _dca_save(request, form, "saved")):
-            return response
-    else:
-        form = DCAConfigurationForm(instance=config, user=request.user)
-    return _form_page(request, form, title=title, extra={"delete_config": config},
-                      intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
+    return _owned_form(request, DCAConfigurationForm, partial(_dca_save, done="saved"), instance=config,
+                       title=f"DCA configuration {config}", extra={"delete_config": config},
+                       intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
 
 
 @login_required
@@ -561,30 +561,19 @@ def _account_save(request, form: ExchangeAccountForm, done: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def exchange_account_create(request):
-    if request.method == "POST":
-        form = ExchangeAccountForm(request.POST, user=request.user)
-        if form.is_valid() and (response := _account_save(request, form, "added")):
-            return response
-    else:
-        form = ExchangeAccountForm(user=request.user)
-    return _form_page(request, form, title="New exchange account",
-                      intro="Paper mode trades against the built-in paper exchange and needs no keys; live and "
-                            "testnet need an API key and secret (stored encrypted, never shown again).")
+    return _owned_form(request, ExchangeAccountForm, partial(_account_save, done="added"),
+                       title="New exchange account",
+                       intro="Paper mode trades against the built-in paper exchange and needs no keys; live and "
+                             "testnet need an API key and secret (stored encrypted, never shown again).")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def exchange_account_edit(request, account_id):
     account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
-    if request.method == "POST":
-        form = ExchangeAccountForm(request.POST, instance=account, user=request.user)
-        if form.is_valid() and (response := _account_save(request, form, "saved")):
-            return response
-    else:
-        form = ExchangeAccountForm(instance=account, user=request.user)
-    return _form_page(request, form, title=f"Exchange account {account}",
-                      extra={"test_account": account},
-                      intro="Leave a key field empty to keep the stored key.")
+    return _owned_form(request, ExchangeAccountForm, partial(_account_save, done="saved"), instance=account,
+                       title=f"Exchange account {account}", extra={"test_account": account},
+                       intro="Leave a key field empty to keep the stored key.")
 
 
 @login_required
