@@ -10,15 +10,11 @@ from trading.services.heartbeat import heartbeat_record
 
 logger = logging.getLogger(__name__)
 
-# An exchange's Retry-After above this is not waited for in one retry: five minutes keeps every
-# countdown far inside Redis's one-hour visibility timeout (a longer one would hand the task to a
-# second worker), and an order still refused after that fails with the exchange's words.
-MAX_RETRY_AFTER_SECONDS = 300
-
-
 def exchange_backoff(exc: Exception, retries: int) -> float:
     """1, 2, 4 s, or longer when the exchange said how long to wait (HTTP 429/418 Retry-After):
     retrying inside a ban only meets the ban again (and Binance lengthens a ban that is ignored)."""
+    from trading.services.orders import MAX_RETRY_AFTER_SECONDS
+
     retry_after = getattr(exc, "retry_after", None) or 0
     return max(2**retries, min(math.ceil(retry_after), MAX_RETRY_AFTER_SECONDS))
 

@@ -115,3 +115,46 @@ def test_a_group_whose_orders_all_vanished_does_not_stay_live(route, account):
     group = PositionGroup.objects.get()
     assert group.status == "failed"
     assert "none of its orders is on the exchange" in group.status_reason
+
+
+def test_misses_do_not_count_while_the_placement_task_may_still_retry(route, account):
+    from datetime import timedelta
+
+    from trading.services.sync import PLACEMENT_RETRY_WINDOW
+
+    route(entry_price="100")
+    leg = Order.objects.get(leg_index=4)
+    PaperOrder.objects.filter(client_order_id=leg.client_order_id).delete()
+    # Its placement met a 429 asking to wait 5 minutes; the last attempt was 4 minutes ago.
+    attempt = timezone.now() - timedelta(minutes=4)
+    Order.objects.filter(pk=leg.pk).update(status="unknown", exchange_order_id="", submitted_at=attempt)
+
+    for _ in range(UNKNOWN_GRACE_POLLS + 1):
+        symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+    leg.refresh_from_db()
+    assert (leg.status, leg.unknown_polls) == ("unknown", 0)
+
+    Order.objects.filter(pk=leg.pk).update(submitted_at=timezone.now() - PLACEMENT_RETRY_WINDOW)
+    symbol_sync(account_id=account.pk, symbol="BTC/USDT")  # no attempt due any more: misses count
+    leg.refresh_from_db()
+    assert (leg.status, leg.unknown_polls) == ("unknown", 1)
+
+
+def test_each_placement_attempt_restarts_the_window(account, route):
+    from datetime import timedelta
+
+    from exchanges.paper.connector import PaperConnector
+    from trading.services.orders import order_place
+
+    route(entry_price="100")
+    leg = Order.objects.get(leg_index=4)
+    PaperConnector(account).cancel_order(symbol="BTC/USDT", client_order_id=leg.client_order_id)
+    PaperOrder.objects.filter(client_order_id=leg.client_order_id).delete()
+    long_ago = timezone.now() - timedelta(minutes=30)
+    Order.objects.filter(pk=leg.pk).update(status="unknown", exchange_order_id="", submitted_at=long_ago)
+
+    order_place(leg, PaperConnector(account))  # the retry: looks it up, finds nothing, sends it
+
+    leg.refresh_from_db()
+    assert leg.status == "open" and leg.submitted_at > timezone.now() - timedelta(minutes=1)
+    assert PaperOrder.objects.filter(client_order_id=leg.client_order_id).count() == 1

@@ -43,6 +43,12 @@ def base_asset(symbol: str) -> str:
 # --- Placement -------------------------------------------------------------------------------
 
 
+# An exchange's Retry-After above this is not waited for in one retry: five minutes keeps every
+# countdown far inside Redis's one-hour visibility timeout (a longer one would hand the task to a
+# second worker), and an order still refused after that fails with the exchange's words.
+MAX_RETRY_AFTER_SECONDS = 300
+
+
 def order_place(order: Order, connector: Connector, *, final_attempt: bool = True, refresh_stats: bool = True) -> Order:
     """Send one pending (or unknown) order, at most once on the exchange.
 
@@ -58,6 +64,12 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
             submitted_at=timezone.now()
         )
         is_retry = not claimed  # another worker got there first: look before sending
+    else:
+        # submitted_at is the latest attempt: the fill sync leaves an order alone while its placement
+        # task may still be retrying (trading.services.sync.PLACEMENT_RETRY_WINDOW counts from here).
+        Order.objects.filter(pk=order.pk, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN]).update(
+            submitted_at=timezone.now()
+        )
     try:
         result = connector.place_order(
             symbol=order.symbol, side=order.side, type=order.order_type, amount=order.quantity,

@@ -19,7 +19,9 @@ from exchanges.services.accounts import connector_for_account
 from trading.models import Order, PositionGroup
 from trading.services.lifecycle import TP_HOLDING as TAKE_PROFIT_HOLDING
 from trading.services.lifecycle import group_evaluate
-from trading.services.orders import exchange_view, group_refresh_stats, order_apply_exchange_state
+from trading.services.orders import (
+    MAX_RETRY_AFTER_SECONDS, exchange_view, group_refresh_stats, order_apply_exchange_state,
+)
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import OrderStatus
 from trading.stats import ZERO, PositionStats
@@ -29,11 +31,13 @@ logger = logging.getLogger(__name__)
 # Three cycles (15 s at the default 5 s interval): long enough for an exchange's eventual
 # consistency after placement, short enough that a lost order is noticed within a minute.
 UNKNOWN_GRACE_POLLS = 3
-# A placement that met a timeout or a 5xx leaves its row ``unknown`` and retries 1, 2 and 4 s later,
-# each attempt allowed ccxt's 10 s timeout: ~50 s in the worst case. Until then the placement task
-# owns an unconfirmed order and "not found" is expected, so those polls do not count; otherwise a fast
-# sync (FILL_SYNC_SECONDS=1) failed a leg its task was about to send (tests/stack, fault ``unavailable``).
-PLACEMENT_RETRY_WINDOW = timedelta(seconds=60)
+# A placement that met a timeout, a 5xx or a 429 leaves its row ``unknown`` and retries 1, 2 and 4 s
+# later, or after the exchange's Retry-After (at most MAX_RETRY_AFTER_SECONDS), each attempt allowed
+# ccxt's 10 s timeout. Until the next attempt is due (counted from the latest, ``submitted_at``) the
+# placement task owns an unconfirmed order and "not found" is expected, so those polls do not count;
+# otherwise a fast sync failed a leg its task was about to send (tests/stack, faults ``unavailable``
+# and ``rate_limited``).
+PLACEMENT_RETRY_WINDOW = timedelta(seconds=MAX_RETRY_AFTER_SECONDS + 60)
 SYNCED_STATUSES = [OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
 
 
