@@ -7,25 +7,27 @@ The user id is matched as any path segment, not as ``<uuid:…>``: a malformed i
 import os
 
 from django.urls import path, re_path
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from trading.webhooks import tradingview_webhook
+
+
+class BareAcceptedView(APIView):
+    """The cheapest DRF view, answering 202: the yardstick ``make bench`` compares the webhook's
+    throughput with (tests/bench/webhook.py). Mounted only when ``BENCH_BARE_VIEW=1``."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    def post(self, request):
+        return Response({"status": "accepted"}, status=202)
+
 
 urlpatterns = [
     re_path(r"^(?P<user_id>[^/]+)/tradingview/?$", tradingview_webhook, name="tradingview-webhook"),
 ]
 
-if os.environ.get("BENCH_BARE_VIEW") == "1":
-    # Only for `make bench` (tests/bench/webhook.py): the cheapest DRF view on the same server, the
-    # yardstick the webhook's throughput is compared with. Never mounted otherwise.
-    from rest_framework.response import Response
-    from rest_framework.views import APIView
-
-    class BareAcceptedView(APIView):
-        authentication_classes: list = []
-        permission_classes: list = []
-        throttle_classes: list = []
-
-        def post(self, request):
-            return Response({"status": "accepted"}, status=202)
-
+if os.environ.get("BENCH_BARE_VIEW") == "1":  # only for `make bench`, never otherwise
     urlpatterns.append(path("bench/bare", BareAcceptedView.as_view()))

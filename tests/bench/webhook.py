@@ -38,8 +38,6 @@ import requests
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import override_settings
 from django.urls import include, path
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from tests.bench import Row
 from tests.processes import running
@@ -47,6 +45,7 @@ from trading.alerts import parse_alert
 from trading.models import Signal, User
 from trading.services.signals import signal_accept
 from trading.tasks import route_signal_task
+from trading.webhook_urls import BareAcceptedView
 from trading.webhooks import _rate_limited
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,17 +216,8 @@ def _load_rows(wrk: str, user: User, directory: Path) -> tuple[list[Row], float]
     ], bare["rps"]
 
 
-class _BareView(APIView):
-    authentication_classes: list = []
-    permission_classes: list = []
-    throttle_classes: list = []
-
-    def post(self, request):
-        return Response({"status": "accepted"}, status=202)
-
-
 # The URL configuration of the in-process measurement (``override_settings(ROOT_URLCONF=__name__)``).
-urlpatterns = [path("webhooks/", include("trading.webhook_urls")), path("bare", _BareView.as_view())]
+urlpatterns = [path("webhooks/", include("trading.webhook_urls")), path("bare", BareAcceptedView.as_view())]
 CPU_REQUESTS = 2000
 
 
