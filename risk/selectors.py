@@ -198,6 +198,15 @@ def user_groups_by_id(*, user, ids) -> dict:
     return {g.pk: g for g in PositionGroup.objects.filter(user=user, pk__in=list(ids))}
 
 
+def engine_label(risk: RiskConfig) -> str:
+    """The engine's state in two or three words: running, force-stopped, paused by loss limit."""
+    if risk.engine_force_stopped:
+        return "force-stopped"
+    if risk.engine_paused_by_loss_limit:
+        return "paused by loss limit"
+    return "running"
+
+
 def engine_state(risk: RiskConfig) -> dict:
     if risk.engine_force_stopped:
         message = "Force-stopped: new entries are queued until you start the engine; open positions carry on."

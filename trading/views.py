@@ -27,7 +27,7 @@ from exchanges.models import ExchangeAccount
 from exchanges.services.connection import account_test_connection
 from notifications.models import TelegramConfig
 from notifications.services import telegram_test_send
-from risk.selectors import engine_state
+from risk.selectors import engine_label, engine_state
 from risk.models import RiskConfig
 from risk.selectors import risk_actions, risk_status
 from risk.services import (
@@ -90,14 +90,7 @@ def _open_positions(user):
 
 def _engine_context(user, risk: RiskConfig | None = None) -> dict:
     risk = risk or _risk_config(user)
-    state = engine_state(risk)
-    if risk.engine_force_stopped:
-        label = "force-stopped"
-    elif risk.engine_paused_by_loss_limit:
-        label = "paused by loss limit"
-    else:
-        label = "running"
-    return {"risk": risk, "engine": {**state, "label": label}}
+    return {"risk": risk, "engine": {**engine_state(risk), "label": engine_label(risk)}}
 
 
 def _pool_context(user, risk: RiskConfig | None = None) -> dict:

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
 from risk.models import RiskConfig
+from risk.selectors import engine_label
 from risk.services import engine_force_start, engine_force_stop
 from trading.models import QueuedSignal, User
 from trading.states import GROUP_ACTIVE_STATUSES
@@ -52,11 +53,6 @@ class Command(BaseCommand):
         ).select_related("risk_config")
         for user in rows:
             risk = getattr(user, "risk_config", None)
-            if risk and risk.engine_force_stopped:
-                state = "force-stopped"
-            elif risk and risk.engine_paused_by_loss_limit:
-                state = "paused by the daily loss limit"
-            else:
-                state = "running"
+            state = engine_label(risk) if risk else "running"
             self.stdout.write(f"{user.username}: {state}; {user.open_positions} open position(s), "
                               f"{user.queued} queued entr{'y' if user.queued == 1 else 'ies'}")
