@@ -283,6 +283,15 @@ def exchange_message_of(error: Exception, exchange_id: str) -> tuple[str, str]:
 # --- The connector ---------------------------------------------------------------------------
 
 
+def has_testnet(client) -> bool:
+    """Whether ccxt knows a sandbox (testnet) for this exchange instance."""
+    return bool(client.urls.get("test"))
+
+
+def no_testnet_message(exchange_id: str) -> str:
+    return f"{exchange_id} has no testnet in ccxt: use live or paper mode."
+
+
 class CcxtConnector(Connector):
     """A real exchange account (or just its public data, without keys) through ccxt."""
 
@@ -306,14 +315,12 @@ class CcxtConnector(Connector):
         if mode == "testnet":
             # Exchanges without a sandbox URL either raise NotSupported or, when the URL is present
             # but empty (kraken), fail inside ccxt with a TypeError: ask first.
-            if not self.client.urls.get("test"):
-                raise PermanentError(f"{exchange_id} has no testnet in ccxt: use live or paper mode.")
+            if not has_testnet(self.client):
+                raise PermanentError(no_testnet_message(exchange_id))
             try:
                 self.client.set_sandbox_mode(True)
             except ccxt.NotSupported as exc:
-                raise PermanentError(
-                    f"{exchange_id} has no testnet in ccxt: use live or paper mode.", exchange_message=str(exc)
-                ) from exc
+                raise PermanentError(no_testnet_message(exchange_id), exchange_message=str(exc)) from exc
         if budget is None:
             # ccxt's rateLimit is milliseconds per unit of request cost; the bucket refills at the same pace.
             budget = rate_budget_for(

@@ -60,11 +60,13 @@ def ccxt_account_problem(exchange_id: str, mode: str) -> dict | None:
     """
     import ccxt  # only here: the paper engine never needs it
 
+    from exchanges.ccxt_connector import has_testnet, no_testnet_message
+
     if exchange_id not in ccxt.exchanges:
         return {"exchange_id": [f"ccxt has no exchange {exchange_id!r}: use its ccxt id (binance, bybit, okx, …), "
                                 f"or mode paper for a dry run."]}
-    if mode == ExchangeAccount.Mode.TESTNET and not getattr(ccxt, exchange_id)().urls.get("test"):
-        return {"mode": [f"{exchange_id} has no testnet in ccxt: use live or paper mode."]}
+    if mode == ExchangeAccount.Mode.TESTNET and not has_testnet(getattr(ccxt, exchange_id)()):
+        return {"mode": [no_testnet_message(exchange_id)]}
     return None
 
 
