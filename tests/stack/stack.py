@@ -19,7 +19,8 @@ from pathlib import Path
 import requests
 
 from tests.processes import ROOT, procfile_command, web_command
-from tests.servers import DB_NAME, DB_PASSWORD, DB_USER, as_postgres_user, free_port, postgres_bindir
+from config.embedded_db import Cluster, free_port
+from tests.servers import DB_NAME, TEST_POSTGRES_SETTINGS
 
 # Intervals shortened so a test sees beat's work within seconds instead of the production cadence.
 FAST_BEAT = {
@@ -245,81 +246,39 @@ class RedisServer:
 
 
 class PostgresServer:
-    """A PostgreSQL cluster of the test's own (initdb, like tests.servers), restartable on its port."""
+    """A PostgreSQL cluster of the test's own (the embedded wheel, like tests.servers), restartable on its port."""
 
     def __init__(self, workdir: Path):
-        # pytest's tmp_path is private to us (0700); the postgres user needs a directory of its own.
         self.workdir = Path(tempfile.mkdtemp(prefix="engine-stack-pg-"))
         self.logdir = workdir
-        self.port, self.popen = free_port(), None
-        self.url = f"postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{self.port}/{DB_NAME}"
-        self.bindir = postgres_bindir()
+        self.cluster = Cluster(self.workdir / "postgres", port=free_port(), settings=TEST_POSTGRES_SETTINGS)
+        self.port = self.cluster.port
+        self.url = ""
 
     def init(self) -> "PostgresServer":
-        self.workdir.chmod(0o755)
-        if os.geteuid() == 0:
-            shutil.chown(self.workdir, "postgres")
-        pwfile = self.workdir / "pwfile"
-        pwfile.write_text(DB_PASSWORD)
-        if os.geteuid() == 0:
-            shutil.chown(pwfile, "postgres")
-        subprocess.run(as_postgres_user([str(self.bindir / "initdb"), "-D", str(self.workdir / "data"), "-U", DB_USER,
-                                         "--pwfile", str(pwfile), "-A", "scram-sha-256", "-E", "UTF8", "--no-sync"]),
-                       check=True, stdout=subprocess.DEVNULL)
+        self.cluster.init()
         self.start()
-        env = {**os.environ, "PGPASSWORD": DB_PASSWORD}
-        subprocess.run([str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", DB_USER, DB_NAME],
-                       env=env, check=True, capture_output=True)
+        self.cluster.create_database(DB_NAME)
+        self.url = self.cluster.url(DB_NAME)
         return self
 
     def start(self) -> None:
-        log = open(self.logdir / "own-postgres.log", "a")
-        self.popen = subprocess.Popen(
-            as_postgres_user([str(self.bindir / "postgres"), "-D", str(self.workdir / "data"), "-p", str(self.port),
-                              "-h", "127.0.0.1", "-k", str(self.workdir), "-c", "fsync=off",
-                              "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                              "-c", "max_connections=100"]),
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait(self._answers, timeout=60, what=f"postgres on {self.port}", interval=0.2)
-
-    def _answers(self) -> bool:
-        import psycopg2
-
-        try:
-            psycopg2.connect(host="127.0.0.1", port=self.port, user=DB_USER, password=DB_PASSWORD,
-                             dbname="postgres", connect_timeout=2).close()
-        except psycopg2.OperationalError as exc:
-            if "starting up" in str(exc) or "Connection refused" in str(exc) or "shutting down" in str(exc):
-                return False
-            raise
-        return True
+        self.cluster.start()
 
     def remove(self) -> None:
         self.stop()
+        if self.cluster.log.exists():  # kept beside the test's other logs
+            shutil.copy(self.cluster.log, self.logdir / "own-postgres.log")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stop(self) -> None:
         """A fast shutdown: open transactions are rolled back, every client is disconnected."""
-        if not (self.popen and self.popen.poll() is None):
-            return
-        # Signal the postmaster itself: runuser, its parent, does not pass SIGINT on.
-        pidfile = self.workdir / "data" / "postmaster.pid"
-        postmaster = int(pidfile.read_text().split()[0]) if pidfile.exists() else self.popen.pid
-        os.kill(postmaster, signal.SIGINT)
-        try:
-            self.popen.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.kill(postmaster, signal.SIGKILL)
-            self.popen.kill()
-            self.popen.wait()
+        self.cluster.stop()
 
     def connect(self):
         import psycopg2
 
-        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user=DB_USER, password=DB_PASSWORD,
-                                      dbname=DB_NAME)
+        connection = psycopg2.connect(**self.cluster.connect_kwargs(DB_NAME))
         connection.autocommit = True
         return connection
 

@@ -1,0 +1,43 @@
+"""The embedded defaults' broker (config/broker.py): a worker polling the folder never reads half a message."""
+
+import threading
+
+from kombu import Connection
+
+from config.broker import Transport
+
+
+def test_a_consumer_polling_while_messages_are_written_receives_every_message_whole(tmp_path):
+    # kombu's own transport created the file, then wrote it: a reader polling at that moment moved an
+    # empty file and died with JSONDecodeError (the worker of `make run`, 14 s after start).
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(tmp_path),
+               "store_processed": False, "polling_interval": 0}
+    sent = 1500
+    body = {"padding": "x" * 20_000}  # large enough that a write is not one instant
+    received = []
+    errors = []
+
+    def consume():
+        with Connection(transport=Transport, transport_options=options) as connection:
+            queue = connection.SimpleQueue("celery")
+            try:
+                while len(received) < sent:
+                    message = queue.get(timeout=30)
+                    received.append(message.payload["n"])
+                    message.ack()
+            except Exception as exc:  # a half-written message surfaces here
+                errors.append(exc)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    with Connection(transport=Transport, transport_options=options) as connection:
+        queue = connection.SimpleQueue("celery")
+        for n in range(sent):
+            queue.put({**body, "n": n})
+    consumer.join(timeout=120)
+
+    assert errors == []
+    assert sorted(received) == list(range(sent))
+    assert not list(folder.glob("*.part"))
