@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.db.models import DurationField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,9 @@ def dispatch_risk_evaluations_task() -> None:
 
     now = timezone.now()
     with_positions = PositionGroup.objects.filter(status__in=["live", "partially_filled", "active"]).values("user_id")
-    # Compared in Python: interval arithmetic in SQL differs between PostgreSQL and SQLite.
-    configs = RiskConfig.objects.filter(user_id__in=with_positions).values_list(
-        "user_id", "last_evaluated_at", "evaluate_interval_seconds"
+    due = Q(last_evaluated_at__isnull=True) | Q(
+        last_evaluated_at__lte=now - ExpressionWrapper(F("evaluate_interval_seconds") * timedelta(seconds=1),
+                                                       output_field=DurationField())
     )
-    for user_id, last, interval in configs:
-        if last is None or last <= now - timedelta(seconds=interval):
-            evaluate_risk_task.delay(str(user_id))
+    for user_id in RiskConfig.objects.filter(due, user_id__in=with_positions).values_list("user_id", flat=True):
+        evaluate_risk_task.delay(str(user_id))
