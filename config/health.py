@@ -1,4 +1,5 @@
-"""``/healthz``: is the database answering, is the broker answering, when did worker and beat last run."""
+"""``/healthz``: is the database answering, is the broker answering, when did worker and beat last run,
+and how many positions carry an anomaly (an over-sell) an operator must look at."""
 
 from django.db import connection
 from django.http import JsonResponse
@@ -40,6 +41,16 @@ def _heartbeats() -> dict[str, str | None]:
     }
 
 
+def _anomalies() -> dict[str, int]:
+    """Counts an operator must look at: positions whose exits sold more than they held."""
+    from trading.models import PositionGroup
+
+    try:
+        return {"oversold_positions": PositionGroup.objects.filter(oversold_quantity__gt=0).count()}
+    except Exception:
+        return {}
+
+
 def healthz(request):
     database_ok, database = _database_ok()
     broker_ok, broker = _broker_ok()
@@ -49,5 +60,6 @@ def healthz(request):
         "database": database,
         "broker": broker,
         "last_seen": _heartbeats() if database_ok else {},
+        "anomalies": _anomalies() if database_ok else {},
     }
     return JsonResponse(body, status=200 if healthy else 503)

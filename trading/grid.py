@@ -182,16 +182,37 @@ def round_up(value: Decimal, step: Decimal) -> Decimal:
     return units * step
 
 
+def round_price(order_side: str, price: Decimal, tick: Decimal) -> Decimal:
+    """A price on the tick, to the trader's safe side: a buy rounds down (never pays more than
+    planned), a sell rounds up (never sells for less). The one rounding rule for every limit price
+    the engine plans (entry legs and take-profits, long and short)."""
+    return round_down(price, tick) if order_side == "buy" else round_up(price, tick)
+
+
 def leg_price(side: str, base_price: Decimal, gap_percent: Decimal, tick: Decimal) -> Decimal:
-    """Long: base × (1 + gap/100); short: base × (1 − gap/100); rounded down to the tick."""
+    """Long: base × (1 + gap/100), a buy; short: base × (1 − gap/100), a sell; ``round_price``."""
     factor = 1 + gap_percent / HUNDRED if side == "long" else 1 - gap_percent / HUNDRED
-    return round_down(base_price * factor, tick)
+    return round_price("buy" if side == "long" else "sell", base_price * factor, tick)
 
 
 def take_profit_price(side: str, fill_price: Decimal, tp_percent: Decimal, tick: Decimal) -> Decimal:
-    """Long: fill × (1 + tp/100); short: fill × (1 − tp/100); rounded down to the tick."""
+    """Long: fill × (1 + tp/100), a sell rounded up; short: fill × (1 − tp/100), a buy rounded down.
+
+    Rounding away from the fill keeps a take-profit strictly beyond it for any positive tp_percent
+    (rounding a long's down made a 0.1 % target on 0.00000987 at tick 1e-8 equal to its fill).
+    """
     factor = 1 + tp_percent / HUNDRED if side == "long" else 1 - tp_percent / HUNDRED
-    return round_down(fill_price * factor, tick)
+    return round_price("sell" if side == "long" else "buy", fill_price * factor, tick)
+
+
+def sellable(quantity: Decimal, *, price: Decimal | None, step: Decimal, min_qty: Decimal,
+             min_notional: Decimal) -> Decimal:
+    """What of ``quantity`` one order can close: rounded down to the step, or zero when that is under
+    the market's minimum quantity or (at ``price``) its minimum notional. Zero means dust."""
+    quantity = round_down(max(quantity, Decimal(0)), step)
+    if quantity <= 0 or quantity < min_qty or (price is not None and quantity * price < min_notional):
+        return Decimal(0)
+    return quantity
 
 
 def plan_grid(

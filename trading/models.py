@@ -259,6 +259,14 @@ class PositionGroup(models.Model):
     unrealized_pnl_percent = models.DecimalField(**MONEY, default=0)
     realized_pnl_usd = models.DecimalField(**MONEY, default=0)
     fees_usd = models.DecimalField(**MONEY, default=0)
+    dust_quantity = models.DecimalField(
+        **MONEY, default=0, help_text="Base asset left when the group closed, under the market's minimums to sell."
+    )
+    dust_value = models.DecimalField(**MONEY, default=0, help_text="What the dust was worth when the group closed (quote).")
+    oversold_quantity = models.DecimalField(
+        **MONEY, default=0,
+        help_text="Exit fills beyond what the group held: an anomaly, shown and alerted (never silently capped).",
+    )
 
     tp_mode = models.CharField(max_length=20, choices=TakeProfitMode.choices)
     tp_aggregate_percent = models.DecimalField(**MONEY, default=0)

@@ -2,9 +2,11 @@
 
 Average-cost accounting. Entry fills move the weighted average entry (weighted by the quantity
 actually held: a fee paid in the base asset reduces what is held but not the price paid). Exit
-fills realise (exit − average) × quantity for a long, (average − exit) × quantity for a short, and
-never reduce the holding below zero. Every fee, converted to USD at its fill price, is a realised
-cost when it is paid.
+fills realise (exit − average) × quantity for a long, (average − exit) × quantity for a short.
+An exit fill larger than what is held is never silently capped: the excess is ``oversold_quantity``
+(an anomaly the engine shows and alerts; on a spot account it sold coins that were not the
+position's), and the holding stays at zero. Every fee, converted to USD at its fill price, is a
+realised cost when it is paid.
 """
 
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ class PositionStats:
     fees_usd: Decimal
     bought_quantity: Decimal  # entry quantity filled in total
     closed_quantity: Decimal
+    oversold_quantity: Decimal = ZERO  # exits beyond what was held: never expected, always reported
 
     def unrealized(self, price: Decimal | None) -> tuple[Decimal, Decimal]:
         """(USD, percent of invested) at ``price``; zero without a price or a holding."""
@@ -48,7 +51,7 @@ class PositionStats:
 
 def replay(side: str, fills: list[FillEvent]) -> PositionStats:
     direction = 1 if side == "long" else -1
-    held = bought = closed = realized = fees = ZERO
+    held = bought = closed = realized = fees = oversold = ZERO
     average: Decimal | None = None
     ordered = sorted(enumerate(fills), key=lambda item: (item[1].at is None, item[1].at or 0, item[0]))
     for _, fill in ordered:
@@ -62,9 +65,10 @@ def replay(side: str, fills: list[FillEvent]) -> PositionStats:
             bought += fill.quantity
         else:
             quantity = min(fill.quantity, held)
+            oversold += fill.quantity - quantity
             if average is not None:
                 realized += direction * (fill.price - average) * quantity
             held -= quantity
             closed += quantity
     invested = average * held if average is not None else ZERO
-    return PositionStats(side, held, average, invested, realized, fees, bought, closed)
+    return PositionStats(side, held, average, invested, realized, fees, bought, closed, oversold)

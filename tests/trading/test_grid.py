@@ -5,7 +5,9 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import WALKTHROUGH_LEVELS
-from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid, take_profit_price
+from trading.grid import (
+    GridError, Precision, capital_for_signal, leg_price, parse_levels, plan_grid, sellable, take_profit_price,
+)
 
 D = Decimal
 WALKTHROUGH = Precision(tick_size=D("0.01"), step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("10"))
@@ -30,14 +32,14 @@ def test_short_grid_mirrors_above_the_entry_and_takes_profit_below():
     assert [leg.tp_price for leg in legs] == [D("98.00"), D("98.49"), D("98.98"), D("99.47"), D("99.96")]
 
 
-def test_prices_and_quantities_round_down_to_tick_and_step():
+def test_buy_prices_and_quantities_round_down_and_sell_prices_up_to_tick_and_step():
     levels = parse_levels([{"gap_percent": "-0.333", "weight_percent": 100, "tp_percent": "1.234"}])
     [leg] = plan_grid(side="long", base_price=D("60123.45"), levels=levels, capital=D("777"),
                       precision=Precision(D("0.1"), D("0.00001")))
 
     assert leg.price == D("59923.2")  # 59923.238… rounded down to 0.1
     assert leg.quantity == D("0.01296")  # 0.0129665… rounded down to 0.00001
-    assert leg.tp_price == D("60662.6")
+    assert leg.tp_price == D("60662.7")  # 60662.652… a sell: rounded up
 
 
 @pytest.mark.parametrize("precision,limit", [
@@ -51,7 +53,7 @@ def test_legs_below_exchange_minimums_are_refused_naming_the_leg(precision, limi
 
 
 def test_take_profit_from_the_actual_fill():
-    assert take_profit_price("long", D("99.37"), D("2"), D("0.01")) == D("101.35")
+    assert take_profit_price("long", D("99.37"), D("2"), D("0.01")) == D("101.36")  # 101.3574, a sell: up
     assert take_profit_price("short", D("100.63"), D("2"), D("0.01")) == D("98.61")
 
 
@@ -62,3 +64,25 @@ def test_capital_from_the_signal_size():
     assert capital_for_signal(use_signal_size=True, order_size=D("3"), size_type="contracts", **common) == D("150")
     assert capital_for_signal(use_signal_size=True, order_size=D("400"), size_type="quote", **common) == D("400")
     assert capital_for_signal(use_signal_size=True, order_size=None, size_type="quote", **common) == D("1000")
+
+
+def test_prices_round_to_the_traders_safe_side_and_a_take_profit_is_never_at_its_fill():
+    # Row 11: at tick 1e-8 a 0.1 % target on 0.00000987 is 0.0000098798…; rounded down it was the fill.
+    tick = D("0.00000001")
+    assert take_profit_price("long", D("0.00000987"), D("0.1"), tick) == D("0.00000988")
+    assert take_profit_price("short", D("0.00000987"), D("0.1"), tick) == D("0.00000986")
+    for fill in (D("0.00000987"), D("1.00000001"), D("99.99"), D("60000")):
+        for percent in (D("0.01"), D("0.1"), D("2")):
+            assert take_profit_price("long", fill, percent, D("0.01") if fill > 1 else tick) > fill
+            assert take_profit_price("short", fill, percent, D("0.01") if fill > 1 else tick) < fill
+    # Entry legs: a long buys (down), a short sells (up).
+    assert leg_price("long", D("100.005"), D("0"), D("0.01")) == D("100.00")
+    assert leg_price("short", D("100.005"), D("0"), D("0.01")) == D("100.01")
+
+
+def test_sellable_is_what_one_order_can_close_and_zero_for_dust():
+    market = {"step": D("0.00001"), "min_qty": D("0.00001"), "min_notional": D("5")}
+    assert sellable(D("0.0166788"), price=D("60000"), **market) == D("0.01667")
+    assert sellable(D("0.0000399"), price=D("60000"), **market) == 0  # 2.39 USDT: under the 5 USDT notional
+    assert sellable(D("0.000009"), price=None, **market) == 0  # under one step
+    assert sellable(D("-1"), price=D("1"), **market) == 0

@@ -59,3 +59,12 @@ def test_partial_exit_keeps_the_average_and_a_new_entry_moves_it():
 def test_nothing_filled_is_all_zero():
     stats = replay("long", [])
     assert (stats.held_quantity, stats.weighted_avg_entry, stats.unrealized(D("100"))) == (D("0"), None, (D("0"), D("0")))
+
+
+def test_an_exit_beyond_what_is_held_is_reported_as_an_over_sell_never_hidden():
+    # Row 15: the replay used to cap a sell at the holding, so 20.2 sold for 10.1 looked like a clean close.
+    stats = replay("long", [FillEvent(True, D("10.1"), D("100"), at=at(0)), FillEvent(False, D("10.1"), D("99"), at=at(1)),
+                            FillEvent(False, D("10.1"), D("98"), at=at(2))])
+    assert (stats.held_quantity, stats.closed_quantity, stats.oversold_quantity) == (D("0"), D("10.1"), D("10.1"))
+    clean = replay("long", [FillEvent(True, D("1"), D("100"), at=at(0)), FillEvent(False, D("1"), D("101"), at=at(1))])
+    assert clean.oversold_quantity == 0

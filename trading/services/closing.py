@@ -16,12 +16,11 @@ from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
 from notifications.events import emit
 from risk.models import RiskAction
-from trading.grid import round_down, round_up
+from trading.grid import round_price, sellable
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
-from trading.services.orders import (
-    PlacementFailed, group_refresh_stats, held_quantity, order_cancel, order_place,
-)
+from trading.services.budget import group_lock, held, live_exits, sell_budget
+from trading.services.orders import PlacementFailed, group_refresh_stats, order_cancel, order_place
 from trading.services.transitions import group_transition
 from trading.states import GroupStatus, OrderStatus
 
@@ -53,59 +52,93 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
                    final_attempt: bool = True) -> PositionGroup:
     """Close the whole group (``quantity`` None) or market-close ``quantity`` of it. Safe to call twice.
 
-    RetryableError propagates for the task to retry, unless ``final_attempt``: then the close is
-    given up and the position handed back with the reason.
+    In order: an exit already in flight whose answer was lost is looked up (and sent only if the
+    exchange never had it); resting orders are cancelled (all of them for a full close, the
+    take-profits for a partial one, so that their coins are free); then, under the group's lock,
+    the exit takes what the sell budget still allows (``trading.services.budget``): a second close
+    while one is in flight sends nothing more. What is too small for one order (under the market's
+    step, minimum quantity or notional) is not sent: a full close with nothing else live ends the
+    group with it recorded as dust.
+
+    RetryableError propagates for the task to retry; on the ``final_attempt`` the exit is left
+    ``unknown`` for the fill sync to resolve by lookup (never counted as refused). An exit the
+    exchange refused hands the position back with the reason.
     """
     group = PositionGroup.objects.select_related("exchange_account").get(pk=group_id)
     if group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
         return group
     connector = connector or connector_for_account(group.exchange_account)
-    if quantity is None:
-        for order in orders_to_cancel(group):
-            order_cancel(order, connector)
-    else:
+    for in_flight in live_exits(group).filter(status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN]):
+        try:
+            order_place(in_flight, connector, final_attempt=final_attempt)
+        except PlacementFailed as exc:
+            logger.warning("exit %s of group %s refused: %s", in_flight.client_order_id, group.pk, exc)
+    resting = orders_to_cancel(group)
+    if quantity is not None:
         # Take-profits hold the base asset on the exchange; free it, sell, then re-place them for
         # what is left (group_evaluate below).
-        for order in orders_to_cancel(group).filter(role=Order.Role.TAKE_PROFIT):
-            order_cancel(order, connector)
-    group = group_refresh_stats(group_id=group.pk)
-    held = held_quantity(group)
-    step = connector.market(group.symbol).step_size
-    to_close = round_down(held if quantity is None else min(quantity, held), step)
-    if to_close > 0:
+        resting = resting.filter(role=Order.Role.TAKE_PROFIT)
+    for order in resting:
+        order_cancel(order, connector)
+    group_refresh_stats(group_id=group.pk)
+    market = connector.market(group.symbol)
+    decision_price = _decision_price(group, connector)
+    with transaction.atomic():
+        locked = group_lock(group.pk)
+        if locked.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+            return locked
+        budget = sell_budget(locked)
+        wanted = budget if quantity is None else min(quantity, budget)
+        to_close = sellable(wanted, price=decision_price, step=market.step_size, min_qty=market.min_qty,
+                            min_notional=market.min_notional)
+        exit_order = exit_order_create(locked, to_close, reason, connector, decision_price=decision_price) if to_close else None
+    if exit_order is not None:
         try:
-            _market_close(group, to_close, reason, connector, final_attempt=final_attempt)
+            order_place(exit_order, connector, final_attempt=final_attempt)
         except PlacementFailed as exc:
             return _close_failed(group, str(exc))
     group = group_refresh_stats(group_id=group.pk)
-    if held_quantity(group) < step:  # what is left is dust below the exchange's lot size
-        return position_finish(group, reason)
     if quantity is None:
-        logger.info("group %s: close order sent, waiting for its fill", group.pk)
-        return group
+        return position_finish_if_done(group, reason, connector)
     from trading.services.lifecycle import group_evaluate  # the lifecycle builds on this module
 
     return group_evaluate(group_id=group.pk, connector=connector)
 
 
-def _market_close(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
-                  final_attempt: bool) -> Order:
+def _decision_price(group: PositionGroup, connector: Connector) -> Decimal | None:
     try:
-        decision_price = connector.ticker(group.symbol).last
+        return connector.ticker(group.symbol).last
     except ExchangeError:
-        decision_price = group.current_price
-    exit_order = exit_order_for(group, quantity, reason, connector, decision_price=decision_price)
-    return order_place(exit_order, connector, final_attempt=final_attempt)
+        return group.current_price or group.weighted_avg_entry
 
 
-def exit_order_for(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
-                   decision_price: Decimal | None, pyramid=None) -> Order:
-    """The committed exit order to send: one left pending by a crashed attempt, or a new market order
-    (a limit at the worst acceptable price with slippage_action "reject")."""
-    pending = group.orders.filter(role=Order.Role.EXIT, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN],
-                                  exit_reason=reason, pyramid=pyramid).first()
-    if pending is not None:
-        return pending
+def position_finish_if_done(group: PositionGroup, reason: str, connector: Connector) -> PositionGroup:
+    """Close the group when nothing of it can fill any more and what it holds cannot be sold in one
+    order (nothing, or dust under the market's minimums); otherwise leave it as it is."""
+    group.refresh_from_db()
+    if group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+        return group
+    live = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.UNKNOWN]
+    if group.orders.filter(status__in=live).exists():
+        return group
+    market = connector.market(group.symbol)
+    # The price the last exit got is the freshest the engine has (the stored current price may be a
+    # cycle old): the minimum notional and the dust's value are judged at it.
+    last_exit = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0,
+                                    avg_fill_price__isnull=False).order_by("-filled_at", "-updated_at").first()
+    price = (last_exit.avg_fill_price if last_exit else None) or group.current_price or group.weighted_avg_entry
+    remaining = held(group)
+    if sellable(remaining, price=price, step=market.step_size, min_qty=market.min_qty,
+                min_notional=market.min_notional) > 0:
+        return group
+    return position_finish(group, reason, dust_quantity=remaining, dust_price=price)
+
+
+def exit_order_create(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
+                      decision_price: Decimal | None, pyramid=None) -> Order:
+    """A new exit order row (``pending``): a market order, or a limit at the worst acceptable price with
+    slippage_action "reject". Call under ``group_lock`` with ``quantity`` from the sell budget."""
     side = "sell" if group.side == "long" else "buy"
     protection = market_protection(group, side, decision_price, connector)
     return Order.objects.create(
@@ -126,8 +159,7 @@ def market_protection(group: PositionGroup, order_side: str, decision_price: Dec
     if group.config_snapshot.get("slippage_action") != "reject" or limit in (None, "") or decision_price is None:
         return None
     tick = connector.market(group.symbol).tick_size
-    price = protected_limit(order_side, decision_price, Decimal(limit))
-    return round_down(price, tick) if order_side == "buy" else round_up(price, tick)
+    return round_price(order_side, protected_limit(order_side, decision_price, Decimal(limit)), tick)
 
 
 def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
@@ -144,16 +176,28 @@ def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
     return group
 
 
-def position_finish(group: PositionGroup, reason: str) -> PositionGroup:
-    """Held quantity is zero: the group is closed, with a close record a trader can audit."""
+def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal = Decimal(0),
+                    dust_price: Decimal | None = None) -> PositionGroup:
+    """Nothing sellable is left: the group is closed, with a close record a trader can audit.
+
+    ``dust_quantity``, what remains under the market's minimums, is recorded on the group with its
+    value at ``dust_price`` (in the quote currency) and said in the group's reason.
+    """
     with transaction.atomic():
         group = PositionGroup.objects.select_for_update().get(pk=group.pk)
         if group.status == GroupStatus.CLOSED:
             return group
+        label = ExitReason(reason).label
+        dust_value = dust_quantity * dust_price if dust_quantity and dust_price else Decimal(0)
+        said = f"closed: {label}"
+        if dust_quantity > 0:
+            base, quote = group.symbol.split(":")[0].split("/")
+            said += f", {dust_quantity.normalize():f} {base} ≈ {dust_value:.2f} {quote} left as dust"
         if group.status != GroupStatus.CLOSING:
-            group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {ExitReason(reason).label}")
-        group_transition(group, to=GroupStatus.CLOSED, reason=f"closed: {ExitReason(reason).label}")
-        PositionGroup.objects.filter(pk=group.pk).update(exit_reason=reason, unrealized_pnl_usd=0, unrealized_pnl_percent=0)
+            group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {label}")
+        group_transition(group, to=GroupStatus.CLOSED, reason=said)
+        PositionGroup.objects.filter(pk=group.pk).update(exit_reason=reason, unrealized_pnl_usd=0, unrealized_pnl_percent=0,
+                                                         dust_quantity=dust_quantity, dust_value=dust_value)
         exits = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0)
         closed_quantity = sum((o.filled_quantity for o in exits), Decimal(0))
         exit_value = sum((o.filled_quantity * (o.avg_fill_price or 0) for o in exits), Decimal(0))

@@ -13,13 +13,14 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from exchanges.connector import Connector, ExchangeError
+from exchanges.connector import Connector
 from exchanges.services.accounts import connector_for_account
 from notifications.events import emit
-from trading.grid import round_down, take_profit_price
+from trading.grid import sellable, take_profit_price
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
+from trading.services.budget import group_lock, held, sell_budget
 from trading.services.closing import (
-    exit_order_for, market_protection, position_close, position_close_request, position_finish,
+    exit_order_create, market_protection, position_close, position_close_request, position_finish_if_done,
 )
 from trading.services.orders import (
     PlacementFailed, base_asset, fill_events, group_refresh_stats, order_cancel, order_place,
@@ -40,6 +41,11 @@ ENTRY_LIVE = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN
 
 def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionGroup:
     group = PositionGroup.objects.select_related("exchange_account").get(pk=group_id)
+    if group.status == GroupStatus.CLOSING:
+        # A close's fill found by the fill sync finishes the group in the same cycle, with fresh figures.
+        group = group_refresh_stats(group_id=group.pk)
+        return position_finish_if_done(group, group.exit_reason or ExitReason.MANUAL,
+                                       connector or connector_for_account(group.exchange_account))
     if group.status not in TRADING:
         return group
     connector = connector or connector_for_account(group.exchange_account)
@@ -93,70 +99,68 @@ TP_HOLDING = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLE
 def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
     """Each entry leg that is done gets a limit take-profit for what it still holds.
 
+    Decided under the group's lock from the sell budget (``trading.services.budget``): take-profits
+    and live exits together never ask for more than the group holds, however many evaluations race.
     A leg whose take-profit was cancelled (a reduce or a risk offset sold part of the position) gets
-    a new one for what remains, within what the group still holds and no live take-profit covers,
-    so take-profits never add up to more than the position.
+    a new one for what remains. The group's last take-profit — no entry leg can fill any more and no
+    other leg waits for one — sells everything sellable, so the sub-step remainders of the legs are
+    not stranded; what is still under the market's minimums is dust, closed with the group.
     """
-    done = list(
-        group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0,
-                            status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED])
-        .exclude(take_profits__status__in=TP_HOLDING).exclude(take_profits__status=OrderStatus.FAILED)
-        .select_related("pyramid").order_by("pyramid__index", "leg_index")
-    )
-    if not done:
+    if not _legs_awaiting_take_profit(group).exists():
         return
     group = group_refresh_stats(group_id=group.pk)
     market = connector.market(group.symbol)
     base = base_asset(group.symbol)
     from_planned = bool(group.config_snapshot.get("tp_from_planned_price"))
-    covered = sum(
-        (tp.quantity - tp.filled_quantity for tp in group.orders.filter(
-            role=Order.Role.TAKE_PROFIT, status__in=[OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED,
-                                                     OrderStatus.UNKNOWN])),
-        Decimal(0),
-    )
-    budget = group.total_filled_quantity - covered
-    for leg in done:
-        sold = sum((tp.filled_quantity for tp in leg.take_profits.all()), Decimal(0))
-        held = leg.filled_quantity - (leg.fee if leg.fee_currency == base else 0) - sold
-        quantity = round_down(min(held, budget), market.step_size)
-        basis = leg.price if from_planned or leg.avg_fill_price is None else leg.avg_fill_price
-        price = take_profit_price(group.side, basis, leg.tp_percent, market.tick_size)
-        if quantity <= 0 or quantity < market.min_qty or quantity * price < market.min_notional:
-            logger.info("leg %s of group %s: take-profit of %s at %s is under the exchange minimum; not placed",
-                        leg.leg_index, group.pk, quantity, price)
-            continue
-        with transaction.atomic():
-            locked = Order.objects.select_for_update().get(pk=leg.pk)
-            if locked.take_profits.filter(status__in=TP_HOLDING).exists():
-                continue  # another worker placed it a moment ago
+    placing = []
+    with transaction.atomic():
+        locked = group_lock(group.pk)
+        if locked.status not in TRADING:
+            return
+        done = list(_legs_awaiting_take_profit(locked).select_related("pyramid").order_by("pyramid__index", "leg_index"))
+        budget = sell_budget(locked)
+        entries_live = locked.orders.filter(role=Order.Role.ENTRY, status__in=ENTRY_LIVE).exists()
+        for position, leg in enumerate(done):
+            sold = sum((tp.filled_quantity for tp in leg.take_profits.all()), Decimal(0))
+            leg_held = leg.filled_quantity - (leg.fee if leg.fee_currency == base else 0) - sold
+            last = not entries_live and position == len(done) - 1
+            basis = leg.price if from_planned or leg.avg_fill_price is None else leg.avg_fill_price
+            price = take_profit_price(group.side, basis, leg.tp_percent, market.tick_size)
+            quantity = sellable(budget if last else min(leg_held, budget), price=price, step=market.step_size,
+                                min_qty=market.min_qty, min_notional=market.min_notional)
+            if not quantity:
+                logger.info("leg %s of group %s: take-profit at %s is under the exchange minimum (or nothing is "
+                            "left to sell); not placed", leg.leg_index, group.pk, price)
+                continue
             order_id = uuid.uuid4()
-            take_profit = Order.objects.create(
-                id=order_id, client_order_id=client_order_id_for(order_id), group=group, pyramid=leg.pyramid,
+            placing.append(Order.objects.create(
+                id=order_id, client_order_id=client_order_id_for(order_id), group=locked, pyramid=leg.pyramid,
                 role=Order.Role.TAKE_PROFIT, entry_order=leg, symbol=group.symbol,
                 side="sell" if group.side == "long" else "buy", order_type=OrderType.LIMIT, price=price,
                 quantity=quantity, tp_percent=leg.tp_percent, exit_reason=ExitReason.TAKE_PROFIT,
-            )
-        budget -= quantity
+            ))
+            budget -= quantity
+    for take_profit in placing:
         try:
             order_place(take_profit, connector, refresh_stats=False)  # group_evaluate refreshes after placing
         except PlacementFailed as exc:
-            logger.warning("take-profit for leg %s of group %s refused: %s", leg.leg_index, group.pk, exc)
+            logger.warning("take-profit %s of group %s refused: %s", take_profit.client_order_id, group.pk, exc)
+
+
+def _legs_awaiting_take_profit(group: PositionGroup):
+    """Entry legs done filling (filled, or cancelled with a fill) with no take-profit holding their coins."""
+    return (group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0,
+                                status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED])
+            .exclude(take_profits__status__in=TP_HOLDING).exclude(take_profits__status=OrderStatus.FAILED))
 
 
 def _close_if_taken_profit(group: PositionGroup, connector: Connector) -> PositionGroup:
-    """Take-profits sold everything and no entry leg can fill any more: the group is done."""
+    """Take-profits sold everything sellable and no entry leg can fill any more: the group is done
+    (what is left under the market's minimums is recorded as dust)."""
     group.refresh_from_db()
     if group.status not in TRADING or group.filled_dca_legs == 0:
         return group
-    if group.orders.filter(role=Order.Role.ENTRY, status__in=ENTRY_LIVE).exists():
-        return group
-    step = connector.market(group.symbol).step_size
-    if group.total_filled_quantity >= step:
-        return group
-    if group.orders.filter(role=Order.Role.TAKE_PROFIT, status__in=[OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED]).exists():
-        return group
-    return position_finish(group, ExitReason.TAKE_PROFIT)
+    return position_finish_if_done(group, ExitReason.TAKE_PROFIT, connector)
 
 
 # --- Whole-position exits --------------------------------------------------------------------
@@ -184,13 +188,23 @@ def _close_if_triggered(group: PositionGroup, connector: Connector) -> bool:
 
 
 def _pyramid_holdings(group: PositionGroup) -> list[tuple[Pyramid, PyramidHolding]]:
+    """Each open pyramid's average and its share of what the group still holds.
+
+    A pyramid's own fills give its average and what it bought; group-level exits (reduce, risk
+    offset) sold from every pyramid, so when the pyramids' own holdings add up to more than the group
+    holds, each gets its proportional share of the group's holding.
+    """
     default = group.tp_aggregate_percent
-    holdings = []
+    rows = []
     for pyramid in group.pyramids.exclude(status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]):
         stats = replay(group.side, fill_events(pyramid.orders, group.symbol))
         percent = pyramid.tp_percent if pyramid.tp_percent is not None else default
-        holdings.append((pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, stats.held_quantity, percent)))
-    return holdings
+        rows.append((pyramid, stats, percent))
+    own_total = sum((stats.held_quantity for _, stats, _ in rows), Decimal(0))
+    group_held = held(group)
+    scale = group_held / own_total if own_total > group_held and own_total else Decimal(1)
+    return [(pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, stats.held_quantity * scale, percent))
+            for pyramid, stats, percent in rows]
 
 
 def _close_pyramids_at_target(group: PositionGroup, connector: Connector) -> None:
@@ -202,28 +216,33 @@ def _close_pyramids_at_target(group: PositionGroup, connector: Connector) -> Non
 
 
 def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, connector: Connector) -> None:
-    """Close one pyramid: cancel its resting legs, market-close what it holds, mark it closed."""
-    still_open = Pyramid.objects.filter(pk=pyramid.pk).exclude(
-        status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]
-    ).exists()
-    if not still_open:
-        return
-    for order in pyramid.orders.filter(status__in=ENTRY_LIVE).exclude(role=Order.Role.EXIT):
+    """Close one pyramid: cancel its resting legs, market-close its share of the holding, mark it closed.
+
+    The decision is taken under the group's lock and the pyramid is marked closed in it, so a second
+    evaluation racing this one (the price task and the fill sync) finds it closed and sells nothing.
+    """
+    for order in pyramid.orders.filter(role=Order.Role.ENTRY, status__in=ENTRY_LIVE):
         order_cancel(order, connector)
-    quantity = round_down(held, connector.market(group.symbol).step_size)
-    if quantity > 0:
-        exit_order = exit_order_for(group, quantity, ExitReason.PYRAMID_TP, connector,
-                                    decision_price=group.current_price, pyramid=pyramid)
+    market = connector.market(group.symbol)
+    with transaction.atomic():
+        locked = group_lock(group.pk)
+        if locked.status not in TRADING or not Pyramid.objects.filter(pk=pyramid.pk).exclude(
+            status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]
+        ).exists():
+            return
+        quantity = sellable(min(held, sell_budget(locked)), price=locked.current_price, step=market.step_size,
+                            min_qty=market.min_qty, min_notional=market.min_notional)
+        exit_order = exit_order_create(locked, quantity, ExitReason.PYRAMID_TP, connector,
+                                       decision_price=locked.current_price, pyramid=pyramid) if quantity else None
+        Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.CLOSED)
+    if exit_order is not None:
         try:
             order_place(exit_order, connector)
-        except (PlacementFailed, ExchangeError) as exc:
+        except PlacementFailed as exc:
+            # Refused for good: the pyramid holds its coins again, and its target may fire again.
+            Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FILLED)
             logger.warning("closing pyramid %s of group %s failed: %s", pyramid.index, group.pk, exc)
             return
-    Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.CLOSED)
     group_refresh_stats(group_id=group.pk)
     logger.info("group %s: pyramid %s closed at its target", group.pk, pyramid.index + 1)
-    group.refresh_from_db()
-    if group.total_filled_quantity < connector.market(group.symbol).step_size and not group.orders.filter(
-        role=Order.Role.ENTRY, status__in=ENTRY_LIVE
-    ).exists():
-        position_finish(group, ExitReason.PYRAMID_TP)
+    position_finish_if_done(group, ExitReason.PYRAMID_TP, connector)

@@ -18,7 +18,7 @@ from exchanges.connector import Connector, ExchangeOrder, OrderNotFound, Permane
 from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import StaleStatus, group_transition, order_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.states import GroupStatus, IllegalTransition, OrderStatus
 from trading.stats import FillEvent, replay
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,12 @@ MAX_RETRY_AFTER_SECONDS = 300
 def order_place(order: Order, connector: Connector, *, final_attempt: bool = True, refresh_stats: bool = True) -> Order:
     """Send one pending (or unknown) order, at most once on the exchange.
 
-    RetryableError propagates (the order is left ``unknown``) unless ``final_attempt``, which marks
-    it failed instead. A permanent refusal marks it failed and raises PlacementFailed.
+    A lost answer (timeout, 5xx, 429, "status unknown") is never a refusal: the order is left
+    ``unknown`` — the exchange may well have it — and RetryableError propagates for the task to
+    retry, or, on the ``final_attempt``, the unknown order is returned for the fill sync to resolve by
+    lookup (by client order id; ``failed`` only once the exchange still does not know it after the
+    placement's retry window and the grace polls). Only the exchange's refusal marks it failed and
+    raises PlacementFailed.
     """
     order.refresh_from_db()
     if order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
@@ -77,17 +81,21 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
             is_retry=is_retry,
         )
     except RetryableError as exc:
-        if final_attempt:
-            _fail(order, f"Exchange unavailable, gave up after retries: {exchange_text(exc)}")
-            raise PlacementFailed(f"exchange unavailable: {exchange_text(exc)}") from exc
         _mark_unknown(order, exchange_text(exc))
+        if final_attempt:
+            logger.warning("order %s: no answer after retries (%s); left unknown for the fill sync to look up",
+                           order.client_order_id, exchange_text(exc))
+            order.refresh_from_db()
+            return order
         raise
     except PermanentError as exc:
         _fail(order, exchange_text(exc))
         raise PlacementFailed(exchange_text(exc)) from exc
+    if result.status is None:
+        result = _look_up(order, connector) or result  # an answer with ids only (Bybit): ask for the state
     try:
         return order_apply_exchange_state(order, result, refresh_stats=refresh_stats)
-    except StaleStatus:
+    except IllegalTransition:  # StaleStatus included: the row moved while we were sending
         return _cancel_if_cancelled_meanwhile(order, connector)
 
 
@@ -99,6 +107,15 @@ def _mark_unknown(order: Order, reason: str) -> None:
         pass
 
 
+def _look_up(order: Order, connector: Connector) -> ExchangeOrder | None:
+    """The exchange's state of ``order`` by client order id; None when it cannot say right now."""
+    try:
+        found = connector.fetch_order(symbol=order.symbol, client_order_id=order.client_order_id)
+    except (OrderNotFound, RetryableError):
+        return None
+    return found if found.status is not None else None
+
+
 def _fail(order: Order, message: str) -> None:
     order.refresh_from_db()
     if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
@@ -106,14 +123,33 @@ def _fail(order: Order, message: str) -> None:
 
 
 def _cancel_if_cancelled_meanwhile(order: Order, connector: Connector) -> Order:
-    """A close cancelled the row while we were sending it: take the new order off the exchange too."""
+    """A close cancelled the row while we were sending it: take the new order off the exchange too,
+    and keep what it filled before that (a ``cancelled`` row with a fill, like a leg cancelled part-filled)."""
     order.refresh_from_db()
-    if order.status == OrderStatus.CANCELLED:
-        try:
-            connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
-        except OrderNotFound:
-            pass
+    if order.status != OrderStatus.CANCELLED:
+        return order
+    try:
+        final = connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
+    except OrderNotFound:
+        final = None
+    if final is None or final.status in (None, "open"):
+        final = _look_up(order, connector)
+    if final is not None and final.filled > order.filled_quantity:
+        _record_fill_of_cancelled(order, final)
     return order
+
+
+def _record_fill_of_cancelled(order: Order, state: ExchangeOrder) -> None:
+    with transaction.atomic():
+        PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()
+        Order.objects.filter(pk=order.pk, status=OrderStatus.CANCELLED).update(
+            filled_quantity=state.filled, avg_fill_price=state.average, fee=state.fee, fee_currency=state.fee_currency,
+            exchange_order_id=order.exchange_order_id or state.id or "", filled_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        group_refresh_stats(group_id=order.group_id)
+    logger.warning("order %s was cancelled while being placed; it filled %s first, recorded",
+                   order.client_order_id, state.filled)
 
 
 def order_cancel(order: Order, connector: Connector) -> Order:
@@ -130,11 +166,18 @@ def order_cancel(order: Order, connector: Connector) -> Order:
     try:
         result = connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
     except OrderNotFound:
+        result = None
+    if result is None or result.status in (None, "open"):
+        # Not found, or an answer without a final state (Bybit answers a cancel with ids only): what
+        # it filled comes from the exchange, never from our last sync. A lookup that gets no answer
+        # raises RetryableError: the order may still be live, so it is not marked cancelled.
         try:
             result = connector.fetch_order(symbol=order.symbol, client_order_id=order.client_order_id)
         except OrderNotFound:
             result = None
-    if result is None or result.status == "open":
+    if result is not None and result.status == "open":
+        raise RetryableError(f"order {order.client_order_id} is still open after its cancel; try again")
+    if result is None:
         # Never reached the exchange (or it forgot it): nothing can fill any more.
         order.refresh_from_db()
         if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
@@ -251,12 +294,24 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
             weighted_avg_entry=stats.weighted_avg_entry, total_filled_quantity=stats.held_quantity,
             total_invested_usd=stats.invested_usd, realized_pnl_usd=stats.realized_pnl_usd, fees_usd=stats.fees_usd,
             unrealized_pnl_usd=unrealized_usd, unrealized_pnl_percent=unrealized_percent,
-            total_dca_legs=total, filled_dca_legs=min(filled, total), updated_at=timezone.now(),
+            total_dca_legs=total, filled_dca_legs=min(filled, total), oversold_quantity=stats.oversold_quantity,
+            updated_at=timezone.now(),
         )
+        if stats.oversold_quantity > group.oversold_quantity:
+            _report_oversell(group, stats.oversold_quantity)
         group.refresh_from_db()
         _move_group_with_fills(group, filled=filled, total=total, touched=counts["touched"])
         _move_pyramids_with_fills(group)
     return group
+
+
+def _report_oversell(group: PositionGroup, oversold: Decimal) -> None:
+    """Exit fills sold more than the group held: loud, everywhere a trader or operator looks."""
+    base = base_asset(group.symbol)
+    message = (f"ANOMALY: the exchange filled {oversold.normalize():f} {base} more in exits than this position "
+               f"held. On a spot account those coins were not the position's; check the account and its orders.")
+    logger.error("group %s (%s %s): %s", group.pk, group.side, group.symbol, message)
+    emit("failure", group=group, message=message)  # urgent: through quiet hours
 
 
 def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int, touched: int) -> None:
