@@ -273,14 +273,22 @@ def paper_order_create(
             f"No paper price for {symbol} on {account.exchange_id} yet: set one with "
             f"`python manage.py paper price {account.exchange_id} {symbol} <price>`."
         )
+    if order_type == "market" and amount * now_price < market.min_notional:
+        # Binance applies its notional filter to market orders too (at the current price).
+        raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum "
+                           f"{market.min_notional}).")
     with transaction.atomic():
         if PaperOrder.objects.filter(account=account, client_order_id=client_order_id).exists():
+            # Checked before the funds: a resend must hear "duplicate" (look it up), not "no funds".
             raise InvalidOrder("Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used")
         fill_price = None
         if order_type == "market":
             fill_price = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
         elif now_price is not None and matching.limit_crosses(side, price, now_price):
-            fill_price = price
+            # A limit that crosses on arrival takes the book: it fills at the market (moved by the
+            # slippage), never worse than its limit; not at its limit, as if the book were there.
+            taken = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
+            fill_price = min(taken, price) if side == "buy" else max(taken, price)
         spend_asset, need = _needed_funds(market, side, amount, price if order_type == "limit" else fill_price)
         balance = _locked_balance(account, spend_asset)
         if balance.free < need:
@@ -288,10 +296,15 @@ def paper_order_create(
                 "Account has insufficient balance for requested action.",
                 exchange_message=f"need {need.normalize():f} {spend_asset}, free {balance.free.normalize():f}",
             )
-        order = PaperOrder.objects.create(
-            account=account, exchange_id=account.exchange_id, symbol=symbol, client_order_id=client_order_id,
-            side=side, order_type=order_type, price=price if order_type == "limit" else None, amount=amount,
-        )
+        try:
+            with transaction.atomic():  # the unique constraint decides between concurrent copies, not a read
+                order = PaperOrder.objects.create(
+                    account=account, exchange_id=account.exchange_id, symbol=symbol, client_order_id=client_order_id,
+                    side=side, order_type=order_type, price=price if order_type == "limit" else None, amount=amount,
+                )
+        except IntegrityError:
+            raise InvalidOrder("Duplicate order sent.",
+                               exchange_message=f"client order id {client_order_id} already used") from None
         reserved = order_type == "limit"
         if reserved:  # funds a resting order holds until it fills or is cancelled
             PaperBalance.objects.filter(pk=balance.pk).update(free=F("free") - need, used=F("used") + need)

@@ -224,3 +224,53 @@ def test_a_first_sale_credits_on_top_of_the_starting_balance(btc_market):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
 
     assert connector.balance().free["USDT"] == D("1100")
+
+
+# --- Fidelity (row 16 of the books review) ------------------------------------------------------
+
+
+def test_a_limit_that_crosses_on_arrival_takes_the_book_at_the_market_not_at_its_limit(btc_market):
+    connector = PaperConnector(ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"),
+                                                      market_slippage_percent=0))
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100.00"))
+
+    placed = buy(connector, "1.000", "105.00")
+
+    assert (placed.status, placed.average) == ("closed", D("100.00"))
+    assert connector.balance().free["USDT"] == D("10000") - D("100.00")  # the 5.00 above the market stays
+
+
+def test_a_market_order_under_the_minimum_notional_is_refused_like_binance(connector):
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100.00"))
+    with pytest.raises(InvalidOrder, match="NOTIONAL"):
+        buy(connector, "0.090", None, type="market")  # 9 USDT < 10
+    assert not PaperOrder.objects.exists()
+
+
+def test_concurrent_copies_of_one_client_order_id_place_one_order_and_hear_duplicate(btc_market, transactional_db):
+    import threading
+
+    from django.db import connection
+
+    account = ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"))
+    barrier, outcomes = threading.Barrier(4), []
+
+    def send():
+        try:
+            barrier.wait(timeout=10)
+            buy(PaperConnector(account), "1.000", "90.00", "dcesame")
+            outcomes.append("placed")
+        except InvalidOrder as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["Duplicate order sent."] * 3 + ["placed"]
+    assert PaperOrder.objects.filter(client_order_id="dcesame").count() == 1
+    assert PaperConnector(account).balance().used["USDT"] == D("90.00")

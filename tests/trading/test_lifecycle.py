@@ -236,6 +236,18 @@ def test_reject_sends_a_limit_protected_order_instead(route, sol):
     assert leg0.avg_fill_price <= D("99.09")
 
 
+def test_the_alerts_max_slippage_wins_over_the_configurations(route, sol):
+    # Row 13 of the books review: the README said the alert's max_slippage_percent wins; it was ignored.
+    configure(sol, entry_order_type="market", max_slippage_percent=D("1"), slippage_action="reject")
+    ExchangeAccount.objects.update(market_slippage_percent=D("0.5"))
+    open_sol(route, risk={"max_slippage_percent": 0.1, "stop_loss": None, "take_profit": None})
+
+    cycle("99")
+
+    leg0 = Order.objects.get(leg_index=0)
+    assert (leg0.order_type, leg0.price, leg0.slippage_outcome) == ("limit", D("99.09"), "protected")  # 0.1 %, not 1 %
+
+
 def test_applying_the_same_exchange_state_twice_changes_nothing(route, sol):
     configure(sol)
     open_sol(route)

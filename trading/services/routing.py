@@ -261,7 +261,7 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
     group = PositionGroup.objects.create(
         user=signal.user, exchange_account_id=context.account_id, exchange=context.exchange, symbol=context.symbol,
-        timeframe=alert.timeframe, side=alert.side, dca_config=config, config_snapshot=_snapshot(config),
+        timeframe=alert.timeframe, side=alert.side, dca_config=config, config_snapshot=_snapshot(config, alert),
         max_pyramids=config.max_pyramids, base_entry_price=alert.entry_price, tp_mode=config.tp_mode,
         tp_aggregate_percent=config.tp_aggregate_percent, stop_loss_price=alert.stop_loss,
         pyramid_count=1, total_dca_legs=len(legs),
@@ -344,14 +344,16 @@ def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: 
     return S.QUEUED, f"Queued ({entry.replacement_count} replacement(s)): {decision.reason}."
 
 
-def _snapshot(config: DCAConfiguration) -> dict:
+def _snapshot(config: DCAConfiguration, alert: Alert) -> dict:
+    """The configuration a group keeps; the alert's own ``risk.max_slippage_percent`` wins over the config's."""
+    slippage = alert.max_slippage_percent if alert.max_slippage_percent is not None else config.max_slippage_percent
     return {
         "levels": config.levels, "pyramid_levels": config.pyramid_levels, "tp_mode": config.tp_mode,
         "tp_aggregate_percent": str(config.tp_aggregate_percent), "pyramid_tp_percents": config.pyramid_tp_percents,
         "max_pyramids": config.max_pyramids, "entry_order_type": config.entry_order_type,
         "capital_usd": str(config.capital_usd), "use_signal_size": config.use_signal_size,
         "stop_loss_percent": str(config.stop_loss_percent) if config.stop_loss_percent is not None else None,
-        "max_slippage_percent": str(config.max_slippage_percent) if config.max_slippage_percent is not None else None,
+        "max_slippage_percent": str(slippage) if slippage is not None else None,
         "slippage_action": config.slippage_action, "tp_from_planned_price": config.tp_from_planned_price,
     }
 
