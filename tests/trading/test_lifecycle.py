@@ -80,7 +80,7 @@ def test_take_profit_is_computed_from_the_actual_fill_price(route, sol):
 
     leg0 = Order.objects.get(leg_index=0)
     assert (leg0.status, leg0.avg_fill_price, leg0.decision_price) == ("filled", D("99.37"), D("99.37"))
-    assert Order.objects.get(role="take_profit", entry_order=leg0).price == D("101.35")  # 99.37 × 1.02, not 102.00
+    assert Order.objects.get(role="take_profit", entry_order=leg0).price == D("101.36")  # 99.37 × 1.02 = 101.3574, a sell: up; not 102.00
 
 
 def test_planned_price_option_keeps_the_reference_behaviour(route, sol):
