@@ -9,13 +9,14 @@ reach the exchange at the same moment rather than one after another.
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
+from exchanges.models import ExchangeAccount
 from notifications.events import emit
 from risk.models import RiskAction, RiskConfig
 from risk.selection import OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
@@ -65,6 +66,9 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
         if skipped:  # skip-once is consumed by the evaluation it skipped
             PositionGroup.objects.filter(pk__in=skipped).update(risk_skip_once=False)
         if loser is not None:
+            loser_group = next(g for g in groups if g.pk == loser.id)
+            loser = replace(loser, taker_fee_percent=ExchangeAccount.objects.values_list("taker_fee_percent", flat=True)
+                            .get(pk=loser_group.exchange_account_id))
             winners = with_market_precision(select_winners(candidates, loser_id=loser.id, limit=risk.max_winners_to_combine),
                                             {g.pk: g for g in groups})
             plan = plan_offset(loser, winners)
@@ -117,32 +121,60 @@ def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch
     ]
     RiskAction.objects.create(
         user=user, action_type=RiskAction.ActionType.OFFSET_LOSS, group=loser, loser_group=loser,
+        winners_state=RiskAction.WinnersState.WAITING,
         loser_pnl_usd=loser.unrealized_pnl_usd, required_usd=plan.required_usd, winner_details=details,
         exit_reason=ExitReason.RISK_OFFSET, entry_price=loser.weighted_avg_entry, exit_price=loser.current_price,
         quantity_closed=loser.total_filled_quantity, pnl_percent=loser.unrealized_pnl_percent,
         duration_seconds=int((now - loser.created_at).total_seconds()),
         notes=f"Closing {loser.symbol} ({loser.unrealized_pnl_usd:.2f} USD); winners cover "
-              f"{plan.covered_usd:.2f} of {plan.required_usd:.2f} USD.",
+              f"{plan.covered_usd:.2f} of {plan.required_usd:.2f} USD, closing fees included; they are "
+              f"reduced once the loser's close has filled.",
     )
     logger.info("risk offset for user %s: loser %s, winners %s", user.pk, loser.pk, [d["symbol"] for d in details])
     emit("risk", group=loser, event="offset_executed", covered_usd=plan.covered_usd, required_usd=plan.required_usd)
     if dispatch:
-        closes = [(str(loser.pk), None)] + [(str(c.id), str(c.quantity)) for c in plan.closes]
-        transaction.on_commit(lambda: _dispatch_together(closes))
+        # Close before reduce: only the loser now; the winners once its exit has filled
+        # (offset_winners_release, called when the loser's group closes or its close fails).
+        transaction.on_commit(lambda: _dispatch_closes([(str(loser.pk), None)]))
 
 
 def _plain(number: Decimal) -> str:
     return f"{number.normalize():f}"
 
 
-def _dispatch_together(closes: list[tuple[str, str | None]]) -> None:
+def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = "") -> int:
+    """The loser's close ended: reduce the winners it was waiting for (closed), or leave them untouched
+    and say why (the close failed). Safe to call twice: each offset's winners go once. Returns how many
+    winner closes were dispatched."""
+    released = []
+    with transaction.atomic():
+        actions = RiskAction.objects.select_for_update().filter(
+            action_type=RiskAction.ActionType.OFFSET_LOSS, loser_group_id=loser_group_id,
+            winners_state=RiskAction.WinnersState.WAITING,
+        )
+        for action in actions:
+            if loser_closed:
+                closes = [(d["group_id"], d["quantity_closed"]) for d in action.winner_details]
+                released += closes
+                action.winners_state = RiskAction.WinnersState.DISPATCHED
+                action.notes += f" The loser closed; {len(closes)} winner close(s) sent."
+            else:
+                action.winners_state = RiskAction.WinnersState.CANCELLED
+                action.notes += f" The loser's close failed ({reason}); the winners were left untouched."
+            action.save(update_fields=["winners_state", "notes"])
+        if released:
+            transaction.on_commit(lambda: _dispatch_closes(released))
+    return len(released)
+
+
+def _dispatch_closes(closes: list[tuple[str, str | None]]) -> None:
     """Every close as one Celery group: published at once, executed in parallel by the workers."""
     from celery import group as celery_group
 
     from trading.tasks import close_position_task
 
     try:
-        celery_group(close_position_task.s(group_id, ExitReason.RISK_OFFSET, quantity, [])
+        celery_group(close_position_task.s(str(group_id), ExitReason.RISK_OFFSET, quantity, [])
                      for group_id, quantity in closes).apply_async()
     except Exception:  # the loser stays "closing": the stalled-work sweep re-sends its close
         logger.exception("could not dispatch the risk offset closes")

@@ -101,9 +101,18 @@ class RiskAction(models.Model):
         FORCE_START = "force_start", "Engine force-started"
         ORPHAN_CANCELLED = "orphan_cancelled", "Unknown exchange order cancelled (reconciliation)"
 
+    class WinnersState(models.TextChoices):
+        WAITING = "waiting", "Waiting for the loser's close"
+        DISPATCHED = "dispatched", "Winners reduced after the loser closed"
+        CANCELLED = "cancelled", "Loser's close failed; winners untouched"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_actions")
     action_type = models.CharField(max_length=20, choices=ActionType.choices)
+    winners_state = models.CharField(
+        max_length=12, choices=WinnersState.choices, blank=True,
+        help_text="Loss offsets: the winners are reduced only once the loser's close has filled.",
+    )
     group = models.ForeignKey(
         "trading.PositionGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="risk_actions"
     )

@@ -5,6 +5,10 @@ are the most profitable others, up to ``max_winners_to_combine``. Each winner gi
 profit to pay for the loss: quantity = profit to take ÷ profit per unit, rounded UP to the lot size
 so the loss is covered, at least the exchange minimum, at most what is held. (The reference's worked
 example closes 0.025 ETH for a 5 USD loss at 100 USD profit per unit; 0.05 is the right figure.)
+
+Fees count on both sides: the loss to cover includes the taker fee of closing the loser, and each
+winner's profit per unit is net of the taker fee of its own close (``taker_fee_percent``, the
+account's estimate), so an offset that "covers" the loss really does once the fees are paid.
 """
 
 from dataclasses import dataclass
@@ -35,6 +39,7 @@ class Candidate:
     step_size: Decimal = Decimal("0.00000001")
     min_qty: Decimal = ZERO
     min_notional: Decimal = ZERO
+    taker_fee_percent: Decimal = ZERO  # what a market close of this position costs, in % of its value
 
 
 LOSER_STATUSES = ("active", "partially_filled")
@@ -98,7 +103,9 @@ def _steps(value: Decimal, step: Decimal, rounding) -> Decimal:
 
 def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
     """How much of each winner to close to pay for the loser's loss."""
-    required = abs(loser.unrealized_pnl_usd)
+    closing_fee = (loser.held_quantity * loser.current_price * loser.taker_fee_percent / 100
+                   if loser.current_price is not None else ZERO)
+    required = abs(loser.unrealized_pnl_usd) + closing_fee
     needed = required
     closes = []
     for winner in winners:
@@ -108,6 +115,7 @@ def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
             continue
         per_unit = (winner.current_price - winner.average_entry if winner.side == "long"
                     else winner.average_entry - winner.current_price)
+        per_unit -= winner.current_price * winner.taker_fee_percent / 100
         if per_unit <= 0:
             continue
         take = min(winner.unrealized_pnl_usd, needed)

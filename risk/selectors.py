@@ -82,7 +82,8 @@ def with_market_precision(winners: list[Candidate], groups_by_id: dict) -> list[
         connector = connectors[account_id]
         market = connector.market(group.symbol)
         enriched.append(replace(winner, step_size=market.step_size, min_qty=market.min_qty,
-                                min_notional=market.min_notional))
+                                min_notional=market.min_notional,
+                                taker_fee_percent=accounts[account_id].taker_fee_percent))
     return enriched
 
 

@@ -52,6 +52,7 @@ class DCAConfigurationAdmin(admin.ModelAdmin):
 
 class PyramidInline(admin.TabularInline):
     model = Pyramid
+    fk_name = "group"
     extra = 0
     can_delete = False
     fields = ("index", "entry_price", "status", "capital_usd", "created_at")

@@ -329,6 +329,10 @@ class Pyramid(models.Model):
     capital_usd = models.DecimalField(**MONEY)
     tp_percent = models.DecimalField(**MONEY, null=True, blank=True, help_text="Pyramid aggregate take-profit.")
     signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="pyramids")
+    after_close_of = models.ForeignKey(
+        PositionGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="A reverse: this grid is placed only once that (opposite-side) group has closed.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     filled_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -138,3 +138,23 @@ def test_beat_dispatch_evaluates_only_users_whose_interval_has_passed(risk_trade
     dispatch_risk_evaluations_task()
     assert queue.llen("celery") == 1
     queue.delete("celery")
+
+
+def test_winners_are_reduced_only_once_the_losers_close_filled(risk_trader, reference_book, eager_celery,
+                                                               django_capture_on_commit_callbacks):
+    # Row 12: the winners were reduced in the same breath as the loser's close, even when that close failed.
+    from exchanges.models import PaperBalance
+
+    btc, eth, sol = reference_book
+    evaluate_at(risk_trader, 0)
+    PaperBalance.objects.filter(account=risk_trader.account, asset="BTC").update(free=0)  # the loser cannot be sold
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = evaluate_at(risk_trader, 16)
+
+    assert result.executed
+    btc.refresh_from_db(); eth.refresh_from_db()
+    assert btc.status != "closed" and "Close failed" in btc.status_reason
+    assert eth.total_filled_quantity == D("2.0") and not Order.objects.filter(group=eth, role="exit").exists()
+    action = RiskAction.objects.get(action_type="offset_loss")
+    assert action.winners_state == "cancelled" and "winners were left untouched" in action.notes

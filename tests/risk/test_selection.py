@@ -105,3 +105,21 @@ def test_timer_does_not_start_without_both_conditions():
         step = timer_step(idle, now=T0, pyramids_complete=complete, loss_percent=D(loss), threshold_percent=THRESHOLD,
                           wait_minutes=15)
         assert step.event is None and step.state == idle
+
+
+def test_the_offset_covers_both_sides_closing_fees():
+    # Row 12: coverage ignored fees, so an offset that "covered" the loss lost money once fees were paid.
+    from risk.selection import plan_offset
+
+    loser = Candidate(id="btc", side="long", status="active", unrealized_pnl_usd=D("-5"), unrealized_pnl_percent=D("-5"),
+                      created_at=None, held_quantity=D("1"), current_price=D("95"), taker_fee_percent=D("0.1"))
+    winner = Candidate(id="eth", side="long", status="active", unrealized_pnl_usd=D("200"),
+                       unrealized_pnl_percent=D("5"), created_at=None, held_quantity=D("2"), average_entry=D("2000"),
+                       current_price=D("2100"), step_size=D("0.001"), taker_fee_percent=D("0.1"))
+
+    plan = plan_offset(loser, [winner])
+
+    assert plan.required_usd == D("5.095")  # the loss and 0.1 % of closing 95 USD of BTC
+    # 100 USD a unit less the 2.10 fee of selling it: 5.095 / 97.9 = 0.05204… → 0.053 (rounded up)
+    assert plan.closes[0].quantity == D("0.053")
+    assert plan.fully_covered

@@ -203,6 +203,34 @@ def test_reverse_closes_the_long_then_opens_the_short(route, trader):
     assert short_group.orders.filter(role="entry").exclude(status="pending").count() == 5
 
 
+def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trader):
+    # Row 12 of the books review: the new side was opened although closing the old side had failed.
+    from exchanges.models import PaperBalance
+    from exchanges.paper.connector import PaperConnector
+    from risk.models import RiskConfig
+    from trading.services.orders import order_cancel
+
+    route(entry_price="100")
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("97"))  # the long's legs fill
+    account = trader.exchange_accounts.get()
+    symbol_sync(account_id=account.pk, symbol="BTC/USDT")
+    for take_profit in Order.objects.filter(role="take_profit"):  # the take-profits' coins, gone as well
+        order_cancel(take_profit, PaperConnector(account))
+    PaperBalance.objects.filter(account=account, asset="BTC").update(free=0)  # the coins left the account
+    RiskConfig.objects.update_or_create(user=trader, defaults={"max_open_positions_per_symbol": 2})  # room for both
+
+    signal = route(intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="97")
+
+    signal.refresh_from_db()
+    long_group = PositionGroup.objects.get(side="long")
+    short_group = PositionGroup.objects.get(side="short")
+    assert long_group.status != "closed" and "Close failed" in long_group.status_reason
+    assert short_group.status == "failed"
+    short_ids = short_group.orders.values_list("client_order_id", flat=True)
+    assert not PaperOrder.objects.filter(client_order_id__in=short_ids).exists()  # no short leg reached the exchange
+    assert signal.status == "failed" and "closing the long BTC/USDT position first did not complete" in signal.reason
+
+
 def test_every_routed_signal_ends_with_a_status_and_reason(route):
     for kwargs in ({}, {"entry_price": "99"}, {"symbol": "NOPE"}, {"intent": "exit", "side": "sell", "prev_market_position": "long"}):
         route(**kwargs)

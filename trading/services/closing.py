@@ -8,6 +8,7 @@ capped at what is held. Exchange calls happen outside transactions.
 
 import logging
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,9 @@ from trading.grid import round_price, sellable
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
 from trading.services.budget import group_lock, held, live_exits, sell_budget
-from trading.services.orders import PlacementFailed, group_refresh_stats, order_cancel, order_place
+from trading.services.orders import (
+    PlacementFailed, group_refresh_stats, order_cancel, order_place, pyramids_after_close_submit,
+)
 from trading.services.transitions import group_transition
 from trading.states import GroupStatus, OrderStatus
 
@@ -173,7 +176,15 @@ def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
         group_transition(group, to=back, reason=f"Close failed: {message}")
     else:
         PositionGroup.objects.filter(pk=group.pk).update(status_reason=f"Close failed: {message}")
+    pyramids_after_close_submit(group.pk)  # a reverse's other side is not opened: it fails with this reason
+    _release_offset_winners(group.pk, False, message)  # a loss offset's winners are left untouched
     return group
+
+
+def _release_offset_winners(group_id, loser_closed: bool, reason: str = "") -> None:
+    from risk.evaluation import offset_winners_release  # the risk engine builds on this module
+
+    offset_winners_release(loser_group_id=group_id, loser_closed=loser_closed, reason=reason)
 
 
 def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal = Decimal(0),
@@ -211,6 +222,8 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
             notes=f"{group.side} {group.symbol} {group.timeframe}m closed ({ExitReason(reason).label})",
         )
         transaction.on_commit(lambda: _promote_after_close(group.user_id))
+        transaction.on_commit(partial(pyramids_after_close_submit, group.pk))  # a reverse's other side
+        transaction.on_commit(partial(_release_offset_winners, group.pk, True))  # a loss offset's winners
         emit("exit", group=group, reason=reason)
     logger.info("group %s closed (%s), realised %s USD", group.pk, reason, group.realized_pnl_usd)
     return group

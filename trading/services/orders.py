@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from exchanges.connector import Connector, ExchangeOrder, OrderNotFound, PermanentError, RetryableError
 from notifications.events import emit
-from trading.models import Order, PositionGroup, Pyramid
+from trading.models import Order, PositionGroup, Pyramid, Signal
 from trading.services.transitions import StaleStatus, group_transition, order_transition
 from trading.states import GroupStatus, IllegalTransition, OrderStatus
 from trading.stats import FillEvent, replay
@@ -371,7 +371,12 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     if pyramid.status == Pyramid.Status.FAILED or group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
         # A close got there first: it cancels these legs; sending them now would only add work.
         return pyramid
+    waiting_on = _close_awaited(pyramid)
+    if waiting_on == "closing":
+        return pyramid  # the opposite side's close is in flight; its end submits this grid
     connector = connector or connector_for_account(group.exchange_account)
+    if waiting_on is not None:
+        return _pyramid_failed(pyramid, connector, reason=waiting_on, signal_failed=True)
     legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN])
     try:
         for leg in legs.order_by("leg_index"):
@@ -389,10 +394,39 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     return pyramid
 
 
-def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str) -> Pyramid:
+def _close_awaited(pyramid: Pyramid) -> str | None:
+    """For a reverse's grid: None when it may be placed (no close awaited, or it closed), "closing"
+    while the opposite side's close is in flight, else why it must not be placed (the close failed)."""
+    if pyramid.after_close_of_id is None:
+        return None
+    awaited = PositionGroup.objects.get(pk=pyramid.after_close_of_id)
+    if awaited.status == GroupStatus.CLOSED:
+        return None
+    if awaited.status == GroupStatus.CLOSING:
+        return "closing"
+    return (f"Not opened: closing the {awaited.side} {awaited.symbol} position first did not complete "
+            f"({awaited.status_reason or awaited.get_status_display()}).")
+
+
+def pyramids_after_close_submit(group_id) -> None:
+    """The end of a close (filled, or refused): let the grids that waited on it go (or fail) now."""
+    from trading.tasks import submit_pyramid_task
+
+    waiting = list(Pyramid.objects.filter(after_close_of_id=group_id, status=Pyramid.Status.PENDING)
+                   .values_list("pk", flat=True))
+    for pyramid_id in waiting:
+        try:
+            submit_pyramid_task.delay(str(pyramid_id))
+        except Exception:  # the stalled-work sweep re-sends pending grids
+            logger.warning("could not enqueue the grid %s waiting on group %s", pyramid_id, group_id, exc_info=True)
+
+
+def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str, signal_failed: bool = False) -> Pyramid:
     for leg in pyramid.orders.exclude(status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.FAILED]):
         order_cancel(leg, connector)
     Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FAILED)
+    if signal_failed and pyramid.signal_id:
+        Signal.objects.filter(pk=pyramid.signal_id).update(status=Signal.Status.FAILED, reason=reason)
     group = PositionGroup.objects.get(pk=pyramid.group_id)
     logger.warning("pyramid %s of group %s failed: %s", pyramid.index, group.pk, reason)
     emit("failure", group=group, message=f"Pyramid {pyramid.index + 1} failed: {reason}")

@@ -173,7 +173,10 @@ def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterComm
         exit_status, exit_reason = _exit(signal, context, after, side=opposite, reason=ExitReason.REVERSE)
         status, reason = _entry(signal, context, risk, after, promoted=promoted, force=force)
         if len(after.close_group_ids) > closes_before:
-            # Open this side only once the opposite side is closed.
+            # Close before open: this side's grid waits for the opposite side's close to fill
+            # (pyramid_submit checks; the close's end submits it, or fails it if the close failed).
+            closing_group_id = after.close_group_ids[-1][0]
+            Pyramid.objects.filter(pk__in=after.submit_pyramid_ids).update(after_close_of_id=closing_group_id)
             after.close_group_ids[-1][3].extend(after.submit_pyramid_ids)
             after.submit_pyramid_ids.clear()
         if status in (S.OPENED, S.PYRAMIDED):
