@@ -397,6 +397,9 @@ class Order(models.Model):
     error_message = models.TextField(blank=True, help_text="The exchange's message when the order failed.")
     unknown_polls = models.PositiveSmallIntegerField(default=0, help_text="Sync cycles the exchange did not find it.")
     submitted_at = models.DateTimeField(null=True, blank=True)
+    first_filled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the exchange first reported a fill (the statistics replay orders entries by it).",
+    )
     filled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -145,6 +145,7 @@ def _record_fill_of_cancelled(order: Order, state: ExchangeOrder) -> None:
         Order.objects.filter(pk=order.pk, status=OrderStatus.CANCELLED).update(
             filled_quantity=state.filled, avg_fill_price=state.average, fee=state.fee, fee_currency=state.fee_currency,
             exchange_order_id=order.exchange_order_id or state.id or "", filled_at=timezone.now(),
+            first_filled_at=order.first_filled_at or timezone.now(),
             updated_at=timezone.now(),
         )
         group_refresh_stats(group_id=order.group_id)
@@ -207,6 +208,8 @@ def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict
         fields["exchange_order_id"] = state.id
     if order.unknown_polls:
         fields["unknown_polls"] = 0  # found again: the count of consecutive misses starts over
+    if filled > 0 and order.first_filled_at is None:
+        fields["first_filled_at"] = timezone.now()
     if target == OrderStatus.FILLED and order.filled_at is None:
         fields["filled_at"] = timezone.now()
     if target == order.status and all(getattr(order, k) == v for k, v in fields.items()):
@@ -261,13 +264,18 @@ def _slippage(order: Order, fill_price: Decimal) -> dict:
 
 
 def fill_events(orders, symbol: str) -> list[FillEvent]:
-    """The fills of ``orders`` (entries and exits) as the statistics replay takes them."""
+    """The fills of ``orders`` (entries and exits) as the statistics replay takes them.
+
+    An entry counts from its first fill, an exit from its completion: a leg cancelled part-filled
+    (never ``filled_at``) then counts before the take-profits that sold its coins, never after them
+    (which made the replay cap those sells and the close sell the coins again).
+    """
     base = base_asset(symbol)
     return [
         FillEvent(
             is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
             price=order.avg_fill_price or order.price, fee=order.fee, fee_in_base=order.fee_currency == base,
-            at=order.filled_at or order.updated_at,
+            at=(order.first_filled_at if order.role == Order.Role.ENTRY else None) or order.filled_at or order.updated_at,
         )
         for order in orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at")
     ]
