@@ -38,6 +38,16 @@ def resolve_tv_symbol(tv_symbol: str, markets: Mapping[str, Market], *, exchange
             f"Unknown market {tv_symbol!r} on {exchange_id}: it lists no such symbol. "
             f"Check the alert's ticker, or add the market (paper: `python manage.py paper market`)."
         )
+    if wants_perpetual:
+        # A .P chart trades a perpetual: never the spot market of the same pair, which would buy
+        # or sell coins instead of a contract (and "short" the account's own coins).
+        candidates = [m for m in candidates if m.type == "swap"]
+        if not candidates:
+            raise BadSymbol(
+                f"{tv_symbol!r} is a perpetual (.P) ticker, but {exchange_id} lists no perpetual swap for it here: "
+                f"nothing was traded on spot instead. Alert from the spot chart, or trade it on an exchange "
+                f"account with that perpetual."
+            )
     preferred = "swap" if wants_perpetual else "spot"
     candidates.sort(key=lambda m: (m.type != preferred, not m.active, m.symbol))
     return candidates[0].symbol

@@ -36,9 +36,11 @@ def test_tradingview_forms_resolve_to_the_unified_symbol(tv_symbol, expected):
     assert resolve_tv_symbol(tv_symbol, MARKETS, exchange_id="binance") == expected
 
 
-def test_perpetual_suffix_falls_back_to_spot_when_the_exchange_lists_no_swap():
+def test_a_perpetual_ticker_never_resolves_to_spot():
+    # Row 10 of the books review: BTCUSDT.P silently traded spot on exchanges without that perpetual.
     spot_only = {"ETH/USDT": MARKETS["ETH/USDT"]}
-    assert resolve_tv_symbol("ETHUSDT.P", spot_only, exchange_id="binance") == "ETH/USDT"
+    with pytest.raises(BadSymbol, match=r"perpetual \(\.P\) ticker.*nothing was traded on spot"):
+        resolve_tv_symbol("ETHUSDT.P", spot_only, exchange_id="binance")
 
 
 @pytest.mark.parametrize("tv_symbol", ["DOGEUSDT", "BINANCE:FOO", "SOL/USDT"])

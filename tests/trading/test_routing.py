@@ -41,7 +41,32 @@ def test_walkthrough_grid_reaches_the_paper_exchange_exactly(route):
     assert [leg.tp_price for leg in legs] == [D("102.00"), D("101.49"), D("100.98"), D("100.47"), D("99.96")]
 
 
-def test_short_grid_sells_above_the_entry(route):
+@pytest.fixture
+def derivatives_market(monkeypatch):
+    """The paper market as a perpetual swap (as a derivatives account's market will be, issue 18), so that
+    shorts route; the paper exchange itself still settles in coins."""
+    from dataclasses import replace
+
+    from exchanges.paper.connector import PaperConnector
+
+    spot = PaperConnector.market
+    monkeypatch.setattr(PaperConnector, "market", lambda self, symbol: replace(spot(self, symbol), type="swap"))
+
+
+def test_a_short_on_a_spot_account_is_refused_and_never_sells_the_accounts_own_coins(route):
+    # Row 10 of the books review: a spot "short" sold the account's own coins, another position's included.
+    from exchanges.models import PaperBalance
+
+    PaperBalance.objects.create(account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20"))
+
+    signal = route(side="sell", market_position="short", entry_price="100")
+
+    assert signal.status == "rejected"
+    assert "shorting needs a derivatives account" in signal.reason and "Nothing was placed" in signal.reason
+    assert paper_book() == [] and not PositionGroup.objects.exists()
+
+
+def test_short_grid_sells_above_the_entry(route, derivatives_market):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99"))
     from exchanges.models import PaperBalance
 
@@ -186,7 +211,7 @@ def test_reduce_market_closes_part_of_the_position(route):
     assert Order.objects.get(role="exit").quantity == D("1.500")
 
 
-def test_reverse_closes_the_long_then_opens_the_short(route, trader):
+def test_reverse_closes_the_long_then_opens_the_short(route, trader, derivatives_market):
     from exchanges.models import PaperBalance
 
     route(entry_price="100")
@@ -203,7 +228,7 @@ def test_reverse_closes_the_long_then_opens_the_short(route, trader):
     assert short_group.orders.filter(role="entry").exclude(status="pending").count() == 5
 
 
-def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trader):
+def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trader, derivatives_market):
     # Row 12 of the books review: the new side was opened although closing the old side had failed.
     from exchanges.models import PaperBalance
     from exchanges.paper.connector import PaperConnector
@@ -229,6 +254,16 @@ def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trad
     short_ids = short_group.orders.values_list("client_order_id", flat=True)
     assert not PaperOrder.objects.filter(client_order_id__in=short_ids).exists()  # no short leg reached the exchange
     assert signal.status == "failed" and "closing the long BTC/USDT position first did not complete" in signal.reason
+
+
+def test_a_reverse_on_a_spot_account_closes_the_long_and_refuses_the_short(route, trader):
+    route(entry_price="100")
+
+    signal = route(intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100")
+
+    assert signal.status == "rejected" and "shorting needs a derivatives account" in signal.reason
+    assert PositionGroup.objects.get(side="long").status == "closed"
+    assert not PositionGroup.objects.filter(side="short").exists()
 
 
 def test_every_routed_signal_ends_with_a_status_and_reason(route):

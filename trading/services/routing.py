@@ -242,6 +242,12 @@ def _reduce(signal, context, after) -> tuple[str, str]:
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
+    if alert.side == "short" and context.market.type == "spot":
+        # A spot "short" sells coins the account holds (another position's included) and buys them back.
+        return S.REJECTED, (
+            f"{label}: shorting needs a derivatives account (a perpetual swap); this {context.exchange} account "
+            f"trades spot, where a sell can only sell coins you hold. Nothing was placed."
+        )
     group = active_group_for(**_identity(signal, context, alert.side))
     if group is not None:
         return _pyramid(signal, context, risk, after, group, label, promoted=promoted, force=force)
