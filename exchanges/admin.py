@@ -29,7 +29,7 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio",
-                    "market_slippage_percent", "starting_balance", "synthetic_seed", "paper_faults",
+                    "market_slippage_percent", "starting_balance", "synthetic_seed", "paper_faults", "paper_dialect",
                 )
             },
         ),

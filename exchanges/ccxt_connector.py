@@ -58,6 +58,7 @@ from exchanges.connector import (
     RateLimited,
     RetryableError,
     Ticker,
+    Trade,
 )
 from exchanges.rate_budget import FALLBACK_BLOCK_SECONDS, RateBudget, rate_budget_for, retry_after_seconds
 from exchanges.symbols import resolve_tv_symbol
@@ -509,6 +510,25 @@ class CcxtConnector(Connector):
             return self._find_in_listings(symbol, id, client_order_id)
         raw = self._call(self.client.fetch_order, id or None, symbol, self._reference_params(id, client_order_id))
         return self._order(raw, symbol=symbol, client_order_id=client_order_id)
+
+    def fetch_order_trades(self, *, symbol: str, id: str = "", client_order_id: str = "") -> list[Trade]:
+        """The order's fills with their commissions: Binance's order queries carry none (only the
+        placement answer does), so a fill found by a query gets its fee from here."""
+        self._require_reference(id, client_order_id)
+        self.market(symbol)
+        if not id:
+            id = self.fetch_order(symbol=symbol, client_order_id=client_order_id).id
+        if self.client.has.get("fetchOrderTrades"):
+            raw = self._call(self.client.fetch_order_trades, id, symbol)
+        else:
+            raw = [t for t in self._call(self.client.fetch_my_trades, symbol) if str(t.get("order") or "") == id]
+        trades = []
+        for trade in raw:
+            fee, fee_currency = self._fee(trade)
+            trades.append(Trade(id=str(trade.get("id") or ""), order_id=str(trade.get("order") or id),
+                                amount=_decimal(trade.get("amount")) or Decimal(0),
+                                price=_decimal(trade.get("price")) or Decimal(0), fee=fee, fee_currency=fee_currency))
+        return trades
 
     def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
         """Cancel; the order as the exchange reports it afterwards, or None when it answers with ids only (Bybit)."""

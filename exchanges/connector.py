@@ -132,6 +132,23 @@ class ExchangeOrder:
     def remaining(self) -> Decimal:
         return self.amount - self.filled
 
+    @property
+    def fee_reported(self) -> bool:
+        """Whether the answer says what the fills cost (Binance's order queries do not: see its trades)."""
+        return bool(self.fee_currency) or not self.filled
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill of an order as the exchange's trade history reports it, with what it cost."""
+
+    id: str
+    order_id: str
+    amount: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str
+
 
 @dataclass(frozen=True)
 class Balance:
@@ -204,6 +221,10 @@ class Connector(ABC):
     @abstractmethod
     def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
         """Look an order up by exchange id or client order id; OrderNotFound when unknown."""
+
+    @abstractmethod
+    def fetch_order_trades(self, *, symbol: str, id: str = "", client_order_id: str = "") -> list[Trade]:
+        """The fills of one order, each with its fee (for answers that carry none)."""
 
     @abstractmethod
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]: ...

@@ -44,6 +44,12 @@ class ExchangeAccount(models.Model):
     market_slippage_percent = models.DecimalField(**MONEY, default="0.05")
     starting_balance = models.DecimalField(**MONEY, default=10000, help_text="Quote currency (USDT).")
     synthetic_seed = models.PositiveIntegerField(default=42)
+    paper_dialect = models.CharField(
+        max_length=10, choices=[("plain", "Plain"), ("binance", "Binance"), ("bybit", "Bybit")], default="plain",
+        help_text="Operator setting: answer in a real exchange's shapes. binance: order queries carry no fee (only "
+                  "the placement answer does; the fee is in the order's trades). bybit: placements and cancels "
+                  "answer with ids only.",
+    )
     paper_faults = models.JSONField(
         default=dict, blank=True,
         help_text='Fault injection for drills: {"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, '

@@ -18,6 +18,7 @@ per fault kind, each occurrence consumed once across all processes):
 import os
 import signal
 import time
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -25,7 +26,7 @@ from django.db import transaction
 
 from exchanges.connector import (
     Balance, Connector, ExchangeOrder, InvalidOrder, Market, OrderNotFound, OrderStatusUnknown, PermanentError,
-    RateLimited, RetryableError, Ticker,
+    RateLimited, RetryableError, Ticker, Trade,
 )
 from exchanges.models import ExchangeAccount, PaperOrder, PaperPrice
 from exchanges.paper import services
@@ -77,6 +78,24 @@ def to_exchange_order(order: PaperOrder) -> ExchangeOrder:
         filled=order.filled, average=order.average, fee=order.fee, fee_currency=order.fee_currency,
         timestamp=order.created_at,
     )
+
+
+# --- Dialects: the shapes real exchanges answer in (ExchangeAccount.paper_dialect, an operator setting) ---
+
+
+def as_queried(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
+    """An order as a lookup or a listing returns it: Binance's queries carry no commission."""
+    if dialect == "binance":
+        return replace(order, fee=Decimal(0), fee_currency="")
+    return order
+
+
+def as_placed(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
+    """An order as the placement answer returns it: Bybit answers with ids only (the ccxt connector reads
+    that as accepted: open, nothing filled, no fee); Binance's answer carries the fills and their fees."""
+    if dialect == "bybit":
+        return replace(order, status="open", filled=Decimal(0), average=None, fee=Decimal(0), fee_currency="")
+    return order
 
 
 class PaperConnector(Connector):
@@ -140,21 +159,34 @@ class PaperConnector(Connector):
         if take_fault(self.account, "lose_answer_after_accept"):
             raise OrderStatusUnknown("Timeout waiting for response from backend server. Send status unknown; "
                                      "execution status unknown. (paper fault injected)")
-        return to_exchange_order(order)
+        return as_placed(to_exchange_order(order), self.dialect)
+
+    @property
+    def dialect(self) -> str:
+        return self.account.paper_dialect or "plain"
 
     def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
-        return to_exchange_order(services.paper_order_cancel(account=self.account, id=id, client_order_id=client_order_id))
+        cancelled = services.paper_order_cancel(account=self.account, id=id, client_order_id=client_order_id)
+        if self.dialect == "bybit":
+            return None  # ids only: the caller looks the order up for its final state
+        return as_queried(to_exchange_order(cancelled), self.dialect)
 
     def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
         if take_fault(self.account, "order_not_found"):
             raise OrderNotFound("Order does not exist. (paper fault injected)")
-        return to_exchange_order(services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id))
+        order = services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id)
+        return as_queried(to_exchange_order(order), self.dialect)
+
+    def fetch_order_trades(self, *, symbol: str, id: str = "", client_order_id: str = "") -> list[Trade]:
+        order = services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id)
+        return [Trade(id=str(fill.pk), order_id=str(order.pk), amount=fill.amount, price=fill.price, fee=fill.fee,
+                      fee_currency=fill.fee_currency) for fill in order.fills.order_by("pk")]
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         if take_fault(self.account, "order_not_found"):
             return []
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status=PaperOrder.Status.OPEN)
-        return [to_exchange_order(order) for order in orders.order_by("pk")]
+        return [as_queried(to_exchange_order(order), self.dialect) for order in orders.order_by("pk")]
 
     def fetch_closed_orders(self, symbol: str, since: datetime | None = None) -> list[ExchangeOrder]:
         if take_fault(self.account, "order_not_found"):
@@ -162,7 +194,7 @@ class PaperConnector(Connector):
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol).exclude(status=PaperOrder.Status.OPEN)
         if since is not None:
             orders = orders.filter(updated_at__gte=since)
-        return [to_exchange_order(order) for order in orders.order_by("pk")]
+        return [as_queried(to_exchange_order(order), self.dialect) for order in orders.order_by("pk")]
 
     def balance(self) -> Balance:
         rows = services.paper_balances(self.account)

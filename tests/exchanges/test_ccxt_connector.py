@@ -388,6 +388,28 @@ def test_fetch_order_by_client_order_id(binance, exchange):
     assert order.amount == Decimal("2.025") and order.remaining == Decimal("1.525")
 
 
+def test_binance_order_queries_carry_no_fee_and_its_trades_do(binance, exchange):
+    # Row 7 of the books review: the fee was read from order queries, where Binance reports none.
+    exchange.route("GET", "/api/v3/order", Reply(recorded("binance_order_query.json")))
+    exchange.route("GET", "/api/v3/myTrades", Reply([
+        {"symbol": "SOLUSDT", "id": 71001, "orderId": 8112476221, "orderListId": -1, "price": "99.00000000",
+         "qty": "0.30000000", "quoteQty": "29.70000000", "commission": "0.00030000", "commissionAsset": "SOL",
+         "time": 1718000100000, "isBuyer": True, "isMaker": True, "isBestMatch": True},
+        {"symbol": "SOLUSDT", "id": 71002, "orderId": 8112476221, "orderListId": -1, "price": "99.00000000",
+         "qty": "0.20000000", "quoteQty": "19.80000000", "commission": "0.00020000", "commissionAsset": "SOL",
+         "time": 1718000101000, "isBuyer": True, "isMaker": True, "isBestMatch": True},
+    ]))
+
+    queried = binance.fetch_order(symbol="SOL/USDT", client_order_id="dce-1-2-0")
+    trades = binance.fetch_order_trades(symbol="SOL/USDT", client_order_id="dce-1-2-0")
+
+    assert queried.filled == Decimal("0.5") and not queried.fee_reported
+    [sent] = exchange.sent("GET", "/api/v3/myTrades")
+    assert sent.params["orderId"] == "8112476221" and sent.params["symbol"] == "SOLUSDT"
+    assert [(t.amount, t.fee, t.fee_currency) for t in trades] == [
+        (Decimal("0.3"), Decimal("0.0003"), "SOL"), (Decimal("0.2"), Decimal("0.0002"), "SOL")]
+
+
 def test_fetch_order_by_exchange_id(binance, exchange):
     exchange.route("GET", "/api/v3/order", Reply(recorded("binance_order_query.json")))
 

@@ -1,6 +1,7 @@
 """Books that cannot lie, under random interleavings (hypothesis, stateful).
 
-One trader, one market on the paper exchange. Hypothesis drives random sequences of what happens to
+One trader, one market on the paper exchange, answering in each dialect (plain; Binance: order queries
+without fees; Bybit: placements and cancels with ids only). Hypothesis drives random sequences of what happens to
 a position in real life: the market moves and the beat syncs, legs and take-profits fill (partly or
 whole), reduces and exits arrive, exchange answers are lost after the order was accepted, the
 exchange is briefly unavailable, tasks run twice, the stalled-work sweep re-sends a close. After
@@ -51,14 +52,15 @@ LIVE = ("pending", "trigger_pending", "open", "partially_filled", "unknown")
 class Books(RuleBasedStateMachine):
     """The position's life, one random step at a time; every example runs in a savepoint rolled back at its end."""
 
-    @initialize(tp_mode=st.sampled_from(["per_leg", "hybrid", "aggregate"]), fee=st.sampled_from(["0", "0.1"]))
-    def setup(self, tp_mode, fee):
+    @initialize(tp_mode=st.sampled_from(["per_leg", "hybrid", "aggregate"]), fee=st.sampled_from(["0", "0.1"]),
+                dialect=st.sampled_from(["plain", "binance", "bybit"]))
+    def setup(self, tp_mode, fee, dialect):
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         self.user = UserFactory()
         self.account = ExchangeAccountFactory(user=self.user, price_feed="manual", starting_balance=D("100000"),
                                               maker_fee_percent=D(fee), taker_fee_percent=D(fee),
-                                              market_slippage_percent=0)
+                                              market_slippage_percent=0, paper_dialect=dialect)
         # The trader's own coins beside the position's: an over-sell is not stopped by the exchange, as on a
         # real spot account (the invariant below must catch it).
         PaperBalance.objects.create(account=self.account, asset="SOL", free=D("50"))

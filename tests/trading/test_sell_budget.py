@@ -16,6 +16,7 @@ from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_order_cancel, paper_price_set
 from tests.factories import DCAConfigurationFactory
+from trading.grid import round_down
 from trading.models import ExitReason, Order, PositionGroup
 from trading.services.closing import exit_order_create, position_close
 from trading.services.lifecycle import group_evaluate
@@ -247,3 +248,26 @@ def test_the_last_take_profit_sells_every_sellable_unit_and_the_residue_closes_t
     assert group.dust_quantity == bought - sold
     assert group.dust_value in {group.dust_quantity * tp.price for tp in take_profits}
     assert "left as dust" in group.status_reason
+
+
+def test_binance_fee_less_queries_take_the_fee_from_the_trades(trader, route):
+    # Row 7: Binance's order queries carry no commission; every resting leg and take-profit got fee 0,
+    # so take-profits asked for coins never received (refused, or selling the trader's other coins).
+    ExchangeAccount.objects.update(maker_fee_percent=D("0.1"), taker_fee_percent=D("0.1"), paper_dialect="binance")
+    call_command("paper", "market", "binance", "SOL/USDT", "--tick", "0.01", "--step", "0.001", "--min-notional", "5")
+    paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("101"))
+    configure(trader)
+    signal = route(symbol="SOLUSDT", entry_price="100")
+    assert signal.status == "opened", signal.reason
+
+    group = cycle("95")  # the legs rest, then fill: the sync finds them through fee-less queries
+
+    legs = list(group.orders.filter(role="entry").order_by("leg_index"))
+    assert all(leg.fee_currency == "SOL" and leg.fee == leg.filled_quantity * D("0.001") for leg in legs)
+    received = sum(leg.filled_quantity - leg.fee for leg in legs)
+    # The take-profits sell what the legs received (2.997 of 3.000 bought), all that one step allows.
+    assert sum(tp.quantity for tp in group.orders.filter(role="take_profit")) == round_down(received, D("0.001"))
+    group = cycle("110")
+    bought, sold = exchange_totals()
+    assert sold <= bought and group.status == "closed"
+    assert group.fees_usd > 0 and group.dust_quantity == bought - sold

@@ -8,13 +8,16 @@ short ones, idempotently: applying the same exchange state twice changes nothing
 """
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from exchanges.connector import Connector, ExchangeOrder, OrderNotFound, PermanentError, RetryableError
+from exchanges.connector import (
+    Connector, ExchangeError, ExchangeOrder, OrderNotFound, PermanentError, RetryableError,
+)
 from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid, Signal
 from trading.services.transitions import StaleStatus, group_transition, order_transition
@@ -94,7 +97,7 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
     if result.status is None:
         result = _look_up(order, connector) or result  # an answer with ids only (Bybit): ask for the state
     try:
-        return order_apply_exchange_state(order, result, refresh_stats=refresh_stats)
+        return order_apply_exchange_state(order, result, refresh_stats=refresh_stats, connector=connector)
     except IllegalTransition:  # StaleStatus included: the row moved while we were sending
         return _cancel_if_cancelled_meanwhile(order, connector)
 
@@ -135,6 +138,8 @@ def _cancel_if_cancelled_meanwhile(order: Order, connector: Connector) -> Order:
     if final is None or final.status in (None, "open"):
         final = _look_up(order, connector)
     if final is not None and final.filled > order.filled_quantity:
+        if not final.fee_reported:
+            final = _with_fee_from_trades(order, final, connector)
         _record_fill_of_cancelled(order, final)
     return order
 
@@ -184,7 +189,7 @@ def order_cancel(order: Order, connector: Connector) -> Order:
         if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
             order_transition(order, to=OrderStatus.CANCELLED, reason="cancelled")
         return order
-    return order_apply_exchange_state(order, result)
+    return order_apply_exchange_state(order, result, connector=connector)
 
 
 # --- Applying exchange state -----------------------------------------------------------------
@@ -201,9 +206,9 @@ def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict
     fields = {
         "filled_quantity": filled,
         "avg_fill_price": state.average if filled else order.avg_fill_price,
-        "fee": state.fee,
-        "fee_currency": state.fee_currency,
     }
+    if state.fee_reported:  # an answer without fees (Binance's queries) leaves the known fee as it is
+        fields.update(fee=state.fee, fee_currency=state.fee_currency)
     if state.id and not order.exchange_order_id:
         fields["exchange_order_id"] = state.id
     if order.unknown_polls:
@@ -217,14 +222,19 @@ def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict
     return target, fields
 
 
-def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_stats: bool = True) -> Order:
+def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_stats: bool = True,
+                               connector: Connector | None = None) -> Order:
     """Bring ``order`` up to what the exchange reports; no change when it already matches.
 
-    ``refresh_stats`` False leaves the group's statistics to the caller, which refreshes them once
-    after applying a batch (the fill sync, take-profit placement).
+    A new fill reported without its fee (Binance's order queries) gets the fee from the order's
+    trades, asked of ``connector`` (outside any transaction). ``refresh_stats`` False leaves the
+    group's statistics to the caller, which refreshes them once after applying a batch (the fill
+    sync, take-profit placement).
     """
     if exchange_view(order, state) is None:
         return order  # the row can only lag the database, so an unchanged view needs no lock
+    if state.filled > order.filled_quantity and not state.fee_reported and connector is not None:
+        state = _with_fee_from_trades(order, state, connector)
     with transaction.atomic():
         PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()  # lock order: group, then order
         order = Order.objects.select_for_update().get(pk=order.pk)
@@ -244,6 +254,28 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
         if refresh_stats:
             group_refresh_stats(group_id=order.group_id)
     return order
+
+
+def _with_fee_from_trades(order: Order, state: ExchangeOrder, connector: Connector) -> ExchangeOrder:
+    """``state`` with the fee its trades say was paid, or as it was when they cannot be had now (the
+    fee is then filled in by a later sync: the fill itself is never held back)."""
+    try:
+        trades = connector.fetch_order_trades(symbol=order.symbol, id=state.id or order.exchange_order_id,
+                                              client_order_id=order.client_order_id)
+    except (ExchangeError, NotImplementedError) as exc:
+        logger.warning("order %s: fee not in the answer and its trades unavailable (%s)", order.client_order_id, exc)
+        return state
+    by_currency: dict[str, Decimal] = {}
+    for trade in trades:
+        if trade.fee_currency:
+            by_currency[trade.fee_currency] = by_currency.get(trade.fee_currency, Decimal(0)) + trade.fee
+    if not by_currency:
+        return state
+    if len(by_currency) > 1:
+        logger.warning("order %s paid fees in several currencies %s; recording the first", order.client_order_id,
+                       by_currency)
+    currency, fee = next(iter(by_currency.items()))
+    return replace(state, fee=fee, fee_currency=currency)
 
 
 def _slippage(order: Order, fill_price: Decimal) -> dict:

@@ -53,7 +53,7 @@ def account_reconcile(*, account_id: int, connector: Connector | None = None) ->
             if order is None or order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED):
                 orphans += _cancel_orphan(account, connector, state, order)
             elif order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
-                order_apply_exchange_state(order, state)  # sent, but the answer never got recorded
+                order_apply_exchange_state(order, state, connector=connector)  # sent, the answer never recorded
                 adopted += 1
         symbol_sync(account_id=account.pk, symbol=symbol, connector=connector)
     return ReconcileResult(len(symbols), orphans, adopted)

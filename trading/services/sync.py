@@ -64,7 +64,8 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
                 continue
         if exchange_view(order, state) is None:
             continue
-        order_apply_exchange_state(order, state, refresh_stats=False)  # group_evaluate refreshes them below
+        # group_evaluate refreshes the statistics below; the connector is asked for fees a query lacks.
+        order_apply_exchange_state(order, state, refresh_stats=False, connector=connector)
         changed_groups.add(order.group_id)
     for group_id in sorted(changed_groups, key=str):
         group_evaluate(group_id=group_id, connector=connector)
