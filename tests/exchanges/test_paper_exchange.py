@@ -10,6 +10,7 @@ from exchanges.connector import BadSymbol, InsufficientFunds, InvalidOrder, Orde
 from exchanges.models import PaperFill, PaperOrder, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_feed_tick, paper_price_set
+from tests.concurrency import at_once
 from tests.factories import ExchangeAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -252,31 +253,15 @@ def test_concurrent_copies_of_one_client_order_id_place_one_order_and_hear_look_
     # The check was read-then-insert: copies racing it died on a raw IntegrityError. Now the unique
     # constraint decides, and a copy hears Binance's "duplicate", which the connector turns into
     # "status unknown: look it up".
-    import threading
-
-    from django.db import connection
-
     account = ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"))
     account.refresh_from_db()
-    barrier, outcomes = threading.Barrier(4), []
 
     def send():
-        try:
-            barrier.wait(timeout=10)
-            buy(PaperConnector(account), "1.000", "90.00", "dcesame")
-            outcomes.append("placed")
-        except OrderStatusUnknown as exc:
-            outcomes.append("look it up" if "Duplicate order sent." in str(exc) else repr(exc))
-        except Exception as exc:  # noqa: BLE001 - anything else fails the assertion below
-            outcomes.append(repr(exc))
-        finally:
-            connection.close()
+        buy(PaperConnector(account), "1.000", "90.00", "dcesame")
+        return "placed"
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = ["look it up" if isinstance(o, OrderStatusUnknown) and "Duplicate order sent." in str(o) else o
+                for o in at_once(send, 4)]
 
     assert sorted(outcomes) == ["look it up"] * 3 + ["placed"]
     assert PaperOrder.objects.filter(client_order_id="dcesame").count() == 1

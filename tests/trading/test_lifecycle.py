@@ -7,7 +7,6 @@ realises (exit − average) × quantity and leaves the average of what remains u
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
@@ -25,29 +24,22 @@ THREE_LEGS = [{"gap_percent": "0", "weight_percent": "33.34", "tp_percent": "2"}
               {"gap_percent": "-4", "weight_percent": "33.33", "tp_percent": "3"}]
 
 
-@pytest.fixture
-def sol(trader):
-    """SOL/USDT with a 0.1 lot so 300 USD over legs at 100/98/96 buys exactly 1.0 each."""
-    call_command("paper", "market", "binance", "SOL/USDT", "--tick", "0.01", "--step", "0.1", "--min-notional", "5")
-    paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("101"))
-    return trader
-
-
 def configure(user, **fields):
     values = {"pair": "SOL/USDT", "levels": THREE_LEGS, "capital_usd": D("300"), "tp_mode": "per_leg"}
     values.update(fields)
     return DCAConfigurationFactory(user=user, **values)
 
 
-def cycle(price=None):
-    """One beat cycle: move the market (optional), then sync fills and prices of every account."""
+def cycle(price=None, *, symbol="SOL/USDT"):
+    """One beat cycle: move the market (optional), then sync fills and prices of every account;
+    the latest group of ``symbol``."""
     if price is not None:
-        paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D(price))
+        paper_price_set(exchange_id="binance", symbol=symbol, price=D(price))
     for account in ExchangeAccount.objects.all():
         for symbol in set(Order.objects.filter(status__in=["open", "partially_filled", "unknown"]).values_list("symbol", flat=True)):
             symbol_sync(account_id=account.pk, symbol=symbol)
         prices_sync(account_id=account.pk)
-    return PositionGroup.objects.filter(symbol="SOL/USDT").order_by("created_at").last()
+    return PositionGroup.objects.filter(symbol=symbol).order_by("created_at").last()
 
 
 def open_sol(route, **kwargs):

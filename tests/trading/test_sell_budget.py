@@ -4,55 +4,27 @@ Each test replays one row of the books review (issue 15) on the paper exchange a
 exchange sold for the group against what it bought, net of base-asset fees.
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_order_cancel, paper_price_set
+from tests.concurrency import at_once
 from tests.factories import DCAConfigurationFactory
+from tests.trading.test_lifecycle import configure, cycle
 from trading.grid import round_down
 from trading.models import ExitReason, Order, PositionGroup
 from trading.services.closing import exit_order_create, position_close
 from trading.services.lifecycle import group_evaluate
 from trading.services.orders import group_refresh_stats, order_cancel, order_place
-from trading.services.sync import prices_sync, symbol_sync
+from trading.services.sync import symbol_sync
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-THREE_LEGS = [{"gap_percent": "0", "weight_percent": "33.34", "tp_percent": "2"},
-              {"gap_percent": "-2", "weight_percent": "33.33", "tp_percent": "2.5"},
-              {"gap_percent": "-4", "weight_percent": "33.33", "tp_percent": "3"}]
-
-
-@pytest.fixture
-def sol(trader):
-    """SOL/USDT with a 0.1 lot so 300 USD over legs at 100/98/96 buys exactly 1.0 each (no fees)."""
-    call_command("paper", "market", "binance", "SOL/USDT", "--tick", "0.01", "--step", "0.1", "--min-notional", "5")
-    paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("101"))
-    return trader
-
-
-def configure(user, **fields):
-    values = {"pair": "SOL/USDT", "levels": THREE_LEGS, "capital_usd": D("300"), "tp_mode": "per_leg"}
-    values.update(fields)
-    return DCAConfigurationFactory(user=user, **values)
-
-
-def cycle(price=None, symbol="SOL/USDT"):
-    if price is not None:
-        paper_price_set(exchange_id="binance", symbol=symbol, price=D(price))
-    for account in ExchangeAccount.objects.all():
-        symbols = set(Order.objects.filter(status__in=["open", "partially_filled", "unknown"]).values_list("symbol", flat=True))
-        for each in symbols:
-            symbol_sync(account_id=account.pk, symbol=each)
-        prices_sync(account_id=account.pk)
-    return PositionGroup.objects.filter(symbol=symbol).order_by("created_at").last()
 
 
 def exchange_totals(symbol="SOL/USDT") -> tuple[Decimal, Decimal]:
@@ -195,25 +167,9 @@ def test_concurrent_evaluations_of_one_pyramid_target_sell_it_once(route, sol, t
     symbol_sync(account_id=group.exchange_account_id, symbol="SOL/USDT")
     paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("99.5"))  # above 98 × 1.01
     PositionGroup.objects.filter(pk=group.pk).update(current_price=D("99.5"))
-    barrier = threading.Barrier(2)
-    errors = []
+    outcomes = at_once(lambda: group_evaluate(group_id=group.pk), 2)
 
-    def evaluate():
-        try:
-            barrier.wait(timeout=10)
-            group_evaluate(group_id=group.pk)
-        except Exception as exc:  # noqa: BLE001 - surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=evaluate) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert exchange_totals() == (D("3.0"), D("3.0"))
     assert Order.objects.filter(role="exit").count() == 1
 
