@@ -41,3 +41,34 @@ def test_a_consumer_polling_while_messages_are_written_receives_every_message_wh
     assert errors == []
     assert sorted(received) == list(range(sent))
     assert not list(folder.glob("*.part"))
+
+
+def test_a_publisher_never_reads_an_exchange_table_half_created_by_a_declare(tmp_path):
+    # kombu created the binding table empty, then locked and wrote it: a publish reading it in between
+    # failed with JSONDecodeError (seen in this suite's run of the test above).
+    failures = []
+    for attempt in range(200):
+        control = tmp_path / f"control-{attempt}"
+        options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(control)}
+        with Connection(transport=Transport, transport_options=options) as declaring, \
+                Connection(transport=Transport, transport_options=options) as publishing:
+            binder, reader = declaring.default_channel, publishing.default_channel
+            barrier, tables = threading.Barrier(2), []
+
+            def read():
+                barrier.wait(timeout=10)
+                for _ in range(200):
+                    try:
+                        tables.append(reader.get_table("celery"))
+                    except Exception as exc:  # noqa: BLE001 - a half-written table
+                        failures.append(exc)
+                        return
+
+            thread = threading.Thread(target=read)
+            thread.start()
+            barrier.wait(timeout=10)
+            binder._queue_bind("celery", "celery", None, "celery")
+            thread.join(timeout=30)
+
+    assert failures == []
+    assert [tuple(binding) for binding in tables[-1]] == [("celery", "", "celery")]
