@@ -14,6 +14,7 @@ installed the same way when missing; its path goes to the command as ``CHROMIUM_
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -137,6 +138,10 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
 def main(command: list[str]) -> int:
     if not command:
         sys.exit("usage: python -m tests.servers COMMAND [ARGS…]")
+    # Stopped from outside (SIGTERM, SIGHUP): unwind, so the servers stop too. PostgreSQL runs detached
+    # (pg_ctl starts it in a session of its own), so nothing else would stop it.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, lambda number, _frame: sys.exit(128 + number))
     ensure_installed()
     browser = ensure_chromium() if any("pytest" in part for part in command) else None
     with ExitStack() as stack:
