@@ -227,3 +227,23 @@ def test_binance_fee_less_queries_take_the_fee_from_the_trades(trader, route):
     bought, sold = exchange_totals()
     assert sold <= bought and group.status == "closed"
     assert group.fees_usd > 0 and group.dust_quantity == bought - sold
+
+
+def test_a_pyramid_target_after_a_group_reduce_sells_only_the_pyramids_share_of_what_is_left(route, sol):
+    # Row 4: pyramid_aggregate sold the pyramid's own fills, ignoring group-level reduces and offsets:
+    # it tried 10.05 with 4.05 held, a new refused exit every cycle.
+    configure(sol, tp_mode="pyramid_aggregate", tp_aggregate_percent=D("2"))
+    assert route(symbol="SOLUSDT", entry_price="100").status == "opened"
+    cycle("97")
+    assert route(symbol="SOLUSDT", entry_price="99").status == "pyramided"
+    group = cycle("94")  # every leg of both pyramids filled: 3.0 at 100/98/96 and 3.0 at 99/97.02/95.04
+    assert group.total_filled_quantity == D("6.0")
+    position_close(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("4.0"))  # a group-level reduce
+
+    group = cycle("101.5")  # both targets (98 × 1.02 and 97.02 × 1.02) are reached
+
+    pyramid_exits = Order.objects.filter(role="exit", exit_reason="pyramid_tp")
+    assert sorted(o.quantity for o in pyramid_exits) == [D("1.0"), D("1.0")]  # each its third of the 2.0 left
+    assert not Order.objects.filter(role="exit", status="failed").exists()
+    assert exchange_totals() == (D("6.0"), D("6.0"))
+    assert group.status == "closed" and group.oversold_quantity == 0

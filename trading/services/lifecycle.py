@@ -202,8 +202,11 @@ def _pyramid_holdings(group: PositionGroup) -> list[tuple[Pyramid, PyramidHoldin
         rows.append((pyramid, stats, percent))
     own_total = sum((stats.held_quantity for _, stats, _ in rows), Decimal(0))
     group_held = held(group)
-    scale = group_held / own_total if own_total > group_held and own_total else Decimal(1)
-    return [(pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, stats.held_quantity * scale, percent))
+
+    def share(own: Decimal) -> Decimal:  # multiplied first: 3.0 × 1.0 / 3.0 is 1.0, not 0.999…
+        return own * group_held / own_total if own_total > group_held else own
+
+    return [(pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, share(stats.held_quantity), percent))
             for pyramid, stats, percent in rows]
 
 
