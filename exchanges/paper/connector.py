@@ -13,9 +13,13 @@ per fault kind, each occurrence consumed once across all processes):
 - ``order_not_found``: the next order lookups (``fetch_order``, ``fetch_open_orders``,
   ``fetch_closed_orders``; one occurrence each) do not see any order yet, as an exchange that is
   eventually consistent right after placement.
+
+and, as a rate rather than a count (for soaks): ``lose_answer_rate`` (0 to 1), the share of
+accepted orders whose answer is lost, drawn at random for each placement and never used up.
 """
 
 import os
+import random
 import signal
 import time
 from dataclasses import replace
@@ -38,6 +42,8 @@ DUPLICATE_ORDER = "Duplicate order sent."
 # What the ``rate_limited`` fault asks the caller to wait, like Binance's Retry-After header; longer
 # than the placement task's own backoff (1 + 2 + 4 s), so only a caller that honours it gets through.
 RATE_LIMITED_RETRY_AFTER_SECONDS = 10.0
+# The share of accepted orders whose answer is lost (``paper_faults`` key; a rate, never used up).
+LOSE_ANSWER_RATE = "lose_answer_rate"
 # Where the ``rate_limited`` fault keeps the end of its ban (epoch seconds) in ``paper_faults``.
 RATE_LIMITED_UNTIL = "rate_limited_until"
 
@@ -156,7 +162,8 @@ class PaperConnector(Connector):
             ) from exc
         if take_fault(self.account, "kill_worker_after_accept"):
             os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its caller never learns
-        if take_fault(self.account, "lose_answer_after_accept"):
+        rate = float((self.account.paper_faults or {}).get(LOSE_ANSWER_RATE, 0) or 0)
+        if take_fault(self.account, "lose_answer_after_accept") or (rate and random.random() < rate):
             raise OrderStatusUnknown("Timeout waiting for response from backend server. Send status unknown; "
                                      "execution status unknown. (paper fault injected)")
         return as_placed(to_exchange_order(order), self.dialect)
