@@ -384,6 +384,10 @@ class Order(models.Model):
     avg_fill_price = models.DecimalField(**MONEY, null=True, blank=True)
     fee = models.DecimalField(**MONEY, default=0)
     fee_currency = models.CharField(max_length=16, blank=True)
+    fee_rate = models.DecimalField(
+        **MONEY, null=True, blank=True,
+        help_text="A fee paid in a third currency (BNB): its price in the quote currency when the fill was recorded.",
+    )
     gap_percent = models.DecimalField(**MONEY, null=True, blank=True)
     weight_percent = models.DecimalField(**MONEY, null=True, blank=True)
     tp_percent = models.DecimalField(**MONEY, null=True, blank=True)

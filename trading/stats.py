@@ -25,6 +25,9 @@ class FillEvent:
     fee: Decimal = ZERO
     fee_in_base: bool = False  # True: the fee was paid in the base asset
     at: datetime | None = None
+    # What the fee cost in the quote currency when it was paid in a third currency (BNB at its rate);
+    # None: the fee is in the base (valued at the fill price) or in the quote itself.
+    fee_cost: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def replay(side: str, fills: list[FillEvent]) -> PositionStats:
     average: Decimal | None = None
     ordered = sorted(enumerate(fills), key=lambda item: (item[1].at is None, item[1].at or 0, item[0]))
     for _, fill in ordered:
-        fee_usd = fill.fee * fill.price if fill.fee_in_base else fill.fee
+        fee_usd = fill.fee_cost if fill.fee_cost is not None else (fill.fee * fill.price if fill.fee_in_base else fill.fee)
         fees += fee_usd
         realized -= fee_usd
         if fill.is_entry:

@@ -247,3 +247,45 @@ def test_a_pyramid_target_after_a_group_reduce_sells_only_the_pyramids_share_of_
     assert not Order.objects.filter(role="exit", status="failed").exists()
     assert exchange_totals() == (D("6.0"), D("6.0"))
     assert group.status == "closed" and group.oversold_quantity == 0
+
+
+def test_a_fee_paid_in_bnb_is_costed_at_the_bnb_price_not_booked_as_that_many_dollars(route, sol):
+    # Row 8: a fee paid in BNB was booked as that many USD (0.0003675 BNB read as 0.0003675 USDT).
+    from dataclasses import replace
+
+    call_command("paper", "market", "binance", "BNB/USDT", "--tick", "0.01", "--step", "0.001")
+    paper_price_set(exchange_id="binance", symbol="BNB/USDT", price=D("600"))
+
+    class PaysFeesInBnb(PaperConnector):
+        """Binance with "use BNB for fees": 0.075 % of each fill's value, charged in BNB."""
+
+        def _in_bnb(self, order):
+            if not order.filled:
+                return order
+            return replace(order, fee=order.filled * order.average * D("0.00075") / D("600"), fee_currency="BNB")
+
+        def create_order(self, **kwargs):
+            return self._in_bnb(super().create_order(**kwargs))
+
+        def fetch_order(self, **kwargs):
+            return self._in_bnb(super().fetch_order(**kwargs))
+
+        def fetch_open_orders(self, symbol):
+            return [self._in_bnb(order) for order in super().fetch_open_orders(symbol)]
+
+        def fetch_closed_orders(self, symbol, since=None):
+            return [self._in_bnb(order) for order in super().fetch_closed_orders(symbol, since)]
+
+    configure(sol)
+    signal = route(symbol="SOLUSDT", entry_price="100")
+    group = PositionGroup.objects.get(pk=signal.position_group_id)
+    paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("95"))
+
+    symbol_sync(account_id=group.exchange_account_id, symbol="SOL/USDT",
+                connector=PaysFeesInBnb(ExchangeAccount.objects.get()))
+
+    group.refresh_from_db()
+    legs = group.orders.filter(role="entry")
+    assert {(leg.fee_currency, leg.fee_rate) for leg in legs} == {("BNB", D("600"))}
+    assert group.fees_usd == D("0.2205")  # 0.075 % of 100 + 98 + 96 USDT
+    assert group.total_filled_quantity == D("3.0")  # a BNB fee takes nothing from the SOL received

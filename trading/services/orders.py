@@ -43,6 +43,10 @@ def base_asset(symbol: str) -> str:
     return symbol.split("/")[0]
 
 
+def quote_asset(symbol: str) -> str:
+    return symbol.split("/")[1].split(":")[0]
+
+
 # --- Placement -------------------------------------------------------------------------------
 
 
@@ -235,6 +239,7 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
         return order  # the row can only lag the database, so an unchanged view needs no lock
     if state.filled > order.filled_quantity and not state.fee_reported and connector is not None:
         state = _with_fee_from_trades(order, state, connector)
+    fee_rate = _third_currency_rate(order, state, connector)
     with transaction.atomic():
         PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()  # lock order: group, then order
         order = Order.objects.select_for_update().get(pk=order.pk)
@@ -242,6 +247,8 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
         if view is None:
             return order
         target, fields = view
+        if fee_rate is not None:
+            fields["fee_rate"] = fee_rate
         if state.filled and order.order_type == "market" and order.decision_price and state.average:
             fields.update(_slippage(order, state.average))
         if target != order.status:
@@ -254,6 +261,22 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
         if refresh_stats:
             group_refresh_stats(group_id=order.group_id)
     return order
+
+
+def _third_currency_rate(order: Order, state: ExchangeOrder, connector: Connector | None) -> Decimal | None:
+    """The quote price of a third-currency fee (BNB/USDT for a fee in BNB on BTC/USDT), asked when the fill
+    is recorded (the fill-time rate); None when the fee is in the base or quote, or no price can be had."""
+    currency = state.fee_currency
+    if not state.fee or currency in ("", base_asset(order.symbol), quote_asset(order.symbol)) or connector is None:
+        return None
+    if order.fee_rate is not None and currency == order.fee_currency:
+        return None  # rated when its first fill was recorded
+    try:
+        return connector.ticker(f"{currency}/{quote_asset(order.symbol)}").last
+    except ExchangeError as exc:
+        logger.warning("order %s: fee in %s, no %s/%s price (%s); its cost is left out of PnL until rated",
+                       order.client_order_id, currency, currency, quote_asset(order.symbol), exc)
+        return None
 
 
 def _with_fee_from_trades(order: Order, state: ExchangeOrder, connector: Connector) -> ExchangeOrder:
@@ -302,15 +325,24 @@ def fill_events(orders, symbol: str) -> list[FillEvent]:
     (never ``filled_at``) then counts before the take-profits that sold its coins, never after them
     (which made the replay cap those sells and the close sell the coins again).
     """
-    base = base_asset(symbol)
+    base, quote = base_asset(symbol), quote_asset(symbol)
     return [
         FillEvent(
             is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
             price=order.avg_fill_price or order.price, fee=order.fee, fee_in_base=order.fee_currency == base,
             at=(order.first_filled_at if order.role == Order.Role.ENTRY else None) or order.filled_at or order.updated_at,
+            fee_cost=_third_currency_fee_cost(order, base, quote),
         )
         for order in orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at")
     ]
+
+
+def _third_currency_fee_cost(order: Order, base: str, quote: str) -> Decimal | None:
+    """A fee paid in neither the base nor the quote (BNB): its value in the quote at the recorded rate,
+    zero while no rate could be had (never the BNB amount booked as quote)."""
+    if not order.fee or order.fee_currency in ("", base, quote):
+        return None
+    return order.fee * order.fee_rate if order.fee_rate is not None else Decimal(0)
 
 
 def group_fills(group: PositionGroup) -> list[FillEvent]:
