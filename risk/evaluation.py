@@ -24,6 +24,7 @@ from risk.selectors import filled_pyramid_counts, pyramids_complete, risk_candid
 from risk.timers import TimerState, timer_step
 from trading.models import ExitReason, PositionGroup
 from trading.selectors import realized_loss_today_usd
+from trading.services import dispatch as enqueue  # "dispatch" is risk_evaluate's flag here
 from trading.services.closing import position_close_request
 
 logger = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch
     if dispatch:
         # Close before reduce: only the loser now; the winners once its exit has filled
         # (offset_winners_release, called when the loser's group closes or its close fails).
-        transaction.on_commit(lambda: _dispatch_closes([(str(loser.pk), None)]))
+        transaction.on_commit(lambda: enqueue.close_position(loser.pk, ExitReason.RISK_OFFSET))
 
 
 def _plain(number: Decimal) -> str:
@@ -163,21 +164,8 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
                 action.notes += f" The loser's close failed ({reason}); the winners were left untouched."
             action.save(update_fields=["winners_state", "notes"])
         if released:
-            transaction.on_commit(lambda: _dispatch_closes(released))
+            transaction.on_commit(lambda: enqueue.close_positions_together(released, ExitReason.RISK_OFFSET))
     return len(released)
-
-
-def _dispatch_closes(closes: list[tuple[str, str | None]]) -> None:
-    """Every close as one Celery group: published at once, executed in parallel by the workers."""
-    from celery import group as celery_group
-
-    from trading.tasks import close_position_task
-
-    try:
-        celery_group(close_position_task.s(str(group_id), ExitReason.RISK_OFFSET, quantity, [])
-                     for group_id, quantity in closes).apply_async()
-    except Exception:  # the loser stays "closing": the stalled-work sweep re-sends its close
-        logger.exception("could not dispatch the risk offset closes")
 
 
 def _circuit_breaker(risk: RiskConfig, user) -> None:

@@ -18,9 +18,9 @@ from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from risk.models import RiskAction, RiskConfig
 from trading.models import Order, PositionGroup
+from trading.services import dispatch
 from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
 from trading.states import GROUP_TERMINAL_STATUSES
-from trading.tasks import promote_queue_task
 
 logger = logging.getLogger(__name__)
 
@@ -91,16 +91,10 @@ def engine_force_start(*, user, by: str = "the trader") -> RiskConfig:
         if risk.engine_paused_by_loss_limit:
             notes += " New entries stay paused by the daily loss limit (max_realized_loss_usd)."
         RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.FORCE_START, notes=notes)
-        transaction.on_commit(lambda: _promote_queue(user.pk))
+        transaction.on_commit(lambda: dispatch.promote_queue(user.pk))
     logger.warning("engine force-started for user %s", user.pk)
     return risk
 
-
-def _promote_queue(user_id) -> None:
-    try:
-        promote_queue_task.delay(str(user_id))
-    except Exception:  # the beat schedule promotes anyway; a broker hiccup must not fail the start
-        logger.warning("could not enqueue queue promotion for user %s", user_id, exc_info=True)
 
 
 # --- Per-position controls ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from risk.models import RiskAction
 from trading.grid import round_price, sellable
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
+from trading.services import dispatch
 from trading.services.budget import group_lock, held, live_exits, sell_budget
 from trading.services.orders import (
     PlacementFailed, group_refresh_stats, order_cancel, order_place, pyramids_after_close_submit,
@@ -43,12 +44,7 @@ def position_close_request(*, group: PositionGroup, reason: str) -> PositionGrou
 def position_close_enqueue(group_id, reason: str) -> None:
     """Start the close task (call after commit). A broker outage is survived: the group stays
     ``closing`` and the stalled-work sweep re-sends the close within a minute."""
-    from trading.tasks import close_position_task
-
-    try:
-        close_position_task.delay(str(group_id), reason, None, [])
-    except Exception:
-        logger.exception("could not enqueue the close of group %s; the stalled-work sweep will re-send it", group_id)
+    dispatch.close_position(group_id, reason)
 
 
 def position_close(*, group_id, reason: str, quantity: Decimal | None = None, connector: Connector | None = None,
@@ -221,19 +217,9 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
             duration_seconds=int((timezone.now() - group.created_at).total_seconds()),
             notes=f"{group.side} {group.symbol} {group.timeframe}m closed ({ExitReason(reason).label})",
         )
-        transaction.on_commit(lambda: _promote_after_close(group.user_id))
+        transaction.on_commit(partial(dispatch.promote_queue, group.user_id))  # a slot just freed
         transaction.on_commit(partial(pyramids_after_close_submit, group.pk))  # a reverse's other side
         transaction.on_commit(partial(_release_offset_winners, group.pk, True))  # a loss offset's winners
         emit("exit", group=group, reason=reason)
     logger.info("group %s closed (%s), realised %s USD", group.pk, reason, group.realized_pnl_usd)
     return group
-
-
-def _promote_after_close(user_id) -> None:
-    """A slot just freed: let the user's queue move now rather than at the next beat."""
-    from trading.tasks import promote_queue_task
-
-    try:
-        promote_queue_task.delay(str(user_id))
-    except Exception:  # the beat schedule promotes anyway; a broker hiccup must not fail a close
-        logger.warning("could not enqueue queue promotion for user %s", user_id, exc_info=True)

@@ -482,15 +482,11 @@ def _close_awaited(pyramid: Pyramid) -> str | None:
 
 def pyramids_after_close_submit(group_id) -> None:
     """The end of a close (filled, or refused): let the grids that waited on it go (or fail) now."""
-    from trading.tasks import submit_pyramid_task
+    from trading.services import dispatch  # below this module in the layers; imported late to keep orders first
 
-    waiting = list(Pyramid.objects.filter(after_close_of_id=group_id, status=Pyramid.Status.PENDING)
-                   .values_list("pk", flat=True))
-    for pyramid_id in waiting:
-        try:
-            submit_pyramid_task.delay(str(pyramid_id))
-        except Exception:  # the stalled-work sweep re-sends pending grids
-            logger.warning("could not enqueue the grid %s waiting on group %s", pyramid_id, group_id, exc_info=True)
+    for pyramid_id in Pyramid.objects.filter(after_close_of_id=group_id, status=Pyramid.Status.PENDING).values_list(
+            "pk", flat=True):
+        dispatch.submit_pyramid(pyramid_id)
 
 
 def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str, signal_failed: bool = False) -> Pyramid:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from trading.models import Order, PositionGroup, Pyramid
+from trading.services import dispatch
 from trading.states import GroupStatus, OrderStatus
 
 logger = logging.getLogger(__name__)
@@ -21,8 +22,6 @@ STALE_AFTER = timedelta(seconds=60)
 
 def stalled_work_resend() -> tuple[int, int]:
     """Re-enqueue grids never placed and closes never finished; returns (pyramids, groups)."""
-    from trading.tasks import close_position_task, submit_pyramid_task
-
     cutoff = timezone.now() - STALE_AFTER
     pyramids = Pyramid.objects.filter(status=Pyramid.Status.PENDING, created_at__lt=cutoff).exclude(
         group__status__in=[GroupStatus.CLOSED, GroupStatus.FAILED, GroupStatus.CLOSING]
@@ -31,9 +30,9 @@ def stalled_work_resend() -> tuple[int, int]:
     pyramid_ids = list(pyramids.values_list("pk", flat=True))
     closes = list(groups.values_list("pk", "exit_reason"))
     for pyramid_id in pyramid_ids:
-        submit_pyramid_task.delay(str(pyramid_id))
+        dispatch.submit_pyramid(pyramid_id)
     for group_id, reason in closes:
-        close_position_task.delay(str(group_id), reason or "manual", None, [])
+        dispatch.close_position(group_id, reason or "manual")
     if pyramid_ids or closes:
         logger.warning("re-sent %d stalled grid placement(s) and %d stalled close(s)", len(pyramid_ids), len(closes))
     return len(pyramid_ids), len(closes)
@@ -48,8 +47,6 @@ def stalled_take_profits_resend() -> int:
     never get one and its position never close. ``order_place`` looks a claimed row up by client
     order id before sending, so one that did reach the exchange is adopted, not doubled.
     """
-    from trading.tasks import place_order_task
-
     cutoff = timezone.now() - STALE_AFTER
     order_ids = list(
         Order.objects.filter(role=Order.Role.TAKE_PROFIT, status=OrderStatus.PENDING, created_at__lt=cutoff)
@@ -57,7 +54,7 @@ def stalled_take_profits_resend() -> int:
         .values_list("pk", flat=True)
     )
     for order_id in order_ids:
-        place_order_task.delay(str(order_id))
+        dispatch.place_order(order_id)
     if order_ids:
         logger.warning("re-sent %d stalled take-profit placement(s)", len(order_ids))
     return len(order_ids)

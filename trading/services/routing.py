@@ -29,6 +29,7 @@ from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
 from trading.selectors import (
     active_group_for, active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd,
 )
+from trading.services import dispatch
 from trading.services.closing import position_close_request
 from trading.services.queue import queue_resolve, queue_signal
 from trading.services.signals import SIGNAL_MAX_AGE
@@ -125,16 +126,10 @@ def _finish(signal: Signal, status: str, reason: str) -> Signal:
 def _enqueue(after: AfterCommit) -> None:
     """Start the exchange work. If the broker is down the decision stands: the stalled-work sweep
     (``trading.services.recovery``) re-sends it within a minute."""
-    from trading.tasks import close_position_task, submit_pyramid_task
-
-    try:
-        for pyramid_id in after.submit_pyramid_ids:
-            submit_pyramid_task.delay(str(pyramid_id))
-        for group_id, reason, quantity, then_submit in after.close_group_ids:
-            close_position_task.delay(str(group_id), reason, str(quantity) if quantity is not None else None,
-                                      [str(p) for p in then_submit])
-    except Exception:
-        logger.exception("could not enqueue exchange work; the stalled-work sweep will re-send it")
+    for pyramid_id in after.submit_pyramid_ids:
+        dispatch.submit_pyramid(pyramid_id)
+    for group_id, reason, quantity, then_submit in after.close_group_ids:
+        dispatch.close_position(group_id, reason, quantity, then_submit)
 
 
 # --- Phase 1: what the exchange knows ---------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from trading.alerts import Alert
 from trading.models import Signal, User
+from trading.services import dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +53,7 @@ def body_dedupe_key(body: bytes) -> str:
 
 def signal_enqueue_routing(*, signal_id: uuid.UUID) -> bool:
     """Hand a committed signal to the workers. Never raises: a broker outage leaves it to the sweep."""
-    from trading.tasks import route_signal_task
-
-    try:
-        route_signal_task.delay(str(signal_id))
-    except Exception as exc:  # any broker failure: the signal is stored, the sweep sends it later
-        logger.error("could not enqueue routing of signal %s (%s: %s); the sweep will re-send it",
-                     signal_id, type(exc).__name__, exc)
-        return False
-    return True
+    return dispatch.route_signal(signal_id)
 
 
 def _first_within_window(*, user: User, dedupe_key: str) -> Signal | None:
