@@ -1,9 +1,11 @@
 """The one close path: exit signals, reduce, reverse, and later take-profit, stop loss, risk and manual.
 
 A full close cancels every resting entry and take-profit order (one already gone is fine), then
-market-sells (long) or buys back (short) what is still held, and closes the group with its realised
-PnL and a close record. A partial close (reduce, risk offset) market-closes only the quantity asked,
-capped at what is held. Exchange calls happen outside transactions.
+market-sells (long) or buys back (short) what the sell budget still allows, and closes the group
+with its realised PnL and a close record once nothing sellable is left (dust recorded). A partial
+close (reduce, risk offset) market-closes only the quantity asked, capped at the sell budget. A
+closed group lets what waited on it go: a reverse's other side, a loss offset's winners. Exchange
+calls happen outside transactions.
 """
 
 import logging
