@@ -20,6 +20,7 @@ from exchanges.connector import (
 )
 from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid, Signal
+from trading.services import dispatch
 from trading.services.transitions import StaleStatus, group_transition, order_transition
 from trading.states import GroupStatus, IllegalTransition, OrderStatus
 from trading.stats import FillEvent, replay
@@ -482,8 +483,6 @@ def _close_awaited(pyramid: Pyramid) -> str | None:
 
 def pyramids_after_close_submit(group_id) -> None:
     """The end of a close (filled, or refused): let the grids that waited on it go (or fail) now."""
-    from trading.services import dispatch  # below this module in the layers; imported late to keep orders first
-
     for pyramid_id in Pyramid.objects.filter(after_close_of_id=group_id, status=Pyramid.Status.PENDING).values_list(
             "pk", flat=True):
         dispatch.submit_pyramid(pyramid_id)
