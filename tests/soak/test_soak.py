@@ -292,7 +292,9 @@ def test_soak_every_signal_final_every_order_known_balances_reconcile(tmp_path, 
         during = {
             "groups": PositionGroup.objects.count(),
             "closed_groups": PositionGroup.objects.filter(status="closed").count(),
-            "orders": Order.objects.count(), "filled_orders": Order.objects.filter(status="filled").count(),
+            # Orders with a fill: with half fills a leg is only partly filled after one pass, and in the
+            # bybit dialect a market exit reads "open" until the next sync, so status "filled" can lag.
+            "orders": Order.objects.count(), "filled_orders": Order.objects.filter(filled_quantity__gt=0).count(),
             "paper_fills": PaperOrder.objects.filter(filled__gt=0).count(),
         }
         rounds = _close_everything(sender, traders, prices, stack.logs)
