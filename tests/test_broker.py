@@ -19,9 +19,12 @@ def test_a_consumer_polling_while_messages_are_written_receives_every_message_wh
     received = []
     errors = []
 
+    ready = threading.Event()
+
     def consume():
         with Connection(transport=Transport, transport_options=options) as connection:
             queue = connection.SimpleQueue("celery")
+            ready.set()  # bound: from here on nothing published may be lost
             try:
                 while len(received) < sent:
                     message = queue.get(timeout=120)  # generous: a loaded CI machine starves threads
@@ -32,6 +35,7 @@ def test_a_consumer_polling_while_messages_are_written_receives_every_message_wh
 
     consumer = threading.Thread(target=consume)
     consumer.start()
+    assert ready.wait(timeout=30)
     with Connection(transport=Transport, transport_options=options) as connection:
         queue = connection.SimpleQueue("celery")
         for n in range(sent):
