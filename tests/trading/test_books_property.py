@@ -33,7 +33,7 @@ from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, Use
 from tests.signals import stored_signal
 from trading.grid import sellable
 from trading.models import ExitReason, Order, PositionGroup
-from trading.services.budget import held
+from trading.services.orders import held_quantity
 from trading.services.closing import position_close, position_close_request
 from trading.services.lifecycle import group_evaluate
 from trading.services.routing import signal_route
@@ -190,7 +190,7 @@ class Books(RuleBasedStateMachine):
         for group in PositionGroup.objects.filter(user=self.user, status__in=TRADING):
             if group.orders.filter(status__in=LIVE).exists() or group.filled_dca_legs == 0:
                 continue
-            remaining = held(group)
+            remaining = held_quantity(group)
             assert sellable(remaining, price=self.price, step=market.step_size, min_qty=market.min_qty,
                             min_notional=market.min_notional) > 0, f"group {group.pk} open on {remaining} of dust"
 

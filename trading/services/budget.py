@@ -18,9 +18,8 @@ from decimal import Decimal
 from django.db.models import F, Sum
 
 from trading.models import Order, PositionGroup
-from trading.services.orders import group_fills
+from trading.services.orders import held_quantity
 from trading.states import OrderStatus
-from trading.stats import replay
 
 ZERO = Decimal(0)
 # Orders that may still sell: their unfilled rest is spoken for.
@@ -35,22 +34,15 @@ def group_lock(group_id) -> PositionGroup:
     return PositionGroup.objects.select_for_update().select_related("exchange_account").get(pk=group_id)
 
 
-def held(group: PositionGroup) -> Decimal:
-    """What the group holds from its fills, net of base-asset fees."""
-    return replay(group.side, group_fills(group)).held_quantity
-
-
-def committed(group: PositionGroup, *, exclude_pk=None) -> Decimal:
+def committed(group: PositionGroup) -> Decimal:
     """What the group's live exits and take-profits may still sell."""
     live = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], status__in=LIVE_SELLING)
-    if exclude_pk is not None:
-        live = live.exclude(pk=exclude_pk)
     return live.aggregate(rest=Sum(F("quantity") - F("filled_quantity")))["rest"] or ZERO
 
 
 def sell_budget(group: PositionGroup) -> Decimal:
     """held − committed, never below zero. Call while holding ``group_lock``."""
-    return max(held(group) - committed(group), ZERO)
+    return max(held_quantity(group) - committed(group), ZERO)
 
 
 def live_exits(group: PositionGroup):

@@ -23,9 +23,9 @@ from trading.grid import round_price, sellable
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
 from trading.services import dispatch
-from trading.services.budget import group_lock, held, live_exits, sell_budget
+from trading.services.budget import group_lock, live_exits, sell_budget
 from trading.services.orders import (
-    PlacementFailed, group_refresh_stats, order_cancel, order_place, pyramids_after_close_submit,
+    PlacementFailed, group_refresh_stats, held_quantity, order_cancel, order_place, pyramids_after_close_submit,
 )
 from trading.services.transitions import group_transition
 from trading.states import GroupStatus, OrderStatus
@@ -129,7 +129,7 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
     last_exit = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0,
                                     avg_fill_price__isnull=False).order_by("-filled_at", "-updated_at").first()
     price = (last_exit.avg_fill_price if last_exit else None) or group.current_price or group.weighted_avg_entry
-    remaining = held(group)
+    remaining = held_quantity(group)
     if sellable(remaining, price=price, step=market.step_size, min_qty=market.min_qty,
                 min_notional=market.min_notional) > 0:
         return group

@@ -18,12 +18,12 @@ from exchanges.services.accounts import connector_for_account
 from notifications.events import emit
 from trading.grid import sellable, take_profit_price
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
-from trading.services.budget import group_lock, held, sell_budget
+from trading.services.budget import group_lock, sell_budget
 from trading.services.closing import (
     exit_order_create, market_protection, position_close, position_close_request, position_finish_if_done,
 )
 from trading.services.orders import (
-    PlacementFailed, base_asset, fill_events, group_refresh_stats, order_cancel, order_place,
+    PlacementFailed, base_asset, fill_events, group_refresh_stats, held_quantity, order_cancel, order_place,
 )
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import GroupStatus, OrderStatus
@@ -201,7 +201,7 @@ def _pyramid_holdings(group: PositionGroup) -> list[tuple[Pyramid, PyramidHoldin
         percent = pyramid.tp_percent if pyramid.tp_percent is not None else default
         rows.append((pyramid, stats, percent))
     own_total = sum((stats.held_quantity for _, stats, _ in rows), Decimal(0))
-    group_held = held(group)
+    group_held = held_quantity(group)
 
     def share(own: Decimal) -> Decimal:  # multiplied first: 3.0 × 1.0 / 3.0 is 1.0, not 0.999…
         return own * group_held / own_total if own_total > group_held else own

@@ -99,8 +99,6 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
     except PermanentError as exc:
         _fail(order, exchange_text(exc))
         raise PlacementFailed(exchange_text(exc)) from exc
-    if result.status is None:
-        result = _look_up(order, connector) or result  # an answer with ids only (Bybit): ask for the state
     try:
         return order_apply_exchange_state(order, result, refresh_stats=refresh_stats, connector=connector)
     except IllegalTransition:  # StaleStatus included: the row moved while we were sending
@@ -113,15 +111,6 @@ def _mark_unknown(order: Order, reason: str) -> None:
             order_transition(order, to=OrderStatus.UNKNOWN, reason=reason)
     except StaleStatus:
         pass
-
-
-def _look_up(order: Order, connector: Connector) -> ExchangeOrder | None:
-    """The exchange's state of ``order`` by client order id; None when it cannot say right now."""
-    try:
-        found = connector.fetch_order(symbol=order.symbol, client_order_id=order.client_order_id)
-    except (OrderNotFound, RetryableError):
-        return None
-    return found if found.status is not None else None
 
 
 def _fail(order: Order, message: str) -> None:
@@ -137,11 +126,9 @@ def _cancel_if_cancelled_meanwhile(order: Order, connector: Connector) -> Order:
     if order.status != OrderStatus.CANCELLED:
         return order
     try:
-        final = connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
-    except OrderNotFound:
-        final = None
-    if final is None or final.status in (None, "open"):
-        final = _look_up(order, connector)
+        final = _cancel_on_exchange(order, connector)
+    except RetryableError:
+        final = None  # the placement is done; reconciliation settles an order this cancel could not
     if final is not None and final.filled > order.filled_quantity:
         if not final.fee_reported:
             final = _with_fee_from_trades(order, final, connector)
@@ -174,18 +161,7 @@ def order_cancel(order: Order, connector: Connector) -> Order:
             order.refresh_from_db()  # a worker started sending it: cancel it on the exchange below
     if order.status not in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN):
         return order
-    try:
-        result = connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
-    except OrderNotFound:
-        result = None
-    if result is None or result.status in (None, "open"):
-        # Not found, or an answer without a final state (Bybit answers a cancel with ids only): what
-        # it filled comes from the exchange, never from our last sync. A lookup that gets no answer
-        # raises RetryableError: the order may still be live, so it is not marked cancelled.
-        try:
-            result = connector.fetch_order(symbol=order.symbol, client_order_id=order.client_order_id)
-        except OrderNotFound:
-            result = None
+    result = _cancel_on_exchange(order, connector)
     if result is not None and result.status == "open":
         raise RetryableError(f"order {order.client_order_id} is still open after its cancel; try again")
     if result is None:
@@ -195,6 +171,25 @@ def order_cancel(order: Order, connector: Connector) -> Order:
             order_transition(order, to=OrderStatus.CANCELLED, reason="cancelled")
         return order
     return order_apply_exchange_state(order, result, connector=connector)
+
+
+def _cancel_on_exchange(order: Order, connector: Connector) -> ExchangeOrder | None:
+    """Cancel ``order`` on the exchange: its final state, or None when the exchange does not know it.
+
+    An answer without a final state (Bybit answers a cancel with ids only) or an order already gone is
+    looked up: what it filled comes from the exchange, never from our last sync. A lookup that gets no
+    answer raises RetryableError: the order may still be live.
+    """
+    try:
+        result = connector.cancel_order(symbol=order.symbol, client_order_id=order.client_order_id)
+    except OrderNotFound:
+        result = None
+    if result is not None and result.status != "open":
+        return result
+    try:
+        return connector.fetch_order(symbol=order.symbol, client_order_id=order.client_order_id)
+    except OrderNotFound:
+        return None
 
 
 # --- Applying exchange state -----------------------------------------------------------------
