@@ -155,7 +155,7 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
         )
         for action in actions:
             if loser_closed:
-                closes = [(d["group_id"], d["quantity_closed"]) for d in action.winner_details]
+                closes = [(d["group_id"], d["quantity_closed"], f"offset-{action.pk}") for d in action.winner_details]
                 released += closes
                 action.winners_state = RiskAction.WinnersState.DISPATCHED
                 action.notes += f" The loser closed; {len(closes)} winner close(s) sent."

@@ -38,7 +38,7 @@ def submit_pyramid_task(self, pyramid_id: str) -> None:
     """Place a pyramid's grid. Retryable exchange errors back off 1 s, 2 s, 4 s (or the exchange's
     Retry-After), then fail the orders."""
     from exchanges.connector import RetryableError
-    from trading.services.orders import pyramid_submit
+    from trading.services.positions import pyramid_submit
 
     try:
         pyramid_submit(pyramid_id=pyramid_id, final_attempt=self.request.retries >= self.max_retries)
@@ -65,16 +65,23 @@ def place_order_task(self, order_id: str) -> None:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=3)
-def close_position_task(self, group_id: str, reason: str, quantity: str | None = None, then_submit: list | None = None) -> None:
-    """Close (or reduce) a group through the one close path; then place any grids waiting on it (reverse)."""
+def close_position_task(self, group_id: str, reason: str, quantity: str | None = None, then_submit: list | None = None,
+                        request_key: str | None = None) -> None:
+    """Close (``quantity`` None) or reduce a group through the one close path; then place any grids
+    waiting on it (reverse). A reduce sells once per ``request_key``, however often this runs."""
     from decimal import Decimal
 
     from exchanges.connector import RetryableError
     from trading.services.closing import position_close
+    from trading.services.lifecycle import position_reduce
 
+    final_attempt = self.request.retries >= self.max_retries
     try:
-        position_close(group_id=group_id, reason=reason, quantity=Decimal(quantity) if quantity else None,
-                       final_attempt=self.request.retries >= self.max_retries)
+        if quantity:
+            position_reduce(group_id=group_id, reason=reason, quantity=Decimal(quantity), request_key=request_key,
+                            final_attempt=final_attempt)
+        else:
+            position_close(group_id=group_id, reason=reason, final_attempt=final_attempt)
     except RetryableError as exc:
         raise self.retry(exc=exc, countdown=exchange_backoff(exc, self.request.retries)) from exc
     for pyramid_id in then_submit or []:

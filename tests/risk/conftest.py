@@ -11,7 +11,7 @@ from exchanges.models import PaperBalance
 from exchanges.paper.services import paper_price_set
 from risk.models import RiskConfig
 from tests.factories import ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory
-from trading.services.orders import group_refresh_stats
+from trading.services.fills import group_refresh_stats
 
 D = Decimal
 MARKETS = {"BTC/USDT": ("0.01", "0.001"), "ETH/USDT": ("0.01", "0.001"), "SOL/USDT": ("0.01", "0.01")}

@@ -33,9 +33,9 @@ from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, Use
 from tests.signals import stored_signal
 from trading.grid import sellable
 from trading.models import ExitReason, Order, PositionGroup
-from trading.services.orders import held_quantity
+from trading.services.fills import held_quantity
 from trading.services.closing import position_close, position_close_request
-from trading.services.lifecycle import group_evaluate
+from trading.services.lifecycle import group_evaluate, position_reduce
 from trading.services.routing import signal_route
 from trading.services.sync import prices_sync, symbol_sync
 
@@ -117,7 +117,17 @@ class Books(RuleBasedStateMachine):
         group = self._group()
         if group is None or group.status not in TRADING:
             return
-        self._close(group, quantity=D(quantity), reason=ExitReason.REDUCE, final=final)
+        self.reduces = getattr(self, "reduces", 0) + 1
+        self.last_reduce = (D(quantity), f"reduce-{self.reduces}")
+        self._close(group, quantity=D(quantity), reason=ExitReason.REDUCE, final=final, request_key=self.last_reduce[1])
+
+    @rule()
+    def the_last_reduce_task_runs_again(self):
+        group = self._group()
+        if group is None or group.status not in TRADING or not hasattr(self, "last_reduce"):
+            return
+        quantity, key = self.last_reduce
+        self._close(group, quantity=quantity, reason=ExitReason.REDUCE, final=True, request_key=key)
 
     @rule(final=st.booleans())
     def exit_alert(self, final):
@@ -136,10 +146,14 @@ class Books(RuleBasedStateMachine):
             group_evaluate(group_id=group.pk)
             group_evaluate(group_id=group.pk)
 
-    def _close(self, group, *, quantity, reason, final):
+    def _close(self, group, *, quantity, reason, final, request_key=None):
         try:
             with TestCase.captureOnCommitCallbacks(execute=True):
-                position_close(group_id=group.pk, reason=reason, quantity=quantity, final_attempt=final)
+                if quantity is None:
+                    position_close(group_id=group.pk, reason=reason, final_attempt=final)
+                else:
+                    position_reduce(group_id=group.pk, reason=reason, quantity=quantity, request_key=request_key,
+                                    final_attempt=final)
         except RetryableError:
             pass  # the close task retries later (the sweep's re-send below stands for it)
 

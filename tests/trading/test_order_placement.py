@@ -13,7 +13,7 @@ from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from tests.signals import stored_signal
 from trading.models import Order, PositionGroup, Pyramid, Signal
-from trading.services.orders import pyramid_submit
+from trading.services.positions import pyramid_submit
 from trading.services.routing import signal_route
 
 D = Decimal

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from django.test import TestCase
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
@@ -19,8 +20,9 @@ from tests.trading.test_lifecycle import configure, cycle
 from trading.grid import round_down
 from trading.models import ExitReason, Order, PositionGroup
 from trading.services.closing import exit_order_create, position_close
-from trading.services.lifecycle import group_evaluate
-from trading.services.orders import group_refresh_stats, order_cancel, order_place
+from trading.services.fills import group_refresh_stats
+from trading.services.lifecycle import group_evaluate, position_reduce
+from trading.services.orders import order_cancel, order_place
 from trading.services.sync import symbol_sync
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +79,7 @@ def test_a_reduce_with_a_lost_answer_re_places_take_profits_only_for_what_is_lef
     group = open_and_fill(route)
     arm("lose_answer_after_accept")
 
-    position_close(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("1.0"))
+    position_reduce(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("1.0"), request_key="signal-1")
 
     live_take_profits = Order.objects.filter(role="take_profit", status="open")
     assert sum(tp.quantity for tp in live_take_profits) == D("2.0")
@@ -238,7 +240,7 @@ def test_a_pyramid_target_after_a_group_reduce_sells_only_the_pyramids_share_of_
     assert route(symbol="SOLUSDT", entry_price="99").status == "pyramided"
     group = cycle("94")  # every leg of both pyramids filled: 3.0 at 100/98/96 and 3.0 at 99/97.02/95.04
     assert group.total_filled_quantity == D("6.0")
-    position_close(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("4.0"))  # a group-level reduce
+    position_reduce(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("4.0"), request_key="signal-1")  # a group-level reduce
 
     group = cycle("101.5")  # both targets (98 × 1.02 and 97.02 × 1.02) are reached
 
@@ -289,3 +291,22 @@ def test_a_fee_paid_in_bnb_is_costed_at_the_bnb_price_not_booked_as_that_many_do
     assert {(leg.fee_currency, leg.fee_rate) for leg in legs} == {("BNB", D("600"))}
     assert group.fees_usd == D("0.2205")  # 0.075 % of 100 + 98 + 96 USDT
     assert group.total_filled_quantity == D("3.0")  # a BNB fee takes nothing from the SOL received
+
+
+def test_a_reduce_task_run_again_after_it_finished_sells_once(route, sol):
+    # A reduce's task ran twice (a redelivered message, a retry after its exit had filled): the second
+    # run sold the quantity again.
+    configure(sol)
+    group = open_and_fill(route)
+
+    for _ in range(2):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            position_reduce(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("1.0"), request_key="signal-7")
+        group = cycle("95")  # under every take-profit
+
+    exits = PaperOrder.objects.filter(account=group.exchange_account, side="sell").exclude(
+        client_order_id__in=Order.objects.filter(role="take_profit").values("client_order_id"))
+    assert exits.aggregate(sold=Sum("filled"))["sold"] == D("1.0")
+    group.refresh_from_db()
+    assert group.total_filled_quantity == D("2.0")
+    assert sum(tp.quantity for tp in Order.objects.filter(role="take_profit", status="open")) == D("2.0")

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.db.models import F, Sum
 
 from trading.models import Order, PositionGroup
-from trading.services.orders import held_quantity
+from trading.services.fills import held_quantity
 from trading.states import OrderStatus
 
 ZERO = Decimal(0)

@@ -9,6 +9,7 @@ calls happen outside transactions.
 """
 
 import logging
+import uuid
 from decimal import Decimal
 from functools import partial
 
@@ -20,13 +21,14 @@ from exchanges.services.accounts import connector_for_account
 from notifications.events import emit
 from risk.models import RiskAction
 from trading.grid import round_price, sellable
+from trading.hooks import close_ended
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
 from trading.services import dispatch
 from trading.services.budget import group_lock, live_exits, sell_budget
-from trading.services.orders import (
-    PlacementFailed, group_refresh_stats, held_quantity, order_cancel, order_place, pyramids_after_close_submit,
-)
+from trading.services.fills import group_refresh_stats, held_quantity
+from trading.services.orders import PlacementFailed, order_cancel, order_place
+from trading.services.positions import pyramids_after_close_submit
 from trading.services.transitions import group_transition
 from trading.states import GroupStatus, OrderStatus
 
@@ -49,9 +51,11 @@ def position_close_enqueue(group_id, reason: str) -> None:
     dispatch.close_position(group_id, reason)
 
 
-def position_close(*, group_id, reason: str, quantity: Decimal | None = None, connector: Connector | None = None,
-                   final_attempt: bool = True) -> PositionGroup:
-    """Close the whole group (``quantity`` None) or market-close ``quantity`` of it. Safe to call twice.
+def position_close(*, group_id, reason: str, quantity: Decimal | None = None, request_key: str | None = None,
+                   connector: Connector | None = None, final_attempt: bool = True) -> PositionGroup:
+    """Close the whole group (``quantity`` None) or market-close ``quantity`` of it. Safe to call twice:
+    a full close sells what the budget still allows (nothing, the second time); a partial one sells
+    once per ``request_key`` (its exit's id is derived from it), however often it is asked.
 
     In order: an exit already in flight whose answer was lost is looked up (and sent only if the
     exchange never had it); resting orders are cancelled (all of them for a full close, the
@@ -74,6 +78,9 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
             order_place(in_flight, connector, final_attempt=final_attempt)
         except PlacementFailed as exc:
             logger.warning("exit %s of group %s refused: %s", in_flight.client_order_id, group.pk, exc)
+    exit_id = _exit_id(group.pk, request_key) if quantity is not None and request_key else None
+    if exit_id is not None and Order.objects.filter(pk=exit_id).exists():
+        return group_refresh_stats(group_id=group.pk)  # this reduce was sent already (re-placed above if in flight)
     resting = orders_to_cancel(group)
     if quantity is not None:
         # Take-profits hold the base asset on the exchange; free it, sell, then re-place them for
@@ -92,7 +99,8 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
         wanted = budget if quantity is None else min(quantity, budget)
         to_close = sellable(wanted, price=decision_price, step=market.step_size, min_qty=market.min_qty,
                             min_notional=market.min_notional)
-        exit_order = exit_order_create(locked, to_close, reason, connector, decision_price=decision_price) if to_close else None
+        exit_order = exit_order_create(locked, to_close, reason, connector, decision_price=decision_price,
+                                       order_id=exit_id) if to_close else None
     if exit_order is not None:
         try:
             order_place(exit_order, connector, final_attempt=final_attempt)
@@ -101,9 +109,15 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, co
     group = group_refresh_stats(group_id=group.pk)
     if quantity is None:
         return position_finish_if_done(group, reason, connector)
-    from trading.services.lifecycle import group_evaluate  # the lifecycle builds on this module
+    return group  # a reduce: the caller re-places the take-profits for what is left
 
-    return group_evaluate(group_id=group.pk, connector=connector)
+
+# Exit ids of keyed reduces: uuid5 in this namespace of "<group id>/<request key>".
+_EXIT_ID_NAMESPACE = uuid.UUID("5b0f6c4e-2a43-4d0e-9a51-0d1f3c9e7b21")
+
+
+def _exit_id(group_id, request_key: str) -> uuid.UUID:
+    return uuid.uuid5(_EXIT_ID_NAMESPACE, f"{group_id}/{request_key}")
 
 
 def _decision_price(group: PositionGroup, connector: Connector) -> Decimal | None:
@@ -137,13 +151,13 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
 
 
 def exit_order_create(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
-                      decision_price: Decimal | None, pyramid=None) -> Order:
+                      decision_price: Decimal | None, pyramid=None, order_id: uuid.UUID | None = None) -> Order:
     """A new exit order row (``pending``): a market order, or a limit at the worst acceptable price with
     slippage_action "reject". Call under ``group_lock`` with ``quantity`` from the sell budget."""
     side = "sell" if group.side == "long" else "buy"
     protection = market_protection(group, side, decision_price, connector)
     return Order.objects.create(
-        group=group, pyramid=pyramid, role=Order.Role.EXIT, symbol=group.symbol, side=side,
+        id=order_id or uuid.uuid4(), group=group, pyramid=pyramid, role=Order.Role.EXIT, symbol=group.symbol, side=side,
         order_type=OrderType.LIMIT if protection else OrderType.MARKET, price=protection, quantity=quantity,
         exit_reason=reason, decision_price=decision_price,
         slippage_outcome=Order.SlippageOutcome.PROTECTED if protection else "",
@@ -175,14 +189,13 @@ def _close_failed(group: PositionGroup, message: str) -> PositionGroup:
     else:
         PositionGroup.objects.filter(pk=group.pk).update(status_reason=f"Close failed: {message}")
     pyramids_after_close_submit(group.pk)  # a reverse's other side is not opened: it fails with this reason
-    _release_offset_winners(group.pk, False, message)  # a loss offset's winners are left untouched
+    _close_ended(group.pk, False, message)  # a loss offset's winners are left untouched
     return group
 
 
-def _release_offset_winners(group_id, loser_closed: bool, reason: str = "") -> None:
-    from risk.evaluation import offset_winners_release  # the risk engine builds on this module
-
-    offset_winners_release(loser_group_id=group_id, loser_closed=loser_closed, reason=reason)
+def _close_ended(group_id, closed: bool, reason: str = "") -> None:
+    """Tell the layers above (a loss offset's winners wait on this close: ``risk.receivers``)."""
+    close_ended.send(sender=PositionGroup, group_id=group_id, closed=closed, reason=reason)
 
 
 def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal = Decimal(0),
@@ -221,7 +234,7 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
         )
         transaction.on_commit(partial(dispatch.promote_queue, group.user_id))  # a slot just freed
         transaction.on_commit(partial(pyramids_after_close_submit, group.pk))  # a reverse's other side
-        transaction.on_commit(partial(_release_offset_winners, group.pk, True))  # a loss offset's winners
+        transaction.on_commit(partial(_close_ended, group.pk, True))  # a loss offset's winners
         emit("exit", group=group, reason=reason)
     logger.info("group %s closed (%s), realised %s USD", group.pk, reason, group.realized_pnl_usd)
     return group

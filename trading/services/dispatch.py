@@ -40,21 +40,27 @@ def place_order(order_id) -> bool:
     return _send(f"placement of order {order_id}", lambda: place_order_task.delay(str(order_id)))
 
 
-def close_position(group_id, reason: str, quantity: Decimal | None = None, then_submit=()) -> bool:
+def close_position(group_id, reason: str, quantity: Decimal | None = None, then_submit=(), *,
+                   request_key: str | None = None) -> bool:
+    """A full close (``quantity`` None) or a reduce; a reduce carries the ``request_key`` that makes it
+    sell once however often its task runs."""
     from trading.tasks import close_position_task
 
     return _send(f"the close of group {group_id}", lambda: close_position_task.delay(
-        str(group_id), str(reason), str(quantity) if quantity is not None else None, [str(p) for p in then_submit]))
+        str(group_id), str(reason), str(quantity) if quantity is not None else None, [str(p) for p in then_submit],
+        request_key))
 
 
-def close_positions_together(closes: list[tuple[str, str | None]], reason: str) -> bool:
-    """Several closes (group id, quantity or None) as one Celery group: published at once, run in parallel."""
+def close_positions_together(closes: list[tuple[str, str | None, str | None]], reason: str) -> bool:
+    """Several closes (group id, quantity or None, request key or None) as one Celery group: published at
+    once, run in parallel."""
     from celery import group as celery_group
 
     from trading.tasks import close_position_task
 
     return _send(f"{len(closes)} closes", lambda: celery_group(
-        close_position_task.s(str(group_id), str(reason), quantity, []) for group_id, quantity in closes
+        close_position_task.s(str(group_id), str(reason), quantity, [], request_key)
+        for group_id, quantity, request_key in closes
     ).apply_async())
 
 

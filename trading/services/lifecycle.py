@@ -22,9 +22,8 @@ from trading.services.budget import group_lock, sell_budget
 from trading.services.closing import (
     exit_order_create, market_protection, position_close, position_close_request, position_finish_if_done,
 )
-from trading.services.orders import (
-    PlacementFailed, base_asset, fill_events, group_refresh_stats, held_quantity, order_cancel, order_place,
-)
+from trading.services.fills import base_asset, fill_events, group_refresh_stats, held_quantity
+from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import GroupStatus, OrderStatus
 from trading.stats import replay
@@ -59,6 +58,17 @@ def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionG
     if group.tp_mode == "pyramid_aggregate":
         _close_pyramids_at_target(group, connector)
     return _close_if_taken_profit(group, connector)
+
+
+def position_reduce(*, group_id, reason: str, quantity: Decimal, request_key: str | None,
+                    connector: Connector | None = None, final_attempt: bool = True) -> PositionGroup:
+    """Market-close ``quantity`` of the group (a reduce alert, a loss offset's winner), once per
+    ``request_key``; then re-place the take-profits for what it still holds."""
+    group = PositionGroup.objects.select_related("exchange_account").get(pk=group_id)
+    connector = connector or connector_for_account(group.exchange_account)
+    position_close(group_id=group_id, reason=reason, quantity=quantity, request_key=request_key, connector=connector,
+                   final_attempt=final_attempt)
+    return group_evaluate(group_id=group_id, connector=connector)
 
 
 def _snapshot_decimal(group: PositionGroup, name: str) -> Decimal | None:

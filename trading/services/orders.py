@@ -1,4 +1,4 @@
-"""Placing orders on the exchange and applying what the exchange says about them.
+"""Placing, cancelling and looking up orders on the exchange, and applying what it says about them.
 
 Order rows are committed (``pending``) before any exchange call. Placement first marks the row as
 being sent (``submitted_at``) in its own short transaction; a worker that finds that mark (after a
@@ -12,18 +12,16 @@ from dataclasses import replace
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from exchanges.connector import (
     Connector, ExchangeError, ExchangeOrder, OrderNotFound, PermanentError, RetryableError,
 )
 from notifications.events import emit
-from trading.models import Order, PositionGroup, Pyramid, Signal
-from trading.services import dispatch
-from trading.services.transitions import StaleStatus, group_transition, order_transition
-from trading.states import GroupStatus, IllegalTransition, OrderStatus
-from trading.stats import FillEvent, replay
+from trading.models import Order, PositionGroup
+from trading.services.fills import base_asset, group_refresh_stats, quote_asset
+from trading.services.transitions import StaleStatus, order_transition
+from trading.states import IllegalTransition, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +36,6 @@ def exchange_text(exc: Exception) -> str:
     """The error as a trader should read it: the exchange's words, and the detail when there is more."""
     detail = getattr(exc, "exchange_message", "")
     return f"{exc} ({detail})" if detail and detail != str(exc) else str(exc)
-
-
-def base_asset(symbol: str) -> str:
-    return symbol.split("/")[0]
-
-
-def quote_asset(symbol: str) -> str:
-    return symbol.split("/")[1].split(":")[0]
 
 
 # --- Placement -------------------------------------------------------------------------------
@@ -309,196 +299,3 @@ def _slippage(order: Order, fill_price: Decimal) -> dict:
         logger.warning("order %s filled at %s, %.3f%% worse than %s (limit %s%%)",
                        order.client_order_id, fill_price, slipped, order.decision_price, limit)
     return {"slippage_percent": slipped, "slippage_outcome": outcome}
-
-
-# --- Statistics ------------------------------------------------------------------------------
-
-
-def fill_events(orders, symbol: str) -> list[FillEvent]:
-    """The fills of ``orders`` (entries and exits) as the statistics replay takes them.
-
-    An entry counts from its first fill, an exit from its completion: a leg cancelled part-filled
-    (never ``filled_at``) then counts before the take-profits that sold its coins, never after them
-    (which made the replay cap those sells and the close sell the coins again).
-    """
-    base, quote = base_asset(symbol), quote_asset(symbol)
-    return [
-        FillEvent(
-            is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
-            price=order.avg_fill_price or order.price, fee=order.fee, fee_in_base=order.fee_currency == base,
-            at=(order.first_filled_at if order.role == Order.Role.ENTRY else None) or order.filled_at or order.updated_at,
-            fee_cost=_third_currency_fee_cost(order, base, quote),
-        )
-        for order in orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at")
-    ]
-
-
-def _third_currency_fee_cost(order: Order, base: str, quote: str) -> Decimal | None:
-    """A fee paid in neither the base nor the quote (BNB): its value in the quote at the recorded rate,
-    zero while no rate could be had (never the BNB amount booked as quote)."""
-    if not order.fee or order.fee_currency in ("", base, quote):
-        return None
-    return order.fee * order.fee_rate if order.fee_rate is not None else Decimal(0)
-
-
-def group_fills(group: PositionGroup) -> list[FillEvent]:
-    return fill_events(group.orders, group.symbol)
-
-
-def group_refresh_stats(*, group_id) -> PositionGroup:
-    """Replay the group's fills and store its statistics and leg counts; move its status with them."""
-    with transaction.atomic():
-        group = PositionGroup.objects.select_for_update().get(pk=group_id)
-        stats = replay(group.side, group_fills(group))
-        counts = group.orders.filter(role=Order.Role.ENTRY).aggregate(
-            legs=Count("pk"),
-            dead=Count("pk", filter=Q(status__in=[OrderStatus.FAILED, OrderStatus.CANCELLED], filled_quantity=0)),
-            filled=Count("pk", filter=Q(status=OrderStatus.FILLED) | Q(status=OrderStatus.CANCELLED, filled_quantity__gt=0)),
-            touched=Count("pk", filter=Q(filled_quantity__gt=0)),
-        )
-        total, filled = counts["legs"] - counts["dead"], counts["filled"]
-        unrealized_usd, unrealized_percent = stats.unrealized(group.current_price)
-        PositionGroup.objects.filter(pk=group.pk).update(
-            weighted_avg_entry=stats.weighted_avg_entry, total_filled_quantity=stats.held_quantity,
-            total_invested_usd=stats.invested_usd, realized_pnl_usd=stats.realized_pnl_usd, fees_usd=stats.fees_usd,
-            unrealized_pnl_usd=unrealized_usd, unrealized_pnl_percent=unrealized_percent,
-            total_dca_legs=total, filled_dca_legs=min(filled, total), oversold_quantity=stats.oversold_quantity,
-            updated_at=timezone.now(),
-        )
-        if stats.oversold_quantity > group.oversold_quantity:
-            _report_oversell(group, stats.oversold_quantity)
-        group.refresh_from_db()
-        _move_group_with_fills(group, filled=filled, total=total, touched=counts["touched"])
-        _move_pyramids_with_fills(group)
-    return group
-
-
-def _report_oversell(group: PositionGroup, oversold: Decimal) -> None:
-    """Exit fills sold more than the group held: loud, everywhere a trader or operator looks."""
-    base = base_asset(group.symbol)
-    message = (f"ANOMALY: the exchange filled {oversold.normalize():f} {base} more in exits than this position "
-               f"held. On a spot account those coins were not the position's; check the account and its orders.")
-    logger.error("group %s (%s %s): %s", group.pk, group.side, group.symbol, message)
-    emit("failure", group=group, message=message)  # urgent: through quiet hours
-
-
-def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int, touched: int) -> None:
-    """live → partially_filled at the first fill (even part of a leg) → active when every leg filled."""
-    if group.status == GroupStatus.LIVE and total == 0 and not group.total_filled_quantity:
-        # Every leg failed or was cancelled without a fill: nothing of this group is on the exchange.
-        if not group.orders.filter(status__in=[OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING]).exists():
-            group_transition(group, to=GroupStatus.FAILED, reason="none of its orders is on the exchange any more")
-            emit("failure", group=group, message="None of the position's orders is on the exchange any more.")
-        return
-    if group.status not in (GroupStatus.LIVE, GroupStatus.PARTIALLY_FILLED, GroupStatus.ACTIVE):
-        return
-    if total and filled >= total:
-        target = GroupStatus.ACTIVE
-    elif touched:
-        target = GroupStatus.PARTIALLY_FILLED
-    else:
-        return
-    if target != group.status:
-        emit("status", group=group, from_status=group.status, to_status=target)
-        group_transition(group, to=target)
-
-
-def _move_pyramids_with_fills(group: PositionGroup) -> None:
-    for pyramid in group.pyramids.filter(status__in=[Pyramid.Status.SUBMITTED, Pyramid.Status.PARTIALLY_FILLED]):
-        legs = pyramid.orders.filter(role=Order.Role.ENTRY).exclude(status=OrderStatus.FAILED)
-        if not legs.exists():
-            continue
-        unfilled = legs.exclude(status=OrderStatus.FILLED).exclude(status=OrderStatus.CANCELLED, filled_quantity__gt=0)
-        status = Pyramid.Status.FILLED if not unfilled.exists() else (
-            Pyramid.Status.PARTIALLY_FILLED if legs.filter(filled_quantity__gt=0).exists() else pyramid.status
-        )
-        if status != pyramid.status:
-            Pyramid.objects.filter(pk=pyramid.pk).update(
-                status=status, filled_at=timezone.now() if status == Pyramid.Status.FILLED else None
-            )
-
-
-def held_quantity(group: PositionGroup) -> Decimal:
-    return replay(group.side, group_fills(group)).held_quantity
-
-
-# --- Submitting a pyramid's grid ---------------------------------------------------------------
-
-
-def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_attempt: bool = True) -> Pyramid:
-    """Place every pending leg of a pyramid; ``live`` when they are on the exchange.
-
-    A leg refused for good fails the pyramid: what was placed is cancelled and, for a group's first
-    pyramid, the group is ``failed`` with the exchange's reason. RetryableError propagates for the
-    task to retry (1 s, 2 s, 4 s); legs already placed are not sent again.
-    """
-    from exchanges.services.accounts import connector_for_account
-
-    pyramid = Pyramid.objects.select_related("group__exchange_account").get(pk=pyramid_id)
-    group = pyramid.group
-    if pyramid.status == Pyramid.Status.FAILED or group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
-        # A close got there first: it cancels these legs; sending them now would only add work.
-        return pyramid
-    waiting_on = _close_awaited(pyramid)
-    if waiting_on == "closing":
-        return pyramid  # the opposite side's close is in flight; its end submits this grid
-    connector = connector or connector_for_account(group.exchange_account)
-    if waiting_on is not None:
-        return _pyramid_failed(pyramid, connector, reason=waiting_on, signal_failed=True)
-    legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN])
-    try:
-        for leg in legs.order_by("leg_index"):
-            order_place(leg, connector, final_attempt=final_attempt)
-    except PlacementFailed as exc:
-        return _pyramid_failed(pyramid, connector, reason=f"Order refused by {group.exchange}: {exc}")
-    Pyramid.objects.filter(pk=pyramid.pk, status=Pyramid.Status.PENDING).update(status=Pyramid.Status.SUBMITTED)
-    group.refresh_from_db()
-    if group.status == GroupStatus.WAITING:
-        group_transition(group, to=GroupStatus.LIVE, reason="orders placed on the exchange")
-        emit("status", group=group, from_status=GroupStatus.WAITING, to_status=GroupStatus.LIVE)
-        group_refresh_stats(group_id=group.pk)  # legs that filled on arrival move it on
-    else:
-        group_refresh_stats(group_id=group.pk)
-    return pyramid
-
-
-def _close_awaited(pyramid: Pyramid) -> str | None:
-    """For a reverse's grid: None when it may be placed (no close awaited, or it closed), "closing"
-    while the opposite side's close is in flight, else why it must not be placed (the close failed)."""
-    if pyramid.after_close_of_id is None:
-        return None
-    awaited = PositionGroup.objects.get(pk=pyramid.after_close_of_id)
-    if awaited.status == GroupStatus.CLOSED:
-        return None
-    if awaited.status == GroupStatus.CLOSING:
-        return "closing"
-    return (f"Not opened: closing the {awaited.side} {awaited.symbol} position first did not complete "
-            f"({awaited.status_reason or awaited.get_status_display()}).")
-
-
-def pyramids_after_close_submit(group_id) -> None:
-    """The end of a close (filled, or refused): let the grids that waited on it go (or fail) now."""
-    for pyramid_id in Pyramid.objects.filter(after_close_of_id=group_id, status=Pyramid.Status.PENDING).values_list(
-            "pk", flat=True):
-        dispatch.submit_pyramid(pyramid_id)
-
-
-def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str, signal_failed: bool = False) -> Pyramid:
-    for leg in pyramid.orders.exclude(status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.FAILED]):
-        order_cancel(leg, connector)
-    Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FAILED)
-    if signal_failed and pyramid.signal_id:
-        Signal.objects.filter(pk=pyramid.signal_id).update(status=Signal.Status.FAILED, reason=reason)
-    group = PositionGroup.objects.get(pk=pyramid.group_id)
-    logger.warning("pyramid %s of group %s failed: %s", pyramid.index, group.pk, reason)
-    emit("failure", group=group, message=f"Pyramid {pyramid.index + 1} failed: {reason}")
-    if pyramid.index == 0 and group.status in (GroupStatus.WAITING, GroupStatus.LIVE):
-        if held_quantity(group) == 0:
-            group_transition(group, to=GroupStatus.FAILED, reason=reason)
-        else:
-            PositionGroup.objects.filter(pk=group.pk).update(status_reason=reason)
-    else:
-        PositionGroup.objects.filter(pk=group.pk).update(status_reason=f"Pyramid {pyramid.index + 1} failed: {reason}")
-        group_refresh_stats(group_id=group.pk)
-    pyramid.refresh_from_db()
-    return pyramid

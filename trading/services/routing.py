@@ -9,8 +9,7 @@ after commit. Every signal ends with a status and a human-readable reason.
 """
 
 import logging
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
@@ -18,12 +17,11 @@ from django.utils import timezone
 
 from exchanges.connector import Market, PermanentError
 from exchanges.services.accounts import account_for, connector_for_account
-from notifications.events import emit
-from risk.models import RiskAction, RiskConfig
+from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
 from trading.models import (
-    DCAConfiguration, ExitReason, Order, OrderType, PositionGroup, Pyramid, QueuedSignal, Signal, client_order_id_for,
+    ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
 from trading.selectors import (
@@ -31,10 +29,10 @@ from trading.selectors import (
 )
 from trading.services import dispatch
 from trading.services.closing import position_close_request
+from trading.services.positions import position_open, pyramid_add
 from trading.services.queue import queue_resolve, queue_signal
 from trading.services.signals import SIGNAL_MAX_AGE
-from trading.services.transitions import group_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.states import GroupStatus
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +57,22 @@ class Context:
 
 
 @dataclass
+class Close:
+    """A close (``quantity`` None) or a reduce to send once the decision is committed."""
+
+    group_id: object
+    reason: str
+    quantity: Decimal | None = None
+    then_submit: list = field(default_factory=list)  # a reverse's grids, placed once this close filled
+    request_key: str | None = None  # makes a reduce happen once however often its task runs
+
+
+@dataclass
 class AfterCommit:
     """Exchange work to start once the decision is committed."""
 
     submit_pyramid_ids: list
-    close_group_ids: list  # (group id, reason, quantity or None)
+    closes: list[Close]
 
 
 def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Signal:
@@ -128,8 +137,9 @@ def _enqueue(after: AfterCommit) -> None:
     (``trading.services.recovery``) re-sends it within a minute."""
     for pyramid_id in after.submit_pyramid_ids:
         dispatch.submit_pyramid(pyramid_id)
-    for group_id, reason, quantity, then_submit in after.close_group_ids:
-        dispatch.close_position(group_id, reason, quantity, then_submit)
+    for close in after.closes:
+        dispatch.close_position(close.group_id, close.reason, close.quantity, close.then_submit,
+                                request_key=close.request_key)
 
 
 # --- Phase 1: what the exchange knows ---------------------------------------------------------
@@ -164,15 +174,15 @@ def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterComm
         return _reduce(signal, context, after)
     if alert.intent == "reverse":
         opposite = "short" if alert.side == "long" else "long"
-        closes_before = len(after.close_group_ids)
+        closes_before = len(after.closes)
         exit_status, exit_reason = _exit(signal, context, after, side=opposite, reason=ExitReason.REVERSE)
         status, reason = _entry(signal, context, risk, after, promoted=promoted, force=force)
-        if len(after.close_group_ids) > closes_before:
+        if len(after.closes) > closes_before:
             # Close before open: this side's grid waits for the opposite side's close to fill
             # (pyramid_submit checks; the close's end submits it, or fails it if the close failed).
-            closing_group_id = after.close_group_ids[-1][0]
-            Pyramid.objects.filter(pk__in=after.submit_pyramid_ids).update(after_close_of_id=closing_group_id)
-            after.close_group_ids[-1][3].extend(after.submit_pyramid_ids)
+            close = after.closes[-1]
+            Pyramid.objects.filter(pk__in=after.submit_pyramid_ids).update(after_close_of_id=close.group_id)
+            close.then_submit.extend(after.submit_pyramid_ids)
             after.submit_pyramid_ids.clear()
         if status in (S.OPENED, S.PYRAMIDED):
             return S.REVERSED, f"{exit_reason} Then: {reason}"
@@ -197,7 +207,7 @@ def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
         return S.IGNORED, f"The {label} position is already closing."
     position_close_request(group=group, reason=reason)
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
-    after.close_group_ids.append((group.pk, reason, None, []))
+    after.closes.append(Close(group.pk, reason))
     return S.EXITED, f"Closing the {label} position: orders cancelled, held quantity market-closed."
 
 
@@ -228,9 +238,9 @@ def _reduce(signal, context, after) -> tuple[str, str]:
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
     if quantity >= group.total_filled_quantity:
         position_close_request(group=group, reason=ExitReason.REDUCE)
-        after.close_group_ids.append((group.pk, ExitReason.REDUCE, None, []))
+        after.closes.append(Close(group.pk, ExitReason.REDUCE))
         return S.REDUCED, f"Reducing {quantity.normalize():f} covers the whole {label} position: closing it."
-    after.close_group_ids.append((group.pk, ExitReason.REDUCE, quantity, []))
+    after.closes.append(Close(group.pk, ExitReason.REDUCE, quantity, request_key=f"signal-{signal.pk}"))
     return S.REDUCED, f"Market-closing {quantity.normalize():f} of the {label} position."
 
 
@@ -263,16 +273,9 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
     decision = _slot(signal.user, risk, context, capital, opens_position=True, bypass=force)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
-    group = PositionGroup.objects.create(
-        user=signal.user, exchange_account_id=context.account_id, exchange=context.exchange, symbol=context.symbol,
-        timeframe=alert.timeframe, side=alert.side, dca_config=config, config_snapshot=_snapshot(config, alert),
-        max_pyramids=config.max_pyramids, base_entry_price=alert.entry_price, tp_mode=config.tp_mode,
-        tp_aggregate_percent=config.tp_aggregate_percent, stop_loss_price=alert.stop_loss,
-        pyramid_count=1, total_dca_legs=len(legs),
-    )
-    pyramid = _create_pyramid(group, 0, signal, alert, levels, capital, legs)
-    emit("entry", group=group)
-    Signal.objects.filter(pk=signal.pk).update(position_group=group)
+    group, pyramid = position_open(signal=signal, account_id=context.account_id, exchange=context.exchange,
+                                   symbol=context.symbol, alert=alert, config=config, levels=levels, capital=capital,
+                                   legs=legs)
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.OPENED, f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid 1/{group.max_pyramids}."
 
@@ -300,18 +303,7 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     decision = _slot(signal.user, risk, context, capital, opens_position=False, bypass=bypass)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
-    pyramid = _create_pyramid(group, index, signal, alert, levels, capital, legs)
-    emit("pyramid", group=group, pyramid_index=index)
-    if group.risk_timer_start is not None:
-        RiskAction.objects.create(user=group.user, action_type=RiskAction.ActionType.TIMER_RESET, group=group,
-                                  notes=f"pyramid {index + 1} added")
-    PositionGroup.objects.filter(pk=group.pk).update(
-        pyramid_count=index + 1, total_dca_legs=group.total_dca_legs + len(legs),
-        risk_timer_start=None, risk_timer_expires=None, risk_eligible=False,
-    )
-    if group.status == GroupStatus.ACTIVE:
-        group_transition(group, to=GroupStatus.PARTIALLY_FILLED, reason=f"pyramid {index + 1} added")
-    Signal.objects.filter(pk=signal.pk).update(position_group=group)
+    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital=capital, legs=legs)
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.PYRAMIDED, f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from {legs[0].price.normalize():f}."
 
@@ -346,41 +338,3 @@ def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: 
     entry = queue_signal(signal=signal, symbol=context.symbol, side=side, is_pyramid_continuation=is_continuation,
                          reason=decision.reason, ttl_minutes=risk.queue_ttl_minutes)
     return S.QUEUED, f"Queued ({entry.replacement_count} replacement(s)): {decision.reason}."
-
-
-def _snapshot(config: DCAConfiguration, alert: Alert) -> dict:
-    """The configuration a group keeps; the alert's own ``risk.max_slippage_percent`` wins over the config's."""
-    slippage = alert.max_slippage_percent if alert.max_slippage_percent is not None else config.max_slippage_percent
-    return {
-        "levels": config.levels, "pyramid_levels": config.pyramid_levels, "tp_mode": config.tp_mode,
-        "tp_aggregate_percent": str(config.tp_aggregate_percent), "pyramid_tp_percents": config.pyramid_tp_percents,
-        "max_pyramids": config.max_pyramids, "entry_order_type": config.entry_order_type,
-        "capital_usd": str(config.capital_usd), "use_signal_size": config.use_signal_size,
-        "stop_loss_percent": str(config.stop_loss_percent) if config.stop_loss_percent is not None else None,
-        "max_slippage_percent": str(slippage) if slippage is not None else None,
-        "slippage_action": config.slippage_action, "tp_from_planned_price": config.tp_from_planned_price,
-    }
-
-
-def _create_pyramid(group, index, signal, alert: Alert, levels, capital, legs) -> Pyramid:
-    snapshot = group.config_snapshot
-    tp_percents = snapshot.get("pyramid_tp_percents") or {}
-    tp_percent = tp_percents.get(str(index))
-    pyramid = Pyramid.objects.create(
-        group=group, index=index, entry_price=alert.entry_price, levels=[level.as_json() for level in levels],
-        capital_usd=capital, signal=signal, tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
-    )
-    side = "buy" if group.side == "long" else "sell"
-    market_first = snapshot.get("entry_order_type") == OrderType.MARKET
-    Order.objects.bulk_create([
-        Order(
-            id=order_id, client_order_id=client_order_id_for(order_id), group=group, pyramid=pyramid, role=Order.Role.ENTRY,
-            leg_index=leg.leg_index, symbol=group.symbol, side=side,
-            order_type=OrderType.MARKET if market_first and leg.leg_index == 0 else OrderType.LIMIT,
-            status=OrderStatus.TRIGGER_PENDING if market_first and leg.leg_index == 0 else OrderStatus.PENDING,
-            price=leg.price, quantity=leg.quantity, gap_percent=leg.gap_percent, weight_percent=leg.weight_percent,
-            tp_percent=leg.tp_percent, tp_price=leg.tp_price,
-        )
-        for leg, order_id in ((leg, uuid.uuid4()) for leg in legs)
-    ])
-    return pyramid

@@ -19,9 +19,8 @@ from exchanges.services.accounts import connector_for_account
 from trading.models import Order, PositionGroup
 from trading.services.lifecycle import TP_HOLDING as TAKE_PROFIT_HOLDING
 from trading.services.lifecycle import group_evaluate
-from trading.services.orders import (
-    MAX_RETRY_AFTER_SECONDS, exchange_view, group_refresh_stats, order_apply_exchange_state,
-)
+from trading.services.fills import group_refresh_stats
+from trading.services.orders import MAX_RETRY_AFTER_SECONDS, exchange_view, order_apply_exchange_state
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import OrderStatus
 from trading.stats import ZERO, PositionStats
