@@ -174,7 +174,10 @@ class PaperOrder(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account", "client_order_id"], name="uniq_paper_client_order_id"),
+            # Binance refuses a client order id only while an order with it is open (then accepts it
+            # again); the other dialects refuse any reuse (checked under a lock in paper_order_create).
+            models.UniqueConstraint(fields=["account", "client_order_id"], condition=Q(status="open"),
+                                    name="uniq_open_paper_client_order_id"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="paper_order_amount_positive"),
             models.CheckConstraint(
                 condition=Q(filled__gte=0) & Q(filled__lte=F("amount")), name="paper_order_filled_within_amount"

@@ -278,7 +278,11 @@ def paper_order_create(
         raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum "
                            f"{market.min_notional}).")
     with transaction.atomic():
-        if PaperOrder.objects.filter(account=account, client_order_id=client_order_id).exists():
+        _lock_client_order_id(account, client_order_id)
+        same_id = PaperOrder.objects.filter(account=account, client_order_id=client_order_id)
+        if account.paper_dialect == "binance":
+            same_id = same_id.filter(status=PaperOrder.Status.OPEN)  # Binance reuses the id of a closed order
+        if same_id.exists():
             # Checked before the funds: a resend must hear "duplicate" (look it up), not "no funds".
             raise InvalidOrder("Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used")
         fill_price = None
@@ -311,6 +315,13 @@ def paper_order_create(
         if fill_price is not None:
             _fill_at_once(order, market, fill_price, reserved=reserved)
     return order
+
+
+def _lock_client_order_id(account: ExchangeAccount, client_order_id: str) -> None:
+    """Serialise placements that carry one client order id (until the transaction ends): two copies
+    of one order sent at once are decided one after the other, like on an exchange."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [account.pk, client_order_id])
 
 
 def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, client_order_id: str) -> None:
@@ -355,10 +366,12 @@ def paper_order_get(*, account: ExchangeAccount, id: str = "", client_order_id: 
         raise InvalidOrder("Give an order id or a client order id.")
     if id and not str(id).isdigit():
         raise OrderNotFound("Order does not exist.")
-    try:
-        return PaperOrder.objects.get(account=account, **lookup)
-    except PaperOrder.DoesNotExist:
-        raise OrderNotFound("Order does not exist.") from None
+    # A client order id may name several orders in the binance dialect (reused once closed): the
+    # latest answers, as on Binance.
+    order = PaperOrder.objects.filter(account=account, **lookup).order_by("-pk").first()
+    if order is None:
+        raise OrderNotFound("Order does not exist.")
+    return order
 
 
 def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_id: str = "") -> PaperOrder:

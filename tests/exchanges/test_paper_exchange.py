@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from exchanges.connector import BadSymbol, InsufficientFunds, InvalidOrder, OrderNotFound, OrderStatusUnknown
-from exchanges.models import PaperFill, PaperOrder, PaperPrice
+from exchanges.models import ExchangeAccount, PaperFill, PaperOrder, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_feed_tick, paper_price_set
 from tests.concurrency import at_once
@@ -266,3 +266,47 @@ def test_concurrent_copies_of_one_client_order_id_place_one_order_and_hear_look_
     assert sorted(outcomes) == ["look it up"] * 3 + ["placed"]
     assert PaperOrder.objects.filter(client_order_id="dcesame").count() == 1
     assert PaperConnector(account).balance().used["USDT"] == D("90.00")
+
+
+def test_binance_refuses_a_client_order_id_only_while_its_order_is_open(btc_market):
+    # Binance accepts a client order id again once its order is closed: a resend that does not look
+    # the first order up doubles it. The binance dialect behaves so, to keep the engine honest.
+    connector = PaperConnector(ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"),
+                                                      paper_dialect="binance"))
+    buy(connector, "1.000", "90.00", "dcereuse")
+    with pytest.raises(OrderStatusUnknown, match="Duplicate order"):
+        buy(connector, "1.000", "90.00", "dcereuse")
+    connector.cancel_order(symbol="BTC/USDT", client_order_id="dcereuse")
+
+    again = buy(connector, "1.000", "80.00", "dcereuse")
+
+    assert PaperOrder.objects.filter(client_order_id="dcereuse").count() == 2
+    looked_up = connector.fetch_order(symbol="BTC/USDT", client_order_id="dcereuse")
+    assert (looked_up.id, looked_up.status, looked_up.price) == (again.id, "open", D("80.00"))  # the latest answers
+
+
+@pytest.mark.parametrize("dialect", ["plain", "bybit"])
+def test_other_dialects_refuse_a_client_order_id_for_good(btc_market, dialect):
+    connector = PaperConnector(ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"),
+                                                      paper_dialect=dialect))
+    buy(connector, "1.000", "90.00", "dceonce")
+    connector.cancel_order(symbol="BTC/USDT", client_order_id="dceonce")
+    with pytest.raises(OrderStatusUnknown, match="Duplicate order"):
+        buy(connector, "1.000", "90.00", "dceonce")
+    assert PaperOrder.objects.filter(client_order_id="dceonce").count() == 1
+
+
+def test_concurrent_copies_of_a_market_order_that_fills_at_once_place_one_order(btc_market, transactional_db):
+    # A market order is closed before its transaction commits: the unique index (open orders only)
+    # cannot decide between copies; the per-id lock does.
+    account = ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"))
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100.00"))
+
+    def send():
+        buy(PaperConnector(ExchangeAccount.objects.get(pk=account.pk)), "1.000", None, "dcemarket", type="market")
+        return "placed"
+
+    outcomes = ["look it up" if isinstance(o, OrderStatusUnknown) else o for o in at_once(send, 4)]
+
+    assert sorted(outcomes) == ["look it up"] * 3 + ["placed"]
+    assert PaperOrder.objects.filter(client_order_id="dcemarket").count() == 1

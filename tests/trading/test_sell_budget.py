@@ -53,7 +53,11 @@ def open_and_fill(route) -> PositionGroup:
     return group
 
 
-def test_a_stop_loss_exit_whose_answer_was_lost_is_never_sold_twice(route, sol):
+@pytest.mark.parametrize("dialect", ["plain", "binance", "bybit"])
+def test_a_stop_loss_exit_whose_answer_was_lost_is_never_sold_twice(route, sol, dialect):
+    # In the binance dialect a resend of the filled exit's client order id would be accepted (as on
+    # Binance, once the first order is closed): only a lookup first keeps it single.
+    ExchangeAccount.objects.update(paper_dialect=dialect)
     # Row 1: the lost answer of the final attempt was booked "failed"; the next cycle sold again
     # (20.2 BTC sold for a 10.1 BTC position).
     configure(sol, stop_loss_percent=D("5"))
