@@ -11,6 +11,8 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape, unescape
 
+from exchanges.currency import is_usd, quote_of
+
 BOX_WIDTH = 30  # the reference's box: 30 rules after the corner, as in "└──…" of the entry example
 
 
@@ -100,6 +102,11 @@ class PositionView:
     open_for: timedelta
     pyramids: list[PyramidView] = field(default_factory=list)
 
+    @property
+    def quote(self) -> str:
+        """The currency its amounts are in (``exchanges.currency``)."""
+        return quote_of(self.symbol)
+
 
 @dataclass(frozen=True)
 class ExitView:
@@ -146,11 +153,21 @@ def format_usd(amount: Decimal, *, signed: bool = False) -> str:
     return f"{sign}${abs(amount):,.2f}"
 
 
-def format_pnl(percent: Decimal | None, usd: Decimal | None = None) -> str:
-    """'+1.25% (+$6.25)'; the USD part only when given."""
+def format_money(amount: Decimal, quote: str, *, signed: bool = False) -> str:
+    """A position's amount in its quote currency: '$6.25' for a USD stablecoin, '+0.00012345 BTC' otherwise
+    (8 significant digits: two decimals of a bitcoin hide most of a position's PnL)."""
+    if is_usd(quote):
+        return format_usd(amount, signed=signed)
+    amount = Decimal(amount)
+    sign = ("+" if amount >= 0 else "-") if signed else ("-" if amount < 0 else "")
+    return f"{sign}{format_price(abs(amount))} {quote}"
+
+
+def format_pnl(percent: Decimal | None, amount: Decimal | None = None, quote: str = "USD") -> str:
+    """'+1.25% (+$6.25)', '+1.25% (+0.0001 BTC)'; the amount only when given."""
     text = "—" if percent is None else f"{'+' if percent >= 0 else '-'}{abs(Decimal(percent)):.2f}%"
-    if usd is not None:
-        text += f" ({format_usd(usd, signed=True)})"
+    if amount is not None:
+        text += f" ({format_money(amount, quote, signed=True)})"
     return text
 
 
@@ -223,10 +240,10 @@ def format_position(position: PositionView, options: DisplayOptions, *, title: s
         lines.append(f"🎯 Aggregate TP: {format_price(target)} ({format_percent(position.tp_aggregate_percent)})")
     lines += ["", f"📊 {escape(position.status.upper())} ({position.filled_legs}/{position.total_legs} legs)"]
     if options.show_invested_amount:
-        lines.append(f"💰 Invested: {format_usd(position.invested_usd)}")
+        lines.append(f"💰 Invested: {format_money(position.invested_usd, position.quote)}")
     if options.show_unrealized_pnl and position.filled_legs:
         lines.append(f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
-                     f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd)}")
+                     f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}")
     if position.weighted_avg_entry:
         lines.append(f"📈 Avg Entry: {format_price(position.weighted_avg_entry)}")
     lines += ["", f"🔷 Pyramid {position.pyramid_count}/{position.max_pyramids} · {escape(position.tp_mode)} TP"]
@@ -247,7 +264,7 @@ def format_dca_fill(position: PositionView, options: DisplayOptions, *, pyramid_
     if position.weighted_avg_entry:
         lines.append(f"📈 Avg Entry: {format_price(position.weighted_avg_entry)}")
     if options.show_invested_amount:
-        lines.append(f"💰 Invested: {format_usd(position.invested_usd)}")
+        lines.append(f"💰 Invested: {format_money(position.invested_usd, position.quote)}")
     return _with_signature(lines, options)
 
 
@@ -266,14 +283,14 @@ def format_tp_hit(position: PositionView, options: DisplayOptions, *, price: Dec
     lines = [f"🎯 <b>Take-profit hit</b> · {position.side.upper()}", *_identity(position), "",
              f"Sold {quantity.normalize():f} @ {format_price(price)}"]
     if pnl_usd is not None:
-        lines.append(f"💵 Profit: {format_usd(pnl_usd, signed=True)}")
+        lines.append(f"💵 Profit: {format_money(pnl_usd, position.quote, signed=True)}")
     return _with_signature(lines, options)
 
 
 def format_exit(position: PositionView, exit_: ExitView, options: DisplayOptions) -> str:
     won = exit_.realized_pnl_usd >= 0
     lines = [f"{'✅' if won else '❌'} <b>{position.side.upper()} Exit</b> · {escape(exit_.reason)}", *_identity(position), "",
-             f"💵 PnL: {format_pnl(exit_.realized_pnl_percent, exit_.realized_pnl_usd)}"]
+             f"💵 PnL: {format_pnl(exit_.realized_pnl_percent, exit_.realized_pnl_usd, position.quote)}"]
     if exit_.entry_price or exit_.exit_price:
         lines.append(f"📈 Avg Entry: {format_price(exit_.entry_price)} → Exit: {format_price(exit_.exit_price)}")
     lines.append(f"🔷 Pyramids: {position.pyramid_count}/{position.max_pyramids}")
@@ -293,7 +310,7 @@ RISK_TITLES = {
 def format_risk_event(position: PositionView, options: DisplayOptions, *, event: str, detail: str = "") -> str:
     lines = [f"🚨 <b>{escape(RISK_TITLES.get(event, event))}</b>", *_identity(position), "",
              f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
-             f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd)}"]
+             f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}"]
     if detail:
         lines.append(f"ℹ️ {escape(detail)}")
     return _with_signature(lines, options)
@@ -312,7 +329,7 @@ def format_threshold(position: PositionView, options: DisplayOptions, *, kind: s
     title = "Loss alert" if kind == "loss" else "Profit alert"
     icon = "🔻" if kind == "loss" else "🔺"
     lines = [f"{icon} <b>{title}</b> · {position.side.upper()}", *_identity(position), "",
-             f"Unrealized {format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd)} "
+             f"Unrealized {format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)} "
              f"crossed {format_pnl(threshold)}"]
     return _with_signature(lines, options)
 

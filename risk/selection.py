@@ -40,6 +40,9 @@ class Candidate:
     min_qty: Decimal = ZERO
     min_notional: Decimal = ZERO
     taker_fee_percent: Decimal = ZERO  # what a market close of this position costs, in % of its value
+    # USD per unit of the market's quote (1 for USDT): prices are in the quote, PnL here in USD.
+    # None while unknown: such a position is neither a loser nor a winner.
+    usd_rate: Decimal | None = Decimal(1)
 
 
 LOSER_STATUSES = ("active", "partially_filled")
@@ -49,6 +52,8 @@ def ineligibility(candidate: Candidate, threshold_percent: Decimal) -> str | Non
     """Why a position cannot be the loser now, in words; None when it can."""
     if candidate.status not in LOSER_STATUSES:
         return f"status is {candidate.status}"
+    if candidate.usd_rate is None:
+        return "its quote currency has no USD price yet"
     if candidate.blocked:
         return "blocked by the trader"
     if candidate.skip_once:
@@ -71,7 +76,7 @@ def select_loser(candidates: list[Candidate], threshold_percent: Decimal) -> Can
 
 def select_winners(candidates: list[Candidate], *, loser_id, limit: int) -> list[Candidate]:
     winners = [c for c in candidates if c.id != loser_id and c.unrealized_pnl_usd > 0 and c.status in LOSER_STATUSES
-               and c.held_quantity > 0]
+               and c.held_quantity > 0 and c.usd_rate is not None]
     return sorted(winners, key=lambda c: (-c.unrealized_pnl_usd, c.created_at))[:limit]
 
 
@@ -103,19 +108,20 @@ def _steps(value: Decimal, step: Decimal, rounding) -> Decimal:
 
 def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
     """How much of each winner to close to pay for the loser's loss."""
-    closing_fee = (loser.held_quantity * loser.current_price * loser.taker_fee_percent / 100
-                   if loser.current_price is not None else ZERO)
+    closing_fee = (loser.held_quantity * loser.current_price * loser.taker_fee_percent / 100 * loser.usd_rate
+                   if loser.current_price is not None and loser.usd_rate is not None else ZERO)
     required = abs(loser.unrealized_pnl_usd) + closing_fee
     needed = required
     closes = []
     for winner in winners:
         if needed <= 0:
             break
-        if winner.current_price is None or winner.average_entry is None:
+        if winner.current_price is None or winner.average_entry is None or winner.usd_rate is None:
             continue
         per_unit = (winner.current_price - winner.average_entry if winner.side == "long"
                     else winner.average_entry - winner.current_price)
         per_unit -= winner.current_price * winner.taker_fee_percent / 100
+        per_unit *= winner.usd_rate  # USD per unit sold
         if per_unit <= 0:
             continue
         take = min(winner.unrealized_pnl_usd, needed)

@@ -51,7 +51,8 @@ def risk_candidate(group: PositionGroup, risk: RiskConfig, filled_pyramids: int,
                    timer_expired: bool | None = None) -> Candidate:
     """The group as the pure selection sees it; ``timer_expired`` defaults to the stored ``risk_eligible``."""
     return Candidate(
-        id=group.pk, side=group.side, status=group.status, unrealized_pnl_usd=group.unrealized_pnl_usd,
+        id=group.pk, side=group.side, status=group.status,
+        unrealized_pnl_usd=group.unrealized_pnl_usd * (group.quote_usd_rate or 0), usd_rate=group.quote_usd_rate,
         unrealized_pnl_percent=group.unrealized_pnl_percent, created_at=group.created_at, blocked=group.risk_blocked,
         skip_once=group.risk_skip_once,
         pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),

@@ -250,9 +250,12 @@ def plan_grid(
 
 
 def capital_for_signal(
-    *, capital_usd: Decimal, use_signal_size: bool, order_size: Decimal | None, size_type: str, entry_price: Decimal
+    *, capital_usd: Decimal, use_signal_size: bool, order_size: Decimal | None, size_type: str, entry_price: Decimal,
+    quote_usd_rate: Decimal = Decimal(1),
 ) -> Decimal:
-    """The pyramid's capital: the config's, or the signal's size (quote = USD; base/contracts × price)."""
+    """The pyramid's capital in the market's quote currency: the config's USD converted at
+    ``quote_usd_rate`` (USD per unit of quote; 1 for USDT), or the signal's size (quote as is;
+    base/contracts × price)."""
     if not use_signal_size or not order_size or order_size <= 0:
-        return capital_usd
+        return capital_usd / quote_usd_rate
     return order_size if size_type == "quote" else order_size * entry_price

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from exchanges.currency import quote_of
 from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.states import GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, choices
 
@@ -263,6 +264,11 @@ class PositionGroup(models.Model):
         **MONEY, default=0, help_text="Base asset left when the group closed, under the market's minimums to sell."
     )
     dust_value = models.DecimalField(**MONEY, default=0, help_text="What the dust was worth when the group closed (quote).")
+    quote_usd_rate = models.DecimalField(
+        **MONEY, null=True, blank=True, default=1,
+        help_text="USD per unit of the quote currency (1 for USD stablecoins; <quote>/USDT otherwise, refreshed "
+                  "with the price): the statistics above are in the quote currency, cross-position totals in USD.",
+    )
     oversold_quantity = models.DecimalField(
         **MONEY, default=0,
         help_text="Exit fills beyond what the group held: an anomaly, shown and alerted (never silently capped).",
@@ -307,6 +313,11 @@ class PositionGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.exchange} {self.symbol} {self.timeframe}m ({self.status})"
+
+    @property
+    def quote_currency(self) -> str:
+        """The currency of the group's figures (``exchanges.currency``)."""
+        return quote_of(self.symbol)
 
 
 class Pyramid(models.Model):

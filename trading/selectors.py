@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, Q, QuerySet, Sum
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -46,11 +46,16 @@ def committed_exposure_usd(user) -> Decimal:
     return total or Decimal(0)
 
 
+# Realised PnL in USD: each group's (in its quote currency) at its USD rate; a group whose quote has no
+# USD price yet counts nothing (exchanges.currency).
+_REALIZED_USD = Sum(F("realized_pnl_usd") * F("quote_usd_rate"), filter=Q(quote_usd_rate__isnull=False))
+
+
 def realized_pnl_today_usd(user) -> Decimal:
     """Net realised PnL (profit positive) of groups closed since midnight in the user's time zone."""
     zone = ZoneInfo(user.time_zone or "UTC")
     midnight = datetime.combine(timezone.now().astimezone(zone).date(), time(0), tzinfo=zone)
-    realized = PositionGroup.objects.filter(user=user, closed_at__gte=midnight).aggregate(total=Sum("realized_pnl_usd"))["total"]
+    realized = PositionGroup.objects.filter(user=user, closed_at__gte=midnight).aggregate(total=_REALIZED_USD)["total"]
     return realized or Decimal(0)
 
 
@@ -62,7 +67,7 @@ def realized_pnl_by_day(user, *, days: int) -> list[tuple[date, Decimal]]:
     rows = (
         PositionGroup.objects.filter(user=user, closed_at__gte=datetime.combine(first, time(0), tzinfo=zone))
         .annotate(day=TruncDate("closed_at", tzinfo=zone)).values("day")
-        .annotate(total=Sum("realized_pnl_usd")).order_by("day")
+        .annotate(total=_REALIZED_USD).order_by("day")
     )
     totals = {row["day"]: row["total"] for row in rows}
     return [(day, totals.get(day) or Decimal(0)) for day in (first + timedelta(days=n) for n in range(days))]

@@ -27,7 +27,8 @@ GROUP_FIELDS = {
     "total_invested_usd", "total_filled_quantity", "current_price", "unrealized_pnl_usd", "unrealized_pnl_percent",
     "realized_pnl_usd", "tp_mode", "tp_aggregate_percent", "stop_loss_price", "risk_timer_start",
     "risk_timer_expires", "risk_eligible", "risk_blocked", "risk_skip_once", "exit_reason", "created_at",
-    "updated_at", "closed_at", "pyramids", "exit_orders",
+    "updated_at", "closed_at", "pyramids", "exit_orders", "quote_currency", "quote_usd_rate", "fees_usd",
+    "dust_quantity", "dust_value", "oversold_quantity",
 }
 PYRAMID_FIELDS = {"index", "entry_price", "status", "capital_usd", "orders"}
 ORDER_FIELDS = {

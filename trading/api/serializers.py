@@ -135,13 +135,19 @@ class PositionGroupSerializer(serializers.ModelSerializer):
         "risk offset, manual.",
     )
 
+    quote_currency = serializers.CharField(
+        read_only=True, help_text="The currency of total_invested_usd, unrealized_pnl_usd, realized_pnl_usd, fees_usd "
+        "and dust_value (named _usd for compatibility): the market's quote, which is USD only for USD stablecoins.",
+    )
+
     class Meta:
         model = PositionGroup
         fields = (
             "id", "exchange", "symbol", "timeframe", "side", "status", "status_reason", "pyramid_count", "max_pyramids",
             "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price", "weighted_avg_entry",
-            "total_invested_usd", "total_filled_quantity", "current_price", "unrealized_pnl_usd",
-            "unrealized_pnl_percent", "realized_pnl_usd", "tp_mode", "tp_aggregate_percent", "stop_loss_price",
+            "quote_currency", "quote_usd_rate", "total_invested_usd", "total_filled_quantity", "current_price",
+            "unrealized_pnl_usd", "unrealized_pnl_percent", "realized_pnl_usd", "fees_usd", "dust_quantity",
+            "dust_value", "oversold_quantity", "tp_mode", "tp_aggregate_percent", "stop_loss_price",
             "risk_timer_start", "risk_timer_expires", "risk_eligible", "risk_blocked", "risk_skip_once", "exit_reason",
             "created_at", "updated_at", "closed_at", "pyramids", "exit_orders",
         )

@@ -15,10 +15,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from exchanges.connector import Market, PermanentError
+from exchanges.connector import ExchangeError, Market, PermanentError
 from exchanges.services.accounts import account_for, connector_for_account
 from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
+from exchanges.currency import is_usd, quote_of, rate_symbol
 from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
 from trading.models import (
     ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
@@ -54,6 +55,9 @@ class Context:
     exchange: str
     symbol: str
     market: Market
+    quote_usd_rate: Decimal | None  # USD per unit of the market's quote; None when it could not be read
+
+
 
 
 @dataclass
@@ -159,7 +163,28 @@ def _gather(signal: Signal) -> Context:
         raise RoutingRejected(str(exc)) from exc
     if not market.tick_size or not market.step_size:
         raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
-    return Context(alert=alert, account_id=account.pk, exchange=alert.exchange, symbol=symbol, market=market)
+    return Context(alert=alert, account_id=account.pk, exchange=alert.exchange, symbol=symbol, market=market,
+                   quote_usd_rate=_quote_usd_rate(connector, symbol))
+
+
+def _quote_usd_rate(connector, symbol: str) -> Decimal | None:
+    """1 for a USD quote; otherwise the price of <quote>/USDT (None when it cannot be read: an entry is
+    then refused, an exit or a reduce does not need it)."""
+    quote = quote_of(symbol)
+    if is_usd(quote):
+        return Decimal(1)
+    try:
+        return connector.ticker(rate_symbol(quote)).last or None
+    except ExchangeError as exc:
+        logger.warning("no USD rate for %s (%s): %s", quote, rate_symbol(quote), exc)
+        return None
+
+
+def _no_rate(context: Context, label: str) -> tuple[str, str]:
+    quote = quote_of(context.symbol)
+    return S.REJECTED, (f"{label}: {context.symbol} is priced in {quote}; turning the USD capital into {quote} needs "
+                        f"the price of {rate_symbol(quote)} on {context.exchange}, which could not be read. "
+                        f"Nothing was placed; send the alert again once that market answers.")
 
 
 # --- Phase 2: the decision, under the user's lock ---------------------------------------------
@@ -262,20 +287,23 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
             f"No DCA configuration for {context.symbol} {alert.timeframe}m on {context.exchange}: "
             f"add one in Settings → DCA (or a {context.exchange} default with pair *)."
         )
+    if context.quote_usd_rate is None:
+        return _no_rate(context, label)
     capital = capital_for_signal(capital_usd=config.capital_usd, use_signal_size=config.use_signal_size,
                                  order_size=alert.order_size, size_type=alert.position_size_type,
-                                 entry_price=alert.entry_price)
+                                 entry_price=alert.entry_price, quote_usd_rate=context.quote_usd_rate)
+    capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(config.pyramid_levels.get("0") or config.levels)
     try:
         legs = _plan(alert, context, levels, capital)
     except GridError as exc:
         return S.REJECTED, f"{label}: {exc}"
-    decision = _slot(signal.user, risk, context, capital, opens_position=True, bypass=force)
+    decision = _slot(signal.user, risk, context, capital_usd, opens_position=True, bypass=force)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
     group, pyramid = position_open(signal=signal, account_id=context.account_id, exchange=context.exchange,
-                                   symbol=context.symbol, alert=alert, config=config, levels=levels, capital=capital,
-                                   legs=legs)
+                                   symbol=context.symbol, alert=alert, config=config, levels=levels,
+                                   capital_usd=capital_usd, quote_usd_rate=context.quote_usd_rate, legs=legs)
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.OPENED, f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid 1/{group.max_pyramids}."
 
@@ -291,19 +319,22 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     snapshot = group.config_snapshot
     index = group.pyramid_count
     config_capital = Decimal(snapshot["capital_usd"])
+    if context.quote_usd_rate is None:
+        return _no_rate(context, label)
     capital = capital_for_signal(capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"],
                                  order_size=alert.order_size, size_type=alert.position_size_type,
-                                 entry_price=alert.entry_price)
+                                 entry_price=alert.entry_price, quote_usd_rate=context.quote_usd_rate)
+    capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(snapshot["pyramid_levels"].get(str(index)) or snapshot["levels"])
     try:
         legs = _plan(alert, context, levels, capital)
     except GridError as exc:
         return S.REJECTED, f"{label} pyramid {index + 1}: {exc}"
     bypass = force or risk.priority_rules.get("same_pair_timeframe", True)
-    decision = _slot(signal.user, risk, context, capital, opens_position=False, bypass=bypass)
+    decision = _slot(signal.user, risk, context, capital_usd, opens_position=False, bypass=bypass)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
-    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital=capital, legs=legs)
+    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs)
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.PYRAMIDED, f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from {legs[0].price.normalize():f}."
 
@@ -314,7 +345,8 @@ def _plan(alert: Alert, context: Context, levels, capital):
     return plan_grid(side=alert.side, base_price=alert.entry_price, levels=levels, capital=capital, precision=precision)
 
 
-def _slot(user, risk: RiskConfig, context: Context, capital: Decimal, *, opens_position: bool, bypass: bool = False) -> SlotDecision:
+def _slot(user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, opens_position: bool,
+          bypass: bool = False) -> SlotDecision:
     """Pool check. A pyramid with the same_pair_timeframe rule on bypasses the pool (not force-stop)."""
     limits = PoolLimits(risk.max_open_positions_global, risk.max_open_positions_per_symbol, risk.max_total_exposure_usd,
                         risk.max_realized_loss_usd, force_stopped=risk.engine_force_stopped)
@@ -325,7 +357,7 @@ def _slot(user, risk: RiskConfig, context: Context, capital: Decimal, *, opens_p
         open_positions=groups.count(), open_on_symbol=groups.filter(symbol=context.symbol).count(),
         exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=realized_loss_today_usd(user),
     )
-    decision = slot_decision(limits, usage, new_exposure_usd=capital, symbol=context.symbol, opens_position=opens_position)
+    decision = slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol, opens_position=opens_position)
     if decision.loss_limit_hit != risk.engine_paused_by_loss_limit:
         RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=decision.loss_limit_hit,
                                                      paused_at=timezone.now() if decision.loss_limit_hit else None)

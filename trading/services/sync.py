@@ -9,13 +9,15 @@ for ``UNKNOWN_GRACE_POLLS`` cycles before it is marked failed.
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import Min
 from django.utils import timezone
 
-from exchanges.connector import Connector, OrderNotFound
+from exchanges.connector import Connector, ExchangeError, OrderNotFound
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
+from exchanges.currency import is_usd, quote_of, rate_symbol
 from trading.models import Order, PositionGroup
 from trading.services.lifecycle import TP_HOLDING as TAKE_PROFIT_HOLDING
 from trading.services.lifecycle import group_evaluate
@@ -102,7 +104,11 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
         return 0
     connector = connector or connector_for_account(account)
     tickers = connector.tickers(symbols)
+    rates = _usd_rates(connector, {quote_of(symbol) for symbol in symbols})
     for group in groups:
+        rate = rates.get(quote_of(group.symbol))
+        if rate is not None and rate != group.quote_usd_rate:
+            PositionGroup.objects.filter(pk=group.pk).update(quote_usd_rate=rate)
         ticker = tickers.get(group.symbol)
         if ticker is None:
             continue
@@ -116,6 +122,20 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
         if _price_matters(group):
             group_evaluate(group_id=group.pk, connector=connector)
     return len(tickers)
+
+
+def _usd_rates(connector: Connector, quotes: set[str]) -> dict[str, Decimal]:
+    """USD per unit of each non-USD quote (``exchanges.currency``), in one more ticker call when there is
+    one; a quote whose market cannot be read keeps its last rate (and the price sync goes on)."""
+    wanted = {rate_symbol(quote): quote for quote in quotes if not is_usd(quote)}
+    if not wanted:
+        return {}
+    try:
+        tickers = connector.tickers(sorted(wanted))
+    except ExchangeError as exc:
+        logger.warning("no USD rate for %s: %s", ", ".join(sorted(wanted.values())), exc)
+        return {}
+    return {wanted[symbol]: ticker.last for symbol, ticker in tickers.items() if symbol in wanted and ticker.last}
 
 
 def _price_matters(group: PositionGroup) -> bool:

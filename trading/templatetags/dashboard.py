@@ -4,6 +4,8 @@ from decimal import Decimal
 
 from django import template
 
+from exchanges.currency import is_usd
+
 register = template.Library()
 
 
@@ -30,3 +32,14 @@ def rounded(value, empty: str = "—") -> str:
         return "0"
     exponent = number.adjusted() - AVERAGE_DIGITS + 1
     return f"{number.quantize(Decimal(1).scaleb(exponent)).normalize():f}"
+
+
+@register.filter
+def money(value, currency: str) -> str:
+    """An amount in ``currency`` with its name: "12.34 USDT"; a non-USD quote keeps 8 significant digits
+    ("0.00012345 BTC"), since two decimals of a bitcoin hide most position's PnL."""
+    if value is None or value == "":
+        return "—"
+    amount = Decimal(value)
+    text = f"{amount:,.2f}" if is_usd(currency) else rounded(amount)
+    return f"{text} {currency}"
