@@ -248,6 +248,12 @@ for _name in ("WEBHOOK_TRUSTED_PROXIES", "WEBHOOK_ALLOWED_IPS"):
             _ip_network(_item.strip(), strict=False)
         except ValueError:
             raise ImproperlyConfigured(f"{_name}: {_item!r} is not an IP address or CIDR network") from None
+# Days refused webhook requests are kept (stored rejections and the counts of unknown-user ones);
+# beat deletes older ones every hour. 0 keeps them forever.
+REJECTED_SIGNAL_RETENTION_DAYS = env.int("REJECTED_SIGNAL_RETENTION_DAYS", default=30)
+if REJECTED_SIGNAL_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("REJECTED_SIGNAL_RETENTION_DAYS must be a number of days, 0 or more (0: keep forever)")
+CELERY_BEAT_SCHEDULE["prune-refused-signals"] = every(3600, "trading.tasks.prune_refused_signals_task")
 # Seconds between sweeps re-sending stored signals whose routing task never ran.
 SIGNAL_SWEEP_SECONDS = env.int("SIGNAL_SWEEP_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE["signal-sweep"] = every(SIGNAL_SWEEP_SECONDS, "trading.tasks.signal_sweep_task")
