@@ -248,6 +248,11 @@ for _name in ("WEBHOOK_TRUSTED_PROXIES", "WEBHOOK_ALLOWED_IPS"):
             _ip_network(_item.strip(), strict=False)
         except ValueError:
             raise ImproperlyConfigured(f"{_name}: {_item!r} is not an IP address or CIDR network") from None
+# Refused requests stored per user and hour (each with at most 4 KiB of its body); more are only
+# counted, per source network. Anyone who knows a trader's URL can post junk to it without the
+# secret: 100 an hour shows a trader any broken template many times over, and caps what a flood
+# keeps for them at ~0.4 MB an hour (~290 MB over 30 days). 0: no cap.
+WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = env.int("WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR", default=100)
 # Days refused webhook requests are kept (stored rejections and the counts of unknown-user ones);
 # beat deletes older ones every hour. 0 keeps them forever.
 REJECTED_SIGNAL_RETENTION_DAYS = env.int("REJECTED_SIGNAL_RETENTION_DAYS", default=30)

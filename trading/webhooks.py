@@ -16,9 +16,10 @@ signal and enqueues its routing once the row is committed. Checks, in order:
 
 Every rejection (400/401/403/413/422) is logged with the client IP. One naming a known user is
 stored as a ``Signal`` with the secret removed and at most ``STORED_REJECTED_BODY_BYTES`` of its
-body, for its owner to see; one naming no known user is only counted, per source network and hour
-(``WebhookRejectionTally``), so random URLs cannot fill the database. Beat deletes stored
-rejections after ``REJECTED_SIGNAL_RETENTION_DAYS``. A database failure before anything was
+body, for its owner to see, up to ``WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR`` an hour; one naming no
+known user (or over that allowance) is only counted, per source network and hour
+(``WebhookRejectionTally``), so junk cannot fill the database. Beat deletes stored rejections after
+``REJECTED_SIGNAL_RETENTION_DAYS``. A database failure before anything was
 committed answers 503 so that TradingView sends the alert again.
 
 Numbers are parsed as ``Decimal`` (never float: ``1e999999`` would be ``inf``, which PostgreSQL's
@@ -68,6 +69,7 @@ STORED_REJECTED_BODY_BYTES = 4 * 1024
 # subscriber usually holds a whole /64 (RFC 6177), so counting single addresses would give one
 # machine 2**64 allowances.
 IPV6_CLIENT_PREFIX = 64
+REFUSAL_WINDOW_SECONDS = 3600
 RATE_WINDOW_SECONDS = 60
 MASK = "***"
 # Secret-looking values in an unparseable body: "secret": "…", secret=…, 'webhook_secret': '…'.
@@ -107,18 +109,18 @@ def _counter_redis() -> redis.Redis | None:
     return client
 
 
-def _count(key: str) -> int:
+def _count(key: str, window_seconds: int = RATE_WINDOW_SECONDS) -> int:
     """Add one to the counter ``key`` (kept two windows, then dropped) and return its value."""
     client = _counter_redis()
     if client is not None:
         pipe = client.pipeline(transaction=False)
         pipe.incr(key)
-        pipe.expire(key, RATE_WINDOW_SECONDS * 2)
+        pipe.expire(key, window_seconds * 2)
         return pipe.execute()[0]
     try:  # any other cache backend (the file cache of the embedded default)
         return cache.incr(key)
     except ValueError:  # first request of the window
-        return 1 if cache.add(key, 1, timeout=RATE_WINDOW_SECONDS * 2) else cache.incr(key)
+        return 1 if cache.add(key, 1, timeout=window_seconds * 2) else cache.incr(key)
 
 
 def _rate_limited(scope: str, ident: str, limit: int) -> int | None:
@@ -177,6 +179,23 @@ def source_network(ip: str | None) -> str:
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
     return str(address)
+
+
+def _refusal_kept(user: User) -> bool:
+    """Whether a refused request naming ``user`` is still within the hour's
+    ``WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR`` stored rows (past it, it is only counted).
+
+    Anyone who knows a trader's URL can post to it without the secret; this caps what they can make
+    the database keep for that trader. Fails toward keeping the (4 KiB-bounded) row if the cache is down.
+    """
+    limit = settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR
+    if limit <= 0 or time.monotonic() < _cache_down_until:
+        return True
+    hour = int(time.time() // REFUSAL_WINDOW_SECONDS)
+    try:
+        return _count(f"webhook-refusals:{user.pk}:{hour}", REFUSAL_WINDOW_SECONDS) <= limit
+    except Exception:  # the rate limiter, which ran first, has logged the cache's state
+        return True
 
 
 def _in(address, networks) -> bool:
@@ -307,11 +326,15 @@ def _url_user(user_id: str) -> User | None:
 
 def _reject(status: int, body: dict, *, reason: str, user: User | None, ip: str | None, url_user_id: str,
             payload: dict | None) -> JsonResponse:
-    """Answer ``status``; store the rejection for its user, or count it when no known user is named."""
+    """Answer ``status``; store the rejection for its user, or only count it when no known user is
+    named or the user's stored refusals are over the hour's allowance."""
     logger.warning("webhook %s from %s for user %r: %s", status, ip, url_user_id[:64], reason)
     try:
         if user is None:
             webhook_rejection_count(network=source_network(ip), http_status=status, reason=reason)
+        elif not _refusal_kept(user):
+            webhook_rejection_count(network=source_network(ip), http_status=status,
+                                    reason=f"User {user.pk}, over the hour's stored refusals: {reason}")
         else:
             signal_reject(user=user, client_ip=ip, http_status=status, reason=reason, payload=payload)
     except DatabaseError as exc:  # the answer is still right; only the record is lost

@@ -392,7 +392,8 @@ def test_signals_page_shows_rejected_alerts_with_reason_and_payload(trader_clien
 
 
 def test_junk_posted_to_a_traders_url_does_not_push_their_alerts_off_the_signals_page(trader_client, trader,
-                                                                                       position):
+                                                                                       position, settings):
+    settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = 0  # every refusal stored: more than a page of them
     attacker = Client(REMOTE_ADDR="203.0.113.66")  # knows the URL, not the secret
     for n in range(SIGNALS_SHOWN + 10):
         attacker.post(f"/webhooks/{trader.pk}/tradingview", data=f"junk {n}", content_type="text/plain")

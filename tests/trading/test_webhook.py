@@ -841,3 +841,17 @@ def test_requests_for_unknown_users_are_counted_per_network_and_hour_not_stored(
     assert sum(tally.count for tally in tallies) == 30 and 1 <= len(tallies) <= 2  # 2 across an hour's end
     assert WebhookRejectionTally.objects.count() == len(tallies) + 1
     assert user.webhook_secret not in "".join(tally.last_reason for tally in WebhookRejectionTally.objects.all())
+
+
+def test_refusals_for_a_known_user_past_the_hours_allowance_are_only_counted(user, settings):
+    settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = 3
+    subnet = ipv6_subnet()
+    attacker = Client(REMOTE_ADDR=f"{subnet}::9")  # knows the URL, not the secret
+
+    answers = [post(attacker, user.id, f"junk {n}", content_type="text/plain").status_code for n in range(8)]
+    accepted = post(Client(REMOTE_ADDR=next(_addresses)), user.id, alert(user))
+
+    assert answers == [400] * 8 and accepted.status_code == 202
+    assert Signal.objects.filter(user=user, http_status=400).count() == 3
+    assert sum(WebhookRejectionTally.objects.filter(network=f"{subnet}::/64").values_list("count", flat=True)) == 5
+    assert Signal.objects.filter(user=user, http_status=202).count() == 1  # real alerts are never capped
