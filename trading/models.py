@@ -267,6 +267,7 @@ class WebhookRejectionTally(models.Model):
     last_seen_at = models.DateTimeField()
 
     class Meta:
+        verbose_name_plural = "webhook rejection tallies"
         ordering = ["-hour", "-count"]
         constraints = [models.UniqueConstraint(fields=["network", "hour"], name="uniq_rejection_tally")]
         indexes = [models.Index(fields=["hour"], name="rejection_tally_hour")]

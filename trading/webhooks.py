@@ -19,8 +19,8 @@ stored as a ``Signal`` with the secret removed and at most ``STORED_REJECTED_BOD
 body, for its owner to see, up to ``WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR`` an hour; one naming no
 known user (or over that allowance) is only counted, per source network and hour
 (``WebhookRejectionTally``), so junk cannot fill the database. Beat deletes stored rejections after
-``REJECTED_SIGNAL_RETENTION_DAYS``. A database failure before anything was
-committed answers 503 so that TradingView sends the alert again.
+``REJECTED_SIGNAL_RETENTION_DAYS``. A database failure before anything was committed answers 503
+so that TradingView sends the alert again.
 
 Numbers are parsed as ``Decimal`` (never float: ``1e999999`` would be ``inf``, which PostgreSQL's
 JSON refuses, a 503 TradingView would resend forever); the payload is stored with each number as a
@@ -69,6 +69,7 @@ STORED_REJECTED_BODY_BYTES = 4 * 1024
 # subscriber usually holds a whole /64 (RFC 6177), so counting single addresses would give one
 # machine 2**64 allowances.
 IPV6_CLIENT_PREFIX = 64
+# WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR counts in fixed one-hour windows, like the rate limits' minutes.
 REFUSAL_WINDOW_SECONDS = 3600
 RATE_WINDOW_SECONDS = 60
 MASK = "***"

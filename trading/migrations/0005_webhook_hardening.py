@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
                 ('last_seen_at', models.DateTimeField()),
             ],
             options={
+                'verbose_name_plural': 'webhook rejection tallies',
                 'ordering': ['-hour', '-count'],
             },
         ),
