@@ -253,6 +253,8 @@ for _name in ("WEBHOOK_TRUSTED_PROXIES", "WEBHOOK_ALLOWED_IPS"):
 # secret: 100 an hour shows a trader any broken template many times over, and caps what a flood
 # keeps for them at ~0.4 MB an hour (~290 MB over 30 days). 0: no cap.
 WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = env.int("WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR", default=100)
+if WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR < 0:
+    raise ImproperlyConfigured("WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR must be 0 or more (0: no cap)")
 # Days refused webhook requests are kept (stored rejections and the counts of unknown-user ones);
 # beat deletes older ones every hour. 0 keeps them forever.
 REJECTED_SIGNAL_RETENTION_DAYS = env.int("REJECTED_SIGNAL_RETENTION_DAYS", default=30)
