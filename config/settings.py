@@ -248,6 +248,19 @@ for _name in ("WEBHOOK_TRUSTED_PROXIES", "WEBHOOK_ALLOWED_IPS"):
             _ip_network(_item.strip(), strict=False)
         except ValueError:
             raise ImproperlyConfigured(f"{_name}: {_item!r} is not an IP address or CIDR network") from None
+# Refused requests stored per user and hour (each with at most 4 KiB of its body); more are only
+# counted, per source network. Anyone who knows a trader's URL can post junk to it without the
+# secret: 100 an hour shows a trader any broken template many times over, and caps what a flood
+# keeps for them at ~0.4 MB an hour (~290 MB over 30 days). 0: no cap.
+WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = env.int("WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR", default=100)
+if WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR < 0:
+    raise ImproperlyConfigured("WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR must be 0 or more (0: no cap)")
+# Days refused webhook requests are kept (stored rejections and the counts of unknown-user ones);
+# beat deletes older ones every hour. 0 keeps them forever.
+REJECTED_SIGNAL_RETENTION_DAYS = env.int("REJECTED_SIGNAL_RETENTION_DAYS", default=30)
+if REJECTED_SIGNAL_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("REJECTED_SIGNAL_RETENTION_DAYS must be a number of days, 0 or more (0: keep forever)")
+CELERY_BEAT_SCHEDULE["prune-refused-signals"] = every(3600, "trading.tasks.prune_refused_signals_task")
 # Seconds between sweeps re-sending stored signals whose routing task never ran.
 SIGNAL_SWEEP_SECONDS = env.int("SIGNAL_SWEEP_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE["signal-sweep"] = every(SIGNAL_SWEEP_SECONDS, "trading.tasks.signal_sweep_task")

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
-from trading.models import DCAConfiguration, EngineHeartbeat, Order, PositionGroup, Pyramid, QueuedSignal, Signal, User
+from trading.models import (
+    DCAConfiguration, EngineHeartbeat, Order, PositionGroup, Pyramid, QueuedSignal, Signal, User, WebhookRejectionTally,
+)
 from trading.services.users import user_rotate_webhook_secret
 
 
@@ -110,3 +112,13 @@ class QueuedSignalAdmin(ReadOnlyAdmin):
 @admin.register(EngineHeartbeat)
 class EngineHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ("name", "seen_at", "detail")
+
+
+@admin.register(WebhookRejectionTally)
+class WebhookRejectionTallyAdmin(ReadOnlyAdmin):
+    """Webhook requests naming no known user, counted per source network and hour (never stored one by one)."""
+
+    list_display = ("hour", "network", "count", "last_http_status", "last_reason", "first_seen_at", "last_seen_at")
+    list_filter = ("last_http_status",)
+    search_fields = ("network",)
+    date_hierarchy = "hour"

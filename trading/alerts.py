@@ -9,6 +9,12 @@ and stored payloads have the secret removed, so ``secret`` is ignored by this mo
 
 Errors are pydantic-shaped (``{"loc": [...], "msg": ..., "type": ...}``) and *all* of them are
 reported at once, so a trader fixes an alert template in one round trip.
+
+Numbers arrive as ``Decimal`` from the webhook (``json_number``: never a float, so ``1e999999`` is
+not ``inf``) and as int/float from a stored payload; a non-finite or float-overflowing number
+anywhere in the payload is an error at its location, so nothing unstorable reaches the database.
+Payloads nested deeper than ``MAX_JSON_DEPTH`` are refused before any walk, so no walk of a payload
+(here or in the webhook) can reach Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ _EPOCH = re.compile(r"\d+(\.\d+)?")
 # Epoch numbers at or above this are milliseconds (10**11 seconds is the year 5138).
 _EPOCH_MILLISECONDS_FROM = 10**11
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+# A TradingView alert is 2 levels deep (DESIGN §3). 32 leaves room for any hand-made extras, and
+# keeps every walk of a payload ~1,000 frames short of Python's recursion limit (a walk takes one or
+# two frames per level: the limit was hit from ~500 levels).
+MAX_JSON_DEPTH = 32
 
 _MISSING = object()
 
@@ -110,12 +120,53 @@ class _Errors:
         self.reported.add(loc)
 
 
+def json_number(text: str) -> Decimal:
+    """A JSON number literal with a fraction or exponent as an exact Decimal (``json.loads``'s
+    ``parse_float``): ``1e999999`` stays a (finite, absurd) Decimal instead of the float ``inf``.
+
+    An exponent beyond what Decimal holds (``1e99999999999999999999``) becomes NaN, refused at its
+    field like any non-finite number, rather than an exception out of the JSON parser.
+    """
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return Decimal("NaN")
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a decoded JSON value nests objects/arrays more than ``limit`` levels (the top object
+    is level 1). Iterative, so a value of any depth is measured without recursion."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > limit:
+            return True
+        items = container.values() if isinstance(container, dict) else container
+        stack.extend((item, depth + 1) for item in items if isinstance(item, dict | list))
+    return False
+
+
+def number_problem(value: Any) -> str | None:
+    """Why a JSON number cannot be kept (non-finite, or beyond a float's range), or None."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return "Input should be a finite number"
+        if not math.isfinite(float(value)):
+            return f"Input should be a finite number; {value} is out of range"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "Input should be a finite number"
+    return None
+
+
 _NUL_MESSAGE = "Contains a NUL character (\\u0000), which cannot be stored: remove it from the alert message"
 
 
 def _placeholders(errors: _Errors, value: Any, loc: tuple) -> None:
-    """Report every string, at any depth, that still holds a TradingView ``{{…}}`` placeholder, and
-    every key or string holding a NUL character (valid JSON, but no database stores it)."""
+    """Report every string, at any depth, that still holds a TradingView ``{{…}}`` placeholder, every
+    key or string holding a NUL character (valid JSON, but no database stores it), and every number
+    that is not finite (``NaN``, ``1e999999``: the database stores no infinity either).
+
+    Recursive: call only on a value within ``MAX_JSON_DEPTH`` (``parse_alert`` checks first)."""
     if isinstance(value, dict):
         for key, item in value.items():
             if "\x00" in key:
@@ -125,6 +176,10 @@ def _placeholders(errors: _Errors, value: Any, loc: tuple) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _placeholders(errors, item, (*loc, index))
+    elif isinstance(value, Decimal | float):
+        problem = number_problem(value)
+        if problem:
+            errors.add(loc, problem, "finite_number")
     elif isinstance(value, str):
         found = _PLACEHOLDER.search(value)
         if "\x00" in value:
@@ -176,7 +231,7 @@ def _string(
             errors.add(loc, "Field required", "missing")
             return None
         return default
-    if numbers_allowed and isinstance(value, int | float) and not isinstance(value, bool):
+    if numbers_allowed and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
         errors.add(loc, "Input should be a valid string", "string_type")
@@ -205,6 +260,8 @@ def _to_decimal(value: Any) -> Decimal | str:
         return "Input should be a number or a numeric string, not a boolean"
     if isinstance(value, int):
         return Decimal(value)
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else "Input should be a finite number"
     if isinstance(value, float):
         if not math.isfinite(value):
             return "Input should be a finite number"
@@ -268,6 +325,10 @@ def parse_timeframe(value: Any) -> int:
         raise ValueError(f"Timeframe must be a number of minutes or an interval, not a boolean; {accepted}")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        if not 1 <= value <= LONGEST_TIMEFRAME_MINUTES:  # compared before int(): 1e999999 has a million digits
+            raise ValueError(f"Timeframe {value} is out of range: 1 minute to 12 months")
+        value = int(value)
     if isinstance(value, int):
         multiplier, unit = value, ""
     elif isinstance(value, str):
@@ -301,13 +362,14 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("Timestamp must be ISO-8601 or epoch seconds, not a boolean")
     if isinstance(value, str) and _EPOCH.fullmatch(value.strip()):
         value = float(value.strip())
-    if isinstance(value, int | float):
-        if not math.isfinite(value):
+    if isinstance(value, int | float | Decimal):
+        if number_problem(value):
             raise ValueError("Timestamp must be a finite number")
-        seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS_FROM else value
         try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        except (OverflowError, OSError, ValueError):
+            # Inside the try: a 4,000-digit integer overflows the float division itself.
+            seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS_FROM else value
+            return datetime.fromtimestamp(float(seconds), tz=UTC)
+        except (ArithmeticError, OSError, ValueError):  # OverflowError and Decimal's own
             raise ValueError("Timestamp is out of range") from None
     if isinstance(value, str):
         try:
@@ -359,6 +421,8 @@ def parse_alert(
     errors = _Errors()
     if not isinstance(data, dict):
         raise AlertInvalid([{"loc": [], "msg": "Input should be a JSON object", "type": "dict_type"}])
+    if json_depth_exceeds(data):
+        raise AlertInvalid([{"loc": [], "msg": f"Nested deeper than {MAX_JSON_DEPTH} levels", "type": "too_deep"}])
     _placeholders(errors, data, ())
 
     user_id = None

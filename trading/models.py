@@ -70,9 +70,28 @@ class User(AbstractUser):
         default=600, help_text="Alerts whose timestamp is older than this are refused."
     )
     dedupe_window_seconds = models.PositiveIntegerField(
-        default=300, help_text="A repeat of the same alert body within this window acts once."
+        default=600,
+        help_text="A repeat of the same alert body within this window acts once; at least the replay window.",
     )
     time_zone = models.CharField(max_length=64, default="UTC", help_text="For quiet hours and daily limits.")
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # A body older than the dedupe window but inside the replay window would be acted on twice.
+            models.CheckConstraint(
+                condition=Q(dedupe_window_seconds__gte=F("replay_window_seconds")), name="user_dedupe_covers_replay"
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if (self.dedupe_window_seconds is not None and self.replay_window_seconds is not None
+                and self.dedupe_window_seconds < self.replay_window_seconds):
+            raise ValidationError({"dedupe_window_seconds": (
+                f"Must be at least the replay window ({self.replay_window_seconds} s): an alert repeated after "
+                f"{self.dedupe_window_seconds} s would still be inside the replay window and be acted on twice. "
+                f"Set it to {self.replay_window_seconds} or more, or shorten the replay window."
+            )})
 
     @property
     def webhook_url(self) -> str:
@@ -219,10 +238,43 @@ class Signal(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "dedupe_key"], name="uniq_signal_dedupe_key"),
         ]
-        indexes = [models.Index(fields=["status", "received_at"], name="signal_status_received")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="signal_status_received"),
+            # The signals page: a trader's accepted alerts, newest first, however many refused
+            # requests their URL received; and the refused ones on their own.
+            models.Index(fields=["user", "-received_at"], condition=Q(http_status__lt=400),
+                         name="signal_user_accepted"),
+            models.Index(fields=["user", "-received_at"], condition=Q(http_status__gte=400),
+                         name="signal_user_refused"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.intent or 'alert'} {self.tv_symbol} {self.status}"
+
+
+class WebhookRejectionTally(models.Model):
+    """Refused webhook requests counted instead of stored: one row per source network and hour.
+
+    Requests naming no known user (a random or stale URL) are only counted here, so they cannot
+    fill the database row by row; the operator sees who sends them in admin.
+    """
+
+    network = models.CharField(max_length=64, help_text="The client's IPv4 address, or its IPv6 /64.")
+    hour = models.DateTimeField(help_text="Start of the hour counted (UTC).")
+    count = models.PositiveBigIntegerField(default=0)
+    last_http_status = models.PositiveSmallIntegerField()
+    last_reason = models.CharField(max_length=200, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "webhook rejection tallies"
+        ordering = ["-hour", "-count"]
+        constraints = [models.UniqueConstraint(fields=["network", "hour"], name="uniq_rejection_tally")]
+        indexes = [models.Index(fields=["hour"], name="rejection_tally_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.count} refused from {self.network} at {self.hour:%Y-%m-%d %H}:00"
 
 
 class PositionGroup(models.Model):

@@ -10,7 +10,7 @@ from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, User
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal, User
 from trading.states import GROUP_ACTIVE_STATUSES, OrderStatus
 
 
@@ -137,3 +137,24 @@ def positions_queryset(user) -> QuerySet[PositionGroup]:
         )
         .order_by("-created_at")
     )
+
+
+# What the signals page lists: the alerts the webhook accepted (whatever routing then did with them),
+# the requests it refused (400-422: bad JSON, wrong secret, invalid alert), or both. Accepted is the
+# default, so junk posted to a trader's URL never pushes their real alerts off the page.
+SIGNAL_LISTS = {"accepted": "Accepted", "refused": "Refused at the webhook", "all": "All"}
+
+
+def signals_listed(user, *, show: str = "accepted") -> QuerySet[Signal]:
+    """The user's signals of one ``SIGNAL_LISTS`` kind, newest first (each kind has its own index)."""
+    signals = Signal.objects.filter(user=user).order_by("-received_at")
+    if show == "accepted":
+        return signals.filter(http_status__lt=400)
+    if show == "refused":
+        return signals.filter(http_status__gte=400)
+    return signals
+
+
+def refused_since(user, since: datetime) -> bool:
+    """Whether the webhook refused a request naming ``user`` since ``since``."""
+    return signals_listed(user, show="refused").filter(received_at__gte=since).exists()

@@ -118,6 +118,14 @@ def signal_sweep_task() -> None:
 
 
 @shared_task(ignore_result=True)
+def prune_refused_signals_task() -> None:
+    """Beat, hourly: webhook rejections older than REJECTED_SIGNAL_RETENTION_DAYS are deleted."""
+    from trading.services.signals import refused_signals_prune
+
+    refused_signals_prune()
+
+
+@shared_task(ignore_result=True)
 def sync_fills_task() -> None:
     """Beat: one sync task per (exchange account, symbol) with live orders, one price task per account."""
     from trading.models import PositionGroup

@@ -9,6 +9,7 @@ JavaScript. Forms are plain POST forms with a CSRF token, so the buttons work wi
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from functools import partial, wraps
 
@@ -20,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exchanges.connector import ExchangeError
@@ -41,7 +43,8 @@ from trading.charts import (
 from trading.api.serializers import dca_configuration_clash
 from trading.forms import DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm
 from trading.selectors import (
-    active_groups, committed_exposure_usd, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd,
+    SIGNAL_LISTS, active_groups, committed_exposure_usd, positions_queryset, realized_pnl_by_day,
+    realized_pnl_today_usd, refused_since, signals_listed,
 )
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.promotion import queue_promote
@@ -394,11 +397,17 @@ def risk_control(request, group_id, control):
 @login_required
 @require_GET
 def signals(request):
+    show = request.GET.get("show", "accepted")
+    if show not in SIGNAL_LISTS:
+        show = "accepted"
     rows = [
         (signal, json.dumps(signal.payload, indent=2, sort_keys=True) if signal.payload is not None else "")
-        for signal in Signal.objects.filter(user=request.user).order_by("-received_at")[:SIGNALS_SHOWN]
+        for signal in signals_listed(request.user, show=show)[:SIGNALS_SHOWN]
     ]
-    return render(request, "trading/signals.html", {"rows": rows})
+    refused_recently = show == "accepted" and refused_since(request.user, timezone.now() - timedelta(days=1))
+    return render(request, "trading/signals.html", {
+        "rows": rows, "show": show, "lists": SIGNAL_LISTS.items(), "refused_recently": refused_recently,
+    })
 
 
 # --- Settings -----------------------------------------------------------------------------------------

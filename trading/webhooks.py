@@ -4,18 +4,27 @@ A plain Django view (not DRF) because it must answer in milliseconds: TradingVie
 3 s and resends on a 5xx. The request never calls an exchange and never routes: it stores the
 signal and enqueues its routing once the row is committed. Checks, in order:
 
-1. rate limit per client IP → 429 (logged, not stored: a flood must not fill the database)
+1. rate limit per client IP (an IPv6 client per /64) → 429 (logged, not stored: a flood must not
+   fill the database)
 2. source address allowlist → 403
 3. body size → 413
-4. JSON object → 400
+4. JSON object, nested at most 32 levels → 400
 5. secret present → 401; user exists and secret matches → 403 (one body for both: no enumeration)
 6. rate limit per user → 429
-7. payload validation (``trading.alerts``) → 422
+7. payload validation (``trading.alerts``; a non-finite number is an error at its field) → 422
 8. store, or find the first copy of a repeated body → 202 accepted / 200 duplicate
 
-Every rejection (400/401/403/413/422) is logged with the client IP and stored as a ``Signal``
-with the secret removed; a database failure before anything was committed answers 503 so that
-TradingView sends the alert again.
+Every rejection (400/401/403/413/422) is logged with the client IP. One naming a known user is
+stored as a ``Signal`` with the secret removed and at most ``STORED_REJECTED_BODY_BYTES`` of its
+body, for its owner to see, up to ``WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR`` an hour; one naming no
+known user (or over that allowance) is only counted, per source network and hour
+(``WebhookRejectionTally``), so junk cannot fill the database. Beat deletes stored rejections after
+``REJECTED_SIGNAL_RETENTION_DAYS``. A database failure before anything was committed answers 503
+so that TradingView sends the alert again.
+
+Numbers are parsed as ``Decimal`` (never float: ``1e999999`` would be ``inf``, which PostgreSQL's
+JSON refuses, a 503 TradingView would resend forever); the payload is stored with each number as a
+JSON number when a float holds it exactly, else as its exact decimal string.
 
 The body is read as JSON whatever the Content-Type says: TradingView sends ``text/plain`` for
 some alerts and ``application/json`` for others, and a hand-made ``curl -d`` sends a form type.
@@ -25,9 +34,11 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import re
 import time
 import uuid
+from decimal import Decimal
 from functools import lru_cache
 
 import redis
@@ -39,16 +50,27 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from trading.alerts import AlertInvalid, errors_summary, parse_alert
+from trading.alerts import (
+    MAX_JSON_DEPTH, AlertInvalid, errors_summary, json_depth_exceeds, json_number, parse_alert,
+)
 from trading.models import User
 from trading.selectors import webhook_user
-from trading.services.signals import signal_accept, signal_reject
+from trading.services.signals import signal_accept, signal_reject, webhook_rejection_count
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-# What is kept of a body that is not JSON: enough to recognise the alert, not a dump store.
-STORED_RAW_BODY_CHARS = 2000
+# What is kept of a refused body (as UTF-8 JSON text): the filled-in DESIGN §3 alert is ~0.9 KB, so
+# 4 KiB shows the trader any real alert whole, while a flood at the per-IP limit (1,200/minute)
+# stores ~5 MB a minute rather than the ~77 MB that 64 KiB bodies did. Larger bodies are kept as
+# their first 4 KiB of text. Accepted alerts are stored whole: routing reads them.
+STORED_REJECTED_BODY_BYTES = 4 * 1024
+# Rate limits and the tally of unknown-user rejections count an IPv6 client by its /64: one
+# subscriber usually holds a whole /64 (RFC 6177), so counting single addresses would give one
+# machine 2**64 allowances.
+IPV6_CLIENT_PREFIX = 64
+# WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR counts in fixed one-hour windows, like the rate limits' minutes.
+REFUSAL_WINDOW_SECONDS = 3600
 RATE_WINDOW_SECONDS = 60
 MASK = "***"
 # Secret-looking values in an unparseable body: "secret": "…", secret=…, 'webhook_secret': '…'.
@@ -88,18 +110,18 @@ def _counter_redis() -> redis.Redis | None:
     return client
 
 
-def _count(key: str) -> int:
+def _count(key: str, window_seconds: int = RATE_WINDOW_SECONDS) -> int:
     """Add one to the counter ``key`` (kept two windows, then dropped) and return its value."""
     client = _counter_redis()
     if client is not None:
         pipe = client.pipeline(transaction=False)
         pipe.incr(key)
-        pipe.expire(key, RATE_WINDOW_SECONDS * 2)
+        pipe.expire(key, window_seconds * 2)
         return pipe.execute()[0]
     try:  # any other cache backend (the file cache of the embedded default)
         return cache.incr(key)
     except ValueError:  # first request of the window
-        return 1 if cache.add(key, 1, timeout=RATE_WINDOW_SECONDS * 2) else cache.incr(key)
+        return 1 if cache.add(key, 1, timeout=window_seconds * 2) else cache.incr(key)
 
 
 def _rate_limited(scope: str, ident: str, limit: int) -> int | None:
@@ -150,6 +172,33 @@ def _ip(text: str):
     return address.ipv4_mapped or address if address.version == 6 else address
 
 
+def source_network(ip: str | None) -> str:
+    """The client as rate limits count it: an IPv4 address, or the /64 of an IPv6 one."""
+    address = _ip(ip or "")
+    if address is None:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(address)
+
+
+def _refusal_kept(user: User) -> bool:
+    """Whether a refused request naming ``user`` is still within the hour's
+    ``WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR`` stored rows (past it, it is only counted).
+
+    Anyone who knows a trader's URL can post to it without the secret; this caps what they can make
+    the database keep for that trader. Fails toward keeping the (4 KiB-bounded) row if the cache is down.
+    """
+    limit = settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR
+    if limit <= 0 or time.monotonic() < _cache_down_until:
+        return True
+    hour = int(time.time() // REFUSAL_WINDOW_SECONDS)
+    try:
+        return _count(f"webhook-refusals:{user.pk}:{hour}", REFUSAL_WINDOW_SECONDS) <= limit
+    except Exception:  # the rate limiter, which ran first, has logged the cache's state
+        return True
+
+
 def _in(address, networks) -> bool:
     return any(address.version == network.version and address in network for network in networks)
 
@@ -183,9 +232,20 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
+def _storable_number(number: Decimal) -> int | float | str:
+    """A parsed fraction or exponent as JSON can store it: the float it always was when that float is
+    exact, else the exact decimal string (``"1E+999999"``, ``"NaN"``, 20 significant digits), so
+    nothing non-finite reaches the database and routing re-reads the same value."""
+    as_float = float(number)
+    if math.isfinite(as_float) and Decimal(repr(as_float)) == number:
+        return as_float
+    return str(number)
+
+
 def _scrub(value, secrets: tuple[str, ...], *, top: bool = False):
     """The payload as stored: without ``secret``, any other secret-named key or copy of a secret
-    masked, NUL characters replaced."""
+    masked, NUL characters replaced, numbers storable. Recursive: only for decoded bodies, which
+    ``_decode`` holds to ``MAX_JSON_DEPTH``."""
     if isinstance(value, dict):
         return {
             _storable(key): (MASK if "secret" in str(key).lower() else _scrub(item, secrets))
@@ -194,6 +254,8 @@ def _scrub(value, secrets: tuple[str, ...], *, top: bool = False):
         }
     if isinstance(value, list):
         return [_scrub(item, secrets) for item in value]
+    if isinstance(value, Decimal):
+        return _storable_number(value)
     if isinstance(value, str):
         value = _storable(value)
         for secret in secrets:
@@ -212,26 +274,47 @@ def _secrets_to_hide(user: User | None, sent) -> tuple[str, ...]:
     return tuple(found)
 
 
+_TOO_DEEP = f"nested deeper than {MAX_JSON_DEPTH} levels"
+
+
 def _decode(body: bytes) -> tuple[dict | None, str]:
-    """The body as a JSON object, or None and why not."""
+    """The body as a JSON object nested at most ``MAX_JSON_DEPTH`` levels, or None and why not.
 
-    def refuse_constant(name: str):
-        raise ValueError(f"{name} is not valid JSON")
-
+    Fractions and exponents become ``Decimal``; so do NaN and ±Infinity (not JSON, but what an
+    unquoted empty TradingView placeholder renders), to be refused at their field with a 422.
+    """
     if not body.strip():
         return None, "empty"
     try:
-        data = json.loads(body.removeprefix(b"\xef\xbb\xbf"), parse_constant=refuse_constant)
-    except (ValueError, RecursionError) as exc:
+        data = json.loads(body.removeprefix(b"\xef\xbb\xbf"), parse_float=json_number, parse_constant=Decimal)
+    except RecursionError:  # the parser's own guard, from ~1,000 levels
+        return None, _TOO_DEEP
+    except ValueError as exc:
         return None, f"not valid JSON ({str(exc)[:200]})"
     if not isinstance(data, dict):
         return None, f"a JSON {type(data).__name__ if data is not None else 'null'}, not an object"
+    if json_depth_exceeds(data):
+        return None, _TOO_DEEP
     return data, ""
 
 
+def _truncated(text: str, size: int) -> dict:
+    """``text`` cut to ``STORED_REJECTED_BODY_BYTES`` of UTF-8, with the size it had."""
+    kept = text.encode()[:STORED_REJECTED_BODY_BYTES].decode("utf-8", errors="ignore")
+    return {"raw": kept, "raw_bytes": size, "truncated": len(kept) < len(text)}
+
+
 def _raw_payload(body: bytes, secrets: tuple[str, ...]) -> dict:
-    text = _storable(_mask_text(body.decode("utf-8", errors="replace"), secrets))
-    return {"raw": text[:STORED_RAW_BODY_CHARS], "raw_bytes": len(body), "truncated": len(text) > STORED_RAW_BODY_CHARS}
+    return _truncated(_storable(_mask_text(body.decode("utf-8", errors="replace"), secrets)), len(body))
+
+
+def _bounded(payload: dict, body: bytes) -> dict:
+    """A refused, scrubbed JSON payload as stored: whole when its JSON fits
+    ``STORED_REJECTED_BODY_BYTES``, else the start of its (already masked) JSON text."""
+    text = json.dumps(payload, ensure_ascii=False)
+    if len(text.encode()) <= STORED_REJECTED_BODY_BYTES:
+        return payload
+    return _truncated(text, len(body))
 
 
 def _url_user(user_id: str) -> User | None:
@@ -244,9 +327,17 @@ def _url_user(user_id: str) -> User | None:
 
 def _reject(status: int, body: dict, *, reason: str, user: User | None, ip: str | None, url_user_id: str,
             payload: dict | None) -> JsonResponse:
+    """Answer ``status``; store the rejection for its user, or only count it when no known user is
+    named or the user's stored refusals are over the hour's allowance."""
     logger.warning("webhook %s from %s for user %r: %s", status, ip, url_user_id[:64], reason)
     try:
-        signal_reject(user=user, client_ip=ip, http_status=status, reason=reason, payload=payload)
+        if user is None:
+            webhook_rejection_count(network=source_network(ip), http_status=status, reason=reason)
+        elif not _refusal_kept(user):
+            webhook_rejection_count(network=source_network(ip), http_status=status,
+                                    reason=f"User {user.pk}, over the hour's stored refusals: {reason}")
+        else:
+            signal_reject(user=user, client_ip=ip, http_status=status, reason=reason, payload=payload)
     except DatabaseError as exc:  # the answer is still right; only the record is lost
         logger.error("could not store the %s rejection from %s (%s: %s)", status, ip, type(exc).__name__, exc)
     return JsonResponse(body, status=status)
@@ -267,7 +358,7 @@ def _unavailable(exc: Exception, ip: str | None) -> JsonResponse:
 @require_POST
 def tradingview_webhook(request, user_id: str):
     ip = client_ip(request)
-    retry_after = _rate_limited("ip", ip or "unknown", settings.WEBHOOK_RATE_LIMIT_PER_IP)
+    retry_after = _rate_limited("ip", source_network(ip), settings.WEBHOOK_RATE_LIMIT_PER_IP)
     if retry_after:
         return _too_many(retry_after, "Too many requests from this address.")
 
@@ -286,46 +377,50 @@ def tradingview_webhook(request, user_id: str):
     too_large = too_large or len(body) > MAX_BODY_BYTES
     data, not_json = (None, "") if too_large else _decode(body)
 
-    def stored(sent_secret=None) -> dict | None:
-        if too_large:
+    def refused(sent_secret=None) -> dict | None:
+        """A refused body as stored: secrets removed, at most STORED_REJECTED_BODY_BYTES of it
+        (none when no known user is named: that rejection is only counted)."""
+        if too_large or user is None:
             return None
         secrets = _secrets_to_hide(user, sent_secret)
-        return _scrub(data, secrets, top=True) if data is not None else _raw_payload(body, secrets)
+        return _bounded(_scrub(data, secrets, top=True), body) if data is not None else _raw_payload(body, secrets)
 
     allowed = _networks(tuple(settings.WEBHOOK_ALLOWED_IPS))
     if allowed:
         address = _ip(ip or "")
         if address is None or not _in(address, allowed):
-            return _reject(403, {"detail": "Source address not allowed."}, payload=stored(),
+            return _reject(403, {"detail": "Source address not allowed."}, payload=refused(),
                            reason=f"Source address {ip} is not in WEBHOOK_ALLOWED_IPS.", **reject)
     if too_large:
         return _reject(413, {"detail": f"Body larger than {MAX_BODY_BYTES} bytes."}, payload=None,
                        reason=f"Body of {max(declared, len(body))} bytes is over the {MAX_BODY_BYTES // 1024} KiB "
                               "limit.", **reject)
     if data is None:
-        return _reject(400, {"detail": "Invalid JSON payload: the body must be a JSON object."}, payload=stored(),
+        detail = (f"Invalid JSON payload: {_TOO_DEEP}." if not_json == _TOO_DEEP
+                  else "Invalid JSON payload: the body must be a JSON object.")
+        return _reject(400, {"detail": detail}, payload=refused(),
                        reason=f"Body is {not_json}.", **reject)
 
     sent_secret = data.get("secret")
     if sent_secret is None or sent_secret == "":
-        return _reject(401, {"detail": "Missing secret in payload."}, payload=stored(),
+        return _reject(401, {"detail": "Missing secret in payload."}, payload=refused(),
                        reason="Missing secret in payload.", **reject)
     expected = user.webhook_secret.encode() if user is not None else _NO_SECRET
     given = sent_secret.encode("utf-8", errors="replace") if isinstance(sent_secret, str) else b""
     if not hmac.compare_digest(given, expected) or user is None:
         reason = "Wrong webhook secret." if user is not None else f"Unknown user {user_id[:64]!r} in the URL."
-        return _reject(403, FORBIDDEN, payload=stored(sent_secret), reason=reason, **reject)
+        return _reject(403, FORBIDDEN, payload=refused(sent_secret), reason=reason, **reject)
 
     retry_after = _rate_limited("user", str(user.pk), settings.WEBHOOK_RATE_LIMIT_PER_USER)
     if retry_after:
         return _too_many(retry_after, "Too many alerts for this user.")
 
-    payload = stored(sent_secret)
+    payload = _scrub(data, _secrets_to_hide(user, sent_secret), top=True)
     try:
         alert = parse_alert(data, now=timezone.now(), replay_window_seconds=user.replay_window_seconds,
                             url_user_id=user.pk)
     except AlertInvalid as exc:
-        return _reject(422, {"detail": exc.errors}, payload=payload,
+        return _reject(422, {"detail": exc.errors}, payload=_bounded(payload, body),
                        reason=f"Invalid alert: {errors_summary(exc.errors)}", **reject)
 
     try:

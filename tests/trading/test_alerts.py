@@ -1,13 +1,16 @@
 """Alert payload validation (pure, no database): what a TradingView alert must look like."""
 
 import copy
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from trading.alerts import AlertInvalid, parse_alert, parse_timeframe, parse_timestamp
+from trading.alerts import (
+    AlertInvalid, json_depth_exceeds, json_number, parse_alert, parse_timeframe, parse_timestamp,
+)
 
 NOW = datetime(2026, 11, 24, 1, 0, 30, tzinfo=UTC)
 USER_ID = uuid.UUID("6f1c1f0e-3f43-4a4e-9d55-3c1b7c0b7a01")
@@ -379,3 +382,65 @@ def test_a_body_that_is_not_an_object_is_refused():
         parse_alert(["not", "an", "object"], now=NOW, replay_window_seconds=600)
 
     assert caught.value.errors[0]["type"] == "dict_type"
+
+
+# --- parsed numbers and depth (issue 14) ------------------------------------------------------------
+
+
+def decoded(text: str):
+    """A body as the webhook decodes it: fractions and exponents as Decimal, NaN/Infinity too."""
+    return json.loads(text, parse_float=json_number, parse_constant=Decimal)
+
+
+def test_json_numbers_are_exact_decimals_and_an_unholdable_exponent_is_nan():
+    numbers = decoded("[0.1, 1e999999, 1e99999999999999999999999999, NaN, -Infinity]")
+
+    assert numbers[:2] == [Decimal("0.1"), Decimal("1E+999999")]
+    assert all(not number.is_finite() for number in numbers[2:])
+
+
+@pytest.mark.parametrize(("section", "field", "literal"), [
+    ("tv", "entry_price", "1e999999"), ("tv", "entry_price", "NaN"), ("tv", "order_size", "Infinity"),
+    ("risk", "stop_loss", "-Infinity"), ("tv", "timeframe", "1e999999"), ("tv", "close_price", "1e400"),
+])
+def test_a_non_finite_or_overflowing_number_is_an_error_at_its_field(section, field, literal):
+    body = decoded(json.dumps(payload(**{section: {field: "__N__"}})).replace('"__N__"', literal))
+
+    errors = errors_of(body)
+
+    assert locs(errors) == [[section, field]]
+    assert errors[0]["msg"].startswith("Input should be a finite number")
+
+
+def test_a_non_finite_number_in_a_field_the_engine_ignores_is_still_refused():
+    body = decoded(json.dumps(payload(notes={"bars": ["__N__"]})).replace('"__N__"', "1e999999"))
+
+    assert locs(errors_of(body)) == [["notes", "bars", 0]]
+
+
+def test_timestamps_given_as_absurd_numbers_are_out_of_range_not_a_crash():
+    for value in (Decimal("1E+999999"), 10**4000, -(10**4000)):
+        with pytest.raises(ValueError):
+            parse_timestamp(value)
+
+
+def test_decimal_numbers_parse_like_floats_did():
+    body = decoded(json.dumps(payload(tv={"entry_price": 60000.25, "timeframe": 240.0, "order_size": 1})))
+
+    alert = parse(body)
+
+    assert (alert.entry_price, alert.timeframe, alert.order_size) == (Decimal("60000.25"), 240, Decimal(1))
+
+
+def test_a_payload_nested_deeper_than_32_levels_is_refused_before_any_walk():
+    deep = payload()
+    deep["notes"] = inner = []
+    for _ in range(5_000):  # far past Python's recursion limit
+        inner.append([])
+        inner = inner[0]
+
+    with pytest.raises(AlertInvalid) as caught:
+        parse(deep)
+
+    assert caught.value.errors == [{"loc": [], "msg": "Nested deeper than 32 levels", "type": "too_deep"}]
+    assert json_depth_exceeds(deep) and not json_depth_exceeds(payload())

@@ -15,7 +15,7 @@ from risk.services import exchange_accounts_sync
 from tests.factories import PositionGroupFactory, UserFactory
 from trading.models import Order, PositionGroup, QueuedSignal, Signal
 from trading.states import GroupStatus
-from trading.views import alert_template
+from trading.views import SIGNALS_SHOWN, alert_template
 
 PAGES = ["overview", "queue", "risk", "signals", "settings", "partial-positions", "partial-engine", "partial-pool"]
 
@@ -382,13 +382,38 @@ def test_signals_page_shows_rejected_alerts_with_reason_and_payload(trader_clien
                           reason="Unreplaced placeholder in tv.entry_price: {{strategy.order.price}}",
                           payload={"tv": {"symbol": "SOLUSDT", "entry_price": "{{strategy.order.price}}"}})
 
-    page = trader_client.get(reverse("signals")).content.decode()
+    page = trader_client.get(reverse("signals") + "?show=all").content.decode()
 
     assert "Unreplaced placeholder in tv.entry_price" in page
     assert "SOLUSDT" in page and "HTTP 422" in page
     assert "&quot;entry_price&quot;" in page  # the payload, escaped, in the viewer
     assert "Opened" in page  # the routed alert that opened the position
     assert trader.webhook_secret not in page
+
+
+def test_junk_posted_to_a_traders_url_does_not_push_their_alerts_off_the_signals_page(trader_client, trader,
+                                                                                       position, settings):
+    settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = 0  # every refusal stored: more than a page of them
+    attacker = Client(REMOTE_ADDR="203.0.113.66")  # knows the URL, not the secret
+    for n in range(SIGNALS_SHOWN + 10):
+        attacker.post(f"/webhooks/{trader.pk}/tradingview", data=f"junk {n}", content_type="text/plain")
+    assert Signal.objects.filter(user=trader, http_status=400).count() == SIGNALS_SHOWN + 10
+
+    page = trader_client.get(reverse("signals")).content.decode()
+
+    assert "Opened" in page and "BTC/USDT" in page  # the alert that opened the position
+    assert "junk" not in page and "HTTP 400" not in page
+    assert "were refused in the last 24 hours" in page and "?show=refused" in page
+    refused = trader_client.get(reverse("signals") + "?show=refused").content.decode()
+    assert refused.count("HTTP 400") == SIGNALS_SHOWN and "junk 209" in refused and "Opened" not in refused
+
+
+def test_signals_page_without_refusals_says_nothing_about_them(trader_client, trader, position):
+    page = trader_client.get(reverse("signals")).content.decode()
+    refused = trader_client.get(reverse("signals") + "?show=refused").content.decode()
+
+    assert "Opened" in page and "were refused" not in page
+    assert "No request to your webhook URL was refused." in refused
 
 
 # --- Settings -----------------------------------------------------------------------------------------

@@ -1,11 +1,15 @@
 """Users: webhook secret and URL, per-user rows, secret rotation, the demo command."""
 
+import importlib
 import json
 import re
 import uuid
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django.forms import modelform_factory
 from rest_framework.authtoken.models import Token
 
 from exchanges.models import ExchangeAccount
@@ -88,3 +92,63 @@ def test_demo_is_idempotent(capsys):
     assert (account.exchange_id, account.mode, account.price_feed) == ("binance", "paper", "synthetic")
     config = DCAConfiguration.objects.get(user__username="demo")
     assert (config.pair, config.timeframe, len(config.levels)) == ("BTC/USDT", 15, 5)
+
+
+# --- webhook windows (issue 14) -----------------------------------------------------------------------
+
+
+def test_both_webhook_windows_default_to_600_seconds():
+    user = UserFactory()
+
+    assert (user.replay_window_seconds, user.dedupe_window_seconds) == (600, 600)
+
+
+def test_a_dedupe_window_shorter_than_the_replay_window_is_refused_with_what_to_do():
+    user = UserFactory()
+    # The form admin builds for a user validates exactly like this one.
+    form = modelform_factory(User, fields=("replay_window_seconds", "dedupe_window_seconds"))(
+        {"replay_window_seconds": "600", "dedupe_window_seconds": "300"}, instance=user)
+
+    assert not form.is_valid()
+    assert form.errors["dedupe_window_seconds"] == [
+        "Must be at least the replay window (600 s): an alert repeated after 300 s would still be inside the "
+        "replay window and be acted on twice. Set it to 600 or more, or shorten the replay window."]
+    user.refresh_from_db()
+    assert user.dedupe_window_seconds == 600
+
+
+def test_equal_or_longer_dedupe_windows_are_accepted():
+    user = UserFactory()
+    form = modelform_factory(User, fields=("replay_window_seconds", "dedupe_window_seconds"))(
+        {"replay_window_seconds": "120", "dedupe_window_seconds": "120"}, instance=user)
+
+    assert form.is_valid(), form.errors
+    form.save()
+    user.refresh_from_db()
+    assert (user.replay_window_seconds, user.dedupe_window_seconds) == (120, 120)
+
+
+def test_the_database_refuses_a_dedupe_window_shorter_than_the_replay_window():
+    user = UserFactory()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.filter(pk=user.pk).update(dedupe_window_seconds=300)
+
+    user.refresh_from_db()
+    assert user.dedupe_window_seconds == 600
+
+
+def test_the_migration_raises_existing_dedupe_windows_to_the_replay_window():
+    migration = importlib.import_module("trading.migrations.0005_webhook_hardening")
+    old, custom = UserFactory(), UserFactory()
+    with connection.cursor() as cursor:  # as before the migration (DDL rolls back with the test)
+        cursor.execute("ALTER TABLE trading_user DROP CONSTRAINT user_dedupe_covers_replay")
+    User.objects.filter(pk=old.pk).update(dedupe_window_seconds=300)  # the old default
+    User.objects.filter(pk=custom.pk).update(replay_window_seconds=60, dedupe_window_seconds=900)
+
+    migration.dedupe_covers_replay(django_apps, None)
+
+    old.refresh_from_db()
+    custom.refresh_from_db()
+    assert (old.replay_window_seconds, old.dedupe_window_seconds) == (600, 600)
+    assert (custom.replay_window_seconds, custom.dedupe_window_seconds) == (60, 900)  # already covered

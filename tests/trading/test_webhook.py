@@ -21,8 +21,9 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from trading.models import Order, PositionGroup, Pyramid, QueuedSignal, Signal
+from trading.models import Order, PositionGroup, Pyramid, QueuedSignal, Signal, WebhookRejectionTally
 from trading.services.signals import signal_sweep
+from trading.webhooks import STORED_REJECTED_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
 
@@ -232,12 +233,13 @@ def test_the_same_body_after_the_dedupe_window_is_a_new_signal(web, user):
 
 
 def test_the_dedupe_window_is_the_users_own(web, user):
-    user.dedupe_window_seconds = 0
+    user.replay_window_seconds = user.dedupe_window_seconds = 60
     user.save()
     body = json.dumps(alert(user))
+    first = post(web, user.id, body).json()["signal_id"]
+    Signal.objects.filter(id=first).update(received_at=timezone.now() - timedelta(seconds=61))
 
-    assert post(web, user.id, body).status_code == 202
-    assert post(web, user.id, body).status_code == 202
+    assert post(web, user.id, body).status_code == 202  # the default 600 s would call it a duplicate
 
 
 def test_the_same_body_for_two_users_is_two_signals(web):
@@ -268,7 +270,7 @@ def test_unparseable_json_is_400_and_kept_as_masked_text(web, user, ip, caplog):
     assert ip in caplog.text and "400" in caplog.text
 
 
-@pytest.mark.parametrize("body", ['["a", "list"]', '"text"', "null", "", '{"entry_price": NaN}', "\xff\xfe{"])
+@pytest.mark.parametrize("body", ['["a", "list"]', '"text"', "null", "", '{"entry_price": NaN', "\xff\xfe{"])
 def test_json_that_is_not_an_object_is_400(web, user, ip, body):
     response = post(web, user.id, body.encode("latin-1"))
 
@@ -289,7 +291,8 @@ def test_an_unparseable_body_is_stored_truncated(web, user, ip):
     post(web, user.id, raw, content_type="text/plain")
 
     signal = assert_only_the_rejection(http_status=400, user=user, ip=ip)
-    assert len(signal.payload["raw"]) == 2000 and signal.payload["truncated"] is True
+    assert len(signal.payload["raw"]) == STORED_REJECTED_BODY_BYTES and signal.payload["truncated"] is True
+    assert signal.payload["raw_bytes"] == len(raw)
     assert_no_secret(signal, user.webhook_secret)
 
 
@@ -339,12 +342,13 @@ def test_unknown_user_and_malformed_id_get_the_same_403_as_a_wrong_secret(web, u
     assert wrong_secret.status_code == unknown_user.status_code == malformed.status_code == 403
     assert wrong_secret.content == unknown_user.content == malformed.content
     assert wrong_secret.headers["Content-Type"] == unknown_user.headers["Content-Type"]
-    # The operator can see the unknown-user attempts (user=None); the trader sees their own.
-    assert Signal.objects.filter(user=user, http_status=403).count() == 1
-    assert Signal.objects.filter(user=None, http_status=403).count() == 2
-    for signal in Signal.objects.all():
-        assert_no_secret(signal, user.webhook_secret)
-        assert signal.status == Signal.Status.REJECTED
+    # The trader sees their own; the unknown-user attempts are only counted, for the operator.
+    signal = Signal.objects.get()
+    assert (signal.user, signal.http_status, signal.status) == (user, 403, Signal.Status.REJECTED)
+    assert_no_secret(signal, user.webhook_secret)
+    tally = WebhookRejectionTally.objects.get()
+    assert (tally.network, tally.count, tally.last_http_status) == (ip, 2, 403)
+    assert "not-a-uuid" in tally.last_reason
     assert PositionGroup.objects.count() == 0
 
 
@@ -356,7 +360,8 @@ def test_an_inactive_user_is_refused_like_an_unknown_one(web, user, ip):
 
     assert response.status_code == 403
     assert response.json() == {"detail": "Invalid secret or unknown user."}
-    assert Signal.objects.get().user is None
+    assert Signal.objects.count() == 0
+    assert WebhookRejectionTally.objects.get().count == 1
 
 
 def test_a_body_over_64_kib_is_413_and_not_stored(web, user, ip):
@@ -673,3 +678,180 @@ def test_a_nul_byte_in_an_unparseable_body_is_stored_readable(web, user, ip):
     assert response.status_code == 400
     signal = assert_only_the_rejection(http_status=400, user=user, ip=ip)
     assert "\x00" not in signal.payload["raw"] and "\ufffd" in signal.payload["raw"]
+
+
+# --- hostile bodies: deep nesting, absurd numbers, floods (issue 14) -------------------------------------
+
+
+def nested(kind: str, depth: int) -> str:
+    """A JSON value nested ``depth`` levels: arrays, objects, or both in turn."""
+    if kind == "arrays":
+        return "[" * depth + "]" * depth
+    if kind == "objects":
+        return '{"a":' * depth + "1" + "}" * depth
+    opening = "".join('{"a":' if level % 2 else "[" for level in range(depth))
+    closing = "".join("}" if level % 2 else "]" for level in reversed(range(depth)))
+    return opening + "1" + closing
+
+
+@pytest.mark.parametrize(("kind", "depth"), [
+    ("arrays", 33), ("arrays", 950), ("arrays", 30_000),
+    ("objects", 33), ("objects", 950), ("objects", 10_000),
+    ("mixed", 500), ("mixed", 1_000),
+])
+def test_json_nested_deeper_than_32_levels_is_400_stored_bounded_and_logs_no_traceback(
+    web, user, ip, caplog, kind, depth
+):
+    # The nested value sits one level below the top object: depth + 1 levels in all.
+    body = '{"secret": "%s", "user_id": "%s", "deep": %s}' % (user.webhook_secret, user.id, nested(kind, depth))
+
+    with caplog.at_level(logging.DEBUG):
+        response = post(web, user.id, body)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Invalid JSON payload: nested deeper than 32 levels."}
+    signal = assert_only_the_rejection(http_status=400, user=user, ip=ip)
+    assert signal.reason == "Body is nested deeper than 32 levels."
+    assert len(signal.payload["raw"].encode()) <= STORED_REJECTED_BODY_BYTES
+    assert signal.payload["raw"].startswith('{"secret": "***"')
+    assert_no_secret(signal, user.webhook_secret)
+    assert "webhook 400" in caplog.text and "Traceback" not in caplog.text
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+def test_json_nested_exactly_32_levels_is_read(web, user):
+    body = json.dumps(alert(user, notes=json.loads(nested("arrays", 31))))  # top object + 31 = 32
+
+    assert post(web, user.id, body).status_code == 202
+
+
+def with_number(user, loc: tuple, literal: str) -> str:
+    """The alert as JSON text with ``literal`` (written as is, e.g. an unquoted NaN) at ``loc``."""
+    body = alert(user)
+    section = body
+    for key in loc[:-1]:
+        section = section.setdefault(key, {})
+    section[loc[-1]] = "__NUMBER__"
+    return json.dumps(body).replace('"__NUMBER__"', literal)
+
+
+@pytest.mark.parametrize(("loc", "literal"), [
+    (("tv", "entry_price"), "1e999999"),
+    (("tv", "entry_price"), "NaN"),
+    (("tv", "order_size"), "Infinity"),
+    (("risk", "stop_loss"), "-Infinity"),
+    (("tv", "close_price"), '"-inf"'),
+    (("tv", "market_position_size"), "1e400"),
+    (("risk", "take_profit"), "1e99999999999999999999999999"),
+    (("tv", "timeframe"), "1e999999"),
+    (("timestamp",), "1e999999"),
+    (("timestamp",), "9" * 4000),
+    (("strategy_info", "bar_index"), "1e999999"),  # a field the engine does not read
+])
+def test_a_non_finite_or_absurd_number_is_422_at_its_field_and_stored_finite(web, user, ip, loc, literal):
+    response = post(web, user.id, with_number(user, loc, literal))
+
+    assert response.status_code == 422  # never a 503 that TradingView would resend forever
+    assert [error["loc"] for error in response.json()["detail"]] == [list(loc)]
+    signal = assert_only_the_rejection(http_status=422, user=user, ip=ip)
+    assert f"{'.'.join(loc)}: " in signal.reason
+    json.dumps(signal.payload, allow_nan=False)  # no stored infinity or NaN
+    assert "secret" not in signal.payload
+
+
+def test_a_number_with_more_digits_than_a_float_is_stored_and_routed_exactly(web, user):
+    body = with_number(user, ("tv", "entry_price"), "60000.123456789012345678")
+
+    assert post(web, user.id, body).status_code == 202
+
+    signal = Signal.objects.get()
+    assert signal.entry_price == Decimal("60000.123456789012")  # the column's 12 places, not a float's 17 digits
+    assert Decimal(signal.payload["tv"]["entry_price"]) == Decimal("60000.123456789012345678")
+
+
+def test_a_body_repeated_inside_the_replay_window_is_a_duplicate(web, user, monkeypatch):
+    """Both windows are 600 s: the copy TradingView (or anyone holding the body) sends 323 s later,
+    still inside the replay window, must not act again (dedupe was 300 s)."""
+    sent_at = timezone.now().replace(microsecond=0)
+    body = json.dumps(alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    monkeypatch.setattr(timezone, "now", lambda: sent_at)
+    first = post(web, user.id, body)
+
+    monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=323))
+    again = post(web, user.id, body)
+
+    assert first.status_code == 202
+    assert again.status_code == 200
+    assert again.json() == {"status": "duplicate", "signal_id": first.json()["signal_id"]}
+    assert Signal.objects.count() == 1
+
+
+def test_a_refused_body_is_stored_up_to_4_kib(web, user, ip):
+    big = alert(user, secret="an-old-rotated-secret-value", strategy_info={"alert_message": "y" * 60_000})
+
+    response = post(web, user.id, big)
+
+    assert response.status_code == 403
+    signal = assert_only_the_rejection(http_status=403, user=user, ip=ip)
+    assert len(signal.payload["raw"].encode()) == STORED_REJECTED_BODY_BYTES  # of ~60 KB sent
+    assert signal.payload["truncated"] is True
+    assert signal.payload["raw_bytes"] == len(json.dumps(big))
+    assert_no_secret(signal, "an-old-rotated-secret-value", user.webhook_secret)
+
+
+def test_an_invalid_alert_keeps_4_kib_and_a_small_one_whole(web, user):
+    post(web, user.id, alert(user, tv={"entry_price": "-1"}, strategy_info={"alert_message": "é" * 5_000}))
+    post(web, user.id, alert(user, tv={"entry_price": "-2"}))
+
+    large, small = Signal.objects.order_by("received_at")
+    assert large.http_status == small.http_status == 422
+    assert len(large.payload["raw"].encode()) <= STORED_REJECTED_BODY_BYTES and large.payload["truncated"]
+    assert small.payload["tv"]["entry_price"] == "-2"  # small enough to keep as sent
+
+
+def ipv6_subnet() -> str:
+    """A fresh /64 in the documentation range, so the rate counters of earlier tests never carry over."""
+    return "2001:db8:%x:%x" % (random.randrange(1 << 16), random.randrange(1 << 16))
+
+
+def test_the_per_ip_limit_counts_an_ipv6_client_by_its_64(user, settings):
+    settings.WEBHOOK_RATE_LIMIT_PER_IP = 2
+    subnet = ipv6_subnet()
+    wait_for_a_fresh_rate_window()
+
+    answers = [post(Client(REMOTE_ADDR=f"{subnet}::{host}"), user.id, alert(user)).status_code
+               for host in ("1", "2", "ffff:ffff:3")]
+
+    assert answers == [202, 202, 429]  # three addresses of one /64 share one allowance
+    assert post(Client(REMOTE_ADDR=f"{ipv6_subnet()}::1"), user.id, alert(user)).status_code == 202
+    assert Signal.objects.count() == 3
+
+
+def test_requests_for_unknown_users_are_counted_per_network_and_hour_not_stored(user):
+    subnet = ipv6_subnet()
+    junk = ["not json", json.dumps({"no": "secret"}), json.dumps(alert(user, secret="guess-guess-guess"))]
+
+    answers = [post(Client(REMOTE_ADDR=f"{subnet}::{n % 7 + 1}"), uuid.uuid4(), junk[n % 3]).status_code
+               for n in range(30)]
+    post(Client(REMOTE_ADDR=f"{ipv6_subnet()}::1"), "not-a-uuid", "junk")
+
+    assert sorted(set(answers)) == [400, 401, 403]
+    assert Signal.objects.count() == 0  # nothing row by row
+    tallies = WebhookRejectionTally.objects.filter(network=f"{subnet}::/64")
+    assert sum(tally.count for tally in tallies) == 30 and 1 <= len(tallies) <= 2  # 2 across an hour's end
+    assert WebhookRejectionTally.objects.count() == len(tallies) + 1
+    assert user.webhook_secret not in "".join(tally.last_reason for tally in WebhookRejectionTally.objects.all())
+
+
+def test_refusals_for_a_known_user_past_the_hours_allowance_are_only_counted(user, settings):
+    settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = 3
+    subnet = ipv6_subnet()
+    attacker = Client(REMOTE_ADDR=f"{subnet}::9")  # knows the URL, not the secret
+
+    answers = [post(attacker, user.id, f"junk {n}", content_type="text/plain").status_code for n in range(8)]
+    accepted = post(Client(REMOTE_ADDR=next(_addresses)), user.id, alert(user))
+
+    assert answers == [400] * 8 and accepted.status_code == 202
+    assert Signal.objects.filter(user=user, http_status=400).count() == 3
+    assert sum(WebhookRejectionTally.objects.filter(network=f"{subnet}::/64").values_list("count", flat=True)) == 5
+    assert Signal.objects.filter(user=user, http_status=202).count() == 1  # real alerts are never capped
