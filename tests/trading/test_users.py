@@ -139,7 +139,7 @@ def test_the_database_refuses_a_dedupe_window_shorter_than_the_replay_window():
 
 
 def test_the_migration_raises_existing_dedupe_windows_to_the_replay_window():
-    migration = importlib.import_module("trading.migrations.0005_webhook_hardening")
+    migration = importlib.import_module("trading.migrations.0006_webhook_hardening")
     old, custom = UserFactory(), UserFactory()
     with connection.cursor() as cursor:  # as before the migration (DDL rolls back with the test)
         cursor.execute("ALTER TABLE trading_user DROP CONSTRAINT user_dedupe_covers_replay")

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('trading', '0004_fee_rate'),
+        ('trading', '0005_quote_usd_rate'),
     ]
 
     operations = [
