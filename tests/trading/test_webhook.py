@@ -219,27 +219,23 @@ def test_a_repeated_body_is_answered_duplicate_with_the_first_id_and_acts_once(w
     assert routing_messages(first.json()["signal_id"]) == 1
 
 
-def test_the_same_body_after_the_dedupe_window_is_a_new_signal(web, user):
-    body = json.dumps(alert(user))
-    first = post(web, user.id, body).json()["signal_id"]
-    Signal.objects.filter(id=first).update(received_at=timezone.now() - timedelta(seconds=user.dedupe_window_seconds + 1))
-
-    again = post(web, user.id, body)
-
-    assert again.status_code == 202
-    assert again.json()["signal_id"] != first
-    assert Signal.objects.count() == 2
-    assert Signal.objects.get(id=first).dedupe_key is None  # released to the new copy
-
-
-def test_the_dedupe_window_is_the_users_own(web, user):
+def test_a_body_is_acted_on_once_for_as_long_as_it_passes_the_replay_check(web, user, monkeypatch):
+    # Windows of 60 s: the copy at 59 s is a duplicate; at 61 s the body no longer passes the replay
+    # check, so it is refused as a replay, never accepted a second time.
     user.replay_window_seconds = user.dedupe_window_seconds = 60
     user.save()
-    body = json.dumps(alert(user))
-    first = post(web, user.id, body).json()["signal_id"]
-    Signal.objects.filter(id=first).update(received_at=timezone.now() - timedelta(seconds=61))
+    sent_at = timezone.now().replace(microsecond=0)
+    body = json.dumps(alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    monkeypatch.setattr(timezone, "now", lambda: sent_at)
+    first = post(web, user.id, body)
+    monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=59))
+    within = post(web, user.id, body)
+    monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=61))
+    after = post(web, user.id, body)
 
-    assert post(web, user.id, body).status_code == 202  # the default 600 s would call it a duplicate
+    assert (first.status_code, within.status_code) == (202, 200)
+    assert after.status_code >= 400 and "replay" in after.text
+    assert Signal.objects.filter(http_status=202).count() == 1
 
 
 def test_the_same_body_for_two_users_is_two_signals(web):
@@ -783,6 +779,22 @@ def test_a_body_repeated_inside_the_replay_window_is_a_duplicate(web, user, monk
     assert first.status_code == 202
     assert again.status_code == 200
     assert again.json() == {"status": "duplicate", "signal_id": first.json()["signal_id"]}
+    assert Signal.objects.count() == 1
+
+
+def test_a_body_stamped_ahead_of_our_clock_stays_a_duplicate_while_it_passes_the_replay_check(web, user, monkeypatch):
+    """Stamped 500 s ahead (a sender's fast clock), the body passes the replay check until its stamp
+    + 600 s: 1,100 s after it first arrived, past the dedupe window counted from its arrival."""
+    received_at = timezone.now().replace(microsecond=0)
+    body = json.dumps(alert(user, timestamp=(received_at + timedelta(seconds=500)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    monkeypatch.setattr(timezone, "now", lambda: received_at)
+    first = post(web, user.id, body)
+
+    monkeypatch.setattr(timezone, "now", lambda: received_at + timedelta(seconds=1000))
+    again = post(web, user.id, body)
+
+    assert first.status_code == 202
+    assert (again.status_code, again.json()["signal_id"]) == (200, first.json()["signal_id"])
     assert Signal.objects.count() == 1
 
 

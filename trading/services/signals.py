@@ -66,8 +66,10 @@ def signal_enqueue_routing(*, signal_id: uuid.UUID) -> bool:
     return dispatch.route_signal(signal_id)
 
 
-def _first_within_window(*, user: User, dedupe_key: str) -> Signal | None:
-    """The accepted signal holding ``dedupe_key`` if it is still inside the dedupe window.
+def _first_within_window(*, user: User, dedupe_key: str, replayable_until) -> Signal | None:
+    """The accepted signal holding ``dedupe_key`` if it is still inside the dedupe window, or while the
+    body (same bytes, same timestamp) would still pass the replay check (``replayable_until``): a body
+    stamped ahead of the receiving clock stays replayable past ``received_at`` + the window.
 
     A holder older than the window gives up its key with a conditional UPDATE (only if it is still
     that old), so the caller can insert again; two concurrent callers cannot both win the insert.
@@ -76,7 +78,7 @@ def _first_within_window(*, user: User, dedupe_key: str) -> Signal | None:
     if first is None:
         return None  # released between our INSERT and this read: insert again
     cutoff = timezone.now() - timedelta(seconds=user.dedupe_window_seconds)
-    if first.received_at >= cutoff:
+    if first.received_at >= cutoff or timezone.now() <= replayable_until:
         return first
     Signal.objects.filter(id=first.id, received_at__lt=cutoff).update(dedupe_key=None)
     return None
@@ -116,7 +118,8 @@ def signal_accept(
         except IntegrityError:
             if attempt == 2:
                 raise
-            first = _first_within_window(user=user, dedupe_key=dedupe_key)
+            first = _first_within_window(user=user, dedupe_key=dedupe_key, replayable_until=alert.timestamp
+                                         + timedelta(seconds=user.replay_window_seconds))
             if first is not None:
                 logger.info("duplicate alert for user %s from %s: same body as signal %s", user.pk, client_ip, first.id)
                 return first, False
