@@ -356,11 +356,15 @@ STORAGES = {
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Every handler scrubs signed URLs, API keys, bot tokens and secrets from messages and tracebacks
+# (config/log_filters.py); configure_logging also covers the handlers LOGGING does not declare.
+LOGGING_CONFIG = "config.log_filters.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"scrub_secrets": {"()": "config.log_filters.ScrubSecrets"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
