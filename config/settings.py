@@ -8,6 +8,7 @@ explicit SECRET_KEY and FIELD_ENCRYPTION_KEYS, so a production host never runs o
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,6 +78,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "trading",
     "risk",
     "notifications",
@@ -92,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,6 +103,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "trading.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# django-axes first: it refuses a locked-out username + address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 TEMPLATES = [
     {
@@ -267,6 +273,23 @@ if REDIS_URL:
     # request. Rate limiting fails open and skips the cache for 10 s after an error, so one request
     # per process waits 0.5 s at most.
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 0.25, "socket_timeout": 0.5})
+
+# --- Logins (django-axes) -------------------------------------------------------------------
+# Wrong passwords for one username from one client address before that pair is locked out, on
+# /accounts/login/, /admin/login/ and the API token endpoint alike; another address or another
+# username is not affected, so an attacker cannot lock a trader out everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1 and LOGIN_LOCKOUT_MINUTES above 0")
+# The client address as the webhook sees it: X-Forwarded-For only from WEBHOOK_TRUSTED_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "trading.webhooks.client_ip"
+AXES_RESET_ON_SUCCESS = True  # a trader who gets it right starts from zero again
+# Trying again while locked out does not restart the clock: the wait shown is the wait there is.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_FORM_FIELD = "username"
 
 # --- Telegram -------------------------------------------------------------------------------
 # Loss/profit threshold alerts: prices move without fills, so a sweep checks the open positions of
