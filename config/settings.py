@@ -103,6 +103,12 @@ WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "trading.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+# Django's four checks, for every password a person sets (createsuperuser, admin, `demo --password`).
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in ("UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator",
+                 "NumericPasswordValidator")
+]
 # django-axes first: it refuses a locked-out username + address before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
@@ -290,6 +296,7 @@ AXES_RESET_ON_SUCCESS = True  # a trader who gets it right starts from zero agai
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False  # no "AXES: BEGIN" line from every manage.py command
 
 # --- Telegram -------------------------------------------------------------------------------
 # Loss/profit threshold alerts: prices move without fills, so a sweep checks the open positions of
