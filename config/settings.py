@@ -195,6 +195,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
+# /healthz shows why a part is down (hosts, ports, error text) to staff sessions and to requests
+# sending "Authorization: Bearer <HEALTHZ_TOKEN>"; empty: to staff only.
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 
 
 def every(seconds: float, task: str) -> dict:
