@@ -13,7 +13,7 @@ Where secrets hide in what gets logged:
   (``apiKey``, ``api_key``, ``X-MBX-APIKEY``, ``X-BAPI-API-KEY``, ``OK-ACCESS-KEY``, ``AccessKeyId``),
   signatures (``signature``, ``sign``, ``X-BAPI-SIGN``), secrets (the webhook's ``"secret"`` among
   them), passphrases, passwords, tokens and ``Authorization`` headers.
-- **Telegram bot tokens**, part of every Bot API URL (``/bot<token>/sendMessage``), also bare.
+- **Telegram bot tokens**, part of every Bot API URL (``/bot<token>/sendMessage``).
 - **Passwords in connection URLs** (``redis://:<password>@host``, ``postgres://user:<password>@host``).
 
 The filter rewrites the record itself (message with its arguments merged, the formatted traceback
@@ -35,24 +35,32 @@ _URL_QUERY = re.compile(r"""(\b(?:https?|wss?)://[^\s?#"'<>]*)\?[^\s"'<>]*""", r
 _URLLIB3_PATH_QUERY = re.compile(r"(\bwith url: [^\s?]*)\?\S*")
 # scheme://user:password@host → scheme://user:***@host
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@", re.IGNORECASE)
-# Telegram bot tokens: "<bot id>:<35 characters>", in /bot<token>/ URLs or on their own.
+# Telegram bot tokens ("<bot id>:<35 characters>") in Bot API URLs: /bot<token>/sendMessage.
 _BOT_URL_TOKEN = re.compile(r"/bot\d+:[\w-]+")
-_BOT_TOKEN = re.compile(r"\b\d{6,12}:[\w-]{30,}")
 # A name, then = or :, then a value (quoted or bare). The name is checked by _is_sensitive.
 _NAMED_VALUE = re.compile(
     r"""(?<![\w-])(?P<name>[A-Za-z][\w-]*)(?P<separator>["']?\s*[:=]\s*)"""
     r"""(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>(?:(?:Token|Bearer|Basic)\s+)?[^\s"'&,;)}\]<>]+))"""
 )
-# Sensitive when the name, lower-cased without - and _, ends with one of these...
-_SENSITIVE_ENDINGS = ("apikey", "accesskey", "accesskeyid", "secretkey", "privatekey", "apisecret")
+# Sensitive when the name, lower-cased without - and _, contains one of these...
+_SENSITIVE_PARTS = ("secret", "password", "passphrase", "apikey", "accesskey", "privatekey")
 # ...or its last -/_ separated word is one of these ("signal_id" is not "sign", "api_token" is "token").
-_SENSITIVE_WORDS = {"secret", "passphrase", "password", "signature", "sign", "token", "authorization", "apikey"}
+_SENSITIVE_WORDS = {"signature", "sign", "token", "authorization"}
+# A cheap first look for any of those names, before the slower _NAMED_VALUE: substring tests on the
+# lower-cased line ("signal" alone is not "sign").
+_NAME_HINTS = ("secret", "passw", "passphrase", "apikey", "api_key", "api-key", "accesskey", "access_key",
+               "access-key", "privatekey", "private_key", "token", "authoriz")
+
+
+def _may_name_a_secret(text: str) -> bool:
+    lowered = text.lower()
+    return any(hint in lowered for hint in _NAME_HINTS) or lowered.count("sign") > lowered.count("signal")
 
 
 def _is_sensitive(name: str) -> bool:
     lowered = name.lower()
     compact = lowered.replace("-", "").replace("_", "")
-    return compact.endswith(_SENSITIVE_ENDINGS) or re.split(r"[-_]", lowered)[-1] in _SENSITIVE_WORDS
+    return any(part in compact for part in _SENSITIVE_PARTS) or re.split(r"[-_]", lowered)[-1] in _SENSITIVE_WORDS
 
 
 def _mask_named_value(match: re.Match) -> str:
@@ -69,12 +77,18 @@ def _mask_named_value(match: re.Match) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with signed URLs' query strings, credentials, bot tokens and URL passwords masked."""
-    text = _URL_QUERY.sub(rf"\1?{MASK}", text)
-    text = _URLLIB3_PATH_QUERY.sub(rf"\1?{MASK}", text)
-    text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
-    text = _BOT_URL_TOKEN.sub(f"/bot{MASK}", text)
-    text = _BOT_TOKEN.sub(MASK, text)
-    return _NAMED_VALUE.sub(_mask_named_value, text)
+    # Most lines hold no "://" and no credential's name; the guards keep them cheap (a webhook log
+    # line: ~3 µs instead of ~43 µs with every pattern run, against ~1.5 ms of CPU per alert).
+    if "://" in text:
+        text = _URL_QUERY.sub(rf"\1?{MASK}", text)
+        text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
+    if "with url:" in text:
+        text = _URLLIB3_PATH_QUERY.sub(rf"\1?{MASK}", text)
+    if "/bot" in text:
+        text = _BOT_URL_TOKEN.sub(f"/bot{MASK}", text)
+    if (":" in text or "=" in text) and _may_name_a_secret(text):
+        text = _NAMED_VALUE.sub(_mask_named_value, text)
+    return text
 
 
 class ScrubSecrets(logging.Filter):

@@ -90,6 +90,7 @@ def test_a_celery_worker_logs_a_failed_task_without_the_key_or_signature(tmp_pat
     # The webhook secret, in a TradingView body.
     ('body {"user_id": "6f1c", "secret": "Zq8w_webhook_secret_value", "tv": {}}', '"secret": "***"',
      "Zq8w_webhook_secret_value"),
+    ("rotated webhook_secret='Zq8w_old_secret_value' for trader7", "webhook_secret='***'", "Zq8w_old_secret_value"),
     # A password in a connection URL.
     ("Error connecting to redis://:hunter2@10.1.2.3:6379/0", "redis://:***@10.1.2.3:6379/0", "hunter2"),
 ])
