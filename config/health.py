@@ -1,11 +1,22 @@
 """``/healthz``: is the database answering, is the broker answering, when did worker and beat last run,
-and how many positions carry an anomaly (an over-sell) an operator must look at."""
+and how many positions carry an anomaly (an over-sell) an operator must look at.
 
+Anyone may ask, so the public answer says only which part is down (``"database": "down"``). Why —
+the error with its host and port — is for operators: a staff session, or a monitor sending
+``Authorization: Bearer <HEALTHZ_TOKEN>``, gets it under ``details``; it is logged too.
+"""
+
+import hmac
+import logging
+
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
 
 from config.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -51,15 +62,30 @@ def _anomalies() -> dict[str, int]:
         return {}
 
 
+def _may_see_details(request) -> bool:
+    token = settings.HEALTHZ_TOKEN
+    sent = request.headers.get("Authorization", "")
+    if token and sent.startswith("Bearer ") and hmac.compare_digest(sent[len("Bearer "):].encode(), token.encode()):
+        return True
+    try:
+        return request.user.is_staff  # a session lookup: the database may be the part that is down
+    except Exception:
+        return False
+
+
 def healthz(request):
     database_ok, database = _database_ok()
     broker_ok, broker = _broker_ok()
     healthy = database_ok and broker_ok
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "database": database,
-        "broker": broker,
+        "database": "ok" if database_ok else "down",
+        "broker": "ok" if broker_ok else "down",
         "last_seen": _heartbeats() if database_ok else {},
         "anomalies": _anomalies() if database_ok else {},
     }
+    if not healthy:
+        logger.warning("healthz: database %s; broker %s", database, broker)
+    if _may_see_details(request):
+        body["details"] = {"database": database, "broker": broker}
     return JsonResponse(body, status=200 if healthy else 503)

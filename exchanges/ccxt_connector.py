@@ -96,6 +96,9 @@ STATUS_UNKNOWN_CODES = {"-1006", "-1007"}
 # Answers that mean "no such order" which ccxt files under another class on some endpoints
 # (Binance spot DELETE /api/v3/order: -2011 "Unknown order sent." → OperationRejected).
 ORDER_NOT_FOUND_MESSAGES = ("unknown order sent", "order does not exist")
+# A URL with a query string in a ccxt exception's text: the request as sent, signed (and on HTX
+# with the API key as AccessKeyId). Network errors chain requests' exception, which names it too.
+_SIGNED_URL = re.compile(r"://\S*\?")
 
 
 # --- The budget hook -------------------------------------------------------------------------
@@ -631,7 +634,13 @@ class CcxtConnector(Connector):
         try:
             return function(*args)
         except ccxt.BaseError as exc:
-            raise self._translate(exc, creating_order=creating_order) from exc
+            error = self._translate(exc, creating_order=creating_order)
+            if not _SIGNED_URL.search(str(exc)):
+                raise error from exc
+        # ccxt's text names the request URL with its signature (Binance) or API key (HTX AccessKeyId),
+        # and so would any traceback that chains it: ours keeps only the cleaned message. Raised
+        # outside the except block, so not even __context__ holds the original.
+        raise error
 
     def _translate(self, error: ccxt.BaseError, *, creating_order: bool):
         exchange = self.exchange_id

@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -532,6 +533,23 @@ def test_duplicate_client_order_id_means_an_earlier_attempt_got_through(binance,
         binance.create_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
                              price=Decimal("99"), client_order_id="dce-1-2-0")
     assert raised.value.exchange_message == "Duplicate order sent."
+
+
+def test_an_error_naming_the_signed_url_is_raised_without_it(binance, exchange):
+    # Given Binance answering a signed request with a load balancer's 503 page, which ccxt reports as
+    # "binance GET http://…/api/v3/account?timestamp=…&signature=<sig> 503 Service Unavailable …"
+    exchange.route("GET", "/api/v3/account", Reply("<html><body>503 Service Unavailable</body></html>", status=503))
+
+    with pytest.raises(RetryableError) as raised:
+        binance.balance()
+
+    # Then the error the engine gets, and any traceback of it, says what failed without the signature
+    signature = exchange.sent("GET", "/api/v3/account")[0].params["signature"]
+    printed = "".join(traceback.format_exception(raised.value))
+    assert signature not in printed and "signature=" not in printed
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+    assert "binance is unreachable or busy" in str(raised.value)
+    assert "/api/v3/account 503 Service Unavailable" in raised.value.exchange_message
 
 
 def test_rejected_api_key_is_authentication_failed(binance, exchange):

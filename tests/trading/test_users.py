@@ -2,12 +2,16 @@
 
 import importlib
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.forms import modelform_factory
 from rest_framework.authtoken.models import Token
@@ -19,6 +23,7 @@ from tests.factories import UserFactory
 from trading.models import DCAConfiguration, User
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_new_user_has_a_strong_secret_a_webhook_url_and_its_configs(settings):
@@ -152,3 +157,76 @@ def test_the_migration_raises_existing_dedupe_windows_to_the_replay_window():
     custom.refresh_from_db()
     assert (old.replay_window_seconds, old.dedupe_window_seconds) == (600, 600)
     assert (custom.replay_window_seconds, custom.dedupe_window_seconds) == (60, 900)  # already covered
+
+def test_demo_user_is_a_trader_not_a_superuser_unless_asked(capsys, client):
+    call_command("demo", "--json")
+    demo = User.objects.get(username="demo")
+
+    assert (demo.is_superuser, demo.is_staff) == (False, False)
+    client.force_login(demo)
+    assert client.get("/admin/").status_code == 302  # to the admin login: no admin for the demo trader
+    assert "manage.py createsuperuser" in _banner(capsys)
+
+    call_command("demo", "--superuser", "--json")
+    demo.refresh_from_db()
+    assert (demo.is_superuser, demo.is_staff) == (True, True)
+
+    call_command("demo", "--json")  # back to the demo state
+    demo.refresh_from_db()
+    assert demo.is_superuser is False
+
+
+def _banner(capsys) -> str:
+    capsys.readouterr()
+    call_command("demo")
+    return capsys.readouterr().out
+
+
+def production(settings):
+    settings.DJANGO_ENV, settings.PRODUCTION = "production", True
+
+
+def nothing_of_the_demo_exists() -> bool:
+    return not (User.objects.filter(username="demo").exists() or Token.objects.exists()
+                or ExchangeAccount.objects.exists())
+
+
+@pytest.mark.parametrize("arguments", [[], ["--password", "Kq7!vY2m#Lp9xR"], ["--i-know-this-is-production"]])
+def test_demo_refuses_in_production_without_a_password_and_the_confirmation(settings, arguments):
+    production(settings)
+
+    with pytest.raises(CommandError, match="DJANGO_ENV is production.*--password.*--i-know-this-is-production"):
+        call_command("demo", *arguments)
+
+    assert nothing_of_the_demo_exists()
+
+
+def test_demo_in_production_with_a_password_and_the_confirmation_is_a_plain_trader(settings, capsys):
+    production(settings)
+
+    call_command("demo", "--password", "Kq7!vY2m#Lp9xR", "--i-know-this-is-production", "--json")
+
+    demo = User.objects.get(username="demo")
+    assert demo.check_password("Kq7!vY2m#Lp9xR") and not demo.check_password("demo-password")
+    assert (demo.is_superuser, demo.is_staff) == (False, False)
+
+
+def test_a_weak_demo_password_is_refused_with_the_reasons_and_nothing_is_created(settings):
+    production(settings)
+
+    with pytest.raises(CommandError, match="too common"):
+        call_command("demo", "--password", "password", "--i-know-this-is-production")
+
+    assert nothing_of_the_demo_exists()
+
+
+def test_manage_py_demo_refuses_when_the_environment_says_production(tmp_path):
+    env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "VAR_DIR": str(tmp_path),
+           "FIELD_ENCRYPTION_KEYS": "8k4iGv2m0yq0x7aQJ2kq3oT2m4f1Zr8dJtWcF7nq2aE=",
+           "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}  # refused before any database is needed
+
+    result = subprocess.run([sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+
+    assert result.returncode != 0
+    assert "Refusing to set up the demo user: DJANGO_ENV is production" in result.stderr

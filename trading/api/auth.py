@@ -2,12 +2,15 @@
 
 The token is the user's one DRF token (``Authorization: Token <key>``), the same one the ``demo``
 command prints; asking again returns the same key. Attempts are limited per client address
-(``API_THROTTLE_AUTH_TOKEN``) to slow password guessing.
+(``API_THROTTLE_AUTH_TOKEN``) to slow password guessing, and wrong passwords count towards the
+same lockout as the login pages (django-axes, ``LOGIN_FAILURE_LIMIT``): a username locked out from
+an address is refused here too, right password or not.
 """
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 
@@ -15,14 +18,25 @@ from trading.api.serializers import ErrorSerializer
 from trading.api.throttling import AuthTokenRateThrottle
 
 WRONG_CREDENTIALS = "Wrong username or password (or the account is disabled)."
+# The User model's limit. Longer is no username, and the lockout's records (django-axes) keep 255
+# characters at most: a longer one failed their INSERT with a 500.
+USERNAME_MAX_LENGTH = 150
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(write_only=True)
+    username = serializers.CharField(write_only=True, max_length=USERNAME_MAX_LENGTH)
     password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
 
     def validate(self, attrs):
-        user = authenticate(request=self.context.get("request"), username=attrs["username"], password=attrs["password"])
+        request = self.context.get("request")
+        user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
+        if user is None and getattr(request, "axes_locked_out", False):
+            lockout = settings.AXES_COOLOFF_TIME.total_seconds()
+            raise exceptions.Throttled(
+                wait=lockout,
+                detail=f"Too many wrong passwords for this username from your address: locked for {lockout / 60:g} "
+                       "minutes from the last one.",
+            )
         if user is None:
             raise serializers.ValidationError(WRONG_CREDENTIALS, code="authorization")
         attrs["user"] = user

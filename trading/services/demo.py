@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -27,12 +28,18 @@ class DemoAccount:
 
 
 @transaction.atomic
-def demo_setup(*, password: str) -> DemoAccount:
-    """Create the demo user, account and configuration, or bring them back to the demo state."""
-    user, _ = User.objects.get_or_create(username=DEMO_USERNAME, defaults={"email": "demo@example.com"})
+def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
+    """Create the demo user, account and configuration, or bring them back to the demo state.
+
+    The demo user is a trader (dashboard and API); with ``superuser`` it also runs admin. The
+    password must pass AUTH_PASSWORD_VALIDATORS (a ``ValidationError`` lists why not; nothing is
+    written then).
+    """
+    user = User.objects.filter(username=DEMO_USERNAME).first() or User(username=DEMO_USERNAME,
+                                                                        email="demo@example.com")
+    validate_password(password, user)
     user.set_password(password)
-    user.is_staff = True  # so the demo login also opens /admin/ for the configuration
-    user.is_superuser = True
+    user.is_staff = user.is_superuser = superuser
     user.save()
     ExchangeAccount.objects.update_or_create(
         user=user,

@@ -4,11 +4,14 @@ import signal
 import time
 
 import requests
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from trading.services.demo import DEMO_PAIR, base_url, demo_alert_payload, demo_setup
 
 DEMO_PASSWORD = "demo-password"
+PRODUCTION_CONFIRMATION = "--i-know-this-is-production"
 # The shell fills the timestamp when the curl is pasted, so the alert is never older than the
 # replay window however long ago this was printed.
 TIMESTAMP_PLACEHOLDER = "__TIMESTAMP__"
@@ -19,7 +22,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
-        parser.add_argument("--password", default=DEMO_PASSWORD, help="Demo login password.")
+        parser.add_argument("--password", help=f"Demo login password (default {DEMO_PASSWORD!r}; required in production).")
+        parser.add_argument("--superuser", action="store_true",
+                            help="Make the demo user a superuser, so its login also opens /admin/.")
+        parser.add_argument(PRODUCTION_CONFIRMATION, action="store_true", dest="confirmed_production",
+                            help="With DJANGO_ENV=production: yes, create the demo user on this installation.")
         parser.add_argument(
             "--when-ready",
             metavar="HEALTH_URL",
@@ -27,9 +34,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if settings.PRODUCTION and not (options["password"] and options["confirmed_production"]):
+            # A known login with an API token and a paper account has no place on a live installation
+            # by accident: it takes a password of the operator's own and an explicit yes.
+            raise CommandError(
+                "Refusing to set up the demo user: DJANGO_ENV is production. It is a login with an API token; "
+                f"if you really want it here, pass --password <a strong password> and {PRODUCTION_CONFIRMATION}."
+            )
         if options["when_ready"]:
             self._wait_until_healthy(options["when_ready"])
-        demo = demo_setup(password=options["password"])
+        try:
+            demo = demo_setup(password=options["password"] or DEMO_PASSWORD, superuser=options["superuser"])
+        except ValidationError as exc:
+            raise CommandError(f"--password refused, nothing was changed: {' '.join(exc.messages)}") from None
         user = demo.user
         payload = demo_alert_payload(user, entry_price=self._entry_price(), timestamp=TIMESTAMP_PLACEHOLDER)
         body = shlex.quote(json.dumps(payload)).replace(TIMESTAMP_PLACEHOLDER, "'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'")
@@ -43,6 +60,7 @@ class Command(BaseCommand):
             "password": demo.password,
             "api_token": demo.api_token,
             "login_url": f"{base_url()}/accounts/login/",
+            "superuser": user.is_superuser,
             "curl": curl,
         }
         if options["json"]:
@@ -71,12 +89,14 @@ class Command(BaseCommand):
 
     def _print_banner(self, info: dict) -> None:
         line = "=" * 78
+        admin_access = ("(same login)" if info["superuser"] else
+                        "(for operators: `python manage.py createsuperuser`, or `demo --superuser`)")
         self.stdout.write(
             f"\n{line}\n"
             f"  DCA engine is ready.\n\n"
             f"  Dashboard      {info['base_url']}/\n"
             f"  Login          {info['login_url']}   user {info['username']} / password {info['password']}\n"
-            f"  Admin          {info['base_url']}/admin/\n"
+            f"  Admin          {info['base_url']}/admin/   {admin_access}\n"
             f"  API docs       {info['base_url']}/api/docs/   (Token {info['api_token']})\n"
             f"  Health         {info['base_url']}/healthz\n\n"
             f"  Webhook URL    {info['webhook_url']}\n"
