@@ -349,6 +349,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "DCA execution engine API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A job's status appears in every "<kind>Job" answer: one named enum rather than a hashed name.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "jobs.states.JOB_STATUS_CHOICES"},
 }
 
 # --- Misc -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from jobs.states import JOB_FINISHED_STATUSES, JobStatus
+from jobs.states import JOB_FINISHED_STATUSES, JOB_STATUS_CHOICES, JobStatus
 
 
 class Job(models.Model):
@@ -24,8 +24,7 @@ class Job(models.Model):
     kind = models.CharField(max_length=40)
     subject_id = models.CharField(max_length=64, blank=True)
     title = models.CharField(max_length=200)
-    status = models.CharField(max_length=12, choices=[(s.value, s.value.capitalize()) for s in JobStatus],
-                              default=JobStatus.QUEUED.value)
+    status = models.CharField(max_length=12, choices=JOB_STATUS_CHOICES, default=JobStatus.QUEUED.value)
     message = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -26,6 +26,8 @@ JOB_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 JOB_FINISHED_STATUSES = frozenset({J.SUCCEEDED, J.FAILED})
+# Django field choices ("queued", "Queued"); also the API schema's JobStatusEnum (ENUM_NAME_OVERRIDES).
+JOB_STATUS_CHOICES = [(status.value, status.value.capitalize()) for status in JobStatus]
 
 
 class IllegalJobMove(Exception):
