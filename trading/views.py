@@ -372,7 +372,7 @@ def risk(request):
     try:
         context["status"] = risk_status(user=request.user)
     except ExchangeError as exc:
-        context["status_error"] = f"The exchange could not be read, so the offset preview is unavailable: {exc}"
+        context["status_error"] = f"The offset preview is unavailable: {exc}"
     return render(request, "trading/risk.html", context)
 
 

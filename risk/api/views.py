@@ -83,15 +83,15 @@ class EngineForceStartView(APIView):
 
 # --- Status and evaluation ---------------------------------------------------------------------------
 
-EXCHANGE_UNAVAILABLE = {
-    503: OpenApiResponse(ErrorSerializer, description="A winner's market (lot size, minimums) could not be read from "
-                                                      "the exchange; nothing was changed. Try again."),
+MARKETS_NOT_LOADED = {
+    503: OpenApiResponse(ErrorSerializer, description="A winner's market list (lot size, minimums) is not on this "
+                         "server yet: a request never downloads it from the exchange (a worker does, with the next "
+                         "evaluation). Try again in a minute."),
 }
 
 
-def _exchange_unavailable(exc: ExchangeError) -> Response:
-    return Response({"detail": f"The exchange did not answer ({exc}); nothing was changed: try again."},
-                    status=status.HTTP_503_SERVICE_UNAVAILABLE)
+def _preview_unavailable(exc: ExchangeError) -> Response:
+    return Response({"detail": f"The offset preview is unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def _status_body(report: RiskStatus) -> dict:
@@ -121,7 +121,7 @@ class RiskStatusView(APIView):
     """The risk engine's picture now: engine state, the loser and the offset an evaluation would make, and
     every open position's timer and eligibility. Reading it changes nothing."""
 
-    @extend_schema(responses={200: RiskStatusSerializer, **EXCHANGE_UNAVAILABLE},
+    @extend_schema(responses={200: RiskStatusSerializer, **MARKETS_NOT_LOADED},
                    description="The risk engine's picture now; reading it changes nothing. "
                    "Timers are stepped in memory to now, as an evaluation would step them first, so "
                    "`eligible`/`reason` and the loser are what an evaluation now would see; `risk_timer_*` and "
@@ -130,7 +130,7 @@ class RiskStatusView(APIView):
         try:
             report = risk_status(user=request.user)
         except ExchangeError as exc:
-            return _exchange_unavailable(exc)
+            return _preview_unavailable(exc)
         return Response(RiskStatusSerializer(_status_body(report)).data)
 
 

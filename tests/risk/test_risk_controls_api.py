@@ -12,9 +12,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from exchanges.ccxt_connector import forget_process_markets, markets_cache_key
 from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount
 from exchanges.paper.connector import PaperConnector
@@ -22,6 +25,7 @@ from exchanges.paper.services import paper_price_set
 from risk.evaluation import risk_evaluate
 from risk.models import RiskAction, RiskConfig
 from tests.factories import PositionGroupFactory, PyramidFactory, UserFactory
+from tests.jobs.conftest import network_tap  # noqa: F401  (a fixture: who tried to leave the machine)
 from trading.models import Order, PositionGroup
 
 pytestmark = pytest.mark.django_db
@@ -180,6 +184,26 @@ def test_status_says_when_the_winners_do_not_cover_the_loss(api, risk_trader, ho
     assert body["loser"]["required_usd"] == "100.000000000000"
     assert (body["covered_usd"], body["covers_loss"], body["would_execute"]) == ("50.000000000000", False, False)
     assert body["reason"] == "winners cover 50.00 of the 100.00 USD loss; waiting (allow_partial_offset is off)"
+
+
+def test_status_never_downloads_a_market_list_inside_the_request(api, risk_trader, timers_started, network_tap):
+    # The winners trade on a live account whose market list no worker has read lately.
+    account = ExchangeAccount.objects.get(pk=risk_trader.account.pk)
+    account.mode, account.api_key, account.api_secret = "live", "k-test", "s-test"
+    account.save()
+    forget_process_markets()
+    cache.delete(markets_cache_key("binance", "live"))
+    page = Client()
+    page.force_login(risk_trader)
+
+    response = api.get("/api/v1/risk/status/")
+    risk_page = page.get("/risk/")
+
+    assert network_tap == []  # neither request tried to reach binance
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("The offset preview is unavailable: binance's market list is not "
+                                                "loaded on this server right now")
+    assert risk_page.status_code == 200 and b"The offset preview is unavailable" in risk_page.content
 
 
 def test_status_needs_authentication():
