@@ -1,7 +1,6 @@
-"""Fixtures of the background-job tests: a network that records who tried to leave the machine, the
-worker that runs what a request handed over after its commit, a queued entry, a signed-in trader."""
+"""Fixtures of the background-job tests: the worker that runs what a request handed over after its
+commit, a queued entry, clients for a trader, a broker that is down."""
 
-import socket
 from datetime import timedelta
 
 import pytest
@@ -13,26 +12,6 @@ from risk.models import RiskConfig
 from tests.factories import UserFactory
 from tests.notifications.conftest import fake_telegram, telegram_on  # noqa: F401  (fixtures used here too)
 from trading.models import QueuedSignal, Signal
-
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-
-
-@pytest.fixture
-def network_tap(monkeypatch) -> list[str]:
-    """Every host name something tried to reach beyond this machine, in order; each attempt fails as
-    with no network (an exchange account with made-up keys can never reach the real exchange)."""
-    reached: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-
-    def getaddrinfo(host, *args, **kwargs):
-        name = host.decode() if isinstance(host, bytes) else str(host)
-        if name not in LOOPBACK_NAMES and not name.startswith("127."):
-            reached.append(name)
-            raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {name!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return reached
 
 
 @pytest.fixture

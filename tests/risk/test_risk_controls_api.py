@@ -25,7 +25,6 @@ from exchanges.paper.services import paper_price_set
 from risk.evaluation import risk_evaluate
 from risk.models import RiskAction, RiskConfig
 from tests.factories import PositionGroupFactory, PyramidFactory, UserFactory
-from tests.jobs.conftest import network_tap  # noqa: F401  (a fixture: who tried to leave the machine)
 from trading.models import Order, PositionGroup
 
 pytestmark = pytest.mark.django_db
