@@ -3,8 +3,8 @@ evaluation, per-position controls (block, unblock, skip once), an exchange sync,
 
 Thin views: each reads through ``risk.selectors`` or calls one service (``risk.services``). The
 evaluation and the exchange sync read the exchange, so they start a background job
-(``risk.job_kinds``) and answer 202 with it. Every position is looked up among the requesting user's own,
-so another user's id answers 404 and changes nothing.
+(``risk.job_kinds``) and answer 202 with it. Every position is looked up among the requesting
+user's own, so another user's id answers 404 and changes nothing.
 """
 
 import uuid
