@@ -78,7 +78,8 @@ def job_run(*, job_id) -> Job | None:
     try:
         job_transition(job, to=JobStatus.RUNNING, started_at=timezone.now())
     except IllegalJobMove:  # StaleJob included: another worker or the sweep got there first
-        logger.info("job %s is %s: not run", job.pk, Job.objects.filter(pk=job.pk).values_list("status", flat=True).first())
+        job.refresh_from_db(fields=["status"])
+        logger.info("job %s is %s: not run", job.pk, job.status)
         return job
     outcome = _outcome(job)
     try:
@@ -98,8 +99,9 @@ def _outcome(job: Job) -> JobOutcome:
     try:
         return runner(job)
     except SoftTimeLimitExceeded:
-        return JobOutcome(ok=False, message=f"This took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and "
-                                            f"was stopped: the exchange (or Telegram) is slow right now. Try again later.")
+        return JobOutcome(ok=False, message=(
+            f"This took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped: the exchange (or "
+            f"Telegram) is slow right now. Try again later."))
     except Exception:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         return JobOutcome(ok=False, message=UNEXPECTED)
