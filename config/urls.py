@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("trading.api.urls")),
     path("risk/", include("risk.api.urls")),
     path("telegram/", include("notifications.api.urls")),
+    path("", include("jobs.api.urls")),
 ]
 
 urlpatterns = [

@@ -52,6 +52,7 @@ from exchanges.connector import (
     InsufficientFunds,
     InvalidOrder,
     Market,
+    MarketsNotLoaded,
     OrderNotFound,
     OrderStatusUnknown,
     PermanentError,
@@ -354,6 +355,16 @@ class CcxtConnector(Connector):
             raise BadSymbol(self._missing_precision_message(symbol))
         raise BadSymbol(f"{self.exchange_id} has no market {symbol}.")
 
+    def loaded_market(self, symbol: str) -> Market:
+        key, ttl = markets_cache_key(self.exchange_id, self.mode), _markets_ttl()
+        snapshot = self._held(key, ttl)
+        if snapshot is None:
+            raise MarketsNotLoaded(
+                f"{self.exchange_id}'s market list is not loaded on this server right now (a worker keeps it for "
+                f"{ttl} s after reading it): the next risk evaluation or order reads it; try again in a minute.")
+        self._install(key, snapshot)
+        return self.market(symbol)
+
     def resolve_symbol(self, tv_symbol: str) -> str:
         try:
             return super().resolve_symbol(tv_symbol)
@@ -377,9 +388,7 @@ class CcxtConnector(Connector):
         key = markets_cache_key(self.exchange_id, self.mode)
         ttl = _markets_ttl()
         if not reload:
-            snapshot = self._fresh(self._installed, ttl) or self._fresh(_process_markets.get(key), ttl)
-            if snapshot is None:
-                snapshot = self._fresh(self._from_shared_cache(key), ttl)
+            snapshot = self._held(key, ttl)
             if snapshot is not None:
                 self._install(key, snapshot)
                 return snapshot
@@ -390,6 +399,11 @@ class CcxtConnector(Connector):
             logger.exception("could not store %s markets in the cache", self.exchange_id)
         self._install(key, snapshot, in_client=True)  # ccxt's load_markets already set them
         return snapshot
+
+    def _held(self, key: str, ttl: int) -> _MarketsSnapshot | None:
+        """A fresh market list this connector, this process or the shared cache holds; None to download."""
+        snapshot = self._fresh(self._installed, ttl) or self._fresh(_process_markets.get(key), ttl)
+        return snapshot or self._fresh(self._from_shared_cache(key), ttl)
 
     @staticmethod
     def _fresh(snapshot: _MarketsSnapshot | None, ttl: int) -> _MarketsSnapshot | None:

@@ -38,6 +38,10 @@ class OrderStatusUnknown(RetryableError):
     """The order was sent but its fate is unknown (e.g. Binance -1007): look it up before resending."""
 
 
+class MarketsNotLoaded(RetryableError):
+    """The market list is not on this server yet, and the caller may not download it (a web request)."""
+
+
 class PermanentError(ExchangeError):
     """Retrying the same request will fail the same way."""
 
@@ -177,6 +181,11 @@ class Connector(ABC):
         if symbol not in markets:
             raise BadSymbol(f"{self.exchange_id} has no market {symbol}.")
         return markets[symbol]
+
+    def loaded_market(self, symbol: str) -> Market:
+        """``market(symbol)`` from what this server already holds, never asking the exchange: for web
+        requests, which must not wait on one. MarketsNotLoaded when the list would have to be downloaded."""
+        return self.market(symbol)  # an implementation whose market list is local needs no more
 
     def resolve_symbol(self, tv_symbol: str) -> str:
         """The unified symbol for a TradingView ticker (BTCUSDT, BINANCE:BTCUSDT, BTCUSDT.P, BTC/USDT)."""

@@ -6,4 +6,4 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from notifications import receivers  # noqa: F401  (connects the per-user row creation)
+        from notifications import job_kinds, receivers  # noqa: F401  (background job kinds; the per-user row creation)

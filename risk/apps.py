@@ -6,4 +6,4 @@ class RiskConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from risk import receivers  # noqa: F401  (connects the per-user row creation)
+        from risk import job_kinds, receivers  # noqa: F401  (background job kinds; the per-user row creation)

@@ -62,8 +62,9 @@ def risk_candidate(group: PositionGroup, risk: RiskConfig, filled_pyramids: int,
     )
 
 
-def with_market_precision(winners: list[Candidate], groups_by_id: dict) -> list[Candidate]:
-    """Winners with their market's lot size and minimums.
+def with_market_precision(winners: list[Candidate], groups_by_id: dict, *, loaded_only: bool = False) -> list[Candidate]:
+    """Winners with their market's lot size and minimums (``loaded_only``: from market lists this server
+    already holds, never downloading one: for web requests).
 
     ``groups_by_id`` maps each winner's id to its group. Accounts not already loaded with the groups
     are read in one query, and each account gets one connector, so a market list is loaded once per
@@ -81,7 +82,7 @@ def with_market_precision(winners: list[Candidate], groups_by_id: dict) -> list[
         if account_id not in connectors:
             connectors[account_id] = connector_for_account(accounts[account_id])
         connector = connectors[account_id]
-        market = connector.market(group.symbol)
+        market = connector.loaded_market(group.symbol) if loaded_only else connector.market(group.symbol)
         enriched.append(replace(winner, step_size=market.step_size, min_qty=market.min_qty,
                                 min_notional=market.min_notional,
                                 taker_fee_percent=accounts[account_id].taker_fee_percent))
@@ -126,9 +127,10 @@ class RiskStatus:
 
 def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
     """The engine's state, each open position's timer and eligibility, and the offset an evaluation now
-    would make. Reads only: no timer, flag or audit row is written, and no row is locked.
+    would make. Reads only: no timer, flag or audit row is written, and no row is locked. It is read by
+    web requests, so the winners' markets come from the lists this server holds; it never asks the exchange.
 
-    Raises ``ExchangeError`` when a winner's market (lot size, minimums) cannot be read.
+    Raises ``ExchangeError`` (``MarketsNotLoaded``) when a winner's market list is not on this server.
     """
     now = now or timezone.now()
     risk, _ = RiskConfig.objects.get_or_create(user=user)
@@ -164,7 +166,7 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
         reason = "no eligible loser"
     else:
         winners = select_winners(evaluated, loser_id=loser.id, limit=risk.max_winners_to_combine)
-        plan = plan_offset(loser, with_market_precision(winners, by_id))
+        plan = plan_offset(loser, with_market_precision(winners, by_id, loaded_only=True))
         previews = [WinnerPreview(by_id[close.id], close) for close in plan.closes]
         would_execute = plan.fully_covered or (risk.allow_partial_offset and bool(plan.closes))
         if would_execute:

@@ -1,3 +1,4 @@
+import socket
 from decimal import Decimal
 
 import pytest
@@ -20,6 +21,24 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def network_tap(monkeypatch) -> list[str]:
+    """Every host name something tried to reach beyond this machine, in order; each attempt fails as
+    with no network (an exchange account with made-up keys can never reach the real exchange)."""
+    reached: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in {"localhost", "127.0.0.1", "::1"} and not name.startswith("127."):
+            reached.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"tests reach loopback only, not {name!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return reached
 
 
 @pytest.fixture

@@ -6,4 +6,4 @@ class TradingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from trading import receivers  # noqa: F401  (the webhook user cache forgets saved users)
+        from trading import job_kinds, receivers  # noqa: F401  (background job kinds; the webhook user cache forgets saved users)

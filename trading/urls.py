@@ -12,6 +12,7 @@ urlpatterns = [
     path("partials/positions/", views.positions_partial, name="partial-positions"),
     path("partials/engine/", views.engine_partial, name="partial-engine"),
     path("partials/pool/", views.pool_partial, name="partial-pool"),
+    path("partials/jobs/<uuid:job_id>/", views.job_partial, name="partial-job"),
     path("engine/stop/", views.engine_stop, name="engine-stop"),
     path("engine/start/", views.engine_start, name="engine-start"),
     path("positions/<uuid:group_id>/", views.position_detail, name="position-detail"),

@@ -5,6 +5,10 @@ calls); every object is looked up with ``user=request.user``, so another trader'
 Live parts (the positions table, pool usage, the engine state, a position's ladder) are partial
 templates that htmx re-fetches; the full pages render the same partials, so they read fine without
 JavaScript. Forms are plain POST forms with a CSRF token, so the buttons work without JavaScript too.
+
+No request calls an exchange or Telegram: the buttons that need one (test connection, the Telegram
+test, promote) start a background job and send the trader back to the page with ``?job=<id>``, where
+``base.html`` shows the job's fragment, polled every second until it says how it ended.
 """
 
 import json
@@ -19,16 +23,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exchanges.connector import ExchangeError
+from exchanges.job_kinds import test_connection_request
 from exchanges.models import ExchangeAccount
-from exchanges.services.connection import account_test_connection
+from jobs.selectors import jobs_of
+from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
-from notifications.services import telegram_test_send
 from risk.selectors import engine_label, engine_state
 from risk.models import RiskConfig
 from risk.selectors import risk_actions, risk_status
@@ -42,12 +47,12 @@ from trading.charts import (
 )
 from trading.api.serializers import dca_configuration_clash
 from trading.forms import DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm
+from trading.job_kinds import queue_promote_request
 from trading.selectors import (
     SIGNAL_LISTS, active_groups, committed_exposure_usd, positions_queryset, realized_pnl_by_day,
     realized_pnl_today_usd, refused_since, signals_listed,
 )
 from trading.services.closing import position_close_enqueue, position_close_request
-from trading.services.promotion import queue_promote
 from trading.services.queue import queue_cancel
 from trading.services.users import user_rotate_webhook_secret
 from trading.states import GroupStatus
@@ -164,12 +169,30 @@ def engine_start(request):
     return _back(request, "overview")
 
 
-def _back(request, default: str):
-    """Back to the page the form was on (a same-site path only), else ``default``."""
+def _back_url(request, default: str) -> str:
+    """The page the form was on (a same-site path only), else ``default`` (a URL name or path)."""
     target = request.POST.get("next", "")
     if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(default)
+        return target
+    return resolve_url(default)
+
+
+def _back(request, default: str):
+    return redirect(_back_url(request, default))
+
+
+def _to_job(url: str, job):
+    """Redirect to ``url`` with ``?job=<id>``: the page shows the job running, then its outcome."""
+    path, hash_sign, anchor = url.partition("#")
+    separator = "&" if "?" in path else "?"
+    return redirect(f"{path}{separator}job={job.pk}{hash_sign}{anchor}")
+
+
+@partial_login_required
+@require_GET
+def job_partial(request, job_id):
+    """The fragment of one of the trader's background jobs (another trader's id is a 404)."""
+    return render(request, "trading/partials/job.html", {"job": get_object_or_404(jobs_of(request.user), pk=job_id)})
 
 
 # --- Position ---------------------------------------------------------------------------------------
@@ -333,7 +356,8 @@ def queue_remove(request, entry_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def queue_promote_entry(request, entry_id):
-    """GET: the confirmation page; POST: open the entry now, past the pool limits (the API's promote)."""
+    """GET: the confirmation page; POST: open the entry now, past the pool limits (the API's promote), in
+    the background: the queue page then shows how it went, with a link to the position it opened."""
     entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
     label = f"{entry.side} {entry.symbol} {entry.timeframe}m"
     if request.method == "GET":
@@ -341,23 +365,7 @@ def queue_promote_entry(request, entry_id):
     if entry.status != QueuedSignal.Status.QUEUED:
         messages.error(request, f"{label} had already left the queue ({entry.get_status_display().lower()}).")
         return redirect("queue")
-    try:
-        signal = queue_promote(entry=entry)
-    except ExchangeError as exc:
-        messages.error(request, f"The exchange did not answer ({exc}); {label} stays queued: try again.")
-        return redirect("queue")
-    if signal.status in (Signal.Status.OPENED, Signal.Status.PYRAMIDED):
-        messages.success(request, f"{label} promoted: {signal.get_status_display().lower()}. {signal.reason}")
-        if signal.position_group_id:
-            return redirect("position-detail", group_id=signal.position_group_id)
-    elif signal.status == Signal.Status.QUEUED and _risk_config(request.user).engine_force_stopped:
-        messages.error(request, f"{label} is still queued: the engine is force-stopped. Start it on the Overview "
-                                f"page and promote again.")
-    elif signal.status == Signal.Status.QUEUED:
-        messages.error(request, f"{label} is still queued: {signal.reason}")
-    else:
-        messages.error(request, f"{label} was not opened ({signal.get_status_display().lower()}): {signal.reason}")
-    return redirect("queue")
+    return _to_job(resolve_url("queue"), queue_promote_request(entry=entry))
 
 
 @login_required
@@ -367,7 +375,7 @@ def risk(request):
     try:
         context["status"] = risk_status(user=request.user)
     except ExchangeError as exc:
-        context["status_error"] = f"The exchange could not be read, so the offset preview is unavailable: {exc}"
+        context["status_error"] = f"The offset preview is unavailable: {exc}"
     return render(request, "trading/risk.html", context)
 
 
@@ -463,13 +471,12 @@ def rotate_secret(request):
 @require_POST
 def telegram_test(request):
     telegram, _ = TelegramConfig.objects.get_or_create(user=request.user)
-    result = telegram_test_send(config=telegram)
-    if result is not None and result.ok:
-        messages.success(request, "Test message sent to Telegram.")
-    else:
-        description = getattr(result, "description", "") or "no answer from Telegram"
-        messages.error(request, f"The test message was not sent: {description}")
-    return redirect("settings")
+    try:
+        job = telegram_test_request(config=telegram)
+    except TelegramNotConfigured as exc:
+        messages.error(request, f"The test message was not sent: {exc}")
+        return redirect(_settings_section("telegram"))
+    return _to_job(_settings_section("telegram"), job)
 
 
 # --- Settings forms -------------------------------------------------------------------------------------
@@ -582,13 +589,7 @@ def exchange_account_edit(request, account_id):
 @require_POST
 def exchange_account_test(request, account_id):
     account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
-    check = account_test_connection(account=account)
-    if check.ok:
-        held = ", ".join(f"{total.normalize():f} {asset}" for asset, total in check.balances.items()) or "empty"
-        messages.success(request, f"{account}: connected; balance {held}.")
-    else:
-        messages.error(request, f"{account}: the connection failed: {check.error}")
-    return _back(request, _settings_section("exchange-accounts"))
+    return _to_job(_back_url(request, _settings_section("exchange-accounts")), test_connection_request(account=account))
 
 
 @login_required

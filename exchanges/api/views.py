@@ -11,12 +11,17 @@ from exchanges.api.serializers import (
     PaperPriceResultSerializer, PaperPriceSerializer,
 )
 from exchanges.connector import ExchangeError
+from exchanges.job_kinds import test_connection_request
 from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_market_upsert, paper_price_set
-from exchanges.services.connection import account_test_connection
+from jobs.api.serializers import job_serializer_for
+from jobs.api.views import job_accepted, job_responses
 from trading.api.params import query_text
 from trading.api.serializers import ErrorSerializer
+
+
+ConnectionCheckJobSerializer = job_serializer_for(ConnectionCheckSerializer, "ConnectionCheckJob")
 
 
 @extend_schema_view(
@@ -53,12 +58,14 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
             )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=ConnectionCheckSerializer)
+    @extend_schema(request=None, responses=job_responses(ConnectionCheckJobSerializer),
+                   description="Fetch the balance with the stored keys, in the background: the answer is a job to "
+                   "poll, whose `result` has the balances, or the exchange's error (the job then ends `failed`).")
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk=None):
         """Fetch the balance with the stored keys; reports the exchange's error when it fails."""
-        check = account_test_connection(account=self.get_object())
-        return Response(ConnectionCheckSerializer(check).data)
+        job = test_connection_request(account=self.get_object())
+        return job_accepted(request, job, ConnectionCheckJobSerializer)
 
 
 def _paper_account(user, exchange: str) -> ExchangeAccount:

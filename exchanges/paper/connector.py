@@ -29,10 +29,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from exchanges.connector import (
-    Balance, Connector, ExchangeOrder, InvalidOrder, Market, OrderNotFound, OrderStatusUnknown, PermanentError,
-    RateLimited, RetryableError, Ticker, Trade,
+    Balance, Connector, ExchangeOrder, InvalidOrder, Market, MarketsNotLoaded, OrderNotFound, OrderStatusUnknown,
+    PermanentError, RateLimited, RetryableError, Ticker, Trade,
 )
-from exchanges.models import ExchangeAccount, PaperOrder, PaperPrice
+from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper import services
 
 FAULTS = ("unavailable", "rate_limited", "lose_answer_after_accept", "kill_worker_before_accept",
@@ -117,6 +117,14 @@ class PaperConnector(Connector):
             )
             self._markets = services.paper_markets(self.exchange_id)
         return self._markets
+
+    def loaded_market(self, symbol: str) -> Market:
+        live = self.account.price_feed == ExchangeAccount.PriceFeed.LIVE
+        if live and not PaperMarket.objects.filter(exchange_id=self.exchange_id).exists():
+            # A live feed seeds its markets from the real exchange on first use: not in a web request.
+            raise MarketsNotLoaded(f"The paper {self.exchange_id} market list is not loaded yet: the first order "
+                                   f"or price update loads it.")
+        return self.market(symbol)
 
     def ticker(self, symbol: str) -> Ticker:
         row = PaperPrice.objects.filter(exchange_id=self.exchange_id, symbol=symbol).first()

@@ -1,12 +1,18 @@
-"""The Telegram API: the trader's configuration, and a test message sent now."""
+"""The Telegram API: the trader's configuration, and a test message sent in the background."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from jobs.api.serializers import job_serializer_for
+from jobs.api.views import job_accepted, job_responses
 from notifications.api.serializers import TelegramConfigSerializer, TelegramTestResultSerializer
+from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
-from notifications.services import telegram_test_send
+from trading.api.serializers import ErrorSerializer
+
+TelegramTestJobSerializer = job_serializer_for(TelegramTestResultSerializer, "TelegramTestJob")
 
 
 def _config(user) -> TelegramConfig:
@@ -37,12 +43,19 @@ class TelegramConfigView(APIView):
 
 
 class TelegramTestView(APIView):
-    """Send a test message to the configured chat now and report Telegram's answer."""
+    """Send a test message to the configured chat and report Telegram's answer."""
 
-    @extend_schema(request=None, responses=TelegramTestResultSerializer)
+    @extend_schema(
+        request=None,
+        responses={**job_responses(TelegramTestJobSerializer),
+                   409: OpenApiResponse(ErrorSerializer, description="No bot token or channel id saved yet: "
+                                        "nothing was sent.")},
+        description="Send a test message to the saved chat, in the background: the answer is a job to poll, whose "
+        "`result` is Telegram's answer (`ok`, `description`; the job ends `failed` when Telegram refused it).",
+    )
     def post(self, request):
-        result = telegram_test_send(config=_config(request.user))
-        body = {"ok": result.ok, "status_code": result.status_code, "description": result.description,
-                "message_id": result.message_id}
-        # 200 either way: the request worked; `ok` and `description` say what Telegram answered.
-        return Response(TelegramTestResultSerializer(body).data)
+        try:
+            job = telegram_test_request(config=_config(request.user))
+        except TelegramNotConfigured as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return job_accepted(request, job, TelegramTestJobSerializer)

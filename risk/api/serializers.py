@@ -213,3 +213,9 @@ class RiskActionSerializer(serializers.ModelSerializer):
                   "winner_details", "exit_reason", "entry_price", "exit_price", "quantity_closed", "realized_pnl_usd",
                   "pnl_percent", "duration_seconds", "notes", "created_at")
         read_only_fields = fields
+
+
+def loser_body(group: PositionGroup, required_usd) -> dict:
+    """The loser as the status and the evaluation report it."""
+    return {"id": group.pk, "exchange": group.exchange, "symbol": group.symbol, "timeframe": group.timeframe,
+            "side": group.side, "required_usd": required_usd}

@@ -1,9 +1,10 @@
 """The risk API: configuration, the engine's force-stop switch, the engine's status and a manual
 evaluation, per-position controls (block, unblock, skip once), an exchange sync, and the record.
 
-Thin views: each reads through ``risk.selectors`` or calls one service (``risk.services``,
-``risk.evaluation.risk_evaluate``). Every position is looked up among the requesting user's own,
-so another user's id answers 404 and changes nothing.
+Thin views: each reads through ``risk.selectors`` or calls one service (``risk.services``). The
+evaluation and the exchange sync read the exchange, so they start a background job
+(``risk.job_kinds``) and answer 202 with it. Every position is looked up among the requesting
+user's own, so another user's id answers 404 and changes nothing.
 """
 
 import uuid
@@ -17,19 +18,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchanges.connector import ExchangeError
+from jobs.api.serializers import job_serializer_for
+from jobs.api.views import job_accepted, job_responses
 from risk.api.serializers import (
     EngineStateSerializer, EvaluationSerializer, ExchangeSyncSerializer, GroupRiskSerializer, RiskActionSerializer,
-    RiskConfigSerializer, RiskStatusSerializer,
+    RiskConfigSerializer, RiskStatusSerializer, loser_body,
 )
-from risk.evaluation import Evaluation, risk_evaluate
 from risk.models import RiskAction, RiskConfig
-from risk.selectors import RiskStatus, engine_state, risk_actions, risk_status, user_groups_by_id
+from risk.job_kinds import exchange_sync_request, risk_evaluation_request
+from risk.selectors import RiskStatus, engine_state, risk_actions, risk_status
 from risk.services import (
-    GroupNotOpen, engine_force_start, engine_force_stop, exchange_accounts_sync, group_block, group_skip_once,
-    group_unblock, risk_config_update,
+    GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
+    risk_config_update,
 )
 from trading.api.serializers import ErrorSerializer, drf_errors
 from trading.models import PositionGroup
+
+EvaluationJobSerializer = job_serializer_for(EvaluationSerializer, "RiskEvaluationJob")
+ExchangeSyncJobSerializer = job_serializer_for(ExchangeSyncSerializer, "ExchangeSyncJob")
 
 
 class RiskConfigView(APIView):
@@ -77,20 +83,15 @@ class EngineForceStartView(APIView):
 
 # --- Status and evaluation ---------------------------------------------------------------------------
 
-EXCHANGE_UNAVAILABLE = {
-    503: OpenApiResponse(ErrorSerializer, description="A winner's market (lot size, minimums) could not be read from "
-                                                      "the exchange; nothing was changed. Try again."),
+MARKETS_NOT_LOADED = {
+    503: OpenApiResponse(ErrorSerializer, description="A winner's market list (lot size, minimums) is not on this "
+                         "server yet: a request never downloads it from the exchange (a worker does, with the next "
+                         "evaluation). Try again in a minute."),
 }
 
 
-def _exchange_unavailable(exc: ExchangeError) -> Response:
-    return Response({"detail": f"The exchange did not answer ({exc}); nothing was changed: try again."},
-                    status=status.HTTP_503_SERVICE_UNAVAILABLE)
-
-
-def _loser(group: PositionGroup, required_usd) -> dict:
-    return {"id": group.pk, "exchange": group.exchange, "symbol": group.symbol, "timeframe": group.timeframe,
-            "side": group.side, "required_usd": required_usd}
+def _preview_unavailable(exc: ExchangeError) -> Response:
+    return Response({"detail": f"The offset preview is unavailable: {exc}"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 def _status_body(report: RiskStatus) -> dict:
@@ -108,7 +109,7 @@ def _status_body(report: RiskStatus) -> dict:
                 "profit_usd": w.close.profit_usd, "price": w.close.price} for w in report.winners]
     return {
         "as_of": report.as_of, "engine": engine,
-        "loser": {**_loser(report.loser, plan.required_usd), "unrealized_pnl_usd": report.loser.unrealized_pnl_usd,
+        "loser": {**loser_body(report.loser, plan.required_usd), "unrealized_pnl_usd": report.loser.unrealized_pnl_usd,
                   "unrealized_pnl_percent": report.loser.unrealized_pnl_percent} if report.loser else None,
         "winners": winners,
         "covered_usd": plan.covered_usd if plan else 0, "covers_loss": bool(plan and plan.fully_covered),
@@ -120,7 +121,7 @@ class RiskStatusView(APIView):
     """The risk engine's picture now: engine state, the loser and the offset an evaluation would make, and
     every open position's timer and eligibility. Reading it changes nothing."""
 
-    @extend_schema(responses={200: RiskStatusSerializer, **EXCHANGE_UNAVAILABLE},
+    @extend_schema(responses={200: RiskStatusSerializer, **MARKETS_NOT_LOADED},
                    description="The risk engine's picture now; reading it changes nothing. "
                    "Timers are stepped in memory to now, as an evaluation would step them first, so "
                    "`eligible`/`reason` and the loser are what an evaluation now would see; `risk_timer_*` and "
@@ -129,37 +130,21 @@ class RiskStatusView(APIView):
         try:
             report = risk_status(user=request.user)
         except ExchangeError as exc:
-            return _exchange_unavailable(exc)
+            return _preview_unavailable(exc)
         return Response(RiskStatusSerializer(_status_body(report)).data)
-
-
-def _evaluation_body(result: Evaluation, user) -> dict:
-    # Names only: by now the worker may already be closing these positions, so their figures are not
-    # the ones the evaluation decided on; those are in ``result``.
-    groups = user_groups_by_id(user=user, ids=result.ineligible)  # every group evaluated, loser and winners too
-    winners = [{"id": group_id, "symbol": groups[group_id].symbol, "side": groups[group_id].side,
-                "quantity": quantity, "profit_usd": profit} for group_id, quantity, profit in result.winners]
-    positions = [{"id": group_id, "symbol": groups[group_id].symbol, "side": groups[group_id].side,
-                  "eligible": why is None, "reason": why} for group_id, why in result.ineligible.items()]
-    return {
-        "executed": result.executed, "reason": result.reason,
-        "loser": _loser(groups[result.loser_id], result.required_usd) if result.loser_id else None,
-        "winners": winners, "required_usd": result.required_usd, "covered_usd": result.covered_usd,
-        "timer_events": result.timer_events, "positions": positions,
-    }
 
 
 class RunEvaluationView(APIView):
     """Run one risk evaluation now, as the beat schedule would: step the timers, then close the loser and
     reduce the winners when they cover its loss (the closes run in the worker)."""
 
-    @extend_schema(request=None, responses={200: EvaluationSerializer, **EXCHANGE_UNAVAILABLE})
+    @extend_schema(request=None, responses=job_responses(EvaluationJobSerializer),
+                   description="Start one risk evaluation now, as the beat schedule would: step the timers, then "
+                   "close the loser and reduce the winners when they cover its loss. It reads the winners' markets "
+                   "from the exchange, so it runs in the background: the answer is a job to poll, whose `result` is "
+                   "the evaluation (or which fails, changing nothing, when a market could not be read).")
     def post(self, request):
-        try:
-            result = risk_evaluate(user=request.user)
-        except ExchangeError as exc:  # the evaluation rolled back: no timer, flag or close was written
-            return _exchange_unavailable(exc)
-        return Response(EvaluationSerializer(_evaluation_body(result, request.user)).data)
+        return job_accepted(request, risk_evaluation_request(user=request.user), EvaluationJobSerializer)
 
 
 # --- Per-position controls ---------------------------------------------------------------------------
@@ -214,13 +199,14 @@ class GroupSkipView(_GroupControlView):
 class ExchangeSyncView(APIView):
     """Re-read fills and prices now from every enabled exchange account, as the beat's fill sync does."""
 
-    @extend_schema(request=None, responses=ExchangeSyncSerializer,
+    @extend_schema(request=None, responses=job_responses(ExchangeSyncJobSerializer),
                    description="Re-read fills and prices now from every enabled exchange account, as the beat's fill "
-                   "sync does. For each account: every symbol with live orders has its fills read and applied, then "
-                   "every open position's price. An exchange's error is reported for the symbol or account it hit "
-                   "(`ok` false, `error`); the other accounts and symbols still sync.")
+                   "sync does, in the background: the answer is a job to poll. Its `result`: for each account, every "
+                   "symbol with live orders has its fills read and applied, then every open position's price. An "
+                   "exchange's error is reported for the symbol or account it hit (`ok` false, `error`; the job then "
+                   "ends `failed`); the other accounts and symbols still sync.")
     def post(self, request):
-        return Response(ExchangeSyncSerializer({"accounts": exchange_accounts_sync(user=request.user)}).data)
+        return job_accepted(request, exchange_sync_request(user=request.user), ExchangeSyncJobSerializer)
 
 
 # --- Record ----------------------------------------------------------------------------------------

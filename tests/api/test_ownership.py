@@ -22,6 +22,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
 from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
 from risk.models import RiskAction, RiskConfig
 from tests.api.conftest import client_for
@@ -74,6 +75,7 @@ OBJECT_OPERATIONS = {
     ("POST", "/api/v1/risk/{group_id}/unblock/"): Target("group"),
     ("POST", "/api/v1/risk/{group_id}/skip/"): Target("group"),
     ("GET", "/api/v1/risk/actions/{id}/"): Target("risk_action"),
+    ("GET", "/api/v1/jobs/{id}/"): Target("job"),
 }
 
 # Every write without an id in its path: it acts on the caller's own records (or creates one), and
@@ -106,7 +108,7 @@ READ_ONLY_FIELDS = {"id", "created_at", "updated_at", "has_keys", "has_bot_token
 OWNED = [
     (PositionGroup, "user"), (Pyramid, "group__user"), (Order, "group__user"), (Signal, "user"),
     (QueuedSignal, "user"), (DCAConfiguration, "user"), (ExchangeAccount, "user"), (RiskAction, "user"),
-    (RiskConfig, "user"), (TelegramConfig, "user"), (Notification, "user"), (Token, "user"),
+    (RiskConfig, "user"), (TelegramConfig, "user"), (Notification, "user"), (Token, "user"), (Job, "user"),
 ]
 
 
@@ -145,8 +147,10 @@ def strangers_world() -> dict:
     TelegramConfig.objects.update_or_create(user=stranger, defaults={"channel_id": "@their_channel",
                                                                      "bot_token": "their-bot-token"})
     Token.objects.create(user=stranger)
+    job = Job.objects.create(user=stranger, kind="exchange_sync", title="their sync", status="succeeded",
+                             message="their sync went fine", result={"accounts": []})
     return {"user": stranger, "group": group, "order": entry, "signal": signal, "queued": queued,
-            "dca_config": dca_config, "account": account, "risk_action": risk_action}
+            "dca_config": dca_config, "account": account, "risk_action": risk_action, "job": job}
 
 
 def markers(world: dict) -> set[str]:
@@ -167,18 +171,22 @@ LIST_MODELS = {
 
 @pytest.fixture
 def mine(route, trader) -> dict:
-    """A (the walkthrough trader): a routed BTC/USDT position, its orders and signal, and an ETH/USDT
-    entry waiting in the queue because the pool has one slot."""
+    """A (the walkthrough trader): a routed BTC/USDT position, its orders and signal, an ETH/USDT entry
+    waiting in the queue because the pool has one slot, a finished job, Telegram set up."""
     RiskConfig.objects.filter(user=trader).update(max_open_positions_global=1)
     opened = route(symbol="BTCUSDT")
     waiting = route(symbol="ETHUSDT")
     assert (opened.status, waiting.status) == ("opened", "queued")
     group = opened.position_group
+    telegram = TelegramConfig.objects.get(user=trader)
+    telegram.channel_id, telegram.bot_token = "@my_channel", "my-bot-token"
+    telegram.save()
     return {"user": trader, "group": group, "order": group.orders.order_by("pk").first(), "signal": opened,
             "queued": QueuedSignal.objects.get(signal=waiting),
             "dca_config": DCAConfiguration.objects.filter(user=trader).order_by("pk").first(),
             "account": trader.exchange_accounts.get(),
-            "risk_action": RiskAction.objects.create(user=trader, action_type="manual_block", group=group)}
+            "risk_action": RiskAction.objects.create(user=trader, action_type="manual_block", group=group),
+            "job": Job.objects.create(user=trader, kind="exchange_sync", title="my sync")}
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
+from jobs.models import Job
 from risk.models import RiskAction, RiskConfig
 from trading.models import DCAConfiguration, QueuedSignal
 
@@ -34,7 +35,7 @@ DEEP_RUN = "API_FUZZ_EXAMPLES" in os.environ
 
 @pytest.fixture
 def records(route, trader, eager_celery) -> dict:
-    """The trader's records, made by routing real alerts on the paper exchange."""
+    """The trader's records, made by routing real alerts on the paper exchange (and a background job)."""
     RiskConfig.objects.filter(user=trader).update(max_open_positions_global=1)
     opened = route(symbol="BTCUSDT")
     waiting = route(symbol="ETHUSDT")
@@ -46,6 +47,7 @@ def records(route, trader, eager_celery) -> dict:
         "dca-configs": DCAConfiguration.objects.filter(user=trader).order_by("pk").first().pk,
         "exchange-accounts": trader.exchange_accounts.get().pk,
         "risk/actions": RiskAction.objects.create(user=trader, action_type="manual_block", group=group).pk,
+        "jobs": Job.objects.create(user=trader, kind="exchange_sync", title="a sync").pk,
     }
 
 

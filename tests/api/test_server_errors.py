@@ -121,12 +121,15 @@ def test_switching_an_account_to_a_testnet_ccxt_lacks_is_refused(api, user):
     assert account.mode == "live"
 
 
-def test_an_existing_testnet_account_ccxt_lacks_reports_the_problem(user, loopback_only):
+def test_an_existing_testnet_account_ccxt_lacks_reports_the_problem(user, loopback_only, eager_celery,
+                                                                    django_capture_on_commit_callbacks):
     account = ExchangeAccountFactory(user=user, exchange_id="kraken", mode="testnet", api_key="k", api_secret="s")
     api = APIClient(raise_request_exception=False)
     api.force_authenticate(user)
 
-    response = api.post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the request started
+        response = api.post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
 
-    assert response.status_code == 200
-    assert response.json()["ok"] is False
+    assert response.status_code == 202
+    job = api.get(response.json()["url"]).json()
+    assert job["status"] == "failed" and job["result"]["ok"] is False

@@ -1,4 +1,5 @@
-"""What a trader sees in the dashboard, in chromium: login, live positions, fills, risk block, secret rotation.
+"""What a trader sees in the dashboard, in chromium: login, live positions, fills, risk block, secret rotation,
+a connection test that runs in the background.
 
 The live parts are htmx fragments polled every 5 s: the tests tag the loaded document and check the
 tag is still there after the update, so what they saw arrived without a reload.
@@ -14,6 +15,8 @@ from playwright.sync_api import expect
 from tests.browser.helpers import (
     log_in, mark_document, open_position, post_alert, save_screenshot, still_same_document, tradingview_alert,
 )
+from jobs.models import Job
+from jobs.services import job_run
 from tests.processes import wait_until
 from trading.models import PositionGroup, Signal, User
 
@@ -163,3 +166,27 @@ def test_rotating_the_webhook_secret_shows_the_new_one_and_refuses_the_old(page,
                         timeout=60, what="the worker to open a position from the new-secret alert", log=engine.worker_log)
     assert signal.position_group.symbol == "BTC/USDT"
     assert Signal.objects.filter(user=trader, status="rejected").count() == 1  # the old-secret alert, kept to be seen
+
+
+def test_test_connection_answers_at_once_then_shows_the_balance_without_a_reload(page, live_server, trader):
+    # Given the trader on their exchange account's page, and no worker free to run anything yet
+    account = trader.exchange_accounts.get()
+    log_in(page, live_server, trader)
+    page.goto(f"{live_server.url}/settings/exchange-accounts/{account.pk}/")
+
+    # When they click Test connection
+    page.get_by_role("button", name="Test connection").click()
+
+    # Then the page comes back at once and says the test waits for a worker
+    job_box = page.locator(".job")
+    expect(job_box).to_contain_text("Test connection: binance (paper)")
+    expect(job_box).to_contain_text("waiting for a worker")
+    mark_document(page)
+
+    # When a worker runs it (the worker's own service, called here so the order of events is certain)
+    job_run(job_id=Job.objects.get(user=trader).pk)
+
+    # Then the outcome replaces the waiting line by htmx polling, without a reload
+    expect(job_box).to_contain_text("binance (paper): connected; balance 100000 USDT.")
+    assert still_same_document(page), "the page was reloaded: the outcome should arrive by htmx polling"
+    save_screenshot(page, "6-test-connection")

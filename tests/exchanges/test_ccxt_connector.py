@@ -33,6 +33,7 @@ from exchanges.connector import (
     AuthenticationFailed,
     BadSymbol,
     InsufficientFunds,
+    MarketsNotLoaded,
     OrderNotFound,
     OrderStatusUnknown,
     PermanentError,
@@ -329,6 +330,21 @@ def test_markets_come_from_the_shared_cache_in_another_process(binance, exchange
     assert len(exchange.sent("GET", "/api/v3/exchangeInfo")) == 1
     assert len(exchange.sent("POST", "/api/v3/order")) == 1
     assert other_worker.market("SOL/USDT").tick_size == Decimal("0.01")
+
+
+def test_a_loaded_market_comes_from_a_held_list_and_never_downloads_one(binance, exchange, account_key):
+    """What web requests use (the risk status): a market list on this server, or a clear refusal; never
+    a download of exchangeInfo inside the request."""
+    with pytest.raises(MarketsNotLoaded, match="binance's market list is not loaded on this server"):
+        binance.loaded_market("SOL/USDT")
+    assert exchange.sent("GET", "/api/v3/exchangeInfo") == []
+
+    binance.load_markets()  # a worker reads the list
+    forget_process_markets()  # a web process: only the shared cache holds it
+    web = binance_connector(exchange, account_key)
+
+    assert web.loaded_market("SOL/USDT").tick_size == Decimal("0.01")
+    assert len(exchange.sent("GET", "/api/v3/exchangeInfo")) == 1  # the worker's download only
 
 
 def test_testnet_uses_the_sandbox_urls_and_its_own_market_cache(exchange, account_key):

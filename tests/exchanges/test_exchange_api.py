@@ -60,12 +60,16 @@ def test_another_users_account_is_invisible(api):
     assert api.get("/api/v1/exchange-accounts/").json()["count"] == 0
 
 
-def test_test_connection_reports_the_paper_balance(api, user):
+def test_test_connection_reports_the_paper_balance(api, user, eager_celery, django_capture_on_commit_callbacks):
     account = ExchangeAccountFactory(user=user, starting_balance=Decimal("2500"))
 
-    response = api.post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the request started
+        response = api.post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
 
-    assert response.json() == {"ok": True, "balances": {"USDT": "2500.000000000000"}, "error": ""}
+    assert response.status_code == 202
+    job = api.get(response.json()["url"]).json()
+    assert job["result"] == {"ok": True, "balances": {"USDT": "2500.000000000000"}, "error": ""}
+    assert (job["status"], job["message"]) == ("succeeded", "binance (paper): connected; balance 2500 USDT.")
 
 
 def test_setting_a_paper_price_matches_and_reports_fills(api, user):

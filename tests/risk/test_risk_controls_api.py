@@ -1,5 +1,8 @@
 """The risk API's engine controls: status, run-evaluation, block / unblock / skip, sync-exchange, actions.
 
+run-evaluation and sync-exchange read the exchange, so they answer 202 with a job the worker runs; the
+tests run it as the worker would and read its result from the job.
+
 The book is the reference scenario (engine analysis §"Risk Engine Example Scenario") on the paper
 exchange: BTC long 1.0 @ 100 now 95 (−5.00 USD, −5 %), ETH long 2.0 @ 2,000 now 2,100 (+200 USD),
 SOL long 10 @ 50 now 55 (+50 USD). The offset closes BTC and 0.05 ETH (5 USD at 100 USD per ETH).
@@ -9,9 +12,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from exchanges.ccxt_connector import forget_process_markets, markets_cache_key
 from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount
 from exchanges.paper.connector import PaperConnector
@@ -52,15 +58,29 @@ def api(risk_trader):
     return client_for(risk_trader)
 
 
+def run_job(api, path: str, capture) -> dict:
+    """POST ``path``: 202 and a job, nothing done yet; then the worker runs it (and the closes it
+    dispatches, inline) and the job's poll answers the result."""
+    with capture() as handed_over:
+        response = api.post(path)
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
+    with capture(execute=True):
+        for callback in handed_over:
+            callback()
+    job = api.get(response.json()["url"])
+    assert job.status_code == 200 and job.json()["status"] in ("succeeded", "failed")
+    return job.json()
+
+
 @pytest.fixture
 def run_evaluation(api, eager_celery, django_capture_on_commit_callbacks):
-    """POST run-evaluation with the dispatched closes executed inline, as a worker would execute them."""
+    """POST run-evaluation and run its job with the dispatched closes executed inline, as a worker would."""
 
     def _run():
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api.post("/api/v1/risk/run-evaluation/")
-        assert response.status_code == 200, response.content
-        return response.json()
+        job = run_job(api, "/api/v1/risk/run-evaluation/", django_capture_on_commit_callbacks)
+        assert job["status"] == "succeeded", job["message"]
+        return job["result"]
 
     return _run
 
@@ -165,11 +185,53 @@ def test_status_says_when_the_winners_do_not_cover_the_loss(api, risk_trader, ho
     assert body["reason"] == "winners cover 50.00 of the 100.00 USD loss; waiting (allow_partial_offset is off)"
 
 
+def test_status_never_downloads_a_market_list_inside_the_request(api, risk_trader, timers_started, network_tap):
+    # The winners trade on a live account whose market list no worker has read lately.
+    account = ExchangeAccount.objects.get(pk=risk_trader.account.pk)
+    account.mode, account.api_key, account.api_secret = "live", "k-test", "s-test"
+    account.save()
+    forget_process_markets()
+    cache.delete(markets_cache_key("binance", "live"))
+    page = Client()
+    page.force_login(risk_trader)
+
+    response = api.get("/api/v1/risk/status/")
+    risk_page = page.get("/risk/")
+
+    assert network_tap == []  # neither request tried to reach binance
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("The offset preview is unavailable: binance's market list is not "
+                                                "loaded on this server right now")
+    assert risk_page.status_code == 200 and b"The offset preview is unavailable" in risk_page.content
+
+
 def test_status_needs_authentication():
     assert APIClient().get("/api/v1/risk/status/").status_code in (401, 403)
 
 
 # --- Run evaluation ------------------------------------------------------------------------------------
+
+
+def test_run_evaluation_answers_202_and_evaluates_only_in_the_worker(api, risk_trader, timers_started, eager_celery,
+                                                                    django_capture_on_commit_callbacks):
+    btc, _, _ = timers_started
+    actions = RiskAction.objects.count()
+
+    with django_capture_on_commit_callbacks() as handed_over:
+        response = api.post("/api/v1/risk/run-evaluation/")
+
+    assert response.status_code == 202 and response.json()["kind"] == "risk_evaluation"
+    btc.refresh_from_db()
+    assert (btc.status, btc.risk_eligible) == ("active", False)  # no timer marked, nothing closed yet
+    assert RiskAction.objects.count() == actions and not Order.objects.filter(role="exit").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in handed_over:
+            callback()
+
+    job = api.get(response.json()["url"]).json()
+    assert (job["status"], job["message"]) == ("succeeded", "Offset executed: closing the loser, then reducing 1 winner(s).")
+    assert PositionGroup.objects.get(pk=btc.pk).status == "closed"
 
 
 def test_run_evaluation_executes_the_reference_offset(risk_trader, timers_started, run_evaluation):
@@ -204,17 +266,20 @@ def test_run_evaluation_starts_timers_and_says_why_nothing_closed(risk_trader, r
     assert not Order.objects.filter(role="exit").exists()
 
 
-def test_run_evaluation_answers_503_and_changes_nothing_when_a_market_cannot_be_read(api, risk_trader, timers_started,
-                                                                                      monkeypatch):
+def test_run_evaluation_fails_and_changes_nothing_when_a_market_cannot_be_read(api, risk_trader, timers_started,
+                                                                               monkeypatch, eager_celery,
+                                                                               django_capture_on_commit_callbacks):
     def unavailable(self, *, reload=False):
         raise RetryableError("binance is down for maintenance")
 
     monkeypatch.setattr(PaperConnector, "load_markets", unavailable)
     actions = RiskAction.objects.count()
 
-    response = api.post("/api/v1/risk/run-evaluation/")
+    job = run_job(api, "/api/v1/risk/run-evaluation/", django_capture_on_commit_callbacks)
 
-    assert response.status_code == 503 and "binance is down" in response.json()["detail"]
+    assert job["status"] == "failed" and job["result"] is None
+    assert job["message"] == ("The exchange did not answer (binance is down for maintenance); nothing was changed: "
+                              "try again.")
     assert PositionGroup.objects.filter(status="active").count() == 3
     assert RiskAction.objects.count() == actions
 
@@ -295,7 +360,8 @@ def test_controls_refuse_a_closed_or_failed_position(api, risk_trader, status, c
 # --- Ownership -----------------------------------------------------------------------------------------
 
 
-def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_started, run_evaluation):
+def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_started, run_evaluation,
+                                                         django_capture_on_commit_callbacks):
     btc, _, _ = timers_started
     other = client_for(UserFactory(username="other"))
     actions = RiskAction.objects.count()
@@ -303,11 +369,11 @@ def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_st
     for control in ("block", "unblock", "skip"):
         assert other.post(f"/api/v1/risk/{btc.pk}/{control}/").status_code == 404
     status = other.get("/api/v1/risk/status/").json()
-    evaluation = other.post("/api/v1/risk/run-evaluation/").json()
+    evaluation = run_job(other, "/api/v1/risk/run-evaluation/", django_capture_on_commit_callbacks)["result"]
     listed = other.get("/api/v1/risk/actions/").json()
     about_btc = other.get(f"/api/v1/risk/actions/?group={btc.pk}").json()
     detail = other.get(f"/api/v1/risk/actions/{RiskAction.objects.filter(user=risk_trader).first().pk}/")
-    synced = other.post("/api/v1/risk/sync-exchange/").json()
+    synced = run_job(other, "/api/v1/risk/sync-exchange/", django_capture_on_commit_callbacks)["result"]
 
     assert (status["loser"], status["positions"]) == (None, [])
     assert (evaluation["executed"], evaluation["positions"]) == (False, [])
@@ -327,16 +393,16 @@ def test_an_id_that_is_not_a_position_answers_404(api):
 # --- Sync exchange -------------------------------------------------------------------------------------
 
 
-def test_sync_exchange_picks_up_a_fill_made_on_the_paper_exchange(route, trader):
+def test_sync_exchange_picks_up_a_fill_made_on_the_paper_exchange(route, trader, django_capture_on_commit_callbacks):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))  # above the grid: all legs rest
     group = route(entry_price="100").position_group
     assert Order.objects.filter(group=group, status="open").count() == 5
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99.2"))  # the exchange fills 100 and 99.50
 
-    response = client_for(trader).post("/api/v1/risk/sync-exchange/")
+    job = run_job(client_for(trader), "/api/v1/risk/sync-exchange/", django_capture_on_commit_callbacks)
 
-    assert response.status_code == 200
-    [account] = response.json()["accounts"]
+    assert job["status"] == "succeeded"
+    [account] = job["result"]["accounts"]
     assert (account["exchange"], account["mode"], account["ok"], account["error"]) == ("binance", "paper", True, "")
     assert account["symbols"] == [{"symbol": "BTC/USDT", "groups_changed": 1, "error": ""}]
     assert account["symbols_priced"] == 1
@@ -349,7 +415,8 @@ def test_sync_exchange_picks_up_a_fill_made_on_the_paper_exchange(route, trader)
     assert Order.objects.filter(group=group, role="take_profit").count() == 2  # placed for the filled legs
 
 
-def test_sync_exchange_reports_an_exchange_failure_instead_of_failing(route, trader, monkeypatch):
+def test_sync_exchange_reports_an_exchange_failure_instead_of_failing(route, trader, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
     group = route(entry_price="100").position_group
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99.2"))
@@ -360,20 +427,22 @@ def test_sync_exchange_reports_an_exchange_failure_instead_of_failing(route, tra
     monkeypatch.setattr(PaperConnector, "fetch_open_orders", down)
     monkeypatch.setattr(PaperConnector, "tickers", down)
 
-    response = client_for(trader).post("/api/v1/risk/sync-exchange/")
+    job = run_job(client_for(trader), "/api/v1/risk/sync-exchange/", django_capture_on_commit_callbacks)
 
-    assert response.status_code == 200
-    [account] = response.json()["accounts"]
+    assert job["status"] == "failed" and "503 Service Unavailable" in job["message"]
+    [account] = job["result"]["accounts"]
     assert account["ok"] is False
     assert account["symbols"][0]["symbol"] == "BTC/USDT" and "503 Service Unavailable" in account["symbols"][0]["error"]
     assert account["error"].startswith("Prices could not be read") and "503" in account["error"]
     assert not Order.objects.filter(group=group, status="filled").exists()  # nothing half-applied
 
 
-def test_sync_exchange_skips_disabled_accounts(api, risk_trader):
+def test_sync_exchange_skips_disabled_accounts(api, risk_trader, eager_celery, django_capture_on_commit_callbacks):
     ExchangeAccount.objects.filter(user=risk_trader).update(is_enabled=False)
 
-    assert api.post("/api/v1/risk/sync-exchange/").json() == {"accounts": []}
+    job = run_job(api, "/api/v1/risk/sync-exchange/", django_capture_on_commit_callbacks)
+
+    assert (job["status"], job["result"]) == ("succeeded", {"accounts": []})
 
 
 # --- Actions -------------------------------------------------------------------------------------------

@@ -85,8 +85,11 @@ def test_the_telegram_channel_follows_a_position_from_entry_to_exit(stack):
         stack.start("worker")
         stack.start("beat")
 
-        test = trader.api("post", "telegram/test/").json()
-        assert test["ok"] is True, test
+        started = trader.api("post", "telegram/test/")  # a job: the web process never calls Telegram
+        assert started.status_code == 202, started.text
+        test = wait(lambda: finished_job(trader, started.json()["id"]), timeout=60,
+                    what="the worker to send the Telegram test message", logs=stack.logs)
+        assert test["status"] == "succeeded" and test["result"]["ok"] is True, test
         trader.send(entry_price="100")  # BTC at 101: the five legs rest
 
         entry = wait(lambda: next((r for r in fake.sent("sendMessage") if "LONG Entry" in r.body["text"]), None),
@@ -111,6 +114,11 @@ def test_the_telegram_channel_follows_a_position_from_entry_to_exit(stack):
     finally:
         fake.server.shutdown()
         fake.server.server_close()
+
+
+def finished_job(trader, job_id) -> dict | None:
+    job = trader.api("get", f"jobs/{job_id}/").json()
+    return job if job["status"] in ("succeeded", "failed") else None
 
 
 def entry_message_id(fake, entry) -> int:

@@ -338,11 +338,11 @@ def test_deleting_a_queue_entry_cancels_it_and_ignores_its_signal(queued, trader
 def test_promoting_a_queue_entry_opens_it_past_the_pool_limit(queued, trader, django_capture_on_commit_callbacks):
     api = client_for(trader)
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the request started
         response = api.post(f"/api/v1/queue/{queued.pk}/promote/")
 
-    assert response.status_code == 200
-    body = response.json()
+    assert response.status_code == 202
+    body = api.get(response.json()["url"]).json()["result"]
     assert (body["signal_id"], body["status"], body["queue_status"]) == (str(queued.signal_id), "opened", "promoted")
     assert body["reason"].startswith("Opened long ETH/USDT 15m")
     eth = PositionGroup.objects.get(symbol="ETH/USDT")
@@ -356,9 +356,13 @@ def test_promoting_while_force_stopped_keeps_the_entry_queued_and_says_why(queue
                                                                            django_capture_on_commit_callbacks):
     RiskConfig.objects.filter(user=trader).update(engine_force_stopped=True)
 
+    api = client_for(trader)
     with django_capture_on_commit_callbacks(execute=True):
-        body = client_for(trader).post(f"/api/v1/queue/{queued.pk}/promote/").json()
+        job_url = api.post(f"/api/v1/queue/{queued.pk}/promote/").json()["url"]
+    job = api.get(job_url).json()
+    body = job["result"]
 
+    assert job["status"] == "failed" and "is still queued: the engine is force-stopped" in job["message"]
     assert (body["status"], body["queue_status"]) == ("queued", "queued")
     assert "force-stopped" in body["reason"]
     assert not PositionGroup.objects.filter(symbol="ETH/USDT").exists()

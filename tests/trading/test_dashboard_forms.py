@@ -240,12 +240,14 @@ def test_an_accounts_exchange_is_fixed_once_it_exists(trader_client, trader):
     assert account.exchange_id == "binance" and account.label == "main"  # the rest of the form was saved
 
 
-def test_test_connection_button_reports_the_balance(trader_client, trader):
+def test_test_connection_button_reports_the_balance(trader_client, trader, eager_celery,
+                                                   django_capture_on_commit_callbacks):
     account = trader.exchange_accounts.get()
 
-    response = trader_client.post(reverse("exchange-account-test", args=[account.pk]), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the button started
+        response = trader_client.post(reverse("exchange-account-test", args=[account.pk]))
 
-    assert "binance (paper): connected; balance" in response.content.decode()
+    assert "binance (paper): connected; balance" in trader_client.get(response.url).content.decode()
 
 
 def test_another_users_exchange_account_answers_404(trader, intruder):
@@ -354,24 +356,27 @@ def test_promote_asks_first_then_opens_the_position(trader_client, queued, djang
     queued.refresh_from_db()
     assert queued.status == QueuedSignal.Status.QUEUED  # showing the confirmation changes nothing
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = trader_client.post(reverse("queue-promote", args=[queued.pk]), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the button started
+        response = trader_client.post(reverse("queue-promote", args=[queued.pk]))
 
     queued.refresh_from_db()
     queued.signal.refresh_from_db()
     assert queued.status == QueuedSignal.Status.PROMOTED
     assert queued.signal.status == Signal.Status.OPENED
-    page = response.content.decode()
+    assert response.url.startswith(reverse("queue") + "?job=")
+    page = trader_client.get(response.url).content.decode()
     assert "long ETH/USDT 15m promoted: opened." in page
-    assert response.redirect_chain[-1][0] == reverse("position-detail", args=[queued.signal.position_group_id])
+    assert reverse("position-detail", args=[queued.signal.position_group_id]) in page  # the link to it
 
 
-def test_promote_while_force_stopped_says_so_and_keeps_it_queued(trader_client, queued):
+def test_promote_while_force_stopped_says_so_and_keeps_it_queued(trader_client, queued,
+                                                                 django_capture_on_commit_callbacks):
     trader_client.post(reverse("engine-stop"))
 
-    response = trader_client.post(reverse("queue-promote", args=[queued.pk]), follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = trader_client.post(reverse("queue-promote", args=[queued.pk]))
 
-    assert "the engine is force-stopped" in response.content.decode()
+    assert "the engine is force-stopped" in trader_client.get(response.url).content.decode()
     queued.refresh_from_db()
     assert queued.status == QueuedSignal.Status.QUEUED
 

@@ -16,17 +16,17 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from exchanges.connector import ExchangeError
-from risk.models import RiskConfig
+from jobs.api.serializers import job_serializer_for
+from jobs.api.views import job_accepted, job_responses
 from trading.api.params import query_text
 from trading.api.serializers import (
     DCAConfigurationSerializer, ErrorSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
     QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
 )
+from trading.job_kinds import queue_promote_request
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
 from trading.selectors import positions_queryset
 from trading.services.closing import position_close_enqueue, position_close_request
-from trading.services.promotion import queue_promote
 from trading.services.queue import queue_cancel
 from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
 
@@ -35,6 +35,8 @@ from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
 OPEN_POSITIONS = "open"
 # ``?status=all`` on the queue: history as well as waiting entries.
 ALL_QUEUE_ENTRIES = "all"
+
+QueuePromoteJobSerializer = job_serializer_for(QueuePromoteResultSerializer, "QueuePromoteJob")
 
 
 def _choices(request, name: str, allowed, *, aliases: dict | None = None) -> list[str] | None:
@@ -222,33 +224,18 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
 
     @extend_schema(
         request=None,
-        responses={
-            200: QueuePromoteResultSerializer,
-            **CONFLICT,
-            503: OpenApiResponse(ErrorSerializer, description="The exchange did not answer; the entry stays queued."),
-        },
-        description="Open the entry now, past the pool limits (a force-stop still holds it). The signal is "
-        "routed at once; the answer carries its new status and the engine's reason.",
+        responses={**job_responses(QueuePromoteJobSerializer), **CONFLICT},
+        description="Open the entry now, past the pool limits (a force-stop still holds it). The signal is routed "
+        "in the background (it reads the exchange's markets): the answer is a job to poll, whose `result` carries "
+        "the signal's new status, the engine's reason and the position it opened. The job ends `failed` when "
+        "nothing was opened (still queued, rejected, or the exchange did not answer: the entry then stays queued).",
     )
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
         entry = self.get_object()
         if entry.status != QueuedSignal.Status.QUEUED:
             return _no_longer_queued(entry)
-        try:
-            signal = queue_promote(entry=entry)
-        except ExchangeError as exc:
-            return Response({"detail": f"The exchange did not answer ({exc}); the entry stays queued: try again."},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        entry.refresh_from_db()
-        reason = signal.reason
-        if signal.status == Signal.Status.QUEUED and RiskConfig.objects.filter(user=request.user,
-                                                                             engine_force_stopped=True).exists():
-            # Routing leaves the signal's queueing reason as it was; say why the promote did not open it.
-            reason = ("Still queued: the engine is force-stopped. Start it (POST /api/v1/risk/force-start/) "
-                      "and promote again.")
-        body = {"signal_id": signal.pk, "status": signal.status, "reason": reason, "queue_status": entry.status}
-        return Response(QueuePromoteResultSerializer(body).data)
+        return job_accepted(request, queue_promote_request(entry=entry), QueuePromoteJobSerializer)
 
 
 def _no_longer_queued(entry: QueuedSignal) -> Response:
