@@ -20,7 +20,8 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
     list_display = ("exchange_id", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
     list_filter = ("mode", "exchange_id", "is_enabled")
     search_fields = ("exchange_id", "label", "user__username")
-    readonly_fields = ("last_connection_error", "created_at", "updated_at")
+    # Fault drills and the answer dialect are shown, never edited here: `manage.py paper fault|dialect`.
+    readonly_fields = ("paper_faults", "paper_dialect", "last_connection_error", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("user", "exchange_id", "label", "mode", "is_enabled")}),
         ("API keys (write-only)", {"fields": ("api_key", "api_secret", "api_password")}),
@@ -29,10 +30,11 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio",
-                    "market_slippage_percent", "starting_balance", "synthetic_seed", "paper_faults", "paper_dialect",
+                    "market_slippage_percent", "starting_balance", "synthetic_seed",
                 )
             },
         ),
+        ("Operator drills (manage.py paper fault / paper dialect)", {"fields": ("paper_faults", "paper_dialect")}),
         ("Status", {"fields": ("last_connection_error", "created_at", "updated_at")}),
     )
 
