@@ -35,8 +35,8 @@ from exchanges.connector import (
 )
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper import services
-from exchanges.paper.selectors import PaperQuote, account_quotes
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
+from exchanges.paper.selectors import PaperQuote, account_quotes
 
 # The paper exchange's answer to a client order id already used (Binance's words).
 DUPLICATE_ORDER = "Duplicate order sent."

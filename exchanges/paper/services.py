@@ -26,8 +26,8 @@ from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
 )
 from exchanges.paper import matching
-from exchanges.paper.selectors import account_quotes
 from exchanges.paper.feeds import synthetic_next_price
+from exchanges.paper.selectors import account_quotes
 
 logger = logging.getLogger(__name__)
 
