@@ -41,7 +41,7 @@ from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal
 from trading.charts import (
     LADDER_CHART_HEIGHT, PNL_BAR_WIDTH, PNL_CHART_DAYS, PNL_CHART_HEIGHT, PriceLine, pnl_bars, price_lines,
 )

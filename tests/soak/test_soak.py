@@ -42,6 +42,7 @@ from django.db.models import Q
 
 from exchanges.models import ExchangeAccount, PaperBalance, PaperMarket, PaperOrder, PaperPrice
 from risk.models import RiskConfig
+from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import process_env
 from tests.stack import invariants
@@ -92,9 +93,10 @@ def _traders(names: list[str], dialect: str) -> list[dict]:
     for number in range(USERS):
         user = UserFactory(username=f"soak-{number}")
         # Every account on the synthetic feed: beat's walk moves all 200 prices.
-        ExchangeAccountFactory(user=user, price_feed=ExchangeAccount.PriceFeed.SYNTHETIC,
-                               starting_balance=STARTING_BALANCE, paper_dialect=dialect, paper_faults=dict(FAULTS),
-                               partial_fill_ratio=PARTIAL_FILL_RATIO)
+        account = ExchangeAccountFactory(user=user, price_feed=ExchangeAccount.PriceFeed.SYNTHETIC,
+                                         starting_balance=STARTING_BALANCE, partial_fill_ratio=PARTIAL_FILL_RATIO)
+        set_dialect(account, dialect)
+        arm_faults(account, **FAULTS)
         # Half the traders take profit per leg, half on the whole position.
         DCAConfigurationFactory(user=user, pair="*", levels=levels, capital_usd=Decimal("200"), max_pyramids=3,
                                 tp_mode="per_leg" if number % 2 == 0 else "aggregate",
