@@ -163,8 +163,17 @@ def _gather(signal: Signal) -> Context:
         raise RoutingRejected(str(exc)) from exc
     if not market.tick_size or not market.step_size:
         raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
+    _price_seen(connector, symbol, alert)
     return Context(alert=alert, account_id=account.pk, exchange=alert.exchange, symbol=symbol, market=market,
                    quote_usd_rate=_quote_usd_rate(connector, symbol))
+
+
+def _price_seen(connector, symbol: str, alert: Alert) -> None:
+    """Tell the exchange layer the chart's price: a paper market without a price yet starts there."""
+    try:
+        connector.price_seen(symbol, alert.close_price or alert.entry_price)
+    except ExchangeError as exc:  # a hint: the paper exchange falls back to its reference price
+        logger.warning("price of %s from the alert not taken: %s", symbol, exc)
 
 
 def _quote_usd_rate(connector, symbol: str) -> Decimal | None:
