@@ -5,7 +5,8 @@ account, the market for the TradingView ticker, its precision) — markets are c
 rarely leaves the process. Then, holding the user's risk-config row lock (which serialises one
 user's signals while other users route in parallel), the decision is taken and every row it
 needs is written in one transaction. Exchange work (placing the grid, closing) is enqueued
-after commit. Every signal ends with a status and a human-readable reason.
+after commit. Every signal ends with a status and a human-readable reason; an entry's ends with where
+its size came from (``trading.sizing``).
 """
 
 import logging
@@ -20,7 +21,7 @@ from exchanges.services.accounts import account_for, connector_for_account
 from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
-from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
+from trading.grid import GridError, Precision, parse_levels, plan_grid
 from trading.models import (
     ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
@@ -33,6 +34,7 @@ from trading.services.closing import position_close_request
 from trading.services.positions import position_open, pyramid_add
 from trading.services.queue import queue_resolve, queue_signal
 from trading.services.signals import SIGNAL_MAX_AGE
+from trading.sizing import Sizing, pyramid_sizing
 from trading.states import GroupStatus
 
 logger = logging.getLogger(__name__)
@@ -298,9 +300,8 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         )
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    capital = capital_for_signal(capital_usd=config.capital_usd, use_signal_size=config.use_signal_size,
-                                 order_size=alert.order_size, size_type=alert.position_size_type,
-                                 entry_price=alert.entry_price, quote_usd_rate=context.quote_usd_rate)
+    sizing = _sizing(context, capital_usd=config.capital_usd, use_signal_size=config.use_signal_size)
+    capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(config.pyramid_levels.get("0") or config.levels)
     try:
@@ -312,9 +313,11 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
     group, pyramid = position_open(signal=signal, account_id=context.account_id, exchange=context.exchange,
                                    symbol=context.symbol, alert=alert, config=config, levels=levels,
-                                   capital_usd=capital_usd, quote_usd_rate=context.quote_usd_rate, legs=legs)
+                                   capital_usd=capital_usd, quote_usd_rate=context.quote_usd_rate, legs=legs,
+                                   sizing=sizing.note)
     after.submit_pyramid_ids.append(pyramid.pk)
-    return S.OPENED, f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid 1/{group.max_pyramids}."
+    return S.OPENED, (f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid "
+                      f"1/{group.max_pyramids}. Size: {sizing.note}.")
 
 
 def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, promoted: bool,
@@ -330,9 +333,8 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     config_capital = Decimal(snapshot["capital_usd"])
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    capital = capital_for_signal(capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"],
-                                 order_size=alert.order_size, size_type=alert.position_size_type,
-                                 entry_price=alert.entry_price, quote_usd_rate=context.quote_usd_rate)
+    sizing = _sizing(context, capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"])
+    capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(snapshot["pyramid_levels"].get(str(index)) or snapshot["levels"])
     try:
@@ -343,9 +345,18 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     decision = _slot(signal.user, risk, context, capital_usd, opens_position=False, bypass=bypass)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
-    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs)
+    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs,
+                          sizing=sizing.note)
     after.submit_pyramid_ids.append(pyramid.pk)
-    return S.PYRAMIDED, f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from {legs[0].price.normalize():f}."
+    return S.PYRAMIDED, (f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from "
+                         f"{legs[0].price.normalize():f}. Size: {sizing.note}.")
+
+
+def _sizing(context: Context, *, capital_usd: Decimal, use_signal_size: bool) -> Sizing:
+    alert, market = context.alert, context.market
+    return pyramid_sizing(capital_usd=capital_usd, use_signal_size=use_signal_size, order_size=alert.order_size,
+                          size_type=alert.position_size_type, entry_price=alert.entry_price,
+                          quote_usd_rate=context.quote_usd_rate, base=market.base, quote=market.quote)
 
 
 def _plan(alert: Alert, context: Context, levels, capital):
