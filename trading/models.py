@@ -202,6 +202,9 @@ class Signal(models.Model):
         FAILED = "failed", "Failed"
 
     class Intent(models.TextChoices):
+        """The intent acted on: an ``auto`` alert records the one derived from the strategy's position
+        change (``trading.intents``), blank when that change asked for nothing."""
+
         SIGNAL = "signal", "Signal"
         EXIT = "exit", "Exit"
         REDUCE = "reduce", "Reduce"

@@ -5,8 +5,9 @@ account, the market for the TradingView ticker, its precision) — markets are c
 rarely leaves the process. Then, holding the user's risk-config row lock (which serialises one
 user's signals while other users route in parallel), the decision is taken and every row it
 needs is written in one transaction. Exchange work (placing the grid, closing) is enqueued
-after commit. Every signal ends with a status and a human-readable reason; an entry's ends with where
-its size came from (``trading.sizing``).
+after commit. Every signal ends with a status and a human-readable reason; an ``auto`` alert's reason
+starts with what the strategy's order did ("auto: long 0.03 → long 0.015: reduce by 0.015"), and an
+entry's ends with where its size came from (``trading.sizing``).
 """
 
 import logging
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from exchanges.connector import ExchangeError, Market, PermanentError
@@ -21,7 +24,7 @@ from exchanges.services.accounts import account_for, connector_for_account
 from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
-from trading.grid import GridError, Precision, parse_levels, plan_grid
+from trading.grid import GridError, Precision, parse_levels, plan_grid, round_down
 from trading.models import (
     ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
@@ -116,13 +119,19 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
             if entry.status != QueuedSignal.Status.QUEUED or entry.signal_id != signal.pk:
                 return signal
         status, reason = _decide(signal, context, risk, after, promoted=bool(queue_entry_id), force=force)
+        derivation = context.alert.derivation
+        if derivation is not None:
+            reason = f"{derivation.summary}. {reason}"
         if queue_entry_id and status != S.QUEUED:
             queue_resolve(entry, status=QueuedSignal.Status.PROMOTED, reason=f"Promoted: {reason}")
         if status != S.QUEUED:
             Signal.objects.filter(pk=signal.pk).update(status=status, reason=reason, routed_at=timezone.now(),
                                                         symbol=context.symbol)
         else:
-            Signal.objects.filter(pk=signal.pk).update(routed_at=timezone.now(), symbol=context.symbol)
+            queued = Signal.objects.filter(pk=signal.pk)
+            if derivation is not None and not queue_entry_id:  # the queue wrote its reason: say what was queued
+                queued.update(reason=Concat(Value(f"{derivation.summary}. "), F("reason")))
+            queued.update(routed_at=timezone.now(), symbol=context.symbol)
         transaction.on_commit(lambda: _enqueue(after))
     signal.refresh_from_db()
     logger.info("signal %s → %s: %s", signal.pk, signal.status, signal.reason)
@@ -204,6 +213,8 @@ def _no_rate(context: Context, label: str) -> tuple[str, str]:
 def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterCommit, *, promoted: bool,
             force: bool) -> tuple[str, str]:
     alert = context.alert
+    if not alert.intent:  # auto: the strategy's order did not change its position
+        return S.IGNORED, "Nothing was placed or closed."
     if alert.intent == "exit":
         return _exit(signal, context, after, side=alert.side, reason=ExitReason.EXIT_SIGNAL)
     if alert.intent == "reduce":
@@ -271,13 +282,33 @@ def _reduce(signal, context, after) -> tuple[str, str]:
         return S.REJECTED, "A reduce alert needs tv.order_size (how much to close)."
     price = alert.close_price or alert.entry_price
     quantity = alert.order_size / price if alert.position_size_type == "quote" else alert.order_size
+    share = ""
+    if alert.derivation is not None:
+        # The strategy's contracts are its own position's, not this one's (sized by the configuration,
+        # or by the alert but with legs still resting): the share of its position the strategy closed
+        # is what carries over. Where this position holds exactly the strategy's size, that share is
+        # the strategy's difference in base units.
+        held = group.total_filled_quantity
+        if not held:
+            return S.IGNORED, (f"Nothing of the {label} position has filled yet: nothing to reduce (its resting "
+                               f"legs stay).")
+        quantity = round_down(held * alert.derivation.fraction, context.market.step_size)
+        share = f" ({_percent(alert.derivation.fraction)} of the {held.normalize():f} held, the share the strategy closed)"
+        if not quantity:
+            return S.IGNORED, (f"{_percent(alert.derivation.fraction)} of the {held.normalize():f} held in the {label} "
+                               f"position is less than one lot ({context.market.step_size.normalize():f}): nothing "
+                               f"to reduce.")
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
     if quantity >= group.total_filled_quantity:
         position_close_request(group=group, reason=ExitReason.REDUCE)
         after.closes.append(Close(group.pk, ExitReason.REDUCE))
         return S.REDUCED, f"Reducing {quantity.normalize():f} covers the whole {label} position: closing it."
     after.closes.append(Close(group.pk, ExitReason.REDUCE, quantity, request_key=f"signal-{signal.pk}"))
-    return S.REDUCED, f"Market-closing {quantity.normalize():f} of the {label} position."
+    return S.REDUCED, f"Market-closing {quantity.normalize():f} of the {label} position{share}."
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{(fraction * 100).quantize(Decimal('0.01')).normalize():f}%"
 
 
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
