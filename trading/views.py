@@ -436,7 +436,7 @@ def alert_template(user) -> str:
         },
         "strategy_info": {"trade_id": "{{strategy.order.id}}", "alert_name": "My strategy",
                           "alert_message": "{{strategy.order.alert_message}}"},
-        "execution_intent": {"type": "signal", "side": "{{strategy.order.action}}",
+        "execution_intent": {"type": "auto", "side": "{{strategy.order.action}}",
                              "position_size_type": "contracts", "precision_mode": "auto"},
         "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
     }

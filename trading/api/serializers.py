@@ -117,8 +117,8 @@ class PyramidSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Pyramid
-        fields = ("id", "index", "entry_price", "status", "capital_usd", "tp_percent", "created_at", "filled_at",
-                  "closed_at", "orders")
+        fields = ("id", "index", "entry_price", "status", "capital_usd", "sizing", "tp_percent", "created_at",
+                  "filled_at", "closed_at", "orders")
         read_only_fields = fields
 
 

@@ -166,7 +166,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(parameters=[
         _param("status", "Signal status (received, opened, pyramided, exited, reduced, reversed, queued, ignored, "
                "rejected, failed), several comma-separated."),
-        _param("intent", "signal, exit, reduce or reverse; several comma-separated."),
+        _param("intent", "The intent acted on (for an auto alert, the one derived from the strategy's position "
+               "change): signal, exit, reduce or reverse; several comma-separated."),
     ]),
 )
 class SignalViewSet(viewsets.ReadOnlyModelViewSet):
