@@ -45,8 +45,8 @@ def price_lines(lines: list[tuple[Decimal, str, str]], *, height: int = LADDER_C
 # In SVG units; the figure scales to the page width with its aspect kept, so the axis labels stay legible.
 PNL_CHART_WIDTH = 720
 PNL_CHART_HEIGHT = 240
-# Room for the value labels left of the plot ("-12,500") and the date labels under it.
-PNL_PLOT_LEFT, PNL_PLOT_RIGHT, PNL_PLOT_TOP, PNL_PLOT_BOTTOM = 64, 12, 12, 28
+# Room for the value labels left of the plot ("-12,500"), the unit above it and the date labels under it.
+PNL_PLOT_LEFT, PNL_PLOT_RIGHT, PNL_PLOT_TOP, PNL_PLOT_BOTTOM = 64, 12, 24, 28
 PNL_CHART_DAYS = 30  # the overview's chart
 # A bar per day up to two months, per week up to two years, per month beyond: at most ~100 bars, each
 # wide enough to see and to hover.

@@ -22,14 +22,14 @@ def test_price_lines_put_the_highest_price_on_top():
 def test_pnl_chart_puts_profits_above_and_losses_below_zero_on_a_round_value_axis():
     chart = pnl_chart([(date(2026, 1, 1), D("30")), (date(2026, 1, 3), D("-10"))], width=720, height=240)
 
-    # plot from y=12 (top) to y=212 (bottom): -10 … 30 in steps of 10, 50 units each
+    # plot from y=24 (top) to y=212 (bottom): -10 … 30 in steps of 10, 47 units each
     assert [(tick.at, tick.label) for tick in chart.value_ticks] == [
-        (D("212.00"), "-10"), (D("162.00"), "0"), (D("112.00"), "10"), (D("62.00"), "20"), (D("12.00"), "30")]
-    assert chart.zero_y == D("162.00")
+        (D("212.00"), "-10"), (D("165.00"), "0"), (D("118.00"), "10"), (D("71.00"), "20"), (D("24.00"), "30")]
+    assert chart.zero_y == D("165.00")
     profit, flat, loss = chart.periods
-    assert (profit.y, profit.height) == (D("12.00"), D("150.00"))  # from 30 down to zero
+    assert (profit.y, profit.height) == (D("24.00"), D("141.00"))  # from 30 down to zero
     assert flat.height == 0 and flat.start == date(2026, 1, 2)  # a day without a close is a day of zero
-    assert (loss.y, loss.height) == (D("162.00"), D("50.00"))  # from zero down to -10
+    assert (loss.y, loss.height) == (D("165.00"), D("47.00"))  # from zero down to -10
     assert profit.x < flat.x < loss.x and profit.width == flat.width
 
 
