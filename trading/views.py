@@ -32,9 +32,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exchanges.connector import ExchangeError
-from exchanges.job_kinds import test_connection_request
+from exchanges.job_kinds import balance_refresh_request, test_connection_request
 from exchanges.models import ExchangeAccount
+from exchanges.selectors import account_balances
 from jobs.selectors import jobs_of
+from jobs.states import JobStatus
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
 from risk.selectors import engine_label, engine_state
@@ -126,6 +128,7 @@ def overview(request):
         "pnl_chart": pnl_chart(realized_pnl_by_day(user, days=PNL_CHART_DAYS)),
         "pnl_chart_days": PNL_CHART_DAYS,
         **_engine_context(user, risk),
+        **_balances_context(user),
         "positions": positions,
         "has_history": bool(positions) or PositionGroup.objects.filter(user=user).exists(),
     }
@@ -150,6 +153,32 @@ def pool_partial(request):
 @require_GET
 def engine_partial(request):
     return render(request, "trading/partials/engine_state.html", _engine_context(request.user))
+
+
+def _balances_context(user, refresh_error: str = "") -> dict:
+    rows = account_balances(user)
+    return {"balances": rows, "balances_refreshing": any(row.refreshing for row in rows),
+            "balance_refresh_error": refresh_error}
+
+
+@partial_login_required
+@require_GET
+def balances_partial(request):
+    return render(request, "trading/partials/balances.html", _balances_context(request.user))
+
+
+@login_required
+@require_POST
+def balance_refresh(request, account_id):
+    """Read the account's balance in the background. From htmx: the balances fragment, polling until the
+    new figures are in; without JavaScript: back to the overview with the job's line."""
+    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    job = balance_refresh_request(account=account)
+    if not request.headers.get("HX-Request"):
+        return _to_job(resolve_url("overview"), job)
+    job.refresh_from_db(fields=["status", "message", "started_at"])
+    refused = job.message if job.status == JobStatus.FAILED and job.started_at is None else ""  # the broker was down
+    return render(request, "trading/partials/balances.html", _balances_context(request.user, refused))
 
 
 @login_required

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django import template
+from django.utils import timezone
 
 from exchanges.currency import is_usd
 
@@ -77,3 +78,11 @@ def duration_until(start, end) -> str:
     if not start or not end:
         return "—"
     return duration_text((end - start).total_seconds())
+
+
+@register.filter
+def age(moment) -> str:
+    """How long ago ``moment`` was: "12 s ago", "3 min ago", "2 h 05 min ago"; "never" if unset."""
+    if not moment:
+        return "never"
+    return f"{duration_text((timezone.now() - moment).total_seconds())} ago"
