@@ -102,6 +102,11 @@ class PnlChart:
         return " ".join(f"{x:f},{y:f}" for x, y in points)
 
     @property
+    def has_pnl(self) -> bool:
+        """Whether any period realised anything (an empty chart says nothing a sentence could not)."""
+        return any(period.pnl_usd for period in self.periods)
+
+    @property
     def last(self) -> PnlPeriod | None:
         return self.periods[-1] if self.periods else None
 

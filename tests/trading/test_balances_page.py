@@ -43,7 +43,7 @@ def test_overview_shows_each_accounts_equity_holdings_and_age(trader_client, tra
     section = balances_html(trader_client.get(reverse("overview")))
 
     assert "10,650.50 USD" in section
-    assert "10000 USDT" in section and "(1000 in orders)" in section
+    assert "10,000.00 USDT" in section and "(1,000.00 USDT in orders)" in section
     assert "0.01 BTC" in section and "≈ 650.50 USD" in section
     assert "Not counted in the equity (no USD price on binance): XYZ" in section
     assert "3 min ago" in section
@@ -67,7 +67,7 @@ def test_refresh_answers_at_once_with_the_fragment_polling_until_a_worker_has_re
     # When a worker runs it, the next poll shows the equity, and polling slows down again
     job_run(job_id=job.pk)
     section = balances_html(trader_client.get(reverse("partial-balances")))
-    assert "100,000.00 USD" in section and "100000 USDT" in section
+    assert "100,000.00 USD" in section and "100,000.00 USDT" in section
     assert "refreshing…" not in section and 'hx-trigger="every 15s"' in section
     job.refresh_from_db()
     assert (job.status, job.message) == ("succeeded", "binance (paper): equity 100,000.00 USD.")

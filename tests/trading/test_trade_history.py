@@ -286,3 +286,12 @@ def test_the_overview_links_to_the_history_and_its_chart_has_axes(trader_client,
 
     assert 'href="/trades/"' in page and "All closed trades" in page
     assert ">USD</text>" in page and "<polyline" in page
+
+
+def test_the_overview_says_so_instead_of_drawing_an_empty_chart(trader_client, trader):
+    closed_trade(trader, realized_pnl_usd=D("0"))
+
+    page = trader_client.get(reverse("overview")).content.decode()
+
+    assert "No position closed with a profit or a loss in the last 30 days." in page
+    assert "<polyline" not in page
