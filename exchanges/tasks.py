@@ -1,6 +1,12 @@
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
 
 from exchanges.paper.services import paper_feed_tick
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +32,14 @@ def balances_refresh_task() -> None:
     from exchanges.services.balances import balances_refresh_due
 
     balances_refresh_due()
+
+
+@worker_ready.connect
+def refresh_balances_when_a_worker_starts(sender=None, **kwargs) -> None:
+    # The overview has figures to show within seconds of `make run`, not only after the first beat interval.
+    if not settings.BALANCE_REFRESH_SECONDS:
+        return
+    try:
+        balances_refresh_task.delay()
+    except Exception:
+        logger.exception("could not enqueue the balance refresh at worker start")

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from exchanges.models import AccountBalance, PaperBalance, PaperOrder
@@ -80,8 +80,20 @@ def test_the_beat_refreshes_every_enabled_account_in_its_own_task(trader, eager_
 
 
 def test_the_beat_refreshes_balances_every_five_minutes_by_default():
-    entry = settings.CELERY_BEAT_SCHEDULE["refresh-balances"]
+    entry = django_settings.CELERY_BEAT_SCHEDULE["refresh-balances"]
 
-    assert settings.BALANCE_REFRESH_SECONDS == 300
+    assert django_settings.BALANCE_REFRESH_SECONDS == 300
     assert entry["task"] == "exchanges.tasks.balances_refresh_task"
     assert entry["schedule"].run_every.total_seconds() == 300
+
+
+def test_a_starting_worker_fills_the_balances_at_once_unless_refreshes_are_off(trader, eager_celery, settings):
+    from exchanges.tasks import refresh_balances_when_a_worker_starts
+
+    settings.BALANCE_REFRESH_SECONDS = 0
+    refresh_balances_when_a_worker_starts()
+    assert not AccountBalance.objects.exists()
+
+    settings.BALANCE_REFRESH_SECONDS = 300
+    refresh_balances_when_a_worker_starts()
+    assert AccountBalance.objects.get(account__user=trader).equity_usd == D("100000")
