@@ -277,7 +277,7 @@ class TradeFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk")
+        accounts = ExchangeAccount.objects.filter(user=user).only("exchange_id", "label", "mode").order_by("exchange_id", "pk")
         self.fields["account"].choices = ANY + [(account.pk, account.label or str(account)) for account in accounts]
         self.fields["symbol"].choices = ANY + [(symbol, symbol) for symbol in closed_trade_symbols(user)]
 

@@ -224,7 +224,9 @@ def closed_trades(user, filters: TradeFilters = TradeFilters()) -> QuerySet[Posi
     return (
         groups_filtered(groups, user, filters)
         .select_related("exchange_account")
-        .defer("config_snapshot")
+        # The ladder snapshot is not shown, and the account's keys must not be decrypted for every row.
+        .defer("config_snapshot", "exchange_account__api_key", "exchange_account__api_secret",
+               "exchange_account__api_password")
         .annotate(
             entry_quantity=Sum("orders__filled_quantity", filter=_FILLED_ENTRIES, output_field=_QUANTITY),
             entry_value=Sum(_FILL_VALUE, filter=_FILLED_ENTRIES, output_field=_VALUE),

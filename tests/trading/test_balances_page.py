@@ -111,3 +111,15 @@ def test_balances_need_a_login_and_refresh_is_a_post(trader_client, trader):
     assert Client().get(reverse("partial-balances")).url.startswith("/accounts/login/")
     account = trader.exchange_accounts.get()
     assert trader_client.get(reverse("balance-refresh", args=[account.pk])).status_code == 405
+
+
+def test_the_balances_never_read_the_accounts_keys(trader_client, trader):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ExchangeAccountFactory(user=trader, exchange_id="bybit", mode="live", api_key="k", api_secret="s")
+
+    with CaptureQueriesContext(connection) as captured:
+        balances_html(trader_client.get(reverse("partial-balances"), **HTMX))
+
+    assert not [query["sql"] for query in captured if '"api_secret"' in query["sql"]]

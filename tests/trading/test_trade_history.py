@@ -295,3 +295,17 @@ def test_the_overview_says_so_instead_of_drawing_an_empty_chart(trader_client, t
 
     assert "No position closed with a profit or a loss in the last 30 days." in page
     assert "<polyline" not in page
+
+
+def test_the_history_never_reads_the_accounts_keys(trader_client, trader):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    account = ExchangeAccountFactory(user=trader, exchange_id="bybit", mode="live", api_key="k", api_secret="s")
+    closed_trade(trader, account=account)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert trader_client.get(reverse("trades")).status_code == 200
+        assert len(csv_rows(trader_client.get(reverse("trades-csv")))) == 1
+
+    assert not [query["sql"] for query in captured if '"api_secret"' in query["sql"]]
