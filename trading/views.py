@@ -15,7 +15,7 @@ import csv
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import partial, wraps
 from itertools import chain
 
@@ -371,18 +371,11 @@ TRADE_CSV_COLUMNS = (
 CSV_PLACES = Decimal("1e-12")
 
 
-def _trade_filters(request) -> TradeFilterForm:
-    """The filter form bound to the query string (empty fields: any), checked."""
-    form = TradeFilterForm(request.GET, user=request.user)
-    form.is_valid()
-    return form
-
-
 @login_required
 @require_GET
 def trades(request):
     """The trader's closed positions with the filters, a page of rows, the totals and the PnL chart."""
-    user, form = request.user, _trade_filters(request)
+    user, form = request.user, TradeFilterForm(request.GET, user=request.user)
     context = {"form": form, "trades_page": None, "totals": None, "pnl_chart": None}
     if form.is_valid():
         filters = form.filters()
@@ -410,7 +403,8 @@ def _plain(value) -> str:
     """A number as plain digits ("0.00012", never "1.2E-4"), to the engine's twelve places; "" when unset."""
     if value is None:
         return ""
-    return f"{Decimal(value).quantize(CSV_PLACES).normalize():f}"
+    with localcontext(prec=60):  # a product of two amounts can carry more digits than the default 28
+        return f"{Decimal(value).quantize(CSV_PLACES).normalize():f}"
 
 
 def _text_cell(text: str) -> str:
@@ -435,7 +429,7 @@ def _trade_row(group) -> list[str]:
 @require_GET
 def trades_csv(request):
     """Every closed trade the page's filters match (all pages), as CSV, streamed."""
-    form = _trade_filters(request)
+    form = TradeFilterForm(request.GET, user=request.user)
     if not form.is_valid():
         errors = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in form.errors.items())
         return HttpResponseBadRequest(f"Invalid filter: {errors}", content_type="text/plain; charset=utf-8")
