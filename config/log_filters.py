@@ -112,15 +112,59 @@ class ScrubSecrets(logging.Filter):
         return True
 
 
+# Loggers that narrate every task (Celery) and every request (runserver, gunicorn's access log).
+TASK_NARRATORS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+REQUEST_NARRATORS = ("django.server", "gunicorn.access")
+QUIET_PATHS = re.compile(r'"(?:GET|HEAD) /(?:healthz|partials/)[^"]*" [23]\d\d\b')
+
+
+class QuietRoutine(logging.Filter):
+    """Keeps a calm terminal: drops the INFO lines of the engine's routine, which say nothing a trader or
+    an operator acts on — beat sending a periodic task (the paper feed every 2 s, the fill sync every
+    5 s, …), a worker receiving and finishing one, and successful polls of ``/healthz`` and of the
+    pages' htmx fragments. Idle, ``make run`` printed ~290 such lines a minute. What those tasks do
+    (a fill, a close, an offset) is logged by the engine's own loggers and stays; so do warnings and
+    errors. ``LOG_ROUTINE=true`` shows everything.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._routine = None
+
+    def _settings(self) -> tuple[bool, frozenset]:
+        if self._routine is None:
+            from django.conf import settings
+
+            self._routine = (settings.LOG_ROUTINE, frozenset(settings.ROUTINE_TASKS))
+        return self._routine
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not record.name.startswith(("celery.", "django.server", "gunicorn.")):
+            return True
+        show_all, tasks = self._settings()
+        if show_all:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        if record.name in TASK_NARRATORS:
+            return not any(task in message for task in tasks)
+        if record.name in REQUEST_NARRATORS:
+            return not QUIET_PATHS.search(message)
+        return True
+
+
 def install_everywhere() -> None:
-    """Put ScrubSecrets on every handler of every logger that exists now (idempotent)."""
+    """Put ScrubSecrets and QuietRoutine on every handler of every logger that exists now (idempotent)."""
     loggers = [logging.getLogger()] + [
         logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
     ]
     for logger in loggers:
         for handler in logger.handlers:
-            if not any(isinstance(existing, ScrubSecrets) for existing in handler.filters):
-                handler.addFilter(ScrubSecrets())
+            for kind in (ScrubSecrets, QuietRoutine):
+                if not any(isinstance(existing, kind) for existing in handler.filters):
+                    handler.addFilter(kind())
 
 
 def configure_logging(logging_settings: dict) -> None:

@@ -456,15 +456,24 @@ STORAGES = {
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# The engine's routine (every periodic task and the per-cycle tasks they fan out) is not narrated at
+# INFO unless LOG_ROUTINE is on (config.log_filters.QuietRoutine); what those tasks do still is.
+LOG_ROUTINE = env.bool("LOG_ROUTINE", default=False)
+ROUTINE_TASKS = sorted({entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()} | {
+    "trading.tasks.sync_symbol_task", "trading.tasks.sync_prices_task", "risk.tasks.evaluate_risk_task",
+    "exchanges.tasks.balance_refresh_task",
+})
 # Every handler scrubs signed URLs, API keys, bot tokens and secrets from messages and tracebacks
 # (config/log_filters.py); configure_logging also covers the handlers LOGGING does not declare.
 LOGGING_CONFIG = "config.log_filters.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_secrets": {"()": "config.log_filters.ScrubSecrets"}},
+    "filters": {"scrub_secrets": {"()": "config.log_filters.ScrubSecrets"},
+                "quiet_routine": {"()": "config.log_filters.QuietRoutine"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_secrets"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["scrub_secrets", "quiet_routine"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
