@@ -61,7 +61,7 @@ _EPOCH = re.compile(r"\d+(\.\d+)?")
 # Epoch numbers at or above this are milliseconds (10**11 seconds is the year 5138).
 _EPOCH_MILLISECONDS_FROM = 10**11
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-# A TradingView alert is 2 levels deep (DESIGN §3). 32 leaves room for any hand-made extras, and
+# A TradingView alert is 2 levels deep (README "Webhook"). 32 leaves room for any hand-made extras, and
 # keeps every walk of a payload ~1,000 frames short of Python's recursion limit (a walk takes one or
 # two frames per level: the limit was hit from ~500 levels).
 MAX_JSON_DEPTH = 32
@@ -399,7 +399,7 @@ def _position_side(direction: str | None) -> str | None:
 
 
 def alert_side(*, intent: str, intent_side: str, market_position: str, prev_market_position: str) -> str:
-    """The position side an alert is about (DESIGN §4 Intents).
+    """The position side an alert is about (README "Signals to orders").
 
     signal/reverse: the side being opened. exit: the side being closed, which TradingView states as
     the previous market position. reduce: the position being reduced, still open afterwards

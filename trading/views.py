@@ -539,7 +539,7 @@ def signals(request):
 
 
 def alert_template(user) -> str:
-    """The TradingView alert message (DESIGN §3 payload) with this trader's id and secret filled in."""
+    """The TradingView alert message (the payload of README "Webhook") with this trader's id and secret filled in."""
     payload = {
         "user_id": str(user.pk), "secret": user.webhook_secret, "source": "tradingview", "timestamp": "{{timenow}}",
         "tv": {

@@ -60,7 +60,7 @@ from trading.services.signals import signal_accept, signal_reject, webhook_rejec
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-# What is kept of a refused body (as UTF-8 JSON text): the filled-in DESIGN §3 alert is ~0.9 KB, so
+# What is kept of a refused body (as UTF-8 JSON text): the filled-in alert (README "Webhook") is ~0.9 KB, so
 # 4 KiB shows the trader any real alert whole, while a flood at the per-IP limit (1,200/minute)
 # stores ~5 MB a minute rather than the ~77 MB that 64 KiB bodies did. Larger bodies are kept as
 # their first 4 KiB of text. Accepted alerts are stored whole: routing reads them.

@@ -15,7 +15,7 @@ D = Decimal
 
 def test_two_beats_do_not_double_take_profits_closes_or_pnl(started):
     stack, trader = started
-    stack.start("beat2")  # the mistake: DESIGN §5 says only one beat may run
+    stack.start("beat2")  # the mistake: only one beat may run (README "Production")
     wait(lambda: stack.log_text("beat2").count("Sending due task sync-fills") >= 3, timeout=90,
          what="the second beat to send fill syncs too", logs=stack.logs)
 

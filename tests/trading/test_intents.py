@@ -1,6 +1,6 @@
 """The ``auto`` intent (pure, no database): every strategy order TradingView reports, read as the move it made.
 
-The rows are TradingView's own field values for each Pine call (DESIGN §4 Intents; the reference's
+The rows are TradingView's own field values for each Pine call (README "Signals to orders"; the reference's
 table of strategy alerts): action · prev_market_position → market_position · their sizes ·
 {{strategy.order.contracts}}, all as the placeholders fill them in (strings, "flat", "0").
 """

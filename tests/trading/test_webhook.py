@@ -1,4 +1,4 @@
-"""The TradingView webhook answers exactly as DESIGN §3 says, and stores what a trader needs to see.
+"""The TradingView webhook answers exactly as README "Webhook" says, and stores what a trader needs to see.
 
 Every refused request leaves one rejected Signal (without the secret) and nothing else; an accepted
 one is stored, answered 202 and its routing reaches Redis once the row is committed.
@@ -249,7 +249,7 @@ def test_the_same_body_for_two_users_is_two_signals(web):
     assert post(web, bob.id, body_for_bob).status_code == 202
 
 
-# --- refused: each answers as DESIGN §3 says, stores one rejection and nothing else -------------------
+# --- refused: each answers as README "Webhook" says, stores one rejection and nothing else -------------------
 
 
 def test_unparseable_json_is_400_and_kept_as_masked_text(web, user, ip, caplog):

@@ -1,6 +1,6 @@
 """Shapes of the trading API: positions with their pyramids and orders, signals, queue, DCA configurations.
 
-Field names are the model field names (DESIGN §4 "API shapes"); decimals are strings. Each model has
+Field names are the model field names (README "API"); decimals are strings. Each model has
 one output serializer, used both in lists and nested, so a script sees one shape per record and the
 OpenAPI schema one component per record.
 """
