@@ -46,6 +46,7 @@ from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
+from trading.reachability import webhook_url_problems
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal
 from trading.charts import LADDER_CHART_HEIGHT, PNL_CHART_DAYS, PriceLine, pnl_chart, price_lines
 from trading.api.serializers import dca_configuration_clash
@@ -567,6 +568,7 @@ def settings_page(request):
     telegram, _ = TelegramConfig.objects.get_or_create(user=user)
     context = {
         "alert_template": alert_template(user),
+        "webhook_url_problems": webhook_url_problems(user.webhook_url),
         "exchange_accounts": ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk"),
         "dca_configs": DCAConfiguration.objects.filter(user=user).order_by("exchange", "pair", "timeframe"),
         "risk": _risk_config(user),

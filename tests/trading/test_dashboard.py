@@ -430,6 +430,25 @@ def test_settings_page_shows_webhook_url_and_ready_alert_message(trader_client, 
     assert "Not configured." in page  # Telegram
 
 
+def test_settings_warns_when_tradingview_cannot_reach_the_webhook_url_and_says_how(trader_client, settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # make run's default
+
+    page = trader_client.get(reverse("settings")).content.decode()
+
+    assert "TradingView cannot use this URL" in page
+    assert "this machine only" in page and "Port 8000" in page and "PUBLIC_BASE_URL" in page
+    assert "docs/deployment.md" in page
+
+
+def test_settings_says_nothing_for_a_public_https_url(trader_client, settings):
+    settings.PUBLIC_BASE_URL = "https://engine.example.com"
+
+    page = trader_client.get(reverse("settings")).content.decode()
+
+    assert "https://engine.example.com/webhooks/" in page
+    assert "TradingView cannot use this URL" not in page
+
+
 def test_rotate_button_gives_a_new_secret(trader_client, trader):
     old_secret = trader.webhook_secret
 
