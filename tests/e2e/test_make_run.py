@@ -133,3 +133,37 @@ def test_make_run_on_a_fresh_copy_trades_the_printed_curl_through_the_grid_and_c
     left = [(p.pid, " ".join(p.cmdline())[:120]) for p in processes_of(copy) if p.is_running()]
     assert left == [], left
     assert "PostgreSQL (embedded) stopped" in log.read_text()
+
+
+def test_make_run_through_tee_is_quiet_when_idle_and_ctrl_c_stops_every_process(tmp_path):
+    # `make run | tee run.log`, then Ctrl-C: the terminal signals the whole pipeline, so tee dies with
+    # the launcher still writing to it; web, worker and beat (each in its own session under honcho)
+    # once survived that and kept trading.
+    copy = fresh_copy(tmp_path / "engine")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VAR_DIR", "PUBLIC_BASE_URL", "LOG_ROUTINE")}
+    env.update(RUN_PORT=str(port), PYTHONUNBUFFERED="1")
+    log = tmp_path / "run.log"
+    log.touch()  # tee creates it too, a moment later
+    pipeline = subprocess.Popen(["bash", "-c", f"{sys.executable} -m config.launcher run | tee {log}"], cwd=copy,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: "curl -sS" in log.read_text(errors="replace"), timeout=120, what="the banner", log=log)
+        at_banner = len(log.read_text(errors="replace").splitlines())
+        time.sleep(20)  # idle: beat sends the paper feed every 2 s, the fill sync every 5 s, …
+        idle = log.read_text(errors="replace").splitlines()[at_banner:]
+        assert [line for line in idle if "paper_feed_tick" in line or "sync_fills" in line] == [], idle[:10]
+        assert log.read_text().count("curl -sS") == 1  # one banner
+    finally:
+        os.killpg(pipeline.pid, signal.SIGINT)
+        try:
+            pipeline.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(pipeline.pid, signal.SIGKILL)
+            raise
+    deadline = time.monotonic() + 60
+    while processes_of(copy) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [(p.pid, " ".join(p.cmdline())[:120]) for p in processes_of(copy) if p.is_running()]
+    assert left == [], left
