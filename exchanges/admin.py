@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from exchanges.forms import WriteOnlySecretsForm
+from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from exchanges.services.connection import account_test_connection
 from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
 from trading.admin import ReadOnlyAdmin
@@ -16,6 +16,7 @@ class ExchangeAccountForm(WriteOnlySecretsForm):
 
 @admin.register(ExchangeAccount)
 class ExchangeAccountAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     form = ExchangeAccountForm
     list_display = ("exchange_id", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
     list_filter = ("mode", "exchange_id", "is_enabled")
@@ -55,6 +56,7 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
 
 @admin.register(PaperMarket)
 class PaperMarketAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = ("exchange_id", "symbol", "market_id", "tick_size", "step_size", "min_qty", "min_notional")
     list_filter = ("exchange_id",)
     search_fields = ("symbol", "market_id")
@@ -62,6 +64,7 @@ class PaperMarketAdmin(admin.ModelAdmin):
 
 @admin.register(PaperPrice)
 class PaperPriceAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = ("exchange_id", "symbol", "price", "updated_at")
     list_filter = ("exchange_id",)
     search_fields = ("symbol",)

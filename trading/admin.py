@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
+from exchanges.forms import PLAIN_NUMBERS
 from trading.models import (
     DCAConfiguration, EngineHeartbeat, Order, PositionGroup, Pyramid, QueuedSignal, Signal, User, WebhookRejectionTally,
 )
@@ -41,6 +42,7 @@ class EngineUserAdmin(UserAdmin):
 
 @admin.register(DCAConfiguration)
 class DCAConfigurationAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = ("__str__", "user", "tp_mode", "max_pyramids", "capital_usd", "entry_order_type", "is_active")
     list_filter = ("exchange", "tp_mode", "entry_order_type", "is_active")
     search_fields = ("pair", "exchange", "user__username")

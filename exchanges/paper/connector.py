@@ -28,12 +28,14 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from exchanges.candles import STANDARD_INTERVALS, Candle, bucket_start, resample
 from exchanges.connector import (
     Balance, Connector, ExchangeOrder, InvalidOrder, Market, MarketsNotLoaded, OrderNotFound, OrderStatusUnknown,
     PermanentError, RateLimited, RetryableError, Ticker, Trade,
 )
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper import services
+from exchanges.paper.candles import paper_candles
 
 FAULTS = ("unavailable", "rate_limited", "lose_answer_after_accept", "kill_worker_before_accept",
           "kill_worker_after_accept", "order_not_found")
@@ -214,3 +216,12 @@ class PaperConnector(Connector):
     def balance(self) -> Balance:
         rows = services.paper_balances(self.account)
         return Balance(free={row.asset: row.free for row in rows}, used={row.asset: row.used for row in rows})
+
+    def candle_intervals(self) -> list[int]:
+        return list(STANDARD_INTERVALS)
+
+    def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
+        """The feed's recorded prices (``exchanges.paper.candles``) as candles of ``interval_minutes``."""
+        start = bucket_start(since.timestamp(), interval_minutes)
+        candles = resample(paper_candles(self.exchange_id, symbol), interval_minutes)
+        return [candle for candle in candles if candle.opened_at >= start][:limit]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, Market, OrderNotFound
 from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper import matching
+from exchanges.paper.candles import paper_prices_record
 from exchanges.paper.feeds import synthetic_next_price
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def paper_price_set(*, exchange_id: str, symbol: str, price: Decimal) -> MatchRe
     market = market_for(exchange_id, symbol)
     price = max(matching.round_to_step(price, market.tick_size), market.tick_size)
     PaperPrice.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults={"price": price})
+    paper_prices_record(exchange_id, {symbol: price})
     return paper_match(exchange_id=exchange_id, symbol=symbol, price=price)
 
 
@@ -426,7 +428,7 @@ def _symbols_in_play(exchange_id: str) -> set[str]:
 
 def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
     volatility = Decimal(str(settings.PAPER_SYNTHETIC_VOLATILITY_PERCENT))
-    results = []
+    results, moved = [], {}
     for symbol in sorted(_symbols_in_play(exchange_id)):
         market = PaperMarket.objects.filter(exchange_id=exchange_id, symbol=symbol).first()
         if market is None:
@@ -443,7 +445,9 @@ def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
             )
             row.walk_step += 1
             row.save(update_fields=["price", "walk_step", "updated_at"])
+        moved[symbol] = row.price
         results.append(paper_match(exchange_id=exchange_id, symbol=symbol, price=row.price))
+    paper_prices_record(exchange_id, moved)  # one cache round trip for every market the walk moved
     return results
 
 
