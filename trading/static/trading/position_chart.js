@@ -21,6 +21,7 @@
   var LABEL_FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
   var LABEL_MARGIN = 6;  // px between the pane's left edge and the labels
   var LEADER = 10;  // px of the leader from a label to its line
+  var CANDLE_UP = "#26a69a", CANDLE_DOWN = "#ef5350";  // TradingView's own candle colours
   var STYLE = {
     "leg-filled": {color: "#0f7b3f", dash: [], width: 1.5, priority: 2},
     "leg-open": {color: "#667085", dash: [4, 3], width: 1, priority: 2},
@@ -158,7 +159,7 @@
         rightPriceScale: {scaleMargins: {top: 0.08, bottom: 0.08}}
       });
       series = chart.addSeries(LWC.CandlestickSeries, {
-        upColor: "#12b76a", downColor: "#f04438", borderVisible: false, wickUpColor: "#12b76a", wickDownColor: "#f04438"
+        upColor: CANDLE_UP, downColor: CANDLE_DOWN, borderVisible: false, wickUpColor: CANDLE_UP, wickDownColor: CANDLE_DOWN
       });
       series.attachPrimitive(ladder);
       markers = LWC.createSeriesMarkers(series, []);
