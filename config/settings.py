@@ -251,6 +251,9 @@ PAPER_TICK_SECONDS = env.float("PAPER_TICK_SECONDS", default=2.0)
 # 13 minutes, so the demo grid (legs 0.5 % apart) fills while you watch.
 PAPER_SYNTHETIC_VOLATILITY_PERCENT = env.float("PAPER_SYNTHETIC_VOLATILITY_PERCENT", default=0.1)
 CELERY_BEAT_SCHEDULE["paper-feed-tick"] = every(PAPER_TICK_SECONDS, "exchanges.tasks.paper_feed_tick_task")
+# Paper fault drills (``manage.py paper fault``) can SIGKILL the shared workers: armed only where this
+# is on, and the paper connector ignores armed faults where it is off. Off in production unless set.
+PAPER_FAULTS_ALLOWED = env.bool("PAPER_FAULTS_ALLOWED", default=DJANGO_ENV in ("development", "test"))
 
 # --- Fill sync ------------------------------------------------------------------------------
 FILL_SYNC_SECONDS = env.float("FILL_SYNC_SECONDS", default=5.0)

@@ -2,8 +2,10 @@ from django.contrib import admin, messages
 
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from exchanges.services.connection import account_test_connection
-from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
-from trading.admin import ReadOnlyAdmin
+from exchanges.models import (
+    ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
+)
+from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 class ExchangeAccountForm(WriteOnlySecretsForm):
@@ -15,13 +17,14 @@ class ExchangeAccountForm(WriteOnlySecretsForm):
 
 
 @admin.register(ExchangeAccount)
-class ExchangeAccountAdmin(admin.ModelAdmin):
+class ExchangeAccountAdmin(OwnedAdmin):
     formfield_overrides = PLAIN_NUMBERS
     form = ExchangeAccountForm
     list_display = ("exchange_id", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
     list_filter = ("mode", "exchange_id", "is_enabled")
     search_fields = ("exchange_id", "label", "user__username")
-    readonly_fields = ("last_connection_error", "created_at", "updated_at")
+    # Fault drills and the answer dialect are shown, never edited here: `manage.py paper fault|dialect`.
+    readonly_fields = ("paper_faults", "paper_dialect", "last_connection_error", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("user", "exchange_id", "label", "mode", "is_enabled")}),
         ("API keys (write-only)", {"fields": ("api_key", "api_secret", "api_password")}),
@@ -30,10 +33,11 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio",
-                    "market_slippage_percent", "starting_balance", "synthetic_seed", "paper_faults", "paper_dialect",
+                    "market_slippage_percent", "starting_balance", "synthetic_seed",
                 )
             },
         ),
+        ("Operator drills (manage.py paper fault / paper dialect)", {"fields": ("paper_faults", "paper_dialect")}),
         ("Status", {"fields": ("last_connection_error", "created_at", "updated_at")}),
     )
 
@@ -54,6 +58,8 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         return account.has_keys
 
 
+# Markets and shared prices belong to no trader: every paper account on the exchange trades them, so
+# only staff with the model's permissions edit them (and a superuser).
 @admin.register(PaperMarket)
 class PaperMarketAdmin(admin.ModelAdmin):
     formfield_overrides = PLAIN_NUMBERS
@@ -70,21 +76,31 @@ class PaperPriceAdmin(admin.ModelAdmin):
     search_fields = ("symbol",)
 
 
+@admin.register(PaperAccountPrice)
+class PaperAccountPriceAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "account__user"
+    list_display = ("account", "symbol", "price", "updated_at")
+    search_fields = ("symbol", "account__user__username")
+
+
 @admin.register(PaperBalance)
-class PaperBalanceAdmin(ReadOnlyAdmin):
+class PaperBalanceAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "account__user"
     list_display = ("account", "asset", "free", "used")
     list_filter = ("account__exchange_id",)
     search_fields = ("asset",)
 
 
 @admin.register(PaperOrder)
-class PaperOrderAdmin(ReadOnlyAdmin):
+class PaperOrderAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "account__user"
     list_display = ("client_order_id", "account", "symbol", "side", "order_type", "price", "amount", "filled", "status")
     list_filter = ("status", "exchange_id", "side", "order_type")
     search_fields = ("client_order_id", "symbol")
 
 
 @admin.register(PaperFill)
-class PaperFillAdmin(ReadOnlyAdmin):
+class PaperFillAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "order__account__user"
     list_display = ("order", "price", "amount", "fee", "fee_currency", "is_maker", "created_at")
     search_fields = ("order__client_order_id",)

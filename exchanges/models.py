@@ -44,16 +44,20 @@ class ExchangeAccount(models.Model):
     market_slippage_percent = models.DecimalField(**MONEY, default="0.05")
     starting_balance = models.DecimalField(**MONEY, default=10000, help_text="Quote currency (USDT).")
     synthetic_seed = models.PositiveIntegerField(default=42)
+    # Operator settings (``manage.py paper dialect`` / ``paper fault``, see exchanges/paper/drills.py): not
+    # editable, so no form, serializer or admin page built from the model can write them.
     paper_dialect = models.CharField(
         max_length=10, choices=[("plain", "Plain"), ("binance", "Binance"), ("bybit", "Bybit")], default="plain",
-        help_text="Operator setting: answer in a real exchange's shapes. binance: order queries carry no fee (only "
-                  "the placement answer does; the fee is in the order's trades). bybit: placements and cancels "
-                  "answer with ids only.",
+        editable=False,
+        help_text="Operator setting (manage.py paper dialect): answer in a real exchange's shapes. binance: order "
+                  "queries carry no fee (only the placement answer does; the fee is in the order's trades). bybit: "
+                  "placements and cancels answer with ids only.",
     )
     paper_faults = models.JSONField(
-        default=dict, blank=True,
-        help_text='Fault injection for drills: {"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, '
-                  '"unavailable": 2} — each counts down per order placement.',
+        default=dict, blank=True, editable=False,
+        help_text='Operator fault drills (manage.py paper fault, only where PAPER_FAULTS_ALLOWED): '
+                  '{"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, "unavailable": 2} — each counts '
+                  'down per order placement.',
     )
     last_connection_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -127,6 +131,29 @@ class PaperPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange_id} {self.symbol} {self.price}"
+
+
+class PaperAccountPrice(models.Model):
+    """A price one paper account set for one market (``POST /api/v1/paper/prices``): its own book.
+
+    While it exists, that account's ticker and matching use it instead of the shared ``PaperPrice``,
+    which the feeds and the operator's ``paper price`` keep moving for everyone else; deleting it
+    puts the account back on the shared price. Another trader's price never reaches this account.
+    """
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_prices")
+    symbol = models.CharField(max_length=40)
+    price = models.DecimalField(**MONEY)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="uniq_paper_account_price"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="paper_account_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol} {self.price} (own price)"
 
 
 class PaperBalance(models.Model):

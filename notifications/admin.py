@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from notifications.models import Notification, TelegramConfig
-from trading.admin import ReadOnlyAdmin
+from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 class TelegramConfigForm(WriteOnlySecretsForm):
@@ -14,7 +14,7 @@ class TelegramConfigForm(WriteOnlySecretsForm):
 
 
 @admin.register(TelegramConfig)
-class TelegramConfigAdmin(admin.ModelAdmin):
+class TelegramConfigAdmin(OwnedAdmin):
     formfield_overrides = PLAIN_NUMBERS
     form = TelegramConfigForm
     list_display = ("user", "enabled", "channel_id", "quiet_hours_enabled", "last_error")
@@ -42,7 +42,7 @@ class TelegramConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "user", "event_type", "status", "is_edit", "telegram_message_id", "attempts", "error")
     list_filter = ("status", "event_type", "is_urgent", "is_edit", "topic")
     search_fields = ("user__username", "text", "error")

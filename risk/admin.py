@@ -2,11 +2,11 @@ from django.contrib import admin
 
 from exchanges.forms import PLAIN_NUMBERS
 from risk.models import RiskAction, RiskConfig
-from trading.admin import ReadOnlyAdmin
+from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 @admin.register(RiskConfig)
-class RiskConfigAdmin(admin.ModelAdmin):
+class RiskConfigAdmin(OwnedAdmin):
     formfield_overrides = PLAIN_NUMBERS
     list_display = (
         "user", "max_open_positions_global", "max_open_positions_per_symbol", "max_total_exposure_usd",
@@ -35,7 +35,7 @@ class RiskConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(RiskAction)
-class RiskActionAdmin(ReadOnlyAdmin):
+class RiskActionAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "user", "action_type", "group", "exit_reason", "quantity_closed", "realized_pnl_usd", "notes")
     list_filter = ("action_type", "exit_reason")
     search_fields = ("user__username", "notes", "group__symbol")

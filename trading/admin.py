@@ -1,5 +1,11 @@
+"""Admin is for operators; traders use the dashboard. Only staff reach it (Django's default). A
+superuser sees every trader's records; any other staff member sees only their own (``OwnedAdmin``),
+and no one moves a record to another owner once it exists."""
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from exchanges.forms import PLAIN_NUMBERS
 from trading.models import (
@@ -21,14 +27,55 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class OwnedAdmin(admin.ModelAdmin):
+    """A trader's records: everyone's for a superuser; for any other staff member only their own, so
+    another's list rows are absent and its pages answer as for a record that does not exist.
+
+    ``owner`` is the lookup from the record to its user ("user", "group__user", …; "pk" for users).
+    A direct owner field is read-only once the record exists (an account, with its positions, never
+    changes hands), and a new record of a non-superuser can only be their own.
+    """
+
+    owner = "user"
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(**{self.owner: request.user.pk})
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and self.owner not in readonly and "__" not in self.owner and self.owner != "pk":
+            readonly += (self.owner,)
+        return readonly
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == self.owner and not request.user.is_superuser:
+            kwargs["queryset"] = db_field.remote_field.model._default_manager.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# Fields that would let a staff member raise their own rights: a superuser's to give.
+PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
+
+
 @admin.register(User)
-class EngineUserAdmin(UserAdmin):
+class EngineUserAdmin(OwnedAdmin, UserAdmin):
     list_display = ("username", "email", "is_staff", "webhook_url")
     readonly_fields = ("webhook_url", "webhook_secret")
     fieldsets = UserAdmin.fieldsets + (
         ("Webhook", {"fields": ("webhook_url", "webhook_secret", "replay_window_seconds", "dedupe_window_seconds", "time_zone")}),
     )
     actions = ["rotate_webhook_secret"]
+    owner = "pk"  # a user owns themselves: a non-superuser staff member sees only their own user
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser  # users another staff member could not see afterwards: a superuser's job
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else readonly + PRIVILEGE_FIELDS
 
     @admin.action(description="Rotate webhook secret (alerts with the old secret stop working)")
     def rotate_webhook_secret(self, request, queryset):
@@ -40,8 +87,16 @@ class EngineUserAdmin(UserAdmin):
         )
 
 
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class OwnedTokenAdmin(OwnedAdmin, TokenAdmin):
+    """DRF's token admin (tokens listed by user), scoped like every trader's record: a token is a key."""
+
+
 @admin.register(DCAConfiguration)
-class DCAConfigurationAdmin(admin.ModelAdmin):
+class DCAConfigurationAdmin(OwnedAdmin):
     formfield_overrides = PLAIN_NUMBERS
     list_display = ("__str__", "user", "tp_mode", "max_pyramids", "capital_usd", "entry_order_type", "is_active")
     list_filter = ("exchange", "tp_mode", "entry_order_type", "is_active")
@@ -67,7 +122,7 @@ class PyramidInline(admin.TabularInline):
 
 
 @admin.register(PositionGroup)
-class PositionGroupAdmin(ReadOnlyAdmin):
+class PositionGroupAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_display = (
         "symbol", "exchange", "timeframe", "side", "status", "pyramid_count", "filled_dca_legs", "total_dca_legs",
         "weighted_avg_entry", "unrealized_pnl_usd", "realized_pnl_usd", "user", "created_at",
@@ -79,14 +134,16 @@ class PositionGroupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Pyramid)
-class PyramidAdmin(ReadOnlyAdmin):
+class PyramidAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "group__user"
     list_display = ("group", "index", "entry_price", "status", "capital_usd", "created_at")
     list_filter = ("status",)
     search_fields = ("group__symbol", "group__id")
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "group__user"
     list_display = (
         "client_order_id", "symbol", "role", "leg_index", "side", "order_type", "price", "quantity", "status",
         "filled_quantity", "avg_fill_price", "created_at",
@@ -97,7 +154,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Signal)
-class SignalAdmin(ReadOnlyAdmin):
+class SignalAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_display = ("received_at", "user", "intent", "exchange", "tv_symbol", "timeframe", "side", "status", "http_status", "reason", "client_ip")
     list_filter = ("status", "intent", "http_status", "exchange")
     search_fields = ("tv_symbol", "symbol", "reason", "user__username", "id", "client_ip")
@@ -105,7 +162,7 @@ class SignalAdmin(ReadOnlyAdmin):
 
 
 @admin.register(QueuedSignal)
-class QueuedSignalAdmin(ReadOnlyAdmin):
+class QueuedSignalAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_display = ("symbol", "exchange", "timeframe", "side", "entry_price", "status", "replacement_count", "queued_at", "expires_at", "user")
     list_filter = ("status", "exchange", "side", "is_pyramid_continuation")
     search_fields = ("symbol", "user__username")

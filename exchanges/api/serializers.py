@@ -1,10 +1,20 @@
+from collections.abc import Mapping
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+from exchanges.models import ExchangeAccount, PaperMarket
 from trading.api.serializers import NulFreeModelSerializer
 
 SECRET_FIELDS = ("api_key", "api_secret", "api_password")
+# Operator settings of a paper account (exchanges/paper/drills.py): a request naming one is refused as a
+# whole, so a trader learns it did nothing instead of reading a 200 that ignored it.
+OPERATOR_FIELDS = {
+    "paper_faults": "Fault drills are set by an operator with `python manage.py paper fault <account-id> …`, "
+                    "never through the API: remove paper_faults from the request.",
+    "paper_dialect": "The paper answer dialect is set by an operator with `python manage.py paper dialect "
+                     "<account-id> <plain|binance|bybit>`: remove paper_dialect from the request.",
+}
 
 
 class ExchangeAccountSerializer(NulFreeModelSerializer):
@@ -20,9 +30,16 @@ class ExchangeAccountSerializer(NulFreeModelSerializer):
         fields = (
             "id", "exchange_id", "label", "mode", "is_enabled", "api_key", "api_secret", "api_password", "has_keys",
             "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio", "market_slippage_percent",
-            "starting_balance", "synthetic_seed", "paper_faults", "last_connection_error", "created_at", "updated_at",
+            "starting_balance", "synthetic_seed", "last_connection_error", "created_at", "updated_at",
         )
         read_only_fields = ("last_connection_error", "created_at", "updated_at")
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            refused = {name: [message] for name, message in OPERATOR_FIELDS.items() if name in data}
+            if refused:
+                raise serializers.ValidationError(refused)
+        return super().to_internal_value(data)
 
     def validate_exchange_id(self, value: str) -> str:
         value = value.strip().lower()
@@ -76,12 +93,19 @@ class ConnectionCheckSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
-class PaperPriceSerializer(serializers.ModelSerializer):
-    exchange = serializers.CharField(source="exchange_id")
+class PaperPriceSerializer(serializers.Serializer):
+    """A price one of the trader's paper accounts trades at (``exchanges.paper.selectors.PaperQuote``)."""
 
-    class Meta:
-        model = PaperPrice
-        fields = ("exchange", "symbol", "price", "updated_at")
+    exchange = serializers.CharField(source="exchange_id")
+    symbol = serializers.CharField()
+    price = serializers.DecimalField(max_digits=28, decimal_places=12)
+    updated_at = serializers.DateTimeField()
+    scope = serializers.SerializerMethodField(
+        help_text="account: your account's own price (set here; the shared feeds do not move it); shared: the "
+                  "exchange's price, moved by the live or synthetic feed and the operator")
+
+    def get_scope(self, quote) -> str:
+        return "account" if quote.own else "shared"
 
 
 class PaperPriceInputSerializer(serializers.Serializer):
@@ -93,8 +117,9 @@ class PaperPriceInputSerializer(serializers.Serializer):
 class PaperPriceResultSerializer(serializers.Serializer):
     exchange = serializers.CharField()
     symbol = serializers.CharField()
-    price = serializers.DecimalField(max_digits=28, decimal_places=12)
-    filled_orders = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=28, decimal_places=12, allow_null=True,
+                                     help_text="the price your account now trades at (null: no shared price yet)")
+    filled_orders = serializers.IntegerField(help_text="your orders filled at that price, at once")
 
 
 class PaperMarketSerializer(serializers.ModelSerializer):

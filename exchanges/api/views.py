@@ -2,7 +2,7 @@ from django.db.models import ProtectedError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,9 +12,12 @@ from exchanges.api.serializers import (
 )
 from exchanges.connector import ExchangeError
 from exchanges.job_kinds import test_connection_request
-from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperMarket
 from exchanges.paper.connector import PaperConnector
-from exchanges.paper.services import paper_market_upsert, paper_price_set
+from exchanges.paper.selectors import user_paper_quotes
+from exchanges.paper.services import (
+    paper_account_price_clear, paper_account_price_set, paper_market_upsert,
+)
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from trading.api.params import query_text
@@ -79,13 +82,20 @@ def _paper_exchanges(user) -> list[str]:
     return list(ExchangeAccount.objects.filter(user=user, mode="paper").values_list("exchange_id", flat=True))
 
 
+def _price_result(account: ExchangeAccount, symbol: str, result) -> Response:
+    body = {"exchange": account.exchange_id, "symbol": symbol, "price": result.price if result else None,
+            "filled_orders": result.fills if result else 0}
+    return Response(PaperPriceResultSerializer(body).data, status=status.HTTP_200_OK)
+
+
 class PaperPricesView(APIView):
-    """Prices of the paper exchanges the trader has accounts on; POST sets one and matches at once."""
+    """Prices the trader's paper accounts trade at. POST sets the account's own price for a market and
+    matches that account's orders at once; DELETE drops it, back to the shared price. Your own price
+    never moves another trader's orders, and the shared feeds no longer move yours for that market."""
 
     @extend_schema(responses=PaperPriceSerializer(many=True))
     def get(self, request):
-        prices = PaperPrice.objects.filter(exchange_id__in=_paper_exchanges(request.user)).order_by("exchange_id", "symbol")
-        return Response(PaperPriceSerializer(prices, many=True).data)
+        return Response(PaperPriceSerializer(user_paper_quotes(request.user), many=True).data)
 
     @extend_schema(request=PaperPriceInputSerializer, responses=PaperPriceResultSerializer)
     def post(self, request):
@@ -94,15 +104,34 @@ class PaperPricesView(APIView):
         account = _paper_account(request.user, data.validated_data["exchange"])
         try:
             symbol = PaperConnector(account).resolve_symbol(data.validated_data["symbol"])
-            result = paper_price_set(exchange_id=account.exchange_id, symbol=symbol, price=data.validated_data["price"])
+            result = paper_account_price_set(account=account, symbol=symbol, price=data.validated_data["price"])
         except ExchangeError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        body = {"exchange": result.exchange_id, "symbol": result.symbol, "price": result.price, "filled_orders": result.fills}
-        return Response(PaperPriceResultSerializer(body).data, status=status.HTTP_200_OK)
+        return _price_result(account, symbol, result)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("exchange", str, required=True),
+                    OpenApiParameter("symbol", str, required=True, description="BTC/USDT or BTCUSDT")],
+        responses={200: PaperPriceResultSerializer,
+                   404: OpenApiResponse(ErrorSerializer, description="No such paper account, or no own price to drop.")},
+    )
+    def delete(self, request):
+        exchange, wanted = query_text(request, "exchange"), query_text(request, "symbol")
+        if not (exchange and wanted):
+            raise ValidationError({"detail": "Name the price to drop: ?exchange=binance&symbol=BTC/USDT."})
+        account = _paper_account(request.user, exchange)
+        try:
+            symbol = PaperConnector(account).resolve_symbol(wanted)
+        except ExchangeError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
+        if not PaperAccountPrice.objects.filter(account=account, symbol=symbol).exists():
+            raise NotFound(f"Your {account.exchange_id} paper account has no price of its own for {symbol}: it "
+                           f"already follows the shared price.")
+        return _price_result(account, symbol, paper_account_price_clear(account=account, symbol=symbol))
 
 
 class PaperMarketsView(APIView):
-    """Markets of the trader's paper exchanges; POST adds or edits one."""
+    """Markets of the trader's paper exchanges; POST (staff only) adds or edits one."""
 
     @extend_schema(
         parameters=[OpenApiParameter("exchange", str, description="only this exchange")],
@@ -118,17 +147,25 @@ class PaperMarketsView(APIView):
         markets = PaperMarket.objects.filter(exchange_id__in=exchanges).order_by("exchange_id", "symbol")
         return Response(PaperMarketSerializer(markets, many=True).data)
 
-    @extend_schema(request=PaperMarketSerializer, responses=PaperMarketSerializer)
+    @extend_schema(
+        request=PaperMarketSerializer,
+        responses={200: PaperMarketSerializer,
+                   403: OpenApiResponse(ErrorSerializer, description="Not staff: markets are the exchange's rules.")},
+    )
     def post(self, request):
+        # A market's tick, step and minimums apply to every paper account on that exchange, as a real
+        # exchange's rules do: a trader editing them would change what everyone else may place.
+        if not request.user.is_staff:
+            raise PermissionDenied("Paper markets are the exchange's rules, shared by every paper account: only "
+                                   "an operator (staff) edits them, here or with `python manage.py paper market`.")
         data = PaperMarketSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        account = _paper_account(request.user, values["exchange_id"])
         try:
             market = paper_market_upsert(
-                exchange_id=account.exchange_id, symbol=values["symbol"], tick_size=values["tick_size"],
-                step_size=values["step_size"], min_qty=values.get("min_qty", 0), min_notional=values.get("min_notional", 0),
-                reference_price=values.get("reference_price"),
+                exchange_id=values["exchange_id"].strip().lower(), symbol=values["symbol"],
+                tick_size=values["tick_size"], step_size=values["step_size"], min_qty=values.get("min_qty", 0),
+                min_notional=values.get("min_notional", 0), reference_price=values.get("reference_price"),
             )
         except ExchangeError as exc:
             raise ValidationError({"detail": str(exc)}) from None

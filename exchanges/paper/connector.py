@@ -1,7 +1,8 @@
 """The paper exchange behind the connector interface: one paper-mode ExchangeAccount.
 
 It can also misbehave on purpose, for drills and tests (``ExchangeAccount.paper_faults``, a count
-per fault kind, each occurrence consumed once across all processes):
+per fault kind, each occurrence consumed once across all processes; armed by an operator with
+``manage.py paper fault`` and acted on only where ``PAPER_FAULTS_ALLOWED`` is on, see ``drills``):
 
 - ``unavailable``: answer "unavailable" (an HTTP 5xx) before accepting an order;
 - ``rate_limited``: answer 429 with ``Retry-After: 10`` before accepting an order, and keep answering
@@ -33,26 +34,22 @@ from exchanges.connector import (
     Balance, Connector, ExchangeOrder, InvalidOrder, Market, MarketsNotLoaded, OrderNotFound, OrderStatusUnknown,
     PermanentError, RateLimited, RetryableError, Ticker, Trade,
 )
-from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
+from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder
 from exchanges.paper import services
 from exchanges.paper.candles import paper_candles
+from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
+from exchanges.paper.selectors import PaperQuote, account_quotes
 
-FAULTS = ("unavailable", "rate_limited", "lose_answer_after_accept", "kill_worker_before_accept",
-          "kill_worker_after_accept", "order_not_found")
 # The paper exchange's answer to a client order id already used (Binance's words).
 DUPLICATE_ORDER = "Duplicate order sent."
 # What the ``rate_limited`` fault asks the caller to wait, like Binance's Retry-After header; longer
 # than the placement task's own backoff (1 + 2 + 4 s), so only a caller that honours it gets through.
 RATE_LIMITED_RETRY_AFTER_SECONDS = 10.0
-# The share of accepted orders whose answer is lost (``paper_faults`` key; a rate, never used up).
-LOSE_ANSWER_RATE = "lose_answer_rate"
-# Where the ``rate_limited`` fault keeps the end of its ban (epoch seconds) in ``paper_faults``.
-RATE_LIMITED_UNTIL = "rate_limited_until"
 
 
 def take_fault(account: ExchangeAccount, name: str) -> bool:
     """Consume one occurrence of fault ``name`` if any is armed (atomically, across processes)."""
-    if not account.paper_faults:
+    if not armed_faults(account):
         return False
     with transaction.atomic():
         row = ExchangeAccount.objects.select_for_update().get(pk=account.pk)
@@ -66,7 +63,7 @@ def take_fault(account: ExchangeAccount, name: str) -> bool:
 
 def rate_limit_left(account: ExchangeAccount) -> float:
     """Seconds left of a ban the ``rate_limited`` fault started; 0 when there is none."""
-    if not account.paper_faults:
+    if not armed_faults(account):
         return 0.0
     faults = ExchangeAccount.objects.filter(pk=account.pk).values_list("paper_faults", flat=True).first() or {}
     return max(0.0, float(faults.get(RATE_LIMITED_UNTIL, 0) or 0) - time.time())
@@ -106,6 +103,10 @@ def as_placed(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
     return order
 
 
+def _ticker(quote: PaperQuote) -> Ticker:
+    return Ticker(symbol=quote.symbol, last=quote.price, bid=quote.price, ask=quote.price, timestamp=quote.updated_at)
+
+
 class PaperConnector(Connector):
     def __init__(self, account: ExchangeAccount):
         self.account = account
@@ -128,19 +129,18 @@ class PaperConnector(Connector):
                                    f"or price update loads it.")
         return self.market(symbol)
 
+    # The account's own price for a symbol when it set one, else the shared price (selectors.account_quotes).
     def ticker(self, symbol: str) -> Ticker:
-        row = PaperPrice.objects.filter(exchange_id=self.exchange_id, symbol=symbol).first()
-        if row is None:
+        quote = account_quotes(self.account, [symbol]).get(symbol)
+        if quote is None:
             raise PermanentError(
                 f"No paper price for {symbol} on {self.exchange_id} yet: set one with "
                 f"`python manage.py paper price {self.exchange_id} {symbol} <price>`."
             )
-        return Ticker(symbol=symbol, last=row.price, bid=row.price, ask=row.price, timestamp=row.updated_at)
+        return _ticker(quote)
 
     def tickers(self, symbols: list[str]) -> dict[str, Ticker]:
-        rows = PaperPrice.objects.filter(exchange_id=self.exchange_id, symbol__in=symbols)
-        return {row.symbol: Ticker(symbol=row.symbol, last=row.price, bid=row.price, ask=row.price,
-                                   timestamp=row.updated_at) for row in rows}
+        return {symbol: _ticker(quote) for symbol, quote in account_quotes(self.account, symbols).items()}
 
     def create_order(
         self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
@@ -172,7 +172,7 @@ class PaperConnector(Connector):
             ) from exc
         if take_fault(self.account, "kill_worker_after_accept"):
             os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its caller never learns
-        rate = float((self.account.paper_faults or {}).get(LOSE_ANSWER_RATE, 0) or 0)
+        rate = float(armed_faults(self.account).get(LOSE_ANSWER_RATE, 0) or 0)
         if take_fault(self.account, "lose_answer_after_accept") or (rate and random.random() < rate):
             raise OrderStatusUnknown("Timeout waiting for response from backend server. Send status unknown; "
                                      "execution status unknown. (paper fault injected)")

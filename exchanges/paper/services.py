@@ -1,9 +1,12 @@
 """The paper exchange: markets, prices, orders, balances and matching, all in the database.
 
-Web, worker and beat share one book because it lives in the database. Locking order, to keep
-concurrent price updates and placements from deadlocking: paper orders (by pk), then balances (by
-pk). Failures raise the connector layer's exceptions with Binance-like messages, so the engine
-meets the same errors it would meet on a real exchange.
+Web, worker and beat share one book because it lives in the database. Prices are shared per
+(exchange, symbol) and moved by the feeds and the operator's ``paper price``; a paper account may set
+a price of its own for a market (``PaperAccountPrice``), and then that account's orders match only at
+its own price and everyone else's only at the shared one: one trader's price never fills another's
+orders. Locking order, to keep concurrent price updates and placements from deadlocking: paper
+orders (by pk), then balances (by pk). Failures raise the connector layer's exceptions with
+Binance-like messages, so the engine meets the same errors it would meet on a real exchange.
 """
 
 import json
@@ -19,10 +22,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, Market, OrderNotFound
-from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice
+from exchanges.models import (
+    ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
+)
 from exchanges.paper import matching
 from exchanges.paper.candles import paper_prices_record
 from exchanges.paper.feeds import synthetic_next_price
+from exchanges.paper.selectors import account_quotes
 
 logger = logging.getLogger(__name__)
 
@@ -120,33 +126,72 @@ def market_for(exchange_id: str, symbol: str) -> PaperMarket:
 # --- Prices and matching ---------------------------------------------------------------------
 
 
-def paper_price_set(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult:
-    """Set the price of one market and match its resting orders at once."""
+def _on_tick(price: Decimal, market: PaperMarket) -> Decimal:
     if price <= 0:
         raise InvalidOrder(f"A price must be positive, got {price}.")
+    return max(matching.round_to_step(price, market.tick_size), market.tick_size)
+
+
+def paper_price_set(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult:
+    """Set the shared price of one market and match at once the resting orders of every account that
+    follows it (feeds and the operator's ``paper price``; accounts with a price of their own keep it)."""
     market = market_for(exchange_id, symbol)
-    price = max(matching.round_to_step(price, market.tick_size), market.tick_size)
+    price = _on_tick(price, market)
     PaperPrice.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults={"price": price})
     paper_prices_record(exchange_id, {symbol: price})
     return paper_match(exchange_id=exchange_id, symbol=symbol, price=price)
 
 
+def paper_account_price_set(*, account: ExchangeAccount, symbol: str, price: Decimal) -> MatchResult:
+    """Set ``account``'s own price for one market and match that account's resting orders at once; the
+    shared price and every other account's orders are left alone."""
+    market = market_for(account.exchange_id, symbol)
+    price = _on_tick(price, market)
+    PaperAccountPrice.objects.update_or_create(account=account, symbol=symbol, defaults={"price": price})
+    return paper_match(exchange_id=account.exchange_id, symbol=symbol, price=price, account=account)
+
+
+def paper_account_price_clear(*, account: ExchangeAccount, symbol: str) -> MatchResult | None:
+    """Drop ``account``'s own price for one market: it follows the shared price again and its resting
+    orders are matched against it at once (None when the market has no shared price yet)."""
+    PaperAccountPrice.objects.filter(account=account, symbol=symbol).delete()
+    shared = current_price(account.exchange_id, symbol)
+    if shared is None:
+        return None
+    return paper_match(exchange_id=account.exchange_id, symbol=symbol, price=shared, account=account)
+
+
 def current_price(exchange_id: str, symbol: str) -> Decimal | None:
+    """The shared price of one market."""
     return PaperPrice.objects.filter(exchange_id=exchange_id, symbol=symbol).values_list("price", flat=True).first()
 
 
-def paper_match(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult:
-    """Fill every open order of one market that ``price`` crosses (one pass, partial-fill ratio applied).
+def account_price(account: ExchangeAccount, symbol: str) -> Decimal | None:
+    """The price ``account`` trades one market at: its own if it set one, else the shared one."""
+    quote = account_quotes(account, [symbol]).get(symbol)
+    return quote.price if quote else None
+
+
+def paper_match(*, exchange_id: str, symbol: str, price: Decimal, account: ExchangeAccount | None = None) -> MatchResult:
+    """Fill the open orders of one market that ``price`` crosses (one pass, partial-fill ratio applied):
+    ``account``'s alone at its own price, or, for a shared price (no ``account``), those of every
+    account without a price of its own for this market.
 
     Bulk writes keep this to a handful of queries however many orders cross: the orders, their
     fills, and one balance update per (account, asset).
     """
     market = market_for(exchange_id, symbol)
+    orders = PaperOrder.objects.filter(exchange_id=exchange_id, symbol=symbol, status=PaperOrder.Status.OPEN,
+                                       order_type="limit")
+    if account is not None:
+        orders = orders.filter(account=account)
+    else:
+        own_prices = PaperAccountPrice.objects.filter(account__exchange_id=exchange_id, symbol=symbol)
+        orders = orders.exclude(account__in=own_prices.values("account_id"))
     with transaction.atomic():
         crossing = list(
-            PaperOrder.objects.select_for_update(of=("self",))
+            orders.select_for_update(of=("self",))
             .select_related("account")
-            .filter(exchange_id=exchange_id, symbol=symbol, status=PaperOrder.Status.OPEN, order_type="limit")
             .filter(Q(side="buy", price__gte=price) | Q(side="sell", price__lte=price))
             .order_by("pk")
         )
@@ -167,7 +212,8 @@ def paper_match(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult
         _write_order_fills(crossing)
         PaperFill.objects.bulk_create(fills)
         _apply_balance_deltas(deltas)
-    logger.info("paper %s %s @ %s: %d order(s) filled", exchange_id, symbol, price, len(fills))
+    whose = f"account {account.pk}'s own price" if account is not None else "shared price"
+    logger.info("paper %s %s @ %s (%s): %d order(s) filled", exchange_id, symbol, price, whose, len(fills))
     return MatchResult(exchange_id, symbol, price, len(fills))
 
 
@@ -266,7 +312,7 @@ def paper_order_create(
     """Place an order: validate like an exchange, reserve funds, fill at once what crosses."""
     market = market_for(account.exchange_id, symbol)
     _check_order(market, side, order_type, amount, price, client_order_id)
-    now_price = current_price(account.exchange_id, symbol)
+    now_price = account_price(account, symbol)
     if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:
         PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol, defaults={"price": market.reference_price})
         now_price = current_price(account.exchange_id, symbol)
@@ -399,7 +445,8 @@ def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_i
 def paper_feed_tick() -> list[MatchResult]:
     """Advance the synthetic walks one step and pull live tickers, matching after each move.
 
-    Prices are per (exchange, symbol), shared by every paper account on that exchange. An
+    Prices are per (exchange, symbol), shared by every paper account on that exchange that has not
+    set a price of its own for the symbol (those are skipped by the matching). An
     exchange follows live tickers when any enabled paper account on it uses the live feed, else
     the synthetic walk (seeded by its oldest synthetic account) when one uses it; a manual feed
     moves only by command or API.

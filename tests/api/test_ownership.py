@@ -21,7 +21,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
-from exchanges.models import ExchangeAccount, PaperMarket, PaperPrice
+from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
 from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
 from risk.models import RiskAction, RiskConfig
@@ -78,8 +78,16 @@ OBJECT_OPERATIONS = {
     ("GET", "/api/v1/jobs/{id}/"): Target("job"),
 }
 
+@dataclass(frozen=True)
+class Query:
+    """A write whose parameters travel in the query string (a DELETE), not in a body."""
+
+    string: str
+
+
 # Every write without an id in its path: it acts on the caller's own records (or creates one), and
-# A's must leave B's alone. The body is A's, valid, so the write really happens.
+# A's must leave B's alone. The body is A's, valid, so the write really happens (a staff-only write
+# is refused to A, a trader, and must change nothing either).
 SOL_CONFIG = {"exchange": "binance", "pair": "SOL/USDT", "timeframe": 15, "capital_usd": "500",
               "levels": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "2"}]}
 COLLECTION_WRITES = {
@@ -88,6 +96,7 @@ COLLECTION_WRITES = {
     # The exchange B has an account on: accounts are unique per trader, not per installation.
     ("POST", "/api/v1/exchange-accounts/"): {"exchange_id": "kucoin", "mode": "paper"},
     ("POST", "/api/v1/paper/prices/"): {"exchange": "binance", "symbol": "BTC/USDT", "price": "101"},
+    ("DELETE", "/api/v1/paper/prices/"): Query("exchange=binance&symbol=BTC/USDT"),
     ("POST", "/api/v1/paper/markets/"): {"exchange": "binance", "symbol": "XRP/USDT", "tick_size": "0.0001",
                                           "step_size": "0.1"},
     ("PUT", "/api/v1/risk/config/"): "edit",
@@ -100,6 +109,8 @@ COLLECTION_WRITES = {
     ("PATCH", "/api/v1/telegram/config/"): {"channel_id": "@my_channel", "bot_token": "my-bot-token", "enabled": True},
     ("POST", "/api/v1/telegram/test/"): None,
 }
+# Writes to state every trader shares (the paper exchange's market rules): staff only.
+STAFF_ONLY_WRITES = {("POST", "/api/v1/paper/markets/")}
 
 READ_ONLY_FIELDS = {"id", "created_at", "updated_at", "has_keys", "has_bot_token", "last_connection_error",
                     "last_error", "last_error_at", "last_evaluated_at", "engine_force_stopped", "engine_paused"}
@@ -109,6 +120,7 @@ OWNED = [
     (PositionGroup, "user"), (Pyramid, "group__user"), (Order, "group__user"), (Signal, "user"),
     (QueuedSignal, "user"), (DCAConfiguration, "user"), (ExchangeAccount, "user"), (RiskAction, "user"),
     (RiskConfig, "user"), (TelegramConfig, "user"), (Notification, "user"), (Token, "user"), (Job, "user"),
+    (PaperAccountPrice, "account__user"),
 ]
 
 
@@ -119,14 +131,15 @@ def records(user) -> dict[str, list[dict]]:
 
 def strangers_world() -> dict:
     """B: a live position with a filled leg and its take-profit, a queued entry, a DCA config, a paper
-    account on binance and one on kucoin (with a market and price only kucoin shows), a risk action,
-    risk and Telegram settings."""
+    account on binance (with its own BTC/USDT price) and one on kucoin (with a market and price only
+    kucoin shows), a risk action, risk and Telegram settings."""
     stranger = UserFactory(username="stranger")
     account = ExchangeAccountFactory(user=stranger, exchange_id="binance", label="their binance")
     ExchangeAccountFactory(user=stranger, exchange_id="kucoin", label="their kucoin")
     PaperMarket.objects.create(exchange_id="kucoin", symbol="KCS/USDT", market_id="KCSUSDT", base="KCS",
                                quote="USDT", tick_size=D("0.001"), step_size=D("0.01"))
     PaperPrice.objects.create(exchange_id="kucoin", symbol="KCS/USDT", price=D("12.345"))
+    PaperAccountPrice.objects.create(account=account, symbol="BTC/USDT", price=D("77.777"))  # B's own book
     group = PositionGroupFactory(user=stranger, exchange_account=account, status="live", pyramid_count=1,
                                  total_dca_legs=2, filled_dca_legs=1)
     pyramid = PyramidFactory(group=group)
@@ -158,7 +171,7 @@ def markers(world: dict) -> set[str]:
     (Integer ids, of accounts and DCA configurations, are checked by list in ``LIST_MODELS``.)"""
     ids = {str(row["id"]) for rows in records(world["user"]).values() for row in rows
            if isinstance(row.get("id"), uuid.UUID)}
-    return ids | {"@their_channel", "their binance", "their kucoin", "kucoin", "KCS/USDT", "their-entry"}
+    return ids | {"@their_channel", "their binance", "their kucoin", "kucoin", "KCS/USDT", "their-entry", "77.777"}
 
 
 # The record behind each paginated list, to compare the ids listed with B's (integer ids included).
@@ -270,26 +283,37 @@ def test_writes_without_an_id_change_nothing_of_another_trader(method, path, min
     body = COLLECTION_WRITES[(method, path)]
     if body == "edit":
         body = editable(api, path)
+    if isinstance(body, Query):
+        api.post(path, {"exchange": "binance", "symbol": "BTC/USDT", "price": "101"}, format="json")  # one to drop
+        path, body = f"{path}?{body.string}", None
     before = records(theirs["user"])
+    markets = list(PaperMarket.objects.order_by("pk").values())
 
     answer = send(api, method, path, body)
 
-    assert answer.status_code < 400, answer.content
+    if (method, path) in STAFF_ONLY_WRITES:
+        assert answer.status_code == 403, answer.content
+        assert list(PaperMarket.objects.order_by("pk").values()) == markets
+    else:
+        assert answer.status_code < 400, answer.content
     assert records(theirs["user"]) == before
     assert not {marker for marker in markers(theirs) - {"kucoin"} if marker in answer.content.decode()}
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/paper/prices/", {"exchange": "kucoin", "symbol": "KCS/USDT", "price": "1"}),
-    ("/api/v1/paper/markets/", {"exchange": "kucoin", "symbol": "KCS/USDT", "tick_size": "1", "step_size": "1"}),
+@pytest.mark.parametrize("method, path, body, status", [
+    ("post", "/api/v1/paper/prices/", {"exchange": "kucoin", "symbol": "KCS/USDT", "price": "1"}, 404),
+    ("delete", "/api/v1/paper/prices/?exchange=kucoin&symbol=KCS/USDT", None, 404),
+    ("post", "/api/v1/paper/markets/", {"exchange": "kucoin", "symbol": "KCS/USDT", "tick_size": "1",
+                                         "step_size": "1"}, 403),
 ])
-def test_a_paper_exchange_is_reached_only_through_ones_own_paper_account(path, body, mine, theirs):
+def test_a_paper_exchange_is_reached_only_through_ones_own_paper_account(method, path, body, status, mine, theirs):
     api = client_for(mine["user"])
 
-    answer = api.post(path, body, format="json")
+    answer = send(api, method, path, body)
 
-    assert answer.status_code == 404
-    assert "You have no paper account for 'kucoin'" in answer.json()["detail"]
+    assert answer.status_code == status
+    if status == 404:
+        assert "You have no paper account for 'kucoin'" in answer.json()["detail"]
     assert PaperPrice.objects.get(exchange_id="kucoin").price == D("12.345")
     assert PaperMarket.objects.get(exchange_id="kucoin").tick_size == D("0.001")
     assert api.get("/api/v1/paper/markets/?exchange=kucoin").status_code == 404

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.services import paper_price_set
+from tests.drills import arm_faults
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 from trading.models import Order, PositionGroup
@@ -71,7 +72,8 @@ def test_webhook_fills_take_profits_and_close_with_the_right_pnl(client, tmp_pat
 
 
 def test_worker_killed_between_the_exchange_call_and_its_record_leaves_no_duplicate_and_no_orphan(client, tmp_path):
-    user = setup_trader(paper_faults={"kill_worker_after_accept": 1})
+    user = setup_trader()
+    arm_faults(ExchangeAccount.objects.get(user=user), kill_worker_after_accept=1)
     log = tmp_path / "worker.log"
     with running(worker_command(concurrency=1), log, process_env()):
         send_alert(client, user)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from exchanges.models import ExchangeAccount, PaperPrice
+from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperPrice
 from tests.factories import ExchangeAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +74,6 @@ def test_test_connection_reports_the_paper_balance(api, user, eager_celery, djan
 
 def test_setting_a_paper_price_matches_and_reports_fills(api, user):
     account = ExchangeAccountFactory(user=user, price_feed="manual")
-    api.post("/api/v1/paper/markets", {"exchange": "binance", "symbol": "BTC/USDT", "tick_size": "0.01",
-                                       "step_size": "0.001", "min_qty": "0.001", "min_notional": "10"}, format="json")
     from exchanges.paper.connector import PaperConnector
 
     PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("2.020"),
@@ -86,13 +84,14 @@ def test_setting_a_paper_price_matches_and_reports_fills(api, user):
     assert response.status_code == 200, response.json()
     assert response.json()["filled_orders"] == 1 and response.json()["symbol"] == "BTC/USDT"
     assert api.get("/api/v1/paper/prices").json()[0]["price"] == "98.500000000000"
+    assert api.get("/api/v1/paper/prices").json()[0]["scope"] == "account"
 
 
 def test_paper_endpoints_need_a_paper_account_for_that_exchange(api):
     response = api.post("/api/v1/paper/prices", {"exchange": "kraken", "symbol": "BTC/USD", "price": "1"}, format="json")
     assert response.status_code == 404
     assert "no paper account for 'kraken'" in response.json()["detail"]
-    assert not PaperPrice.objects.exists()
+    assert not PaperPrice.objects.exists() and not PaperAccountPrice.objects.exists()
 
 
 def test_paper_markets_list_the_shipped_markets(api, user):

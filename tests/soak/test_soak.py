@@ -29,7 +29,7 @@ import random
 import statistics
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -40,11 +40,12 @@ import requests
 from django.db import connection
 from django.db.models import Q
 
-from exchanges.models import ExchangeAccount, PaperBalance, PaperMarket, PaperOrder, PaperPrice
+from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
 from risk.models import RiskConfig
+from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import process_env
-from tests.stack import invariants
+from tests.stack import audits, invariants
 from tests.stack.stack import Stack, wait
 from trading.models import Order, PositionGroup, QueuedSignal, Signal
 
@@ -92,9 +93,10 @@ def _traders(names: list[str], dialect: str) -> list[dict]:
     for number in range(USERS):
         user = UserFactory(username=f"soak-{number}")
         # Every account on the synthetic feed: beat's walk moves all 200 prices.
-        ExchangeAccountFactory(user=user, price_feed=ExchangeAccount.PriceFeed.SYNTHETIC,
-                               starting_balance=STARTING_BALANCE, paper_dialect=dialect, paper_faults=dict(FAULTS),
-                               partial_fill_ratio=PARTIAL_FILL_RATIO)
+        account = ExchangeAccountFactory(user=user, price_feed=ExchangeAccount.PriceFeed.SYNTHETIC,
+                                         starting_balance=STARTING_BALANCE, partial_fill_ratio=PARTIAL_FILL_RATIO)
+        set_dialect(account, dialect)
+        arm_faults(account, **FAULTS)
         # Half the traders take profit per leg, half on the whole position.
         DCAConfigurationFactory(user=user, pair="*", levels=levels, capital_usd=Decimal("200"), max_pyramids=3,
                                 tp_mode="per_leg" if number % 2 == 0 else "aggregate",
@@ -216,62 +218,6 @@ def _close_everything(sender: Sender, traders: list[dict], prices: Prices, logs)
     raise AssertionError("positions were still open after 20 rounds of exits")
 
 
-def _expected_balances(account: ExchangeAccount) -> dict[str, Decimal]:
-    """What the account holds if the database knows every fill the exchange made, exactly once."""
-    expected: dict[str, Decimal] = defaultdict(Decimal)
-    expected["USDT"] = account.starting_balance
-    orders = Order.objects.filter(group__exchange_account=account, filled_quantity__gt=0)
-    for symbol, side, filled, average, fee, fee_currency in orders.values_list(
-            "symbol", "side", "filled_quantity", "avg_fill_price", "fee", "fee_currency"):
-        base = symbol.split("/")[0]
-        sign = 1 if side == "buy" else -1
-        expected[base] += sign * filled
-        expected["USDT"] -= sign * filled * average
-        expected[fee_currency or "USDT"] -= fee
-    return expected
-
-
-def _audit_balances(traders: list[dict]) -> list[str]:
-    found = []
-    for account in ExchangeAccount.objects.filter(user_id__in=[t["id"] for t in traders]):
-        held = {row.asset: row for row in PaperBalance.objects.filter(account=account)}
-        expected = _expected_balances(account)
-        groups_per_base = Counter(symbol.split("/")[0] for symbol in
-                                  PositionGroup.objects.filter(exchange_account=account).values_list("symbol", flat=True))
-        for asset in set(held) | set(expected):
-            row = held.get(asset)
-            total = (row.free + row.used) if row else Decimal(0)
-            if row and row.used:
-                found.append(f"{account.user.username} {asset}: {row.used} still reserved with nothing open")
-            # Cost is rounded to the money precision per fill: a few units of the last place.
-            tolerance = Decimal("0.0001") if asset == "USDT" else Decimal("0.000000001")
-            if abs(total - expected[asset]) > tolerance:
-                found.append(f"{account.user.username} {asset}: exchange holds {total}, the recorded fills add up "
-                             f"to {expected[asset]}")
-            if asset != "USDT" and not (0 <= total < STEP * max(groups_per_base[asset], 1)):
-                found.append(f"{account.user.username} {asset}: {total} left after every group closed "
-                             f"(more than fee dust below one lot per group)")
-    return found
-
-
-def _audit_sell_budgets() -> list[str]:
-    """Per position, on the exchange's own books: sold ≤ bought net of base-asset fees; no anomaly; closed."""
-    found = []
-    for group in PositionGroup.objects.select_related("exchange_account"):
-        ids = list(group.orders.values_list("client_order_id", flat=True))
-        orders = PaperOrder.objects.filter(account=group.exchange_account, client_order_id__in=ids)
-        base = group.symbol.split("/")[0]
-        bought = sum((o.filled - (o.fee if o.fee_currency == base else 0) for o in orders if o.side == "buy"), Decimal(0))
-        sold = sum((o.filled for o in orders if o.side == "sell"), Decimal(0))
-        if sold > bought:
-            found.append(f"{group.pk} {group.symbol}: sold {sold} for {bought} bought")
-        if group.oversold_quantity:
-            found.append(f"{group.pk} {group.symbol}: over-sell anomaly {group.oversold_quantity}")
-        if group.status not in ("closed", "failed"):
-            found.append(f"{group.pk} {group.symbol}: still {group.status} after every exit")
-    return found
-
-
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_soak_every_signal_final_every_order_known_balances_reconcile(tmp_path, dialect):
     names = _markets()
@@ -329,5 +275,8 @@ def test_soak_every_signal_final_every_order_known_balances_reconcile(tmp_path, 
     assert during["filled_orders"] > 0 and during["closed_groups"] > 0, f"prices never filled anything: {during}"
     with connection.cursor() as cursor:
         invariants.assert_books_straight(cursor)
-    assert not (problems := _audit_balances(traders)), "balances do not reconcile:\n  " + "\n  ".join(problems)
-    assert not (problems := _audit_sell_budgets()), "sell budgets broken:\n  " + "\n  ".join(problems[:20])
+    accounts = ExchangeAccount.objects.filter(user_id__in=[t["id"] for t in traders]).select_related("user")
+    problems = audits.balance_problems(accounts, step=STEP)
+    assert not problems, "balances do not reconcile:\n  " + "\n  ".join(problems)
+    problems = audits.sell_budget_problems()
+    assert not problems, "sell budgets broken:\n  " + "\n  ".join(problems[:20])

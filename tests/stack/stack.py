@@ -1,7 +1,7 @@
 """The Procfile's processes (gunicorn, celery worker, celery beat) as real subprocesses, driven from outside.
 
 A ``Stack`` talks to the engine the way a trader and an operator do: HTTP (the webhook, ``/api/v1/``
-with a token, ``/healthz``) and management commands (``demo``, ``paper price``). Assertions read the
+with a token, ``/healthz``) and management commands (``demo``, ``paper price``, ``paper fault``). Assertions read the
 database at the end (``invariants``). Everything listens and connects on 127.0.0.1 only.
 """
 
@@ -187,12 +187,15 @@ class Trader:
         return self.stack.api(method, path, self.token, **kwargs)
 
     def arm(self, **faults: int) -> None:
-        """Arm paper-exchange faults on the trader's account, through the API as an operator would."""
-        response = self.api("patch", f"exchange-accounts/{self.account_id}/", json={"paper_faults": faults})
-        assert response.status_code == 200, response.text
+        """Arm paper-exchange faults on the trader's account as an operator does: ``manage.py paper fault``."""
+        for fault, count in faults.items():
+            self.stack.manage("paper", "fault", str(self.account_id), fault, str(count))
 
     def faults_left(self) -> dict:
-        return self.api("get", f"exchange-accounts/{self.account_id}/").json()["paper_faults"]
+        """What is left of the armed faults (not shown to the trader: read from the database)."""
+        from exchanges.models import ExchangeAccount
+
+        return ExchangeAccount.objects.get(pk=self.account_id).paper_faults
 
     def alert(self, *, entry_price: str, symbol: str = "BTCUSDT", timeframe: str = "15", intent: str = "signal",
               side: str = "buy", trade_id: str = "stack") -> dict:

@@ -1,6 +1,6 @@
 """The paper exchange misbehaving under the whole stack: every order once, nothing lost.
 
-Faults are armed through the API (``paper_faults`` on the exchange account), counted per account and
+Faults are armed with the operator's command (``manage.py paper fault``), counted per account and
 consumed across processes, so each test also checks that the engine really met them.
 """
 

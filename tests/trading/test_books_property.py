@@ -29,6 +29,7 @@ from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount, PaperBalance, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
+from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.signals import stored_signal
 from trading.grid import sellable
@@ -60,7 +61,8 @@ class Books(RuleBasedStateMachine):
         self.user = UserFactory()
         self.account = ExchangeAccountFactory(user=self.user, price_feed="manual", starting_balance=D("100000"),
                                               maker_fee_percent=D(fee), taker_fee_percent=D(fee),
-                                              market_slippage_percent=0, paper_dialect=dialect)
+                                              market_slippage_percent=0)
+        set_dialect(self.account, dialect)
         # The trader's own coins beside the position's: an over-sell is not stopped by the exchange, as on a
         # real spot account (the invariant below must catch it).
         PaperBalance.objects.create(account=self.account, asset="SOL", free=D("50"))
@@ -108,9 +110,7 @@ class Books(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(["lose_answer_after_accept", "unavailable", "order_not_found"]))
     def the_exchange_misbehaves_once(self, fault):
-        account = ExchangeAccount.objects.get(pk=self.account.pk)
-        account.paper_faults = {**(account.paper_faults or {}), fault: 1}
-        account.save(update_fields=["paper_faults"])
+        arm_faults(self.account, **{fault: 1})
 
     @rule(quantity=st.sampled_from(["0.3", "1", "2.5"]), final=st.booleans())
     def reduce_alert(self, quantity, final):

@@ -15,6 +15,7 @@ from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_order_cancel, paper_price_set
 from tests.concurrency import at_once
+from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory
 from tests.trading.test_lifecycle import configure, cycle
 from trading.grid import round_down
@@ -39,9 +40,7 @@ def exchange_totals(symbol="SOL/USDT") -> tuple[Decimal, Decimal]:
 
 
 def arm(fault: str, count: int = 1) -> None:
-    account = ExchangeAccount.objects.get()
-    account.paper_faults = {**(account.paper_faults or {}), fault: count}
-    account.save(update_fields=["paper_faults"])
+    arm_faults(ExchangeAccount.objects.get(), **{fault: count})
 
 
 def open_and_fill(route) -> PositionGroup:
@@ -215,7 +214,8 @@ def test_the_last_take_profit_sells_every_sellable_unit_and_the_residue_closes_t
 def test_binance_fee_less_queries_take_the_fee_from_the_trades(trader, route):
     # Row 7: Binance's order queries carry no commission; every resting leg and take-profit got fee 0,
     # so take-profits asked for coins never received (refused, or selling the trader's other coins).
-    ExchangeAccount.objects.update(maker_fee_percent=D("0.1"), taker_fee_percent=D("0.1"), paper_dialect="binance")
+    ExchangeAccount.objects.update(maker_fee_percent=D("0.1"), taker_fee_percent=D("0.1"))
+    set_dialect(ExchangeAccount.objects.get(), "binance")
     call_command("paper", "market", "binance", "SOL/USDT", "--tick", "0.01", "--step", "0.001", "--min-notional", "5")
     paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("101"))
     configure(trader)

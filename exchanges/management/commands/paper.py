@@ -1,8 +1,14 @@
+import json
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
 from exchanges.connector import ExchangeError
+from exchanges.models import ExchangeAccount
+from exchanges.paper.drills import (
+    COUNTED_FAULTS, DIALECTS, LOSE_ANSWER_RATE, DrillRefused, faults_allowed, paper_dialect_set, paper_fault_arm,
+    paper_faults_clear,
+)
 from exchanges.paper.services import paper_market_upsert, paper_markets, paper_markets_ensure, paper_price_set
 from exchanges.symbols import resolve_tv_symbol
 
@@ -18,11 +24,13 @@ def decimal_arg(value: str) -> Decimal:
 
 
 class Command(BaseCommand):
-    help = "Drive the paper exchange: set a price (matching runs at once) or add/edit a market."
+    help = ("Drive the paper exchange: set a shared price (matching runs at once), add/edit a market, and (operator "
+            "drills) arm faults or pick the answer dialect of one paper account.")
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        price = sub.add_parser("price", help="Set the price of a market and match its resting orders now.")
+        price = sub.add_parser("price", help="Set the shared price of a market and match its resting orders now "
+                                             "(accounts that set their own price for it keep theirs).")
         price.add_argument("exchange")
         price.add_argument("symbol", help="BTC/USDT (TradingView forms like BTCUSDT work too)")
         price.add_argument("price", type=decimal_arg)
@@ -34,15 +42,27 @@ class Command(BaseCommand):
         market.add_argument("--min-qty", type=decimal_arg, default=Decimal(0))
         market.add_argument("--min-notional", type=decimal_arg, default=Decimal(0))
         market.add_argument("--reference-price", type=decimal_arg, default=None, help="where a synthetic walk starts")
+        fault = sub.add_parser(
+            "fault", help="Show, arm or clear fault drills on one paper account (arming needs PAPER_FAULTS_ALLOWED).")
+        fault.add_argument("account", type=int, help="the exchange account's id")
+        fault.add_argument("fault", nargs="?", help=f"one of {', '.join(COUNTED_FAULTS)}, or {LOSE_ANSWER_RATE}")
+        fault.add_argument("count", nargs="?", help=f"occurrences (0 disarms); for {LOSE_ANSWER_RATE} a share 0 to 1")
+        fault.add_argument("--clear", action="store_true", help="disarm every fault of the account")
+        dialect = sub.add_parser("dialect", help="Show or set the answer dialect of one paper account.")
+        dialect.add_argument("account", type=int, help="the exchange account's id")
+        dialect.add_argument("dialect", nargs="?", choices=DIALECTS)
 
-    def handle(self, *args, action: str, exchange: str, symbol: str, **options):
-        exchange = exchange.strip().lower()
+    def handle(self, *args, action: str, **options):
         try:
             if action == "price":
-                self._price(exchange, symbol, options["price"])
+                self._price(options["exchange"].strip().lower(), options["symbol"], options["price"])
+            elif action == "market":
+                self._market(options["exchange"].strip().lower(), options["symbol"], options)
+            elif action == "fault":
+                self._fault(options["account"], options["fault"], options["count"], clear=options["clear"])
             else:
-                self._market(exchange, symbol, options)
-        except ExchangeError as exc:
+                self._dialect(options["account"], options["dialect"])
+        except (ExchangeError, DrillRefused) as exc:
             raise CommandError(str(exc)) from None
 
     def _price(self, exchange: str, symbol: str, price: Decimal) -> None:
@@ -61,3 +81,30 @@ class Command(BaseCommand):
             f"{exchange} {market.symbol}: tick {market.tick_size.normalize():f}, step {market.step_size.normalize():f}, "
             f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}."
         )
+
+    def _fault(self, account_id: int, fault: str | None, count: str | None, *, clear: bool) -> None:
+        if clear and fault:
+            raise CommandError("Give either --clear or a fault and its count, not both.")
+        if fault and count is None:
+            raise CommandError(f"Give the count of {fault}: `paper fault {account_id} {fault} <count>`.")
+        if clear:
+            account = paper_faults_clear(account_id=account_id)
+        elif fault:
+            account = paper_fault_arm(account_id=account_id, fault=fault, count=count)
+        else:
+            account = self._account(account_id)
+        state = "acted on" if faults_allowed() else "ignored here (PAPER_FAULTS_ALLOWED is off)"
+        self.stdout.write(f"account {account.pk} ({account} of {account.user}) faults: "
+                          f"{json.dumps(account.paper_faults, sort_keys=True)}; {state}.")
+
+    def _dialect(self, account_id: int, dialect: str | None) -> None:
+        account = paper_dialect_set(account_id=account_id, dialect=dialect) if dialect else self._account(account_id)
+        self.stdout.write(f"account {account.pk} ({account} of {account.user}) answers in the {account.paper_dialect} "
+                          f"dialect.")
+
+    @staticmethod
+    def _account(account_id: int) -> ExchangeAccount:
+        account = ExchangeAccount.objects.select_related("user").filter(pk=account_id).first()
+        if account is None:
+            raise CommandError(f"There is no exchange account {account_id}.")
+        return account

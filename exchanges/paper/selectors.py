@@ -1,0 +1,39 @@
+"""Reads of the paper exchange's prices as one account sees them."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperPrice
+
+
+@dataclass(frozen=True)
+class PaperQuote:
+    """The price one paper account trades a market at, and whether it is the account's own (set through
+    ``POST /api/v1/paper/prices``) or the shared one (feeds, the operator's ``paper price``)."""
+
+    exchange_id: str
+    symbol: str
+    price: Decimal
+    updated_at: datetime
+    own: bool
+
+
+def account_quotes(account: ExchangeAccount, symbols: list[str] | None = None) -> dict[str, PaperQuote]:
+    """{symbol: quote} of ``account``'s exchange (only ``symbols`` when given): its own prices over the shared."""
+    shared = PaperPrice.objects.filter(exchange_id=account.exchange_id)
+    own = PaperAccountPrice.objects.filter(account=account)
+    if symbols is not None:
+        shared, own = shared.filter(symbol__in=symbols), own.filter(symbol__in=symbols)
+    quotes = {row.symbol: PaperQuote(account.exchange_id, row.symbol, row.price, row.updated_at, own=False)
+              for row in shared}
+    quotes.update({row.symbol: PaperQuote(account.exchange_id, row.symbol, row.price, row.updated_at, own=True)
+                   for row in own})
+    return quotes
+
+
+def user_paper_quotes(user) -> list[PaperQuote]:
+    """Every price the trader's paper accounts trade at, by exchange and symbol."""
+    accounts = ExchangeAccount.objects.filter(user=user, mode=ExchangeAccount.Mode.PAPER).order_by("exchange_id")
+    quotes = [quote for account in accounts for quote in account_quotes(account).values()]
+    return sorted(quotes, key=lambda quote: (quote.exchange_id, quote.symbol))
