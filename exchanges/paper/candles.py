@@ -2,7 +2,8 @@
 
 A real exchange serves candles; the paper exchange only ever had a current price, so a paper
 position's chart had nothing to draw. Every price the feed sets (the synthetic walk, live tickers,
-``paper price`` by hand) is folded into the market's forming 1-minute candle here.
+``paper price`` by hand) is folded into the market's forming 1-minute candle here; a paper account's
+own price (``PaperAccountPrice``) into that account's own record, since its orders trade at it.
 
 Where: the shared cache (Redis in production, files under ``var/cache/`` otherwise), like the
 market lists. The history is for the chart only: losing it (a cache flush, ``make reset``) loses a
@@ -24,6 +25,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from exchanges.candles import MINUTE, Candle, candle_tick
+from exchanges.models import ExchangeAccount, PaperAccountPrice
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +35,29 @@ PAPER_CANDLES_KEPT = 1440
 HISTORY_SECONDS = PAPER_CANDLES_KEPT * MINUTE
 
 
-def _history_key(exchange_id: str, symbol: str) -> str:
-    return f"paper-candles:{exchange_id}:{symbol}"
+def _book(exchange_id: str, account_id) -> str:
+    """Whose prices: the exchange's shared ones, or one account's own."""
+    return exchange_id if account_id is None else f"{exchange_id}:account-{account_id}"
 
 
-def _forming_key(exchange_id: str, symbol: str) -> str:
-    return f"paper-candle-forming:{exchange_id}:{symbol}"
+def _history_key(book: str, symbol: str) -> str:
+    return f"paper-candles:{book}:{symbol}"
 
 
-def paper_prices_record(exchange_id: str, prices: dict[str, Decimal], *, at: datetime | None = None) -> None:
-    """Fold each market's new price into its forming candle; a candle it finishes joins the history."""
+def _forming_key(book: str, symbol: str) -> str:
+    return f"paper-candle-forming:{book}:{symbol}"
+
+
+def paper_prices_record(exchange_id: str, prices: dict[str, Decimal], *, at: datetime | None = None,
+                        account_id=None) -> None:
+    """Fold each market's new price into its forming candle; a candle it finishes joins the history.
+    ``account_id``: the prices are that account's own, not the shared ones."""
     if not prices:
         return
     seconds = (at or timezone.now()).timestamp()
+    book = _book(exchange_id, account_id)
     try:
-        keys = {symbol: _forming_key(exchange_id, symbol) for symbol in prices}
+        keys = {symbol: _forming_key(book, symbol) for symbol in prices}
         stored = cache.get_many(list(keys.values()))
         forming, finished = {}, {}
         for symbol, price in prices.items():
@@ -58,27 +68,37 @@ def paper_prices_record(exchange_id: str, prices: dict[str, Decimal], *, at: dat
                 finished[symbol] = done
         cache.set_many(forming, timeout=HISTORY_SECONDS)
         for symbol, candle in finished.items():
-            _append(exchange_id, symbol, candle)
+            _append(book, symbol, candle)
     except Exception:  # the chart's history must never stop a price update or its matching
         logger.exception("could not record paper prices of %s for the chart", exchange_id)
 
 
-def _append(exchange_id: str, symbol: str, candle: Candle) -> None:
-    key = _history_key(exchange_id, symbol)
+def _append(book: str, symbol: str, candle: Candle) -> None:
+    key = _history_key(book, symbol)
     rows = [row for row in cache.get(key) or [] if row[0] < candle.opened_at]  # a re-written minute replaces itself
     rows.append(candle.as_row())
     cache.set(key, rows[-PAPER_CANDLES_KEPT:], timeout=HISTORY_SECONDS)
 
 
-def paper_candles(exchange_id: str, symbol: str) -> list[Candle]:
-    """The recorded 1-minute candles of one paper market, oldest first, the forming one last."""
+def paper_candles(exchange_id: str, symbol: str, *, account_id=None) -> list[Candle]:
+    """The recorded 1-minute candles of one paper market (``account_id``: of that account's own price),
+    oldest first, the forming one last."""
+    book = _book(exchange_id, account_id)
+    history, forming_key = _history_key(book, symbol), _forming_key(book, symbol)
     try:
-        stored = cache.get_many([_history_key(exchange_id, symbol), _forming_key(exchange_id, symbol)])
+        stored = cache.get_many([history, forming_key])
     except Exception:
-        logger.exception("could not read the recorded prices of %s %s", exchange_id, symbol)
+        logger.exception("could not read the recorded prices of %s %s", book, symbol)
         return []
-    candles = [Candle.from_row(row) for row in stored.get(_history_key(exchange_id, symbol)) or []]
-    forming = stored.get(_forming_key(exchange_id, symbol))
+    candles = [Candle.from_row(row) for row in stored.get(history) or []]
+    forming = stored.get(forming_key)
     if forming and (not candles or forming[0] > candles[-1].opened_at):
         candles.append(Candle.from_row(forming))
     return candles
+
+
+def account_candles(account: ExchangeAccount, symbol: str) -> tuple[list[Candle], bool]:
+    """The record of the prices ``account`` trades ``symbol`` at — its own price's while it has one, else the
+    shared one — and whether it is its own."""
+    own = PaperAccountPrice.objects.filter(account=account, symbol=symbol).exists()
+    return paper_candles(account.exchange_id, symbol, account_id=account.pk if own else None), own

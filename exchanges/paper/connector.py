@@ -36,7 +36,7 @@ from exchanges.connector import (
 )
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder
 from exchanges.paper import services
-from exchanges.paper.candles import paper_candles
+from exchanges.paper.candles import account_candles
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
 from exchanges.paper.selectors import PaperQuote, account_quotes
 
@@ -221,7 +221,7 @@ class PaperConnector(Connector):
         return list(STANDARD_INTERVALS)
 
     def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
-        """The feed's recorded prices (``exchanges.paper.candles``) as candles of ``interval_minutes``."""
+        """The recorded prices this account trades at (``exchanges.paper.candles``) as candles of ``interval_minutes``."""
         start = bucket_start(since.timestamp(), interval_minutes)
-        candles = resample(paper_candles(self.exchange_id, symbol), interval_minutes)
+        candles = resample(account_candles(self.account, symbol)[0], interval_minutes)
         return [candle for candle in candles if candle.opened_at >= start][:limit]

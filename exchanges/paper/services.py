@@ -148,6 +148,7 @@ def paper_account_price_set(*, account: ExchangeAccount, symbol: str, price: Dec
     market = market_for(account.exchange_id, symbol)
     price = _on_tick(price, market)
     PaperAccountPrice.objects.update_or_create(account=account, symbol=symbol, defaults={"price": price})
+    paper_prices_record(account.exchange_id, {symbol: price}, account_id=account.pk)
     return paper_match(exchange_id=account.exchange_id, symbol=symbol, price=price, account=account)
 
 

@@ -10,8 +10,10 @@ Two sources:
   candles are public market data: one cache entry per exchange, mode, market and window, shared by
   every trader. A window that ended (a closed position's) is fetched once after its end and kept.
 - **The paper exchange**: the prices its feed recorded (``exchanges.paper.candles``), read directly:
-  no exchange is involved. The record starts when the feed first moves a market, so the chart steps
-  down to shorter candles until the record fills ``MIN_RECORDED_CANDLES`` of the position's own.
+  no exchange is involved. An account that set its own price for the market sees the record of its
+  own prices, which its orders trade at. The record starts when the feed first moves a market, so
+  the chart steps down to shorter candles until the record fills ``MIN_RECORDED_CANDLES`` of the
+  position's own.
 """
 
 import logging
@@ -25,7 +27,7 @@ from exchanges import dispatch
 from exchanges.candles import Candle, ChartWindow, chart_window, recorded_intervals, resample
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
-from exchanges.paper.candles import paper_candles
+from exchanges.paper.candles import account_candles
 from exchanges.services.accounts import connector_for_account
 
 logger = logging.getLogger(__name__)
@@ -144,7 +146,7 @@ def candles_refresh(*, account_id: int, symbol: str, interval_minutes: int, star
 
 def _paper_candles(account: ExchangeAccount, symbol: str, timeframe_minutes: int, opened_at: datetime,
                    closed_at: datetime | None, now_seconds: float) -> ChartCandles:
-    recorded = paper_candles(account.exchange_id, symbol)
+    recorded, own = account_candles(account, symbol)
     if not recorded:
         return ChartCandles(state="unavailable", message=(
             f"No price recorded for {symbol} on the paper {account.exchange_id} yet: the paper feed records "
@@ -155,7 +157,8 @@ def _paper_candles(account: ExchangeAccount, symbol: str, timeframe_minutes: int
                           supported=recorded_intervals(recorded_minutes, min_candles=MIN_RECORDED_CANDLES))
     candles = [candle for candle in resample(recorded, window.interval_minutes)
                if window.start <= candle.opened_at <= window.end]
-    message = f"{_interval_words(window.interval_minutes)} candles from the paper feed's recorded prices"
+    whose = "your own prices for this market" if own else "the paper feed's recorded prices"
+    message = f"{_interval_words(window.interval_minutes)} candles from {whose}"
     if window.interval_minutes < timeframe_minutes:
         message += (f" (the position's timeframe is {_interval_words(timeframe_minutes)}; the feed has recorded "
                     f"{_age_words(recorded_minutes * 60)} of prices so far)")

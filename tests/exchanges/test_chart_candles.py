@@ -9,10 +9,10 @@ from django.core.cache import cache
 
 from exchanges import dispatch
 from exchanges.candles import Candle
-from exchanges.models import PaperPrice
+from exchanges.models import ExchangeAccount, PaperPrice
 from exchanges.paper.candles import paper_candles, paper_prices_record
 from exchanges.paper.connector import PaperConnector
-from exchanges.paper.services import paper_feed_tick, paper_price_set
+from exchanges.paper.services import paper_account_price_set, paper_feed_tick, paper_price_set
 from exchanges.services import candles as candle_service
 from exchanges.services.candles import chart_candles
 from tests.exchanges.test_ccxt_connector import FakeExchange, Reply, binance_connector, binance_klines, recorded
@@ -27,6 +27,8 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT")
 def empty_record():
     """No recorded prices or fetched candles from another test (the cache outlives a test)."""
     keys = [f"{kind}:binance:{symbol}" for kind in ("paper-candles", "paper-candle-forming") for symbol in SYMBOLS]
+    keys += [key.replace("binance:", f"binance:account-{pk}:") for key in keys
+             for pk in ExchangeAccount.objects.values_list("pk", flat=True)]
     cache.delete_many(keys)
     yield
     cache.delete_many(keys)
@@ -74,6 +76,25 @@ def test_a_price_set_by_hand_and_the_synthetic_walk_are_both_recorded(trader):
 
     walked = PaperPrice.objects.get(exchange_id="binance", symbol="BTC/USDT").price
     assert walked != D("100") and paper_candles("binance", "BTC/USDT")[-1].close == walked
+
+
+def test_an_account_with_a_price_of_its_own_sees_the_record_of_its_own_prices(trader):
+    # Given another trader's account on the same paper exchange, following the shared price
+    other = ExchangeAccountFactory(exchange_id="binance")
+    account = trader.exchange_accounts.get()
+    for key in ("paper-candles", "paper-candle-forming"):
+        cache.delete_many([f"{key}:binance:account-{account.pk}:BTC/USDT"])
+
+    # When this trader sets a price of their own, and the shared price moves elsewhere
+    paper_account_price_set(account=account, symbol="BTC/USDT", price=D("77.5"))
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("120"))
+
+    # Then their chart shows their price, the other's the shared one
+    now = datetime.now(UTC)
+    own = chart_candles(account=account, symbol="BTC/USDT", timeframe_minutes=15, opened_at=now, closed_at=None)
+    shared = chart_candles(account=other, symbol="BTC/USDT", timeframe_minutes=15, opened_at=now, closed_at=None)
+    assert own.candles[-1].close == D("77.5") and "your own prices for this market" in own.message
+    assert shared.candles[-1].close == D("120") and "the paper feed's recorded prices" in shared.message
 
 
 def test_the_paper_connector_serves_its_record_as_longer_candles(trader):
