@@ -68,6 +68,10 @@ QUEUE_HISTORY_SHOWN = 50
 NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
 # A position in these shows its final figures: nothing of it trades any more.
 FINISHED = (GroupStatus.CLOSED, GroupStatus.FAILED)
+# How often the position page asks for its chart again: as often as the ladder's fills change the lines
+# (the fill sync's pace) while open; a closed position's chart only waits for its last candles.
+CHART_POLL_SECONDS = 10
+CHART_POLL_SECONDS_FINISHED = 60
 
 
 def partial_login_required(view):
@@ -347,7 +351,7 @@ def _chart_payload(group: PositionGroup) -> dict:
                                     answer.interval_minutes or group.timeframe)
     return {
         "state": answer.state, "message": answer.message, "interval_minutes": answer.interval_minutes,
-        "side": group.side,
+        "side": group.side, "poll_seconds": CHART_POLL_SECONDS_FINISHED if finished else CHART_POLL_SECONDS,
         "price_format": {"precision": decimals_of(tick), "min_move": plain(tick)} if tick else None,
         "candles": [{"time": c.opened_at, "open": plain(c.open), "high": plain(c.high), "low": plain(c.low),
                      "close": plain(c.close)} for c in answer.candles],

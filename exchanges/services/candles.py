@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from django.core.cache import cache
 
 from exchanges import dispatch
-from exchanges.candles import Candle, ChartWindow, chart_window, recorded_intervals, resample
+from exchanges.candles import MAX_CHART_CANDLES, Candle, ChartWindow, chart_window, recorded_intervals, resample
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.paper.candles import account_candles
@@ -33,8 +33,8 @@ from exchanges.services.accounts import connector_for_account
 logger = logging.getLogger(__name__)
 
 # How old a cached open window may get before a viewer's poll refreshes it: a 1-minute chart's last
-# candle stays within half a candle of the exchange, and a chart costs Binance 2 of its 6,000
-# weight/minute per 30 s however many traders look at it.
+# candle stays within half a candle of the exchange, and a chart costs Binance 2 (up to 500 candles)
+# or 5 (up to 1,000) of its 6,000 weight/minute per 30 s however many traders look at it.
 CANDLES_REFRESH_SECONDS = 30
 # How long fetched candles stay in the cache unasked: a day, after which nobody was looking.
 CANDLES_KEPT_SECONDS = 86_400
@@ -130,8 +130,9 @@ def candles_refresh(*, account_id: int, symbol: str, interval_minutes: int, star
     window = ChartWindow(interval_minutes, start, end, closed)
     key = candles_cache_key(account, symbol, window)
     previous = _cached(key) or {}
-    # An open window grew while the task waited: one more candle than asked covers the new one.
-    limit = window.count + (0 if closed else 1)
+    # An open window grew while the task waited: one more candle than asked covers the new one (within
+    # the 1,000 an exchange answers at most: Binance refuses a larger limit).
+    limit = min(window.count + (0 if closed else 1), MAX_CHART_CANDLES)
     try:
         candles = connector_for_account(account).fetch_candles(
             symbol, interval_minutes=interval_minutes, since=datetime.fromtimestamp(start, UTC), limit=limit)

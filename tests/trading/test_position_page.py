@@ -187,7 +187,7 @@ def test_the_chart_draws_the_paper_feeds_candles_with_one_line_per_leg(trader_cl
     chart = chart_of(trader_client, group)
 
     # Then it draws 1-minute candles (the record is too short for 15-minute ones), at the market's precision
-    assert chart["state"] == "ready" and chart["interval_minutes"] == 1
+    assert chart["state"] == "ready" and chart["interval_minutes"] == 1 and chart["poll_seconds"] == 10
     assert "1-minute candles from the paper feed's recorded prices" in chart["message"]
     assert 40 <= len(chart["candles"]) <= 42
     assert chart["price_format"] == {"precision": 2, "min_move": "0.01"}
@@ -222,7 +222,7 @@ def test_a_closed_positions_chart_has_no_target_but_its_average_exit(trader_clie
     chart = chart_of(trader_client, two_legs_filled)
 
     kinds = [line["kind"] for line in chart["lines"]]
-    assert "target" not in kinds and "stop" not in kinds
+    assert "target" not in kinds and "stop" not in kinds and chart["poll_seconds"] == 60
     assert {"price": "101", "text": "average exit 101", "kind": "exit"} in chart["lines"]
     assert ("exit", "sell") in [(m["kind"], m["side"]) for m in chart["markers"]]
 

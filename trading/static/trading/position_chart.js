@@ -1,11 +1,12 @@
 // The position page's candle chart (TradingView Lightweight Charts, vendored): candles, the ladder drawn
 // across them (legs, take-profits, average entry, target, stop), and the fills as markers.
 //
-// Data: GET <section data-chart-url> (JSON, trading.views.position_chart), again every REFRESH_MS; the
-// page's htmx refresh never touches the chart, so zoom and scroll survive. The ladder is one series
-// primitive: it draws each line and its label in the pane and lays the labels out so that none overlaps
-// another (layoutLabels), whatever the zoom; when the pane is too short to label every line, the
-// take-profits give way first, then the legs (the lines are still drawn; every price is in the tables).
+// Data: GET <section data-chart-url> (JSON, trading.views.position_chart), again after the answer's
+// poll_seconds (REFRESH_MS until an answer says); the page's htmx refresh never touches the chart, so
+// zoom and scroll survive. The ladder is one series primitive: it draws each line and its label in the
+// pane and lays the labels out so that none overlaps another (layoutLabels), whatever the zoom; when
+// the pane is too short to label every line, the take-profits give way first, then the legs (the
+// lines are still drawn; every price is in the tables).
 // The labels sit at the pane's left edge, over the oldest context candles, so that the latest candles
 // and the price axis stay clear. Its autoscale includes every ladder price, so a leg far below the
 // candles is on the chart too.
@@ -132,7 +133,7 @@
     if (this._requestUpdate) this._requestUpdate();
   };
 
-  function markerOf(marker, side) {
+  function markerOf(marker) {
     // Buys below the candle pointing up, sells above pointing down, whichever the position's side.
     var buy = marker.side === "buy";
     var color = marker.kind === "entry" ? "#1d4ed8" : marker.kind === "take-profit" ? "#0f7b3f" : "#7a2e98";
@@ -146,6 +147,7 @@
     var status = section.querySelector(".chart-status");
     var url = section.dataset.chartUrl;
     var chart = null, series = null, markers = null, ladder = new LadderPrimitive(), lastCandles = "";
+    var pollMs = REFRESH_MS;
     var handle = {layoutLabels: layoutLabels, ladder: ladder, candles: function () { return series ? series.data().length : 0; }};
     section.positionChart = handle;  // for the browser tests
 
@@ -168,6 +170,7 @@
     }
 
     function show(data) {
+      if (data.poll_seconds) pollMs = data.poll_seconds * 1000;
       var text = data.message || "";
       if (data.fills_outside) text += " " + data.fills_outside + " fill(s) fall outside the candles shown.";
       status.textContent = text;
@@ -188,7 +191,7 @@
         lastCandles = key;
       }
       ladder.setLines(data.lines || []);
-      markers.setMarkers((data.markers || []).map(function (marker) { return markerOf(marker, data.side); }));
+      markers.setMarkers((data.markers || []).map(markerOf));
     }
 
     function load() {
@@ -199,7 +202,7 @@
         })
         .then(show)
         .catch(function (error) { status.textContent = "The chart could not be loaded (" + error.message + "); retrying."; })
-        .then(function () { window.setTimeout(load, REFRESH_MS); });
+        .then(function () { window.setTimeout(load, pollMs); });
     }
 
     status.textContent = "Loading the chart…";
