@@ -165,6 +165,16 @@ def test_a_closed_position_shows_its_dust(trader_client, trader):
     assert "Current price" not in page and "Invested" not in page
 
 
+def test_a_failed_position_that_never_filled_says_so(trader_client, trader):
+    group = PositionGroupFactory(user=trader, exchange_account=trader.exchange_accounts.get(), status=GroupStatus.FAILED,
+                                 status_reason="binance rejected the order: Account has insufficient balance.")
+
+    page = page_of(trader_client, group)
+
+    assert "none filled" in page and "insufficient balance" in page
+    assert "Current price" not in page and "Close position…" not in page
+
+
 # --- The candle chart (issue 16 item 7) ------------------------------------------------------------
 
 
