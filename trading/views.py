@@ -363,8 +363,8 @@ def _chart_payload(group: PositionGroup) -> dict:
 
 
 def _chart_lines(group: PositionGroup, tick) -> list[ChartLine]:
-    """One line per entry leg, one per take-profit of a filled leg, the average entry, and the target and
-    stop while open (the average exit once finished)."""
+    """One line per entry leg, one per take-profit of a filled leg (once finished: per take-profit that
+    sold), the average entry, and the target and stop while open (the average exit once finished)."""
     lines = []
     for rows in _ladder(group):
         for row in rows.legs:
@@ -374,7 +374,9 @@ def _chart_lines(group: PositionGroup, tick) -> list[ChartLine]:
                         else "leg-cancelled" if leg.status in (OrderStatus.CANCELLED, OrderStatus.FAILED) else "leg-open")
                 lines.append(ChartLine(leg.price, name, kind))
             take_profit = (row.take_profit.price if row.take_profit and row.take_profit.price else None) or leg.tp_price
-            if take_profit and leg.filled_quantity > 0:
+            # Once the position is finished, only the take-profits that sold something are part of its story.
+            sold = row.take_profit is not None and row.take_profit.filled_quantity > 0
+            if take_profit and leg.filled_quantity > 0 and (sold or group.status not in FINISHED):
                 lines.append(ChartLine(take_profit, f"TP {name}", "take-profit"))
     if group.weighted_avg_entry:
         lines.append(ChartLine(group.weighted_avg_entry, "average entry", "average"))

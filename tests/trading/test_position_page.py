@@ -145,6 +145,8 @@ def test_a_closed_position_shows_its_final_figures_only(trader_client, route, tw
     # and its pyramid is closed with it, not "Partially filled"
     assert Pyramid.objects.get(group=group).status == Pyramid.Status.CLOSED
     assert "Partially filled" not in page and "Closed</span></h2>" in page
+    # and its cancelled legs plan no take-profit any more
+    assert "· planned" not in page and "102 · cancelled · 0 of 2<" in page
 
 
 def test_a_closed_position_shows_its_dust(trader_client, trader):
@@ -233,6 +235,7 @@ def test_a_closed_positions_chart_has_no_target_but_its_average_exit(trader_clie
 
     kinds = [line["kind"] for line in chart["lines"]]
     assert "target" not in kinds and "stop" not in kinds and chart["poll_seconds"] == 60
+    assert "take-profit" not in kinds  # cancelled when the exit closed the position: they sold nothing
     assert {"price": "101", "text": "average exit 101", "kind": "exit"} in chart["lines"]
     assert ("exit", "sell") in [(m["kind"], m["side"]) for m in chart["markers"]]
 
