@@ -67,17 +67,22 @@ def paper_prices_record(exchange_id: str, prices: dict[str, Decimal], *, at: dat
             if done is not None:
                 finished[symbol] = done
         cache.set_many(forming, timeout=HISTORY_SECONDS)
-        for symbol, candle in finished.items():
-            _append(book, symbol, candle)
+        if finished:  # once a minute: every market the walk moved finishes its candle in the same call
+            _append(book, finished)
     except Exception:  # the chart's history must never stop a price update or its matching
         logger.exception("could not record paper prices of %s for the chart", exchange_id)
 
 
-def _append(book: str, symbol: str, candle: Candle) -> None:
-    key = _history_key(book, symbol)
-    rows = [row for row in cache.get(key) or [] if row[0] < candle.opened_at]  # a re-written minute replaces itself
-    rows.append(candle.as_row())
-    cache.set(key, rows[-PAPER_CANDLES_KEPT:], timeout=HISTORY_SECONDS)
+def _append(book: str, finished: dict[str, Candle]) -> None:
+    keys = {symbol: _history_key(book, symbol) for symbol in finished}
+    stored = cache.get_many(list(keys.values()))
+    updated = {}
+    for symbol, candle in finished.items():
+        # A minute written again (two writers on one rollover) replaces itself.
+        rows = [row for row in stored.get(keys[symbol]) or [] if row[0] < candle.opened_at]
+        rows.append(candle.as_row())
+        updated[keys[symbol]] = rows[-PAPER_CANDLES_KEPT:]
+    cache.set_many(updated, timeout=HISTORY_SECONDS)
 
 
 def paper_candles(exchange_id: str, symbol: str, *, account_id=None) -> list[Candle]:

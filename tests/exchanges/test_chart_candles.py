@@ -65,6 +65,19 @@ def test_each_price_the_paper_feed_moves_to_is_folded_into_one_minute_candles():
     assert paper_candles("binance", "ETH/USDT") == []
 
 
+def test_the_record_keeps_the_last_candles_only(monkeypatch):
+    from exchanges.paper import candles as record
+
+    monkeypatch.setattr(record, "PAPER_CANDLES_KEPT", 5)
+    for minute in range(12):
+        paper_prices_record("binance", {"BTC/USDT": D(100 + minute)}, at=at(minute))
+
+    kept = paper_candles("binance", "BTC/USDT")
+
+    # the 5 newest finished minutes (6 … 10) and the forming one (11)
+    assert [candle.close for candle in kept] == [D(106), D(107), D(108), D(109), D(110), D(111)]
+
+
 def test_a_price_set_by_hand_and_the_synthetic_walk_are_both_recorded(trader):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
     assert paper_candles("binance", "BTC/USDT")[-1].close == D("100")
