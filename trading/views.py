@@ -356,13 +356,13 @@ def _chart_payload(group: PositionGroup) -> dict:
         "candles": [{"time": c.opened_at, "open": plain(c.open), "high": plain(c.high), "low": plain(c.low),
                      "close": plain(c.close)} for c in answer.candles],
         "lines": [{"price": plain(line.price), "text": f"{line.label} {at_increment(line.price, tick)}",
-                   "kind": line.kind} for line in _chart_lines(group, tick)],
+                   "kind": line.kind} for line in _chart_lines(group)],
         "markers": [{"time": m.time, "side": m.side, "kind": m.kind, "text": m.text} for m in markers],
         "fills_outside": outside,
     }
 
 
-def _chart_lines(group: PositionGroup, tick) -> list[ChartLine]:
+def _chart_lines(group: PositionGroup) -> list[ChartLine]:
     """One line per entry leg, one per take-profit of a filled leg (once finished: per take-profit that
     sold), the average entry, and the target and stop while open (the average exit once finished)."""
     lines = []
