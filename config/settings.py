@@ -254,6 +254,13 @@ CELERY_BEAT_SCHEDULE["paper-feed-tick"] = every(PAPER_TICK_SECONDS, "exchanges.t
 # Paper fault drills (``manage.py paper fault``) can SIGKILL the shared workers: armed only where this
 # is on, and the paper connector ignores armed faults where it is off. Off in production unless set.
 PAPER_FAULTS_ALLOWED = env.bool("PAPER_FAULTS_ALLOWED", default=DJANGO_ENV in ("development", "test"))
+# Seconds between the beat's balance and equity refreshes of every enabled account (0: only when the
+# trader clicks Refresh). Two reads per account (balance, one ticker batch), ~50 Binance weight each time.
+BALANCE_REFRESH_SECONDS = env.int("BALANCE_REFRESH_SECONDS", default=300)
+if BALANCE_REFRESH_SECONDS < 0:
+    raise ImproperlyConfigured("BALANCE_REFRESH_SECONDS must be 0 or more (0: refresh only on request)")
+if BALANCE_REFRESH_SECONDS:
+    CELERY_BEAT_SCHEDULE["refresh-balances"] = every(BALANCE_REFRESH_SECONDS, "exchanges.tasks.balances_refresh_task")
 
 # --- Fill sync ------------------------------------------------------------------------------
 FILL_SYNC_SECONDS = env.float("FILL_SYNC_SECONDS", default=5.0)

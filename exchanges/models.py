@@ -237,3 +237,29 @@ class PaperFill(models.Model):
 
     def __str__(self) -> str:
         return f"fill {self.amount} @ {self.price}"
+
+
+class AccountBalance(models.Model):
+    """The last balance read from an exchange account and what it was worth then: one row per account.
+
+    Written by a worker (``exchanges.services.balances``), never in a web request; pages show it with
+    its age. A failed read keeps the last good figures and records the error beside them, so the trader
+    sees both what was last known and why it is not newer.
+    """
+
+    account = models.OneToOneField(ExchangeAccount, on_delete=models.CASCADE, primary_key=True,
+                                   related_name="balance_snapshot")
+    holdings = models.JSONField(default=list, blank=True, help_text=(
+        '[{"asset", "free", "used", "usd_price", "usd_value"}] as strings, most valuable first '
+        "(exchanges.equity.Holding)."))
+    equity_usd = models.DecimalField(**MONEY, null=True, blank=True,
+                                     help_text="What the priced holdings were worth in USD.")
+    unpriced_assets = models.JSONField(default=list, blank=True,
+                                       help_text="Assets held but left out of the equity: no <asset>/USDT price.")
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the figures above were read.")
+    error = models.TextField(blank=True, help_text="Why the last refresh failed (empty when it succeeded).")
+    error_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"balance of {self.account_id} at {self.fetched_at}"

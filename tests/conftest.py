@@ -75,3 +75,15 @@ def route(trader, eager_celery, django_capture_on_commit_callbacks):
         return signal
 
     return _route
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """Point the Celery app at a closed port, as when Redis is down."""
+    from config.celery import app
+
+    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    yield
+    app.pool.force_close_all()

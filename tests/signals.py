@@ -3,6 +3,7 @@
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from trading.alerts import AlertInvalid, parse_alert
 from trading.models import Signal
 
 
@@ -24,8 +25,13 @@ def alert_payload(user, *, intent="signal", side="buy", symbol="BTCUSDT", entry_
 
 
 def stored_signal(user, **kwargs) -> Signal:
-    """A signal as the webhook stores it (payload without the secret), ready to be routed."""
+    """A signal as the webhook stores it (payload without the secret), ready to be routed; its intent is
+    the one the webhook records (an ``auto`` alert's derived intent)."""
     payload = alert_payload(user, **kwargs)
-    return Signal.objects.create(user=user, payload=payload, intent=payload["execution_intent"]["type"],
+    try:
+        intent = parse_alert(payload, now=None, replay_window_seconds=0).intent
+    except AlertInvalid:  # a payload made invalid on purpose: routing rejects it
+        intent = payload["execution_intent"]["type"]
+    return Signal.objects.create(user=user, payload=payload, intent=intent,
                                  exchange="binance", tv_symbol=payload["tv"]["symbol"],
                                  timeframe=int(payload["tv"]["timeframe"]), entry_price=Decimal(payload["tv"]["entry_price"]))

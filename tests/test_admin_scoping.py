@@ -40,7 +40,9 @@ OWNED = {
 SHARED = {"auth.group", "trading.engineheartbeat", "exchanges.papermarket", "exchanges.paperprice",
           "django_celery_beat.periodictask", "django_celery_beat.clockedschedule",
           "django_celery_beat.crontabschedule", "django_celery_beat.solarschedule",
-          "django_celery_beat.intervalschedule"}
+          "django_celery_beat.intervalschedule",
+          # Operator records: unknown senders' networks and login attempts (any trader's username).
+          "trading.webhookrejectiontally", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
 
 
 def staff(username: str) -> User:

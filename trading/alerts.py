@@ -27,7 +27,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-INTENTS = ("signal", "exit", "reduce", "reverse")
+from trading.intents import Derivation, IntentUnclear, derive_intent
+
+# "auto" (the Settings template's default) derives one of the others from the strategy's own
+# position change (``trading.intents``); the others are stated by the trader.
+AUTO = "auto"
+INTENTS = (AUTO, "signal", "exit", "reduce", "reverse")
 INTENT_SIDES = ("buy", "sell", "long", "short")
 # {{strategy.order.action}} is always "buy" or "sell".
 ACTIONS = ("buy", "sell")
@@ -81,18 +86,23 @@ class Alert:
     prev_market_position_size: Decimal | None
     entry_price: Decimal
     close_price: Decimal | None
+    # What the alert asks to open, add or reduce. With the auto intent: derived from the strategy's
+    # position sizes (the new position for an open or a reversal, the difference for an add or a
+    # reduce), in contracts; otherwise tv.order_size as sent, in position_size_type.
     order_size: Decimal | None
     trade_id: str
     alert_name: str
     alert_message: str
-    intent: str  # signal | exit | reduce | reverse
-    intent_side: str  # buy | sell | long | short, as sent (lower case)
-    position_size_type: str  # contracts | base | quote
+    intent: str  # signal | exit | reduce | reverse; "" when auto found nothing to do
+    intent_side: str  # buy | sell | long | short, as sent (lower case); "" if auto and not sent
+    position_size_type: str  # contracts | base | quote (contracts with auto: the strategy's sizes)
     precision_mode: str
     max_slippage_percent: Decimal | None
     stop_loss: Decimal | None
     take_profit: Decimal | None
     side: str  # long | short: the position side this alert is about
+    requested_intent: str  # execution_intent.type as sent: auto, or the intent itself
+    derivation: Derivation | None  # auto: what the strategy's order did, and why
 
 
 class AlertInvalid(Exception):
@@ -510,8 +520,9 @@ def parse_alert(
     intent = intent_side = position_size_type = precision_mode = None
     if execution is not None:
         intent = _string(errors, execution, ("execution_intent", "type"), required=True, lower=True, choices=INTENTS)
-        intent_side = _string(errors, execution, ("execution_intent", "side"), required=True, lower=True,
-                              choices=INTENT_SIDES)
+        # auto reads the side from the strategy's position; a stated one is still checked.
+        intent_side = _string(errors, execution, ("execution_intent", "side"), required=intent != AUTO, lower=True,
+                              choices=(*INTENT_SIDES, "") if intent == AUTO else INTENT_SIDES)
         position_size_type = _string(errors, execution, ("execution_intent", "position_size_type"), lower=True,
                                      choices=(*POSITION_SIZE_TYPES, ""), default=DEFAULT_POSITION_SIZE_TYPE)
         position_size_type = position_size_type or DEFAULT_POSITION_SIZE_TYPE
@@ -527,8 +538,26 @@ def parse_alert(
         errors.add(("tv", "order_size"), "A reduce alert needs tv.order_size: how much of the position to close",
                    "missing")
 
+    derivation = None
+    if intent == AUTO and tv is not None and market_position is not None and prev_market_position is not None:
+        try:
+            derivation = derive_intent(
+                prev_market_position=prev_market_position, prev_market_position_size=prev_market_position_size,
+                market_position=market_position, market_position_size=market_position_size, order_size=order_size,
+            )
+        except IntentUnclear as exc:
+            if ("tv", exc.field) not in errors.reported:
+                errors.add(("tv", exc.field), str(exc), "missing")
+
     if errors.items:
         raise AlertInvalid(errors.items)
+    requested_intent = intent
+    if derivation is not None:
+        intent, order_size, position_size_type = derivation.intent, derivation.quantity, "contracts"
+        side = derivation.side
+    else:
+        side = alert_side(intent=intent, intent_side=intent_side, market_position=market_position,
+                          prev_market_position=prev_market_position)
     return Alert(
         user_id=user_id,
         source=source,
@@ -554,6 +583,7 @@ def parse_alert(
         max_slippage_percent=max_slippage_percent,
         stop_loss=stop_loss,
         take_profit=take_profit,
-        side=alert_side(intent=intent, intent_side=intent_side, market_position=market_position,
-                        prev_market_position=prev_market_position),
+        side=side,
+        requested_intent=requested_intent,
+        derivation=derivation,
     )

@@ -1,4 +1,5 @@
-"""The dashboard's settings forms: DCA configurations, exchange accounts, the risk config, Telegram.
+"""The dashboard's forms: the settings (DCA configurations, exchange accounts, the risk config, Telegram)
+and the trade history's filters.
 
 None of them holds a trading rule. Each is a ModelForm, so validation is the model's own
 ``full_clean()`` (``clean()`` and the check constraints) — the same code the admin runs and the API's
@@ -20,7 +21,8 @@ from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
 from risk.models import PRIORITY_RULES, RiskConfig
 from trading.api.serializers import dca_configuration_clash
-from trading.models import DCAConfiguration
+from trading.models import DCAConfiguration, ExitReason, Side
+from trading.selectors import TradeFilters, closed_trade_symbols
 
 JSON_TEXTAREA = {"rows": 7, "cols": 70, "spellcheck": "false", "class": "json"}
 
@@ -257,3 +259,40 @@ class TelegramConfigForm(WriteOnlySecretsForm, ConstraintMessagesForm):
         }
         labels = {"alert_loss_threshold_percent": "Alert when a position's loss reaches (%)",
                   "alert_profit_threshold_percent": "Alert when a position's profit reaches (%)"}
+
+
+ANY = [("", "Any")]
+
+
+class TradeFilterForm(forms.Form):
+    """The trade history's filters (a GET form): the same ``TradeFilters`` serve the page, its CSV and the
+    API. The account and symbol choices are the trader's own, so another trader's id is not a valid choice."""
+
+    account = forms.TypedChoiceField(label="Account", required=False, coerce=int, empty_value=None)
+    symbol = forms.ChoiceField(label="Symbol", required=False)
+    side = forms.ChoiceField(label="Side", required=False, choices=ANY + Side.choices)
+    exit_reason = forms.ChoiceField(label="Exit reason", required=False, choices=ANY + ExitReason.choices)
+    closed_from = forms.DateField(label="Closed from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    closed_to = forms.DateField(label="Closed to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        accounts = ExchangeAccount.objects.filter(user=user).only("exchange_id", "label", "mode").order_by("exchange_id", "pk")
+        self.fields["account"].choices = ANY + [(account.pk, account.label or str(account)) for account in accounts]
+        self.fields["symbol"].choices = ANY + [(symbol, symbol) for symbol in closed_trade_symbols(user)]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("closed_from"), data.get("closed_to")
+        if start and end and end < start:
+            self.add_error("closed_to", "Must be on or after the first day.")
+        return data
+
+    def filters(self) -> TradeFilters:
+        """The filters of a valid form."""
+        data = self.cleaned_data
+        return TradeFilters(
+            exchange_account_id=data.get("account"), symbol=data.get("symbol") or "", side=data.get("side") or "",
+            exit_reason=data.get("exit_reason") or "", closed_from=data.get("closed_from"),
+            closed_to=data.get("closed_to"),
+        )

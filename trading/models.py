@@ -202,6 +202,9 @@ class Signal(models.Model):
         FAILED = "failed", "Failed"
 
     class Intent(models.TextChoices):
+        """The intent acted on: an ``auto`` alert records the one derived from the strategy's position
+        change (``trading.intents``), blank when that change asked for nothing."""
+
         SIGNAL = "signal", "Signal"
         EXIT = "exit", "Exit"
         REDUCE = "reduce", "Reduce"
@@ -390,6 +393,8 @@ class Pyramid(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     levels = models.JSONField(help_text="The ladder used for this pyramid's grid.")
     capital_usd = models.DecimalField(**MONEY)
+    sizing = models.TextField(blank=True, help_text="Where this pyramid's size came from (the configuration or "
+                                                    "the alert), in plain words.")
     tp_percent = models.DecimalField(**MONEY, null=True, blank=True, help_text="Pyramid aggregate take-profit.")
     signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="pyramids")
     after_close_of = models.ForeignKey(

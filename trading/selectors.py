@@ -2,16 +2,17 @@
 
 import time as clock
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import F, Prefetch, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal, User
-from trading.states import GROUP_ACTIVE_STATUSES, OrderStatus
+from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
 
 
 def active_groups(user) -> QuerySet[PositionGroup]:
@@ -180,3 +181,125 @@ def markets_of(groups) -> dict:
         except ExchangeError:
             markets[group.pk] = None
     return markets
+
+
+# --- Trade history: closed positions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradeFilters:
+    """What the closed-trades page, its CSV export and the positions API filter on; empty means any.
+
+    ``closed_from`` and ``closed_to`` are calendar days in the trader's time zone, both included.
+    """
+
+    exchange_account_id: int | None = None
+    symbol: str = ""
+    side: str = ""
+    exit_reason: str = ""
+    closed_from: date | None = None
+    closed_to: date | None = None
+
+
+def _midnight(day: date, user) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(user.time_zone or "UTC"))
+
+
+def groups_filtered(groups: QuerySet[PositionGroup], user, filters: TradeFilters) -> QuerySet[PositionGroup]:
+    """``groups`` narrowed by ``filters`` (one definition for the page, the CSV and the API)."""
+    if filters.exchange_account_id is not None:
+        groups = groups.filter(exchange_account_id=filters.exchange_account_id)
+    if filters.symbol:
+        groups = groups.filter(symbol__iexact=filters.symbol)
+    if filters.side:
+        groups = groups.filter(side=filters.side)
+    if filters.exit_reason:
+        groups = groups.filter(exit_reason=filters.exit_reason)
+    if filters.closed_from:
+        groups = groups.filter(closed_at__gte=_midnight(filters.closed_from, user))
+    if filters.closed_to:
+        groups = groups.filter(closed_at__lt=_midnight(filters.closed_to + timedelta(days=1), user))
+    return groups
+
+
+_QUANTITY = DecimalField(max_digits=40, decimal_places=12)
+_VALUE = DecimalField(max_digits=60, decimal_places=24)
+_FILLED_ENTRIES = Q(orders__role=Order.Role.ENTRY, orders__filled_quantity__gt=0)
+# Take-profits and market exits: every fill that sold (long) or bought back (short) what the entries held.
+_FILLED_EXITS = Q(orders__role__in=[Order.Role.TAKE_PROFIT, Order.Role.EXIT], orders__filled_quantity__gt=0)
+# A fill's price: its average, or the order's own price when the exchange reported no average.
+_FILL_VALUE = F("orders__filled_quantity") * Coalesce("orders__avg_fill_price", "orders__price")
+
+
+def _average(value: str, quantity: str) -> ExpressionWrapper:
+    return ExpressionWrapper(F(value) / NullIf(F(quantity), Decimal(0)), output_field=_VALUE)
+
+
+def closed_trades(user, filters: TradeFilters = TradeFilters()) -> QuerySet[PositionGroup]:
+    """The trader's closed positions matching ``filters``, last closed first, each annotated with what the
+    trade history shows: ``entry_quantity`` and ``entry_average`` (every entry fill, volume-weighted),
+    ``exit_quantity`` and ``exit_average`` (every take-profit and exit fill), ``realized_usd`` (the
+    realised PnL at the group's USD rate; null while the rate is unknown). Prices and PnL are in the
+    group's quote currency. One query for any number of rows (the orders are summed in SQL).
+    """
+    groups = PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED)
+    return (
+        groups_filtered(groups, user, filters)
+        .select_related("exchange_account")
+        # The ladder snapshot is not shown, and the account's keys must not be decrypted for every row.
+        .defer("config_snapshot", "exchange_account__api_key", "exchange_account__api_secret",
+               "exchange_account__api_password")
+        .annotate(
+            entry_quantity=Sum("orders__filled_quantity", filter=_FILLED_ENTRIES, output_field=_QUANTITY),
+            entry_value=Sum(_FILL_VALUE, filter=_FILLED_ENTRIES, output_field=_VALUE),
+            exit_quantity=Sum("orders__filled_quantity", filter=_FILLED_EXITS, output_field=_QUANTITY),
+            exit_value=Sum(_FILL_VALUE, filter=_FILLED_EXITS, output_field=_VALUE),
+        )
+        .annotate(
+            entry_average=_average("entry_value", "entry_quantity"),
+            exit_average=_average("exit_value", "exit_quantity"),
+            realized_usd=ExpressionWrapper(F("realized_pnl_usd") * F("quote_usd_rate"), output_field=_VALUE),
+        )
+        .order_by("-closed_at", "-created_at")
+    )
+
+
+@dataclass(frozen=True)
+class TradeTotals:
+    """The closed trades matching a filter, in USD (at each group's rate); ``unpriced`` have no USD rate yet
+    and are left out of the USD sums."""
+
+    count: int
+    won: int
+    lost: int
+    realized_usd: Decimal
+    fees_usd: Decimal
+    unpriced: int
+
+
+def closed_trades_totals(user, filters: TradeFilters) -> TradeTotals:
+    groups = groups_filtered(PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED), user, filters)
+    priced = Q(quote_usd_rate__isnull=False)
+    totals = groups.aggregate(
+        count=Count("pk"), won=Count("pk", filter=Q(realized_pnl_usd__gt=0)),
+        lost=Count("pk", filter=Q(realized_pnl_usd__lt=0)), realized=_REALIZED_USD,
+        fees=Sum(F("fees_usd") * F("quote_usd_rate"), filter=priced), unpriced=Count("pk", filter=~priced),
+    )
+    return TradeTotals(totals["count"], totals["won"], totals["lost"], totals["realized"] or Decimal(0),
+                       totals["fees"] or Decimal(0), totals["unpriced"])
+
+
+def closed_trades_pnl_by_day(user, filters: TradeFilters) -> list[tuple[date, Decimal]]:
+    """Realised PnL in USD of the matching closed trades per day they closed (trader's time zone), oldest
+    first; days without a close are left out (the chart fills them)."""
+    zone = ZoneInfo(user.time_zone or "UTC")
+    groups = groups_filtered(PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED), user, filters)
+    rows = (groups.annotate(day=TruncDate("closed_at", tzinfo=zone)).values("day")
+            .annotate(total=_REALIZED_USD).order_by("day"))
+    return [(row["day"], row["total"] or Decimal(0)) for row in rows]
+
+
+def closed_trade_symbols(user) -> list[str]:
+    """The symbols the trader has closed trades on, for the history's symbol filter."""
+    return list(PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED).order_by("symbol")
+                .values_list("symbol", flat=True).distinct())

@@ -11,29 +11,34 @@ test, promote) start a background job and send the trader back to the page with 
 ``base.html`` shows the job's fragment, polled every second until it says how it ended.
 """
 
+import csv
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import partial, wraps
+from itertools import chain
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from exchanges.connector import ExchangeError
-from exchanges.job_kinds import test_connection_request
+from exchanges.job_kinds import balance_refresh_request, test_connection_request
 from exchanges.models import ExchangeAccount
 from exchanges.numbers import at_increment, decimals_of, plain
+from exchanges.selectors import account_balances
 from exchanges.services.candles import chart_candles
 from jobs.selectors import jobs_of
+from jobs.states import JobStatus
 from notifications.formatting import format_duration
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
@@ -45,13 +50,16 @@ from risk.services import (
     risk_config_update,
 )
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal
-from trading.charts import PNL_BAR_WIDTH, PNL_CHART_DAYS, PNL_CHART_HEIGHT, ChartLine, Fill, fill_markers, pnl_bars
+from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
 from trading.api.serializers import dca_configuration_clash
-from trading.forms import DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm
+from trading.forms import (
+    DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm, TradeFilterForm,
+)
 from trading.job_kinds import queue_promote_request
 from trading.selectors import (
-    SIGNAL_LISTS, active_groups, committed_exposure_usd, markets_of, positions_queryset, realized_pnl_by_day,
-    realized_pnl_today_usd, refused_since, signals_listed,
+    SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals,
+    committed_exposure_usd, markets_of, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd,
+    refused_since, signals_listed,
 )
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.queue import queue_cancel
@@ -130,13 +138,12 @@ def overview(request):
     user = request.user
     risk = _risk_config(user)  # one read for the pool and the engine parts
     positions = _open_positions(user)
-    bars, zero = pnl_bars(realized_pnl_by_day(user, days=PNL_CHART_DAYS))
     context = {
         **_pool_context(user, risk),
-        "pnl_bars": bars,
-        "pnl_zero": zero,
-        "pnl_chart": {"width": PNL_CHART_DAYS * PNL_BAR_WIDTH, "height": PNL_CHART_HEIGHT},
+        "pnl_chart": pnl_chart(realized_pnl_by_day(user, days=PNL_CHART_DAYS)),
+        "pnl_chart_days": PNL_CHART_DAYS,
         **_engine_context(user, risk),
+        **_balances_context(user),
         "positions": positions,
         "has_history": bool(positions) or PositionGroup.objects.filter(user=user).exists(),
     }
@@ -161,6 +168,32 @@ def pool_partial(request):
 @require_GET
 def engine_partial(request):
     return render(request, "trading/partials/engine_state.html", _engine_context(request.user))
+
+
+def _balances_context(user, refresh_error: str = "") -> dict:
+    rows = account_balances(user)
+    return {"balances": rows, "balances_refreshing": any(row.refreshing for row in rows),
+            "balance_refresh_error": refresh_error}
+
+
+@partial_login_required
+@require_GET
+def balances_partial(request):
+    return render(request, "trading/partials/balances.html", _balances_context(request.user))
+
+
+@login_required
+@require_POST
+def balance_refresh(request, account_id):
+    """Read the account's balance in the background. From htmx: the balances fragment, polling until the
+    new figures are in; without JavaScript: back to the overview with the job's line."""
+    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    job = balance_refresh_request(account=account)
+    if not request.headers.get("HX-Request"):
+        return _to_job(resolve_url("overview"), job)
+    job.refresh_from_db(fields=["status", "message", "started_at"])
+    refused = job.message if job.status == JobStatus.FAILED and job.started_at is None else ""  # the broker was down
+    return render(request, "trading/partials/balances.html", _balances_context(request.user, refused))
 
 
 @login_required
@@ -433,6 +466,92 @@ def position_close(request, group_id):
     return redirect("position-detail", group_id=group.pk)
 
 
+# --- Trade history --------------------------------------------------------------------------------------
+
+# A screenful of trades per page; the CSV holds every matching row.
+TRADES_PER_PAGE = 50
+# The CSV's columns, in order. Amounts are in the position's quote currency (``quote_currency``) except
+# ``realized_pnl_usd`` (at ``quote_usd_rate``; empty while the rate is unknown); times are UTC, ISO 8601.
+TRADE_CSV_COLUMNS = (
+    "position_id", "opened_at", "closed_at", "duration_seconds", "exchange", "account", "symbol", "side",
+    "timeframe_minutes", "exit_reason", "entry_average", "exit_average", "entry_quantity", "exit_quantity",
+    "fees", "realized_pnl", "quote_currency", "quote_usd_rate", "realized_pnl_usd",
+)
+# Twelve places: the precision the engine stores amounts with (trading.models.MONEY).
+CSV_PLACES = Decimal("1e-12")
+
+
+@login_required
+@require_GET
+def trades(request):
+    """The trader's closed positions with the filters, a page of rows, the totals and the PnL chart."""
+    user, form = request.user, TradeFilterForm(request.GET, user=request.user)
+    context = {"form": form, "trades_page": None, "totals": None, "pnl_chart": None}
+    if form.is_valid():
+        filters = form.filters()
+        query = request.GET.copy()
+        query.pop("page", None)
+        context.update({
+            "trades_page": Paginator(closed_trades(user, filters), TRADES_PER_PAGE).get_page(request.GET.get("page")),
+            "totals": closed_trades_totals(user, filters),
+            "pnl_chart": pnl_chart(closed_trades_pnl_by_day(user, filters), first=filters.closed_from,
+                                   last=filters.closed_to),
+            "filter_query": query.urlencode(),
+            "filtered": any(value not in (None, "") for value in form.cleaned_data.values()),
+        })
+    return render(request, "trading/trades.html", context)
+
+
+class _Echo:
+    """A file-like sink whose ``write`` hands the line back, so csv.writer can feed a streaming response."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def _plain(value) -> str:
+    """A number as plain digits ("0.00012", never "1.2E-4"), to the engine's twelve places; "" when unset."""
+    if value is None:
+        return ""
+    with localcontext(prec=60):  # a product of two amounts can carry more digits than the default 28
+        return f"{Decimal(value).quantize(CSV_PLACES).normalize():f}"
+
+
+def _text_cell(text: str) -> str:
+    """Text a spreadsheet would read as a formula ("=…", "+…", "-…", "@…") is kept as text."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _trade_row(group) -> list[str]:
+    account = group.exchange_account
+    return [
+        str(group.pk), group.created_at.isoformat(), group.closed_at.isoformat() if group.closed_at else "",
+        str(int((group.closed_at - group.created_at).total_seconds())) if group.closed_at else "",
+        group.exchange, _text_cell(account.label or str(account)), _text_cell(group.symbol), group.side,
+        str(group.timeframe), group.exit_reason, _plain(group.entry_average), _plain(group.exit_average),
+        _plain(group.entry_quantity), _plain(group.exit_quantity), _plain(group.fees_usd),
+        _plain(group.realized_pnl_usd), group.quote_currency, _plain(group.quote_usd_rate),
+        _plain(group.realized_usd),
+    ]
+
+
+@login_required
+@require_GET
+def trades_csv(request):
+    """Every closed trade the page's filters match (all pages), as CSV, streamed."""
+    form = TradeFilterForm(request.GET, user=request.user)
+    if not form.is_valid():
+        errors = "; ".join(f"{field}: {' '.join(texts)}" for field, texts in form.errors.items())
+        return HttpResponseBadRequest(f"Invalid filter: {errors}", content_type="text/plain; charset=utf-8")
+    writer = csv.writer(_Echo())
+    rows = closed_trades(request.user, form.filters()).iterator(chunk_size=500)
+    lines = (writer.writerow(row) for row in chain([TRADE_CSV_COLUMNS], map(_trade_row, rows)))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="closed-trades-{stamp}.csv"'
+    return response
+
+
 # --- Queue, risk, signals ------------------------------------------------------------------------------
 
 
@@ -544,7 +663,7 @@ def alert_template(user) -> str:
         },
         "strategy_info": {"trade_id": "{{strategy.order.id}}", "alert_name": "My strategy",
                           "alert_message": "{{strategy.order.alert_message}}"},
-        "execution_intent": {"type": "signal", "side": "{{strategy.order.action}}",
+        "execution_intent": {"type": "auto", "side": "{{strategy.order.action}}",
                              "position_size_type": "contracts", "precision_mode": "auto"},
         "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
     }

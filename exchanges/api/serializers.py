@@ -93,6 +93,40 @@ class ConnectionCheckSerializer(serializers.Serializer):
     error = serializers.CharField()
 
 
+class HoldingSerializer(serializers.Serializer):
+    """One asset of an account's balance and what it was worth (``exchanges.equity.Holding``)."""
+
+    asset = serializers.CharField()
+    free = serializers.DecimalField(max_digits=40, decimal_places=12)
+    used = serializers.DecimalField(max_digits=40, decimal_places=12, help_text="Held by open orders.")
+    usd_price = serializers.DecimalField(max_digits=40, decimal_places=12, allow_null=True,
+                                         help_text="1 for a USD stablecoin, else the last <asset>/USDT price; null: "
+                                                   "the exchange has no such price (not counted in the equity).")
+    usd_value = serializers.DecimalField(max_digits=40, decimal_places=12, allow_null=True)
+
+
+class AccountBalanceSerializer(serializers.Serializer):
+    """An account's balance and USD equity as a worker last read them (never read: nulls and no holdings)."""
+
+    account = serializers.IntegerField(source="account_id")
+    equity_usd = serializers.DecimalField(
+        max_digits=28, decimal_places=12, allow_null=True,
+        help_text="Every asset held (free and in open orders): USD stablecoins one for one, the rest at the last "
+                  "<asset>/USDT price on the same exchange; assets without one are left out (unpriced_assets).")
+    holdings = HoldingSerializer(many=True)
+    unpriced_assets = serializers.ListField(child=serializers.CharField())
+    fetched_at = serializers.DateTimeField(allow_null=True, help_text="When the figures were read.")
+    error = serializers.CharField(help_text="Why the last refresh failed (the figures are then older); empty if not.")
+    error_at = serializers.DateTimeField(allow_null=True)
+
+
+class BalanceRefreshResultSerializer(serializers.Serializer):
+    """What a balance refresh read (the figures are in GET …/balance/)."""
+
+    account = serializers.IntegerField()
+    equity_usd = serializers.DecimalField(max_digits=28, decimal_places=12)
+
+
 class PaperPriceSerializer(serializers.Serializer):
     """A price one of the trader's paper accounts trades at (``exchanges.paper.selectors.PaperQuote``)."""
 

@@ -7,12 +7,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from exchanges.api.serializers import (
-    ConnectionCheckSerializer, ExchangeAccountSerializer, PaperMarketSerializer, PaperPriceInputSerializer,
+    AccountBalanceSerializer, BalanceRefreshResultSerializer, ConnectionCheckSerializer, ExchangeAccountSerializer, PaperMarketSerializer, PaperPriceInputSerializer,
     PaperPriceResultSerializer, PaperPriceSerializer,
 )
 from exchanges.connector import ExchangeError
-from exchanges.job_kinds import test_connection_request
-from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperMarket
+from exchanges.equity import Holding
+from exchanges.job_kinds import balance_refresh_request, test_connection_request
+from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice, PaperMarket
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.selectors import user_paper_quotes
 from exchanges.paper.services import (
@@ -25,6 +26,7 @@ from trading.api.serializers import ErrorSerializer
 
 
 ConnectionCheckJobSerializer = job_serializer_for(ConnectionCheckSerializer, "ConnectionCheckJob")
+BalanceRefreshJobSerializer = job_serializer_for(BalanceRefreshResultSerializer, "BalanceRefreshJob")
 
 
 @extend_schema_view(
@@ -69,6 +71,28 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
         """Fetch the balance with the stored keys; reports the exchange's error when it fails."""
         job = test_connection_request(account=self.get_object())
         return job_accepted(request, job, ConnectionCheckJobSerializer)
+
+    @extend_schema(responses=AccountBalanceSerializer,
+                   description="The account's balance and USD equity as a worker last read them, with when "
+                   "(`fetched_at`). Never calls the exchange: POST …/refresh-balance/ reads them again.")
+    @action(detail=True, methods=["get"])
+    def balance(self, request, pk=None):
+        account = self.get_object()
+        snapshot = AccountBalance.objects.filter(account=account).first() or AccountBalance(account=account)
+        body = {"account_id": account.pk, "equity_usd": snapshot.equity_usd,
+                "holdings": [Holding.from_json(item) for item in snapshot.holdings],
+                "unpriced_assets": snapshot.unpriced_assets, "fetched_at": snapshot.fetched_at,
+                "error": snapshot.error, "error_at": snapshot.error_at}
+        return Response(AccountBalanceSerializer(body).data)
+
+    @extend_schema(request=None, responses=job_responses(BalanceRefreshJobSerializer),
+                   description="Read the balance again and value it in USD, in the background: the answer is a job "
+                   "to poll; once it has succeeded, GET …/balance/ has the new figures (a failure keeps the last "
+                   "ones and gives the exchange's error).")
+    @action(detail=True, methods=["post"], url_path="refresh-balance")
+    def refresh_balance(self, request, pk=None):
+        job = balance_refresh_request(account=self.get_object())
+        return job_accepted(request, job, BalanceRefreshJobSerializer)
 
 
 def _paper_account(user, exchange: str) -> ExchangeAccount:

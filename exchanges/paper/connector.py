@@ -142,6 +142,9 @@ class PaperConnector(Connector):
     def tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         return {symbol: _ticker(quote) for symbol, quote in account_quotes(self.account, symbols).items()}
 
+    def price_seen(self, symbol: str, price: Decimal) -> None:
+        services.paper_price_seed(account=self.account, symbol=symbol, price=price)
+
     def create_order(
         self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
     ) -> ExchangeOrder:

@@ -162,6 +162,23 @@ def paper_account_price_clear(*, account: ExchangeAccount, symbol: str) -> Match
     return paper_match(exchange_id=account.exchange_id, symbol=symbol, price=shared, account=account)
 
 
+def paper_price_seed(*, account: ExchangeAccount, symbol: str, price: Decimal) -> Decimal | None:
+    """Start a synthetic market that has no price yet at ``price`` (the chart's price an alert carries),
+    rather than at the shipped reference price, which can be far from it (ETH at 3,000 against an
+    alert at 3,050.5: every paper trade would start with a loss or a gain the chart never showed).
+    A market with a price, or an account on another feed (live tickers, the operator's manual
+    prices), keeps what it has. Returns the price that was set, or None.
+    """
+    if account.price_feed != ExchangeAccount.PriceFeed.SYNTHETIC or account_price(account, symbol) is not None:
+        return None
+    price = _on_tick(price, market_for(account.exchange_id, symbol))
+    row, created = PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol,
+                                                    defaults={"price": price})
+    if created:
+        logger.info("paper %s %s starts at %s, the price the alert saw", account.exchange_id, symbol, price)
+    return row.price if created else None
+
+
 def current_price(exchange_id: str, symbol: str) -> Decimal | None:
     """The shared price of one market."""
     return PaperPrice.objects.filter(exchange_id=exchange_id, symbol=symbol).values_list("price", flat=True).first()

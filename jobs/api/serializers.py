@@ -22,8 +22,8 @@ class JobSerializer(serializers.ModelSerializer):
                   "finished_at")
         read_only_fields = fields
         extra_kwargs = {
-            "kind": {"help_text": "What the job does: exchange_test_connection, telegram_test, queue_promote, "
-                                  "exchange_sync or risk_evaluation."},
+            "kind": {"help_text": "What the job does: exchange_test_connection, exchange_balance_refresh, "
+                                  "telegram_test, queue_promote, exchange_sync or risk_evaluation."},
             "status": {"help_text": "queued (waiting for a worker), running, succeeded or failed."},
             "message": {"help_text": "The outcome in one sentence, as the dashboard shows it (empty until finished)."},
         }

@@ -21,7 +21,7 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
-from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
+from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
 from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
 from risk.models import RiskAction, RiskConfig
@@ -71,6 +71,8 @@ OBJECT_OPERATIONS = {
     ("PATCH", "/api/v1/exchange-accounts/{id}/"): Target("account", body="edit"),
     ("DELETE", "/api/v1/exchange-accounts/{id}/"): Target("account"),
     ("POST", "/api/v1/exchange-accounts/{id}/test-connection/"): Target("account"),
+    ("GET", "/api/v1/exchange-accounts/{id}/balance/"): Target("account"),
+    ("POST", "/api/v1/exchange-accounts/{id}/refresh-balance/"): Target("account"),
     ("POST", "/api/v1/risk/{group_id}/block/"): Target("group"),
     ("POST", "/api/v1/risk/{group_id}/unblock/"): Target("group"),
     ("POST", "/api/v1/risk/{group_id}/skip/"): Target("group"),
@@ -120,7 +122,7 @@ OWNED = [
     (PositionGroup, "user"), (Pyramid, "group__user"), (Order, "group__user"), (Signal, "user"),
     (QueuedSignal, "user"), (DCAConfiguration, "user"), (ExchangeAccount, "user"), (RiskAction, "user"),
     (RiskConfig, "user"), (TelegramConfig, "user"), (Notification, "user"), (Token, "user"), (Job, "user"),
-    (PaperAccountPrice, "account__user"),
+    (PaperAccountPrice, "account__user"), (AccountBalance, "account__user"),
 ]
 
 
@@ -140,6 +142,7 @@ def strangers_world() -> dict:
                                quote="USDT", tick_size=D("0.001"), step_size=D("0.01"))
     PaperPrice.objects.create(exchange_id="kucoin", symbol="KCS/USDT", price=D("12.345"))
     PaperAccountPrice.objects.create(account=account, symbol="BTC/USDT", price=D("77.777"))  # B's own book
+    AccountBalance.objects.create(account=account, equity_usd=D("777777"), fetched_at=timezone.now())
     group = PositionGroupFactory(user=stranger, exchange_account=account, status="live", pyramid_count=1,
                                  total_dca_legs=2, filled_dca_legs=1)
     pyramid = PyramidFactory(group=group)

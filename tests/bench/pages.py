@@ -229,6 +229,7 @@ def pages(user: User) -> dict[str, str]:
         "fragment engine": reverse("partial-engine"),
         "position /positions/<id>/": reverse("position-detail", args=[position.pk]),
         "fragment position": reverse("partial-position", args=[position.pk]),
+        "trades /trades/": reverse("trades"),
         "queue /queue/": reverse("queue"),
         "signals /signals/": reverse("signals"),
         "settings /settings/": reverse("settings"),

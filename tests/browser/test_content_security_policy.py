@@ -50,7 +50,7 @@ def test_the_pages_pass_the_content_security_policy(page, live_server, ladder_ab
     visit("/", ready="#positions tbody tr", linger_ms=HTMX_POLL_MS)
     visit(f"/positions/{group.pk}/", ready="#position-chart canvas", linger_ms=HTMX_POLL_MS)
     visit(f"/positions/{group.pk}/close/")
-    for path in ("/queue/", "/risk/", "/signals/", "/settings/", "/settings/exchange-accounts/new/",
+    for path in ("/trades/", "/queue/", "/risk/", "/signals/", "/settings/", "/settings/exchange-accounts/new/",
                  "/settings/dca/new/", f"/settings/dca/{dca.pk}/", "/settings/risk/", "/settings/telegram/"):
         visit(path)
     for path in ("/admin/", "/admin/trading/positiongroup/", f"/admin/trading/dcaconfiguration/{dca.pk}/change/",

@@ -76,8 +76,11 @@ def test_run_evaluation_through_the_api_has_the_worker_close_btc_and_0_05_eth(cl
     with running(worker_command(concurrency=2), log, process_env()):
         response = client.post("/api/v1/risk/run-evaluation/")
 
-        assert response.status_code == 200, response.content
-        body = response.json()
+        assert response.status_code == 202, response.content  # a job: the worker evaluates
+        job_url = response.json()["url"]
+        wait_until(lambda: client.get(job_url).json()["status"] == "succeeded", timeout=60,
+                   what="the worker to run the evaluation job", log=log)
+        body = client.get(job_url).json()["result"]
         assert (body["executed"], body["loser"]["symbol"], body["required_usd"]) == (True, "BTC/USDT", "5.000000000000")
         assert [(w["symbol"], w["quantity"]) for w in body["winners"]] == [("ETH/USDT", "0.050000000000")]
         wait_until(lambda: offset_done(btc, eth), timeout=60, what="the worker to close BTC and reduce ETH", log=log)

@@ -102,3 +102,23 @@ def test_paper_markets_list_the_shipped_markets(api, user):
 
 def test_api_needs_authentication():
     assert APIClient().get("/api/v1/exchange-accounts/").status_code in (401, 403)
+
+
+def test_balance_is_the_stored_reading_and_refresh_reads_it_again_in_a_worker(api, user, eager_celery,
+                                                                              django_capture_on_commit_callbacks):
+    account = ExchangeAccountFactory(user=user, starting_balance=Decimal("2500"))
+    never_read = api.get(f"/api/v1/exchange-accounts/{account.pk}/balance/")
+    assert never_read.status_code == 200
+    assert never_read.json() == {"account": account.pk, "equity_usd": None, "holdings": [], "unpriced_assets": [],
+                                 "fetched_at": None, "error": "", "error_at": None}
+
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the request started
+        response = api.post(f"/api/v1/exchange-accounts/{account.pk}/refresh-balance/")
+
+    assert response.status_code == 202
+    job = api.get(response.json()["url"]).json()
+    assert (job["status"], job["result"]) == ("succeeded", {"account": account.pk, "equity_usd": "2500.000000000000"})
+    body = api.get(f"/api/v1/exchange-accounts/{account.pk}/balance/").json()
+    assert body["equity_usd"] == "2500.000000000000" and body["fetched_at"] is not None
+    assert body["holdings"] == [{"asset": "USDT", "free": "2500.000000000000", "used": "0.000000000000",
+                                 "usd_price": "1.000000000000", "usd_value": "2500.000000000000"}]

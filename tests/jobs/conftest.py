@@ -57,13 +57,3 @@ def queued(trader, route) -> QueuedSignal:
     return entry
 
 
-@pytest.fixture
-def broker_down(monkeypatch):
-    """Point the Celery app at a closed port, as when Redis is down (like tests/trading/test_webhook.py)."""
-    from config.celery import app
-
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    yield
-    app.pool.force_close_all()

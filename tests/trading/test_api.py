@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 GROUP_FIELDS = {
-    "id", "exchange", "symbol", "timeframe", "side", "status", "status_reason", "pyramid_count", "max_pyramids",
+    "id", "exchange", "exchange_account", "symbol", "timeframe", "side", "status", "status_reason", "pyramid_count", "max_pyramids",
     "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price", "weighted_avg_entry",
     "total_invested_usd", "total_filled_quantity", "current_price", "unrealized_pnl_usd", "unrealized_pnl_percent",
     "realized_pnl_usd", "tp_mode", "tp_aggregate_percent", "stop_loss_price", "risk_timer_start",
@@ -147,6 +147,39 @@ def test_position_filters(api, user):
     assert ids("status=open&symbol=BTC/USDT") == {str(live.pk)}
     refused = api.get("/api/v1/positions/?status=running")
     assert refused.status_code == 400 and "Unknown status 'running'" in str(refused.json())
+
+
+def test_position_filters_of_the_trade_history(api, user):
+    """The dashboard's trade-history filters, on the API: account, side, exit reason, closing days."""
+    from datetime import datetime, timezone
+
+    account, bybit = ExchangeAccountFactory(user=user), ExchangeAccountFactory(user=user, exchange_id="bybit")
+    user.time_zone = "America/New_York"  # UTC-5 in March
+    user.save(update_fields=["time_zone"])
+
+    def closed(day_hour, **fields):
+        return PositionGroupFactory(user=user, exchange_account=fields.pop("account", account), status="closed",
+                                    closed_at=datetime(2026, 3, *day_hour, tzinfo=timezone.utc), **fields)
+
+    long_tp = closed((2, 12), exit_reason="take_profit")
+    short_stop = closed((2, 12), side="short", exit_reason="stop_loss")
+    on_bybit = closed((2, 12), account=bybit, exchange="bybit", exit_reason="take_profit")
+    late = closed((3, 3), exit_reason="take_profit")  # 2 March, 22:00 in New York
+
+    def ids(query):
+        response = api.get(f"/api/v1/positions/?status=closed&{query}")
+        assert response.status_code == 200, response.json()
+        return {g["id"] for g in response.json()["results"]}
+
+    assert ids(f"exchange_account={bybit.pk}") == {str(on_bybit.pk)}
+    assert ids("side=short") == {str(short_stop.pk)}
+    assert ids("exit_reason=take_profit&side=long") == {str(long_tp.pk), str(on_bybit.pk), str(late.pk)}
+    assert ids("closed_from=2026-03-02&closed_to=2026-03-02") == {str(g.pk) for g in (long_tp, short_stop, on_bybit, late)}
+    assert ids("closed_from=2026-03-03") == set()
+    assert api.get("/api/v1/positions/?side=up").status_code == 400
+    refused = api.get("/api/v1/positions/?closed_from=2-3-2026")
+    assert refused.status_code == 400 and "use YYYY-MM-DD" in str(refused.json())
+    assert api.get(f"/api/v1/positions/{long_tp.pk}/").json()["exchange_account"] == account.pk
 
 
 @pytest.mark.parametrize("url", ["/api/v1/positions/", "/api/v1/positions/{id}/"])

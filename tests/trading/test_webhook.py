@@ -560,18 +560,6 @@ def test_the_stored_client_ip_is_the_peer_without_trusted_proxies(web, user, ip)
 # --- failures of the servers behind it ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def broker_down(monkeypatch):
-    """Point the Celery app at a closed port, as when Redis is down (like tests/test_health.py)."""
-    from config.celery import app
-
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(app, "_pool", None)
-    monkeypatch.setattr(app.amqp, "_producer_pool", None)
-    yield
-    app.pool.force_close_all()
-
-
 def test_with_the_broker_down_the_alert_is_still_stored_and_answered_202_quickly(
     web, user, broker_down, django_capture_on_commit_callbacks, caplog
 ):

@@ -117,8 +117,8 @@ class PyramidSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Pyramid
-        fields = ("id", "index", "entry_price", "status", "capital_usd", "tp_percent", "created_at", "filled_at",
-                  "closed_at", "orders")
+        fields = ("id", "index", "entry_price", "status", "capital_usd", "sizing", "tp_percent", "created_at",
+                  "filled_at", "closed_at", "orders")
         read_only_fields = fields
 
 
@@ -143,8 +143,9 @@ class PositionGroupSerializer(serializers.ModelSerializer):
     class Meta:
         model = PositionGroup
         fields = (
-            "id", "exchange", "symbol", "timeframe", "side", "status", "status_reason", "pyramid_count", "max_pyramids",
-            "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price", "weighted_avg_entry",
+            "id", "exchange", "exchange_account", "symbol", "timeframe", "side", "status", "status_reason",
+            "pyramid_count", "max_pyramids", "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price",
+            "weighted_avg_entry",
             "quote_currency", "quote_usd_rate", "total_invested_usd", "total_filled_quantity", "current_price",
             "unrealized_pnl_usd", "unrealized_pnl_percent", "realized_pnl_usd", "fees_usd", "dust_quantity",
             "dust_value", "oversold_quantity", "tp_mode", "tp_aggregate_percent", "stop_loss_price",

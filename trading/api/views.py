@@ -5,6 +5,7 @@ through querysets and act through the services (``trading.services``); they hold
 """
 
 import uuid
+from datetime import date
 from functools import partial
 
 from django.db import IntegrityError, transaction
@@ -24,8 +25,8 @@ from trading.api.serializers import (
     QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
 )
 from trading.job_kinds import queue_promote_request
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Signal
-from trading.selectors import positions_queryset
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Side, Signal
+from trading.selectors import TradeFilters, groups_filtered, positions_queryset
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.queue import queue_cancel
 from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
@@ -67,6 +68,42 @@ def _uuid(request, name: str) -> uuid.UUID | None:
         raise ValidationError({name: [f"{raw!r} is not a valid id."]}) from None
 
 
+def _one_of(request, name: str, allowed) -> str:
+    """A single-choice filter (``?side=short``) checked against ``allowed``; "" if absent."""
+    value = query_text(request, name).lower()
+    if value and value not in allowed:
+        raise ValidationError({name: [f"Unknown {name} {value!r}: use one of {', '.join(allowed)}."]})
+    return value
+
+
+def _day(request, name: str) -> date | None:
+    raw = query_text(request, name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationError({name: [f"{raw!r} is not a day: use YYYY-MM-DD."]}) from None
+
+
+def _integer(request, name: str) -> int | None:
+    raw = query_text(request, name)
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ValidationError({name: [f"{raw!r} is not an id."]})
+    return int(raw)
+
+
+def _trade_filters(request) -> TradeFilters:
+    """The trade history's filters (``trading.selectors.TradeFilters``) from the query string."""
+    return TradeFilters(
+        exchange_account_id=_integer(request, "exchange_account"), side=_one_of(request, "side", Side.values),
+        exit_reason=_one_of(request, "exit_reason", ExitReason.values),
+        closed_from=_day(request, "closed_from"), closed_to=_day(request, "closed_to"),
+    )
+
+
 def _param(name: str, description: str, **kwargs) -> OpenApiParameter:
     return OpenApiParameter(name, str, description=description, **kwargs)
 
@@ -82,6 +119,12 @@ CONFLICT = {
                "comma-separated, or `open` for every status still holding a position (all but closed and failed)."),
         _param("exchange", "Exchange id, e.g. binance."),
         _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
+        OpenApiParameter("exchange_account", int, description="Only positions of this exchange account (its id)."),
+        _param("side", "long or short.", enum=Side.values),
+        _param("exit_reason", "Why the position closed.", enum=ExitReason.values),
+        OpenApiParameter("closed_from", date, description="Closed on or after this day (YYYY-MM-DD, in your "
+                         "time zone); with `status=closed`, the trade history's date range."),
+        OpenApiParameter("closed_to", date, description="Closed on or before this day (YYYY-MM-DD, in your time zone)."),
     ]),
 )
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -102,7 +145,8 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
             groups = groups.filter(exchange=exchange.lower())
         if symbol := query_text(self.request, "symbol"):
             groups = groups.filter(symbol__iexact=symbol)
-        return groups
+        # The same filters as the dashboard's trade history and its CSV (one definition of each).
+        return groups_filtered(groups, self.request.user, _trade_filters(self.request))
 
     @extend_schema(
         request=None,
@@ -166,7 +210,8 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(parameters=[
         _param("status", "Signal status (received, opened, pyramided, exited, reduced, reversed, queued, ignored, "
                "rejected, failed), several comma-separated."),
-        _param("intent", "signal, exit, reduce or reverse; several comma-separated."),
+        _param("intent", "The intent acted on (for an auto alert, the one derived from the strategy's position "
+               "change): signal, exit, reduce or reverse; several comma-separated."),
     ]),
 )
 class SignalViewSet(viewsets.ReadOnlyModelViewSet):

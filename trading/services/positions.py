@@ -22,9 +22,10 @@ logger = logging.getLogger(__name__)
 
 
 def position_open(*, signal: Signal, account_id, exchange: str, symbol: str, alert: Alert, config: DCAConfiguration,
-                  levels, capital_usd: Decimal, quote_usd_rate: Decimal, legs) -> tuple[PositionGroup, Pyramid]:
+                  levels, capital_usd: Decimal, quote_usd_rate: Decimal, legs, sizing: str) -> tuple[PositionGroup, Pyramid]:
     """A new position group with its first pyramid's legs (``pending``), as routing decided (call inside
-    its transaction; the grid is placed by ``pyramid_submit`` after commit)."""
+    its transaction; the grid is placed by ``pyramid_submit`` after commit). ``sizing`` says where the
+    pyramid's size came from (``trading.sizing``)."""
     group = PositionGroup.objects.create(
         user=signal.user, exchange_account_id=account_id, exchange=exchange, symbol=symbol,
         timeframe=alert.timeframe, side=alert.side, dca_config=config, config_snapshot=_snapshot(config, alert),
@@ -32,17 +33,18 @@ def position_open(*, signal: Signal, account_id, exchange: str, symbol: str, ale
         tp_aggregate_percent=config.tp_aggregate_percent, stop_loss_price=alert.stop_loss,
         pyramid_count=1, total_dca_legs=len(legs), quote_usd_rate=quote_usd_rate,
     )
-    pyramid = _pyramid_create(group, 0, signal, alert, levels, capital_usd, legs)
+    pyramid = _pyramid_create(group, 0, signal, alert, levels, capital_usd, legs, sizing)
     emit("entry", group=group)
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
     return group, pyramid
 
 
-def pyramid_add(*, group: PositionGroup, signal: Signal, alert: Alert, levels, capital_usd: Decimal, legs) -> Pyramid:
+def pyramid_add(*, group: PositionGroup, signal: Signal, alert: Alert, levels, capital_usd: Decimal, legs,
+                sizing: str) -> Pyramid:
     """The group's next pyramid with its legs (``pending``); a running risk timer starts over (call inside
     routing's transaction)."""
     index = group.pyramid_count
-    pyramid = _pyramid_create(group, index, signal, alert, levels, capital_usd, legs)
+    pyramid = _pyramid_create(group, index, signal, alert, levels, capital_usd, legs, sizing)
     emit("pyramid", group=group, pyramid_index=index)
     if group.risk_timer_start is not None:
         RiskAction.objects.create(user=group.user, action_type=RiskAction.ActionType.TIMER_RESET, group=group,
@@ -71,13 +73,13 @@ def _snapshot(config: DCAConfiguration, alert: Alert) -> dict:
     }
 
 
-def _pyramid_create(group, index, signal, alert: Alert, levels, capital_usd: Decimal, legs) -> Pyramid:
+def _pyramid_create(group, index, signal, alert: Alert, levels, capital_usd: Decimal, legs, sizing: str) -> Pyramid:
     snapshot = group.config_snapshot
     tp_percents = snapshot.get("pyramid_tp_percents") or {}
     tp_percent = tp_percents.get(str(index))
     pyramid = Pyramid.objects.create(
         group=group, index=index, entry_price=alert.entry_price, levels=[level.as_json() for level in levels],
-        capital_usd=capital_usd, signal=signal, tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
+        capital_usd=capital_usd, sizing=sizing, signal=signal, tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
     )
     side = "buy" if group.side == "long" else "sell"
     market_first = snapshot.get("entry_order_type") == OrderType.MARKET

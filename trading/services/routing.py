@@ -5,7 +5,9 @@ account, the market for the TradingView ticker, its precision) — markets are c
 rarely leaves the process. Then, holding the user's risk-config row lock (which serialises one
 user's signals while other users route in parallel), the decision is taken and every row it
 needs is written in one transaction. Exchange work (placing the grid, closing) is enqueued
-after commit. Every signal ends with a status and a human-readable reason.
+after commit. Every signal ends with a status and a human-readable reason; an ``auto`` alert's reason
+starts with what the strategy's order did ("auto: long 0.03 → long 0.015: reduce by 0.015"), and an
+entry's ends with where its size came from (``trading.sizing``).
 """
 
 import logging
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from exchanges.connector import ExchangeError, Market, PermanentError
@@ -20,7 +24,7 @@ from exchanges.services.accounts import account_for, connector_for_account
 from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
-from trading.grid import GridError, Precision, capital_for_signal, parse_levels, plan_grid
+from trading.grid import GridError, Precision, parse_levels, plan_grid, round_down
 from trading.models import (
     ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
@@ -33,6 +37,7 @@ from trading.services.closing import position_close_request
 from trading.services.positions import position_open, pyramid_add
 from trading.services.queue import queue_resolve, queue_signal
 from trading.services.signals import SIGNAL_MAX_AGE
+from trading.sizing import Sizing, pyramid_sizing
 from trading.states import GroupStatus
 
 logger = logging.getLogger(__name__)
@@ -114,13 +119,19 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
             if entry.status != QueuedSignal.Status.QUEUED or entry.signal_id != signal.pk:
                 return signal
         status, reason = _decide(signal, context, risk, after, promoted=bool(queue_entry_id), force=force)
+        derivation = context.alert.derivation
+        if derivation is not None:
+            reason = f"{derivation.summary}. {reason}"
         if queue_entry_id and status != S.QUEUED:
             queue_resolve(entry, status=QueuedSignal.Status.PROMOTED, reason=f"Promoted: {reason}")
         if status != S.QUEUED:
             Signal.objects.filter(pk=signal.pk).update(status=status, reason=reason, routed_at=timezone.now(),
                                                         symbol=context.symbol)
         else:
-            Signal.objects.filter(pk=signal.pk).update(routed_at=timezone.now(), symbol=context.symbol)
+            queued = Signal.objects.filter(pk=signal.pk)
+            if derivation is not None and not queue_entry_id:  # the queue wrote its reason: say what was queued
+                queued.update(reason=Concat(Value(f"{derivation.summary}. "), F("reason")))
+            queued.update(routed_at=timezone.now(), symbol=context.symbol)
         transaction.on_commit(lambda: _enqueue(after))
     signal.refresh_from_db()
     logger.info("signal %s → %s: %s", signal.pk, signal.status, signal.reason)
@@ -163,8 +174,17 @@ def _gather(signal: Signal) -> Context:
         raise RoutingRejected(str(exc)) from exc
     if not market.tick_size or not market.step_size:
         raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
+    _price_seen(connector, symbol, alert)
     return Context(alert=alert, account_id=account.pk, exchange=alert.exchange, symbol=symbol, market=market,
                    quote_usd_rate=_quote_usd_rate(connector, symbol))
+
+
+def _price_seen(connector, symbol: str, alert: Alert) -> None:
+    """Tell the exchange layer the chart's price: a paper market without a price yet starts there."""
+    try:
+        connector.price_seen(symbol, alert.close_price or alert.entry_price)
+    except ExchangeError as exc:  # a hint: the paper exchange falls back to its reference price
+        logger.warning("price of %s from the alert not taken: %s", symbol, exc)
 
 
 def _quote_usd_rate(connector, symbol: str) -> Decimal | None:
@@ -193,6 +213,8 @@ def _no_rate(context: Context, label: str) -> tuple[str, str]:
 def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterCommit, *, promoted: bool,
             force: bool) -> tuple[str, str]:
     alert = context.alert
+    if not alert.intent:  # auto: the strategy's order did not change its position
+        return S.IGNORED, "Nothing was placed or closed."
     if alert.intent == "exit":
         return _exit(signal, context, after, side=alert.side, reason=ExitReason.EXIT_SIGNAL)
     if alert.intent == "reduce":
@@ -260,13 +282,33 @@ def _reduce(signal, context, after) -> tuple[str, str]:
         return S.REJECTED, "A reduce alert needs tv.order_size (how much to close)."
     price = alert.close_price or alert.entry_price
     quantity = alert.order_size / price if alert.position_size_type == "quote" else alert.order_size
+    share = ""
+    if alert.derivation is not None:
+        # The strategy's contracts are its own position's, not this one's (sized by the configuration,
+        # or by the alert but with legs still resting): the share of its position the strategy closed
+        # is what carries over. Where this position holds exactly the strategy's size, that share is
+        # the strategy's difference in base units.
+        held = group.total_filled_quantity
+        if not held:
+            return S.IGNORED, (f"Nothing of the {label} position has filled yet: nothing to reduce (its resting "
+                               f"legs stay).")
+        quantity = round_down(held * alert.derivation.fraction, context.market.step_size)
+        share = f" ({_percent(alert.derivation.fraction)} of the {held.normalize():f} held, the share the strategy closed)"
+        if not quantity:
+            return S.IGNORED, (f"{_percent(alert.derivation.fraction)} of the {held.normalize():f} held in the {label} "
+                               f"position is less than one lot ({context.market.step_size.normalize():f}): nothing "
+                               f"to reduce.")
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
     if quantity >= group.total_filled_quantity:
         position_close_request(group=group, reason=ExitReason.REDUCE)
         after.closes.append(Close(group.pk, ExitReason.REDUCE))
         return S.REDUCED, f"Reducing {quantity.normalize():f} covers the whole {label} position: closing it."
     after.closes.append(Close(group.pk, ExitReason.REDUCE, quantity, request_key=f"signal-{signal.pk}"))
-    return S.REDUCED, f"Market-closing {quantity.normalize():f} of the {label} position."
+    return S.REDUCED, f"Market-closing {quantity.normalize():f} of the {label} position{share}."
+
+
+def _percent(fraction: Decimal) -> str:
+    return f"{(fraction * 100).quantize(Decimal('0.01')).normalize():f}%"
 
 
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
@@ -289,9 +331,8 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         )
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    capital = capital_for_signal(capital_usd=config.capital_usd, use_signal_size=config.use_signal_size,
-                                 order_size=alert.order_size, size_type=alert.position_size_type,
-                                 entry_price=alert.entry_price, quote_usd_rate=context.quote_usd_rate)
+    sizing = _sizing(context, capital_usd=config.capital_usd, use_signal_size=config.use_signal_size)
+    capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(config.pyramid_levels.get("0") or config.levels)
     try:
@@ -303,9 +344,11 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
     group, pyramid = position_open(signal=signal, account_id=context.account_id, exchange=context.exchange,
                                    symbol=context.symbol, alert=alert, config=config, levels=levels,
-                                   capital_usd=capital_usd, quote_usd_rate=context.quote_usd_rate, legs=legs)
+                                   capital_usd=capital_usd, quote_usd_rate=context.quote_usd_rate, legs=legs,
+                                   sizing=sizing.note)
     after.submit_pyramid_ids.append(pyramid.pk)
-    return S.OPENED, f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid 1/{group.max_pyramids}."
+    return S.OPENED, (f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid "
+                      f"1/{group.max_pyramids}. Size: {sizing.note}.")
 
 
 def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, promoted: bool,
@@ -321,9 +364,8 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     config_capital = Decimal(snapshot["capital_usd"])
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    capital = capital_for_signal(capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"],
-                                 order_size=alert.order_size, size_type=alert.position_size_type,
-                                 entry_price=alert.entry_price, quote_usd_rate=context.quote_usd_rate)
+    sizing = _sizing(context, capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"])
+    capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(snapshot["pyramid_levels"].get(str(index)) or snapshot["levels"])
     try:
@@ -334,9 +376,18 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     decision = _slot(signal.user, risk, context, capital_usd, opens_position=False, bypass=bypass)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
-    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs)
+    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs,
+                          sizing=sizing.note)
     after.submit_pyramid_ids.append(pyramid.pk)
-    return S.PYRAMIDED, f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from {legs[0].price.normalize():f}."
+    return S.PYRAMIDED, (f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from "
+                         f"{legs[0].price.normalize():f}. Size: {sizing.note}.")
+
+
+def _sizing(context: Context, *, capital_usd: Decimal, use_signal_size: bool) -> Sizing:
+    alert, market = context.alert, context.market
+    return pyramid_sizing(capital_usd=capital_usd, use_signal_size=use_signal_size, order_size=alert.order_size,
+                          size_type=alert.position_size_type, entry_price=alert.entry_price,
+                          quote_usd_rate=context.quote_usd_rate, base=market.base, quote=market.quote)
 
 
 def _plan(alert: Alert, context: Context, levels, capital):

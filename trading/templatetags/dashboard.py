@@ -8,6 +8,7 @@ stored (8 significant digits for a computed one).
 from decimal import Decimal
 
 from django import template
+from django.utils import timezone
 
 from exchanges.currency import is_usd
 from exchanges.numbers import EMPTY, at_increment, percent as percent_text, plain
@@ -56,3 +57,45 @@ def money(value, currency: str) -> str:
     amount = Decimal(value)
     text = f"{amount:,.2f}" if is_usd(currency) else at_increment(amount, None)
     return f"{text} {currency}"
+
+
+@register.filter
+def order_fee(order, quote: str) -> str:
+    """What one order's fills cost: "0.1 USDT", "0.00001 BTC"; a fee in a third currency with its value in
+    the quote at the recorded rate ("0.0002 BNB ≈ 0.12 USDT"); "—" for an order with no fill."""
+    if not order.fee and not order.filled_quantity:
+        return "—"
+    currency = order.fee_currency or quote
+    text = f"{price(order.fee)} {currency}"
+    if order.fee and order.fee_rate is not None and currency != quote:
+        text += f" ≈ {money(order.fee * order.fee_rate, quote)}"
+    return text
+
+
+def duration_text(seconds: float) -> str:
+    """A trade's length for people: "45 s", "12 min", "3 h 05 min", "2 d 4 h"."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if hours < 1:
+        return f"{minutes} min"
+    if days < 1:
+        return f"{hours} h {minutes % 60:02d} min"
+    return f"{days} d {hours % 24} h"
+
+
+@register.filter
+def duration_until(start, end) -> str:
+    """``{{ opened|duration_until:closed }}``: how long from one moment to the other; "—" if either is unset."""
+    if not start or not end:
+        return "—"
+    return duration_text((end - start).total_seconds())
+
+
+@register.filter
+def age(moment) -> str:
+    """How long ago ``moment`` was: "12 s ago", "3 min ago", "2 h 05 min ago"; "never" if unset."""
+    if not moment:
+        return "never"
+    return f"{duration_text((timezone.now() - moment).total_seconds())} ago"
