@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from exchanges.forms import WriteOnlySecretsForm
+from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from exchanges.services.connection import account_test_connection
 from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
@@ -18,6 +18,7 @@ class ExchangeAccountForm(WriteOnlySecretsForm):
 
 @admin.register(ExchangeAccount)
 class ExchangeAccountAdmin(OwnedAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     form = ExchangeAccountForm
     list_display = ("exchange_id", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
     list_filter = ("mode", "exchange_id", "is_enabled")
@@ -61,6 +62,7 @@ class ExchangeAccountAdmin(OwnedAdmin):
 # only staff with the model's permissions edit them (and a superuser).
 @admin.register(PaperMarket)
 class PaperMarketAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = ("exchange_id", "symbol", "market_id", "tick_size", "step_size", "min_qty", "min_notional")
     list_filter = ("exchange_id",)
     search_fields = ("symbol", "market_id")
@@ -68,6 +70,7 @@ class PaperMarketAdmin(admin.ModelAdmin):
 
 @admin.register(PaperPrice)
 class PaperPriceAdmin(admin.ModelAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = ("exchange_id", "symbol", "price", "updated_at")
     list_filter = ("exchange_id",)
     search_fields = ("symbol",)

@@ -43,6 +43,7 @@ import ccxt
 from django.conf import settings
 from django.core.cache import cache
 
+from exchanges.candles import Candle, bucket_start, timeframe_code, timeframe_minutes
 from exchanges.connector import (
     AuthenticationFailed,
     Balance,
@@ -491,6 +492,33 @@ class CcxtConnector(Connector):
         used = {asset: amount for asset, value in (raw.get("used") or {}).items() if (amount := _decimal(value))}
         return Balance(free=free, used=used)
 
+    # --- candles -------------------------------------------------------------------------
+
+    def candle_intervals(self) -> list[int]:
+        return ccxt_candle_intervals(self.exchange_id)
+
+    def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
+        """ccxt's ``fetch_ohlcv``, page after page from ``since``: exchanges cap a page (Binance and Bybit at
+        1,000 candles, OKX at 300, some at 100), so a long window takes several requests."""
+        self.market(symbol)
+        code = timeframe_code(interval_minutes)
+        if interval_minutes not in self.candle_intervals():
+            raise PermanentError(f"{self.exchange_id} serves no {code} candles through ccxt.")
+        size_ms = interval_minutes * 60_000
+        since_ms = bucket_start(since.timestamp(), interval_minutes) * 1000
+        candles: dict[int, Candle] = {}
+        for _ in range(MAX_CANDLE_PAGES):
+            rows = self._call(self.client.fetch_ohlcv, symbol, code, since_ms, limit - len(candles))
+            fresh = [candle for candle in map(_candle, rows or [])
+                     if candle is not None and candle.opened_at * 1000 >= since_ms and candle.opened_at not in candles]
+            if not fresh:
+                break
+            candles.update((candle.opened_at, candle) for candle in fresh)
+            if len(candles) >= limit:
+                break
+            since_ms = max(candles) * 1000 + size_ms
+        return [candles[start] for start in sorted(candles)][:limit]
+
     # --- orders --------------------------------------------------------------------------
 
     def create_order(
@@ -700,6 +728,29 @@ class CcxtConnector(Connector):
                 f"(and IP whitelist). {message}", exchange_message=message,
             )
         return PermanentError(f"{exchange} refused the request: {message}", exchange_message=message)
+
+
+# Pages of candles one fetch_candles may ask for: 1,000 candles from an exchange that pages by 100.
+MAX_CANDLE_PAGES = 10
+
+
+@functools.cache
+def ccxt_candle_intervals(exchange_id: str) -> list[int]:
+    """The candle intervals (minutes) ccxt serves for an exchange, from its class (no request)."""
+    client = getattr(ccxt, exchange_id)()
+    if not client.has.get("fetchOHLCV"):
+        return []
+    return sorted({minutes for code in (client.timeframes or {}) if (minutes := timeframe_minutes(code))})
+
+
+def _candle(row) -> Candle | None:
+    """One ccxt OHLCV row ``[ms, open, high, low, close, volume]``; None when a price is missing."""
+    if not row or len(row) < 5:
+        return None
+    prices = [_decimal(value) for value in row[1:5]]
+    if any(price is None for price in prices):
+        return None
+    return Candle(int(row[0]) // 1000, *prices)
 
 
 def _datetime(milliseconds) -> datetime | None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from exchanges.candles import Candle
+
 # --- Errors ----------------------------------------------------------------------------------
 
 
@@ -249,3 +251,11 @@ class Connector(ABC):
 
     @abstractmethod
     def balance(self) -> Balance: ...
+
+    @abstractmethod
+    def candle_intervals(self) -> list[int]:
+        """The candle intervals (minutes) ``fetch_candles`` serves, shortest first; known without a request."""
+
+    @abstractmethod
+    def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
+        """Up to ``limit`` candles of ``interval_minutes`` from the one holding ``since``, oldest first."""

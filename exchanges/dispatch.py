@@ -1,12 +1,24 @@
-"""The enqueue of the exchanges app's tasks (the only module that knows its task objects).
+"""Every enqueue of the exchanges app's background work (the only module that knows its task objects).
 
-Never raises: says whether the broker took the task. A balance refresh that could not be sent is
-simply sent again by the next beat.
+None of them raises: each says whether the broker took the task. What is lost when the broker is
+down is asked for again by the next caller: a chart's next poll for its candles, the next beat for a
+balance refresh.
 """
 
 import logging
 
 logger = logging.getLogger(__name__)
+
+
+def refresh_candles(account_id, symbol: str, interval_minutes: int, start: int, end: int, closed: bool) -> bool:
+    from exchanges.tasks import candles_refresh_task
+
+    try:
+        candles_refresh_task.delay(account_id, symbol, interval_minutes, start, end, closed)
+    except Exception as exc:  # any broker failure: the chart's next poll asks again
+        logger.error("could not enqueue the candles of %s (%s: %s)", symbol, type(exc).__name__, exc)
+        return False
+    return True
 
 
 def balance_refresh(account_id: int) -> bool:

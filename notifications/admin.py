@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from exchanges.forms import WriteOnlySecretsForm
+from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from notifications.models import Notification, TelegramConfig
 from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
@@ -15,6 +15,7 @@ class TelegramConfigForm(WriteOnlySecretsForm):
 
 @admin.register(TelegramConfig)
 class TelegramConfigAdmin(OwnedAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     form = TelegramConfigForm
     list_display = ("user", "enabled", "channel_id", "quiet_hours_enabled", "last_error")
     list_filter = ("enabled", "quiet_hours_enabled")

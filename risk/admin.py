@@ -1,11 +1,13 @@
 from django.contrib import admin
 
+from exchanges.forms import PLAIN_NUMBERS
 from risk.models import RiskAction, RiskConfig
 from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 @admin.register(RiskConfig)
 class RiskConfigAdmin(OwnedAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = (
         "user", "max_open_positions_global", "max_open_positions_per_symbol", "max_total_exposure_usd",
         "max_realized_loss_usd", "engine_force_stopped", "engine_paused_by_loss_limit",

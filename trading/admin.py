@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from exchanges.forms import PLAIN_NUMBERS
 from trading.models import (
     DCAConfiguration, EngineHeartbeat, Order, PositionGroup, Pyramid, QueuedSignal, Signal, User, WebhookRejectionTally,
 )
@@ -96,6 +97,7 @@ class OwnedTokenAdmin(OwnedAdmin, TokenAdmin):
 
 @admin.register(DCAConfiguration)
 class DCAConfigurationAdmin(OwnedAdmin):
+    formfield_overrides = PLAIN_NUMBERS
     list_display = ("__str__", "user", "tp_mode", "max_pyramids", "capital_usd", "entry_order_type", "is_active")
     list_filter = ("exchange", "tp_mode", "entry_order_type", "is_active")
     search_fields = ("pair", "exchange", "user__username")

@@ -1,43 +1,58 @@
 """The dashboard's charts as plain values (pure: no ORM, no templates): SVG coordinates of the realised
-PnL chart (bars per period, a cumulative line, both axes with their values) and of a position's price
-ladder. The templates draw them; tests check the geometry."""
+PnL chart (bars per period, a cumulative line, both axes with their values), and what a position's
+candle chart draws on its candles (the ladder's price lines and the fills as markers). The templates
+and ``position_chart.js`` draw them; tests check the values."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-# The position page's ladder chart, in SVG units: tall enough that five legs, their take-profits and
-# the four reference lines keep their labels apart on a typical 1-2 % grid.
-LADDER_CHART_HEIGHT = 320
-LADDER_CHART_MARGIN = 12
 
-REFERENCE_LINES = ("average", "target", "stop", "current")
+# What the position chart's lines are, in the order their labels give way when the chart is too short
+# to label them all (position_chart.js): the references first, then the legs, then the take-profits.
+LINE_KINDS = ("average", "exit", "target", "stop", "leg-filled", "leg-open", "leg-cancelled", "take-profit")
 
 
 @dataclass(frozen=True)
-class PriceLine:
-    y: Decimal
+class ChartLine:
+    """A price drawn across the candles: a leg, its take-profit, the average entry, the target, the stop."""
+
     price: Decimal
-    label: str
-    kind: str  # css class: leg-filled, leg-open, take-profit, average, target, stop, current
-
-    @property
-    def is_reference(self) -> bool:
-        """Average, target, stop and current price are labelled on the left, the legs on the right, so a
-        reference price next to a leg's does not print over it."""
-        return self.kind in REFERENCE_LINES
+    label: str  # "P1 L2", "TP P1 L2", "average entry"
+    kind: str  # one of LINE_KINDS
 
 
-def price_lines(lines: list[tuple[Decimal, str, str]], *, height: int = LADDER_CHART_HEIGHT,
-                margin: int = LADDER_CHART_MARGIN) -> list[PriceLine]:
-    """(price, label, kind) placed on a vertical price axis, highest price at the top."""
-    prices = [price for price, _, _ in lines]
-    if not prices:
-        return []
-    top, bottom = max(prices), min(prices)
-    scale = (height - 2 * margin) / ((top - bottom) or Decimal(1))
-    return [PriceLine(margin + (top - price) * scale, price, label, kind)
-            for price, label, kind in sorted(lines, key=lambda line: -line[0])]
+@dataclass(frozen=True)
+class Fill:
+    """One fill to mark on the chart: when, which way, what it was."""
+
+    at: float  # UTC epoch seconds
+    side: str  # buy | sell
+    kind: str  # entry | take-profit | exit
+    text: str  # "L1", "TP", "exit"
+
+
+@dataclass(frozen=True)
+class ChartMarker:
+    time: int  # the start of the candle the fill happened in
+    side: str
+    kind: str
+    text: str
+
+
+def fill_markers(fills: list[Fill], candle_starts: list[int], interval_minutes: int) -> tuple[list[ChartMarker], int]:
+    """The fills as markers on the candles they happened in, oldest first, and how many fills no candle
+    shown holds (before the first candle, or after the last one fetched)."""
+    shown = set(candle_starts)
+    size = interval_minutes * 60
+    markers, outside = [], 0
+    for fill in sorted(fills, key=lambda fill: fill.at):
+        start = int(fill.at) // size * size
+        if start in shown:
+            markers.append(ChartMarker(start, fill.side, fill.kind, fill.text))
+        else:
+            outside += 1
+    return markers, outside
 
 
 # --- Realised PnL over time: the trade history's chart and the overview's last 30 days --------------

@@ -16,7 +16,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import CheckConstraint, Q
 
-from exchanges.forms import WriteOnlySecretsForm
+from exchanges.forms import PlainNumbersForm, WriteOnlySecretsForm
 from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
 from risk.models import PRIORITY_RULES, RiskConfig
@@ -67,8 +67,8 @@ def _constraint_bounds(constraint: CheckConstraint) -> dict[str, list[tuple[str,
     return bounds or None
 
 
-class ConstraintMessagesForm(forms.ModelForm):
-    """A ModelForm that shows a failed check constraint of the model next to the field that broke it, in
+class ConstraintMessagesForm(PlainNumbersForm):
+    """A ModelForm (with plain numbers in its decimal fields) that shows a failed check constraint of the model next to the field that broke it, in
     words ("Must be greater than 0."), instead of Django's 'Constraint “dca_capital_positive” is violated.'
     above the form. The constraints are the model's, checked by its full_clean(); only the message moves."""
 

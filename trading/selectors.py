@@ -161,6 +161,28 @@ def refused_since(user, since: datetime) -> bool:
     return signals_listed(user, show="refused").filter(received_at__gte=since).exists()
 
 
+def markets_of(groups) -> dict:
+    """{group id: its market (tick, step) or None}, from the market lists this server already holds (never
+    downloading one: for web requests); one connector per exchange account, so one list read per account.
+    A market that is not loaded (or no longer listed) is None, and its numbers show as stored."""
+    from exchanges.connector import ExchangeError
+    from exchanges.models import ExchangeAccount
+    from exchanges.services.accounts import connector_for_account
+
+    groups = list(groups)
+    loaded = {g.exchange_account_id: g.exchange_account for g in groups if PositionGroup.exchange_account.is_cached(g)}
+    accounts = {**ExchangeAccount.objects.in_bulk({g.exchange_account_id for g in groups} - set(loaded)), **loaded}
+    connectors, markets = {}, {}
+    for group in groups:
+        try:
+            if group.exchange_account_id not in connectors:
+                connectors[group.exchange_account_id] = connector_for_account(accounts[group.exchange_account_id])
+            markets[group.pk] = connectors[group.exchange_account_id].loaded_market(group.symbol)
+        except ExchangeError:
+            markets[group.pk] = None
+    return markets
+
+
 # --- Trade history: closed positions -------------------------------------------------------------------
 
 

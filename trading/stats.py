@@ -75,3 +75,37 @@ def replay(side: str, fills: list[FillEvent]) -> PositionStats:
             closed += quantity
     invested = average * held if average is not None else ZERO
     return PositionStats(side, held, average, invested, realized, fees, bought, closed, oversold)
+
+
+@dataclass(frozen=True)
+class TradeSummary:
+    """A finished position's final figures: what its entries and its exits traded, at what averages."""
+
+    entry_quantity: Decimal
+    entry_value: Decimal  # quantity × price of every entry fill, in the quote currency
+    exit_quantity: Decimal
+    exit_value: Decimal
+
+    @property
+    def average_entry(self) -> Decimal | None:
+        return self.entry_value / self.entry_quantity if self.entry_quantity else None
+
+    @property
+    def average_exit(self) -> Decimal | None:
+        return self.exit_value / self.exit_quantity if self.exit_quantity else None
+
+    def realized_percent(self, realized: Decimal) -> Decimal | None:
+        """``realized`` (fees included) as a percentage of what the closed quantity cost to enter."""
+        cost = (self.average_entry or ZERO) * self.exit_quantity
+        return realized / cost * HUNDRED if cost else None
+
+
+def trade_summary(fills: list[FillEvent]) -> TradeSummary:
+    entries = [fill for fill in fills if fill.is_entry]
+    exits = [fill for fill in fills if not fill.is_entry]
+    return TradeSummary(
+        entry_quantity=sum((fill.quantity for fill in entries), ZERO),
+        entry_value=sum((fill.quantity * fill.price for fill in entries), ZERO),
+        exit_quantity=sum((fill.quantity for fill in exits), ZERO),
+        exit_value=sum((fill.quantity * fill.price for fill in exits), ZERO),
+    )

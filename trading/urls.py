@@ -19,6 +19,7 @@ urlpatterns = [
     path("engine/start/", views.engine_start, name="engine-start"),
     path("positions/<uuid:group_id>/", views.position_detail, name="position-detail"),
     path("positions/<uuid:group_id>/partial/", views.position_partial, name="partial-position"),
+    path("positions/<uuid:group_id>/chart/", views.position_chart, name="position-chart"),
     path("positions/<uuid:group_id>/close/", views.position_close, name="position-close"),
     path("trades/", views.trades, name="trades"),
     path("trades/export.csv", views.trades_csv, name="trades-csv"),

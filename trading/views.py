@@ -25,7 +25,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
@@ -34,9 +34,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from exchanges.connector import ExchangeError
 from exchanges.job_kinds import balance_refresh_request, test_connection_request
 from exchanges.models import ExchangeAccount
+from exchanges.numbers import at_increment, decimals_of, plain
 from exchanges.selectors import account_balances
+from exchanges.services.candles import chart_candles
 from jobs.selectors import jobs_of
 from jobs.states import JobStatus
+from notifications.formatting import format_duration
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
 from risk.selectors import engine_label, engine_state
@@ -47,8 +50,8 @@ from risk.services import (
     risk_config_update,
 )
 from trading.reachability import webhook_url_problems
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal
-from trading.charts import LADDER_CHART_HEIGHT, PNL_CHART_DAYS, PriceLine, pnl_chart, price_lines
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal
+from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
 from trading.api.serializers import dca_configuration_clash
 from trading.forms import (
     DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm, TradeFilterForm,
@@ -56,13 +59,14 @@ from trading.forms import (
 from trading.job_kinds import queue_promote_request
 from trading.selectors import (
     SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals,
-    committed_exposure_usd, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd, refused_since,
-    signals_listed,
+    committed_exposure_usd, markets_of, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd,
+    refused_since, signals_listed,
 )
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.queue import queue_cancel
 from trading.services.users import user_rotate_webhook_secret
-from trading.states import GroupStatus
+from trading.states import GroupStatus, OrderStatus
+from trading.stats import FillEvent, TradeSummary, trade_summary
 from trading.take_profit import aggregate_target, stop_from_percent
 
 # How many rows the history pages show: a screenful of recent activity; older rows are in the API.
@@ -71,6 +75,12 @@ RISK_ACTIONS_SHOWN = 100
 QUEUE_HISTORY_SHOWN = 50
 
 NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
+# A position in these shows its final figures: nothing of it trades any more.
+FINISHED = (GroupStatus.CLOSED, GroupStatus.FAILED)
+# How often the position page asks for its chart again: as often as the ladder's fills change the lines
+# (the fill sync's pace) while open; a closed position's chart only waits for its last candles.
+CHART_POLL_SECONDS = 10
+CHART_POLL_SECONDS_FINISHED = 60
 
 
 def partial_login_required(view):
@@ -97,10 +107,15 @@ def _risk_config(user) -> RiskConfig:
     return risk
 
 
-def _open_positions(user):
+def _open_positions(user) -> list[PositionGroup]:
+    """The open positions, each with its ``market`` (tick and step for its numbers, or None)."""
     # The table shows statistics only: leave out the config snapshot (the whole ladder as JSON), a third of
     # a row's bytes, decoded for every row of the 5-second poll.
-    return active_groups(user).defer("config_snapshot", "status_reason").order_by("-created_at")
+    positions = list(active_groups(user).defer("config_snapshot", "status_reason").order_by("-created_at"))
+    markets = markets_of(positions)
+    for group in positions:
+        group.market = markets[group.pk]
+    return positions
 
 
 def _engine_context(user, risk: RiskConfig | None = None) -> dict:
@@ -123,7 +138,7 @@ def _pool_context(user, risk: RiskConfig | None = None) -> dict:
 def overview(request):
     user = request.user
     risk = _risk_config(user)  # one read for the pool and the engine parts
-    positions = list(_open_positions(user))
+    positions = _open_positions(user)
     context = {
         **_pool_context(user, risk),
         "pnl_chart": pnl_chart(realized_pnl_by_day(user, days=PNL_CHART_DAYS)),
@@ -139,7 +154,7 @@ def overview(request):
 @partial_login_required
 @require_GET
 def positions_partial(request):
-    positions = list(_open_positions(request.user))
+    positions = _open_positions(request.user)
     has_history = bool(positions) or PositionGroup.objects.filter(user=request.user).exists()
     return render(request, "trading/partials/positions_table.html", {"positions": positions, "has_history": has_history})
 
@@ -240,6 +255,7 @@ class LegRow:
 class PyramidRows:
     pyramid: object
     legs: list[LegRow]
+    status_label: str  # "Closed" once the position is: a finished position has no pyramid still filling
 
 
 def _ladder(group: PositionGroup) -> list[PyramidRows]:
@@ -249,14 +265,19 @@ def _ladder(group: PositionGroup) -> list[PyramidRows]:
         orders = list(pyramid.orders.all())
         take_profits = {o.entry_order_id: o for o in orders if o.role == Order.Role.TAKE_PROFIT}
         legs = sorted((o for o in orders if o.role == Order.Role.ENTRY), key=lambda o: o.leg_index)
-        ladder.append(PyramidRows(pyramid, [LegRow(leg, take_profits.get(leg.pk)) for leg in legs]))
+        label = pyramid.get_status_display()
+        if group.status == GroupStatus.CLOSED and pyramid.status != Pyramid.Status.FAILED:
+            label = Pyramid.Status.CLOSED.label  # closed before position_finish closed its pyramids too
+        ladder.append(PyramidRows(pyramid, [LegRow(leg, take_profits.get(leg.pk)) for leg in legs], label))
     return ladder
 
 
 def _targets(group: PositionGroup) -> dict:
-    """The aggregate take-profit and the stop the engine watches, from the pure rules."""
+    """The aggregate take-profit and the stop the engine watches, from the pure rules (none once finished)."""
     average = group.weighted_avg_entry
     target = stop = None
+    if group.status in FINISHED:
+        return {"aggregate_target": None, "stop_price": None}
     if average and group.tp_mode in ("aggregate", "hybrid") and group.tp_aggregate_percent > 0:
         target = aggregate_target(group.side, average, group.tp_aggregate_percent)
     stop_percent = (group.config_snapshot or {}).get("stop_loss_percent")
@@ -274,11 +295,14 @@ class TimelineEvent:
     order: Order
 
 
+def _all_orders(group: PositionGroup) -> list[Order]:
+    return [o for pyramid in group.pyramids.all() for o in pyramid.orders.all()] + group.prefetched_exit_orders
+
+
 def _timeline(group: PositionGroup) -> list[TimelineEvent]:
     """Every fill of the position (entry legs, take-profits, exits), oldest first, from the prefetched orders."""
     events = []
-    orders = [o for pyramid in group.pyramids.all() for o in pyramid.orders.all()] + group.prefetched_exit_orders
-    for order in orders:
+    for order in _all_orders(group):
         if order.filled_at is None or order.filled_quantity <= 0:
             continue
         if order.role == Order.Role.ENTRY:
@@ -291,38 +315,41 @@ def _timeline(group: PositionGroup) -> list[TimelineEvent]:
     return sorted(events, key=lambda event: event.at)
 
 
-def _position_context(user, group_id) -> dict:
-    group = get_object_or_404(positions_queryset(user), pk=group_id)
-    ladder, targets = _ladder(group), _targets(group)
+def _trade_summary(group: PositionGroup) -> TradeSummary:
+    """What the position's entries and exits traded, from the prefetched orders."""
+    return trade_summary([
+        FillEvent(is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
+                  price=order.avg_fill_price or order.price)
+        for order in _all_orders(group) if order.filled_quantity > 0 and (order.avg_fill_price or order.price)
+    ])
+
+
+def _final_figures(group: PositionGroup) -> dict | None:
+    """A finished position's figures: what it traded, its realised PnL in percent, how long it lived."""
+    if group.status not in FINISHED:
+        return None
+    summary = _trade_summary(group)
     return {
-        "group": group,
-        "ladder": ladder,
-        "chart_lines": _ladder_chart(group, ladder, targets),
-        "chart": {"height": LADDER_CHART_HEIGHT},
-        "exit_orders": group.prefetched_exit_orders,
-        "timeline": _timeline(group),
-        "closable": group.status not in NOT_CLOSABLE,
-        **targets,
+        "summary": summary,
+        "realized_percent": summary.realized_percent(group.realized_pnl_usd),
+        "duration": format_duration(group.closed_at - group.created_at) if group.closed_at else None,
+        "base": group.symbol.split(":")[0].split("/")[0],
     }
 
 
-def _ladder_chart(group: PositionGroup, ladder: list[PyramidRows], targets: dict) -> list[PriceLine]:
-    lines = []
-    for rows in ladder:
-        for row in rows.legs:
-            if row.leg.price:
-                filled = row.leg.filled_quantity > 0
-                lines.append((row.leg.price, f"P{rows.pyramid.index + 1} leg {row.leg.leg_index + 1}",
-                              "leg-filled" if filled else "leg-open"))
-            if row.leg.tp_price and row.leg.filled_quantity > 0:
-                lines.append((row.leg.tp_price, f"TP P{rows.pyramid.index + 1} leg {row.leg.leg_index + 1}",
-                              "take-profit"))
-    for price, label, kind in ((group.weighted_avg_entry, "average entry", "average"),
-                               (targets["aggregate_target"], "aggregate target", "target"),
-                               (targets["stop_price"], "stop", "stop"), (group.current_price, "current price", "current")):
-        if price:
-            lines.append((price, label, kind))
-    return price_lines(lines)
+def _position_context(user, group_id) -> dict:
+    group = get_object_or_404(positions_queryset(user).select_related("exchange_account"), pk=group_id)
+    return {
+        "group": group,
+        "market": markets_of([group])[group.pk],
+        "ladder": _ladder(group),
+        "exit_orders": group.prefetched_exit_orders,
+        "timeline": _timeline(group),
+        "closable": group.status not in NOT_CLOSABLE,
+        "finished": group.status in FINISHED,
+        "final": _final_figures(group),
+        **_targets(group),
+    }
 
 
 @login_required
@@ -337,13 +364,96 @@ def position_partial(request, group_id):
     return render(request, "trading/partials/position_live.html", _position_context(request.user, group_id))
 
 
+@require_GET
+def position_chart(request, group_id):
+    """The position page's candle chart as JSON (``position_chart.js`` draws it): the candles, the ladder's
+    lines and the fills. Never waits on an exchange: candles come from the cache or the paper feed's record."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"state": "unavailable", "message": "Your session ended: log in again."}, status=401)
+    group = get_object_or_404(positions_queryset(request.user).select_related("exchange_account"), pk=group_id)
+    return JsonResponse(_chart_payload(group))
+
+
+def _chart_payload(group: PositionGroup) -> dict:
+    market = markets_of([group])[group.pk]
+    tick = market.tick_size if market else None
+    finished = group.status in FINISHED
+    answer = chart_candles(account=group.exchange_account, symbol=group.symbol, timeframe_minutes=group.timeframe,
+                           opened_at=group.created_at,
+                           closed_at=(group.closed_at or group.updated_at) if finished else None)
+    markers, outside = fill_markers(_chart_fills(group), [c.opened_at for c in answer.candles],
+                                    answer.interval_minutes or group.timeframe)
+    return {
+        "state": answer.state, "message": answer.message, "interval_minutes": answer.interval_minutes,
+        "side": group.side, "poll_seconds": CHART_POLL_SECONDS_FINISHED if finished else CHART_POLL_SECONDS,
+        "price_format": {"precision": decimals_of(tick), "min_move": plain(tick)} if tick else None,
+        "candles": [{"time": c.opened_at, "open": plain(c.open), "high": plain(c.high), "low": plain(c.low),
+                     "close": plain(c.close)} for c in answer.candles],
+        "lines": [{"price": plain(line.price), "text": f"{line.label} {at_increment(line.price, tick)}",
+                   "kind": line.kind} for line in _chart_lines(group)],
+        "markers": [{"time": m.time, "side": m.side, "kind": m.kind, "text": m.text} for m in markers],
+        "fills_outside": outside,
+    }
+
+
+def _chart_lines(group: PositionGroup) -> list[ChartLine]:
+    """One line per entry leg, one per take-profit of a filled leg (once finished: per take-profit that
+    sold), the average entry, and the target and stop while open (the average exit once finished)."""
+    lines = []
+    for rows in _ladder(group):
+        for row in rows.legs:
+            leg, name = row.leg, f"P{rows.pyramid.index + 1} L{row.leg.leg_index + 1}"
+            if leg.price:
+                kind = ("leg-filled" if leg.filled_quantity > 0
+                        else "leg-cancelled" if leg.status in (OrderStatus.CANCELLED, OrderStatus.FAILED) else "leg-open")
+                lines.append(ChartLine(leg.price, name, kind))
+            take_profit = (row.take_profit.price if row.take_profit and row.take_profit.price else None) or leg.tp_price
+            # Once the position is finished, only the take-profits that sold something are part of its story.
+            sold = row.take_profit is not None and row.take_profit.filled_quantity > 0
+            if take_profit and leg.filled_quantity > 0 and (sold or group.status not in FINISHED):
+                lines.append(ChartLine(take_profit, f"TP {name}", "take-profit"))
+    if group.weighted_avg_entry:
+        lines.append(ChartLine(group.weighted_avg_entry, "average entry", "average"))
+    if group.status in FINISHED:
+        average_exit = _trade_summary(group).average_exit
+        if average_exit:
+            lines.append(ChartLine(average_exit, "average exit", "exit"))
+        return lines
+    targets = _targets(group)
+    if targets["aggregate_target"]:
+        lines.append(ChartLine(targets["aggregate_target"], "aggregate target", "target"))
+    if targets["stop_price"]:
+        lines.append(ChartLine(targets["stop_price"], "stop", "stop"))
+    return lines
+
+
+def _chart_fills(group: PositionGroup) -> list[Fill]:
+    """Every fill as a chart marker: entries by leg, take-profits, exits (when each first filled)."""
+    several = len(group.pyramids.all()) > 1  # "L2" reads best with one pyramid, "P2L1" tells them apart
+    fills = []
+    for order in _all_orders(group):
+        at = order.first_filled_at or order.filled_at
+        if order.filled_quantity <= 0 or at is None:
+            continue
+        if order.role == Order.Role.ENTRY:
+            kind = "entry"
+            text = f"P{order.pyramid.index + 1}L{order.leg_index + 1}" if several else f"L{order.leg_index + 1}"
+        elif order.role == Order.Role.TAKE_PROFIT:
+            kind, text = "take-profit", "TP"
+        else:
+            kind, text = "exit", "exit"
+        fills.append(Fill(at.timestamp(), order.side, kind, text))
+    return fills
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def position_close(request, group_id):
     """GET: the confirmation page; POST: close the whole position at market (exit reason manual)."""
     if request.method == "GET":
         group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
-        return render(request, "trading/position_close.html", {"group": group, "closable": group.status not in NOT_CLOSABLE})
+        return render(request, "trading/position_close.html", {
+            "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in NOT_CLOSABLE})
     with transaction.atomic():
         # The row lock orders this close with routing and fill sync touching the same group.
         group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=group_id, user=request.user)

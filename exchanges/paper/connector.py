@@ -29,12 +29,14 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from exchanges.candles import STANDARD_INTERVALS, Candle, bucket_start, resample
 from exchanges.connector import (
     Balance, Connector, ExchangeOrder, InvalidOrder, Market, MarketsNotLoaded, OrderNotFound, OrderStatusUnknown,
     PermanentError, RateLimited, RetryableError, Ticker, Trade,
 )
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder
 from exchanges.paper import services
+from exchanges.paper.candles import account_candles
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
 from exchanges.paper.selectors import PaperQuote, account_quotes
 
@@ -217,3 +219,12 @@ class PaperConnector(Connector):
     def balance(self) -> Balance:
         rows = services.paper_balances(self.account)
         return Balance(free={row.asset: row.free for row in rows}, used={row.asset: row.used for row in rows})
+
+    def candle_intervals(self) -> list[int]:
+        return list(STANDARD_INTERVALS)
+
+    def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
+        """The recorded prices this account trades at (``exchanges.paper.candles``) as candles of ``interval_minutes``."""
+        start = bucket_start(since.timestamp(), interval_minutes)
+        candles = resample(account_candles(self.account, symbol)[0], interval_minutes)
+        return [candle for candle in candles if candle.opened_at >= start][:limit]

@@ -26,6 +26,7 @@ from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
 )
 from exchanges.paper import matching
+from exchanges.paper.candles import paper_prices_record
 from exchanges.paper.feeds import synthetic_next_price
 from exchanges.paper.selectors import account_quotes
 
@@ -137,6 +138,7 @@ def paper_price_set(*, exchange_id: str, symbol: str, price: Decimal) -> MatchRe
     market = market_for(exchange_id, symbol)
     price = _on_tick(price, market)
     PaperPrice.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults={"price": price})
+    paper_prices_record(exchange_id, {symbol: price})
     return paper_match(exchange_id=exchange_id, symbol=symbol, price=price)
 
 
@@ -146,6 +148,7 @@ def paper_account_price_set(*, account: ExchangeAccount, symbol: str, price: Dec
     market = market_for(account.exchange_id, symbol)
     price = _on_tick(price, market)
     PaperAccountPrice.objects.update_or_create(account=account, symbol=symbol, defaults={"price": price})
+    paper_prices_record(account.exchange_id, {symbol: price}, account_id=account.pk)
     return paper_match(exchange_id=account.exchange_id, symbol=symbol, price=price, account=account)
 
 
@@ -490,7 +493,7 @@ def _symbols_in_play(exchange_id: str) -> set[str]:
 
 def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
     volatility = Decimal(str(settings.PAPER_SYNTHETIC_VOLATILITY_PERCENT))
-    results = []
+    results, moved = [], {}
     for symbol in sorted(_symbols_in_play(exchange_id)):
         market = PaperMarket.objects.filter(exchange_id=exchange_id, symbol=symbol).first()
         if market is None:
@@ -507,7 +510,9 @@ def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
             )
             row.walk_step += 1
             row.save(update_fields=["price", "walk_step", "updated_at"])
+        moved[symbol] = row.price
         results.append(paper_match(exchange_id=exchange_id, symbol=symbol, price=row.price))
+    paper_prices_record(exchange_id, moved)  # one cache round trip for every market the walk moved
     return results
 
 

@@ -48,7 +48,7 @@ def test_the_pages_pass_the_content_security_policy(page, live_server, ladder_ab
     visit("/accounts/login/")
     log_in(page, live_server, trader)
     visit("/", ready="#positions tbody tr", linger_ms=HTMX_POLL_MS)
-    visit(f"/positions/{group.pk}/", ready="#position-live svg", linger_ms=HTMX_POLL_MS)
+    visit(f"/positions/{group.pk}/", ready="#position-chart canvas", linger_ms=HTMX_POLL_MS)
     visit(f"/positions/{group.pk}/close/")
     for path in ("/trades/", "/queue/", "/risk/", "/signals/", "/settings/", "/settings/exchange-accounts/new/",
                  "/settings/dca/new/", f"/settings/dca/{dca.pk}/", "/settings/risk/", "/settings/telegram/"):

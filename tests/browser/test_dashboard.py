@@ -86,10 +86,11 @@ def test_filled_legs_show_on_the_open_position_page(page, live_server, ladder_ab
     # Then, without reloading, the page shows two legs filled at their prices (take-profits placed at +2 %)
     # and the rest still resting
     expect(live.locator(".stat").filter(has_text="Legs filled")).to_contain_text("2/5")
-    # Leg, Price, Quantity, Status, Filled, Fill price: the whole quantity at the leg's limit price
-    expect(legs.nth(0).locator("td")).to_have_text(["1", "100", "2", "Filled", "2", "100", "102", re.compile("Open")])
-    expect(legs.nth(1).locator("td")).to_have_text(["2", "99.5", "2.01", "Filled", "2.01", "99.5", "101.49",
-                                                    re.compile("Open")])
+    # Leg, Price, Quantity, Status, Filled, Fill price: the whole quantity at the leg's limit price; then its
+    # take-profit: price · status · sold of its quantity
+    expect(legs.nth(0).locator("td")).to_have_text(["1", "100", "2", "Filled", "2", "100", "102 · open · 0 of 2"])
+    expect(legs.nth(1).locator("td")).to_have_text(["2", "99.5", "2.01", "Filled", "2.01", "99.5",
+                                                    "101.49 · open · 0 of 2.01"])
     for resting in (2, 3, 4):
         expect(legs.nth(resting).locator(".badge")).to_have_text("Open")
     expect(live.locator(".stat").filter(has_text="Status")).to_contain_text("Partially filled")

@@ -489,6 +489,60 @@ def test_tickers_for_many_symbols_take_one_request(binance, exchange):
     assert result["SOL/USDT"].last == Decimal("99.05") and result["SOL/USDT"].ask == Decimal("99.05")
 
 
+def binance_klines(page_size: int, last_open_ms: int) -> Callable[[Request], Reply]:
+    """Binance's GET /api/v3/klines: 15-minute candles from startTime, at most ``page_size`` (as Binance caps
+    ``limit``), none after ``last_open_ms``; prices as strings, as Binance sends them."""
+
+    def reply(request: Request) -> Reply:
+        assert request.params["interval"] == "15m" and request.params["symbol"] == "BTCUSDT"
+        start, limit = int(request.params["startTime"]), min(int(request.params["limit"]), page_size)
+        rows = []
+        for opened in range(start, last_open_ms + 1, 900_000)[:limit]:
+            base = 67000 + (opened - start) // 900_000
+            rows.append([opened, f"{base}.10", f"{base + 5}.00", f"{base - 5}.00", f"{base + 1}.20", "12.5",
+                         opened + 899_999, "837500.0", 100, "6.0", "402000.0", "0"])
+        return Reply(rows)
+
+    return reply
+
+
+def test_candles_come_from_binance_klines_page_after_page_as_decimals(binance, exchange):
+    # Given Binance answering at most 500 candles a request, and 1,000 candles asked from 2026-01-01 00:00 UTC
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    since_ms = int(since.timestamp() * 1000)
+    exchange.route("GET", "/api/v3/klines", binance_klines(500, since_ms + 1199 * 900_000))
+
+    candles = binance.fetch_candles("BTC/USDT", interval_minutes=15, since=since, limit=1000)
+
+    # Then two requests, each starting after the last candle it had, bring the 1,000 candles in order
+    starts = [int(request.params["startTime"]) for request in exchange.sent("GET", "/api/v3/klines")]
+    assert starts == [since_ms, since_ms + 500 * 900_000]
+    assert len(candles) == 1000
+    assert candles[0].opened_at == since_ms // 1000 and candles[-1].opened_at == since_ms // 1000 + 999 * 900
+    first = candles[0]
+    assert (first.open, first.high, first.low, first.close) == (Decimal("67000.10"), Decimal("67005.00"),
+                                                                Decimal("66995.00"), Decimal("67001.20"))
+
+
+def test_candles_stop_at_the_last_one_the_exchange_has(binance, exchange):
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    since_ms = int(since.timestamp() * 1000)
+    exchange.route("GET", "/api/v3/klines", binance_klines(1000, since_ms + 9 * 900_000))
+
+    candles = binance.fetch_candles("BTC/USDT", interval_minutes=15, since=since, limit=1000)
+
+    assert len(candles) == 10
+    assert len(exchange.sent("GET", "/api/v3/klines")) == 2  # the second answer brought nothing new
+
+
+def test_binance_serves_its_own_candle_intervals(binance):
+    intervals = binance.candle_intervals()
+
+    assert {1, 15, 60, 240, 1440, 10080, 43200} <= set(intervals) and intervals == sorted(intervals)
+    with pytest.raises(PermanentError, match="no 45m candles"):
+        binance.fetch_candles("BTC/USDT", interval_minutes=45, since=datetime(2026, 1, 1, tzinfo=UTC), limit=10)
+
+
 def test_balance_splits_free_and_in_orders(binance, exchange):
     exchange.route("GET", "/api/v3/account", Reply(recorded("binance_account.json")))
 

@@ -5,18 +5,31 @@ from decimal import Decimal
 
 import pytest
 
-from trading.charts import PNL_PLOT_LEFT, nice_step, pnl_chart, price_lines, value_label
+from trading.charts import PNL_PLOT_LEFT, Fill, fill_markers, nice_step, pnl_chart, value_label
 
 D = Decimal
 
 
-def test_price_lines_put_the_highest_price_on_top():
-    lines = price_lines([(Decimal("99"), "leg 2", "leg-open"), (Decimal("101"), "target", "target"),
-                         (Decimal("100"), "leg 1", "leg-filled")], height=120, margin=10)
+def test_fills_are_marked_on_the_candle_they_happened_in():
+    # Given 15-minute candles at 10:00, 10:15 and 10:30 (epoch seconds) and fills at 10:07, 10:29 and 10:44
+    ten = 36_000
+    candles = [ten, ten + 900, ten + 1800]
+    fills = [Fill(ten + 1740, "sell", "take-profit", "TP"), Fill(ten + 420, "buy", "entry", "L1"),
+             Fill(ten + 2640, "sell", "exit", "exit")]
 
-    assert [line.label for line in lines] == ["target", "leg 1", "leg 2"]
-    assert [line.y for line in lines] == [Decimal(10), Decimal(60), Decimal(110)]
-    assert price_lines([]) == []
+    markers, outside = fill_markers(fills, candles, 15)
+
+    # Then each marker sits on its candle, oldest first
+    assert [(m.time, m.text) for m in markers] == [(ten, "L1"), (ten + 900, "TP"), (ten + 1800, "exit")]
+    assert outside == 0
+
+
+def test_fills_outside_the_candles_shown_are_counted_not_drawn():
+    ten = 36_000
+    markers, outside = fill_markers([Fill(ten - 60, "buy", "entry", "L1"), Fill(ten + 1000, "buy", "entry", "L2")],
+                                    [ten], 15)
+
+    assert markers == [] and outside == 2
 
 
 def test_pnl_chart_puts_profits_above_and_losses_below_zero_on_a_round_value_axis():

@@ -261,16 +261,6 @@ def test_position_page_shows_each_pyramids_legs(trader_client, position):
     assert reverse("position-close", args=[position.pk]) in page
 
 
-def test_position_page_draws_the_ladder_against_average_entry(trader_client, position):
-    legs = Order.objects.filter(group=position, role=Order.Role.ENTRY)
-
-    page = trader_client.get(reverse("position-detail", args=[position.pk])).content.decode()
-
-    assert "<svg" in page and "average entry" in page
-    assert page.count('<g class="leg-') == legs.count()
-    assert page.count('<g class="leg-filled">') == legs.filter(filled_quantity__gt=0).count() >= 1
-
-
 def test_close_asks_for_confirmation_then_closes(trader_client, position):
     confirm = trader_client.get(reverse("position-close", args=[position.pk]))
     assert confirm.status_code == 200 and b"Yes, close the position" in confirm.content
