@@ -25,6 +25,8 @@ def process_env(**overrides: str) -> dict[str, str]:
     db = connection.settings_dict
     env = dict(os.environ)
     env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    # Tests read the processes' logs for the routine itself (a heartbeat ran, a second beat sends too).
+    env["LOG_ROUTINE"] = "true"
     env.update(overrides)
     return env
 
