@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from exchanges.currency import quote_of
 from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import group_transition
@@ -23,10 +24,6 @@ def base_asset(symbol: str) -> str:
     return symbol.split("/")[0]
 
 
-def quote_asset(symbol: str) -> str:
-    return symbol.split("/")[1].split(":")[0]
-
-
 def fill_events(orders, symbol: str) -> list[FillEvent]:
     """The fills of ``orders`` (entries and exits) as the statistics replay takes them.
 
@@ -34,7 +31,7 @@ def fill_events(orders, symbol: str) -> list[FillEvent]:
     (never ``filled_at``) then counts before the take-profits that sold its coins, never after them
     (which made the replay cap those sells and the close sell the coins again).
     """
-    base, quote = base_asset(symbol), quote_asset(symbol)
+    base, quote = base_asset(symbol), quote_of(symbol)
     return [
         FillEvent(
             is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,

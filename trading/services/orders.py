@@ -17,9 +17,10 @@ from django.utils import timezone
 from exchanges.connector import (
     Connector, ExchangeError, ExchangeOrder, OrderNotFound, PermanentError, RetryableError,
 )
+from exchanges.currency import quote_of
 from notifications.events import emit
 from trading.models import Order, PositionGroup
-from trading.services.fills import base_asset, group_refresh_stats, quote_asset
+from trading.services.fills import base_asset, group_refresh_stats
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import IllegalTransition, OrderStatus
 
@@ -253,15 +254,15 @@ def _third_currency_rate(order: Order, state: ExchangeOrder, connector: Connecto
     """The quote price of a third-currency fee (BNB/USDT for a fee in BNB on BTC/USDT), asked when the fill
     is recorded (the fill-time rate); None when the fee is in the base or quote, or no price can be had."""
     currency = state.fee_currency
-    if not state.fee or currency in ("", base_asset(order.symbol), quote_asset(order.symbol)) or connector is None:
+    if not state.fee or currency in ("", base_asset(order.symbol), quote_of(order.symbol)) or connector is None:
         return None
     if order.fee_rate is not None and currency == order.fee_currency:
         return None  # rated when its first fill was recorded
     try:
-        return connector.ticker(f"{currency}/{quote_asset(order.symbol)}").last
+        return connector.ticker(f"{currency}/{quote_of(order.symbol)}").last
     except ExchangeError as exc:
         logger.warning("order %s: fee in %s, no %s/%s price (%s); its cost is left out of PnL until rated",
-                       order.client_order_id, currency, currency, quote_asset(order.symbol), exc)
+                       order.client_order_id, currency, currency, quote_of(order.symbol), exc)
         return None
 
 
