@@ -381,7 +381,7 @@ CELERY_BEAT_SCHEDULE["jobs-tidy"] = every(60, "jobs.tasks.jobs_tidy_task")
 # --- API ------------------------------------------------------------------------------------
 # Request budgets, "N/period" (period: second, minute, hour or day); empty turns one off. Counted in
 # the cache (Redis with REDIS_URL: one budget per installation, not per web process). A cache outage
-# lets requests through (trading/api/throttling.py).
+# lets requests through (core/api/throttling.py).
 import re as _re  # noqa: E402  (kept inside this block)
 
 _THROTTLE_RATE = _re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
@@ -420,8 +420,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_THROTTLE_CLASSES": [
-        "trading.api.throttling.AnonRateThrottle",
-        "trading.api.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON,
                                "auth-token": API_THROTTLE_AUTH_TOKEN},

@@ -1,11 +1,11 @@
 from django.contrib import admin, messages
 
+from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from exchanges.services.connection import account_test_connection
 from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
 )
-from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 class ExchangeAccountForm(WriteOnlySecretsForm):

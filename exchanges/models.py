@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from core.fields import MONEY
 from exchanges.encryption import EncryptedTextField
-from trading.models import MONEY, OrderSide, OrderType
+from exchanges.enums import OrderSide, OrderType
 
 
 class ExchangeAccount(models.Model):

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
+from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from notifications.models import Notification, TelegramConfig
-from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 class TelegramConfigForm(WriteOnlySecretsForm):

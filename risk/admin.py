@@ -1,8 +1,8 @@
 from django.contrib import admin
 
+from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS
 from risk.models import RiskAction, RiskConfig
-from trading.admin import OwnedAdmin, ReadOnlyAdmin
 
 
 @admin.register(RiskConfig)

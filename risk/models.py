@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from trading.models import MONEY, ExitReason
+from core.fields import MONEY
+from trading.models import ExitReason
 
 PRIORITY_RULES = ("same_pair_timeframe", "deepest_loss_percent", "highest_replacement", "fifo_fallback")
 

@@ -9,12 +9,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from core.fields import MONEY
 from exchanges.currency import quote_of
+from exchanges.enums import OrderSide, OrderType
 from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.states import GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, choices
-
-# Money and quantities: 28 digits with 12 places covers BTC prices to 1e16 and SHIB-sized steps.
-MONEY = {"max_digits": 28, "decimal_places": 12}
 
 
 def new_webhook_secret() -> str:
@@ -25,16 +24,6 @@ def new_webhook_secret() -> str:
 class Side(models.TextChoices):
     LONG = "long", "Long"
     SHORT = "short", "Short"
-
-
-class OrderSide(models.TextChoices):
-    BUY = "buy", "Buy"
-    SELL = "sell", "Sell"
-
-
-class OrderType(models.TextChoices):
-    LIMIT = "limit", "Limit"
-    MARKET = "market", "Market"
 
 
 class TakeProfitMode(models.TextChoices):

@@ -478,7 +478,7 @@ TRADE_CSV_COLUMNS = (
     "timeframe_minutes", "exit_reason", "entry_average", "exit_average", "entry_quantity", "exit_quantity",
     "fees", "realized_pnl", "quote_currency", "quote_usd_rate", "realized_pnl_usd",
 )
-# Twelve places: the precision the engine stores amounts with (trading.models.MONEY).
+# Twelve places: the precision the engine stores amounts with (core.fields.MONEY).
 CSV_PLACES = Decimal("1e-12")
 
 

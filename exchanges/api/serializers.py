@@ -3,8 +3,8 @@ from collections.abc import Mapping
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from core.api.serializers import NulFreeModelSerializer
 from exchanges.models import ExchangeAccount, PaperMarket
-from trading.api.serializers import NulFreeModelSerializer
 
 SECRET_FIELDS = ("api_key", "api_secret", "api_password")
 # Operator settings of a paper account (exchanges/paper/drills.py): a request naming one is refused as a

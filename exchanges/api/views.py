@@ -6,6 +6,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.params import query_text
+from core.api.serializers import ErrorSerializer
 from exchanges.api.serializers import (
     AccountBalanceSerializer, BalanceRefreshResultSerializer, ConnectionCheckSerializer, ExchangeAccountSerializer, PaperMarketSerializer, PaperPriceInputSerializer,
     PaperPriceResultSerializer, PaperPriceSerializer,
@@ -21,8 +23,6 @@ from exchanges.paper.services import (
 )
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
-from trading.api.params import query_text
-from trading.api.serializers import ErrorSerializer
 
 
 ConnectionCheckJobSerializer = job_serializer_for(ConnectionCheckSerializer, "ConnectionCheckJob")

@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from core.api.serializers import drf_errors
 from notifications.models import TelegramConfig
-from trading.api.serializers import drf_errors
 
 
 class TelegramConfigSerializer(serializers.ModelSerializer):

@@ -5,12 +5,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.serializers import ErrorSerializer
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from notifications.api.serializers import TelegramConfigSerializer, TelegramTestResultSerializer
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
-from trading.api.serializers import ErrorSerializer
 
 TelegramTestJobSerializer = job_serializer_for(TelegramTestResultSerializer, "TelegramTestJob")
 

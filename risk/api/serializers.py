@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
+from core.api.serializers import NulFreeModelSerializer
 from risk.models import RiskAction, RiskConfig
 from risk.services import RISK_CONFIG_READ_ONLY
-from trading.api.serializers import NulFreeModelSerializer
 from trading.models import PositionGroup
 
 

@@ -17,6 +17,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.serializers import ErrorSerializer, drf_errors
 from exchanges.connector import ExchangeError
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
@@ -31,7 +32,6 @@ from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
-from trading.api.serializers import ErrorSerializer, drf_errors
 from trading.models import PositionGroup
 
 EvaluationJobSerializer = job_serializer_for(EvaluationSerializer, "RiskEvaluationJob")

@@ -14,8 +14,8 @@ from rest_framework import exceptions, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 
-from trading.api.serializers import ErrorSerializer
-from trading.api.throttling import AuthTokenRateThrottle
+from core.api.serializers import ErrorSerializer
+from core.api.throttling import AuthTokenRateThrottle
 
 WRONG_CREDENTIALS = "Wrong username or password (or the account is disabled)."
 # The User model's limit. Longer is no username, and the lockout's records (django-axes) keep 255

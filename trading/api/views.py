@@ -17,11 +17,12 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from core.api.params import query_text
+from core.api.serializers import ErrorSerializer
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
-from trading.api.params import query_text
 from trading.api.serializers import (
-    DCAConfigurationSerializer, ErrorSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
+    DCAConfigurationSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
     QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
 )
 from trading.job_kinds import queue_promote_request
