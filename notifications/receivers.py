@@ -16,6 +16,6 @@ def create_notifications_row_for_new_user(sender, instance, created, raw=False, 
 @receiver(post_save, sender=TelegramConfig, dispatch_uid="notifications-forget-enabled")
 def forget_cached_enabled_flag(sender, instance, **kwargs):
     """This process sees the new on/off at once (others within ENABLED_CACHE_SECONDS)."""
-    from notifications.events import _enabled_cache
+    from notifications.sink import _enabled_cache
 
     _enabled_cache.pop(str(instance.user_id), None)

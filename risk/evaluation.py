@@ -16,8 +16,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from core.events import emit
 from exchanges.models import ExchangeAccount
-from notifications.events import emit
 from risk.models import RiskAction, RiskConfig
 from risk.selection import OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
 from risk.selectors import filled_pyramid_counts, pyramids_complete, risk_candidate, with_market_precision

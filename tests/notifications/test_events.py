@@ -6,9 +6,9 @@ from decimal import Decimal as D
 
 import pytest
 
+from core.events import emit
 from exchanges.models import ExchangeAccount
 from exchanges.paper.services import paper_price_set
-from notifications.events import emit
 from notifications.models import Notification
 from notifications.tasks import threshold_sweep_task
 from trading.models import PositionGroup

@@ -16,9 +16,9 @@ from functools import partial
 from django.db import transaction
 from django.utils import timezone
 
+from core.events import emit
 from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
-from notifications.events import emit
 from risk.models import RiskAction
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended

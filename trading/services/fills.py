@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.events import emit
 from exchanges.currency import quote_of
-from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import group_transition
 from trading.states import GroupStatus, OrderStatus

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from core.events import emit
 from exchanges.connector import Connector
 from exchanges.services.accounts import connector_for_account
-from notifications.events import emit
 from trading.grid import sellable, take_profit_price
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
 from trading.services.budget import group_lock, sell_budget

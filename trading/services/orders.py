@@ -14,11 +14,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from core.events import emit
 from exchanges.connector import (
     Connector, ExchangeError, ExchangeOrder, OrderNotFound, PermanentError, RetryableError,
 )
 from exchanges.currency import quote_of
-from notifications.events import emit
 from trading.models import Order, PositionGroup
 from trading.services.fills import base_asset, group_refresh_stats
 from trading.services.transitions import StaleStatus, order_transition

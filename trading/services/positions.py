@@ -6,9 +6,9 @@ import logging
 import uuid
 from decimal import Decimal
 
+from core.events import emit
 from exchanges.connector import Connector
 from exchanges.services.accounts import connector_for_account
-from notifications.events import emit
 from risk.models import RiskAction
 from trading.alerts import Alert
 from trading.models import DCAConfiguration, Order, OrderType, PositionGroup, Pyramid, Signal, client_order_id_for
