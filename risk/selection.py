@@ -13,7 +13,9 @@ account's estimate), so an offset that "covers" the loss really does once the fe
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
+
+from exchanges.numbers import round_to_step
 
 ZERO = Decimal(0)
 
@@ -102,10 +104,6 @@ class OffsetPlan:
         return self.covered_usd >= self.required_usd
 
 
-def _steps(value: Decimal, step: Decimal, rounding) -> Decimal:
-    return (value / step).to_integral_value(rounding=rounding) * step
-
-
 def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
     """How much of each winner to close to pay for the loser's loss."""
     closing_fee = (loser.held_quantity * loser.current_price * loser.taker_fee_percent / 100 * loser.usd_rate
@@ -125,11 +123,11 @@ def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
         if per_unit <= 0:
             continue
         take = min(winner.unrealized_pnl_usd, needed)
-        quantity = _steps(take / per_unit, winner.step_size, ROUND_CEILING)
-        floor = max(winner.min_qty, _steps(winner.min_notional / winner.current_price, winner.step_size, ROUND_CEILING)
+        quantity = round_to_step(take / per_unit, winner.step_size, up=True)
+        floor = max(winner.min_qty, round_to_step(winner.min_notional / winner.current_price, winner.step_size, up=True)
                     if winner.min_notional else ZERO)
         quantity = max(quantity, floor)
-        quantity = min(quantity, _steps(winner.held_quantity, winner.step_size, ROUND_FLOOR))
+        quantity = min(quantity, round_to_step(winner.held_quantity, winner.step_size))
         if quantity <= 0 or quantity < floor:
             continue
         profit = quantity * per_unit

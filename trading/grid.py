@@ -7,6 +7,8 @@ from the pyramid's entry price, the share of the pyramid's capital and the leg's
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from exchanges.numbers import round_to_step, round_to_tick
+
 HUNDRED = Decimal(100)
 LEVEL_FIELDS = ("gap_percent", "weight_percent", "tp_percent")
 
@@ -170,23 +172,11 @@ class PlannedLeg:
         return self.price * self.quantity
 
 
-def round_down(value: Decimal, step: Decimal) -> Decimal:
-    """``value`` rounded down to a whole number of ``step``s (tick or lot size)."""
-    return (value // step) * step
-
-
-def round_up(value: Decimal, step: Decimal) -> Decimal:
-    units = value // step
-    if units * step < value:
-        units += 1
-    return units * step
-
-
 def round_price(order_side: str, price: Decimal, tick: Decimal) -> Decimal:
     """A price on the tick, to the trader's safe side: a buy rounds down (never pays more than
     planned), a sell rounds up (never sells for less). The one rounding rule for every limit price
     the engine plans (entry legs and take-profits, long and short)."""
-    return round_down(price, tick) if order_side == "buy" else round_up(price, tick)
+    return round_to_tick(price, tick, up=order_side != "buy")
 
 
 def leg_price(side: str, base_price: Decimal, gap_percent: Decimal, tick: Decimal) -> Decimal:
@@ -209,7 +199,7 @@ def sellable(quantity: Decimal, *, price: Decimal | None, step: Decimal, min_qty
              min_notional: Decimal) -> Decimal:
     """What of ``quantity`` one order can close: rounded down to the step, or zero when that is under
     the market's minimum quantity or (at ``price``) its minimum notional. Zero means dust."""
-    quantity = round_down(max(quantity, Decimal(0)), step)
+    quantity = round_to_step(max(quantity, Decimal(0)), step)
     if quantity <= 0 or quantity < min_qty or (price is not None and quantity * price < min_notional):
         return Decimal(0)
     return quantity
@@ -230,7 +220,7 @@ def plan_grid(
         price = leg_price(side, base_price, level.gap_percent, precision.tick_size)
         if price <= 0:
             raise GridError(f"Leg {index}: gap {level.gap_percent}% puts the price at {price}.")
-        quantity = round_down(capital * level.weight_percent / HUNDRED / price, precision.step_size)
+        quantity = round_to_step(capital * level.weight_percent / HUNDRED / price, precision.step_size)
         if quantity <= 0 or quantity < precision.min_qty:
             raise GridError(
                 f"Leg {index}: quantity {quantity} at {price} is below the exchange minimum {precision.min_qty}; "

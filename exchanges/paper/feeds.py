@@ -9,7 +9,7 @@ import math
 import random
 from decimal import Decimal
 
-from exchanges.paper.matching import round_to_step
+from exchanges.numbers import round_to_tick
 
 
 def synthetic_next_price(
@@ -17,5 +17,5 @@ def synthetic_next_price(
 ) -> Decimal:
     rng = random.Random(f"{seed}:{exchange_id}:{symbol}:{step}")
     move = math.exp(float(volatility_percent) / 100 * rng.gauss(0.0, 1.0))
-    next_price = round_to_step(price * Decimal(repr(move)), tick)
+    next_price = round_to_tick(price * Decimal(repr(move)), tick)
     return max(next_price, tick)

@@ -7,7 +7,9 @@ share of the order's amount per matching pass, so partial fills can be exercised
 """
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import Decimal
+
+from exchanges.numbers import round_to_step, round_to_tick
 
 HUNDRED = Decimal(100)
 
@@ -21,12 +23,6 @@ class Fill:
     is_maker: bool
 
 
-def round_to_step(value: Decimal, step: Decimal, *, up: bool = False) -> Decimal:
-    """``value`` as a whole number of ``step``s, rounded down (or up)."""
-    units = (value / step).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
-    return (units * step).quantize(step) if step < 1 else units * step
-
-
 def limit_crosses(side: str, limit: Decimal, price: Decimal) -> bool:
     return price <= limit if side == "buy" else price >= limit
 
@@ -34,8 +30,8 @@ def limit_crosses(side: str, limit: Decimal, price: Decimal) -> bool:
 def market_fill_price(side: str, price: Decimal, slippage_percent: Decimal, tick: Decimal) -> Decimal:
     """The current price moved against the trader by the slippage, on the tick grid."""
     if side == "buy":
-        return round_to_step(price * (1 + slippage_percent / HUNDRED), tick, up=True)
-    return round_to_step(price * (1 - slippage_percent / HUNDRED), tick)
+        return round_to_tick(price * (1 + slippage_percent / HUNDRED), tick, up=True)
+    return round_to_tick(price * (1 - slippage_percent / HUNDRED), tick)
 
 
 def fill_amount(*, amount: Decimal, filled: Decimal, ratio: Decimal, step: Decimal) -> Decimal:

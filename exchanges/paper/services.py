@@ -25,6 +25,7 @@ from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, Inv
 from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
 )
+from exchanges.numbers import round_to_tick
 from exchanges.paper import matching
 from exchanges.paper.candles import paper_prices_record
 from exchanges.paper.feeds import synthetic_next_price
@@ -129,7 +130,7 @@ def market_for(exchange_id: str, symbol: str) -> PaperMarket:
 def _on_tick(price: Decimal, market: PaperMarket) -> Decimal:
     if price <= 0:
         raise InvalidOrder(f"A price must be positive, got {price}.")
-    return max(matching.round_to_step(price, market.tick_size), market.tick_size)
+    return max(round_to_tick(price, market.tick_size), market.tick_size)
 
 
 def paper_price_set(*, exchange_id: str, symbol: str, price: Decimal) -> MatchResult:

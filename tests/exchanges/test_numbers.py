@@ -1,10 +1,11 @@
-"""How numbers read (pure): prices at the tick, quantities at the step, percentages, forms' plain numbers."""
+"""Numbers on the market's increments (pure): cutting to the step and tick, and how prices, quantities,
+percentages and forms' plain numbers read."""
 
 from decimal import Decimal
 
 import pytest
 
-from exchanges.numbers import at_increment, decimals_of, grouped, percent, plain
+from exchanges.numbers import at_increment, decimals_of, grouped, percent, plain, round_to_step, round_to_tick
 
 D = Decimal
 
@@ -56,3 +57,40 @@ def test_percentages_read_to_two_places():
     assert percent(D("-0.001")) == "0.00%"  # never "-0.00%"
     assert percent(D("1234.5")) == "1,234.50%"
     assert percent(None) == "—"
+
+
+# --- round_to_step / round_to_tick ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "step", "down", "up"), [
+    (D("2.0202"), D("0.001"), "2.020", "2.021"),
+    (D("17"), D("5"), "15", "20"),
+    (D("0.25"), D("0.5"), "0", "0.5"),
+    (D("99.749377"), D("0.01"), "99.74", "99.75"),
+    (D("0.0000098700"), D("0.00000001"), "0.00000987", "0.00000987"),  # already on the grid: unchanged
+    (D("0.000000004"), D("0.00000001"), "0", "0.00000001"),  # under one step: nothing, or one step up
+    (D("-1.5"), D("1"), "-2", "-1"),  # down is towards minus infinity, not towards zero
+])
+def test_a_value_is_cut_to_a_whole_number_of_steps_down_or_up(value, step, down, up):
+    assert round_to_step(value, step) == D(down)
+    assert round_to_step(value, step, up=True) == D(up)
+
+
+def test_a_cut_value_keeps_the_steps_decimal_places_as_the_exchange_writes_them():
+    assert str(round_to_step(D("2.020200000000"), D("0.001"))) == "2.020"  # a stored 12-place amount
+    assert str(round_to_step(D("3"), D("0.010"))) == "3.000"
+    assert str(round_to_step(D("1234"), D("10"))) == "1230"
+    assert str(round_to_step(D("0.25"), D("0.5"))) == "0.0"
+
+
+def test_the_cut_is_exact_beyond_the_decimal_contexts_28_digits():
+    # 1 - 1e-28 over a 0.5 step is 1.999…98, 29 digits: dividing first rounded it to 2 (one step too many).
+    value = D(1) - D("1e-28")
+    assert round_to_step(value, D("0.5")) == D("0.5")
+    assert round_to_step(value, D("0.5"), up=True) == D(1)
+
+
+def test_a_price_is_cut_to_the_tick_like_any_step():
+    assert round_to_tick(D("100.004"), D("0.01")) == D("100.00")
+    assert round_to_tick(D("100.004"), D("0.01"), up=True) == D("100.01")
+    assert round_to_tick(D("100.01"), D("0.01"), up=True) == D("100.01")

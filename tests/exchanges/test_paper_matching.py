@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from exchanges.paper.feeds import synthetic_next_price
-from exchanges.paper.matching import fill_amount, limit_crosses, make_fill, market_fill_price, round_to_step
+from exchanges.paper.matching import fill_amount, limit_crosses, make_fill, market_fill_price
 
 D = Decimal
 
@@ -35,12 +35,6 @@ def test_buy_fee_is_taken_in_base_and_sell_fee_in_quote():
     sell = make_fill(side="sell", amount=D("2"), price=D("100"), base="BTC", quote="USDT", fee_percent=D("0.1"), is_maker=True)
     assert (buy.fee, buy.fee_asset) == (D("0.002"), "BTC")
     assert (sell.fee, sell.fee_asset) == (D("0.2"), "USDT")
-
-
-def test_round_to_step():
-    assert round_to_step(D("2.0202"), D("0.001")) == D("2.020")
-    assert round_to_step(D("2.0202"), D("0.001"), up=True) == D("2.021")
-    assert round_to_step(D("17"), D("5")) == D("15")
 
 
 def walk(seed, steps=50, start=D("100")):

@@ -12,13 +12,13 @@ from django.db.models import Sum
 from django.test import TestCase
 
 from exchanges.models import ExchangeAccount, PaperOrder
+from exchanges.numbers import round_to_step
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_order_cancel, paper_price_set
 from tests.concurrency import at_once
 from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory
 from tests.trading.test_lifecycle import configure, cycle
-from trading.grid import round_down
 from trading.models import ExitReason, Order, PositionGroup
 from trading.services.closing import exit_order_create, position_close
 from trading.services.fills import group_refresh_stats
@@ -228,7 +228,7 @@ def test_binance_fee_less_queries_take_the_fee_from_the_trades(trader, route):
     assert all(leg.fee_currency == "SOL" and leg.fee == leg.filled_quantity * D("0.001") for leg in legs)
     received = sum(leg.filled_quantity - leg.fee for leg in legs)
     # The take-profits sell what the legs received (2.997 of 3.000 bought), all that one step allows.
-    assert sum(tp.quantity for tp in group.orders.filter(role="take_profit")) == round_down(received, D("0.001"))
+    assert sum(tp.quantity for tp in group.orders.filter(role="take_profit")) == round_to_step(received, D("0.001"))
     group = cycle("110")
     bought, sold = exchange_totals()
     assert sold <= bought and group.status == "closed"

@@ -20,11 +20,12 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from exchanges.connector import ExchangeError, Market, PermanentError
+from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
 from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
-from trading.grid import GridError, Precision, parse_levels, plan_grid, round_down
+from trading.grid import GridError, Precision, parse_levels, plan_grid
 from trading.models import (
     ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
@@ -292,7 +293,7 @@ def _reduce(signal, context, after) -> tuple[str, str]:
         if not held:
             return S.IGNORED, (f"Nothing of the {label} position has filled yet: nothing to reduce (its resting "
                                f"legs stay).")
-        quantity = round_down(held * alert.derivation.fraction, context.market.step_size)
+        quantity = round_to_step(held * alert.derivation.fraction, context.market.step_size)
         share = f" ({_percent(alert.derivation.fraction)} of the {held.normalize():f} held, the share the strategy closed)"
         if not quantity:
             return S.IGNORED, (f"{_percent(alert.derivation.fraction)} of the {held.normalize():f} held in the {label} "
