@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal, User
-from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
+from trading.states import GROUP_ACTIVE_STATUSES, SYNCED_STATUSES, GroupStatus, OrderStatus
 
 
 def active_groups(user) -> QuerySet[PositionGroup]:
@@ -87,8 +87,6 @@ def orders_to_cancel(group: PositionGroup) -> QuerySet[Order]:
 
 def symbols_to_sync(account=None) -> list[tuple[int, str]]:
     """(exchange account id, symbol) pairs with live orders: one fill-sync task each per cycle."""
-    from trading.services.sync import SYNCED_STATUSES
-
     orders = Order.objects.filter(status__in=SYNCED_STATUSES)
     if account is not None:
         orders = orders.filter(group__exchange_account=account)

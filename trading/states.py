@@ -70,6 +70,8 @@ GROUP_TERMINAL_STATUSES = frozenset({G.CLOSED, G.FAILED})
 # Orders that may still rest on (or reach) the exchange.
 ORDER_LIVE_STATUSES = frozenset({O.PENDING, O.OPEN, O.PARTIALLY_FILLED, O.UNKNOWN})
 ORDER_TERMINAL_STATUSES = frozenset({O.FILLED, O.CANCELLED, O.FAILED})
+# Orders the fill sync asks the exchange about (trading.services.sync; a pending one has not reached it yet).
+SYNCED_STATUSES = [O.OPEN, O.PARTIALLY_FILLED, O.UNKNOWN]
 
 
 def check_group_move(current: str, to: str) -> None:

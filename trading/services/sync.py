@@ -24,7 +24,7 @@ from trading.services.lifecycle import group_evaluate
 from trading.services.fills import group_refresh_stats
 from trading.services.orders import MAX_RETRY_AFTER_SECONDS, exchange_view, order_apply_exchange_state
 from trading.services.transitions import StaleStatus, order_transition
-from trading.states import OrderStatus
+from trading.states import SYNCED_STATUSES, OrderStatus
 from trading.stats import ZERO, PositionStats
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ UNKNOWN_GRACE_POLLS = 3
 # otherwise a fast sync failed a leg its task was about to send (tests/stack, faults ``unavailable``
 # and ``rate_limited``).
 PLACEMENT_RETRY_WINDOW = timedelta(seconds=MAX_RETRY_AFTER_SECONDS + 60)
-SYNCED_STATUSES = [OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
 
 
 def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = None) -> int:
