@@ -7,3 +7,4 @@ class ExchangesConfig(AppConfig):
 
     def ready(self) -> None:
         from exchanges import job_kinds  # noqa: F401  (registers the background job kinds)
+        from exchanges import tasks  # noqa: F401  (registers the tasks that exchanges.dispatch looks up by name)

@@ -7,3 +7,4 @@ class TradingConfig(AppConfig):
 
     def ready(self) -> None:
         from trading import job_kinds, receivers  # noqa: F401  (background job kinds; the webhook user cache forgets saved users)
+        from trading import tasks  # noqa: F401  (registers the tasks that trading.services.dispatch looks up by name)

@@ -1,4 +1,5 @@
-"""Every enqueue of the engine's background work, in one place (the only module that knows task objects).
+"""Every enqueue of the engine's background work, in one place (the only module that knows task objects,
+looked up by name in Celery's registry: ``trading.tasks`` imports the services, so services never import it).
 
 Call these after the decision's transaction committed (``transaction.on_commit``) or outside any.
 None of them raises: a broker outage leaves the decision standing in the database, and a sweep
@@ -10,7 +11,18 @@ handed to the broker.
 import logging
 from decimal import Decimal
 
+from celery import group as celery_group
+
+from core.dispatch import task
+
 logger = logging.getLogger(__name__)
+
+# The tasks' registered names (trading/tasks.py, imported by TradingConfig.ready()).
+ROUTE_SIGNAL = "trading.tasks.route_signal_task"
+SUBMIT_PYRAMID = "trading.tasks.submit_pyramid_task"
+PLACE_ORDER = "trading.tasks.place_order_task"
+CLOSE_POSITION = "trading.tasks.close_position_task"
+PROMOTE_QUEUE = "trading.tasks.promote_queue_task"
 
 
 def _send(what: str, send) -> bool:
@@ -23,30 +35,22 @@ def _send(what: str, send) -> bool:
 
 
 def route_signal(signal_id) -> bool:
-    from trading.tasks import route_signal_task
-
-    return _send(f"routing of signal {signal_id}", lambda: route_signal_task.delay(str(signal_id)))
+    return _send(f"routing of signal {signal_id}", lambda: task(ROUTE_SIGNAL).delay(str(signal_id)))
 
 
 def submit_pyramid(pyramid_id) -> bool:
-    from trading.tasks import submit_pyramid_task
-
-    return _send(f"the grid of pyramid {pyramid_id}", lambda: submit_pyramid_task.delay(str(pyramid_id)))
+    return _send(f"the grid of pyramid {pyramid_id}", lambda: task(SUBMIT_PYRAMID).delay(str(pyramid_id)))
 
 
 def place_order(order_id) -> bool:
-    from trading.tasks import place_order_task
-
-    return _send(f"placement of order {order_id}", lambda: place_order_task.delay(str(order_id)))
+    return _send(f"placement of order {order_id}", lambda: task(PLACE_ORDER).delay(str(order_id)))
 
 
 def close_position(group_id, reason: str, quantity: Decimal | None = None, then_submit=(), *,
                    request_key: str | None = None) -> bool:
     """A full close (``quantity`` None) or a reduce; a reduce carries the ``request_key`` that makes it
     sell once however often its task runs."""
-    from trading.tasks import close_position_task
-
-    return _send(f"the close of group {group_id}", lambda: close_position_task.delay(
+    return _send(f"the close of group {group_id}", lambda: task(CLOSE_POSITION).delay(
         str(group_id), str(reason), str(quantity) if quantity is not None else None, [str(p) for p in then_submit],
         request_key))
 
@@ -54,17 +58,11 @@ def close_position(group_id, reason: str, quantity: Decimal | None = None, then_
 def close_positions_together(closes: list[tuple[str, str | None, str | None]], reason: str) -> bool:
     """Several closes (group id, quantity or None, request key or None) as one Celery group: published at
     once, run in parallel."""
-    from celery import group as celery_group
-
-    from trading.tasks import close_position_task
-
     return _send(f"{len(closes)} closes", lambda: celery_group(
-        close_position_task.s(str(group_id), str(reason), quantity, [], request_key)
+        task(CLOSE_POSITION).s(str(group_id), str(reason), quantity, [], request_key)
         for group_id, quantity, request_key in closes
     ).apply_async())
 
 
 def promote_queue(user_id) -> bool:
-    from trading.tasks import promote_queue_task
-
-    return _send(f"queue promotion for user {user_id}", lambda: promote_queue_task.delay(str(user_id)))
+    return _send(f"queue promotion for user {user_id}", lambda: task(PROMOTE_QUEUE).delay(str(user_id)))
