@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run reset test bench soak
+.PHONY: run reset test lint bench soak
 SOAK_SECONDS ?= 200
 
 $(VENV)/.installed: requirements.txt
@@ -23,8 +23,14 @@ run: $(VENV)/.installed
 reset: $(VENV)/.installed
 	@$(PY) -m config.launcher reset
 
-test: $(VENV)/.installed
+# Lint, format and type checks first (seconds), then the suite.
+test: lint
 	$(PY) -m tests.servers $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed
 	$(PY) -m tests.servers $(PY) -m tests.bench $(BENCH)

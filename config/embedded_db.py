@@ -38,6 +38,7 @@ import stat
 import subprocess
 import sys
 import time
+from typing import Any
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
@@ -246,7 +247,7 @@ class Cluster:
 
     def _run(self, command: list[str], *, check: bool = True) -> None:
         owner = _server_user()
-        kwargs = {"user": owner[0], "group": owner[1], "extra_groups": []} if owner is not None else {}
+        kwargs: dict[str, Any] = {"user": owner[0], "group": owner[1], "extra_groups": []} if owner else {}
         # cwd: the server user may not be able to read the caller's working directory.
         subprocess.run(command, check=check, cwd=self.folder, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)

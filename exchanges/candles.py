@@ -159,7 +159,7 @@ def chart_window(*, timeframe_minutes: int, opened_at: float, closed_at: float |
     candidates = chart_interval_candidates(timeframe_minutes, supported)
     if not candidates:
         return None
-    window = None
+    window: ChartWindow | None = None
     for interval in candidates:
         size = interval * MINUTE
         start = bucket_start(opened_at, interval) - lead * size
@@ -169,6 +169,7 @@ def chart_window(*, timeframe_minutes: int, opened_at: float, closed_at: float |
         window = ChartWindow(interval, start, max(end, start), closed)
         if window.count <= max_candles:
             return window
+    assert window is not None  # candidates is not empty
     return replace(window, start=window.end - (max_candles - 1) * window.interval_minutes * MINUTE)
 
 

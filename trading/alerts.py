@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from trading.intents import Derivation, IntentUnclear, derive_intent
 
@@ -377,7 +377,7 @@ def parse_timestamp(value: Any) -> datetime:
             raise ValueError("Timestamp must be a finite number")
         try:
             # Inside the try: a 4,000-digit integer overflows the float division itself.
-            seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS_FROM else value
+            seconds = value / 1000 if abs(Decimal(value)) >= _EPOCH_MILLISECONDS_FROM else value
             return datetime.fromtimestamp(float(seconds), tz=UTC)
         except (ArithmeticError, OSError, ValueError):  # OverflowError and Decimal's own
             raise ValueError("Timestamp is out of range") from None
@@ -397,6 +397,16 @@ def parse_timestamp(value: Any) -> datetime:
 def _position_side(direction: str | None) -> str | None:
     return {"buy": "long", "long": "long", "sell": "short", "short": "short"}.get(direction or "")
 
+
+
+_T = TypeVar("_T")
+
+def _validated(value: _T | None) -> _T:
+    """A field that passed validation: the parsers answer None only where they reported an error,
+    and any reported error has raised AlertInvalid before the alert is built."""
+    if value is None:
+        raise AssertionError("a validated alert field is None without a reported error")
+    return value
 
 def alert_side(*, intent: str, intent_side: str, market_position: str, prev_market_position: str) -> str:
     """The position side an alert is about (README "Signals to orders").
@@ -556,34 +566,35 @@ def parse_alert(
         intent, order_size, position_size_type = derivation.intent, derivation.quantity, "contracts"
         side = derivation.side
     else:
-        side = alert_side(intent=intent, intent_side=intent_side, market_position=market_position,
-                          prev_market_position=prev_market_position)
+        side = alert_side(intent=_validated(intent), intent_side=_validated(intent_side),
+                          market_position=_validated(market_position),
+                          prev_market_position=_validated(prev_market_position))
     return Alert(
-        user_id=user_id,
-        source=source,
-        timestamp=timestamp,
-        exchange=exchange,
-        tv_symbol=symbol,
-        timeframe=timeframe,
-        action=action,
-        market_position=market_position,
+        user_id=_validated(user_id),
+        source=_validated(source),
+        timestamp=_validated(timestamp),
+        exchange=_validated(exchange),
+        tv_symbol=_validated(symbol),
+        timeframe=_validated(timeframe),
+        action=_validated(action),
+        market_position=_validated(market_position),
         market_position_size=market_position_size,
-        prev_market_position=prev_market_position,
+        prev_market_position=_validated(prev_market_position),
         prev_market_position_size=prev_market_position_size,
-        entry_price=entry_price,
+        entry_price=_validated(entry_price),
         close_price=close_price,
         order_size=order_size,
-        trade_id=trade_id,
-        alert_name=alert_name,
-        alert_message=alert_message,
-        intent=intent,
-        intent_side=intent_side,
-        position_size_type=position_size_type,
-        precision_mode=precision_mode,
+        trade_id=_validated(trade_id),
+        alert_name=_validated(alert_name),
+        alert_message=_validated(alert_message),
+        intent=_validated(intent),
+        intent_side=_validated(intent_side),
+        position_size_type=_validated(position_size_type),
+        precision_mode=_validated(precision_mode),
         max_slippage_percent=max_slippage_percent,
         stop_loss=stop_loss,
         take_profit=take_profit,
         side=side,
-        requested_intent=requested_intent,
+        requested_intent=_validated(requested_intent),
         derivation=derivation,
     )

@@ -165,7 +165,8 @@ def value_label(value: Decimal, step: Decimal) -> str:
     """A tick's value with as many places as its step needs and thousands separators: "-1,500", "0.25"."""
     if not value:
         return "0"
-    places = max(0, -step.normalize().as_tuple().exponent)
+    exponent = step.normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 0  # NaN/Infinity steps have no places
     return f"{value:,.{places}f}"
 
 

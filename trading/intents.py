@@ -92,12 +92,11 @@ def derive_intent(
         return Derivation("reverse", "reverse", after, quantity, None,
                           f"{change}: reverse (close the {before}, open {after}{size})")
 
-    for field, size in (("prev_market_position_size", prev_market_position_size),
-                        ("market_position_size", market_position_size)):
-        if size is None:
-            raise IntentUnclear(
-                f"execution_intent auto needs tv.{field} ({{{{strategy.{field}}}}}) to tell adding to the "
-                f"{after} from reducing it", field=field)
+    if prev_market_position_size is None or market_position_size is None:
+        field = "prev_market_position_size" if prev_market_position_size is None else "market_position_size"
+        raise IntentUnclear(
+            f"execution_intent auto needs tv.{field} ({{{{strategy.{field}}}}}) to tell adding to the "
+            f"{after} from reducing it", field=field)
     if market_position_size > prev_market_position_size:
         quantity = market_position_size - prev_market_position_size
         return Derivation("signal", "add", after, quantity, None, f"{change}: add {_number(quantity)} (a pyramid)")

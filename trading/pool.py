@@ -80,7 +80,7 @@ def rank_queue(candidates: list[QueueCandidate], rules: dict[str, bool]) -> list
     """Promotion order: continuation, deepest loss %, most replaced, oldest — each rule switchable."""
 
     def key(candidate: QueueCandidate):
-        parts = []
+        parts: list[object] = []
         if rules.get("same_pair_timeframe", True):
             parts.append(0 if candidate.is_pyramid_continuation else 1)
         if rules.get("deepest_loss_percent", True):

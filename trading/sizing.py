@@ -44,9 +44,9 @@ def pyramid_sizing(
     """The pyramid's capital (as ``capital_for_signal``) and where it came from."""
     capital = capital_for_signal(capital_usd=capital_usd, use_signal_size=use_signal_size, order_size=order_size,
                                  size_type=size_type, entry_price=entry_price, quote_usd_rate=quote_usd_rate)
-    has_size = bool(order_size and order_size > 0)
+    has_size = order_size is not None and order_size > 0
     alert_size = ""
-    if has_size:
+    if order_size is not None and has_size:
         alert_size = amount_text(order_size, quote) if size_type == "quote" else f"{order_size.normalize():f} {base}"
     if use_signal_size and has_size:
         return Sizing(capital, True, f"{alert_size} from the alert (use_signal_size on)")

@@ -156,6 +156,7 @@ def _paper_candles(account: ExchangeAccount, symbol: str, timeframe_minutes: int
     window = chart_window(timeframe_minutes=timeframe_minutes, opened_at=opened_at.timestamp(),
                           closed_at=closed_at.timestamp() if closed_at else None, now=now_seconds,
                           supported=recorded_intervals(recorded_minutes, min_candles=MIN_RECORDED_CANDLES))
+    assert window is not None  # recorded_intervals always serves 1-minute candles
     candles = [candle for candle in resample(recorded, window.interval_minutes)
                if window.start <= candle.opened_at <= window.end]
     whose = "your own prices for this market" if own else "the paper feed's recorded prices"

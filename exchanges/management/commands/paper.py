@@ -89,7 +89,7 @@ class Command(BaseCommand):
             raise CommandError(f"Give the count of {fault}: `paper fault {account_id} {fault} <count>`.")
         if clear:
             account = paper_faults_clear(account_id=account_id)
-        elif fault:
+        elif fault and count is not None:
             account = paper_fault_arm(account_id=account_id, fault=fault, count=count)
         else:
             account = self._account(account_id)
