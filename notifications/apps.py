@@ -7,3 +7,6 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from notifications import job_kinds, receivers  # noqa: F401  (background job kinds; the per-user row creation)
+        from notifications.views import add_page_sections
+
+        add_page_sections()  # the Telegram section of the settings page
