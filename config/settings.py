@@ -419,6 +419,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
+    # A service's refusal (core.errors.DomainError) answers {"detail": …} with its status, in one place.
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "core.api.throttling.AnonRateThrottle",
         "core.api.throttling.UserRateThrottle",

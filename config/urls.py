@@ -24,5 +24,9 @@ urlpatterns = [
     # Its start-up script is a request of its own, not inline: the Content-Security-Policy allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api_docs.html"),
          name="api-docs"),
+    # The dashboard: each app's pages at the site root.
     path("", include("trading.urls")),
+    path("", include("risk.urls")),
+    path("", include("exchanges.urls")),
+    path("", include("notifications.urls")),
 ]

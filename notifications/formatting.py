@@ -8,10 +8,12 @@ messages go out in Telegram's HTML parse mode.
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from html import escape, unescape
 
+from core.formatting import format_duration
 from exchanges.currency import is_usd, quote_of
+from trading import take_profit
 
 BOX_WIDTH = 30  # the reference's box: 30 rules after the corner, as in "└──…" of the entry example
 
@@ -120,21 +122,6 @@ class ExitView:
 # --- Number helpers (reference §7.2 helper methods) -------------------------------------------
 
 
-def format_duration(elapsed: timedelta) -> str:
-    """15m under an hour, 2.5h under a day, 1.2d beyond."""
-    hours = Decimal(elapsed.total_seconds()) / 3600
-    if hours < 1:
-        return f"{int(hours * 60)}m"
-    if hours < 24:
-        return f"{_one_decimal(hours)}h"
-    return f"{_one_decimal(hours / 24)}d"
-
-
-def _one_decimal(value: Decimal) -> str:
-    text = str(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-    return text[:-2] if text.endswith(".0") else text
-
-
 def format_price(price: Decimal | None, decimals: int | None = None) -> str:
     """Thousands separators; 2 decimals from 1 up, enough for 4 significant digits below (max 8)."""
     if price is None:
@@ -217,11 +204,12 @@ def _identity(position: PositionView) -> list[str]:
 
 
 def aggregate_target(position: PositionView) -> Decimal | None:
+    """The card's aggregate take-profit: the engine's formula, from the average entry (the planned entry before
+    any fill)."""
     basis = position.weighted_avg_entry or position.base_entry_price
     if not position.tp_aggregate_percent or not basis:
         return None
-    factor = position.tp_aggregate_percent / 100
-    return basis * (1 + factor) if position.side == "long" else basis * (1 - factor)
+    return take_profit.aggregate_target(position.side, basis, position.tp_aggregate_percent)
 
 
 def format_position(position: PositionView, options: DisplayOptions, *, title: str = "Entry") -> str:

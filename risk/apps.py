@@ -7,3 +7,6 @@ class RiskConfig(AppConfig):
 
     def ready(self) -> None:
         from risk import job_kinds, receivers  # noqa: F401  (background job kinds; the per-user row creation)
+        from risk.views import add_page_sections
+
+        add_page_sections()  # the engine and pool on the overview, the risk settings on the settings page

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
@@ -100,7 +101,7 @@ def engine_force_start(*, user, by: str = "the trader") -> RiskConfig:
 # --- Per-position controls ---------------------------------------------------------------------------
 
 
-class GroupNotOpen(Exception):
+class GroupNotOpen(DomainError):
     """The position is closed or failed: the risk engine no longer looks at it, so there is nothing to set."""
 
 
@@ -155,7 +156,7 @@ def _risk_flag_set(group: PositionGroup, flag: str, value: bool, action_type: st
 
 
 def _label(group: PositionGroup) -> str:
-    return f"{group.side} {group.symbol} {group.timeframe}m position on {group.exchange}"
+    return group.label_on_exchange
 
 
 # --- Exchange sync on demand ---------------------------------------------------------------------

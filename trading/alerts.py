@@ -19,6 +19,7 @@ Payloads nested deeper than ``MAX_JSON_DEPTH`` are refused before any walk, so n
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -598,3 +599,41 @@ def parse_alert(
         requested_intent=_validated(requested_intent),
         derivation=derivation,
     )
+
+
+# --- The alert body a trader's TradingView alert sends ----------------------------------------------------
+
+# The risk block of a new alert: half a percent of slippage, no stop or take-profit of the alert's own.
+DEFAULT_ALERT_RISK = {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None}
+
+
+def alert_body(*, user_id, secret: str, timestamp: str, tv: dict, strategy_info: dict, execution_intent: dict,
+               risk: dict | None = None) -> dict:
+    """An alert body in the shape ``parse_alert`` reads (README "Webhook"), its keys in the README's order."""
+    return {
+        "user_id": str(user_id), "secret": secret, "source": "tradingview", "timestamp": timestamp, "tv": tv,
+        "strategy_info": strategy_info, "execution_intent": execution_intent,
+        "risk": dict(DEFAULT_ALERT_RISK) if risk is None else risk,
+    }
+
+
+def alert_template(user) -> str:
+    """The TradingView alert message (the payload of README "Webhook") with this trader's id and secret filled
+    in and TradingView's placeholders everywhere else: what the settings page gives the trader to paste."""
+    payload = alert_body(
+        user_id=user.pk, secret=user.webhook_secret, timestamp="{{timenow}}",
+        tv={
+            "exchange": "{{exchange}}", "symbol": "{{ticker}}", "timeframe": "{{interval}}",
+            "action": "{{strategy.order.action}}", "market_position": "{{strategy.market_position}}",
+            "market_position_size": "{{strategy.market_position_size}}",
+            "prev_market_position": "{{strategy.prev_market_position}}",
+            "prev_market_position_size": "{{strategy.prev_market_position_size}}",
+            "entry_price": "{{strategy.order.price}}", "close_price": "{{close}}",
+            "order_size": "{{strategy.order.contracts}}",
+        },
+        strategy_info={"trade_id": "{{strategy.order.id}}", "alert_name": "My strategy",
+                       "alert_message": "{{strategy.order.alert_message}}"},
+        execution_intent={"type": "auto", "side": "{{strategy.order.action}}",
+                          "position_size_type": "contracts", "precision_mode": "auto"},
+    )
+    return json.dumps(payload, indent=2)

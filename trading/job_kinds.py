@@ -7,6 +7,7 @@ from jobs.registry import JobOutcome, job_kind
 from jobs.services import job_request
 from risk.models import RiskConfig
 from trading.api.serializers import QueuePromoteResultSerializer
+from trading.errors import QueueEntryNotQueued
 from trading.models import QueuedSignal, Signal
 from trading.services.promotion import queue_promote
 
@@ -14,12 +15,12 @@ QUEUE_PROMOTE = "queue_promote"
 OPENED = (Signal.Status.OPENED, Signal.Status.PYRAMIDED)
 
 
-def _label(entry: QueuedSignal) -> str:
-    return f"{entry.side} {entry.symbol} {entry.timeframe}m"
-
-
 def queue_promote_request(*, entry: QueuedSignal) -> Job:
-    return job_request(user=entry.user, kind=QUEUE_PROMOTE, subject_id=entry.pk, title=f"Promote {_label(entry)}")
+    """The trader's promote (page and API), run in the background. Raises ``QueueEntryNotQueued`` for an
+    entry that has left the queue."""
+    if entry.status != QueuedSignal.Status.QUEUED:
+        raise QueueEntryNotQueued(entry)
+    return job_request(user=entry.user, kind=QUEUE_PROMOTE, subject_id=entry.pk, title=f"Promote {entry.label}")
 
 
 @job_kind(QUEUE_PROMOTE)
@@ -27,9 +28,9 @@ def queue_promote_run(job: Job) -> JobOutcome:
     entry = QueuedSignal.objects.filter(user=job.user, pk=job.subject_id).first()
     if entry is None:
         return JobOutcome(ok=False, message="The queue entry no longer exists.")
-    label = _label(entry)
+    label = entry.label
     if entry.status != QueuedSignal.Status.QUEUED:  # promoted, expired or removed since the click
-        return JobOutcome(ok=False, message=f"{label} had already left the queue ({entry.get_status_display().lower()}).")
+        return JobOutcome(ok=False, message=str(QueueEntryNotQueued(entry)))
     try:
         signal = queue_promote(entry=entry)
     except ExchangeError as exc:  # the connector's text: already cleaned of keys and signed URLs

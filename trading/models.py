@@ -16,6 +16,11 @@ from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_
 from trading.states import GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, choices
 
 
+def position_label(side: str, symbol: str, timeframe_minutes: int) -> str:
+    """A position's name in messages and pages: side, symbol, timeframe ("long BTC/USDT 15m")."""
+    return f"{side} {symbol} {timeframe_minutes}m"
+
+
 def new_webhook_secret() -> str:
     """32 random bytes, URL-safe (43 characters)."""
     return secrets.token_urlsafe(32)
@@ -359,6 +364,16 @@ class PositionGroup(models.Model):
         return f"{self.side} {self.exchange} {self.symbol} {self.timeframe}m ({self.status})"
 
     @property
+    def label(self) -> str:
+        """How pages, messages and the journal name the position: "long BTC/USDT 15m"."""
+        return position_label(self.side, self.symbol, self.timeframe)
+
+    @property
+    def label_on_exchange(self) -> str:
+        """The label where the exchange matters too: "long BTC/USDT 15m position on binance"."""
+        return f"{self.label} position on {self.exchange}"
+
+    @property
     def quote_currency(self) -> str:
         """The currency of the group's figures (``exchanges.currency``)."""
         return quote_of(self.symbol)
@@ -545,6 +560,11 @@ class QueuedSignal(models.Model):
 
     def __str__(self) -> str:
         return f"queued {self.side} {self.exchange} {self.symbol} {self.timeframe}m"
+
+    @property
+    def label(self) -> str:
+        """The position it would open, named as the position will be: "long BTC/USDT 15m"."""
+        return position_label(self.side, self.symbol, self.timeframe)
 
 
 class EngineHeartbeat(models.Model):

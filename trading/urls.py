@@ -1,4 +1,6 @@
-"""The dashboard's pages, their live partials and their forms (all login-required, forms POST with CSRF)."""
+"""The trading app's dashboard pages, their live partials and their forms (all login-required, forms POST with
+CSRF). The risk, exchange account and Telegram pages are in ``risk.urls``, ``exchanges.urls`` and
+``notifications.urls``."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -10,13 +12,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("", views.overview, name="overview"),
     path("partials/positions/", views.positions_partial, name="partial-positions"),
-    path("partials/engine/", views.engine_partial, name="partial-engine"),
-    path("partials/pool/", views.pool_partial, name="partial-pool"),
     path("partials/jobs/<uuid:job_id>/", views.job_partial, name="partial-job"),
-    path("partials/balances/", views.balances_partial, name="partial-balances"),
-    path("balances/<int:account_id>/refresh/", views.balance_refresh, name="balance-refresh"),
-    path("engine/stop/", views.engine_stop, name="engine-stop"),
-    path("engine/start/", views.engine_start, name="engine-start"),
     path("positions/<uuid:group_id>/", views.position_detail, name="position-detail"),
     path("positions/<uuid:group_id>/partial/", views.position_partial, name="partial-position"),
     path("positions/<uuid:group_id>/chart/", views.position_chart, name="position-chart"),
@@ -26,19 +22,10 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("queue/<uuid:entry_id>/remove/", views.queue_remove, name="queue-remove"),
     path("queue/<uuid:entry_id>/promote/", views.queue_promote_entry, name="queue-promote"),
-    path("risk/", views.risk, name="risk"),
-    path("risk/positions/<uuid:group_id>/<str:control>/", views.risk_control, name="risk-control"),
     path("signals/", views.signals, name="signals"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/rotate-secret/", views.rotate_secret, name="rotate-secret"),
-    path("settings/telegram-test/", views.telegram_test, name="telegram-test"),
-    path("settings/telegram/", views.telegram_config_edit, name="telegram-edit"),
-    path("settings/risk/", views.risk_config_edit, name="risk-config-edit"),
     path("settings/dca/new/", views.dca_config_create, name="dca-config-create"),
     path("settings/dca/<int:config_id>/", views.dca_config_edit, name="dca-config-edit"),
     path("settings/dca/<int:config_id>/delete/", views.dca_config_delete, name="dca-config-delete"),
-    path("settings/exchange-accounts/new/", views.exchange_account_create, name="exchange-account-create"),
-    path("settings/exchange-accounts/<int:account_id>/", views.exchange_account_edit, name="exchange-account-edit"),
-    path("settings/exchange-accounts/<int:account_id>/test/", views.exchange_account_test,
-         name="exchange-account-test"),
 ]

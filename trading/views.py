@@ -1,4 +1,9 @@
-"""The server-rendered dashboard: overview, position ladder, queue, risk, signals and settings.
+"""The trading app's dashboard pages: overview, position ladder, trade history, queue, signals and settings.
+
+The risk, exchange account and Telegram pages are in ``risk.views``, ``exchanges.views`` and
+``notifications.views``; the overview and the settings page show their parts through
+``OVERVIEW_SECTIONS`` and ``SETTINGS_SECTIONS``, which those apps fill from their ``ready()``, so this
+module imports neither risk nor notifications. Shared page plumbing is in ``core.views``.
 
 Every page reads through selectors and changes state only through services (the same ones the API
 calls); every object is looked up with ``user=request.user``, so another trader's id answers 404.
@@ -16,54 +21,41 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, localcontext
-from functools import partial, wraps
+from functools import partial
 from itertools import chain
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from exchanges.connector import ExchangeError
-from exchanges.job_kinds import balance_refresh_request, test_connection_request
+from core.formatting import format_duration
+from core.views import (
+    PageSections, error_message, owned_form, partial_login_required, settings_section, to_job,
+)
 from exchanges.models import ExchangeAccount
 from exchanges.numbers import at_increment, decimals_of, plain
-from exchanges.selectors import account_balances
 from exchanges.services.candles import chart_candles
+from exchanges.views import balances_context
 from jobs.selectors import jobs_of
-from jobs.states import JobStatus
-from notifications.formatting import format_duration
-from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
-from notifications.models import TelegramConfig
-from risk.selectors import engine_label, engine_state
-from risk.models import RiskConfig
-from risk.selectors import risk_actions, risk_status
-from risk.services import (
-    GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
-    risk_config_update,
-)
-from trading.reachability import webhook_url_problems
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal
-from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
+from trading.alerts import alert_template
 from trading.api.serializers import dca_configuration_clash
-from trading.forms import (
-    DCAConfigurationForm, ExchangeAccountForm, RiskConfigForm, TelegramConfigForm, TradeFilterForm,
-)
+from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
+from trading.errors import PositionNotClosable, QueueEntryNotQueued
+from trading.forms import DCAConfigurationForm, TradeFilterForm
 from trading.job_kinds import queue_promote_request
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal
+from trading.reachability import webhook_url_problems
 from trading.selectors import (
-    SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals,
-    committed_exposure_usd, markets_of, positions_queryset, realized_pnl_by_day, realized_pnl_today_usd,
-    refused_since, signals_listed,
+    SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals, markets_of,
+    positions_queryset, realized_pnl_by_day, refused_since, signals_listed,
 )
-from trading.services.closing import position_close_enqueue, position_close_request
-from trading.services.queue import queue_cancel
+from trading.services.closing import NOT_CLOSABLE, position_close_by_trader
+from trading.services.queue import queue_remove as queue_remove_entry
 from trading.services.users import user_rotate_webhook_secret
 from trading.states import GroupStatus, OrderStatus
 from trading.stats import FillEvent, TradeSummary, trade_summary
@@ -71,10 +63,8 @@ from trading.take_profit import aggregate_target, stop_from_percent
 
 # How many rows the history pages show: a screenful of recent activity; older rows are in the API.
 SIGNALS_SHOWN = 200
-RISK_ACTIONS_SHOWN = 100
 QUEUE_HISTORY_SHOWN = 50
 
-NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
 # A position in these shows its final figures: nothing of it trades any more.
 FINISHED = (GroupStatus.CLOSED, GroupStatus.FAILED)
 # How often the position page asks for its chart again: as often as the ladder's fills change the lines
@@ -82,29 +72,13 @@ FINISHED = (GroupStatus.CLOSED, GroupStatus.FAILED)
 CHART_POLL_SECONDS = 10
 CHART_POLL_SECONDS_FINISHED = 60
 
-
-def partial_login_required(view):
-    """``login_required`` for the htmx partials: a poll after the session ended sends the whole page to
-    the login form (``HX-Redirect``) instead of swapping the login form into a table."""
-    page_view = login_required(view)
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated and request.headers.get("HX-Request"):
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = f"{settings.LOGIN_URL}?next=/"
-            return response
-        return page_view(request, *args, **kwargs)
-
-    return wrapper
+# The parts other apps add to the overview (risk: the engine and the pool) and to the settings page (risk:
+# pool and risk settings; notifications: Telegram), from their AppConfig.ready().
+OVERVIEW_SECTIONS = PageSections()
+SETTINGS_SECTIONS = PageSections()
 
 
 # --- Overview ---------------------------------------------------------------------------------------
-
-
-def _risk_config(user) -> RiskConfig:
-    risk, _ = RiskConfig.objects.get_or_create(user=user)
-    return risk
 
 
 def _open_positions(user) -> list[PositionGroup]:
@@ -118,33 +92,16 @@ def _open_positions(user) -> list[PositionGroup]:
     return positions
 
 
-def _engine_context(user, risk: RiskConfig | None = None) -> dict:
-    risk = risk or _risk_config(user)
-    return {"risk": risk, "engine": {**engine_state(risk), "label": engine_label(risk)}}
-
-
-def _pool_context(user, risk: RiskConfig | None = None) -> dict:
-    return {
-        "risk": risk or _risk_config(user),
-        "open_count": active_groups(user).count(),
-        "exposure_usd": committed_exposure_usd(user),
-        "queue_size": QueuedSignal.objects.filter(user=user, status=QueuedSignal.Status.QUEUED).count(),
-        "realized_pnl_today_usd": realized_pnl_today_usd(user),
-    }
-
-
 @login_required
 @require_GET
 def overview(request):
     user = request.user
-    risk = _risk_config(user)  # one read for the pool and the engine parts
     positions = _open_positions(user)
     context = {
-        **_pool_context(user, risk),
+        **OVERVIEW_SECTIONS.context(user),
         "pnl_chart": pnl_chart(realized_pnl_by_day(user, days=PNL_CHART_DAYS)),
         "pnl_chart_days": PNL_CHART_DAYS,
-        **_engine_context(user, risk),
-        **_balances_context(user),
+        **balances_context(user),
         "positions": positions,
         "has_history": bool(positions) or PositionGroup.objects.filter(user=user).exists(),
     }
@@ -157,82 +114,6 @@ def positions_partial(request):
     positions = _open_positions(request.user)
     has_history = bool(positions) or PositionGroup.objects.filter(user=request.user).exists()
     return render(request, "trading/partials/positions_table.html", {"positions": positions, "has_history": has_history})
-
-
-@partial_login_required
-@require_GET
-def pool_partial(request):
-    return render(request, "trading/partials/pool_stats.html", _pool_context(request.user))
-
-
-@partial_login_required
-@require_GET
-def engine_partial(request):
-    return render(request, "trading/partials/engine_state.html", _engine_context(request.user))
-
-
-def _balances_context(user, refresh_error: str = "") -> dict:
-    rows = account_balances(user)
-    return {"balances": rows, "balances_refreshing": any(row.refreshing for row in rows),
-            "balance_refresh_error": refresh_error}
-
-
-@partial_login_required
-@require_GET
-def balances_partial(request):
-    return render(request, "trading/partials/balances.html", _balances_context(request.user))
-
-
-@login_required
-@require_POST
-def balance_refresh(request, account_id):
-    """Read the account's balance in the background. From htmx: the balances fragment, polling until the
-    new figures are in; without JavaScript: back to the overview with the job's line."""
-    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
-    job = balance_refresh_request(account=account)
-    if not request.headers.get("HX-Request"):
-        return _to_job(resolve_url("overview"), job)
-    job.refresh_from_db(fields=["status", "message", "started_at"])
-    refused = job.message if job.status == JobStatus.FAILED and job.started_at is None else ""  # the broker was down
-    return render(request, "trading/partials/balances.html", _balances_context(request.user, refused))
-
-
-@login_required
-@require_POST
-def engine_stop(request):
-    engine_force_stop(user=request.user)
-    messages.success(request, "Engine stopped: new entries are queued until you start it again.")
-    return _back(request, "overview")
-
-
-@login_required
-@require_POST
-def engine_start(request):
-    risk = engine_force_start(user=request.user)
-    message = "Engine started: queued entries are promoted."
-    if risk.engine_paused_by_loss_limit:
-        message += " New entries stay paused by the daily loss limit."
-    messages.success(request, message)
-    return _back(request, "overview")
-
-
-def _back_url(request, default: str) -> str:
-    """The page the form was on (a same-site path only), else ``default`` (a URL name or path)."""
-    target = request.POST.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return resolve_url(default)
-
-
-def _back(request, default: str):
-    return redirect(_back_url(request, default))
-
-
-def _to_job(url: str, job):
-    """Redirect to ``url`` with ``?job=<id>``: the page shows the job running, then its outcome."""
-    path, hash_sign, anchor = url.partition("#")
-    separator = "&" if "?" in path else "?"
-    return redirect(f"{path}{separator}job={job.pk}{hash_sign}{anchor}")
 
 
 @partial_login_required
@@ -454,16 +335,14 @@ def position_close(request, group_id):
         group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
         return render(request, "trading/position_close.html", {
             "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in NOT_CLOSABLE})
-    with transaction.atomic():
-        # The row lock orders this close with routing and fill sync touching the same group.
-        group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=group_id, user=request.user)
-        if group.status in NOT_CLOSABLE:
-            messages.error(request, f"The position is {group.status}: there is nothing to close.")
-            return redirect("position-detail", group_id=group.pk)
-        position_close_request(group=group, reason=ExitReason.MANUAL)
-        transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))
-    messages.success(request, f"Closing {group.side} {group.symbol}: resting orders are cancelled and the rest is "
-                              f"sold at market.")
+    group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
+    try:
+        position_close_by_trader(group=group)
+    except PositionNotClosable as exc:
+        error_message(request, exc)
+    else:
+        messages.success(request, f"Closing {group.side} {group.symbol}: resting orders are cancelled and the rest "
+                                  f"is sold at market.")
     return redirect("position-detail", group_id=group.pk)
 
 
@@ -553,7 +432,7 @@ def trades_csv(request):
     return response
 
 
-# --- Queue, risk, signals ------------------------------------------------------------------------------
+# --- Queue, signals ------------------------------------------------------------------------------------
 
 
 @login_required
@@ -571,13 +450,12 @@ def queue(request):
 @require_POST
 def queue_remove(request, entry_id):
     entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
-    queue_cancel(entry=entry)  # an entry promoted or expired meanwhile is left as it is
-    entry.refresh_from_db()
-    if entry.status == QueuedSignal.Status.CANCELLED:
-        messages.success(request, f"{entry.side} {entry.symbol} {entry.timeframe}m removed from the queue.")
+    try:
+        queue_remove_entry(entry=entry)  # an entry promoted or expired meanwhile is left as it is
+    except QueueEntryNotQueued as exc:
+        error_message(request, exc)
     else:
-        messages.error(request, f"{entry.side} {entry.symbol} {entry.timeframe}m had already left the queue "
-                                f"({entry.get_status_display().lower()}).")
+        messages.success(request, f"{entry.label} removed from the queue.")
     return redirect("queue")
 
 
@@ -587,47 +465,14 @@ def queue_promote_entry(request, entry_id):
     """GET: the confirmation page; POST: open the entry now, past the pool limits (the API's promote), in
     the background: the queue page then shows how it went, with a link to the position it opened."""
     entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
-    label = f"{entry.side} {entry.symbol} {entry.timeframe}m"
     if request.method == "GET":
         return render(request, "trading/queue_promote.html", {"entry": entry})
-    if entry.status != QueuedSignal.Status.QUEUED:
-        messages.error(request, f"{label} had already left the queue ({entry.get_status_display().lower()}).")
+    try:
+        job = queue_promote_request(entry=entry)
+    except QueueEntryNotQueued as exc:
+        error_message(request, exc)
         return redirect("queue")
-    return _to_job(resolve_url("queue"), queue_promote_request(entry=entry))
-
-
-@login_required
-@require_GET
-def risk(request):
-    context = {**_engine_context(request.user), "actions": risk_actions(user=request.user)[:RISK_ACTIONS_SHOWN]}
-    try:
-        context["status"] = risk_status(user=request.user)
-    except ExchangeError as exc:
-        context["status_error"] = f"The offset preview is unavailable: {exc}"
-    return render(request, "trading/risk.html", context)
-
-
-RISK_CONTROLS = {
-    "block": (group_block, "blocked: it will not be closed as the loser"),
-    "unblock": (group_unblock, "unblocked: it may be closed as the loser again"),
-    "skip": (group_skip_once, "skipped in the next evaluation"),
-}
-
-
-@login_required
-@require_POST
-def risk_control(request, group_id, control):
-    if control not in RISK_CONTROLS:
-        raise Http404("No such risk control.")
-    service, done = RISK_CONTROLS[control]
-    group = get_object_or_404(PositionGroup.objects.select_related("user"), pk=group_id, user=request.user)
-    try:
-        service(group=group)
-    except GroupNotOpen as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{group.side} {group.symbol} {group.timeframe}m {done}.")
-    return _back(request, "risk")
+    return to_job(resolve_url("queue"), job)
 
 
 @login_required
@@ -649,40 +494,16 @@ def signals(request):
 # --- Settings -----------------------------------------------------------------------------------------
 
 
-def alert_template(user) -> str:
-    """The TradingView alert message (the payload of README "Webhook") with this trader's id and secret filled in."""
-    payload = {
-        "user_id": str(user.pk), "secret": user.webhook_secret, "source": "tradingview", "timestamp": "{{timenow}}",
-        "tv": {
-            "exchange": "{{exchange}}", "symbol": "{{ticker}}", "timeframe": "{{interval}}",
-            "action": "{{strategy.order.action}}", "market_position": "{{strategy.market_position}}",
-            "market_position_size": "{{strategy.market_position_size}}",
-            "prev_market_position": "{{strategy.prev_market_position}}",
-            "prev_market_position_size": "{{strategy.prev_market_position_size}}",
-            "entry_price": "{{strategy.order.price}}", "close_price": "{{close}}",
-            "order_size": "{{strategy.order.contracts}}",
-        },
-        "strategy_info": {"trade_id": "{{strategy.order.id}}", "alert_name": "My strategy",
-                          "alert_message": "{{strategy.order.alert_message}}"},
-        "execution_intent": {"type": "auto", "side": "{{strategy.order.action}}",
-                             "position_size_type": "contracts", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
-    return json.dumps(payload, indent=2)
-
-
 @login_required
 @require_GET
 def settings_page(request):
     user = request.user
-    telegram, _ = TelegramConfig.objects.get_or_create(user=user)
     context = {
         "alert_template": alert_template(user),
         "webhook_url_problems": webhook_url_problems(user.webhook_url),
         "exchange_accounts": ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk"),
         "dca_configs": DCAConfiguration.objects.filter(user=user).order_by("exchange", "pair", "timeframe"),
-        "risk": _risk_config(user),
-        "telegram": telegram,
+        **SETTINGS_SECTIONS.context(user),
     }
     return render(request, "trading/settings.html", context)
 
@@ -696,42 +517,7 @@ def rotate_secret(request):
     return redirect("settings")
 
 
-@login_required
-@require_POST
-def telegram_test(request):
-    telegram, _ = TelegramConfig.objects.get_or_create(user=request.user)
-    try:
-        job = telegram_test_request(config=telegram)
-    except TelegramNotConfigured as exc:
-        messages.error(request, f"The test message was not sent: {exc}")
-        return redirect(_settings_section("telegram"))
-    return _to_job(_settings_section("telegram"), job)
-
-
-# --- Settings forms -------------------------------------------------------------------------------------
-# One page per form, plain POST with a CSRF token; an invalid form is shown again with each error next to
-# its field and nothing saved. Rows are looked up with user=request.user: another trader's id is a 404.
-
-
-def _settings_section(anchor: str) -> str:
-    return f"{reverse('settings')}#{anchor}"
-
-
-def _form_page(request, form, *, title: str, intro: str = "", submit: str = "Save", extra: dict | None = None):
-    context = {"form": form, "title": title, "intro": intro, "submit": submit, **(extra or {})}
-    return render(request, "trading/settings_form.html", context)
-
-
-def _owned_form(request, form_class, save, *, instance=None, initial: dict | None = None, **page):
-    """GET: the empty or current form; POST: ``save(request, form)`` when valid, which answers the
-    redirect, or None to show the form again with the errors it added."""
-    if request.method == "POST":
-        form = form_class(request.POST, instance=instance, user=request.user)
-        if form.is_valid() and (response := save(request, form)):
-            return response
-    else:
-        form = form_class(instance=instance, user=request.user, initial=initial)
-    return _form_page(request, form, **page)
+# --- DCA configuration forms (core.views.owned_form: one page per form, rows looked up with the user) --------
 
 
 # The ladder a new configuration starts from: five legs 0.5 % apart, 20 % each, 2 % take-profit each.
@@ -747,7 +533,7 @@ def _dca_save(request, form: DCAConfigurationForm, done: str):
                        or "This configuration conflicts with another one saved at the same moment; reload and retry.")
         return None
     messages.success(request, f"DCA configuration {config} {done}. It applies to positions opened from now on.")
-    return redirect(_settings_section("dca"))
+    return redirect(settings_section("dca"))
 
 
 @login_required
@@ -756,19 +542,19 @@ def dca_config_create(request):
     account = ExchangeAccount.objects.filter(user=request.user).order_by("exchange_id").first()
     initial = {"exchange": account.exchange_id if account else "", "levels": NEW_DCA_LEVELS, "pyramid_levels": {},
                "pyramid_tp_percents": {}, "capital_usd": Decimal("1000")}
-    return _owned_form(request, DCAConfigurationForm, partial(_dca_save, done="added"), initial=initial,
-                       title="New DCA configuration",
-                       intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
-                             "default and leave the timeframe empty for every timeframe.")
+    return owned_form(request, DCAConfigurationForm, partial(_dca_save, done="added"), initial=initial,
+                      title="New DCA configuration",
+                      intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
+                            "default and leave the timeframe empty for every timeframe.")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def dca_config_edit(request, config_id):
     config = get_object_or_404(DCAConfiguration, pk=config_id, user=request.user)
-    return _owned_form(request, DCAConfigurationForm, partial(_dca_save, done="saved"), instance=config,
-                       title=f"DCA configuration {config}", extra={"delete_config": config},
-                       intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
+    return owned_form(request, DCAConfigurationForm, partial(_dca_save, done="saved"), instance=config,
+                      title=f"DCA configuration {config}", extra={"delete_config": config},
+                      intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
 
 
 @login_required
@@ -782,77 +568,4 @@ def dca_config_delete(request, config_id):
     config.delete()
     messages.success(request, f"DCA configuration {label} deleted. Open positions keep the settings they were "
                               f"opened with.")
-    return redirect(_settings_section("dca"))
-
-
-def _account_save(request, form: ExchangeAccountForm, done: str):
-    try:
-        with transaction.atomic():
-            account = form.save()
-    except IntegrityError:  # a concurrent add of the same exchange won the unique constraint
-        form.add_error("exchange_id", "You already have an account on this exchange: edit that one.")
-        return None
-    messages.success(request, f"Exchange account {account} {done}. Use “Test connection” to check the keys.")
-    return redirect(_settings_section("exchange-accounts"))
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def exchange_account_create(request):
-    return _owned_form(request, ExchangeAccountForm, partial(_account_save, done="added"),
-                       title="New exchange account",
-                       intro="Paper mode trades against the built-in paper exchange and needs no keys; live and "
-                             "testnet need an API key and secret (stored encrypted, never shown again).")
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def exchange_account_edit(request, account_id):
-    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
-    return _owned_form(request, ExchangeAccountForm, partial(_account_save, done="saved"), instance=account,
-                       title=f"Exchange account {account}", extra={"test_account": account},
-                       intro="Leave a key field empty to keep the stored key.")
-
-
-@login_required
-@require_POST
-def exchange_account_test(request, account_id):
-    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
-    return _to_job(_back_url(request, _settings_section("exchange-accounts")), test_connection_request(account=account))
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def risk_config_edit(request):
-    risk = _risk_config(request.user)
-    if request.method == "POST":
-        form = RiskConfigForm(request.POST, instance=risk)
-        if form.is_valid():
-            try:
-                risk_config_update(user=request.user, changes=form.changes())
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(None if field not in form.fields else field, errors)
-            else:
-                messages.success(request, "Pool and risk settings saved.")
-                return redirect(_settings_section("risk"))
-    else:
-        form = RiskConfigForm(instance=risk)
-    return _form_page(request, form, title="Pool and risk settings",
-                      intro="The engine's stop and start are on the Overview page.")
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def telegram_config_edit(request):
-    telegram, _ = TelegramConfig.objects.get_or_create(user=request.user)
-    if request.method == "POST":
-        form = TelegramConfigForm(request.POST, instance=telegram)
-        if form.is_valid():
-            form.save()
-            messages.success(request, "Telegram settings saved. Send a test message to check them.")
-            return redirect(_settings_section("telegram"))
-    else:
-        form = TelegramConfigForm(instance=telegram)
-    return _form_page(request, form, title="Telegram", extra={"telegram": telegram},
-                      intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")
+    return redirect(settings_section("dca"))

@@ -29,7 +29,7 @@ from risk.models import RiskAction, RiskConfig
 from risk.job_kinds import exchange_sync_request, risk_evaluation_request
 from risk.selectors import RiskStatus, engine_state, risk_actions, risk_status
 from risk.services import (
-    GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
+    engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
 from trading.models import PositionGroup
@@ -157,10 +157,7 @@ class _GroupControlView(APIView):
 
     def post(self, request, group_id):
         group = get_object_or_404(PositionGroup.objects.select_related("user"), pk=group_id, user=request.user)
-        try:
-            group = self.service(group=group)
-        except GroupNotOpen as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        group = self.service(group=group)  # GroupNotOpen: a 409 (core.errors.api_exception_handler)
         return Response(GroupRiskSerializer(group).data)
 
 

@@ -4,8 +4,9 @@ import re
 from datetime import timedelta
 from decimal import Decimal as D
 
+from core.formatting import format_duration
 from notifications.formatting import (
-    DisplayOptions, ExitView, LegView, PositionView, PyramidView, format_dca_fill, format_duration, format_exit,
+    DisplayOptions, ExitView, LegView, PositionView, PyramidView, format_dca_fill, format_exit,
     format_failure, format_pnl, format_position, format_price, format_pyramid_added, format_risk_event,
     format_status_change, format_threshold, format_tp_hit,
 )

@@ -13,9 +13,10 @@ from django.utils import timezone
 from risk.models import RiskAction, RiskConfig
 from risk.services import exchange_accounts_sync
 from tests.factories import PositionGroupFactory, UserFactory
+from trading.alerts import alert_template
 from trading.models import Order, PositionGroup, QueuedSignal, Signal
 from trading.states import GroupStatus
-from trading.views import SIGNALS_SHOWN, alert_template
+from trading.views import SIGNALS_SHOWN
 
 PAGES = ["overview", "queue", "risk", "signals", "settings", "partial-positions", "partial-engine", "partial-pool"]
 

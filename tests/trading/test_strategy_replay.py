@@ -18,7 +18,7 @@ from django.test import Client
 
 from exchanges.models import PaperBalance, PaperOrder
 from trading.models import DCAConfiguration, Order, PositionGroup, Signal
-from trading.views import alert_template
+from trading.alerts import alert_template
 
 pytestmark = pytest.mark.django_db
 D = Decimal

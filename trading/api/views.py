@@ -6,7 +6,6 @@ through querysets and act through the services (``trading.services``); they hold
 
 import uuid
 from datetime import date
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -28,8 +27,8 @@ from trading.api.serializers import (
 from trading.job_kinds import queue_promote_request
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Side, Signal
 from trading.selectors import TradeFilters, groups_filtered, positions_queryset
-from trading.services.closing import position_close_enqueue, position_close_request
-from trading.services.queue import queue_cancel
+from trading.services.closing import position_close_by_trader
+from trading.services.queue import queue_remove
 from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
 
 # ``?status=open`` on positions: every status that still holds the position (not closed, not failed).
@@ -157,24 +156,9 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        with transaction.atomic():
-            # The row lock orders this close with routing and fill sync touching the same group.
-            group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=pk, user=request.user)
-            if group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
-                return Response({"detail": _not_closable(group)}, status=status.HTTP_409_CONFLICT)
-            position_close_request(group=group, reason=ExitReason.MANUAL)
-            transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))
+        group = position_close_by_trader(group=get_object_or_404(PositionGroup, pk=pk, user=request.user))
         group = self.get_queryset().get(pk=group.pk)
         return Response(self.get_serializer(group).data, status=status.HTTP_202_ACCEPTED)
-
-
-def _not_closable(group: PositionGroup) -> str:
-    label = f"{group.side} {group.symbol} {group.timeframe}m position on {group.exchange}"
-    if group.status == GroupStatus.CLOSING:
-        return f"The {label} is already closing; its close order is on its way."
-    if group.status == GroupStatus.CLOSED:
-        return f"The {label} is already closed."
-    return f"The {label} failed before any order reached the exchange: there is nothing to close."
 
 
 @extend_schema_view(
@@ -259,13 +243,7 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         return entries.filter(status__in=statuses).order_by("-queued_at")
 
     def destroy(self, request, *args, **kwargs):
-        entry = self.get_object()
-        if entry.status != QueuedSignal.Status.QUEUED:
-            return _no_longer_queued(entry)
-        queue_cancel(entry=entry)
-        entry.refresh_from_db()
-        if entry.status != QueuedSignal.Status.CANCELLED:  # promoted or expired while we were asked
-            return _no_longer_queued(entry)
+        queue_remove(entry=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -278,16 +256,7 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
     )
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
-        entry = self.get_object()
-        if entry.status != QueuedSignal.Status.QUEUED:
-            return _no_longer_queued(entry)
-        return job_accepted(request, queue_promote_request(entry=entry), QueuePromoteJobSerializer)
-
-
-def _no_longer_queued(entry: QueuedSignal) -> Response:
-    detail = f"This entry is no longer queued: it was {entry.status}"
-    detail += f" ({entry.status_reason})." if entry.status_reason else "."
-    return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
+        return job_accepted(request, queue_promote_request(entry=self.get_object()), QueuePromoteJobSerializer)
 
 
 class DCAConfigurationViewSet(viewsets.ModelViewSet):

@@ -20,6 +20,7 @@ from core.events import emit
 from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
 from risk.models import RiskAction
+from trading.errors import PositionNotClosable
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid
@@ -42,6 +43,24 @@ def position_close_request(*, group: PositionGroup, reason: str) -> PositionGrou
     group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {ExitReason(reason).label}")
     PositionGroup.objects.filter(pk=group.pk).update(exit_reason=reason)
     group.exit_reason = reason
+    return group
+
+
+# What a manual close refuses: a position already on its way out, or out.
+NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
+
+
+def position_close_by_trader(*, group: PositionGroup) -> PositionGroup:
+    """The trader's close of a whole position at market (the page's button and the API's ``close``): mark it
+    ``closing`` with exit reason manual and start the close task after commit. Raises
+    ``PositionNotClosable`` (nothing changed) for a position already closing, closed or failed."""
+    with transaction.atomic():
+        # The row lock orders this close with routing and fill sync touching the same group.
+        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        if group.status in NOT_CLOSABLE:
+            raise PositionNotClosable(group)
+        position_close_request(group=group, reason=ExitReason.MANUAL)
+        transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))
     return group
 
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from exchanges.models import ExchangeAccount
+from trading.alerts import alert_body
 from trading.models import DCAConfiguration, User
 
 DEMO_USERNAME = "demo"
@@ -74,12 +75,9 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
 
 def demo_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
     """A TradingView alert body for the demo pair, as TradingView would send it."""
-    return {
-        "user_id": str(user.id),
-        "secret": user.webhook_secret,
-        "source": "tradingview",
-        "timestamp": timestamp,
-        "tv": {
+    return alert_body(
+        user_id=user.id, secret=user.webhook_secret, timestamp=timestamp,
+        tv={
             "exchange": "BINANCE",
             "symbol": "BTCUSDT",
             "timeframe": str(DEMO_TIMEFRAME),
@@ -92,10 +90,9 @@ def demo_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
             "close_price": entry_price,
             "order_size": "0.01",
         },
-        "strategy_info": {"trade_id": "demo-1", "alert_name": "Demo long", "alert_message": "demo entry"},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+        strategy_info={"trade_id": "demo-1", "alert_name": "Demo long", "alert_message": "demo entry"},
+        execution_intent={"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
+    )
 
 
 def base_url() -> str:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from trading.errors import QueueEntryNotQueued
 from trading.models import QueuedSignal, Signal
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,18 @@ def queue_resolve(entry: QueuedSignal, *, status: str, reason: str, signal_statu
 def queue_cancel(*, entry: QueuedSignal, reason: str = "Removed from the queue by the trader.") -> None:
     with transaction.atomic():
         queue_resolve(entry, status=QueuedSignal.Status.CANCELLED, reason=reason, signal_status=Signal.Status.IGNORED)
+
+
+def queue_remove(*, entry: QueuedSignal) -> QueuedSignal:
+    """The trader's remove of a waiting entry (page and API). Raises ``QueueEntryNotQueued`` when the entry
+    had left the queue, before the request or meanwhile (promoted or expired while we were asked)."""
+    if entry.status != QueuedSignal.Status.QUEUED:
+        raise QueueEntryNotQueued(entry)
+    queue_cancel(entry=entry)
+    entry.refresh_from_db()
+    if entry.status != QueuedSignal.Status.CANCELLED:
+        raise QueueEntryNotQueued(entry)
+    return entry
 
 
 def queue_expire(*, now=None) -> int:

@@ -1,0 +1,57 @@
+"""The notifications app's dashboard pages: the Telegram section of the settings page (added from
+``NotificationsConfig.ready()``), its form, and the test message (a background job: no request calls Telegram).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.views import form_page, settings_section, to_job
+from notifications.forms import TelegramConfigForm
+from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
+from notifications.models import TelegramConfig
+from trading.views import SETTINGS_SECTIONS
+
+
+def _telegram_config(user) -> TelegramConfig:
+    telegram, _ = TelegramConfig.objects.get_or_create(user=user)
+    return telegram
+
+
+def settings_context(user) -> dict:
+    return {"telegram": _telegram_config(user)}
+
+
+def add_page_sections() -> None:
+    """Add the Telegram section to the settings page (after risk's)."""
+    SETTINGS_SECTIONS.add("telegram", template="notifications/partials/settings_telegram.html",
+                          context=settings_context, order=20)
+
+
+@login_required
+@require_POST
+def telegram_test(request):
+    telegram = _telegram_config(request.user)
+    try:
+        job = telegram_test_request(config=telegram)
+    except TelegramNotConfigured as exc:
+        messages.error(request, f"The test message was not sent: {exc}")
+        return redirect(settings_section("telegram"))
+    return to_job(settings_section("telegram"), job)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def telegram_config_edit(request):
+    telegram = _telegram_config(request.user)
+    if request.method == "POST":
+        form = TelegramConfigForm(request.POST, instance=telegram)
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Telegram settings saved. Send a test message to check them.")
+            return redirect(settings_section("telegram"))
+    else:
+        form = TelegramConfigForm(instance=telegram)
+    return form_page(request, form, title="Telegram", extra={"telegram": telegram},
+                     intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")
