@@ -19,9 +19,8 @@ from django.db.models import CheckConstraint, Q
 from exchanges.forms import PlainNumbersForm, WriteOnlySecretsForm
 from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
-from risk.models import PRIORITY_RULES, RiskConfig
 from trading.api.serializers import dca_configuration_clash
-from trading.models import DCAConfiguration, ExitReason, Side
+from trading.models import PRIORITY_RULES, DCAConfiguration, ExitReason, RiskConfig, Side
 from trading.selectors import TradeFilters, closed_trade_symbols
 
 JSON_TEXTAREA = {"rows": 7, "cols": 70, "spellcheck": "false", "class": "json"}

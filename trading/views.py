@@ -43,14 +43,13 @@ from notifications.formatting import format_duration
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
 from risk.selectors import engine_label, engine_state
-from risk.models import RiskConfig
 from risk.selectors import risk_actions, risk_status
 from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
 from trading.reachability import webhook_url_problems
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal
+from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig
 from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
 from trading.api.serializers import dca_configuration_clash
 from trading.forms import (
