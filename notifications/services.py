@@ -176,10 +176,9 @@ def _risk_detail(data: dict) -> str:
 
 
 def _exit_view(group, reason: str) -> formatting.ExitView:
-    from risk.models import RiskAction
-    from trading.models import ExitReason
+    from trading.models import ExitReason, JournalEntry
 
-    record = RiskAction.objects.filter(group=group, action_type=RiskAction.ActionType.CLOSE).order_by("-created_at").first()
+    record = JournalEntry.objects.filter(group=group, kind=JournalEntry.Kind.CLOSE).order_by("-created_at").first()
     reason = reason or group.exit_reason
     label = ExitReason(reason).label if reason in ExitReason.values else (reason or "Closed")
     return formatting.ExitView(

@@ -3,7 +3,7 @@
 Runs holding the user's risk-config row lock (the lock that also serialises their signal routing),
 so an evaluation never interleaves with a routing decision. It reads the positions' stored
 statistics (kept current by the price sync), steps every timer, and when a loser is eligible and
-the winners can pay for it, marks the closes and records a ``RiskAction``; the loser's full close
+the winners can pay for it, marks the closes and records it in the journal; the loser's full close
 and the winners' partial closes are dispatched together after commit, as one Celery group, so they
 reach the exchange at the same moment rather than one after another.
 """
@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from core.events import emit
 from exchanges.models import ExchangeAccount
-from risk.models import RiskAction, RiskConfig
 from risk.selection import OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
 from risk.selectors import filled_pyramid_counts, pyramids_complete, risk_candidate, with_market_precision
 from risk.timers import TimerState, timer_step
-from trading.models import ExitReason, PositionGroup
+from trading import journal
+from trading.models import ExitReason, JournalEntry, PositionGroup, RiskConfig
 from trading.selectors import realized_loss_today_usd
 from trading.services import dispatch as enqueue  # "dispatch" is risk_evaluate's flag here
 from trading.services.closing import position_close_request
@@ -30,8 +30,8 @@ from trading.services.closing import position_close_request
 logger = logging.getLogger(__name__)
 
 EVALUATED = ("live", "partially_filled", "active")
-TIMER_ACTIONS = {"timer_started": RiskAction.ActionType.TIMER_STARTED, "timer_expired": RiskAction.ActionType.TIMER_EXPIRED,
-                 "timer_reset": RiskAction.ActionType.TIMER_RESET}
+TIMER_RECORDS = {"timer_started": journal.timer_started, "timer_expired": journal.timer_expired,
+                 "timer_reset": journal.timer_reset}
 
 
 @dataclass
@@ -103,11 +103,7 @@ def _step_timer(group: PositionGroup, risk: RiskConfig, now: datetime, filled_py
         risk_timer_start=group.risk_timer_start, risk_timer_expires=group.risk_timer_expires,
         risk_eligible=group.risk_eligible,
     )
-    RiskAction.objects.create(
-        user_id=group.user_id, action_type=TIMER_ACTIONS[step.event], group=group,
-        pnl_percent=group.unrealized_pnl_percent, loser_pnl_usd=group.unrealized_pnl_usd,
-        notes=f"{group.side} {group.symbol} {group.timeframe}m at {group.unrealized_pnl_percent:.2f}%",
-    )
+    TIMER_RECORDS[step.event](group)
     emit("risk", group=group, event=step.event, wait_minutes=risk.post_pyramids_wait_minutes)
     return 1
 
@@ -120,17 +116,8 @@ def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch
          "pnl_usd": _plain(close.profit_usd), "price": _plain(close.price)}
         for close in plan.closes
     ]
-    RiskAction.objects.create(
-        user=user, action_type=RiskAction.ActionType.OFFSET_LOSS, group=loser, loser_group=loser,
-        winners_state=RiskAction.WinnersState.WAITING,
-        loser_pnl_usd=loser.unrealized_pnl_usd, required_usd=plan.required_usd, winner_details=details,
-        exit_reason=ExitReason.RISK_OFFSET, entry_price=loser.weighted_avg_entry, exit_price=loser.current_price,
-        quantity_closed=loser.total_filled_quantity, pnl_percent=loser.unrealized_pnl_percent,
-        duration_seconds=int((now - loser.created_at).total_seconds()),
-        notes=f"Closing {loser.symbol} ({loser.unrealized_pnl_usd:.2f} USD); winners cover "
-              f"{plan.covered_usd:.2f} of {plan.required_usd:.2f} USD, closing fees included; they are "
-              f"reduced once the loser's close has filled.",
-    )
+    journal.offset_recorded(loser, required_usd=plan.required_usd, covered_usd=plan.covered_usd, winner_details=details,
+                            exit_reason=ExitReason.RISK_OFFSET, now=now)
     logger.info("risk offset for user %s: loser %s, winners %s", user.pk, loser.pk, [d["symbol"] for d in details])
     emit("risk", group=loser, event="offset_executed", covered_usd=plan.covered_usd, required_usd=plan.required_usd)
     if dispatch:
@@ -149,20 +136,17 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
     winner closes were dispatched."""
     released = []
     with transaction.atomic():
-        actions = RiskAction.objects.select_for_update().filter(
-            action_type=RiskAction.ActionType.OFFSET_LOSS, loser_group_id=loser_group_id,
-            winners_state=RiskAction.WinnersState.WAITING,
+        offsets = JournalEntry.objects.select_for_update().filter(
+            kind=JournalEntry.Kind.OFFSET_LOSS, loser_group_id=loser_group_id,
+            winners_state=JournalEntry.WinnersState.WAITING,
         )
-        for action in actions:
+        for offset in offsets:
             if loser_closed:
-                closes = [(d["group_id"], d["quantity_closed"], f"offset-{action.pk}") for d in action.winner_details]
-                released += closes
-                action.winners_state = RiskAction.WinnersState.DISPATCHED
-                action.notes += f" The loser closed; {len(closes)} winner close(s) sent."
+                released += [(d["group_id"], d["quantity_closed"], f"offset-{offset.pk}")
+                             for d in offset.winner_details]
+                journal.offset_winners_dispatched(offset)
             else:
-                action.winners_state = RiskAction.WinnersState.CANCELLED
-                action.notes += f" The loser's close failed ({reason}); the winners were left untouched."
-            action.save(update_fields=["winners_state", "notes"])
+                journal.offset_winners_cancelled(offset, reason=reason)
         if released:
             transaction.on_commit(lambda: enqueue.close_positions_together(released, ExitReason.RISK_OFFSET))
     return len(released)
@@ -177,6 +161,4 @@ def _circuit_breaker(risk: RiskConfig, user) -> None:
     RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=hit, paused_at=timezone.now() if hit else None)
     risk.engine_paused_by_loss_limit = hit
     if hit:
-        RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.ENGINE_PAUSED, realized_pnl_usd=-loss,
-                                  notes=f"Realised loss today {loss:.2f} USD reached max_realized_loss_usd "
-                                        f"{risk.max_realized_loss_usd:.2f}: new entries paused until tomorrow.")
+        journal.engine_paused(user, loss_usd=loss, max_realized_loss_usd=risk.max_realized_loss_usd)

@@ -3,7 +3,7 @@
 from django import forms
 
 from exchanges.forms import ConstraintMessagesForm
-from risk.models import PRIORITY_RULES, RiskConfig
+from trading.models import PRIORITY_RULES, RiskConfig
 
 
 class RiskConfigForm(ConstraintMessagesForm):

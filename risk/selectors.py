@@ -19,10 +19,9 @@ from django.utils import timezone
 
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from risk.models import RiskAction, RiskConfig
 from risk.selection import Candidate, OffsetPlan, WinnerClose, ineligibility, plan_offset, select_loser, select_winners
 from risk.timers import TimerState, timer_step
-from trading.models import PositionGroup, Pyramid
+from trading.models import JournalEntry, PositionGroup, Pyramid, RiskConfig
 from trading.selectors import realized_loss_today_usd
 from trading.states import GROUP_ACTIVE_STATUSES
 
@@ -184,12 +183,13 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
 # --- Records ------------------------------------------------------------------------------------------
 
 
-def risk_actions(*, user, action_types: list[str] | None = None, group_id=None) -> QuerySet[RiskAction]:
-    """The user's risk actions, newest first. ``group_id`` matches the group an action is about, the
-    loser of an offset, and a winner an offset reduced (listed in ``winner_details``)."""
-    actions = RiskAction.objects.filter(user=user).select_related("group").order_by("-created_at", "-pk")
+def risk_actions(*, user, action_types: list[str] | None = None, group_id=None) -> QuerySet[JournalEntry]:
+    """The user's journal entries (the risk engine's and the traders' actions), newest first. ``action_types``
+    are journal kinds. ``group_id`` matches the group an action is about, the loser of an offset, and a
+    winner an offset reduced (listed in ``winner_details``)."""
+    actions = JournalEntry.objects.filter(user=user).select_related("group").order_by("-created_at", "-pk")
     if action_types:
-        actions = actions.filter(action_type__in=action_types)
+        actions = actions.filter(kind__in=action_types)
     if group_id is not None:
         # winner_details holds ids as text; a UUID's text cannot match anything but that UUID.
         actions = actions.filter(Q(group_id=group_id) | Q(loser_group_id=group_id)

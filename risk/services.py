@@ -8,6 +8,7 @@ order the evaluation takes them: the risk-config row first, then position groups
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -17,8 +18,8 @@ from core.errors import DomainError
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from risk.models import RiskAction, RiskConfig
-from trading.models import Order, PositionGroup
+from trading import journal
+from trading.models import Order, PositionGroup, RiskConfig
 from trading.services import dispatch
 from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
 from trading.states import GROUP_TERMINAL_STATUSES
@@ -68,10 +69,7 @@ def engine_force_stop(*, user, by: str = "the trader") -> RiskConfig:
             return risk
         risk.engine_force_stopped = True
         risk.save(update_fields=["engine_force_stopped", "updated_at"])
-        RiskAction.objects.create(
-            user=user, action_type=RiskAction.ActionType.FORCE_STOP,
-            notes=f"Engine force-stopped by {by}: new entries are queued until it is started again.",
-        )
+        journal.engine_force_stopped(user, by=by)
     logger.warning("engine force-stopped for user %s", user.pk)
     return risk
 
@@ -88,10 +86,7 @@ def engine_force_start(*, user, by: str = "the trader") -> RiskConfig:
             return risk
         risk.engine_force_stopped = False
         risk.save(update_fields=["engine_force_stopped", "updated_at"])
-        notes = f"Engine started again by {by}: queued entries are promoted."
-        if risk.engine_paused_by_loss_limit:
-            notes += " New entries stay paused by the daily loss limit (max_realized_loss_usd)."
-        RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.FORCE_START, notes=notes)
+        journal.engine_force_started(user, by=by, paused_by_loss_limit=risk.engine_paused_by_loss_limit)
         transaction.on_commit(lambda: dispatch.promote_queue(user.pk))
     logger.warning("engine force-started for user %s", user.pk)
     return risk
@@ -110,24 +105,22 @@ def group_block(*, group: PositionGroup) -> PositionGroup:
 
     (Selection still counts a blocked position among the winners: it only cannot be the loser.)
     """
-    return _risk_flag_set(group, "risk_blocked", True, RiskAction.ActionType.MANUAL_BLOCK,
-                          "blocked by the trader: it will not be closed as the loser until unblocked")
+    return _risk_flag_set(group, "risk_blocked", True, journal.group_blocked)
 
 
 def group_unblock(*, group: PositionGroup) -> PositionGroup:
     """Let the position be chosen as the loser again (when its timer has expired)."""
-    return _risk_flag_set(group, "risk_blocked", False, RiskAction.ActionType.MANUAL_UNBLOCK,
-                          "unblocked by the trader: it may be closed as the loser again")
+    return _risk_flag_set(group, "risk_blocked", False, journal.group_unblocked)
 
 
 def group_skip_once(*, group: PositionGroup) -> PositionGroup:
     """Pass over the position as the loser in the next evaluation only (the evaluation clears the flag)."""
-    return _risk_flag_set(group, "risk_skip_once", True, RiskAction.ActionType.MANUAL_SKIP,
-                          "skipped once by the trader: the next evaluation will not close it as the loser")
+    return _risk_flag_set(group, "risk_skip_once", True, journal.group_skipped_once)
 
 
-def _risk_flag_set(group: PositionGroup, flag: str, value: bool, action_type: str, what: str) -> PositionGroup:
-    """Set ``flag`` under the user's risk-config lock, then the group's row lock, with an audit row.
+def _risk_flag_set(group: PositionGroup, flag: str, value: bool, record: Callable) -> PositionGroup:
+    """Set ``flag`` under the user's risk-config lock, then the group's row lock, with an audit row (``record``,
+    the journal's writer for the control).
 
     Setting a flag to the value it already has changes nothing and writes no second audit row.
     Raises ``GroupNotOpen`` for a closed or failed position.
@@ -146,11 +139,7 @@ def _risk_flag_set(group: PositionGroup, flag: str, value: bool, action_type: st
         PositionGroup.objects.filter(pk=group.pk).update(**{flag: value, "updated_at": now})
         setattr(group, flag, value)
         group.updated_at = now
-        RiskAction.objects.create(
-            user_id=group.user_id, action_type=action_type, group=group, pnl_percent=group.unrealized_pnl_percent,
-            notes=f"{_label(group)} at {group.unrealized_pnl_percent:.2f}% ({group.unrealized_pnl_usd:.2f} USD) "
-                  f"{what}.",
-        )
+        record(group)
     logger.info("position group %s: %s set to %s by the trader", group.pk, flag, value)
     return group
 

@@ -23,8 +23,7 @@ def evaluate_risk_task(user_id: str) -> None:
 @shared_task(ignore_result=True)
 def dispatch_risk_evaluations_task() -> None:
     """Beat: evaluate every user with open positions whose evaluate_interval_seconds has passed."""
-    from risk.models import RiskConfig
-    from trading.models import PositionGroup
+    from trading.models import PositionGroup, RiskConfig
 
     now = timezone.now()
     with_positions = PositionGroup.objects.filter(status__in=["live", "partially_filled", "active"]).values("user_id")

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.views import back, error_message, form_page, partial_login_required, settings_section
 from exchanges.connector import ExchangeError
 from risk.forms import RiskConfigForm
-from risk.models import RiskConfig
+from trading.models import RiskConfig
 from risk.selectors import engine_label, engine_state, risk_actions, risk_status
 from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,

@@ -20,11 +20,13 @@ from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
 )
 from notifications.models import Notification, TelegramConfig
-from risk.models import RiskAction, RiskConfig
 from tests.factories import (
     DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
 )
-from trading.models import DCAConfiguration, EngineHeartbeat, Order, PositionGroup, Pyramid, QueuedSignal, Signal, User
+from trading.models import (
+    DCAConfiguration, EngineHeartbeat, JournalEntry, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
+    User,
+)
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -32,7 +34,7 @@ D = Decimal
 # Every registered model a trader owns, with the lookup from it to its owner.
 OWNED = {
     User: "pk", TokenProxy: "user", DCAConfiguration: "user", PositionGroup: "user", Pyramid: "group__user",
-    Order: "group__user", Signal: "user", QueuedSignal: "user", RiskConfig: "user", RiskAction: "user",
+    Order: "group__user", Signal: "user", QueuedSignal: "user", RiskConfig: "user", JournalEntry: "user",
     TelegramConfig: "user", Notification: "user", ExchangeAccount: "user", PaperAccountPrice: "account__user",
     PaperBalance: "account__user", PaperOrder: "account__user", PaperFill: "order__account__user",
 }
@@ -62,7 +64,7 @@ def world(user: User) -> dict:
                                    entry_price=D("100"))
     QueuedSignal.objects.create(user=user, signal=signal, exchange="binance", symbol="ETH/USDT", timeframe=15,
                                 side="long", entry_price=D("100"), expires_at=timezone.now() + timedelta(hours=1))
-    RiskAction.objects.create(user=user, action_type="manual_block", group=group)
+    JournalEntry.objects.create(user=user, kind="manual_block", group=group)
     Notification.objects.create(user=user, group=group, event_type=Notification.EventType.values[0], text="hello")
     Token.objects.create(user=user)
     paper_order = PaperOrder.objects.create(account=account, exchange_id="binance", symbol="BTC/USDT",

@@ -5,10 +5,9 @@ from exchanges.connector import ExchangeError
 from jobs.models import Job
 from jobs.registry import JobOutcome, job_kind
 from jobs.services import job_request
-from risk.models import RiskConfig
 from trading.api.serializers import QueuePromoteResultSerializer
 from trading.errors import QueueEntryNotQueued
-from trading.models import QueuedSignal, Signal
+from trading.models import QueuedSignal, RiskConfig, Signal
 from trading.services.promotion import queue_promote
 
 QUEUE_PROMOTE = "queue_promote"

@@ -1,4 +1,5 @@
-"""Trading records: users, DCA configurations, signals, position groups, pyramids, orders, queue."""
+"""Trading records: users, DCA configurations, signals, position groups, pyramids, orders, queue, each
+user's pool and risk settings (``RiskConfig``) and the engine's journal (``JournalEntry``)."""
 
 import secrets
 import uuid
@@ -12,7 +13,9 @@ from django.db.models import F, Q
 from core.fields import MONEY
 from exchanges.currency import quote_of
 from exchanges.enums import OrderSide, OrderType
+from trading import journal_text
 from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
+from trading.journal_text import JournalKind, WinnersState
 from trading.states import GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, choices
 
 
@@ -576,3 +579,139 @@ class EngineHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- The per-user settings row and the engine's journal (both were in the risk app) ------------------
+
+PRIORITY_RULES = ("same_pair_timeframe", "deepest_loss_percent", "highest_replacement", "fifo_fallback")
+
+
+def default_priority_rules() -> dict[str, bool]:
+    return {rule: True for rule in PRIORITY_RULES}
+
+
+class RiskConfig(models.Model):
+    """One trader's execution pool limits and risk engine settings (one row per user).
+
+    Its row is also the lock that serialises the routing of that user's signals. The table keeps the
+    name it had in the risk app (``risk_riskconfig``).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="risk_config")
+    # Execution pool
+    max_open_positions_global = models.PositiveIntegerField(default=10)
+    max_open_positions_per_symbol = models.PositiveIntegerField(default=1)
+    max_total_exposure_usd = models.DecimalField(**MONEY, default=10000)
+    max_realized_loss_usd = models.DecimalField(
+        **MONEY, default=500, help_text="Daily realised loss that pauses new entries (circuit breaker)."
+    )
+    queue_ttl_minutes = models.PositiveIntegerField(default=60, help_text="Queued signals expire after this.")
+    priority_rules = models.JSONField(
+        default=default_priority_rules, help_text=f"Switch each promotion rule on or off: {', '.join(PRIORITY_RULES)}."
+    )
+    # Risk engine
+    loss_threshold_percent = models.DecimalField(**MONEY, default=-1.5)
+    required_pyramids_for_timer = models.PositiveSmallIntegerField(default=3)
+    post_pyramids_wait_minutes = models.PositiveIntegerField(default=15)
+    max_winners_to_combine = models.PositiveSmallIntegerField(default=3)
+    allow_partial_offset = models.BooleanField(default=False)
+    evaluate_on_fill = models.BooleanField(default=False)
+    evaluate_interval_seconds = models.PositiveIntegerField(default=60)
+    # Engine state
+    engine_paused_by_loss_limit = models.BooleanField(default=False)
+    engine_force_stopped = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "risk_riskconfig"
+        verbose_name = "risk configuration"
+        constraints = [
+            models.CheckConstraint(condition=Q(loss_threshold_percent__lt=0), name="risk_loss_threshold_negative"),
+            models.CheckConstraint(condition=Q(max_total_exposure_usd__gt=0), name="risk_exposure_positive"),
+            models.CheckConstraint(condition=Q(max_realized_loss_usd__gt=0), name="risk_max_loss_positive"),
+            models.CheckConstraint(condition=Q(max_winners_to_combine__gte=1), name="risk_winners_at_least_one"),
+            models.CheckConstraint(condition=Q(evaluate_interval_seconds__gte=5), name="risk_interval_at_least_5s"),
+            models.CheckConstraint(condition=Q(max_open_positions_global__gte=1), name="risk_pool_at_least_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"risk config of {self.user}"
+
+    def clean(self) -> None:
+        errors = {}
+        rules = self.priority_rules
+        if not isinstance(rules, dict) or set(rules) - set(PRIORITY_RULES) or not all(
+            isinstance(value, bool) for value in rules.values()
+        ):
+            errors["priority_rules"] = [
+                "Give an object of true/false switches with these names only: " + ", ".join(PRIORITY_RULES)
+            ]
+        else:
+            self.priority_rules = {rule: rules.get(rule, True) for rule in PRIORITY_RULES}
+        if self.loss_threshold_percent is not None and self.loss_threshold_percent >= 0:
+            errors["loss_threshold_percent"] = ["Use a negative percent, e.g. -1.5 for a 1.5 % loss."]
+        if self.max_open_positions_per_symbol and self.max_open_positions_per_symbol > self.max_open_positions_global:
+            errors["max_open_positions_per_symbol"] = ["Cannot exceed max_open_positions_global."]
+        if self.evaluate_interval_seconds is not None and self.evaluate_interval_seconds < 5:
+            errors["evaluate_interval_seconds"] = ["Evaluate at most every 5 seconds."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class JournalEntry(models.Model):
+    """The engine's journal: one row for each thing the engine or a trader did to positions, with the numbers.
+
+    Rows are written only by the named writers of ``trading.journal`` (one per kind). The numbers sit
+    in columns; what else the wording needs sits in ``details``; ``summary`` is the human text, rendered
+    from kind and fields by ``trading.journal_text``.
+    """
+
+    Kind = JournalKind
+    WinnersState = WinnersState
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="journal_entries")
+    kind = models.CharField(max_length=20, choices=JournalKind.choices)
+    winners_state = models.CharField(
+        max_length=12, choices=WinnersState.choices, blank=True,
+        help_text="Loss offsets: the winners are reduced only once the loser's close has filled.",
+    )
+    group = models.ForeignKey(
+        "trading.PositionGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="journal_entries"
+    )
+    loser_group = models.ForeignKey(
+        "trading.PositionGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    loser_pnl_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    required_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    winner_details = models.JSONField(
+        default=list, blank=True, help_text="[{group_id, symbol, quantity_closed, pnl_usd, price}, …]"
+    )
+    exit_reason = models.CharField(max_length=20, choices=ExitReason.choices, blank=True)
+    entry_price = models.DecimalField(**MONEY, null=True, blank=True)
+    exit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    quantity_closed = models.DecimalField(**MONEY, null=True, blank=True)
+    realized_pnl_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    pnl_percent = models.DecimalField(**MONEY, null=True, blank=True)
+    duration_seconds = models.PositiveBigIntegerField(null=True, blank=True)
+    details = models.JSONField(
+        default=dict, blank=True,
+        help_text="What the wording needs beyond the columns (symbol, side, who, …); numbers as strings.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "journal entry"
+        verbose_name_plural = "journal entries"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "kind", "created_at"], name="journal_user_kind_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def summary(self) -> str:
+        """What happened, in the words the risk page, the API (``notes``) and the admin show."""
+        return journal_text.summary(self)

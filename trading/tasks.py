@@ -6,6 +6,7 @@ import math
 from celery import shared_task
 from celery.signals import worker_ready
 
+from trading.hooks import fills_synced
 from trading.services.heartbeat import heartbeat_record
 
 logger = logging.getLogger(__name__)
@@ -157,16 +158,15 @@ def sync_symbol_task(account_id: int, symbol: str) -> None:
         logger.warning("fill sync of %s on account %s failed: %s", symbol, account_id, exc)
         return
     if changed:
-        _evaluate_risk_on_fill(account_id)
+        _fills_synced(account_id)
 
 
-def _evaluate_risk_on_fill(account_id: int) -> None:
+def _fills_synced(account_id: int) -> None:
+    """Tell the layers above that fills changed positions (the risk engine may evaluate: ``risk.receivers``)."""
     from exchanges.models import ExchangeAccount
-    from risk.tasks import evaluate_risk_task
 
-    account = ExchangeAccount.objects.select_related("user__risk_config").get(pk=account_id)
-    if account.user.risk_config.evaluate_on_fill:
-        evaluate_risk_task.delay(str(account.user_id))
+    user_id = ExchangeAccount.objects.values_list("user_id", flat=True).get(pk=account_id)
+    fills_synced.send(sender=ExchangeAccount, account_id=account_id, user_id=user_id)
 
 
 @shared_task(ignore_result=True, expires=30)

@@ -1,9 +1,8 @@
 from rest_framework import serializers
 
 from core.api.serializers import NulFreeModelSerializer
-from risk.models import RiskAction, RiskConfig
 from risk.services import RISK_CONFIG_READ_ONLY
-from trading.models import PositionGroup
+from trading.models import JournalEntry, PositionGroup, RiskConfig
 
 
 class RiskConfigSerializer(NulFreeModelSerializer):
@@ -15,7 +14,7 @@ class RiskConfigSerializer(NulFreeModelSerializer):
     """
 
     # Types are checked here; the rules (RiskConfig.clean()) by risk.services.risk_config_update.
-    # engine_force_stopped is read-only so that every stop and start leaves a RiskAction and a start
+    # engine_force_stopped is read-only so that every stop and start leaves a journal entry and a start
     # promotes the queue.
 
     class Meta:
@@ -200,15 +199,18 @@ class WinnerDetailSerializer(serializers.Serializer):
 
 
 class RiskActionSerializer(serializers.ModelSerializer):
-    """Something the risk engine or the trader did to positions, with the numbers."""
+    """Something the risk engine or the trader did to positions, with the numbers (an entry of the
+    engine's journal; ``action_type`` is its kind, ``notes`` its summary)."""
 
+    action_type = serializers.ChoiceField(source="kind", choices=JournalEntry.Kind.choices, read_only=True)
     symbol = serializers.CharField(source="group.symbol", allow_null=True, read_only=True,
                                    help_text="The symbol of the position it is about.")
     winner_details = WinnerDetailSerializer(many=True, read_only=True,
                                             help_text="Winners an offset reduced (decimals as strings).")
+    notes = serializers.CharField(source="summary", read_only=True)
 
     class Meta:
-        model = RiskAction
+        model = JournalEntry
         fields = ("id", "action_type", "group", "symbol", "loser_group", "loser_pnl_usd", "required_usd",
                   "winner_details", "exit_reason", "entry_price", "exit_price", "quantity_closed", "realized_pnl_usd",
                   "pnl_percent", "duration_seconds", "notes", "created_at")

@@ -25,14 +25,13 @@ from risk.api.serializers import (
     EngineStateSerializer, EvaluationSerializer, ExchangeSyncSerializer, GroupRiskSerializer, RiskActionSerializer,
     RiskConfigSerializer, RiskStatusSerializer, loser_body,
 )
-from risk.models import RiskAction, RiskConfig
 from risk.job_kinds import exchange_sync_request, risk_evaluation_request
 from risk.selectors import RiskStatus, engine_state, risk_actions, risk_status
 from risk.services import (
     engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
-from trading.models import PositionGroup
+from trading.models import JournalEntry, PositionGroup, RiskConfig
 
 EvaluationJobSerializer = job_serializer_for(EvaluationSerializer, "RiskEvaluationJob")
 ExchangeSyncJobSerializer = job_serializer_for(ExchangeSyncSerializer, "ExchangeSyncJob")
@@ -212,7 +211,7 @@ class ExchangeSyncView(APIView):
 @extend_schema_view(
     list=extend_schema(parameters=[
         OpenApiParameter("action_type", str, description="One type, or several comma-separated: "
-                         + ", ".join(RiskAction.ActionType.values) + "."),
+                         + ", ".join(JournalEntry.Kind.values) + "."),
         OpenApiParameter("group", uuid.UUID, description="Actions about this position: as its subject, as the loser "
                          "of an offset, or as a winner an offset reduced."),
     ]),
@@ -221,7 +220,7 @@ class RiskActionViewSet(viewsets.ReadOnlyModelViewSet):
     """What the risk engine and the trader did to positions, newest first."""
 
     serializer_class = RiskActionSerializer
-    queryset = RiskAction.objects.none()  # for the schema; requests use get_queryset
+    queryset = JournalEntry.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
         if self.action != "list":
@@ -233,10 +232,10 @@ class RiskActionViewSet(viewsets.ReadOnlyModelViewSet):
         if not raw:
             return None
         wanted = [part.strip().lower() for part in raw.split(",") if part.strip()]
-        unknown = [value for value in wanted if value not in RiskAction.ActionType.values]
+        unknown = [value for value in wanted if value not in JournalEntry.Kind.values]
         if unknown:
             raise ValidationError({"action_type": [
-                f"Unknown action_type {unknown[0]!r}: use one of {', '.join(RiskAction.ActionType.values)} "
+                f"Unknown action_type {unknown[0]!r}: use one of {', '.join(JournalEntry.Kind.values)} "
                 f"(comma-separated)."]})
         return wanted
 

@@ -24,12 +24,13 @@ from rest_framework.authtoken.models import Token
 from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
 from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
-from risk.models import RiskAction, RiskConfig
 from tests.api.conftest import client_for
 from tests.factories import (
     DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
 )
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, Signal
+from trading.models import (
+    DCAConfiguration, JournalEntry, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
+)
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -120,7 +121,7 @@ READ_ONLY_FIELDS = {"id", "created_at", "updated_at", "has_keys", "has_bot_token
 # Everything a trader owns, by how to find it from the user: what "B's records are unchanged" compares.
 OWNED = [
     (PositionGroup, "user"), (Pyramid, "group__user"), (Order, "group__user"), (Signal, "user"),
-    (QueuedSignal, "user"), (DCAConfiguration, "user"), (ExchangeAccount, "user"), (RiskAction, "user"),
+    (QueuedSignal, "user"), (DCAConfiguration, "user"), (ExchangeAccount, "user"), (JournalEntry, "user"),
     (RiskConfig, "user"), (TelegramConfig, "user"), (Notification, "user"), (Token, "user"), (Job, "user"),
     (PaperAccountPrice, "account__user"), (AccountBalance, "account__user"),
 ]
@@ -158,7 +159,7 @@ def strangers_world() -> dict:
                                          timeframe=15, side="long", entry_price=D("100"),
                                          expires_at=timezone.now() + timedelta(hours=1))
     dca_config = DCAConfigurationFactory(user=stranger)
-    risk_action = RiskAction.objects.create(user=stranger, action_type="manual_block", group=group)
+    risk_action = JournalEntry.objects.create(user=stranger, kind="manual_block", group=group)
     RiskConfig.objects.get_or_create(user=stranger)
     TelegramConfig.objects.update_or_create(user=stranger, defaults={"channel_id": "@their_channel",
                                                                      "bot_token": "their-bot-token"})
@@ -181,7 +182,7 @@ def markers(world: dict) -> set[str]:
 LIST_MODELS = {
     "/api/v1/positions/": PositionGroup, "/api/v1/orders/": Order, "/api/v1/signals/": Signal,
     "/api/v1/queue/": QueuedSignal, "/api/v1/dca-configs/": DCAConfiguration,
-    "/api/v1/exchange-accounts/": ExchangeAccount, "/api/v1/risk/actions/": RiskAction,
+    "/api/v1/exchange-accounts/": ExchangeAccount, "/api/v1/risk/actions/": JournalEntry,
 }
 
 
@@ -201,7 +202,7 @@ def mine(route, trader) -> dict:
             "queued": QueuedSignal.objects.get(signal=waiting),
             "dca_config": DCAConfiguration.objects.filter(user=trader).order_by("pk").first(),
             "account": trader.exchange_accounts.get(),
-            "risk_action": RiskAction.objects.create(user=trader, action_type="manual_block", group=group),
+            "risk_action": JournalEntry.objects.create(user=trader, kind="manual_block", group=group),
             "job": Job.objects.create(user=trader, kind="exchange_sync", title="my sync")}
 
 

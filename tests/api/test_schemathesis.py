@@ -24,8 +24,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
 from jobs.models import Job
-from risk.models import RiskAction, RiskConfig
-from trading.models import DCAConfiguration, QueuedSignal
+from trading.models import DCAConfiguration, JournalEntry, QueuedSignal, RiskConfig
 
 # Generated requests per operation, valid and invalid mixed: 20 × 46 operations is ~900 requests,
 # about 30 s on 2 shared cores. API_FUZZ_EXAMPLES=200 makes a deeper run with a fresh seed each time.
@@ -46,7 +45,7 @@ def records(route, trader, eager_celery) -> dict:
         "signals": opened.pk, "queue": QueuedSignal.objects.get(signal=waiting).pk,
         "dca-configs": DCAConfiguration.objects.filter(user=trader).order_by("pk").first().pk,
         "exchange-accounts": trader.exchange_accounts.get().pk,
-        "risk/actions": RiskAction.objects.create(user=trader, action_type="manual_block", group=group).pk,
+        "risk/actions": JournalEntry.objects.create(user=trader, kind="manual_block", group=group).pk,
         "jobs": Job.objects.create(user=trader, kind="exchange_sync", title="a sync").pk,
     }
 

@@ -5,10 +5,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from exchanges.models import ExchangeAccount
-from risk.models import RiskConfig
 from tests.api.conftest import client_for
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, PositionGroupFactory
-from trading.models import DCAConfiguration
+from trading.models import DCAConfiguration, RiskConfig
 
 pytestmark = pytest.mark.django_db
 NUL = "\x00"

@@ -32,9 +32,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exchanges.models import ExchangeAccount
-from risk.models import RiskConfig
 from tests.bench import Row
-from trading.models import Order, PositionGroup, Pyramid, QueuedSignal, Signal, User, client_order_id_for
+from trading.models import Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal, User, client_order_id_for
 from trading.states import GROUP_ACTIVE_STATUSES
 
 SIZES = ((100, 2_000), (1_000, 20_000))  # (position groups, orders)

@@ -31,9 +31,8 @@ from django.utils import timezone
 from exchanges.models import ExchangeAccount, PaperMarket
 from exchanges.paper.services import paper_markets_ensure
 from risk.evaluation import risk_evaluate
-from risk.models import RiskConfig
 from tests.bench import Row
-from trading.models import PositionGroup, Pyramid, User
+from trading.models import PositionGroup, Pyramid, RiskConfig, User
 
 SIZES = (100, 1_000)  # traders
 GROUPS_PER_USER = 10

@@ -17,10 +17,9 @@ from django.db.models import Max
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.services import paper_markets_ensure, paper_price_set
-from risk.models import RiskConfig
 from tests.bench import Row
 from tests.processes import process_env, running, wait_until, worker_command
-from trading.models import DCAConfiguration, Signal, User
+from trading.models import DCAConfiguration, RiskConfig, Signal, User
 from trading.tasks import route_signal_task
 
 SIGNALS = 200

@@ -13,10 +13,9 @@ import pytest
 
 from exchanges.models import PaperBalance, PaperOrder
 from exchanges.paper.services import paper_balances
-from risk.models import RiskAction, RiskConfig
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 from tests.risk.conftest import holding, risk_trader  # noqa: F401  (fixtures)
-from trading.models import Order, PositionGroup
+from trading.models import JournalEntry, Order, PositionGroup, RiskConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 D = Decimal
@@ -61,11 +60,11 @@ def assert_reference_offset_reached_the_exchange(risk_trader, btc, eth, sol):
     assert (balances["BTC"], balances["ETH"], balances["SOL"]) == (0, D("1.95"), D("10"))
     assert balances["USDT"] == D("100000") + D("95") + D("105")  # 1 × 95 + 0.05 × 2,100, no fees
 
-    offset = RiskAction.objects.get(user=risk_trader, action_type="offset_loss")
+    offset = JournalEntry.objects.get(user=risk_trader, kind="offset_loss")
     assert (offset.loser_group_id, offset.loser_pnl_usd, offset.required_usd) == (btc.pk, D("-5"), D("5"))
     assert offset.winner_details == [{"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05",
                                       "pnl_usd": "5", "price": "2100"}]
-    assert not RiskAction.objects.filter(action_type="offset_loss").exclude(pk=offset.pk).exists()  # once only
+    assert not JournalEntry.objects.filter(kind="offset_loss").exclude(pk=offset.pk).exists()  # once only
 
 
 def test_run_evaluation_through_the_api_has_the_worker_close_btc_and_0_05_eth(client, risk_trader, reference_book,

@@ -8,10 +8,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from risk.models import RiskConfig
 from tests.factories import UserFactory
 from tests.notifications.conftest import fake_telegram, telegram_on  # noqa: F401  (fixtures used here too)
-from trading.models import QueuedSignal, Signal
+from trading.models import QueuedSignal, RiskConfig, Signal
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def test_loss_alert_once_per_crossing(route, trader, above_the_grid, fake_telegr
 def test_risk_timer_events_are_sent_as_alerts(route, trader, above_the_grid, fake_telegram, telegram_on,
                                               django_capture_on_commit_callbacks):
     from risk.evaluation import risk_evaluate
-    from risk.models import RiskConfig
+    from trading.models import RiskConfig
 
     telegram_on(trader, quiet_hours_enabled=True, quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59, 59))
     RiskConfig.objects.update_or_create(user=trader, defaults={"required_pyramids_for_timer": 1,

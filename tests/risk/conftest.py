@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from exchanges.models import PaperBalance
 from exchanges.paper.services import paper_price_set
-from risk.models import RiskConfig
 from tests.factories import ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory
+from trading.models import RiskConfig
 from trading.services.fills import group_refresh_stats
 
 D = Decimal

@@ -5,9 +5,8 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from risk.models import RiskAction, RiskConfig
 from tests.factories import UserFactory
-from trading.models import PositionGroup, QueuedSignal
+from trading.models import JournalEntry, PositionGroup, QueuedSignal, RiskConfig
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -80,7 +79,7 @@ def test_engine_state_cannot_be_set_through_the_config(api, user):
     risk = RiskConfig.objects.get(user=user)
     assert (risk.engine_force_stopped, risk.engine_paused_by_loss_limit) == (False, False)
     assert risk.max_winners_to_combine == 2
-    assert not RiskAction.objects.exists()
+    assert not JournalEntry.objects.exists()
 
 
 def test_each_trader_sees_and_changes_only_their_own_config(api, user):
@@ -93,7 +92,7 @@ def test_each_trader_sees_and_changes_only_their_own_config(api, user):
 
     theirs = RiskConfig.objects.get(user=other)
     assert (theirs.max_open_positions_global, theirs.engine_force_stopped) == (7, False)
-    assert not RiskAction.objects.filter(user=other).exists()
+    assert not JournalEntry.objects.filter(user=other).exists()
     assert client_for(other).get("/api/v1/risk/config/").json()["max_open_positions_global"] == 7
 
 
@@ -114,15 +113,15 @@ def test_force_stop_queues_new_entries_and_leaves_an_audit_row(route, trader):
     assert response.json()["engine_paused_by_loss_limit"] is False
     assert "Force-stopped" in response.json()["message"]
     assert RiskConfig.objects.get(user=trader).engine_force_stopped
-    action = RiskAction.objects.get(user=trader)
-    assert action.action_type == RiskAction.ActionType.FORCE_STOP and "force-stopped" in action.notes
+    action = JournalEntry.objects.get(user=trader)
+    assert action.kind == JournalEntry.Kind.FORCE_STOP and "force-stopped" in action.summary
 
     signal = route(entry_price="100")
     assert signal.status == "queued" and "force-stopped" in signal.reason
     assert not PositionGroup.objects.exists()
 
     api.post("/api/v1/risk/force-stop/")  # pressing it again changes nothing
-    assert RiskAction.objects.filter(user=trader).count() == 1
+    assert JournalEntry.objects.filter(user=trader).count() == 1
 
 
 def test_force_start_lets_entries_through_and_promotes_the_waiting_queue(route, trader,
@@ -138,8 +137,8 @@ def test_force_start_lets_entries_through_and_promotes_the_waiting_queue(route, 
     assert response.status_code == 200
     assert (response.json()["engine_force_stopped"], response.json()["engine_paused_by_loss_limit"]) == (False, False)
     assert not RiskConfig.objects.get(user=trader).engine_force_stopped
-    actions = RiskAction.objects.filter(user=trader).order_by("created_at")
-    assert list(actions.values_list("action_type", flat=True)) == ["force_stop", "force_start"]
+    actions = JournalEntry.objects.filter(user=trader).order_by("created_at")
+    assert list(actions.values_list("kind", flat=True)) == ["force_stop", "force_start"]
     waiting.refresh_from_db()
     assert waiting.status == "opened", waiting.reason
     assert QueuedSignal.objects.get().status == "promoted"
@@ -151,7 +150,7 @@ def test_force_start_of_a_running_engine_changes_nothing(api, user, django_captu
         response = api.post("/api/v1/risk/force-start/")
 
     assert response.status_code == 200 and response.json()["engine_force_stopped"] is False
-    assert not RiskAction.objects.exists()
+    assert not JournalEntry.objects.exists()
     assert not callbacks
 
 
@@ -162,4 +161,4 @@ def test_force_start_says_when_the_daily_loss_limit_still_pauses_entries(api, us
 
     assert (body["engine_force_stopped"], body["engine_paused_by_loss_limit"]) == (False, True)
     assert "daily loss limit" in body["message"]
-    assert "daily loss limit" in RiskAction.objects.get(action_type="force_start").notes
+    assert "daily loss limit" in JournalEntry.objects.get(kind="force_start").summary

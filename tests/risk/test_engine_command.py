@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from risk.models import RiskAction, RiskConfig
 from tests.factories import UserFactory
+from trading.models import JournalEntry, RiskConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_stop_all_queues_every_traders_next_entry_and_start_promotes_it(route, t
 
     assert route(entry_price="100").status == "queued"
     assert RiskConfig.objects.get(user=other).engine_force_stopped
-    notes = RiskAction.objects.filter(action_type="force_stop").values_list("notes", flat=True)
+    notes = [entry.summary for entry in JournalEntry.objects.filter(kind="force_stop")]
     assert len(notes) == 2 and all("by an operator (manage.py engine)" in note for note in notes)
     assert "walkthrough: force-stopped; 0 open position(s), 1 queued entry" in _run("status")
 
@@ -40,7 +40,7 @@ def test_stopping_a_stopped_engine_says_so_and_writes_no_second_audit_row(trader
     _run("stop", "walkthrough")
 
     assert _run("stop", "walkthrough") == "walkthrough: force-stopped (already)\n"
-    assert RiskAction.objects.filter(action_type="force_stop").count() == 1
+    assert JournalEntry.objects.filter(kind="force_stop").count() == 1
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,8 +7,7 @@ import pytest
 from django.utils import timezone
 
 from risk.evaluation import risk_evaluate
-from risk.models import RiskAction, RiskConfig
-from trading.models import Order, PositionGroup
+from trading.models import JournalEntry, Order, PositionGroup, RiskConfig
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -33,7 +32,7 @@ def test_timer_starts_then_expires_and_the_reference_offset_closes_btc_and_0_05_
     assert not first.executed and first.reason == "no eligible loser"
     btc.refresh_from_db()
     assert btc.risk_timer_start is not None and not btc.risk_eligible
-    assert RiskAction.objects.filter(action_type="timer_started", group=btc).exists()
+    assert JournalEntry.objects.filter(kind="timer_started", group=btc).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         result = evaluate_at(risk_trader, 16)
@@ -44,11 +43,11 @@ def test_timer_starts_then_expires_and_the_reference_offset_closes_btc_and_0_05_
     assert (eth.status, eth.total_filled_quantity, eth.realized_pnl_usd) == ("active", D("1.950"), D("5.000"))
     assert sol.total_filled_quantity == D("10") and sol.realized_pnl_usd == 0
     assert Order.objects.get(group=eth, role="exit").quantity == D("0.050")
-    action = RiskAction.objects.get(action_type="offset_loss")
+    action = JournalEntry.objects.get(kind="offset_loss")
     assert action.loser_group_id == btc.pk and action.required_usd == D("5")
     assert action.winner_details == [{"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05",
                                       "pnl_usd": "5", "price": "2100"}]
-    assert RiskAction.objects.filter(action_type="timer_expired", group=btc).exists()
+    assert JournalEntry.objects.filter(kind="timer_expired", group=btc).exists()
 
 
 def test_insufficient_winners_wait_unless_partial_offset_is_allowed(risk_trader, holding, django_capture_on_commit_callbacks):
@@ -58,7 +57,7 @@ def test_insufficient_winners_wait_unless_partial_offset_is_allowed(risk_trader,
 
     waiting = evaluate_at(risk_trader, 16, dispatch=False)
     assert not waiting.executed and "cover 50.00 of the 100.00 USD loss" in waiting.reason
-    assert not RiskAction.objects.filter(action_type="offset_loss").exists()
+    assert not JournalEntry.objects.filter(kind="offset_loss").exists()
 
     RiskConfig.objects.filter(user=risk_trader).update(allow_partial_offset=True)
     partial = evaluate_at(risk_trader, 17, dispatch=False)
@@ -103,7 +102,7 @@ def test_recovery_resets_the_timer(risk_trader, reference_book):
 
     btc.refresh_from_db()
     assert btc.risk_timer_start is None
-    assert RiskAction.objects.filter(action_type="timer_reset", group=btc).exists()
+    assert JournalEntry.objects.filter(kind="timer_reset", group=btc).exists()
 
 
 def test_daily_realised_loss_pauses_entries_and_is_recorded(risk_trader, holding):
@@ -116,9 +115,9 @@ def test_daily_realised_loss_pauses_entries_and_is_recorded(risk_trader, holding
     risk_evaluate(user=risk_trader, dispatch=False)
 
     assert RiskConfig.objects.get(user=risk_trader).engine_paused_by_loss_limit
-    assert RiskAction.objects.filter(action_type="engine_paused").count() == 1
+    assert JournalEntry.objects.filter(kind="engine_paused").count() == 1
     risk_evaluate(user=risk_trader, dispatch=False)
-    assert RiskAction.objects.filter(action_type="engine_paused").count() == 1
+    assert JournalEntry.objects.filter(kind="engine_paused").count() == 1
 
 
 def test_beat_dispatch_evaluates_only_users_whose_interval_has_passed(risk_trader, holding, settings):
@@ -156,5 +155,5 @@ def test_winners_are_reduced_only_once_the_losers_close_filled(risk_trader, refe
     btc.refresh_from_db(); eth.refresh_from_db()
     assert btc.status != "closed" and "Close failed" in btc.status_reason
     assert eth.total_filled_quantity == D("2.0") and not Order.objects.filter(group=eth, role="exit").exists()
-    action = RiskAction.objects.get(action_type="offset_loss")
-    assert action.winners_state == "cancelled" and "winners were left untouched" in action.notes
+    action = JournalEntry.objects.get(kind="offset_loss")
+    assert action.winners_state == "cancelled" and "winners were left untouched" in action.summary

@@ -23,9 +23,8 @@ from exchanges.models import ExchangeAccount
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from risk.evaluation import risk_evaluate
-from risk.models import RiskAction, RiskConfig
 from tests.factories import PositionGroupFactory, PyramidFactory, UserFactory
-from trading.models import Order, PositionGroup
+from trading.models import JournalEntry, Order, PositionGroup, RiskConfig
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -94,7 +93,7 @@ def by_symbol(rows: list[dict]) -> dict:
 
 def test_status_shows_the_reference_offset_with_reasons_and_changes_nothing(api, risk_trader, timers_started):
     btc, eth, sol = timers_started
-    actions_before = RiskAction.objects.count()
+    actions_before = JournalEntry.objects.count()
     evaluated_at = RiskConfig.objects.get(user=risk_trader).last_evaluated_at
 
     response = api.get("/api/v1/risk/status/")
@@ -123,7 +122,7 @@ def test_status_shows_the_reference_offset_with_reasons_and_changes_nothing(api,
     # Nothing was written: no timer marked, no audit row, no close, no evaluation time.
     btc.refresh_from_db()
     assert (btc.status, btc.risk_eligible) == ("active", False)
-    assert RiskAction.objects.count() == actions_before
+    assert JournalEntry.objects.count() == actions_before
     assert RiskConfig.objects.get(user=risk_trader).last_evaluated_at == evaluated_at
     assert not Order.objects.filter(role="exit").exists()
 
@@ -215,7 +214,7 @@ def test_status_needs_authentication():
 def test_run_evaluation_answers_202_and_evaluates_only_in_the_worker(api, risk_trader, timers_started, eager_celery,
                                                                     django_capture_on_commit_callbacks):
     btc, _, _ = timers_started
-    actions = RiskAction.objects.count()
+    actions = JournalEntry.objects.count()
 
     with django_capture_on_commit_callbacks() as handed_over:
         response = api.post("/api/v1/risk/run-evaluation/")
@@ -223,7 +222,7 @@ def test_run_evaluation_answers_202_and_evaluates_only_in_the_worker(api, risk_t
     assert response.status_code == 202 and response.json()["kind"] == "risk_evaluation"
     btc.refresh_from_db()
     assert (btc.status, btc.risk_eligible) == ("active", False)  # no timer marked, nothing closed yet
-    assert RiskAction.objects.count() == actions and not Order.objects.filter(role="exit").exists()
+    assert JournalEntry.objects.count() == actions and not Order.objects.filter(role="exit").exists()
 
     with django_capture_on_commit_callbacks(execute=True):
         for callback in handed_over:
@@ -248,7 +247,7 @@ def test_run_evaluation_executes_the_reference_offset(risk_trader, timers_starte
     assert (btc.status, btc.exit_reason, btc.realized_pnl_usd) == ("closed", "risk_offset", D("-5"))
     assert (eth.status, eth.total_filled_quantity, eth.realized_pnl_usd) == ("active", D("1.95"), D("5"))
     assert (sol.total_filled_quantity, sol.realized_pnl_usd) == (D("10"), 0)
-    assert RiskAction.objects.filter(action_type="offset_loss", loser_group=btc, user=risk_trader).count() == 1
+    assert JournalEntry.objects.filter(kind="offset_loss", loser_group=btc, user=risk_trader).count() == 1
 
 
 def test_run_evaluation_starts_timers_and_says_why_nothing_closed(risk_trader, reference_book, run_evaluation):
@@ -262,7 +261,7 @@ def test_run_evaluation_starts_timers_and_says_why_nothing_closed(risk_trader, r
     assert by_symbol(body["positions"])["BTC/USDT"]["reason"] == "risk timer has not expired"
     btc.refresh_from_db()
     assert btc.risk_timer_start is not None and btc.status == "active"
-    assert RiskAction.objects.filter(action_type="timer_started", group=btc).exists()
+    assert JournalEntry.objects.filter(kind="timer_started", group=btc).exists()
     assert not Order.objects.filter(role="exit").exists()
 
 
@@ -273,7 +272,7 @@ def test_run_evaluation_fails_and_changes_nothing_when_a_market_cannot_be_read(a
         raise RetryableError("binance is down for maintenance")
 
     monkeypatch.setattr(PaperConnector, "load_markets", unavailable)
-    actions = RiskAction.objects.count()
+    actions = JournalEntry.objects.count()
 
     job = run_job(api, "/api/v1/risk/run-evaluation/", django_capture_on_commit_callbacks)
 
@@ -281,7 +280,7 @@ def test_run_evaluation_fails_and_changes_nothing_when_a_market_cannot_be_read(a
     assert job["message"] == ("The exchange did not answer (binance is down for maintenance); nothing was changed: "
                               "try again.")
     assert PositionGroup.objects.filter(status="active").count() == 3
-    assert RiskAction.objects.count() == actions
+    assert JournalEntry.objects.count() == actions
 
 
 # --- Block / unblock / skip ----------------------------------------------------------------------------
@@ -296,10 +295,10 @@ def test_block_keeps_the_loser_open_and_unblock_lets_the_offset_run(api, risk_tr
     assert response.json()["risk_blocked"] is True and response.json()["id"] == str(btc.pk)
     assert response.json()["unrealized_pnl_percent"] == "-5.000000000000"
     assert PositionGroup.objects.get(pk=btc.pk).risk_blocked
-    block = RiskAction.objects.get(action_type="manual_block")
-    assert (block.group_id, block.user_id) == (btc.pk, risk_trader.pk) and "blocked by the trader" in block.notes
+    block = JournalEntry.objects.get(kind="manual_block")
+    assert (block.group_id, block.user_id) == (btc.pk, risk_trader.pk) and "blocked by the trader" in block.summary
     api.post(f"/api/v1/risk/{btc.pk}/block")  # a repeat changes nothing
-    assert RiskAction.objects.filter(action_type="manual_block").count() == 1
+    assert JournalEntry.objects.filter(kind="manual_block").count() == 1
 
     blocked = run_evaluation()
     assert not blocked["executed"] and by_symbol(blocked["positions"])["BTC/USDT"]["reason"] == "blocked by the trader"
@@ -308,7 +307,7 @@ def test_block_keeps_the_loser_open_and_unblock_lets_the_offset_run(api, risk_tr
 
     response = api.post(f"/api/v1/risk/{btc.pk}/unblock/")
     assert response.status_code == 200 and response.json()["risk_blocked"] is False
-    assert RiskAction.objects.filter(action_type="manual_unblock", group=btc).count() == 1
+    assert JournalEntry.objects.filter(kind="manual_unblock", group=btc).count() == 1
 
     assert run_evaluation()["executed"]
     assert PositionGroup.objects.get(pk=btc.pk).status == "closed"
@@ -320,7 +319,7 @@ def test_skip_passes_over_the_loser_once(api, timers_started, run_evaluation):
     response = api.post(f"/api/v1/risk/{btc.pk}/skip/")
 
     assert response.status_code == 200 and response.json()["risk_skip_once"] is True
-    assert RiskAction.objects.filter(action_type="manual_skip", group=btc).count() == 1
+    assert JournalEntry.objects.filter(kind="manual_skip", group=btc).count() == 1
     status = api.get("/api/v1/risk/status/").json()
     assert status["loser"] is None
     assert by_symbol(status["positions"])["BTC/USDT"]["reason"] == "skipped once by the trader"
@@ -339,7 +338,7 @@ def test_unblocking_a_position_that_is_not_blocked_changes_nothing(api, timers_s
     response = api.post(f"/api/v1/risk/{btc.pk}/unblock/")
 
     assert response.status_code == 200 and response.json()["risk_blocked"] is False
-    assert not RiskAction.objects.filter(action_type="manual_unblock").exists()
+    assert not JournalEntry.objects.filter(kind="manual_unblock").exists()
 
 
 @pytest.mark.parametrize("status", ["closed", "failed"])
@@ -354,7 +353,7 @@ def test_controls_refuse_a_closed_or_failed_position(api, risk_trader, status, c
     assert f"is {status}" in response.json()["detail"]
     group.refresh_from_db()
     assert (group.risk_blocked, group.risk_skip_once) == (control == "unblock", False)
-    assert not RiskAction.objects.exists()
+    assert not JournalEntry.objects.exists()
 
 
 # --- Ownership -----------------------------------------------------------------------------------------
@@ -364,7 +363,7 @@ def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_st
                                                          django_capture_on_commit_callbacks):
     btc, _, _ = timers_started
     other = client_for(UserFactory(username="other"))
-    actions = RiskAction.objects.count()
+    actions = JournalEntry.objects.count()
 
     for control in ("block", "unblock", "skip"):
         assert other.post(f"/api/v1/risk/{btc.pk}/{control}/").status_code == 404
@@ -372,7 +371,7 @@ def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_st
     evaluation = run_job(other, "/api/v1/risk/run-evaluation/", django_capture_on_commit_callbacks)["result"]
     listed = other.get("/api/v1/risk/actions/").json()
     about_btc = other.get(f"/api/v1/risk/actions/?group={btc.pk}").json()
-    detail = other.get(f"/api/v1/risk/actions/{RiskAction.objects.filter(user=risk_trader).first().pk}/")
+    detail = other.get(f"/api/v1/risk/actions/{JournalEntry.objects.filter(user=risk_trader).first().pk}/")
     synced = run_job(other, "/api/v1/risk/sync-exchange/", django_capture_on_commit_callbacks)["result"]
 
     assert (status["loser"], status["positions"]) == (None, [])
@@ -381,7 +380,7 @@ def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_st
     assert synced == {"accounts": []}
     btc.refresh_from_db()
     assert (btc.status, btc.risk_blocked, btc.risk_skip_once, btc.risk_eligible) == ("active", False, False, False)
-    assert RiskAction.objects.count() == actions
+    assert JournalEntry.objects.count() == actions
     assert run_evaluation()["executed"]  # the owner's offset is still there to run
 
 

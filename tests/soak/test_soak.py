@@ -41,13 +41,12 @@ from django.db import connection
 from django.db.models import Q
 
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
-from risk.models import RiskConfig
 from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import process_env
 from tests.stack import audits, invariants
 from tests.stack.stack import Stack, wait
-from trading.models import Order, PositionGroup, QueuedSignal, Signal
+from trading.models import Order, PositionGroup, QueuedSignal, RiskConfig, Signal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 

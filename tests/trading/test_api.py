@@ -12,11 +12,10 @@ from rest_framework.test import APIClient
 
 from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
-from risk.models import RiskAction, RiskConfig
 from tests.factories import (
     DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
 )
-from trading.models import DCAConfiguration, Order, PositionGroup, QueuedSignal, Signal
+from trading.models import DCAConfiguration, JournalEntry, Order, PositionGroup, QueuedSignal, RiskConfig, Signal
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -225,7 +224,7 @@ def test_manual_close_on_the_paper_exchange_closes_the_position(route, trader, d
     exit_order = Order.objects.get(role="exit")
     assert (exit_order.side, exit_order.quantity, exit_order.status, exit_order.exit_reason) == (
         "sell", D("2.000"), "filled", "manual")
-    assert RiskAction.objects.get(action_type="close").exit_reason == "manual"
+    assert JournalEntry.objects.get(kind="close").exit_reason == "manual"
 
 
 @pytest.mark.parametrize("state, message", [

@@ -10,11 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from risk.models import RiskAction, RiskConfig
 from risk.services import exchange_accounts_sync
 from tests.factories import PositionGroupFactory, UserFactory
 from trading.alerts import alert_template
-from trading.models import Order, PositionGroup, QueuedSignal, Signal
+from trading.models import JournalEntry, Order, PositionGroup, QueuedSignal, RiskConfig, Signal
 from trading.states import GroupStatus
 from trading.views import SIGNALS_SHOWN
 
@@ -223,13 +222,13 @@ def test_stop_and_start_buttons_switch_the_engine(trader_client, trader):
 
     assert response.status_code == 302
     assert RiskConfig.objects.get(user=trader).engine_force_stopped
-    assert RiskAction.objects.filter(user=trader, action_type=RiskAction.ActionType.FORCE_STOP).count() == 1
+    assert JournalEntry.objects.filter(user=trader, kind=JournalEntry.Kind.FORCE_STOP).count() == 1
     assert "force-stopped" in trader_client.get(reverse("partial-engine")).content.decode()
 
     trader_client.post(reverse("engine-start"))
 
     assert not RiskConfig.objects.get(user=trader).engine_force_stopped
-    assert RiskAction.objects.filter(user=trader, action_type=RiskAction.ActionType.FORCE_START).count() == 1
+    assert JournalEntry.objects.filter(user=trader, kind=JournalEntry.Kind.FORCE_START).count() == 1
 
 
 def test_engine_paused_by_loss_limit_is_shown(trader_client, trader):
@@ -342,8 +341,8 @@ def test_risk_page_shows_positions_with_controls_and_history(trader_client, posi
 
 
 @pytest.mark.parametrize(("control", "flag", "action_type"), [
-    ("block", "risk_blocked", RiskAction.ActionType.MANUAL_BLOCK),
-    ("skip", "risk_skip_once", RiskAction.ActionType.MANUAL_SKIP),
+    ("block", "risk_blocked", JournalEntry.Kind.MANUAL_BLOCK),
+    ("skip", "risk_skip_once", JournalEntry.Kind.MANUAL_SKIP),
 ])
 def test_risk_buttons_set_the_flag_with_an_audit_row(trader_client, trader, position, control, flag, action_type):
     response = trader_client.post(reverse("risk-control", args=[position.pk, control]))
@@ -351,8 +350,8 @@ def test_risk_buttons_set_the_flag_with_an_audit_row(trader_client, trader, posi
     assert response.status_code == 302
     position.refresh_from_db()
     assert getattr(position, flag) is True
-    assert RiskAction.objects.filter(user=trader, group=position, action_type=action_type).count() == 1
-    assert RiskAction.ActionType(action_type).label in trader_client.get(reverse("risk")).content.decode()
+    assert JournalEntry.objects.filter(user=trader, group=position, kind=action_type).count() == 1
+    assert JournalEntry.Kind(action_type).label in trader_client.get(reverse("risk")).content.decode()
 
 
 def test_unblock_button_lifts_the_block(trader_client, position):

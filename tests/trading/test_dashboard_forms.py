@@ -14,9 +14,8 @@ from django.urls import reverse
 
 from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
-from risk.models import RiskConfig
 from tests.factories import ExchangeAccountFactory, UserFactory
-from trading.models import DCAConfiguration, QueuedSignal, Signal
+from trading.models import DCAConfiguration, QueuedSignal, RiskConfig, Signal
 
 LADDER = [{"gap_percent": 0, "weight_percent": 60, "tp_percent": 2}, {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2}]
 

@@ -11,9 +11,8 @@ import pytest
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
-from risk.models import RiskAction
 from tests.factories import DCAConfigurationFactory
-from trading.models import Order, PositionGroup, Pyramid
+from trading.models import JournalEntry, Order, PositionGroup, Pyramid
 from trading.services.closing import position_close
 from trading.services.sync import prices_sync, symbol_sync
 
@@ -99,7 +98,7 @@ def test_aggregate_reference_example_closes_two_at_102_realising_6(route, sol):
     assert (group.status, group.exit_reason) == ("closed", "aggregate_tp")
     assert group.realized_pnl_usd == D("6.0")
     assert Order.objects.get(role="exit").quantity == D("2.0")
-    assert RiskAction.objects.get(action_type="close").exit_reason == "aggregate_tp"
+    assert JournalEntry.objects.get(kind="close").exit_reason == "aggregate_tp"
 
 
 def test_hybrid_scenario_a_per_leg_take_profit_wins_and_the_rest_carries_on(route, sol):

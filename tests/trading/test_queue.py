@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from risk.models import RiskConfig
-from trading.models import PositionGroup, QueuedSignal, Signal
+from trading.models import PositionGroup, QueuedSignal, RiskConfig, Signal
 from trading.services.promotion import queue_promote, queue_promote_ready
 from trading.services.queue import queue_expire
 

@@ -8,9 +8,8 @@ from django.utils import timezone
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
-from risk.models import RiskAction
 from tests.signals import stored_signal
-from trading.models import Order, PositionGroup
+from trading.models import JournalEntry, Order, PositionGroup
 from trading.services.reconcile import account_reconcile
 from trading.services.routing import signal_route
 from trading.services.sync import UNKNOWN_GRACE_POLLS, symbol_sync
@@ -38,8 +37,8 @@ def test_an_exchange_order_the_database_does_not_know_is_cancelled_and_recorded(
     assert PaperOrder.objects.get(client_order_id="dcefeedfacefeedfacefeedfacefeedface0").status == "canceled"
     assert PaperOrder.objects.get(client_order_id="manual-by-the-trader").status == "open"  # not ours: untouched
     assert PaperOrder.objects.filter(status="open").count() == 5 + 1
-    record = RiskAction.objects.get(action_type="orphan_cancelled")
-    assert "unknown to the database: cancelled" in record.notes
+    record = JournalEntry.objects.get(kind="orphan_cancelled")
+    assert "unknown to the database: cancelled" in record.summary
 
 
 def test_an_order_the_exchange_closed_meanwhile_is_brought_up_to_date(route, account):

@@ -6,9 +6,8 @@ import pytest
 
 from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
-from risk.models import RiskAction
 from tests.signals import stored_signal
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal
+from trading.models import DCAConfiguration, JournalEntry, Order, PositionGroup, Pyramid, Signal
 from trading.services.sync import symbol_sync
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +176,7 @@ def test_exit_cancels_resting_orders_and_market_closes_what_is_held(route):
     assert PaperOrder.objects.filter(status="open").count() == 0
     exit_order = Order.objects.get(role="exit")
     assert (exit_order.side, exit_order.order_type, exit_order.quantity, exit_order.status) == ("sell", "market", D("2.000"), "filled")
-    record = RiskAction.objects.get(action_type="close")
+    record = JournalEntry.objects.get(kind="close")
     assert (record.exit_price, record.quantity_closed, record.realized_pnl_usd) == (D("104"), D("2.000"), D("8.000"))
 
 
@@ -232,7 +231,7 @@ def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trad
     # Row 12 of the books review: the new side was opened although closing the old side had failed.
     from exchanges.models import PaperBalance
     from exchanges.paper.connector import PaperConnector
-    from risk.models import RiskConfig
+    from trading.models import RiskConfig
     from trading.services.orders import order_cancel
 
     route(entry_price="100")

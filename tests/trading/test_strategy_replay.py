@@ -216,8 +216,7 @@ def test_the_position_page_says_where_each_pyramids_size_came_from(tradingview, 
 
 
 def test_a_queued_entry_says_what_the_strategy_did_and_is_opened_on_promotion(tradingview, trader):
-    from risk.models import RiskConfig
-    from trading.models import QueuedSignal
+    from trading.models import QueuedSignal, RiskConfig
     from trading.services.routing import signal_route
 
     RiskConfig.objects.filter(user=trader).update(max_total_exposure_usd=D("500"))  # under one pyramid's 1,000

@@ -18,9 +18,8 @@ from rest_framework.authtoken.models import Token
 
 from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
-from risk.models import RiskConfig
 from tests.factories import UserFactory
-from trading.models import DCAConfiguration, User
+from trading.models import DCAConfiguration, RiskConfig, User
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,12 +14,11 @@ from decimal import Decimal
 from functools import partial
 
 from django.db import transaction
-from django.utils import timezone
 
 from core.events import emit
 from exchanges.connector import Connector, ExchangeError
 from exchanges.services.accounts import connector_for_account
-from risk.models import RiskAction
+from trading import journal
 from trading.errors import PositionNotClosable
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended
@@ -246,15 +245,7 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
         exits = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0)
         closed_quantity = sum((o.filled_quantity for o in exits), Decimal(0))
         exit_value = sum((o.filled_quantity * (o.avg_fill_price or 0) for o in exits), Decimal(0))
-        invested = (group.weighted_avg_entry or 0) * closed_quantity
-        RiskAction.objects.create(
-            user=group.user, action_type=RiskAction.ActionType.CLOSE, group=group, exit_reason=reason,
-            entry_price=group.weighted_avg_entry, exit_price=exit_value / closed_quantity if closed_quantity else None,
-            quantity_closed=closed_quantity, realized_pnl_usd=group.realized_pnl_usd,
-            pnl_percent=group.realized_pnl_usd / invested * 100 if invested else None,
-            duration_seconds=int((timezone.now() - group.created_at).total_seconds()),
-            notes=f"{group.side} {group.symbol} {group.timeframe}m closed ({ExitReason(reason).label})",
-        )
+        journal.trade_closed(group, reason=reason, quantity_closed=closed_quantity, exit_value=exit_value)
         transaction.on_commit(partial(dispatch.promote_queue, group.user_id))  # a slot just freed
         transaction.on_commit(partial(pyramids_after_close_submit, group.pk))  # a reverse's other side
         transaction.on_commit(partial(_close_ended, group.pk, True))  # a loss offset's winners

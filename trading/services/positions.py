@@ -9,7 +9,7 @@ from decimal import Decimal
 from core.events import emit
 from exchanges.connector import Connector
 from exchanges.services.accounts import connector_for_account
-from risk.models import RiskAction
+from trading import journal
 from trading.alerts import Alert
 from trading.models import DCAConfiguration, Order, OrderType, PositionGroup, Pyramid, Signal, client_order_id_for
 from trading.services import dispatch
@@ -47,8 +47,7 @@ def pyramid_add(*, group: PositionGroup, signal: Signal, alert: Alert, levels, c
     pyramid = _pyramid_create(group, index, signal, alert, levels, capital_usd, legs, sizing)
     emit("pyramid", group=group, pyramid_index=index)
     if group.risk_timer_start is not None:
-        RiskAction.objects.create(user=group.user, action_type=RiskAction.ActionType.TIMER_RESET, group=group,
-                                  notes=f"pyramid {index + 1} added")
+        journal.timer_reset(group, pyramid_added=index + 1)
     PositionGroup.objects.filter(pk=group.pk).update(
         pyramid_count=index + 1, total_dca_legs=group.total_dca_legs + len(legs),
         risk_timer_start=None, risk_timer_expires=None, risk_eligible=False,

@@ -10,8 +10,7 @@ from django.utils import timezone
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from risk.models import RiskConfig
-from trading.models import QueuedSignal, Signal
+from trading.models import QueuedSignal, RiskConfig, Signal
 from trading.pool import QueueCandidate, loss_percent, rank_queue
 from trading.services.routing import signal_route
 

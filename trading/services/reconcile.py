@@ -17,7 +17,7 @@ from django.utils import timezone
 from exchanges.connector import Connector, OrderNotFound
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from risk.models import RiskAction
+from trading import journal
 from trading.models import Order, PositionGroup
 from trading.services.orders import order_apply_exchange_state
 from trading.services.sync import SYNCED_STATUSES, symbol_sync
@@ -67,12 +67,7 @@ def _cancel_orphan(account, connector: Connector, state, order: Order | None) ->
     known = f"known to the database as {order.status}" if order else "unknown to the database"
     logger.warning("reconciliation cancelled %s %s %s %s @ %s on %s (%s)", state.client_order_id, state.side,
                    state.amount, state.symbol, state.price, account.exchange_id, known)
-    RiskAction.objects.create(
-        user=account.user, action_type=RiskAction.ActionType.ORPHAN_CANCELLED, group=order.group if order else None,
-        quantity_closed=state.amount - state.filled, exit_price=state.price,
-        notes=f"{state.side} {state.amount} {state.symbol} @ {state.price} ({state.client_order_id}) on "
-              f"{account.exchange_id} was open on the exchange but {known}: cancelled.",
-    )
+    journal.orphan_cancelled(account, state, order)
     return 1
 
 

@@ -22,12 +22,11 @@ from django.utils import timezone
 from exchanges.connector import ExchangeError, Market, PermanentError
 from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
-from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
 from trading.grid import GridError, Precision, parse_levels, plan_grid
 from trading.models import (
-    ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
+    ExitReason, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
 from trading.selectors import (

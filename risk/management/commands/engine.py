@@ -3,10 +3,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
-from risk.models import RiskConfig
 from risk.selectors import engine_label
 from risk.services import engine_force_start, engine_force_stop
-from trading.models import QueuedSignal, User
+from trading.models import QueuedSignal, RiskConfig, User
 from trading.states import GROUP_ACTIVE_STATUSES
 
 OPERATOR = "an operator (manage.py engine)"
