@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from celery import current_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,10 +25,6 @@ def broken_arrows(result: subprocess.CompletedProcess) -> str:
     return output[output.find("Broken contracts"):] if "Broken contracts" in output else output
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "trading still imports risk (RiskConfig/RiskAction, risk.tasks: package 'journal') and risk/notifications "
-    "pages live in trading/views.py and trading/forms.py (package 'views'); notifications.services reads "
-    "risk.models.RiskAction ('journal'). Remove this mark once those packages are merged."))
 def test_apps_import_only_the_layers_below_them():
     """config > risk | notifications > trading > exchanges > jobs > core."""
     result = lint_imports("apps")
