@@ -23,7 +23,7 @@ from django.utils import timezone
 from tests.factories import UserFactory
 from trading.models import Order, PositionGroup, Pyramid, QueuedSignal, Signal, WebhookRejectionTally
 from trading.services.signals import signal_sweep
-from trading.webhooks import STORED_REJECTED_BODY_BYTES
+from trading.webhook.bodies import STORED_REJECTED_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
 
@@ -255,7 +255,7 @@ def test_the_same_body_for_two_users_is_two_signals(web):
 def test_unparseable_json_is_400_and_kept_as_masked_text(web, user, ip, caplog):
     raw = '{"user_id": "%s", "secret": "%s", "tv": {oops' % (user.id, user.webhook_secret)
 
-    with caplog.at_level(logging.WARNING, logger="trading.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="trading.webhook"):
         response = post(web, user.id, raw)
 
     assert response.status_code == 400
@@ -317,7 +317,7 @@ def test_a_secret_under_the_wrong_key_is_401_and_never_stored(web, user, ip):
 def test_a_wrong_secret_is_403_stored_for_the_user_without_the_secret(web, user, ip, caplog):
     wrong = "an-old-rotated-secret-value"
 
-    with caplog.at_level(logging.WARNING, logger="trading.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="trading.webhook"):
         response = post(web, user.id, alert(user, secret=wrong, strategy_info={"alert_message": wrong}))
 
     assert response.status_code == 403
@@ -470,7 +470,7 @@ def test_over_the_per_ip_limit_is_429_with_retry_after_and_not_stored(web, user,
     wait_for_a_fresh_rate_window()
     answers = [post(web, user.id, alert(user)).status_code for _ in range(3)]
 
-    with caplog.at_level(logging.WARNING, logger="trading.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="trading.webhook"):
         refused = post(web, user.id, alert(user))
         refused_again = post(web, user.id, "not even json")
 
@@ -627,11 +627,11 @@ def test_rate_limits_also_count_in_the_embedded_file_cache(web, user, settings, 
 
 
 def test_with_the_cache_down_alerts_still_get_through(web, user, settings, monkeypatch):
-    from trading import webhooks
+    from trading.webhook import limits
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
-    monkeypatch.setattr(webhooks, "_cache_down_until", 0.0)
+    monkeypatch.setattr(limits.counters, "skip_until", 0.0)
     settings.WEBHOOK_RATE_LIMIT_PER_IP = 1
 
     answers = [post(web, user.id, alert(user)).status_code for _ in range(3)]
