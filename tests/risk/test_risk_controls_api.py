@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from exchanges.ccxt_connector import forget_process_markets, markets_cache_key
+from exchanges.ccxt.markets import forget_process_markets, markets_cache_key
 from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount
 from exchanges.paper.connector import PaperConnector
