@@ -25,7 +25,7 @@ from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice,
 from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
 from risk.models import RiskAction, RiskConfig
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.factories import (
     DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
 )

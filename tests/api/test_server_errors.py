@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from exchanges.models import ExchangeAccount
 from risk.models import RiskConfig
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, PositionGroupFactory
 from trading.models import DCAConfiguration
 

@@ -41,6 +41,7 @@ from django.urls import include, path
 
 from tests.bench import Row
 from tests.processes import running
+from tests.alert_bodies import sent_alert
 from trading.alerts import parse_alert
 from trading.models import Signal, User
 from trading.services.signals import signal_accept
@@ -118,16 +119,8 @@ def _bench_user() -> User:
 
 
 def _alert(user: User, *, trade_id: str, timestamp: str) -> dict:
-    return {
-        "user_id": str(user.id), "secret": user.webhook_secret, "source": "tradingview", "timestamp": timestamp,
-        "tv": {"exchange": "BINANCE", "symbol": "BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "market_position_size": "0.01", "prev_market_position": "flat",
-               "prev_market_position_size": "0", "entry_price": "60000.5", "close_price": "60001",
-               "order_size": "0.01"},
-        "strategy_info": {"trade_id": trade_id, "alert_name": "bench", "alert_message": "bench entry"},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+    return sent_alert(user, timestamp=timestamp,
+                      strategy_info={"trade_id": trade_id, "alert_name": "bench", "alert_message": "bench entry"})
 
 
 def _lua_script(user: User, directory: Path) -> Path:

@@ -6,17 +6,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from risk.models import RiskAction, RiskConfig
+from tests.api_client import client_for
 from tests.factories import UserFactory
 from trading.models import PositionGroup, QueuedSignal
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

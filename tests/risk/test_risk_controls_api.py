@@ -24,18 +24,13 @@ from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from risk.evaluation import risk_evaluate
 from risk.models import RiskAction, RiskConfig
+from tests.api_client import client_for
 from tests.factories import PositionGroupFactory, PyramidFactory, UserFactory
 from trading.models import Order, PositionGroup
 
 pytestmark = pytest.mark.django_db
 D = Decimal
 BTC_LOSS = "5.000000000000"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
