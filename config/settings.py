@@ -344,7 +344,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
     raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1 and LOGIN_LOCKOUT_MINUTES above 0")
 # The client address as the webhook sees it: X-Forwarded-For only from WEBHOOK_TRUSTED_PROXIES.
-AXES_CLIENT_IP_CALLABLE = "trading.webhooks.client_ip"
+AXES_CLIENT_IP_CALLABLE = "trading.webhook.addresses.client_ip"
 AXES_RESET_ON_SUCCESS = True  # a trader who gets it right starts from zero again
 # Trying again while locked out does not restart the clock: the wait shown is the wait there is.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

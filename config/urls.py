@@ -18,7 +18,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
-    path("webhooks/", include("trading.webhook_urls")),
+    path("webhooks/", include("trading.webhook.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its start-up script is a request of its own, not inline: the Content-Security-Policy allows no inline script.

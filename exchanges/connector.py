@@ -1,6 +1,6 @@
 """The one interface the engine uses to talk to an exchange, and the values and errors it speaks.
 
-Two implementations: ``exchanges.ccxt_connector.CcxtConnector`` (any ccxt exchange, live or
+Two implementations: ``exchanges.ccxt.connector.CcxtConnector`` (any ccxt exchange, live or
 testnet) and ``exchanges.paper.connector.PaperConnector`` (the database-backed paper exchange).
 Everything crossing this boundary is a plain dataclass with ``Decimal`` numbers; every failure is
 one of the exceptions below, carrying the exchange's own message.

@@ -1,25 +1,24 @@
 """Alerts as the webhook stores them, for tests that route signals without going through HTTP."""
 
-from datetime import datetime, timezone
 from decimal import Decimal
 
+from tests.alert_bodies import OMIT, alert_body
 from trading.alerts import AlertInvalid, parse_alert
 from trading.models import Signal
 
 
 def alert_payload(user, *, intent="signal", side="buy", symbol="BTCUSDT", entry_price="100", timeframe="15",
                   order_size="", size_type="quote", prev_market_position="flat", market_position="long", **extra):
-    payload = {
-        "user_id": str(user.id),
-        "source": "tradingview",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "BINANCE", "symbol": symbol, "timeframe": timeframe, "action": side if side in ("buy", "sell") else "buy",
-               "market_position": market_position, "prev_market_position": prev_market_position,
-               "entry_price": entry_price, "close_price": entry_price, "order_size": order_size},
-        "strategy_info": {"trade_id": "t1", "alert_name": "test", "alert_message": ""},
-        "execution_intent": {"type": intent, "side": side, "position_size_type": size_type, "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+    """A quote-sized alert as the webhook stores it (no secret); ``extra`` replaces top-level keys whole."""
+    payload = alert_body(
+        user_id=user.id,
+        tv={"symbol": symbol, "timeframe": timeframe, "action": side if side in ("buy", "sell") else "buy",
+            "market_position": market_position, "market_position_size": OMIT,
+            "prev_market_position": prev_market_position, "prev_market_position_size": OMIT,
+            "entry_price": entry_price, "close_price": entry_price, "order_size": order_size},
+        strategy_info={"trade_id": "t1", "alert_name": "test", "alert_message": ""},
+        execution_intent={"type": intent, "side": side, "position_size_type": size_type},
+    )
     payload.update(extra)
     return payload
 

@@ -77,7 +77,7 @@ def ccxt_account_problem(exchange_id: str, mode: str) -> dict | None:
     """
     import ccxt  # only here: the paper engine never needs it
 
-    from exchanges.ccxt_connector import has_testnet, no_testnet_message
+    from exchanges.ccxt.transport import has_testnet, no_testnet_message
 
     if exchange_id not in ccxt.exchanges:
         return {"exchange_id": [f"ccxt has no exchange {exchange_id!r}: use its ccxt id (binance, bybit, okx, …), "

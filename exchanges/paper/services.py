@@ -60,7 +60,7 @@ def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
     if PaperMarket.objects.filter(exchange_id=exchange_id).exists():
         return
     if from_live:
-        from exchanges.ccxt_connector import CcxtConnector
+        from exchanges.ccxt.connector import CcxtConnector
 
         rows = [market.as_json() for market in CcxtConnector(exchange_id).load_markets().values() if market.type == "spot"]
     else:
@@ -518,7 +518,7 @@ def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
 
 
 def _pull_live(exchange_id: str) -> list[MatchResult]:
-    from exchanges.ccxt_connector import CcxtConnector
+    from exchanges.ccxt.connector import CcxtConnector
 
     symbols = sorted(_symbols_in_play(exchange_id))
     if not symbols:

@@ -28,7 +28,7 @@ def connector_for_account(account: ExchangeAccount) -> Connector:
         from exchanges.paper.connector import PaperConnector
 
         return PaperConnector(account)
-    from exchanges.ccxt_connector import CcxtConnector
+    from exchanges.ccxt.connector import CcxtConnector
 
     return CcxtConnector(
         account.exchange_id, mode=account.mode, api_key=account.api_key, api_secret=account.api_secret,

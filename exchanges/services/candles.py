@@ -85,7 +85,7 @@ def chart_candles(*, account: ExchangeAccount, symbol: str, timeframe_minutes: i
 
 
 def _served_intervals(exchange_id: str) -> list[int]:
-    from exchanges.ccxt_connector import ccxt_candle_intervals
+    from exchanges.ccxt.candles import ccxt_candle_intervals
 
     try:
         return ccxt_candle_intervals(exchange_id)

@@ -4,13 +4,6 @@ import socket
 
 import pytest
 from django.core.cache import cache
-from rest_framework.test import APIClient
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture(autouse=True)

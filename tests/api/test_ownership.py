@@ -24,7 +24,7 @@ from rest_framework.authtoken.models import Token
 from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
 from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.factories import (
     DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
 )

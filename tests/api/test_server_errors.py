@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from exchanges.models import ExchangeAccount
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, PositionGroupFactory
 from trading.models import DCAConfiguration, RiskConfig
 

@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

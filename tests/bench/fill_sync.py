@@ -34,7 +34,7 @@ from exchanges.connector import Balance, ExchangeOrder, Market, Ticker
 from exchanges.models import ExchangeAccount, PaperBalance, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
-from tests.bench import Row
+from tests.bench import Row, growth_row
 from trading.models import Order, PositionGroup, Pyramid, User, client_order_id_for
 from trading.selectors import symbols_to_sync
 from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
@@ -268,11 +268,6 @@ def run() -> list[Row]:
             ))
         cpu_per_order.append(busy.cpu_s / busy.live_orders)
     (small, _), (large, _) = SIZES
-    ratio = cpu_per_order[1] / cpu_per_order[0]
-    rows.append(Row(
-        "fill sync", f"growth: CPU per order of the cycle with fills, {small:,} → {large:,} orders",
-        f"{cpu_per_order[0] * 1000:.2f} → {cpu_per_order[1] * 1000:.2f} ms/order "
-        f"(×{ratio:.2f} for ×{large // small} orders)",
-        f"linear (per-order ×≤ {LINEAR_TOLERANCE})", ratio <= LINEAR_TOLERANCE,
-    ))
+    rows.append(growth_row("fill sync", per="order", cycle="the cycle with fills", sizes=(small, large),
+                           costs=cpu_per_order, tolerance=LINEAR_TOLERANCE))
     return rows

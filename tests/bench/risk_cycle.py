@@ -31,7 +31,7 @@ from django.utils import timezone
 from exchanges.models import ExchangeAccount, PaperMarket
 from exchanges.paper.services import paper_markets_ensure
 from risk.evaluation import risk_evaluate
-from tests.bench import Row
+from tests.bench import Row, growth_row
 from trading.models import PositionGroup, Pyramid, RiskConfig, User
 
 SIZES = (100, 1_000)  # traders
@@ -153,12 +153,6 @@ def run() -> list[Row]:
                             f"≤ {TARGET_CPU_S:g} s" if met is not None else "— (growth below)", met))
         cpu_per_trader.append(busy.cpu_s / users)
     _clear()
-    small, large = SIZES
-    ratio = cpu_per_trader[1] / cpu_per_trader[0]
-    rows.append(Row(
-        "risk cycle", f"growth: CPU per trader of the worst-case cycle, {small:,} → {large:,} traders",
-        f"{cpu_per_trader[0] * 1000:.2f} → {cpu_per_trader[1] * 1000:.2f} ms/trader "
-        f"(×{ratio:.2f} for ×{large // small} traders)",
-        f"linear (per-trader ×≤ {LINEAR_TOLERANCE})", ratio <= LINEAR_TOLERANCE,
-    ))
+    rows.append(growth_row("risk cycle", per="trader", cycle="the worst-case cycle", sizes=SIZES,
+                           costs=cpu_per_trader, tolerance=LINEAR_TOLERANCE))
     return rows

@@ -17,6 +17,7 @@ from django.db.models import Max
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.services import paper_markets_ensure, paper_price_set
+from tests.alert_bodies import OMIT, Exactly, alert_body
 from tests.bench import Row
 from tests.processes import process_env, running, wait_until, worker_command
 from trading.models import DCAConfiguration, RiskConfig, Signal, User
@@ -49,12 +50,10 @@ def _setup() -> User:
 def _payload(user: User, timeframe: int) -> dict:
     from django.utils import timezone
 
-    return {
-        "user_id": str(user.id), "source": "tradingview", "timestamp": timezone.now().isoformat(),
-        "tv": {"exchange": "BINANCE", "symbol": "BTCUSDT", "timeframe": str(timeframe), "action": "buy",
-               "entry_price": "60000"},
-        "execution_intent": {"type": "signal", "side": "buy"},
-    }
+    return alert_body(user_id=user.id, timestamp=timezone.now().isoformat(), strategy_info=OMIT, risk=OMIT,
+                      tv=Exactly(exchange="BINANCE", symbol="BTCUSDT", timeframe=str(timeframe), action="buy",
+                                 entry_price="60000"),
+                      execution_intent=Exactly(type="signal", side="buy"))
 
 
 def _store(user: User, timeframe: int) -> Signal:

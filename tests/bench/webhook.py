@@ -41,12 +41,13 @@ from django.urls import include, path
 
 from tests.bench import Row
 from tests.processes import running
+from tests.alert_bodies import sent_alert
 from trading.alerts import parse_alert
 from trading.models import Signal, User
 from trading.services.signals import signal_accept
 from trading.tasks import route_signal_task
-from trading.webhook_urls import BareAcceptedView
-from trading.webhooks import _rate_limited
+from trading.webhook.limits import rate_limited
+from trading.webhook.urls import BareAcceptedView
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -118,16 +119,8 @@ def _bench_user() -> User:
 
 
 def _alert(user: User, *, trade_id: str, timestamp: str) -> dict:
-    return {
-        "user_id": str(user.id), "secret": user.webhook_secret, "source": "tradingview", "timestamp": timestamp,
-        "tv": {"exchange": "BINANCE", "symbol": "BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "market_position_size": "0.01", "prev_market_position": "flat",
-               "prev_market_position_size": "0", "entry_price": "60000.5", "close_price": "60001",
-               "order_size": "0.01"},
-        "strategy_info": {"trade_id": trade_id, "alert_name": "bench", "alert_message": "bench entry"},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+    return sent_alert(user, timestamp=timestamp,
+                      strategy_info={"trade_id": trade_id, "alert_name": "bench", "alert_message": "bench entry"})
 
 
 def _lua_script(user: User, directory: Path) -> Path:
@@ -217,7 +210,7 @@ def _load_rows(wrk: str, user: User, directory: Path) -> tuple[list[Row], float]
 
 
 # The URL configuration of the in-process measurement (``override_settings(ROOT_URLCONF=__name__)``).
-urlpatterns = [path("webhooks/", include("trading.webhook_urls")), path("bare", BareAcceptedView.as_view())]
+urlpatterns = [path("webhooks/", include("trading.webhook.urls")), path("bare", BareAcceptedView.as_view())]
 CPU_REQUESTS = 2000
 
 
@@ -263,7 +256,7 @@ def _cpu_rows(user: User, bare_rps: float) -> list[Row]:
     publish = _cpu_ms(lambda i: route_signal_task.delay(str(uuid.uuid4())))
     accept = _cpu_ms(lambda i: signal_accept(user=user, body=f"{prefix}-accept-{i}".encode(), payload=payload,
                                              alert=alert, client_ip="127.0.0.1"))
-    limits_ms = _cpu_ms(lambda i: (_rate_limited("ip", "bench", 10**9), _rate_limited("user", "bench", 10**9)))
+    limits_ms = _cpu_ms(lambda i: (rate_limited("ip", "bench", 10**9), rate_limited("user", "bench", 10**9)))
     store = max(accept - publish, 0.0)
     share = os.cpu_count() / bare_rps * 1000  # CPU ms the bare view costs the whole machine per request
     ceiling = share / (share + store + publish)

@@ -2,12 +2,12 @@
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
 
 from exchanges.models import PaperOrder
+from tests.alert_bodies import sent_alert
 from tests.processes import ROOT, wait_until
 from trading.models import PositionGroup
 
@@ -53,16 +53,9 @@ class Engine:
 
 def tradingview_alert(user, *, secret: str | None = None, trade_id: str = "1") -> dict:
     """A long entry for BTC/USDT 15m at 100, as TradingView sends it (tests/e2e/test_signal_flow.py)."""
-    return {
-        "user_id": str(user.id), "secret": secret or user.webhook_secret, "source": "tradingview",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "BINANCE", "symbol": "BINANCE:BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "prev_market_position": "flat", "entry_price": "100", "close_price": "100",
-               "order_size": "0.01", "market_position_size": "0.01", "prev_market_position_size": "0"},
-        "strategy_info": {"trade_id": trade_id, "alert_name": "browser", "alert_message": ""},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+    return sent_alert(user, secret=secret or user.webhook_secret,
+                      tv={"symbol": "BINANCE:BTCUSDT", "entry_price": "100", "close_price": "100"},
+                      strategy_info={"trade_id": trade_id, "alert_name": "browser", "alert_message": ""})
 
 
 def post_alert(live_server, user, body: dict) -> requests.Response:

@@ -1,7 +1,6 @@
 """End to end with a real worker and beat: fills, take-profits, close; and a worker killed mid-placement."""
 
 import json
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -9,6 +8,7 @@ from django.core.management import call_command
 
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.services import paper_price_set
+from tests.alert_bodies import OMIT, Exactly, sent_alert
 from tests.drills import arm_faults
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
@@ -32,12 +32,10 @@ def setup_trader(**account):
 
 
 def send_alert(client, user, entry_price="100"):
-    body = {
-        "user_id": str(user.id), "secret": user.webhook_secret,
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "15", "action": "buy", "entry_price": entry_price},
-        "execution_intent": {"type": "signal", "side": "buy"},
-    }
+    body = sent_alert(user, source=OMIT, strategy_info=OMIT, risk=OMIT,
+                      tv=Exactly(exchange="binance", symbol="BTCUSDT", timeframe="15", action="buy",
+                                 entry_price=entry_price),
+                      execution_intent=Exactly(type="signal", side="buy"))
     response = client.post(f"/webhooks/{user.id}/tradingview", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 202, response.content
     return response.json()["signal_id"]

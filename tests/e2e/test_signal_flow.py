@@ -1,7 +1,6 @@
 """End to end with a real Celery worker and beat on PostgreSQL and Redis: webhook → grid on the paper exchange."""
 
 import json
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -9,6 +8,7 @@ from django.core.management import call_command
 
 from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
+from tests.alert_bodies import sent_alert
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 from trading.models import Order, PositionGroup, Signal
@@ -23,16 +23,8 @@ def test_webhook_to_open_orders_then_fills_through_beat(client, tmp_path):
                  "--min-qty", "0.001", "--min-notional", "10")
     DCAConfigurationFactory(user=user)
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
-    body = {
-        "user_id": str(user.id), "secret": user.webhook_secret, "source": "tradingview",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "BINANCE", "symbol": "BINANCE:BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "prev_market_position": "flat", "entry_price": "100", "close_price": "100",
-               "order_size": "0.01", "market_position_size": "0.01", "prev_market_position_size": "0"},
-        "strategy_info": {"trade_id": "1", "alert_name": "e2e", "alert_message": ""},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+    body = sent_alert(user, tv={"symbol": "BINANCE:BTCUSDT", "entry_price": "100", "close_price": "100"},
+                      strategy_info={"trade_id": "1", "alert_name": "e2e", "alert_message": ""})
     env = process_env(FILL_SYNC_SECONDS="1")
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with running(worker_command(concurrency=2), worker_log, env), running(beat_command(tmp_path), beat_log, env):

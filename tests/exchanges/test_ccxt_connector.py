@@ -28,7 +28,10 @@ import ccxt
 import pytest
 from django.core.cache import cache
 
-from exchanges.ccxt_connector import CcxtConnector, forget_process_markets, increment_from_precision, markets_cache_key
+from exchanges.ccxt.connector import CcxtConnector
+from exchanges.ccxt.errors import translate
+from exchanges.ccxt.markets import forget_process_markets, markets_cache_key
+from exchanges.ccxt.precision import increment_from_precision
 from exchanges.connector import (
     AuthenticationFailed,
     BadSymbol,
@@ -695,9 +698,12 @@ def test_retry_sends_the_order_when_binance_never_got_it(binance, exchange):
 
 def test_binance_spot_endpoint_mappings_are_normalised(binance):
     """On real spot URLs ccxt files -1007 under BadResponse and -2011 under OperationRejected."""
-    unknown = binance._translate(ccxt.BadResponse("binance " + json.dumps(BINANCE_1007)), creating_order=True)
-    gone = binance._translate(
-        ccxt.OperationRejected('binance {"code":-2011,"msg":"Unknown order sent."}'), creating_order=False)
+    def translated(error, *, creating_order):
+        return translate(error, exchange_id="binance", client=binance.client, budget=binance.budget,
+                         creating_order=creating_order)
+
+    unknown = translated(ccxt.BadResponse("binance " + json.dumps(BINANCE_1007)), creating_order=True)
+    gone = translated(ccxt.OperationRejected('binance {"code":-2011,"msg":"Unknown order sent."}'), creating_order=False)
 
     assert isinstance(unknown, OrderStatusUnknown) and unknown.exchange_message == BINANCE_1007["msg"]
     assert isinstance(gone, OrderNotFound) and gone.exchange_message == "Unknown order sent."

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperPrice
+from tests.api_client import client_for
 from tests.factories import ExchangeAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -13,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return client_for(user)
 
 
 def test_keys_are_accepted_but_never_returned(api, user):

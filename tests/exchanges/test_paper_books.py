@@ -15,7 +15,7 @@ from django.core.management import call_command
 from exchanges.models import PaperBalance, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_feed_tick, paper_price_set
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.factories import ExchangeAccountFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

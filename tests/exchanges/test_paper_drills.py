@@ -20,7 +20,7 @@ from django.core.management import CommandError, call_command
 from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
-from tests.api.conftest import client_for
+from tests.api_client import client_for
 from tests.drills import arm_faults
 from tests.factories import ExchangeAccountFactory, UserFactory
 from trading.models import Order

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 from tests.notifications.conftest import fake_telegram, telegram_on  # noqa: F401  (fixtures used here too)
@@ -25,12 +24,6 @@ def worker(eager_celery, django_capture_on_commit_callbacks):
                 callback()
 
     return run
-
-
-def api_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def dashboard_for(user) -> Client:

@@ -24,7 +24,8 @@ from jobs.models import Job
 from jobs.services import jobs_tidy
 from jobs.states import JobStatus
 from tests.factories import ExchangeAccountFactory
-from tests.jobs.conftest import api_for, dashboard_for
+from tests.api_client import client_for
+from tests.jobs.conftest import dashboard_for
 from tests.notifications.conftest import TOKEN
 from trading.models import Order, PositionGroup, QueuedSignal
 
@@ -49,7 +50,7 @@ def assert_polls_without_script(fragment: str, job_id) -> None:
 def test_test_connection_answers_202_and_only_the_worker_reaches_the_exchange(
         user, network_tap, worker, django_capture_on_commit_callbacks):
     account = ExchangeAccountFactory(user=user, mode="live", api_key="AKIA-test-key", api_secret="s3cr3t-test")
-    api = api_for(user)
+    api = client_for(user)
 
     with django_capture_on_commit_callbacks() as handed_over:
         response = api.post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
@@ -104,7 +105,7 @@ def test_test_connection_on_the_page_shows_running_then_the_balance(trader, work
 def test_telegram_test_answers_202_and_only_the_worker_calls_telegram(user, fake_telegram, telegram_on, worker,
                                                                       django_capture_on_commit_callbacks):
     telegram_on(user)
-    api = api_for(user)
+    api = client_for(user)
 
     with django_capture_on_commit_callbacks() as handed_over:
         response = api.post("/api/v1/telegram/test/")
@@ -143,7 +144,7 @@ def test_a_telegram_refusal_ends_the_job_failed_with_telegrams_words(user, fake_
 def test_telegram_test_without_a_token_is_refused_at_once_and_queues_nothing(user, fake_telegram,
                                                                             django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as handed_over:
-        response = api_for(user).post("/api/v1/telegram/test/")
+        response = client_for(user).post("/api/v1/telegram/test/")
 
     assert response.status_code == 409 and response.json() == {"detail": "Set the bot token and channel id first."}
     assert not handed_over and not Job.objects.exists() and fake_telegram.sent() == []
@@ -154,7 +155,7 @@ def test_telegram_test_without_a_token_is_refused_at_once_and_queues_nothing(use
 
 def test_promote_answers_202_and_the_position_opens_only_in_the_worker(trader, queued, worker,
                                                                       django_capture_on_commit_callbacks):
-    api = api_for(trader)
+    api = client_for(trader)
 
     with django_capture_on_commit_callbacks() as handed_over:
         response = api.post(f"/api/v1/queue/{queued.pk}/promote/")
@@ -199,7 +200,7 @@ def test_promote_on_the_queue_page_shows_the_outcome_with_a_link_to_the_position
 
 def test_a_promote_no_worker_started_in_time_is_dropped_and_never_opens_late(trader, queued, worker, settings,
                                                                             django_capture_on_commit_callbacks):
-    api = api_for(trader)
+    api = client_for(trader)
     with django_capture_on_commit_callbacks() as handed_over:
         job_id = api.post(f"/api/v1/queue/{queued.pk}/promote/").json()["id"]
 
@@ -223,7 +224,7 @@ def test_sync_exchange_answers_202_and_fills_are_read_only_in_the_worker(trader,
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))  # above the grid: all legs rest
     group = route(entry_price="100").position_group
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("99.2"))  # the exchange fills 100 and 99.50
-    api = api_for(trader)
+    api = client_for(trader)
 
     with django_capture_on_commit_callbacks() as handed_over:
         response = api.post("/api/v1/risk/sync-exchange/")
@@ -247,20 +248,20 @@ def test_another_trader_can_neither_read_the_job_nor_see_it_on_a_page(trader, st
                                                                     django_capture_on_commit_callbacks):
     account = trader.exchange_accounts.get()
     with django_capture_on_commit_callbacks():
-        job_id = api_for(trader).post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/").json()["id"]
+        job_id = client_for(trader).post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/").json()["id"]
 
-    assert api_for(stranger).get(f"/api/v1/jobs/{job_id}/").status_code == 404
+    assert client_for(stranger).get(f"/api/v1/jobs/{job_id}/").status_code == 404
     web = dashboard_for(stranger)
     assert web.get(reverse("partial-job", args=[job_id])).status_code == 404
     assert job_fragment(web.get(f"/settings/?job={job_id}").content.decode(), job_id) == ""
-    assert api_for(trader).get(f"/api/v1/jobs/{job_id}/").status_code == 200
+    assert client_for(trader).get(f"/api/v1/jobs/{job_id}/").status_code == 200
 
 
 @pytest.mark.django_db(transaction=True)  # commits as in production, so the hand-over runs inside the request
 def test_with_the_broker_down_the_job_fails_at_once_and_says_so(trader, broker_down):
     account = trader.exchange_accounts.get()
 
-    response = api_for(trader).post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
+    response = client_for(trader).post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/")
 
     assert response.status_code == 503
     body = response.json()

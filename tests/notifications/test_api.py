@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from notifications.models import Notification, TelegramConfig
+from tests.api_client import client_for
 from tests.notifications.conftest import TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -12,9 +13,7 @@ CONFIG, TEST = "/api/v1/telegram/config/", "/api/v1/telegram/test/"
 
 @pytest.fixture
 def api(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+    return client_for(user)
 
 
 def settings_body(**changes) -> dict:

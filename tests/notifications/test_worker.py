@@ -3,7 +3,6 @@ Telegram's requested wait, then beat's fill sync edits the same message in place
 
 import json
 import re
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,6 +10,7 @@ from django.core.management import call_command
 
 from exchanges.paper.services import paper_price_set
 from notifications.models import Notification
+from tests.alert_bodies import sent_alert
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 
@@ -27,16 +27,10 @@ def test_entry_waits_out_the_rate_limit_then_fills_edit_it(client, tmp_path, fak
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
     fake_telegram.answer_next("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
                                                    "parameters": {"retry_after": 2}})
-    body = {
-        "user_id": str(user.id), "secret": user.webhook_secret, "source": "tradingview",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "BINANCE", "symbol": "BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "prev_market_position": "flat", "entry_price": "100", "close_price": "100",
-               "order_size": "", "market_position_size": "", "prev_market_position_size": ""},
-        "strategy_info": {"trade_id": "1", "alert_name": "e2e", "alert_message": ""},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "quote", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
+    body = sent_alert(user, tv={"entry_price": "100", "close_price": "100", "order_size": "", "market_position_size": "",
+                                "prev_market_position_size": ""},
+                      strategy_info={"trade_id": "1", "alert_name": "e2e", "alert_message": ""},
+                      execution_intent={"position_size_type": "quote"})
     env = process_env(FILL_SYNC_SECONDS="1", TELEGRAM_API_BASE=fake_telegram.base_url)
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with running(worker_command(concurrency=2), worker_log, env), running(beat_command(tmp_path), beat_log, env):

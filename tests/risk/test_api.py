@@ -5,17 +5,12 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from tests.api_client import client_for
 from tests.factories import UserFactory
 from trading.models import JournalEntry, PositionGroup, QueuedSignal, RiskConfig
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -17,24 +17,19 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from exchanges.ccxt_connector import forget_process_markets, markets_cache_key
+from exchanges.ccxt.markets import forget_process_markets, markets_cache_key
 from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from risk.evaluation import risk_evaluate
+from tests.api_client import client_for
 from tests.factories import PositionGroupFactory, PyramidFactory, UserFactory
 from trading.models import JournalEntry, Order, PositionGroup, RiskConfig
 
 pytestmark = pytest.mark.django_db
 D = Decimal
 BTC_LOSS = "5.000000000000"
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from django.db import connection
 from django.db.models import Q
 
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPrice
+from tests.alert_bodies import Exactly, alert_body
 from tests.drills import arm_faults, set_dialect
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 from tests.processes import process_env
@@ -109,17 +109,15 @@ def _traders(names: list[str], dialect: str) -> list[dict]:
 
 def _alert(trader: dict, symbol: str, *, intent: str, price: Decimal, trade_id: str) -> dict:
     exit_ = intent == "exit"
-    return {
-        "user_id": trader["id"], "secret": trader["secret"], "source": "tradingview",
-        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "BINANCE", "symbol": f"{symbol}USDT", "timeframe": "15", "action": "sell" if exit_ else "buy",
-               "market_position": "flat" if exit_ else "long", "prev_market_position": "long" if exit_ else "flat",
-               "entry_price": str(price), "close_price": str(price)},
-        "strategy_info": {"trade_id": trade_id, "alert_name": "soak", "alert_message": ""},
-        "execution_intent": {"type": intent, "side": "sell" if exit_ else "buy", "position_size_type": "quote",
-                             "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 1, "stop_loss": None, "take_profit": None},
-    }
+    return alert_body(
+        user_id=trader["id"], secret=trader["secret"],
+        tv=Exactly(exchange="BINANCE", symbol=f"{symbol}USDT", timeframe="15", action="sell" if exit_ else "buy",
+                   market_position="flat" if exit_ else "long", prev_market_position="long" if exit_ else "flat",
+                   entry_price=str(price), close_price=str(price)),
+        strategy_info={"trade_id": trade_id, "alert_name": "soak", "alert_message": ""},
+        execution_intent={"type": intent, "side": "sell" if exit_ else "buy", "position_size_type": "quote"},
+        risk={"max_slippage_percent": 1},
+    )
 
 
 class Prices:

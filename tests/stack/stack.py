@@ -13,11 +13,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
 
+from tests.alert_bodies import Exactly, alert_body
 from tests.processes import ROOT, procfile_command, web_command
 from config.embedded_db import Cluster, free_port
 from tests.servers import DB_NAME, TEST_POSTGRES_SETTINGS
@@ -199,16 +199,13 @@ class Trader:
 
     def alert(self, *, entry_price: str, symbol: str = "BTCUSDT", timeframe: str = "15", intent: str = "signal",
               side: str = "buy", trade_id: str = "stack") -> dict:
-        return {
-            "user_id": self.user_id, "secret": self.secret, "source": "tradingview",
-            "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tv": {"exchange": "BINANCE", "symbol": symbol, "timeframe": timeframe, "action": side,
-                   "market_position": "long", "prev_market_position": "flat", "entry_price": entry_price,
-                   "close_price": entry_price},
-            "strategy_info": {"trade_id": trade_id, "alert_name": "stack test", "alert_message": ""},
-            "execution_intent": {"type": intent, "side": side, "position_size_type": "quote", "precision_mode": "auto"},
-            "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-        }
+        return alert_body(
+            user_id=self.user_id, secret=self.secret,
+            tv=Exactly(exchange="BINANCE", symbol=symbol, timeframe=timeframe, action=side, market_position="long",
+                       prev_market_position="flat", entry_price=entry_price, close_price=entry_price),
+            strategy_info={"trade_id": trade_id, "alert_name": "stack test", "alert_message": ""},
+            execution_intent={"type": intent, "side": side, "position_size_type": "quote"},
+        )
 
     def send(self, **alert) -> str:
         """Send one alert; the accepted signal's id (asserting 202)."""

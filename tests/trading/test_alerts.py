@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.alert_bodies import alert_body, overridden
 from trading.alerts import (
     AlertInvalid, json_depth_exceeds, json_number, parse_alert, parse_timeframe, parse_timestamp,
 )
@@ -17,35 +18,10 @@ USER_ID = uuid.UUID("6f1c1f0e-3f43-4a4e-9d55-3c1b7c0b7a01")
 
 
 def payload(**sections) -> dict:
-    """A complete alert as TradingView sends it (numbers as strings, like the placeholders give)."""
-    body = {
-        "user_id": str(USER_ID),
-        "secret": "s3cret-s3cret-s3cret",
-        "source": "tradingview",
-        "timestamp": "2026-11-24T01:00:00Z",
-        "tv": {
-            "exchange": "BINANCE",
-            "symbol": "BTCUSDT",
-            "timeframe": "15",
-            "action": "buy",
-            "market_position": "long",
-            "market_position_size": "0.01",
-            "prev_market_position": "flat",
-            "prev_market_position_size": "0",
-            "entry_price": "60000.5",
-            "close_price": "60010",
-            "order_size": "0.01",
-        },
-        "strategy_info": {"trade_id": "L1", "alert_name": "BTC long", "alert_message": "entry"},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
-    for section, fields in sections.items():
-        if isinstance(fields, dict) and isinstance(body.get(section), dict):
-            body[section].update(fields)
-        else:
-            body[section] = fields
-    return body
+    """A complete alert as TradingView sends it (numbers as strings, like the placeholders give), at a fixed time."""
+    body = alert_body(user_id=USER_ID, secret="s3cret-s3cret-s3cret", timestamp="2026-11-24T01:00:00Z",
+                      tv={"close_price": "60010"}, strategy_info={"trade_id": "L1"})
+    return overridden(body, **sections)
 
 
 def parse(body: dict, **kwargs):

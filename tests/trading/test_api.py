@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
+from tests.api_client import client_for
 from tests.factories import (
     DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
 )
@@ -34,12 +35,6 @@ ORDER_FIELDS = {
     "id", "role", "leg_index", "side", "order_type", "price", "quantity", "status", "filled_quantity",
     "avg_fill_price", "tp_price", "client_order_id", "exchange_order_id", "exit_reason", "error_message", "created_at",
 }
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

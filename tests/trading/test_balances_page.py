@@ -18,12 +18,6 @@ D = Decimal
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def trader_client(client, trader):
-    client.force_login(trader)
-    return client
-
-
 def balances_html(response) -> str:
     assert response.status_code == 200
     page = response.content.decode()

@@ -28,12 +28,6 @@ def position(route):
     return signal.position_group
 
 
-@pytest.fixture
-def trader_client(client, trader):
-    client.force_login(trader)
-    return client
-
-
 # --- Access ---------------------------------------------------------------------------------------
 
 

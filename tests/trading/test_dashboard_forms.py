@@ -21,12 +21,6 @@ LADDER = [{"gap_percent": 0, "weight_percent": 60, "tp_percent": 2}, {"gap_perce
 
 
 @pytest.fixture
-def trader_client(client, trader):
-    client.force_login(trader)
-    return client
-
-
-@pytest.fixture
 def intruder():
     other = Client()
     other.force_login(UserFactory())

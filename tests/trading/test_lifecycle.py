@@ -47,6 +47,17 @@ def open_sol(route, **kwargs):
     return PositionGroup.objects.get(symbol="SOL/USDT")
 
 
+def close_the_aggregate_example(route, sol):
+    """The reference's aggregate take-profit example: legs at 100 and 98 (1.0 SOL each, resting) closed at 102
+    by the aggregate take-profit's market sell of 2.0; the closed group."""
+    configure(sol, tp_mode="aggregate", tp_aggregate_percent=D("3"), capital_usd=D("200"),
+              levels=[{"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
+                      {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"}])
+    open_sol(route)
+    cycle("98")
+    return cycle("102")
+
+
 def test_per_leg_take_profit_is_placed_for_the_filled_quantity_and_closes_that_leg(route, sol):
     configure(sol)
     open_sol(route)

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from exchanges.models import ExchangeAccount
 from tests.factories import OrderFactory, PositionGroupFactory
-from tests.trading.test_lifecycle import configure, cycle, open_sol
+from tests.trading.test_lifecycle import close_the_aggregate_example
 from trading.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -18,12 +18,7 @@ def test_position_page_shows_the_total_fees_and_each_fills_fee_in_its_currency(c
     # Given a paper account charging makers 0.05 % (paid in SOL on buys) and takers 0.1 % (in USDT on sells),
     # and legs at 100 and 98 closed at 102 by the aggregate take-profit's market sell
     ExchangeAccount.objects.filter(user=trader).update(maker_fee_percent=D("0.05"), taker_fee_percent=D("0.1"))
-    configure(sol, tp_mode="aggregate", tp_aggregate_percent=D("3"), capital_usd=D("200"),
-              levels=[{"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
-                      {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"}])
-    open_sol(route)
-    cycle("98")
-    group = cycle("102")
+    group = close_the_aggregate_example(route, sol)
     legs = list(Order.objects.filter(role="entry").order_by("leg_index"))
     close = Order.objects.get(role="exit")
     assert [(leg.fee, leg.fee_currency) for leg in legs] == [(D("0.0005"), "SOL"), (D("0.0005"), "SOL")]

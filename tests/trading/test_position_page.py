@@ -21,12 +21,6 @@ D = Decimal
 
 
 @pytest.fixture
-def trader_client(client, trader):
-    client.force_login(trader)
-    return client
-
-
-@pytest.fixture
 def forget_recorded_prices():
     """forget() empties the paper feed's record of the walkthrough markets (the cache outlives a test)."""
     keys = [f"{kind}:binance:{symbol}" for kind in ("paper-candles", "paper-candle-forming")

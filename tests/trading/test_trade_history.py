@@ -11,18 +11,12 @@ from django.utils import timezone
 
 from exchanges.models import ExchangeAccount
 from tests.factories import ExchangeAccountFactory, PositionGroupFactory, UserFactory
-from tests.trading.test_lifecycle import configure, cycle, open_sol
+from tests.trading.test_lifecycle import close_the_aggregate_example
 from trading.states import GroupStatus
 from trading.views import TRADE_CSV_COLUMNS, TRADES_PER_PAGE
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-
-
-@pytest.fixture
-def trader_client(client, trader):
-    client.force_login(trader)
-    return client
 
 
 def closed_trade(user, *, closed_at=None, account=None, **fields):
@@ -57,12 +51,7 @@ def test_a_closed_trade_shows_its_averages_quantity_fees_pnl_and_duration(trader
     # 100 and 98 (1.0 SOL each, resting: makers, no fee) closed at 102 by the aggregate take-profit
     # (a market sell of 2.0: 0.204 USDT of fee)
     ExchangeAccount.objects.filter(user=trader).update(taker_fee_percent=D("0.1"))
-    configure(sol, tp_mode="aggregate", tp_aggregate_percent=D("3"), capital_usd=D("200"),
-              levels=[{"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
-                      {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"}])
-    open_sol(route)
-    cycle("98")
-    group = cycle("102")
+    group = close_the_aggregate_example(route, sol)
     assert (group.status, group.fees_usd, group.realized_pnl_usd) == ("closed", D("0.204"), D("5.796"))
 
     # When the trader opens the trade history

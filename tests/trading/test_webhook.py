@@ -20,10 +20,11 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from tests.alert_bodies import sent_alert
 from tests.factories import UserFactory
 from trading.models import Order, PositionGroup, Pyramid, QueuedSignal, Signal, WebhookRejectionTally
 from trading.services.signals import signal_sweep
-from trading.webhooks import STORED_REJECTED_BODY_BYTES
+from trading.webhook.bodies import STORED_REJECTED_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
 
@@ -41,29 +42,6 @@ def ip() -> str:
 @pytest.fixture
 def web(ip) -> Client:
     return Client(REMOTE_ADDR=ip)
-
-
-def alert(user, **overrides) -> dict:
-    """The alert TradingView sends for a BTC long on Binance 15m, timestamped now."""
-    body = {
-        "user_id": str(user.id),
-        "secret": user.webhook_secret,
-        "source": "tradingview",
-        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "tv": {"exchange": "BINANCE", "symbol": "BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "market_position_size": "0.01", "prev_market_position": "flat",
-               "prev_market_position_size": "0", "entry_price": "60000.5", "close_price": "60001",
-               "order_size": "0.01"},
-        "strategy_info": {"trade_id": uuid.uuid4().hex, "alert_name": "BTC long", "alert_message": "entry"},
-        "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
-        "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},
-    }
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(body.get(key), dict):
-            body[key].update(value)
-        else:
-            body[key] = value
-    return body
 
 
 def url(user_id) -> str:
@@ -117,7 +95,7 @@ def wait_for_a_fresh_rate_window(seconds_needed: float = 5) -> None:
 
 
 def test_a_valid_alert_is_stored_and_answered_202_with_its_id(web, user, ip):
-    body = alert(user)
+    body = sent_alert(user)
 
     response = post(web, user.id, body)
 
@@ -141,7 +119,7 @@ def test_a_valid_alert_is_stored_and_answered_202_with_its_id(web, user, ip):
 
 def test_the_routing_task_reaches_redis_once_the_signal_is_committed(web, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = post(web, user.id, alert(user))
+        response = post(web, user.id, sent_alert(user))
         signal_id = response.json()["signal_id"]
         # Stored and answered, but nothing reaches the broker before the commit.
         assert routing_messages(signal_id) == 0
@@ -154,7 +132,7 @@ def test_the_routing_task_reaches_redis_once_the_signal_is_committed(web, user, 
 
 
 def test_text_plain_bodies_are_read_as_json(web, user):
-    response = post(web, user.id, alert(user), content_type="text/plain; charset=utf-8")
+    response = post(web, user.id, sent_alert(user), content_type="text/plain; charset=utf-8")
 
     assert response.status_code == 202
     assert Signal.objects.get().status == Signal.Status.RECEIVED
@@ -162,13 +140,13 @@ def test_text_plain_bodies_are_read_as_json(web, user):
 
 def test_a_curl_form_post_is_read_as_json_too(web, user):
     """`curl -d '{…}'` without -H sends application/x-www-form-urlencoded; the body is still JSON."""
-    response = post(web, user.id, alert(user), content_type="application/x-www-form-urlencoded")
+    response = post(web, user.id, sent_alert(user), content_type="application/x-www-form-urlencoded")
 
     assert response.status_code == 202
 
 
 def test_numbers_may_arrive_as_json_numbers(web, user):
-    response = post(web, user.id, alert(user, tv={"entry_price": 60000.25, "timeframe": 240, "order_size": 1}))
+    response = post(web, user.id, sent_alert(user, tv={"entry_price": 60000.25, "timeframe": 240, "order_size": 1}))
 
     assert response.status_code == 202
     signal = Signal.objects.get()
@@ -178,20 +156,20 @@ def test_numbers_may_arrive_as_json_numbers(web, user):
 @pytest.mark.parametrize(("sent", "minutes"), [("1", 1), ("240", 240), ("1D", 1440), ("D", 1440), ("1W", 10080),
                                                ("W", 10080), ("1M", 43200)])
 def test_each_tradingview_interval_is_stored_in_minutes(web, user, sent, minutes):
-    response = post(web, user.id, alert(user, tv={"timeframe": sent}))
+    response = post(web, user.id, sent_alert(user, tv={"timeframe": sent}))
 
     assert response.status_code == 202
     assert Signal.objects.get().timeframe == minutes
 
 
 def test_the_trailing_slash_is_optional(web, user):
-    response = web.post(url(user.id) + "/", data=json.dumps(alert(user)), content_type="application/json")
+    response = web.post(url(user.id) + "/", data=json.dumps(sent_alert(user)), content_type="application/json")
 
     assert response.status_code == 202
 
 
 def test_an_exit_is_stored_for_the_side_it_closes(web, user):
-    body = alert(user, tv={"action": "sell", "market_position": "flat", "prev_market_position": "long"},
+    body = sent_alert(user, tv={"action": "sell", "market_position": "flat", "prev_market_position": "long"},
                  execution_intent={"type": "exit", "side": "sell"})
 
     response = post(web, user.id, body)
@@ -205,7 +183,7 @@ def test_an_exit_is_stored_for_the_side_it_closes(web, user):
 
 def test_a_repeated_body_is_answered_duplicate_with_the_first_id_and_acts_once(web, user,
                                                                                django_capture_on_commit_callbacks):
-    body = json.dumps(alert(user))
+    body = json.dumps(sent_alert(user))
     with django_capture_on_commit_callbacks(execute=True):
         first = post(web, user.id, body)
     with django_capture_on_commit_callbacks(execute=True) as second_commit:
@@ -225,7 +203,7 @@ def test_a_body_is_acted_on_once_for_as_long_as_it_passes_the_replay_check(web, 
     user.replay_window_seconds = user.dedupe_window_seconds = 60
     user.save()
     sent_at = timezone.now().replace(microsecond=0)
-    body = json.dumps(alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    body = json.dumps(sent_alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
     monkeypatch.setattr(timezone, "now", lambda: sent_at)
     first = post(web, user.id, body)
     monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=59))
@@ -242,7 +220,7 @@ def test_the_same_body_for_two_users_is_two_signals(web):
     alice, bob = UserFactory(), UserFactory()
     bob.webhook_secret = alice.webhook_secret
     bob.save()
-    body = alert(alice)
+    body = sent_alert(alice)
     body_for_bob = dict(body, user_id=str(bob.id))
 
     assert post(web, alice.id, body).status_code == 202
@@ -255,7 +233,7 @@ def test_the_same_body_for_two_users_is_two_signals(web):
 def test_unparseable_json_is_400_and_kept_as_masked_text(web, user, ip, caplog):
     raw = '{"user_id": "%s", "secret": "%s", "tv": {oops' % (user.id, user.webhook_secret)
 
-    with caplog.at_level(logging.WARNING, logger="trading.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="trading.webhook"):
         response = post(web, user.id, raw)
 
     assert response.status_code == 400
@@ -275,7 +253,7 @@ def test_json_that_is_not_an_object_is_400(web, user, ip, body):
 
 
 def test_a_malformed_content_length_reads_as_an_empty_body(web, user, ip):
-    response = post(web, user.id, alert(user), CONTENT_LENGTH="lots")
+    response = post(web, user.id, sent_alert(user), CONTENT_LENGTH="lots")
 
     assert response.status_code == 400
     assert assert_only_the_rejection(http_status=400, user=user, ip=ip).reason == "Body is empty."
@@ -293,7 +271,7 @@ def test_an_unparseable_body_is_stored_truncated(web, user, ip):
 
 
 def test_a_missing_secret_is_401(web, user, ip):
-    body = alert(user)
+    body = sent_alert(user)
     del body["secret"]
 
     response = post(web, user.id, body)
@@ -304,7 +282,7 @@ def test_a_missing_secret_is_401(web, user, ip):
 
 
 def test_a_secret_under_the_wrong_key_is_401_and_never_stored(web, user, ip):
-    body = alert(user, strategy_info={"alert_message": f"my secret is {user.webhook_secret}"})
+    body = sent_alert(user, strategy_info={"alert_message": f"my secret is {user.webhook_secret}"})
     body["Secret"] = body.pop("secret")
 
     assert post(web, user.id, body).status_code == 401
@@ -317,8 +295,8 @@ def test_a_secret_under_the_wrong_key_is_401_and_never_stored(web, user, ip):
 def test_a_wrong_secret_is_403_stored_for_the_user_without_the_secret(web, user, ip, caplog):
     wrong = "an-old-rotated-secret-value"
 
-    with caplog.at_level(logging.WARNING, logger="trading.webhooks"):
-        response = post(web, user.id, alert(user, secret=wrong, strategy_info={"alert_message": wrong}))
+    with caplog.at_level(logging.WARNING, logger="trading.webhook"):
+        response = post(web, user.id, sent_alert(user, secret=wrong, strategy_info={"alert_message": wrong}))
 
     assert response.status_code == 403
     assert response.json() == {"detail": "Invalid secret or unknown user."}
@@ -330,10 +308,10 @@ def test_a_wrong_secret_is_403_stored_for_the_user_without_the_secret(web, user,
 
 
 def test_unknown_user_and_malformed_id_get_the_same_403_as_a_wrong_secret(web, user, ip):
-    wrong_secret = post(web, user.id, alert(user, secret="not-the-secret"))
+    wrong_secret = post(web, user.id, sent_alert(user, secret="not-the-secret"))
     stranger = uuid.uuid4()
-    unknown_user = post(web, stranger, alert(user, user_id=str(stranger)))
-    malformed = post(web, "not-a-uuid", alert(user, user_id="not-a-uuid"))
+    unknown_user = post(web, stranger, sent_alert(user, user_id=str(stranger)))
+    malformed = post(web, "not-a-uuid", sent_alert(user, user_id="not-a-uuid"))
 
     assert wrong_secret.status_code == unknown_user.status_code == malformed.status_code == 403
     assert wrong_secret.content == unknown_user.content == malformed.content
@@ -352,7 +330,7 @@ def test_an_inactive_user_is_refused_like_an_unknown_one(web, user, ip):
     user.is_active = False
     user.save()
 
-    response = post(web, user.id, alert(user))
+    response = post(web, user.id, sent_alert(user))
 
     assert response.status_code == 403
     assert response.json() == {"detail": "Invalid secret or unknown user."}
@@ -361,7 +339,7 @@ def test_an_inactive_user_is_refused_like_an_unknown_one(web, user, ip):
 
 
 def test_a_body_over_64_kib_is_413_and_not_stored(web, user, ip):
-    body = alert(user, strategy_info={"alert_message": "x" * (64 * 1024)})
+    body = sent_alert(user, strategy_info={"alert_message": "x" * (64 * 1024)})
 
     response = post(web, user.id, body)
 
@@ -371,15 +349,15 @@ def test_a_body_over_64_kib_is_413_and_not_stored(web, user, ip):
 
 
 def test_a_declared_length_over_64_kib_is_413_without_reading_the_body(web, user, ip):
-    response = post(web, user.id, alert(user), CONTENT_LENGTH=str(64 * 1024 + 1))
+    response = post(web, user.id, sent_alert(user), CONTENT_LENGTH=str(64 * 1024 + 1))
 
     assert response.status_code == 413
     assert_only_the_rejection(http_status=413, user=user, ip=ip)
 
 
 def test_a_body_of_exactly_64_kib_is_accepted(web, user):
-    body = alert(user)
-    padding = 64 * 1024 - len(json.dumps(alert(user, strategy_info={"alert_message": ""})))
+    body = sent_alert(user)
+    padding = 64 * 1024 - len(json.dumps(sent_alert(user, strategy_info={"alert_message": ""})))
     body["strategy_info"]["alert_message"] = "x" * padding
     assert len(json.dumps(body)) == 64 * 1024
 
@@ -387,7 +365,7 @@ def test_a_body_of_exactly_64_kib_is_accepted(web, user):
 
 
 def test_validation_errors_are_422_with_every_error_in_detail(web, user, ip):
-    body = alert(user, tv={"timeframe": "30S", "entry_price": "-1"}, execution_intent={"type": "open"})
+    body = sent_alert(user, tv={"timeframe": "30S", "entry_price": "-1"}, execution_intent={"type": "open"})
     del body["tv"]["symbol"]
 
     response = post(web, user.id, body)
@@ -405,7 +383,7 @@ def test_validation_errors_are_422_with_every_error_in_detail(web, user, ip):
 
 
 def test_placeholders_left_in_nested_fields_are_422_at_their_location(web, user, ip):
-    body = alert(user, tv={"symbol": "{{ticker}}"}, strategy_info={"alert_message": "TP {{plot_1}}"})
+    body = sent_alert(user, tv={"symbol": "{{ticker}}"}, strategy_info={"alert_message": "TP {{plot_1}}"})
     body["notes"] = {"levels": ["ok", "{{plot_2}}"]}
 
     response = post(web, user.id, body)
@@ -421,7 +399,7 @@ def test_placeholders_left_in_nested_fields_are_422_at_their_location(web, user,
 def test_a_timestamp_older_than_the_replay_window_is_422(web, user, ip):
     stale = (datetime.now(UTC) - timedelta(seconds=user.replay_window_seconds + 60)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    response = post(web, user.id, alert(user, timestamp=stale))
+    response = post(web, user.id, sent_alert(user, timestamp=stale))
 
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["timestamp"]]
@@ -434,13 +412,13 @@ def test_the_replay_window_is_the_users_own(web, user):
     user.save()
     two_minutes_ago = (datetime.now(UTC) - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    assert post(web, user.id, alert(user, timestamp=two_minutes_ago)).status_code == 422
+    assert post(web, user.id, sent_alert(user, timestamp=two_minutes_ago)).status_code == 422
 
 
 def test_a_timestamp_far_in_the_future_is_422(web, user):
     future = (datetime.now(UTC) + timedelta(minutes=11)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    response = post(web, user.id, alert(user, timestamp=future))
+    response = post(web, user.id, sent_alert(user, timestamp=future))
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "timestamp_in_future"
@@ -449,7 +427,7 @@ def test_a_timestamp_far_in_the_future_is_422(web, user):
 def test_a_body_naming_another_user_is_422_at_user_id(web, user, ip):
     other = UserFactory()
 
-    response = post(web, user.id, alert(user, user_id=str(other.id)))
+    response = post(web, user.id, sent_alert(user, user_id=str(other.id)))
 
     assert response.status_code == 422
     assert response.json()["detail"] == [
@@ -468,10 +446,10 @@ def test_only_post_is_allowed(web, user):
 def test_over_the_per_ip_limit_is_429_with_retry_after_and_not_stored(web, user, settings, caplog):
     settings.WEBHOOK_RATE_LIMIT_PER_IP = 3
     wait_for_a_fresh_rate_window()
-    answers = [post(web, user.id, alert(user)).status_code for _ in range(3)]
+    answers = [post(web, user.id, sent_alert(user)).status_code for _ in range(3)]
 
-    with caplog.at_level(logging.WARNING, logger="trading.webhooks"):
-        refused = post(web, user.id, alert(user))
+    with caplog.at_level(logging.WARNING, logger="trading.webhook"):
+        refused = post(web, user.id, sent_alert(user))
         refused_again = post(web, user.id, "not even json")
 
     assert answers == [202, 202, 202]
@@ -481,7 +459,7 @@ def test_over_the_per_ip_limit_is_429_with_retry_after_and_not_stored(web, user,
     assert Signal.objects.count() == 3  # the refused requests left no record
     assert "rate limit" in caplog.text
     # Another address is not affected.
-    assert post(Client(REMOTE_ADDR=next(_addresses)), user.id, alert(user)).status_code == 202
+    assert post(Client(REMOTE_ADDR=next(_addresses)), user.id, sent_alert(user)).status_code == 202
 
 
 def test_over_the_per_user_limit_is_429_for_that_user_only(web, user, settings):
@@ -489,10 +467,10 @@ def test_over_the_per_user_limit_is_429_for_that_user_only(web, user, settings):
     other = UserFactory()
     wait_for_a_fresh_rate_window()
 
-    answers = [post(web, user.id, alert(user)).status_code for _ in range(3)]
+    answers = [post(web, user.id, sent_alert(user)).status_code for _ in range(3)]
 
     assert answers == [202, 202, 429]
-    assert post(web, other.id, alert(other)).status_code == 202
+    assert post(web, other.id, sent_alert(other)).status_code == 202
     assert Signal.objects.filter(user=user).count() == 2
 
 
@@ -500,8 +478,8 @@ def test_a_wrong_secret_does_not_use_up_the_users_allowance(web, user, settings)
     settings.WEBHOOK_RATE_LIMIT_PER_USER = 1
     wait_for_a_fresh_rate_window()
 
-    assert post(web, user.id, alert(user, secret="guess-guess-guess")).status_code == 403
-    assert post(web, user.id, alert(user)).status_code == 202
+    assert post(web, user.id, sent_alert(user, secret="guess-guess-guess")).status_code == 403
+    assert post(web, user.id, sent_alert(user)).status_code == 202
 
 
 # --- client address, proxies and the allowlist -----------------------------------------------------------
@@ -512,7 +490,7 @@ def test_allowlist_behind_a_trusted_proxy_uses_the_forwarded_address(user, setti
     settings.WEBHOOK_ALLOWED_IPS = TRADINGVIEW_IPS
     proxy = Client(REMOTE_ADDR="10.1.2.3")
 
-    response = post(proxy, user.id, alert(user), HTTP_X_FORWARDED_FOR="203.0.113.9, 52.89.214.238, 10.0.0.7")
+    response = post(proxy, user.id, sent_alert(user), HTTP_X_FORWARDED_FOR="203.0.113.9, 52.89.214.238, 10.0.0.7")
 
     assert response.status_code == 202
     assert Signal.objects.get().client_ip == "52.89.214.238"
@@ -524,7 +502,7 @@ def test_allowlist_refuses_a_spoofed_forwarded_for_entry(user, settings):
     proxy = Client(REMOTE_ADDR="10.1.2.3")
 
     # The client put TradingView's address in the header itself; the proxy appended the real one.
-    response = post(proxy, user.id, alert(user), HTTP_X_FORWARDED_FOR="52.89.214.238, 198.51.100.23")
+    response = post(proxy, user.id, sent_alert(user), HTTP_X_FORWARDED_FOR="52.89.214.238, 198.51.100.23")
 
     assert response.status_code == 403
     assert response.json() == {"detail": "Source address not allowed."}
@@ -538,7 +516,7 @@ def test_forwarded_for_is_ignored_from_an_untrusted_peer(user, settings):
     settings.WEBHOOK_ALLOWED_IPS = TRADINGVIEW_IPS
     direct = Client(REMOTE_ADDR="198.51.100.23")
 
-    response = post(direct, user.id, alert(user), HTTP_X_FORWARDED_FOR="52.89.214.238")
+    response = post(direct, user.id, sent_alert(user), HTTP_X_FORWARDED_FOR="52.89.214.238")
 
     assert response.status_code == 403
     assert_only_the_rejection(http_status=403, user=user, ip="198.51.100.23")
@@ -548,11 +526,11 @@ def test_allowlist_lets_tradingview_in_directly(user, settings):
     settings.WEBHOOK_ALLOWED_IPS = TRADINGVIEW_IPS
 
     for address in TRADINGVIEW_IPS:
-        assert post(Client(REMOTE_ADDR=address), user.id, alert(user)).status_code == 202
+        assert post(Client(REMOTE_ADDR=address), user.id, sent_alert(user)).status_code == 202
 
 
 def test_the_stored_client_ip_is_the_peer_without_trusted_proxies(web, user, ip):
-    post(web, user.id, alert(user), HTTP_X_FORWARDED_FOR="52.89.214.238")
+    post(web, user.id, sent_alert(user), HTTP_X_FORWARDED_FOR="52.89.214.238")
 
     assert Signal.objects.get().client_ip == ip
 
@@ -565,7 +543,7 @@ def test_with_the_broker_down_the_alert_is_still_stored_and_answered_202_quickly
 ):
     started = time.monotonic()
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
-        response = post(web, user.id, alert(user))
+        response = post(web, user.id, sent_alert(user))
     elapsed = time.monotonic() - started
 
     assert response.status_code == 202
@@ -585,7 +563,7 @@ def test_when_the_broker_is_back_the_sweep_sends_what_it_missed(web, user, monke
         down.setattr(app, "_pool", None)
         down.setattr(app.amqp, "_producer_pool", None)
         with django_capture_on_commit_callbacks(execute=True):
-            signal_id = post(web, user.id, alert(user)).json()["signal_id"]
+            signal_id = post(web, user.id, sent_alert(user)).json()["signal_id"]
     assert routing_messages(signal_id) == 0
     Signal.objects.filter(id=signal_id).update(received_at=timezone.now() - timedelta(minutes=2))
 
@@ -599,7 +577,7 @@ def test_when_the_broker_is_back_the_sweep_sends_what_it_missed(web, user, monke
 def test_with_the_database_down_the_answer_is_503_so_tradingview_resends(monkeypatch):
     user = UserFactory()
     web = Client(REMOTE_ADDR=next(_addresses))
-    body = alert(user)
+    body = sent_alert(user)
     connection.close()
     monkeypatch.setitem(connection.settings_dict, "PORT", "1")
     try:
@@ -621,20 +599,20 @@ def test_rate_limits_also_count_in_the_embedded_file_cache(web, user, settings, 
     settings.WEBHOOK_RATE_LIMIT_PER_IP = 2
     wait_for_a_fresh_rate_window()
 
-    answers = [post(web, user.id, alert(user)).status_code for _ in range(3)]
+    answers = [post(web, user.id, sent_alert(user)).status_code for _ in range(3)]
 
     assert answers == [202, 202, 429]
 
 
 def test_with_the_cache_down_alerts_still_get_through(web, user, settings, monkeypatch):
-    from trading import webhooks
+    from trading.webhook import limits
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:1/0"}}
-    monkeypatch.setattr(webhooks, "_cache_down_until", 0.0)
+    monkeypatch.setattr(limits.counters, "skip_until", 0.0)
     settings.WEBHOOK_RATE_LIMIT_PER_IP = 1
 
-    answers = [post(web, user.id, alert(user)).status_code for _ in range(3)]
+    answers = [post(web, user.id, sent_alert(user)).status_code for _ in range(3)]
 
     assert answers == [202, 202, 202]  # fails open: refusing alerts is worse than no flood guard
     assert Signal.objects.count() == 3
@@ -642,7 +620,7 @@ def test_with_the_cache_down_alerts_still_get_through(web, user, settings, monke
 
 def test_a_nul_character_is_422_at_its_field_and_the_rejection_is_stored_readable(web, user, ip):
     # Valid JSON ("\u0000"), but PostgreSQL stores no NUL: a 503 would have TradingView resend it forever.
-    body = alert(user, strategy_info={"alert_message": "entry\u0000"})
+    body = sent_alert(user, strategy_info={"alert_message": "entry\u0000"})
     body["notes\u0000"] = "x"
 
     response = post(web, user.id, body)
@@ -704,14 +682,14 @@ def test_json_nested_deeper_than_32_levels_is_400_stored_bounded_and_logs_no_tra
 
 
 def test_json_nested_exactly_32_levels_is_read(web, user):
-    body = json.dumps(alert(user, notes=json.loads(nested("arrays", 31))))  # top object + 31 = 32
+    body = json.dumps(sent_alert(user, notes=json.loads(nested("arrays", 31))))  # top object + 31 = 32
 
     assert post(web, user.id, body).status_code == 202
 
 
 def with_number(user, loc: tuple, literal: str) -> str:
     """The alert as JSON text with ``literal`` (written as is, e.g. an unquoted NaN) at ``loc``."""
-    body = alert(user)
+    body = sent_alert(user)
     section = body
     for key in loc[:-1]:
         section = section.setdefault(key, {})
@@ -757,7 +735,7 @@ def test_a_body_repeated_inside_the_replay_window_is_a_duplicate(web, user, monk
     """Both windows are 600 s: the copy TradingView (or anyone holding the body) sends 323 s later,
     still inside the replay window, must not act again (dedupe was 300 s)."""
     sent_at = timezone.now().replace(microsecond=0)
-    body = json.dumps(alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    body = json.dumps(sent_alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
     monkeypatch.setattr(timezone, "now", lambda: sent_at)
     first = post(web, user.id, body)
 
@@ -774,7 +752,7 @@ def test_a_body_stamped_ahead_of_our_clock_stays_a_duplicate_while_it_passes_the
     """Stamped 500 s ahead (a sender's fast clock), the body passes the replay check until its stamp
     + 600 s: 1,100 s after it first arrived, past the dedupe window counted from its arrival."""
     received_at = timezone.now().replace(microsecond=0)
-    body = json.dumps(alert(user, timestamp=(received_at + timedelta(seconds=500)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    body = json.dumps(sent_alert(user, timestamp=(received_at + timedelta(seconds=500)).strftime("%Y-%m-%dT%H:%M:%SZ")))
     monkeypatch.setattr(timezone, "now", lambda: received_at)
     first = post(web, user.id, body)
 
@@ -787,7 +765,7 @@ def test_a_body_stamped_ahead_of_our_clock_stays_a_duplicate_while_it_passes_the
 
 
 def test_a_refused_body_is_stored_up_to_4_kib(web, user, ip):
-    big = alert(user, secret="an-old-rotated-secret-value", strategy_info={"alert_message": "y" * 60_000})
+    big = sent_alert(user, secret="an-old-rotated-secret-value", strategy_info={"alert_message": "y" * 60_000})
 
     response = post(web, user.id, big)
 
@@ -800,8 +778,8 @@ def test_a_refused_body_is_stored_up_to_4_kib(web, user, ip):
 
 
 def test_an_invalid_alert_keeps_4_kib_and_a_small_one_whole(web, user):
-    post(web, user.id, alert(user, tv={"entry_price": "-1"}, strategy_info={"alert_message": "é" * 5_000}))
-    post(web, user.id, alert(user, tv={"entry_price": "-2"}))
+    post(web, user.id, sent_alert(user, tv={"entry_price": "-1"}, strategy_info={"alert_message": "é" * 5_000}))
+    post(web, user.id, sent_alert(user, tv={"entry_price": "-2"}))
 
     large, small = Signal.objects.order_by("received_at")
     assert large.http_status == small.http_status == 422
@@ -819,17 +797,17 @@ def test_the_per_ip_limit_counts_an_ipv6_client_by_its_64(user, settings):
     subnet = ipv6_subnet()
     wait_for_a_fresh_rate_window()
 
-    answers = [post(Client(REMOTE_ADDR=f"{subnet}::{host}"), user.id, alert(user)).status_code
+    answers = [post(Client(REMOTE_ADDR=f"{subnet}::{host}"), user.id, sent_alert(user)).status_code
                for host in ("1", "2", "ffff:ffff:3")]
 
     assert answers == [202, 202, 429]  # three addresses of one /64 share one allowance
-    assert post(Client(REMOTE_ADDR=f"{ipv6_subnet()}::1"), user.id, alert(user)).status_code == 202
+    assert post(Client(REMOTE_ADDR=f"{ipv6_subnet()}::1"), user.id, sent_alert(user)).status_code == 202
     assert Signal.objects.count() == 3
 
 
 def test_requests_for_unknown_users_are_counted_per_network_and_hour_not_stored(user):
     subnet = ipv6_subnet()
-    junk = ["not json", json.dumps({"no": "secret"}), json.dumps(alert(user, secret="guess-guess-guess"))]
+    junk = ["not json", json.dumps({"no": "secret"}), json.dumps(sent_alert(user, secret="guess-guess-guess"))]
 
     answers = [post(Client(REMOTE_ADDR=f"{subnet}::{n % 7 + 1}"), uuid.uuid4(), junk[n % 3]).status_code
                for n in range(30)]
@@ -849,7 +827,7 @@ def test_refusals_for_a_known_user_past_the_hours_allowance_are_only_counted(use
     attacker = Client(REMOTE_ADDR=f"{subnet}::9")  # knows the URL, not the secret
 
     answers = [post(attacker, user.id, f"junk {n}", content_type="text/plain").status_code for n in range(8)]
-    accepted = post(Client(REMOTE_ADDR=next(_addresses)), user.id, alert(user))
+    accepted = post(Client(REMOTE_ADDR=next(_addresses)), user.id, sent_alert(user))
 
     assert answers == [400] * 8 and accepted.status_code == 202
     assert Signal.objects.filter(user=user, http_status=400).count() == 3

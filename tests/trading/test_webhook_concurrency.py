@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from tests.factories import UserFactory
-from tests.trading.test_webhook import alert, routing_messages, url
+from tests.alert_bodies import sent_alert
+from tests.trading.test_webhook import routing_messages, url
 from trading.models import Signal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +37,7 @@ def post_at_once(address: str, bodies: list[str]) -> list[requests.Response]:
 @pytest.mark.parametrize("round_", range(3))
 def test_ten_concurrent_copies_store_one_signal_and_enqueue_one_routing(live_server, round_):
     user = UserFactory()
-    body = json.dumps(alert(user))
+    body = json.dumps(sent_alert(user))
 
     responses = post_at_once(live_server.url + url(user.id), [body] * COPIES)
 
@@ -51,7 +52,7 @@ def test_ten_concurrent_copies_store_one_signal_and_enqueue_one_routing(live_ser
 
 def test_concurrent_distinct_alerts_are_all_accepted(live_server):
     user = UserFactory()
-    bodies = [json.dumps(alert(user)) for _ in range(COPIES)]  # each has its own trade id
+    bodies = [json.dumps(sent_alert(user)) for _ in range(COPIES)]  # each has its own trade id
 
     responses = post_at_once(live_server.url + url(user.id), bodies)
 

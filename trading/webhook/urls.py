@@ -10,7 +10,7 @@ from django.urls import path, re_path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from trading.webhooks import tradingview_webhook
+from trading.webhook.view import tradingview_webhook
 
 
 class BareAcceptedView(APIView):
