@@ -1,4 +1,6 @@
-"""The state machines of position groups and orders: statuses and the moves allowed between them.
+"""The state machines of the engine's five stateful records — position groups, orders, pyramids,
+signals and queue entries: statuses, the moves allowed between them, and the named sets of statuses
+the code filters on.
 
 Pure: no ORM. ``trading.services.transitions`` applies a move to a row; nothing else assigns a
 status, so every move is checked against these tables and logged.
@@ -36,7 +38,36 @@ class OrderStatus(StrEnum):
     UNKNOWN = "unknown"  # sent, but the answer was lost: resolved by lookup
 
 
-G, O = GroupStatus, OrderStatus
+class PyramidStatus(StrEnum):
+    PENDING = "pending"  # created with its legs, grid not yet on the exchange
+    SUBMITTED = "submitted"  # every leg placed
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"  # every leg filled
+    CLOSED = "closed"  # its position closed, or its own target closed it (pyramid_aggregate)
+    FAILED = "failed"  # a leg was refused, or the close it waited on (a reverse) failed
+
+
+class SignalStatus(StrEnum):
+    RECEIVED = "received"  # accepted by the webhook, not yet routed
+    OPENED = "opened"
+    PYRAMIDED = "pyramided"
+    EXITED = "exited"
+    REDUCED = "reduced"
+    REVERSED = "reversed"
+    QUEUED = "queued"  # waiting in the execution queue for a pool slot
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class QueuedSignalStatus(StrEnum):
+    QUEUED = "queued"
+    PROMOTED = "promoted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+G, O, P, S, Q = GroupStatus, OrderStatus, PyramidStatus, SignalStatus, QueuedSignalStatus
 
 GROUP_MOVES: dict[GroupStatus, frozenset[GroupStatus]] = {
     # An exit can arrive before the grid reaches the exchange: waiting may close directly.
@@ -64,6 +95,44 @@ ORDER_MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
     O.FAILED: frozenset(),
 }
 
+PYRAMID_MOVES: dict[PyramidStatus, frozenset[PyramidStatus]] = {
+    # A leg refused for good fails the pyramid, also on a retried placement of a pyramid already
+    # (partly) on the exchange; a position's close closes every pyramid not closed or failed.
+    P.PENDING: frozenset({P.SUBMITTED, P.FAILED, P.CLOSED}),
+    P.SUBMITTED: frozenset({P.PARTIALLY_FILLED, P.FILLED, P.FAILED, P.CLOSED}),
+    P.PARTIALLY_FILLED: frozenset({P.FILLED, P.FAILED, P.CLOSED}),
+    P.FILLED: frozenset({P.CLOSED}),
+    # A pyramid's own close (pyramid_aggregate) the exchange refused hands its coins back: filled again.
+    P.CLOSED: frozenset({P.FILLED}),
+    P.FAILED: frozenset(),
+}
+
+SIGNAL_MOVES: dict[SignalStatus, frozenset[SignalStatus]] = {
+    # Routing ends every received signal in one status (queued included).
+    S.RECEIVED: frozenset({S.OPENED, S.PYRAMIDED, S.EXITED, S.REDUCED, S.REVERSED, S.QUEUED, S.IGNORED,
+                           S.REJECTED, S.FAILED}),
+    # Only entries (and reverses) queue: promotion routes them again; replaced, dropped, cancelled or
+    # expired they are ignored.
+    S.QUEUED: frozenset({S.OPENED, S.PYRAMIDED, S.REVERSED, S.IGNORED, S.REJECTED, S.FAILED}),
+    # A reverse's grid waits for the opposite side's close: if that close fails, so does the signal.
+    S.REVERSED: frozenset({S.FAILED}),
+    S.OPENED: frozenset(),
+    S.PYRAMIDED: frozenset(),
+    S.EXITED: frozenset(),
+    S.REDUCED: frozenset(),
+    S.IGNORED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+QUEUED_SIGNAL_MOVES: dict[QueuedSignalStatus, frozenset[QueuedSignalStatus]] = {
+    # A replacement by a newer signal keeps the entry queued (its fields change, not its status).
+    Q.QUEUED: frozenset({Q.PROMOTED, Q.EXPIRED, Q.CANCELLED}),
+    Q.PROMOTED: frozenset(),
+    Q.EXPIRED: frozenset(),
+    Q.CANCELLED: frozenset(),
+}
+
 # Groups in these statuses hold the (user, exchange, symbol, timeframe, side) identity.
 GROUP_ACTIVE_STATUSES = frozenset(s for s in GroupStatus if s not in (G.CLOSED, G.FAILED))
 GROUP_TERMINAL_STATUSES = frozenset({G.CLOSED, G.FAILED})
@@ -82,6 +151,31 @@ def check_order_move(current: str, to: str) -> None:
         raise IllegalTransition("order", current, to)
 
 
+def check_pyramid_move(current: str, to: str) -> None:
+    if PyramidStatus(to) not in PYRAMID_MOVES[PyramidStatus(current)]:
+        raise IllegalTransition("pyramid", current, to)
+
+
+def check_signal_move(current: str, to: str) -> None:
+    if SignalStatus(to) not in SIGNAL_MOVES[SignalStatus(current)]:
+        raise IllegalTransition("signal", current, to)
+
+
+def check_queued_signal_move(current: str, to: str) -> None:
+    if QueuedSignalStatus(to) not in QUEUED_SIGNAL_MOVES[QueuedSignalStatus(current)]:
+        raise IllegalTransition("queue entry", current, to)
+
+
+def sources_of(moves: dict, to: StrEnum) -> frozenset:
+    """Every status that may move to ``to``: the "from" filter of a bulk move."""
+    return frozenset(current for current, targets in moves.items() if to in targets)
+
+
+def label(status: str) -> str:
+    """The display label of a status: "partially_filled" → "Partially filled"."""
+    return status.replace("_", " ").capitalize()
+
+
 def choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
     """Django field choices from an enum: ("partially_filled", "Partially filled")."""
-    return [(member.value, member.value.replace("_", " ").capitalize()) for member in enum]
+    return [(member.value, label(member.value)) for member in enum]

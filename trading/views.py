@@ -66,6 +66,7 @@ from trading.services.closing import position_close_enqueue, position_close_requ
 from trading.services.queue import queue_cancel
 from trading.services.users import user_rotate_webhook_secret
 from trading.states import GroupStatus, OrderStatus
+from trading.states import label as status_label
 from trading.stats import FillEvent, TradeSummary, trade_summary
 from trading.take_profit import aggregate_target, stop_from_percent
 
@@ -267,7 +268,7 @@ def _ladder(group: PositionGroup) -> list[PyramidRows]:
         legs = sorted((o for o in orders if o.role == Order.Role.ENTRY), key=lambda o: o.leg_index)
         label = pyramid.get_status_display()
         if group.status == GroupStatus.CLOSED and pyramid.status != Pyramid.Status.FAILED:
-            label = Pyramid.Status.CLOSED.label  # closed before position_finish closed its pyramids too
+            label = status_label(Pyramid.Status.CLOSED)  # closed before position_finish closed its pyramids too
         ladder.append(PyramidRows(pyramid, [LegRow(leg, take_profits.get(leg.pk)) for leg in legs], label))
     return ladder
 

@@ -22,15 +22,15 @@ from notifications.events import emit
 from risk.models import RiskAction
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended
-from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid
+from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
 from trading.services import dispatch
 from trading.services.budget import group_lock, live_exits, sell_budget
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.positions import pyramids_after_close_submit
-from trading.services.transitions import group_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import group_transition, pyramids_move
+from trading.states import GroupStatus, OrderStatus, PyramidStatus
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +222,7 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
                                                          dust_quantity=dust_quantity, dust_value=dust_value)
         # Nothing of a closed position fills any more: its pyramids are closed with it (a failed one stays
         # failed), not left "partially filled" with legs that were cancelled.
-        group.pyramids.exclude(status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]).update(
-            status=Pyramid.Status.CLOSED, closed_at=group.closed_at)
+        pyramids_move(group.pyramids.all(), to=PyramidStatus.CLOSED, closed_at=group.closed_at)
         exits = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0)
         closed_quantity = sum((o.filled_quantity for o in exits), Decimal(0))
         exit_value = sum((o.filled_quantity * (o.avg_fill_price or 0) for o in exits), Decimal(0))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from exchanges.currency import quote_of
 from notifications.events import emit
 from trading.models import Order, PositionGroup, Pyramid
-from trading.services.transitions import group_transition
+from trading.services.transitions import group_transition, pyramids_move
 from trading.states import GroupStatus, OrderStatus
 from trading.stats import FillEvent, replay
 
@@ -123,9 +123,8 @@ def _move_pyramids_with_fills(group: PositionGroup) -> None:
             Pyramid.Status.PARTIALLY_FILLED if legs.filter(filled_quantity__gt=0).exists() else pyramid.status
         )
         if status != pyramid.status:
-            Pyramid.objects.filter(pk=pyramid.pk).update(
-                status=status, filled_at=timezone.now() if status == Pyramid.Status.FILLED else None
-            )
+            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[pyramid.status], to=status,
+                          filled_at=timezone.now() if status == Pyramid.Status.FILLED else None)
 
 
 def held_quantity(group: PositionGroup) -> Decimal:

@@ -24,8 +24,8 @@ from trading.services.closing import (
 )
 from trading.services.fills import base_asset, fill_events, group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
-from trading.services.transitions import StaleStatus, order_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import StaleStatus, order_transition, pyramids_move
+from trading.states import GroupStatus, OrderStatus, PyramidStatus
 from trading.stats import replay
 from trading.take_profit import (
     PyramidHolding, position_exit_trigger, pyramids_to_close, trigger_fires,
@@ -247,13 +247,13 @@ def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, conn
                             min_qty=market.min_qty, min_notional=market.min_notional)
         exit_order = exit_order_create(locked, quantity, ExitReason.PYRAMID_TP, connector,
                                        decision_price=locked.current_price, pyramid=pyramid) if quantity else None
-        Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.CLOSED)
+        pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), to=PyramidStatus.CLOSED)
     if exit_order is not None:
         try:
             order_place(exit_order, connector)
         except PlacementFailed as exc:
             # Refused for good: the pyramid holds its coins again, and its target may fire again.
-            Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FILLED)
+            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED], to=PyramidStatus.FILLED)
             logger.warning("closing pyramid %s of group %s failed: %s", pyramid.index, group.pk, exc)
             return
     group_refresh_stats(group_id=group.pk)

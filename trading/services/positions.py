@@ -15,8 +15,8 @@ from trading.models import DCAConfiguration, Order, OrderType, PositionGroup, Py
 from trading.services import dispatch
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
-from trading.services.transitions import group_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import group_transition, pyramids_move, signals_move
+from trading.states import GroupStatus, OrderStatus, PyramidStatus, SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
             order_place(leg, connector, final_attempt=final_attempt)
     except PlacementFailed as exc:
         return _pyramid_failed(pyramid, connector, reason=f"Order refused by {group.exchange}: {exc}")
-    Pyramid.objects.filter(pk=pyramid.pk, status=Pyramid.Status.PENDING).update(status=Pyramid.Status.SUBMITTED)
+    pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.PENDING], to=PyramidStatus.SUBMITTED)
     group.refresh_from_db()
     if group.status == GroupStatus.WAITING:
         group_transition(group, to=GroupStatus.LIVE, reason="orders placed on the exchange")
@@ -156,9 +156,9 @@ def pyramids_after_close_submit(group_id) -> None:
 def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str, signal_failed: bool = False) -> Pyramid:
     for leg in pyramid.orders.exclude(status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.FAILED]):
         order_cancel(leg, connector)
-    Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FAILED)
-    if signal_failed and pyramid.signal_id:
-        Signal.objects.filter(pk=pyramid.signal_id).update(status=Signal.Status.FAILED, reason=reason)
+    pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), to=PyramidStatus.FAILED)
+    if signal_failed and pyramid.signal_id:  # a reverse whose close failed: its signal fails with it
+        signals_move(Signal.objects.filter(pk=pyramid.signal_id), to=SignalStatus.FAILED, reason=reason)
     group = PositionGroup.objects.get(pk=pyramid.group_id)
     logger.warning("pyramid %s of group %s failed: %s", pyramid.index, group.pk, reason)
     emit("failure", group=group, message=f"Pyramid {pyramid.index + 1} failed: {reason}")

@@ -7,6 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading.models import QueuedSignal, Signal
+from trading.services.transitions import queued_signals_move, signal_transition, signals_move
+from trading.states import QueuedSignalStatus, SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +31,8 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
         )
     else:
         replaced = existing.signal
-        Signal.objects.filter(pk=replaced.pk).update(
-            status=Signal.Status.IGNORED, reason=f"Replaced in the queue by a newer signal ({signal.pk})."
-        )
+        signals_move(Signal.objects.filter(pk=replaced.pk), sources=[SignalStatus.QUEUED], to=SignalStatus.IGNORED,
+                     reason=f"Replaced in the queue by a newer signal ({signal.pk}).")
         existing.signal = signal
         existing.entry_price = signal.entry_price
         existing.is_pyramid_continuation = is_pyramid_continuation
@@ -40,17 +41,18 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
         existing.expires_at = now + timedelta(minutes=ttl_minutes)
         existing.save()
         entry = existing
-    Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.QUEUED, reason=f"Queued: {reason}.")
+    signal_transition(signal, to=SignalStatus.QUEUED, reason=f"Queued: {reason}.")
     return entry
 
 
-def queue_resolve(entry: QueuedSignal, *, status: str, reason: str, signal_status: str | None = None) -> None:
-    """End a queue entry (promoted, expired, cancelled) and, unless promoted, its signal too."""
-    QueuedSignal.objects.filter(pk=entry.pk, status=QueuedSignal.Status.QUEUED).update(
-        status=status, status_reason=reason, resolved_at=timezone.now()
-    )
+def queue_resolve(entry: QueuedSignal, *, status: QueuedSignalStatus, reason: str,
+                  signal_status: SignalStatus | None = None) -> None:
+    """End a queue entry still queued (promoted, expired, cancelled) and, unless promoted, its signal too."""
+    queued_signals_move(QueuedSignal.objects.filter(pk=entry.pk), sources=[QueuedSignalStatus.QUEUED], to=status,
+                        reason=reason)
     if signal_status:
-        Signal.objects.filter(pk=entry.signal_id, status=Signal.Status.QUEUED).update(status=signal_status, reason=reason)
+        signals_move(Signal.objects.filter(pk=entry.signal_id), sources=[SignalStatus.QUEUED], to=signal_status,
+                     reason=reason)
 
 
 def queue_cancel(*, entry: QueuedSignal, reason: str = "Removed from the queue by the trader.") -> None:

@@ -37,8 +37,9 @@ from trading.services.closing import position_close_request
 from trading.services.positions import position_open, pyramid_add
 from trading.services.queue import queue_resolve, queue_signal
 from trading.services.signals import SIGNAL_MAX_AGE
+from trading.services.transitions import signal_transition, signals_move
 from trading.sizing import Sizing, pyramid_sizing
-from trading.states import GroupStatus
+from trading.states import GroupStatus, SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,7 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
         if queue_entry_id and status != S.QUEUED:
             queue_resolve(entry, status=QueuedSignal.Status.PROMOTED, reason=f"Promoted: {reason}")
         if status != S.QUEUED:
-            Signal.objects.filter(pk=signal.pk).update(status=status, reason=reason, routed_at=timezone.now(),
-                                                        symbol=context.symbol)
+            signal_transition(signal, to=status, reason=reason, routed_at=timezone.now(), symbol=context.symbol)
         else:
             queued = Signal.objects.filter(pk=signal.pk)
             if derivation is not None and not queue_entry_id:  # the queue wrote its reason: say what was queued
@@ -138,10 +138,9 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
     return signal
 
 
-def _finish(signal: Signal, status: str, reason: str) -> Signal:
-    Signal.objects.filter(pk=signal.pk, status__in=[S.RECEIVED, S.QUEUED]).update(
-        status=status, reason=reason, routed_at=timezone.now()
-    )
+def _finish(signal: Signal, status: SignalStatus, reason: str) -> Signal:
+    signals_move(Signal.objects.filter(pk=signal.pk), sources=[S.RECEIVED, S.QUEUED], to=status, reason=reason,
+                 routed_at=timezone.now())
     signal.refresh_from_db()
     logger.info("signal %s → %s: %s", signal.pk, status, reason)
     return signal

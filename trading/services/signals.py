@@ -20,6 +20,8 @@ from django.utils import timezone
 from trading.alerts import Alert
 from trading.models import Signal, User, WebhookRejectionTally
 from trading.services import dispatch
+from trading.services.transitions import signals_move
+from trading.states import SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +236,8 @@ def signal_sweep(*, now: datetime | None = None) -> SweepResult:
         )
         if failed:
             minutes = give_up_age.total_seconds() / 60
-            unrouted.filter(id__in=failed).update(
-                status=Signal.Status.FAILED,
+            signals_move(
+                unrouted.filter(id__in=failed), sources=[SignalStatus.RECEIVED], to=SignalStatus.FAILED,
                 reason=(
                     f"Not routed within {minutes:.0f} minutes of arrival although re-sent to the workers "
                     f"{SWEEP_MAX_RESENDS} times: no worker took it (is a worker running? see /healthz). "
