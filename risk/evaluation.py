@@ -22,6 +22,7 @@ from risk.models import RiskAction, RiskConfig
 from risk.selection import OffsetPlan, ineligibility, plan_offset, select_loser, select_winners
 from risk.selectors import filled_pyramid_counts, pyramids_complete, risk_candidate, with_market_precision
 from risk.timers import TimerState, timer_step
+from trading.locks import lock_user_groups, lock_user_routing
 from trading.models import ExitReason, PositionGroup
 from trading.selectors import realized_loss_today_usd
 from trading.services import dispatch as enqueue  # "dispatch" is risk_evaluate's flag here
@@ -51,11 +52,9 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
     now = now or timezone.now()
     result = Evaluation(user.pk)
     with transaction.atomic():
-        risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=user)
+        risk = lock_user_routing(user)
         _circuit_breaker(risk, user)
-        groups = list(
-            PositionGroup.objects.select_for_update(of=("self",)).filter(user=user, status__in=EVALUATED).order_by("pk")
-        )
+        groups = lock_user_groups(user, EVALUATED)
         filled = filled_pyramid_counts(groups)
         candidates = []
         for group in groups:

@@ -17,6 +17,7 @@ from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from risk.models import RiskAction, RiskConfig
+from trading.locks import lock_group, lock_user_routing
 from trading.models import Order, PositionGroup
 from trading.services import dispatch
 from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
@@ -32,8 +33,7 @@ RISK_CONFIG_READ_ONLY = ("user", "engine_paused_by_loss_limit", "engine_force_st
 
 def _locked_risk_config(user) -> RiskConfig:
     """The user's row, locked until the end of the caller's transaction (created if missing)."""
-    risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=user)
-    return risk
+    return lock_user_routing(user)
 
 
 def risk_config_update(*, user, changes: dict) -> RiskConfig:
@@ -133,7 +133,7 @@ def _risk_flag_set(group: PositionGroup, flag: str, value: bool, action_type: st
     """
     with transaction.atomic():
         _locked_risk_config(group.user)
-        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        group = lock_group(group.pk)
         if group.status in GROUP_TERMINAL_STATUSES:
             raise GroupNotOpen(
                 f"The {_label(group)} is {group.status}: the risk engine no longer evaluates it, so it cannot "

@@ -19,16 +19,6 @@ def active_groups(user) -> QuerySet[PositionGroup]:
     return PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
 
 
-def active_group_for(*, user, exchange: str, symbol: str, timeframe: int, side: str) -> PositionGroup | None:
-    """The one active group of this identity (the database allows at most one), locked if in a transaction."""
-    return (
-        active_groups(user)
-        .filter(exchange=exchange, symbol=symbol, timeframe=timeframe, side=side)
-        .select_for_update(of=("self",))
-        .first()
-    )
-
-
 def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCAConfiguration | None:
     """Specific (pair, timeframe), then the pair on any timeframe, then the exchange default ``*``."""
     pairs = [symbol] + ([symbol.split(":")[0]] if ":" in symbol else [])

@@ -50,6 +50,7 @@ from risk.services import (
     risk_config_update,
 )
 from trading.reachability import webhook_url_problems
+from trading.locks import lock_group
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal
 from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
 from trading.api.serializers import dca_configuration_clash
@@ -457,7 +458,10 @@ def position_close(request, group_id):
             "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in NOT_CLOSABLE})
     with transaction.atomic():
         # The row lock orders this close with routing and fill sync touching the same group.
-        group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=group_id, user=request.user)
+        try:
+            group = lock_group(group_id, user=request.user)
+        except PositionGroup.DoesNotExist:
+            raise Http404 from None
         if group.status in NOT_CLOSABLE:
             messages.error(request, f"The position is {group.status}: there is nothing to close.")
             return redirect("position-detail", group_id=group.pk)

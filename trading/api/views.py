@@ -8,12 +8,13 @@ import uuid
 from datetime import date
 from functools import partial
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -25,6 +26,7 @@ from trading.api.serializers import (
     QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
 )
 from trading.job_kinds import queue_promote_request
+from trading.locks import lock_group
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Side, Signal
 from trading.selectors import TradeFilters, groups_filtered, positions_queryset
 from trading.services.closing import position_close_enqueue, position_close_request
@@ -158,7 +160,10 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     def close(self, request, pk=None):
         with transaction.atomic():
             # The row lock orders this close with routing and fill sync touching the same group.
-            group = get_object_or_404(PositionGroup.objects.select_for_update(), pk=pk, user=request.user)
+            try:
+                group = lock_group(pk, user=request.user)
+            except (PositionGroup.DoesNotExist, DjangoValidationError, TypeError, ValueError):
+                raise Http404 from None  # as get_object_or_404: another trader's or a malformed id
             if group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
                 return Response({"detail": _not_closable(group)}, status=status.HTTP_409_CONFLICT)
             position_close_request(group=group, reason=ExitReason.MANUAL)

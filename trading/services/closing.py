@@ -25,7 +25,8 @@ from trading.hooks import close_ended
 from trading.models import ExitReason, Order, OrderType, PositionGroup
 from trading.selectors import orders_to_cancel
 from trading.services import dispatch
-from trading.services.budget import group_lock, live_exits, sell_budget
+from trading.locks import lock_group
+from trading.services.budget import live_exits, sell_budget
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.positions import pyramids_after_close_submit
@@ -92,7 +93,7 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, re
     market = connector.market(group.symbol)
     decision_price = _decision_price(group, connector)
     with transaction.atomic():
-        locked = group_lock(group.pk)
+        locked = lock_group(group.pk, with_account=True)
         if locked.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
             return locked
         budget = sell_budget(locked)
@@ -153,7 +154,7 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
 def exit_order_create(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
                       decision_price: Decimal | None, pyramid=None, order_id: uuid.UUID | None = None) -> Order:
     """A new exit order row (``pending``): a market order, or a limit at the worst acceptable price with
-    slippage_action "reject". Call under ``group_lock`` with ``quantity`` from the sell budget."""
+    slippage_action "reject". Call under ``lock_group`` with ``quantity`` from the sell budget."""
     side = "sell" if group.side == "long" else "buy"
     protection = market_protection(group, side, decision_price, connector)
     return Order.objects.create(
@@ -206,7 +207,7 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
     value at ``dust_price`` (in the quote currency) and said in the group's reason.
     """
     with transaction.atomic():
-        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        group = lock_group(group.pk)
         if group.status == GroupStatus.CLOSED:
             return group
         label = ExitReason(reason).label

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from exchanges.currency import quote_of
 from notifications.events import emit
+from trading.locks import lock_group
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import group_transition, pyramids_move
 from trading.states import GroupStatus, OrderStatus
@@ -58,7 +59,7 @@ def group_fills(group: PositionGroup) -> list[FillEvent]:
 def group_refresh_stats(*, group_id) -> PositionGroup:
     """Replay the group's fills and store its statistics and leg counts; move its status with them."""
     with transaction.atomic():
-        group = PositionGroup.objects.select_for_update().get(pk=group_id)
+        group = lock_group(group_id)
         stats = replay(group.side, group_fills(group))
         counts = group.orders.filter(role=Order.Role.ENTRY).aggregate(
             legs=Count("pk"),

@@ -18,7 +18,8 @@ from exchanges.services.accounts import connector_for_account
 from notifications.events import emit
 from trading.grid import sellable, take_profit_price
 from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
-from trading.services.budget import group_lock, sell_budget
+from trading.locks import lock_group
+from trading.services.budget import sell_budget
 from trading.services.closing import (
     exit_order_create, market_protection, position_close, position_close_request, position_finish_if_done,
 )
@@ -124,7 +125,7 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
     from_planned = bool(group.config_snapshot.get("tp_from_planned_price"))
     placing = []
     with transaction.atomic():
-        locked = group_lock(group.pk)
+        locked = lock_group(group.pk, with_account=True)
         if locked.status not in TRADING:
             return
         done = list(_legs_awaiting_take_profit(locked).select_related("pyramid").order_by("pyramid__index", "leg_index"))
@@ -185,7 +186,7 @@ def _close_if_triggered(group: PositionGroup, connector: Connector) -> bool:
     if trigger is None:
         return False
     with transaction.atomic():
-        locked = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        locked = lock_group(group.pk)
         if locked.status not in TRADING:
             return True
         position_close_request(group=locked, reason=trigger.reason)
@@ -238,7 +239,7 @@ def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, conn
         order_cancel(order, connector)
     market = connector.market(group.symbol)
     with transaction.atomic():
-        locked = group_lock(group.pk)
+        locked = lock_group(group.pk, with_account=True)
         if locked.status not in TRADING or not Pyramid.objects.filter(pk=pyramid.pk).exclude(
             status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]
         ).exists():

@@ -19,6 +19,7 @@ from exchanges.connector import (
 )
 from exchanges.currency import quote_of
 from notifications.events import emit
+from trading.locks import lock_group_of, lock_order
 from trading.models import Order, PositionGroup
 from trading.services.fills import base_asset, group_refresh_stats
 from trading.services.transitions import StaleStatus, order_transition
@@ -129,7 +130,7 @@ def _cancel_if_cancelled_meanwhile(order: Order, connector: Connector) -> Order:
 
 def _record_fill_of_cancelled(order: Order, state: ExchangeOrder) -> None:
     with transaction.atomic():
-        PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()
+        lock_group_of(order)
         Order.objects.filter(pk=order.pk, status=OrderStatus.CANCELLED).update(
             filled_quantity=state.filled, avg_fill_price=state.average, fee=state.fee, fee_currency=state.fee_currency,
             exchange_order_id=order.exchange_order_id or state.id or "", filled_at=timezone.now(),
@@ -228,8 +229,8 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
         state = _with_fee_from_trades(order, state, connector)
     fee_rate = _third_currency_rate(order, state, connector)
     with transaction.atomic():
-        PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()  # lock order: group, then order
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        lock_group_of(order)  # lock order: group, then order
+        order = lock_order(order.pk)
         view = exchange_view(order, state)
         if view is None:
             return order

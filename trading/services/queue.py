@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from trading.locks import lock_queued_signal_for
 from trading.models import QueuedSignal, Signal
 from trading.services.transitions import queued_signals_move, signal_transition, signals_move
 from trading.states import QueuedSignalStatus, SignalStatus
@@ -17,12 +18,8 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
                  ttl_minutes: int) -> QueuedSignal:
     """Queue an entry (call holding the user's routing lock). A newer signal for the key replaces the old."""
     now = timezone.now()
-    existing = (
-        QueuedSignal.objects.select_for_update()
-        .filter(user=signal.user, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe, side=side,
-                status=QueuedSignal.Status.QUEUED)
-        .first()
-    )
+    existing = lock_queued_signal_for(user=signal.user, exchange=signal.exchange, symbol=symbol,
+                                      timeframe=signal.timeframe, side=side)
     if existing is None:
         entry = QueuedSignal.objects.create(
             user=signal.user, signal=signal, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe,

@@ -29,9 +29,8 @@ from trading.models import (
     ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
-from trading.selectors import (
-    active_group_for, active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd,
-)
+from trading.locks import lock_active_group, lock_queued_signal, lock_queued_signal_for, lock_signal, lock_user_routing
+from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
 from trading.services import dispatch
 from trading.services.closing import position_close_request
 from trading.services.positions import position_open, pyramid_add
@@ -111,12 +110,12 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
         return _finish(signal, S.REJECTED, str(exc))
     after = AfterCommit([], [])
     with transaction.atomic():
-        risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=signal.user)
-        signal = Signal.objects.select_for_update().get(pk=signal.pk)
+        risk = lock_user_routing(signal.user)
+        signal = lock_signal(signal.pk)
         if signal.status != expected:
             return signal
         if queue_entry_id:
-            entry = QueuedSignal.objects.select_for_update().get(pk=queue_entry_id)
+            entry = lock_queued_signal(queue_entry_id)
             if entry.status != QueuedSignal.Status.QUEUED or entry.signal_id != signal.pk:
                 return signal
         status, reason = _decide(signal, context, risk, after, promoted=bool(queue_entry_id), force=force)
@@ -244,7 +243,7 @@ def _identity(signal: Signal, context: Context, side: str) -> dict:
 def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
     label = f"{side} {context.symbol} {context.alert.timeframe}m"
     dropped = _drop_queued(signal, context, side)
-    group = active_group_for(**_identity(signal, context, side))
+    group = lock_active_group(**_identity(signal, context, side))
     if group is None:
         if dropped:
             return S.EXITED, f"Dropped the queued {label} entry; no open position to close."
@@ -258,10 +257,8 @@ def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
 
 
 def _drop_queued(signal, context, side: str) -> bool:
-    entry = QueuedSignal.objects.select_for_update().filter(
-        user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=context.alert.timeframe,
-        side=side, status=QueuedSignal.Status.QUEUED,
-    ).first()
+    entry = lock_queued_signal_for(user=signal.user, exchange=context.exchange, symbol=context.symbol,
+                                   timeframe=context.alert.timeframe, side=side)
     if entry is None:
         return False
     queue_resolve(entry, status=QueuedSignal.Status.CANCELLED, reason=f"Dropped by exit signal {signal.pk}.",
@@ -272,7 +269,7 @@ def _drop_queued(signal, context, side: str) -> bool:
 def _reduce(signal, context, after) -> tuple[str, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m"
-    group = active_group_for(**_identity(signal, context, alert.side))
+    group = lock_active_group(**_identity(signal, context, alert.side))
     if group is None:
         return S.IGNORED, f"No open {label} position to reduce."
     if group.status == GroupStatus.CLOSING:
@@ -319,7 +316,7 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
             f"{label}: shorting needs a derivatives account (a perpetual swap); this {context.exchange} account "
             f"trades spot, where a sell can only sell coins you hold. Nothing was placed."
         )
-    group = active_group_for(**_identity(signal, context, alert.side))
+    group = lock_active_group(**_identity(signal, context, alert.side))
     if group is not None:
         return _pyramid(signal, context, risk, after, group, label, promoted=promoted, force=force)
     config = dca_config_for(user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=alert.timeframe)
