@@ -26,6 +26,7 @@ from trading.locks import lock_user_groups, lock_user_routing
 from trading.models import ExitReason, PositionGroup
 from trading.selectors import realized_loss_today_usd
 from trading.services import dispatch as enqueue  # "dispatch" is risk_evaluate's flag here
+from trading.services.breaker import daily_loss_breaker
 from trading.services.closing import position_close_request
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
     result = Evaluation(user.pk)
     with transaction.atomic():
         risk = lock_user_routing(user)
-        _circuit_breaker(risk, user)
+        daily_loss_breaker(risk, user=user, loss_usd=realized_loss_today_usd(user))
         groups = lock_user_groups(user, EVALUATED)
         filled = filled_pyramid_counts(groups)
         candidates = []
@@ -165,17 +166,3 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
         if released:
             transaction.on_commit(lambda: enqueue.close_positions_together(released, ExitReason.RISK_OFFSET))
     return len(released)
-
-
-def _circuit_breaker(risk: RiskConfig, user) -> None:
-    """Today's realised loss at the limit pauses new entries (closes and risk carry on); a new day lifts it."""
-    loss = realized_loss_today_usd(user)
-    hit = loss >= risk.max_realized_loss_usd
-    if hit == risk.engine_paused_by_loss_limit:
-        return
-    RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=hit, paused_at=timezone.now() if hit else None)
-    risk.engine_paused_by_loss_limit = hit
-    if hit:
-        RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.ENGINE_PAUSED, realized_pnl_usd=-loss,
-                                  notes=f"Realised loss today {loss:.2f} USD reached max_realized_loss_usd "
-                                        f"{risk.max_realized_loss_usd:.2f}: new entries paused until tomorrow.")

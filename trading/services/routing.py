@@ -32,6 +32,7 @@ from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
 from trading.locks import lock_active_group, lock_queued_signal, lock_queued_signal_for, lock_signal, lock_user_routing
 from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
 from trading.services import dispatch
+from trading.services.breaker import daily_loss_breaker
 from trading.services.closing import position_close_request
 from trading.services.positions import position_open, pyramid_add
 from trading.services.queue import queue_resolve, queue_signal
@@ -400,15 +401,13 @@ def _slot(user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, ope
     if bypass:
         return SlotDecision(not risk.engine_force_stopped, "the engine is force-stopped" if risk.engine_force_stopped else "")
     groups = active_groups(user)
+    loss_usd = realized_loss_today_usd(user)
+    daily_loss_breaker(risk, user=user, loss_usd=loss_usd)  # the pool refuses the entry below when it is hit
     usage = PoolUsage(
         open_positions=groups.count(), open_on_symbol=groups.filter(symbol=context.symbol).count(),
-        exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=realized_loss_today_usd(user),
+        exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=loss_usd,
     )
-    decision = slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol, opens_position=opens_position)
-    if decision.loss_limit_hit != risk.engine_paused_by_loss_limit:
-        RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=decision.loss_limit_hit,
-                                                     paused_at=timezone.now() if decision.loss_limit_hit else None)
-    return decision
+    return slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol, opens_position=opens_position)
 
 
 def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[str, str]:
