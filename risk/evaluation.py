@@ -28,10 +28,11 @@ from trading.selectors import realized_loss_today_usd
 from trading.services import dispatch as enqueue  # "dispatch" is risk_evaluate's flag here
 from trading.services.breaker import daily_loss_breaker
 from trading.services.closing import position_close_request
+from trading.states import GROUP_TRADING_STATUSES
 
 logger = logging.getLogger(__name__)
 
-EVALUATED = ("live", "partially_filled", "active")
+EVALUATED = GROUP_TRADING_STATUSES
 TIMER_ACTIONS = {"timer_started": RiskAction.ActionType.TIMER_STARTED, "timer_expired": RiskAction.ActionType.TIMER_EXPIRED,
                  "timer_reset": RiskAction.ActionType.TIMER_RESET}
 

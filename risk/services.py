@@ -20,8 +20,8 @@ from risk.models import RiskAction, RiskConfig
 from trading.locks import lock_group, lock_user_routing
 from trading.models import Order, PositionGroup
 from trading.services import dispatch
-from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
-from trading.states import GROUP_TERMINAL_STATUSES
+from trading.services.sync import prices_sync, symbol_sync
+from trading.states import GROUP_TERMINAL_STATUSES, ORDER_SYNCED_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def exchange_accounts_sync(*, user) -> list[AccountSync]:
         except ExchangeError as exc:
             result.error = str(exc)
             continue
-        symbols = (Order.objects.filter(group__exchange_account=account, status__in=SYNCED_STATUSES)
+        symbols = (Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
                    .order_by("symbol").values_list("symbol", flat=True).distinct())
         for symbol in symbols:
             synced = SymbolSync(symbol)

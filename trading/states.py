@@ -133,12 +133,39 @@ QUEUED_SIGNAL_MOVES: dict[QueuedSignalStatus, frozenset[QueuedSignalStatus]] = {
     Q.CANCELLED: frozenset(),
 }
 
+# --- Named sets of statuses: the code filters on these, never on hand-written lists ---------------
+
 # Groups in these statuses hold the (user, exchange, symbol, timeframe, side) identity.
 GROUP_ACTIVE_STATUSES = frozenset(s for s in GroupStatus if s not in (G.CLOSED, G.FAILED))
 GROUP_TERMINAL_STATUSES = frozenset({G.CLOSED, G.FAILED})
+# Groups with orders on the exchange and no close under way: evaluated after every sync, by the risk
+# engine, and the only ones a take-profit or a target may close.
+GROUP_TRADING_STATUSES = frozenset({G.LIVE, G.PARTIALLY_FILLED, G.ACTIVE})
+# Groups holding some of their position (at least one fill, no close under way).
+GROUP_HOLDING_STATUSES = frozenset({G.PARTIALLY_FILLED, G.ACTIVE})
+# Groups a close cannot start on: one is already under way, or the group is finished.
+GROUP_NOT_CLOSABLE_STATUSES = frozenset({G.CLOSING, G.CLOSED, G.FAILED})
+
 # Orders that may still rest on (or reach) the exchange.
 ORDER_LIVE_STATUSES = frozenset({O.PENDING, O.OPEN, O.PARTIALLY_FILLED, O.UNKNOWN})
+# Orders that may still fill: the live ones and a market leg waiting for its trigger price.
+ORDER_MAY_STILL_FILL = ORDER_LIVE_STATUSES | {O.TRIGGER_PENDING}
 ORDER_TERMINAL_STATUSES = frozenset({O.FILLED, O.CANCELLED, O.FAILED})
+# Orders that ended without failing: whatever they filled is held (an entry leg then gets its take-profit).
+ORDER_ENDED_STATUSES = frozenset({O.FILLED, O.CANCELLED})
+# Orders that ended without ever being on the book for long: refused, or cancelled.
+ORDER_DEAD_STATUSES = frozenset({O.CANCELLED, O.FAILED})
+# Orders not (known to be) on the exchange yet: to send, or sent with the answer lost.
+ORDER_UNSENT_STATUSES = frozenset({O.PENDING, O.UNKNOWN})
+# Orders the fill sync asks the exchange about (placed, or lost in placement).
+ORDER_SYNCED_STATUSES = frozenset({O.OPEN, O.PARTIALLY_FILLED, O.UNKNOWN})
+# A take-profit in these statuses holds its entry leg's coins (live, or sold them): no second one.
+ORDER_TAKE_PROFIT_HOLDING = ORDER_LIVE_STATUSES | {O.FILLED}
+
+# Pyramids no longer filling or closing: closed or failed.
+PYRAMID_ENDED_STATUSES = frozenset({P.CLOSED, P.FAILED})
+# Pyramids on the exchange whose legs are still filling.
+PYRAMID_FILLING_STATUSES = frozenset({P.SUBMITTED, P.PARTIALLY_FILLED})
 
 
 def check_group_move(current: str, to: str) -> None:

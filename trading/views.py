@@ -49,9 +49,11 @@ from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
-from trading.reachability import webhook_url_problems
 from trading.locks import lock_group
-from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal
+from trading.reachability import webhook_url_problems
+from trading.models import (
+    DCAConfiguration, ExitReason, Order, PositionGroup, Pyramid, QueuedSignal, TakeProfitMode,
+)
 from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
 from trading.api.serializers import dca_configuration_clash
 from trading.forms import (
@@ -66,7 +68,7 @@ from trading.selectors import (
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.queue import queue_cancel
 from trading.services.users import user_rotate_webhook_secret
-from trading.states import GroupStatus, OrderStatus
+from trading.states import GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES, ORDER_DEAD_STATUSES, GroupStatus
 from trading.states import label as status_label
 from trading.stats import FillEvent, TradeSummary, trade_summary
 from trading.take_profit import aggregate_target, stop_from_percent
@@ -76,9 +78,9 @@ SIGNALS_SHOWN = 200
 RISK_ACTIONS_SHOWN = 100
 QUEUE_HISTORY_SHOWN = 50
 
-NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
+NOT_CLOSABLE = GROUP_NOT_CLOSABLE_STATUSES
 # A position in these shows its final figures: nothing of it trades any more.
-FINISHED = (GroupStatus.CLOSED, GroupStatus.FAILED)
+FINISHED = GROUP_TERMINAL_STATUSES
 # How often the position page asks for its chart again: as often as the ladder's fills change the lines
 # (the fill sync's pace) while open; a closed position's chart only waits for its last candles.
 CHART_POLL_SECONDS = 10
@@ -280,7 +282,7 @@ def _targets(group: PositionGroup) -> dict:
     target = stop = None
     if group.status in FINISHED:
         return {"aggregate_target": None, "stop_price": None}
-    if average and group.tp_mode in ("aggregate", "hybrid") and group.tp_aggregate_percent > 0:
+    if average and group.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID) and group.tp_aggregate_percent > 0:
         target = aggregate_target(group.side, average, group.tp_aggregate_percent)
     stop_percent = (group.config_snapshot or {}).get("stop_loss_percent")
     if group.stop_loss_price:
@@ -407,7 +409,7 @@ def _chart_lines(group: PositionGroup) -> list[ChartLine]:
             leg, name = row.leg, f"P{rows.pyramid.index + 1} L{row.leg.leg_index + 1}"
             if leg.price:
                 kind = ("leg-filled" if leg.filled_quantity > 0
-                        else "leg-cancelled" if leg.status in (OrderStatus.CANCELLED, OrderStatus.FAILED) else "leg-open")
+                        else "leg-cancelled" if leg.status in ORDER_DEAD_STATUSES else "leg-open")
                 lines.append(ChartLine(leg.price, name, kind))
             take_profit = (row.take_profit.price if row.take_profit and row.take_profit.price else None) or leg.tp_price
             # Once the position is finished, only the take-profits that sold something are part of its story.

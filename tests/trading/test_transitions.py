@@ -10,7 +10,9 @@ from trading.services.transitions import (
     StaleStatus, group_transition, order_transition, pyramids_move, queued_signals_move, signal_transition,
     signals_move,
 )
-from trading.states import GroupStatus, IllegalTransition, OrderStatus, PyramidStatus, QueuedSignalStatus, SignalStatus
+from trading.states import (
+    GroupStatus, IllegalTransition, OrderStatus, PyramidStatus, QueuedSignalStatus, SignalStatus,
+)
 
 pytestmark = pytest.mark.django_db
 

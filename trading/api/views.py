@@ -31,7 +31,9 @@ from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Q
 from trading.selectors import TradeFilters, groups_filtered, positions_queryset
 from trading.services.closing import position_close_enqueue, position_close_request
 from trading.services.queue import queue_cancel
-from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus, QueuedSignalStatus, SignalStatus
+from trading.states import (
+    GROUP_ACTIVE_STATUSES, GROUP_NOT_CLOSABLE_STATUSES, GroupStatus, OrderStatus, QueuedSignalStatus, SignalStatus,
+)
 
 # ``?status=open`` on positions: every status that still holds the position (not closed, not failed).
 # Not ``active``: that is itself a status (every entry leg filled) and stays filterable on its own.
@@ -164,7 +166,7 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
                 group = lock_group(pk, user=request.user)
             except (PositionGroup.DoesNotExist, DjangoValidationError, TypeError, ValueError):
                 raise Http404 from None  # as get_object_or_404: another trader's or a malformed id
-            if group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
+            if group.status in GROUP_NOT_CLOSABLE_STATUSES:
                 return Response({"detail": _not_closable(group)}, status=status.HTTP_409_CONFLICT)
             position_close_request(group=group, reason=ExitReason.MANUAL)
             transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))

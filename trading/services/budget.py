@@ -19,16 +19,14 @@ from django.db.models import F, Sum
 
 from trading.models import Order, PositionGroup
 from trading.services.fills import held_quantity
-from trading.states import OrderStatus
+from trading.states import ORDER_LIVE_STATUSES
 
 ZERO = Decimal(0)
-# Orders that may still sell: their unfilled rest is spoken for.
-LIVE_SELLING = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
 
 
 def committed(group: PositionGroup) -> Decimal:
     """What the group's live exits and take-profits may still sell."""
-    live = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], status__in=LIVE_SELLING)
+    live = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], status__in=ORDER_LIVE_STATUSES)
     return live.aggregate(rest=Sum(F("quantity") - F("filled_quantity")))["rest"] or ZERO
 
 
@@ -39,4 +37,4 @@ def sell_budget(group: PositionGroup) -> Decimal:
 
 def live_exits(group: PositionGroup):
     """The group's exits (market closes) that may still fill."""
-    return group.orders.filter(role=Order.Role.EXIT, status__in=LIVE_SELLING)
+    return group.orders.filter(role=Order.Role.EXIT, status__in=ORDER_LIVE_STATUSES)

@@ -22,23 +22,26 @@ from notifications.events import emit
 from risk.models import RiskAction
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended
-from trading.models import ExitReason, Order, OrderType, PositionGroup
+from trading.locks import lock_group
+from trading.models import ExitReason, Order, OrderSide, OrderType, PositionGroup, Side, SlippageAction
 from trading.selectors import orders_to_cancel
 from trading.services import dispatch
-from trading.locks import lock_group
 from trading.services.budget import live_exits, sell_budget
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.positions import pyramids_after_close_submit
 from trading.services.transitions import group_transition, pyramids_move
-from trading.states import GroupStatus, OrderStatus, PyramidStatus
+from trading.states import (
+    GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES, ORDER_MAY_STILL_FILL, ORDER_UNSENT_STATUSES, GroupStatus,
+    PyramidStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def position_close_request(*, group: PositionGroup, reason: str) -> PositionGroup:
     """Mark a group ``closing`` (call inside a transaction; the caller enqueues ``close_position_task``)."""
-    if group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
+    if group.status in GROUP_NOT_CLOSABLE_STATUSES:
         return group
     group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {ExitReason(reason).label}")
     PositionGroup.objects.filter(pk=group.pk).update(exit_reason=reason)
@@ -71,10 +74,10 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, re
     exchange refused hands the position back with the reason.
     """
     group = PositionGroup.objects.select_related("exchange_account").get(pk=group_id)
-    if group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+    if group.status in GROUP_TERMINAL_STATUSES:
         return group
     connector = connector or connector_for_account(group.exchange_account)
-    for in_flight in live_exits(group).filter(status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN]):
+    for in_flight in live_exits(group).filter(status__in=ORDER_UNSENT_STATUSES):
         try:
             order_place(in_flight, connector, final_attempt=final_attempt)
         except PlacementFailed as exc:
@@ -94,7 +97,7 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, re
     decision_price = _decision_price(group, connector)
     with transaction.atomic():
         locked = lock_group(group.pk, with_account=True)
-        if locked.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+        if locked.status in GROUP_TERMINAL_STATUSES:
             return locked
         budget = sell_budget(locked)
         wanted = budget if quantity is None else min(quantity, budget)
@@ -132,11 +135,9 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
     """Close the group when nothing of it can fill any more and what it holds cannot be sold in one
     order (nothing, or dust under the market's minimums); otherwise leave it as it is."""
     group.refresh_from_db()
-    if group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+    if group.status in GROUP_TERMINAL_STATUSES:
         return group
-    live = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED,
-            OrderStatus.UNKNOWN]
-    if group.orders.filter(status__in=live).exists():
+    if group.orders.filter(status__in=ORDER_MAY_STILL_FILL).exists():
         return group
     market = connector.market(group.symbol)
     # The price the last exit got is the freshest the engine has (the stored current price may be a
@@ -155,7 +156,7 @@ def exit_order_create(group: PositionGroup, quantity: Decimal, reason: str, conn
                       decision_price: Decimal | None, pyramid=None, order_id: uuid.UUID | None = None) -> Order:
     """A new exit order row (``pending``): a market order, or a limit at the worst acceptable price with
     slippage_action "reject". Call under ``lock_group`` with ``quantity`` from the sell budget."""
-    side = "sell" if group.side == "long" else "buy"
+    side = OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY
     protection = market_protection(group, side, decision_price, connector)
     return Order.objects.create(
         id=order_id or uuid.uuid4(), group=group, pyramid=pyramid, role=Order.Role.EXIT, symbol=group.symbol, side=side,
@@ -172,7 +173,7 @@ def market_protection(group: PositionGroup, order_side: str, decision_price: Dec
     from trading.take_profit import protected_limit
 
     limit = group.config_snapshot.get("max_slippage_percent")
-    if group.config_snapshot.get("slippage_action") != "reject" or limit in (None, "") or decision_price is None:
+    if group.config_snapshot.get("slippage_action") != SlippageAction.REJECT or limit in (None, "") or decision_price is None:
         return None
     tick = connector.market(group.symbol).tick_size
     return round_price(order_side, protected_limit(order_side, decision_price, Decimal(limit)), tick)

@@ -25,11 +25,13 @@ from risk.models import RiskConfig
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
 from trading.grid import GridError, Precision, parse_levels, plan_grid, round_down
+from trading.locks import (
+    lock_active_group, lock_queued_signal, lock_queued_signal_for, lock_signal, lock_user_routing,
+)
 from trading.models import (
-    ExitReason, PositionGroup, Pyramid, QueuedSignal, Signal,
+    ExitReason, PositionGroup, Pyramid, QueuedSignal, Side, Signal,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
-from trading.locks import lock_active_group, lock_queued_signal, lock_queued_signal_for, lock_signal, lock_user_routing
 from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
 from trading.services import dispatch
 from trading.services.breaker import daily_loss_breaker
@@ -214,12 +216,12 @@ def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterComm
     alert = context.alert
     if not alert.intent:  # auto: the strategy's order did not change its position
         return S.IGNORED, "Nothing was placed or closed."
-    if alert.intent == "exit":
+    if alert.intent == Signal.Intent.EXIT:
         return _exit(signal, context, after, side=alert.side, reason=ExitReason.EXIT_SIGNAL)
-    if alert.intent == "reduce":
+    if alert.intent == Signal.Intent.REDUCE:
         return _reduce(signal, context, after)
-    if alert.intent == "reverse":
-        opposite = "short" if alert.side == "long" else "long"
+    if alert.intent == Signal.Intent.REVERSE:
+        opposite = Side.SHORT if alert.side == Side.LONG else Side.LONG
         closes_before = len(after.closes)
         exit_status, exit_reason = _exit(signal, context, after, side=opposite, reason=ExitReason.REVERSE)
         status, reason = _entry(signal, context, risk, after, promoted=promoted, force=force)
@@ -311,7 +313,7 @@ def _percent(fraction: Decimal) -> str:
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
-    if alert.side == "short" and context.market.type == "spot":
+    if alert.side == Side.SHORT and context.market.type == "spot":
         # A spot "short" sells coins the account holds (another position's included) and buys them back.
         return S.REJECTED, (
             f"{label}: shorting needs a derivatives account (a perpetual swap); this {context.exchange} account "
