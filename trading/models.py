@@ -213,7 +213,8 @@ class Signal(models.Model):
     dedupe_key = models.CharField(max_length=64, null=True, blank=True)
     payload = models.JSONField(null=True, blank=True, help_text="The alert as received, secret removed.")
     http_status = models.PositiveSmallIntegerField(default=202)
-    status = models.CharField(max_length=12, choices=choices(SignalStatus), default=SignalStatus.RECEIVED, db_index=True)
+    status = models.CharField(max_length=12, choices=choices(SignalStatus), default=SignalStatus.RECEIVED,
+                              db_index=True)
     reason = models.TextField(blank=True, help_text="Why the signal ended in its status, in plain words.")
     intent = models.CharField(max_length=10, choices=Intent.choices, blank=True)
     exchange = models.CharField(max_length=32, blank=True)

@@ -282,7 +282,8 @@ def _targets(group: PositionGroup) -> dict:
     target = stop = None
     if group.status in FINISHED:
         return {"aggregate_target": None, "stop_price": None}
-    if average and group.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID) and group.tp_aggregate_percent > 0:
+    if (average and group.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID)
+            and group.tp_aggregate_percent > 0):
         target = aggregate_target(group.side, average, group.tp_aggregate_percent)
     stop_percent = (group.config_snapshot or {}).get("stop_loss_percent")
     if group.stop_loss_price:

@@ -34,8 +34,10 @@ def daily_loss_breaker(risk, *, user, loss_usd: Decimal) -> bool:
     risk.engine_paused_by_loss_limit, risk.paused_at = hit, timezone.now() if hit else None
     risk.save(update_fields=["engine_paused_by_loss_limit", "paused_at"])
     if hit:
-        RiskAction.objects.create(user=user, action_type=RiskAction.ActionType.ENGINE_PAUSED, realized_pnl_usd=-loss_usd,
-                                  notes=f"Realised loss today {loss_usd:.2f} USD reached max_realized_loss_usd "
-                                        f"{risk.max_realized_loss_usd:.2f}: new entries paused until tomorrow.")
+        RiskAction.objects.create(
+            user=user, action_type=RiskAction.ActionType.ENGINE_PAUSED, realized_pnl_usd=-loss_usd,
+            notes=f"Realised loss today {loss_usd:.2f} USD reached max_realized_loss_usd "
+                  f"{risk.max_realized_loss_usd:.2f}: new entries paused until tomorrow.",
+        )
         logger.warning("user %s: new entries paused by the daily loss limit (%.2f USD lost today)", user.pk, loss_usd)
     return hit

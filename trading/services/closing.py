@@ -173,7 +173,8 @@ def market_protection(group: PositionGroup, order_side: str, decision_price: Dec
     from trading.take_profit import protected_limit
 
     limit = group.config_snapshot.get("max_slippage_percent")
-    if group.config_snapshot.get("slippage_action") != SlippageAction.REJECT or limit in (None, "") or decision_price is None:
+    if (group.config_snapshot.get("slippage_action") != SlippageAction.REJECT or limit in (None, "")
+            or decision_price is None):
         return None
     tick = connector.market(group.symbol).tick_size
     return round_price(order_side, protected_limit(order_side, decision_price, Decimal(limit)), tick)

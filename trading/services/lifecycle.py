@@ -147,7 +147,8 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
             placing.append(Order.objects.create(
                 id=order_id, client_order_id=client_order_id_for(order_id), group=locked, pyramid=leg.pyramid,
                 role=Order.Role.TAKE_PROFIT, entry_order=leg, symbol=group.symbol,
-                side=OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY, order_type=OrderType.LIMIT, price=price,
+                side=OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY, order_type=OrderType.LIMIT,
+                price=price,
                 quantity=quantity, tp_percent=leg.tp_percent, exit_reason=ExitReason.TAKE_PROFIT,
             ))
             budget -= quantity
@@ -162,7 +163,8 @@ def _legs_awaiting_take_profit(group: PositionGroup):
     """Entry legs done filling (filled, or cancelled with a fill) with no take-profit holding their coins."""
     return (group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0,
                                 status__in=ORDER_ENDED_STATUSES)
-            .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING).exclude(take_profits__status=OrderStatus.FAILED))
+            .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING)
+            .exclude(take_profits__status=OrderStatus.FAILED))
 
 
 def _close_if_taken_profit(group: PositionGroup, connector: Connector) -> PositionGroup:
@@ -254,7 +256,8 @@ def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, conn
             order_place(exit_order, connector)
         except PlacementFailed as exc:
             # Refused for good: the pyramid holds its coins again, and its target may fire again.
-            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED], to=PyramidStatus.FILLED)
+            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED],
+                          to=PyramidStatus.FILLED)
             logger.warning("closing pyramid %s of group %s failed: %s", pyramid.index, group.pk, exc)
             return
     group_refresh_stats(group_id=group.pk)

@@ -42,7 +42,8 @@ def account_reconcile(*, account_id: int, connector: Connector | None = None) ->
     prefix = settings.CLIENT_ORDER_ID_PREFIX
     recent = PositionGroup.objects.filter(exchange_account=account, updated_at__gte=timezone.now() - LOOKBACK)
     symbols = set(recent.values_list("symbol", flat=True)) | set(
-        Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES).values_list("symbol", flat=True)
+        Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
+        .values_list("symbol", flat=True)
     )
     orphans = adopted = 0
     for symbol in sorted(symbols):

@@ -409,7 +409,8 @@ def _slot(user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, ope
         open_positions=groups.count(), open_on_symbol=groups.filter(symbol=context.symbol).count(),
         exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=loss_usd,
     )
-    return slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol, opens_position=opens_position)
+    return slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol,
+                         opens_position=opens_position)
 
 
 def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[str, str]:

@@ -46,7 +46,8 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
     """Apply the exchange's state of every live order of ``symbol``, then let each group whose orders
     changed act on it (take-profits, closes); returns how many groups changed."""
     account = ExchangeAccount.objects.get(pk=account_id)
-    orders = list(Order.objects.filter(group__exchange_account=account, symbol=symbol, status__in=ORDER_SYNCED_STATUSES))
+    orders = list(Order.objects.filter(group__exchange_account=account, symbol=symbol,
+                                       status__in=ORDER_SYNCED_STATUSES))
     if not orders:
         return 0
     connector = connector or connector_for_account(account)
@@ -142,7 +143,8 @@ def _price_matters(group: PositionGroup) -> bool:
     """Whether anything of this group acts on price: targets, stops, waiting market entries, or a
     take-profit still to place (retried each cycle). A plain per-leg grid with its take-profits on the
     exchange needs only its new price stored."""
-    if group.tp_mode != TakeProfitMode.PER_LEG or group.stop_loss_price or group.config_snapshot.get("stop_loss_percent"):
+    if (group.tp_mode != TakeProfitMode.PER_LEG or group.stop_loss_price
+            or group.config_snapshot.get("stop_loss_percent")):
         return True
     entries = group.orders.filter(role=Order.Role.ENTRY)
     return (

@@ -71,7 +71,7 @@ def order_transition(order: Order, *, to: OrderStatus, reason: str = "", where: 
 def signal_transition(signal: Signal, *, to: SignalStatus, reason: str, **fields) -> Signal:
     """Move ``signal`` from the status it was read with (under the routing lock) to ``to``, writing its
     ``reason`` and ``fields`` (``routed_at``, ``symbol``) in the same UPDATE."""
-    current = signal.status
+    current, to = signal.status, SignalStatus(to)
     check_signal_move(current, to)
     changes = {"status": to.value, "reason": reason, **fields}
     if not Signal.objects.filter(pk=signal.pk, status=current).update(**changes):
@@ -85,13 +85,15 @@ def signal_transition(signal: Signal, *, to: SignalStatus, reason: str, **fields
 def signals_move(signals, *, to: SignalStatus, reason: str, sources=None, **fields) -> int:
     """Move every signal of the queryset ``signals`` that is in ``sources`` (default: every status that
     may move to ``to``) to ``to``, with its ``reason``."""
-    return _move(signals, "signal", SIGNAL_MOVES, check_signal_move, to, sources, {"reason": reason, **fields})
+    return _move(signals, "signal", SIGNAL_MOVES, check_signal_move, SignalStatus(to), sources,
+                 {"reason": reason, **fields})
 
 
 def pyramids_move(pyramids, *, to: PyramidStatus, sources=None, **fields) -> int:
     """Move every pyramid of the queryset ``pyramids`` in ``sources`` (default: every status that may
     move to ``to``) to ``to``. A pyramid that closes gets its ``closed_at`` (now, unless given); one
     handed back from closed to filled loses it."""
+    to = PyramidStatus(to)
     if to == PyramidStatus.CLOSED:
         fields.setdefault("closed_at", timezone.now())
     elif PyramidStatus.CLOSED in (sources if sources is not None else sources_of(PYRAMID_MOVES, to)):
@@ -103,7 +105,8 @@ def queued_signals_move(entries, *, to: QueuedSignalStatus, reason: str, sources
     """End every queue entry of the queryset ``entries`` still ``queued`` (promoted, expired,
     cancelled), with its reason and the time it left the queue."""
     fields = {"status_reason": reason, "resolved_at": timezone.now(), **fields}
-    return _move(entries, "queue entry", QUEUED_SIGNAL_MOVES, check_queued_signal_move, to, sources, fields)
+    return _move(entries, "queue entry", QUEUED_SIGNAL_MOVES, check_queued_signal_move, QueuedSignalStatus(to), sources,
+                 fields)
 
 
 def _move(queryset, kind: str, moves: dict, check, to, sources, fields: dict) -> int:
