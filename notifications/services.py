@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from notifications import formatting, rules, telegram
 from notifications.models import Notification, TelegramConfig
+from trading.states import GROUP_HOLDING_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,9 @@ def _render(event_type: str, view, options, data: dict, group) -> str:
         pnl = None
         entry = order.entry_order if order else None
         if entry is not None and entry.avg_fill_price:
-            direction = 1 if group.side == "long" else -1
+            from trading.models import Side
+
+            direction = 1 if group.side == Side.LONG else -1
             pnl = (price - entry.avg_fill_price) * quantity * direction
         return formatting.format_tp_hit(view, options, price=price, quantity=quantity, pnl_usd=pnl)
     if event_type == rules.EXIT:
@@ -192,7 +195,7 @@ def _exit_view(group, reason: str) -> formatting.ExitView:
 def _thresholds(config: TelegramConfig, group, now) -> list[Notification]:
     """Loss/profit alerts, once per crossing; the last 'crossed'/'cleared' row of each kind is the memory."""
     pending = []
-    if group.status not in ("partially_filled", "active") or not group.filled_dca_legs:
+    if group.status not in GROUP_HOLDING_STATUSES or not group.filled_dca_legs:
         return pending
     with transaction.atomic():
         # The fill path and the sweep may check the same group at once: one at a time per trader,
@@ -240,7 +243,7 @@ def threshold_sweep(*, now=None) -> list[Notification]:
     from trading.models import PositionGroup
 
     groups = (PositionGroup.objects.select_related("user")
-              .filter(status__in=["partially_filled", "active"], filled_dca_legs__gt=0,
+              .filter(status__in=GROUP_HOLDING_STATUSES, filled_dca_legs__gt=0,
                       user__telegram_config__enabled=True)
               .filter(Q(user__telegram_config__alert_loss_threshold_percent__isnull=False)
                       | Q(user__telegram_config__alert_profit_threshold_percent__isnull=False)))

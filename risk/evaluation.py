@@ -22,14 +22,17 @@ from risk.selection import OffsetPlan, ineligibility, plan_offset, select_loser,
 from risk.selectors import filled_pyramid_counts, pyramids_complete, risk_candidate, with_market_precision
 from risk.timers import TimerState, timer_step
 from trading import journal
-from trading.models import ExitReason, JournalEntry, PositionGroup, RiskConfig
+from trading.locks import lock_user_groups, lock_user_routing, lock_waiting_offsets
+from trading.models import ExitReason, PositionGroup, RiskConfig
 from trading.selectors import realized_loss_today_usd
 from trading.services import dispatch as enqueue  # "dispatch" is risk_evaluate's flag here
+from trading.services.breaker import daily_loss_breaker
 from trading.services.closing import position_close_request
+from trading.states import GROUP_TRADING_STATUSES
 
 logger = logging.getLogger(__name__)
 
-EVALUATED = ("live", "partially_filled", "active")
+EVALUATED = GROUP_TRADING_STATUSES
 TIMER_RECORDS = {"timer_started": journal.timer_started, "timer_expired": journal.timer_expired,
                  "timer_reset": journal.timer_reset}
 
@@ -51,11 +54,9 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
     now = now or timezone.now()
     result = Evaluation(user.pk)
     with transaction.atomic():
-        risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=user)
-        _circuit_breaker(risk, user)
-        groups = list(
-            PositionGroup.objects.select_for_update(of=("self",)).filter(user=user, status__in=EVALUATED).order_by("pk")
-        )
+        risk = lock_user_routing(user)
+        daily_loss_breaker(risk, user=user, loss_usd=realized_loss_today_usd(user))
+        groups = lock_user_groups(user, EVALUATED)
         filled = filled_pyramid_counts(groups)
         candidates = []
         for group in groups:
@@ -136,11 +137,7 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
     winner closes were dispatched."""
     released = []
     with transaction.atomic():
-        offsets = JournalEntry.objects.select_for_update().filter(
-            kind=JournalEntry.Kind.OFFSET_LOSS, loser_group_id=loser_group_id,
-            winners_state=JournalEntry.WinnersState.WAITING,
-        )
-        for offset in offsets:
+        for offset in lock_waiting_offsets(loser_group_id):
             if loser_closed:
                 released += [(d["group_id"], d["quantity_closed"], f"offset-{offset.pk}")
                              for d in offset.winner_details]
@@ -150,15 +147,3 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
         if released:
             transaction.on_commit(lambda: enqueue.close_positions_together(released, ExitReason.RISK_OFFSET))
     return len(released)
-
-
-def _circuit_breaker(risk: RiskConfig, user) -> None:
-    """Today's realised loss at the limit pauses new entries (closes and risk carry on); a new day lifts it."""
-    loss = realized_loss_today_usd(user)
-    hit = loss >= risk.max_realized_loss_usd
-    if hit == risk.engine_paused_by_loss_limit:
-        return
-    RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=hit, paused_at=timezone.now() if hit else None)
-    risk.engine_paused_by_loss_limit = hit
-    if hit:
-        journal.engine_paused(user, loss_usd=loss, max_realized_loss_usd=risk.max_realized_loss_usd)

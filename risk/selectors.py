@@ -23,10 +23,10 @@ from risk.selection import Candidate, OffsetPlan, WinnerClose, ineligibility, pl
 from risk.timers import TimerState, timer_step
 from trading.models import JournalEntry, PositionGroup, Pyramid, RiskConfig
 from trading.selectors import realized_loss_today_usd
-from trading.states import GROUP_ACTIVE_STATUSES
+from trading.states import GROUP_ACTIVE_STATUSES, GROUP_TRADING_STATUSES
 
 # The statuses risk_evaluate steps timers for and builds candidates from (risk.evaluation.EVALUATED).
-EVALUATED_STATUSES = ("live", "partially_filled", "active")
+EVALUATED_STATUSES = GROUP_TRADING_STATUSES
 
 
 # --- Candidates: one definition for the evaluation and the status ------------------------------------

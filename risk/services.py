@@ -19,10 +19,11 @@ from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from trading import journal
+from trading.locks import lock_group, lock_user_routing
 from trading.models import Order, PositionGroup, RiskConfig
 from trading.services import dispatch
-from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
-from trading.states import GROUP_TERMINAL_STATUSES
+from trading.services.sync import prices_sync, symbol_sync
+from trading.states import GROUP_TERMINAL_STATUSES, ORDER_SYNCED_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,7 @@ RISK_CONFIG_READ_ONLY = ("user", "engine_paused_by_loss_limit", "engine_force_st
 
 def _locked_risk_config(user) -> RiskConfig:
     """The user's row, locked until the end of the caller's transaction (created if missing)."""
-    risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=user)
-    return risk
+    return lock_user_routing(user)
 
 
 def risk_config_update(*, user, changes: dict) -> RiskConfig:
@@ -127,7 +127,7 @@ def _risk_flag_set(group: PositionGroup, flag: str, value: bool, record: Callabl
     """
     with transaction.atomic():
         _locked_risk_config(group.user)
-        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        group = lock_group(group.pk)
         if group.status in GROUP_TERMINAL_STATUSES:
             raise GroupNotOpen(
                 f"The {_label(group)} is {group.status}: the risk engine no longer evaluates it, so it cannot "
@@ -190,7 +190,7 @@ def exchange_accounts_sync(*, user) -> list[AccountSync]:
         except ExchangeError as exc:
             result.error = str(exc)
             continue
-        symbols = (Order.objects.filter(group__exchange_account=account, status__in=SYNCED_STATUSES)
+        symbols = (Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
                    .order_by("symbol").values_list("symbol", flat=True).distinct())
         for symbol in symbols:
             synced = SymbolSync(symbol)

@@ -24,9 +24,10 @@ def evaluate_risk_task(user_id: str) -> None:
 def dispatch_risk_evaluations_task() -> None:
     """Beat: evaluate every user with open positions whose evaluate_interval_seconds has passed."""
     from trading.models import PositionGroup, RiskConfig
+    from trading.states import GROUP_TRADING_STATUSES
 
     now = timezone.now()
-    with_positions = PositionGroup.objects.filter(status__in=["live", "partially_filled", "active"]).values("user_id")
+    with_positions = PositionGroup.objects.filter(status__in=GROUP_TRADING_STATUSES).values("user_id")
     due = Q(last_evaluated_at__isnull=True) | Q(
         last_evaluated_at__lte=now - ExpressionWrapper(F("evaluate_interval_seconds") * timedelta(seconds=1),
                                                        output_field=DurationField())

@@ -16,7 +16,9 @@ from exchanges.enums import OrderSide, OrderType
 from trading import journal_text
 from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.journal_text import JournalKind, WinnersState
-from trading.states import GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, choices
+from trading.states import (
+    GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, PyramidStatus, QueuedSignalStatus, SignalStatus, choices,
+)
 
 
 def position_label(side: str, symbol: str, timeframe_minutes: int) -> str:
@@ -186,17 +188,7 @@ class DCAConfiguration(models.Model):
 class Signal(models.Model):
     """One TradingView alert as received: accepted ones are routed, rejected ones kept to be seen."""
 
-    class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        OPENED = "opened", "Opened"
-        PYRAMIDED = "pyramided", "Pyramided"
-        EXITED = "exited", "Exited"
-        REDUCED = "reduced", "Reduced"
-        REVERSED = "reversed", "Reversed"
-        QUEUED = "queued", "Queued"
-        IGNORED = "ignored", "Ignored"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
+    Status = SignalStatus  # the state machine: trading.states
 
     class Intent(models.TextChoices):
         """The intent acted on: an ``auto`` alert records the one derived from the strategy's position
@@ -218,7 +210,8 @@ class Signal(models.Model):
     dedupe_key = models.CharField(max_length=64, null=True, blank=True)
     payload = models.JSONField(null=True, blank=True, help_text="The alert as received, secret removed.")
     http_status = models.PositiveSmallIntegerField(default=202)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    status = models.CharField(max_length=12, choices=choices(SignalStatus), default=SignalStatus.RECEIVED,
+                              db_index=True)
     reason = models.TextField(blank=True, help_text="Why the signal ended in its status, in plain words.")
     intent = models.CharField(max_length=10, choices=Intent.choices, blank=True)
     exchange = models.CharField(max_length=32, blank=True)
@@ -385,19 +378,13 @@ class PositionGroup(models.Model):
 class Pyramid(models.Model):
     """One entry into a position group, with its own entry price and its own DCA grid."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUBMITTED = "submitted", "Submitted"
-        PARTIALLY_FILLED = "partially_filled", "Partially filled"
-        FILLED = "filled", "Filled"
-        CLOSED = "closed", "Closed"
-        FAILED = "failed", "Failed"
+    Status = PyramidStatus  # the state machine: trading.states
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     group = models.ForeignKey(PositionGroup, on_delete=models.CASCADE, related_name="pyramids")
     index = models.PositiveSmallIntegerField(help_text="0 is the initial entry.")
     entry_price = models.DecimalField(**MONEY)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=choices(PyramidStatus), default=PyramidStatus.PENDING)
     levels = models.JSONField(help_text="The ladder used for this pyramid's grid.")
     capital_usd = models.DecimalField(**MONEY)
     sizing = models.TextField(blank=True, help_text="Where this pyramid's size came from (the configuration or "
@@ -526,11 +513,7 @@ def client_order_id_for(order_id: uuid.UUID) -> str:
 class QueuedSignal(models.Model):
     """An entry signal waiting for a pool slot. A newer signal for the same key replaces it."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        PROMOTED = "promoted", "Promoted"
-        EXPIRED = "expired", "Expired"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = QueuedSignalStatus  # the state machine: trading.states
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queued_signals")
@@ -542,7 +525,7 @@ class QueuedSignal(models.Model):
     entry_price = models.DecimalField(**MONEY)
     is_pyramid_continuation = models.BooleanField(default=False)
     replacement_count = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=10, choices=choices(QueuedSignalStatus), default=QueuedSignalStatus.QUEUED)
     status_reason = models.TextField(blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -554,7 +537,7 @@ class QueuedSignal(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "exchange", "symbol", "timeframe", "side"],
-                condition=Q(status="queued"),
+                condition=Q(status=QueuedSignalStatus.QUEUED.value),
                 name="uniq_queued_signal_per_key",
             ),
             models.CheckConstraint(condition=Q(entry_price__gt=0), name="queued_entry_price_positive"),

@@ -12,21 +12,11 @@ from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal, User
-from trading.states import GROUP_ACTIVE_STATUSES, SYNCED_STATUSES, GroupStatus, OrderStatus
+from trading.states import GROUP_ACTIVE_STATUSES, ORDER_MAY_STILL_FILL, ORDER_SYNCED_STATUSES, GroupStatus
 
 
 def active_groups(user) -> QuerySet[PositionGroup]:
     return PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
-
-
-def active_group_for(*, user, exchange: str, symbol: str, timeframe: int, side: str) -> PositionGroup | None:
-    """The one active group of this identity (the database allows at most one), locked if in a transaction."""
-    return (
-        active_groups(user)
-        .filter(exchange=exchange, symbol=symbol, timeframe=timeframe, side=side)
-        .select_for_update(of=("self",))
-        .first()
-    )
 
 
 def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCAConfiguration | None:
@@ -81,13 +71,13 @@ def realized_loss_today_usd(user) -> Decimal:
 
 def orders_to_cancel(group: PositionGroup) -> QuerySet[Order]:
     """Entry and take-profit orders of a group that may still rest on (or reach) the exchange."""
-    live = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
-    return group.orders.filter(role__in=[Order.Role.ENTRY, Order.Role.TAKE_PROFIT], status__in=live).order_by("created_at")
+    return (group.orders.filter(role__in=[Order.Role.ENTRY, Order.Role.TAKE_PROFIT], status__in=ORDER_MAY_STILL_FILL)
+            .order_by("created_at"))
 
 
 def symbols_to_sync(account=None) -> list[tuple[int, str]]:
     """(exchange account id, symbol) pairs with live orders: one fill-sync task each per cycle."""
-    orders = Order.objects.filter(status__in=SYNCED_STATUSES)
+    orders = Order.objects.filter(status__in=ORDER_SYNCED_STATUSES)
     if account is not None:
         orders = orders.filter(group__exchange_account=account)
     # order_by(): Order's default ordering would add created_at to the DISTINCT, one pair per order.

@@ -48,16 +48,17 @@ from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_ch
 from trading.errors import PositionNotClosable, QueueEntryNotQueued
 from trading.forms import DCAConfigurationForm, TradeFilterForm
 from trading.job_kinds import queue_promote_request
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, TakeProfitMode
 from trading.reachability import webhook_url_problems
 from trading.selectors import (
     SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals, markets_of,
     positions_queryset, realized_pnl_by_day, refused_since, signals_listed,
 )
-from trading.services.closing import NOT_CLOSABLE, position_close_by_trader
+from trading.services.closing import position_close_by_trader
 from trading.services.queue import queue_remove as queue_remove_entry
 from trading.services.users import user_rotate_webhook_secret
-from trading.states import GroupStatus, OrderStatus
+from trading.states import GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES, ORDER_DEAD_STATUSES, GroupStatus
+from trading.states import label as status_label
 from trading.stats import FillEvent, TradeSummary, trade_summary
 from trading.take_profit import aggregate_target, stop_from_percent
 
@@ -66,7 +67,7 @@ SIGNALS_SHOWN = 200
 QUEUE_HISTORY_SHOWN = 50
 
 # A position in these shows its final figures: nothing of it trades any more.
-FINISHED = (GroupStatus.CLOSED, GroupStatus.FAILED)
+FINISHED = GROUP_TERMINAL_STATUSES
 # How often the position page asks for its chart again: as often as the ladder's fills change the lines
 # (the fill sync's pace) while open; a closed position's chart only waits for its last candles.
 CHART_POLL_SECONDS = 10
@@ -148,7 +149,7 @@ def _ladder(group: PositionGroup) -> list[PyramidRows]:
         legs = sorted((o for o in orders if o.role == Order.Role.ENTRY), key=lambda o: o.leg_index)
         label = pyramid.get_status_display()
         if group.status == GroupStatus.CLOSED and pyramid.status != Pyramid.Status.FAILED:
-            label = Pyramid.Status.CLOSED.label  # closed before position_finish closed its pyramids too
+            label = status_label(Pyramid.Status.CLOSED)  # closed before position_finish closed its pyramids too
         ladder.append(PyramidRows(pyramid, [LegRow(leg, take_profits.get(leg.pk)) for leg in legs], label))
     return ladder
 
@@ -159,7 +160,8 @@ def _targets(group: PositionGroup) -> dict:
     target = stop = None
     if group.status in FINISHED:
         return {"aggregate_target": None, "stop_price": None}
-    if average and group.tp_mode in ("aggregate", "hybrid") and group.tp_aggregate_percent > 0:
+    if (average and group.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID)
+            and group.tp_aggregate_percent > 0):
         target = aggregate_target(group.side, average, group.tp_aggregate_percent)
     stop_percent = (group.config_snapshot or {}).get("stop_loss_percent")
     if group.stop_loss_price:
@@ -226,7 +228,7 @@ def _position_context(user, group_id) -> dict:
         "ladder": _ladder(group),
         "exit_orders": group.prefetched_exit_orders,
         "timeline": _timeline(group),
-        "closable": group.status not in NOT_CLOSABLE,
+        "closable": group.status not in GROUP_NOT_CLOSABLE_STATUSES,
         "finished": group.status in FINISHED,
         "final": _final_figures(group),
         **_targets(group),
@@ -286,7 +288,7 @@ def _chart_lines(group: PositionGroup) -> list[ChartLine]:
             leg, name = row.leg, f"P{rows.pyramid.index + 1} L{row.leg.leg_index + 1}"
             if leg.price:
                 kind = ("leg-filled" if leg.filled_quantity > 0
-                        else "leg-cancelled" if leg.status in (OrderStatus.CANCELLED, OrderStatus.FAILED) else "leg-open")
+                        else "leg-cancelled" if leg.status in ORDER_DEAD_STATUSES else "leg-open")
                 lines.append(ChartLine(leg.price, name, kind))
             take_profit = (row.take_profit.price if row.take_profit and row.take_profit.price else None) or leg.tp_price
             # Once the position is finished, only the take-profits that sold something are part of its story.
@@ -334,7 +336,7 @@ def position_close(request, group_id):
     if request.method == "GET":
         group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
         return render(request, "trading/position_close.html", {
-            "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in NOT_CLOSABLE})
+            "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in GROUP_NOT_CLOSABLE_STATUSES})
     group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
     try:
         position_close_by_trader(group=group)

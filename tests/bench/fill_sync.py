@@ -37,7 +37,8 @@ from exchanges.paper.services import paper_price_set
 from tests.bench import Row, growth_row
 from trading.models import Order, PositionGroup, Pyramid, User, client_order_id_for
 from trading.selectors import symbols_to_sync
-from trading.services.sync import SYNCED_STATUSES, prices_sync, symbol_sync
+from trading.services.sync import prices_sync, symbol_sync
+from trading.states import ORDER_SYNCED_STATUSES
 
 EXCHANGE = "benchsync"
 SIZES = ((500, 20), (10_000, 200))  # (open orders, symbols)
@@ -198,14 +199,14 @@ def _cycle(account: ExchangeAccount) -> Cycle:
         queries += 1
         return execute(sql, params, many, context)
 
-    live_orders = Order.objects.filter(group__exchange_account=account, status__in=SYNCED_STATUSES).count()
+    live_orders = Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES).count()
     per_symbol = []
     with override_settings(DEBUG=False), connection.execute_wrapper(count):
         cpu, wall = time.process_time(), time.perf_counter()
         # order_by(): without it Order's default ordering puts created_at into the DISTINCT (see
         # _dispatched_by_beat), and every order would get a sync of its own.
         symbols = list(
-            Order.objects.filter(group__exchange_account=account, status__in=SYNCED_STATUSES)
+            Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
             .order_by().values_list("symbol", flat=True).distinct()
         )
         changed = 0

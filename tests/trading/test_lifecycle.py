@@ -181,11 +181,14 @@ def test_pyramid_aggregate_reference_example_closes_pyramids_separately(route, s
 
     cycle("93")  # pyramid 3's target 90 × 1.03 = 92.70
     assert list(Pyramid.objects.order_by("index").values_list("status", flat=True)) == ["filled", "filled", "closed"]
+    assert [closed_at is not None for closed_at in Pyramid.objects.order_by("index").values_list("closed_at", flat=True)
+            ] == [False, False, True]  # the API serves when each pyramid closed
     cycle("98")  # pyramid 2's target 95 × 1.025 = 97.375
     assert list(Pyramid.objects.order_by("index").values_list("status", flat=True)) == ["filled", "closed", "closed"]
     group = cycle("102")  # pyramid 1's target 100 × 1.02 = 102
 
     assert (group.status, group.exit_reason) == ("closed", "pyramid_tp")
+    assert not Pyramid.objects.filter(closed_at__isnull=True).exists()
     assert list(Order.objects.filter(role="exit").order_by("created_at").values_list("quantity", "avg_fill_price")) == [
         (D("1.1"), D("93")), (D("1.0"), D("98")), (D("1.0"), D("102"))]
 

@@ -4,9 +4,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from trading.models import PositionGroup, QueuedSignal, RiskConfig, Signal
+from trading.models import JournalEntry, PositionGroup, QueuedSignal, RiskConfig, Signal
 from trading.services.promotion import queue_promote, queue_promote_ready
 from trading.services.queue import queue_expire
 
@@ -147,4 +148,22 @@ def test_daily_loss_limit_pauses_new_entries(route, trader):
 
     assert signal.status == "queued" and "max_realized_loss_usd" in signal.reason
     assert RiskConfig.objects.get(user=trader).engine_paused_by_loss_limit
+    # One breaker (trading.services.breaker): routing's trip leaves the same record the evaluation's does, once.
+    assert JournalEntry.objects.filter(user=trader, kind="engine_paused").count() == 1
+    route(entry_price="99")
+    assert JournalEntry.objects.filter(user=trader, kind="engine_paused").count() == 1
     assert Signal.objects.filter(status="opened").count() == 0
+
+
+def test_a_new_day_lifts_the_daily_loss_pause_without_a_record(trader):
+    from trading.locks import lock_user_routing
+    from trading.services.breaker import daily_loss_breaker
+
+    with transaction.atomic():
+        risk = lock_user_routing(trader)
+        assert daily_loss_breaker(risk, user=trader, loss_usd=D("600")) is True
+        assert daily_loss_breaker(risk, user=trader, loss_usd=D("0")) is False
+
+    risk = RiskConfig.objects.get(user=trader)
+    assert (risk.engine_paused_by_loss_limit, risk.paused_at) == (False, None)
+    assert JournalEntry.objects.filter(user=trader, kind="engine_paused").count() == 1

@@ -1,12 +1,18 @@
-"""The whole transition matrix of both state machines (pure, no database)."""
+"""The whole transition matrix of every state machine (pure, no database)."""
 
 import itertools
 
 import pytest
 
 from trading.states import GroupStatus as G
-from trading.states import IllegalTransition, check_group_move, check_order_move
+from trading.states import (
+    IllegalTransition, check_group_move, check_order_move, check_pyramid_move, check_queued_signal_move,
+    check_signal_move,
+)
 from trading.states import OrderStatus as O
+from trading.states import PyramidStatus as P
+from trading.states import QueuedSignalStatus as Q
+from trading.states import SignalStatus as S
 
 ALLOWED_GROUP_MOVES = {
     (G.WAITING, G.LIVE), (G.WAITING, G.FAILED), (G.WAITING, G.CLOSING), (G.WAITING, G.CLOSED),
@@ -25,6 +31,24 @@ ALLOWED_ORDER_MOVES = {
     (O.UNKNOWN, O.PENDING), (O.UNKNOWN, O.OPEN), (O.UNKNOWN, O.PARTIALLY_FILLED), (O.UNKNOWN, O.FILLED),
     (O.UNKNOWN, O.CANCELLED), (O.UNKNOWN, O.FAILED),
 }
+
+ALLOWED_PYRAMID_MOVES = {
+    (P.PENDING, P.SUBMITTED), (P.PENDING, P.FAILED), (P.PENDING, P.CLOSED),
+    (P.SUBMITTED, P.PARTIALLY_FILLED), (P.SUBMITTED, P.FILLED), (P.SUBMITTED, P.FAILED), (P.SUBMITTED, P.CLOSED),
+    (P.PARTIALLY_FILLED, P.FILLED), (P.PARTIALLY_FILLED, P.FAILED), (P.PARTIALLY_FILLED, P.CLOSED),
+    (P.FILLED, P.CLOSED),
+    (P.CLOSED, P.FILLED),  # a pyramid's own close the exchange refused
+}
+
+ROUTED = (S.OPENED, S.PYRAMIDED, S.EXITED, S.REDUCED, S.REVERSED, S.QUEUED, S.IGNORED, S.REJECTED, S.FAILED)
+ALLOWED_SIGNAL_MOVES = {
+    *((S.RECEIVED, to) for to in ROUTED),
+    (S.QUEUED, S.OPENED), (S.QUEUED, S.PYRAMIDED), (S.QUEUED, S.REVERSED), (S.QUEUED, S.IGNORED),
+    (S.QUEUED, S.REJECTED), (S.QUEUED, S.FAILED),
+    (S.REVERSED, S.FAILED),  # the close the reverse waited on failed
+}
+
+ALLOWED_QUEUED_SIGNAL_MOVES = {(Q.QUEUED, Q.PROMOTED), (Q.QUEUED, Q.EXPIRED), (Q.QUEUED, Q.CANCELLED)}
 
 
 @pytest.mark.parametrize("current,to", list(itertools.product(G, G)))
@@ -50,3 +74,38 @@ def test_closed_and_failed_groups_and_finished_orders_never_move_again():
         assert not [to for to in G if (terminal, to) in ALLOWED_GROUP_MOVES]
     for terminal in (O.FILLED, O.CANCELLED, O.FAILED):
         assert not [to for to in O if (terminal, to) in ALLOWED_ORDER_MOVES]
+
+
+@pytest.mark.parametrize("current,to", list(itertools.product(P, P)))
+def test_pyramid_move_is_allowed_exactly_when_the_design_says(current, to):
+    if (current, to) in ALLOWED_PYRAMID_MOVES:
+        check_pyramid_move(current, to)
+    else:
+        with pytest.raises(IllegalTransition, match=f"pyramid cannot move from '{current}' to '{to}'"):
+            check_pyramid_move(current, to)
+
+
+@pytest.mark.parametrize("current,to", list(itertools.product(S, S)))
+def test_signal_move_is_allowed_exactly_when_the_design_says(current, to):
+    if (current, to) in ALLOWED_SIGNAL_MOVES:
+        check_signal_move(current, to)
+    else:
+        with pytest.raises(IllegalTransition, match=f"signal cannot move from '{current}' to '{to}'"):
+            check_signal_move(current, to)
+
+
+@pytest.mark.parametrize("current,to", list(itertools.product(Q, Q)))
+def test_queue_entry_move_is_allowed_exactly_when_the_design_says(current, to):
+    if (current, to) in ALLOWED_QUEUED_SIGNAL_MOVES:
+        check_queued_signal_move(current, to)
+    else:
+        with pytest.raises(IllegalTransition, match=f"queue entry cannot move from '{current}' to '{to}'"):
+            check_queued_signal_move(current, to)
+
+
+def test_failed_pyramids_finished_signals_and_resolved_queue_entries_never_move_again():
+    assert not [to for to in P if (P.FAILED, to) in ALLOWED_PYRAMID_MOVES]
+    for terminal in (S.OPENED, S.PYRAMIDED, S.EXITED, S.REDUCED, S.IGNORED, S.REJECTED, S.FAILED):
+        assert not [to for to in S if (terminal, to) in ALLOWED_SIGNAL_MOVES]
+    for terminal in (Q.PROMOTED, Q.EXPIRED, Q.CANCELLED):
+        assert not [to for to in Q if (terminal, to) in ALLOWED_QUEUED_SIGNAL_MOVES]

@@ -4,10 +4,15 @@ import logging
 
 import pytest
 
-from tests.factories import OrderFactory, PositionGroupFactory
-from trading.models import Order, PositionGroup
-from trading.services.transitions import StaleStatus, group_transition, order_transition
-from trading.states import GroupStatus, IllegalTransition, OrderStatus
+from tests.factories import OrderFactory, PositionGroupFactory, PyramidFactory
+from trading.models import Order, PositionGroup, Pyramid
+from trading.services.transitions import (
+    StaleStatus, group_transition, order_transition, pyramids_move, queued_signals_move, signal_transition,
+    signals_move,
+)
+from trading.states import (
+    GroupStatus, IllegalTransition, OrderStatus, PyramidStatus, QueuedSignalStatus, SignalStatus,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +76,57 @@ def test_filled_order_cannot_be_cancelled():
     with pytest.raises(IllegalTransition):
         order_transition(order, to=OrderStatus.CANCELLED)
     assert Order.objects.get(pk=order.pk).status == "filled"
+
+
+def test_a_closing_pyramid_gets_its_closed_at_and_a_handed_back_one_loses_it():
+    pyramid = PyramidFactory(status=PyramidStatus.FILLED)
+
+    assert pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), to=PyramidStatus.CLOSED) == 1
+    pyramid.refresh_from_db()
+    assert pyramid.status == "closed" and pyramid.closed_at is not None
+
+    pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED], to=PyramidStatus.FILLED)
+    pyramid.refresh_from_db()
+    assert pyramid.status == "filled" and pyramid.closed_at is None
+
+
+def test_a_bulk_move_leaves_rows_a_racing_writer_already_moved_elsewhere():
+    group = PositionGroupFactory()
+    filling = PyramidFactory(group=group, index=0, status=PyramidStatus.PARTIALLY_FILLED)
+    failed = PyramidFactory(group=group, index=1, status=PyramidStatus.FAILED)
+
+    assert pyramids_move(group.pyramids.all(), to=PyramidStatus.CLOSED) == 1
+
+    assert Pyramid.objects.get(pk=filling.pk).status == "closed"
+    assert Pyramid.objects.get(pk=failed.pk).status == "failed"
+
+
+def test_a_bulk_move_from_a_status_the_table_forbids_raises_before_writing():
+    pyramid = PyramidFactory(status=PyramidStatus.FAILED)
+
+    with pytest.raises(IllegalTransition):
+        pyramids_move(Pyramid.objects.all(), sources=[PyramidStatus.FAILED], to=PyramidStatus.SUBMITTED)
+
+    assert Pyramid.objects.get(pk=pyramid.pk).status == "failed"
+
+
+def test_signal_and_queue_entry_moves_write_their_reason():
+    from tests.factories import UserFactory
+    from trading.models import QueuedSignal, Signal
+
+    signal = Signal.objects.create(user=UserFactory(), status=SignalStatus.RECEIVED, exchange="binance",
+                                   symbol="BTC/USDT", timeframe=60, side="long", entry_price=100)
+    signal_transition(signal, to=SignalStatus.QUEUED, reason="Queued: all slots in use.")
+    entry = QueuedSignal.objects.create(user=signal.user, signal=signal, exchange="binance", symbol="BTC/USDT",
+                                        timeframe=60, side="long", entry_price=100, expires_at=signal.received_at)
+
+    queued_signals_move(QueuedSignal.objects.filter(pk=entry.pk), to=QueuedSignalStatus.EXPIRED, reason="expired")
+    signals_move(Signal.objects.filter(pk=signal.pk), sources=[SignalStatus.QUEUED], to=SignalStatus.IGNORED,
+                 reason="expired")
+
+    entry.refresh_from_db()
+    signal.refresh_from_db()
+    assert (entry.status, entry.status_reason, entry.resolved_at is not None) == ("expired", "expired", True)
+    assert (signal.status, signal.reason) == ("ignored", "expired")
+    with pytest.raises(IllegalTransition):
+        signal_transition(signal, to=SignalStatus.OPENED, reason="too late")

@@ -8,11 +8,11 @@ import uuid
 from datetime import date
 
 from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -29,7 +29,7 @@ from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, Q
 from trading.selectors import TradeFilters, groups_filtered, positions_queryset
 from trading.services.closing import position_close_by_trader
 from trading.services.queue import queue_remove
-from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus
+from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus, QueuedSignalStatus, SignalStatus
 
 # ``?status=open`` on positions: every status that still holds the position (not closed, not failed).
 # Not ``active``: that is itself a status (every entry leg filled) and stays filterable on its own.
@@ -209,7 +209,7 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
         signals = Signal.objects.filter(user=self.request.user).order_by("-received_at")
         if self.action != "list":
             return signals
-        if (statuses := _choices(self.request, "status", Signal.Status.values)) is not None:
+        if (statuses := _choices(self.request, "status", [s.value for s in SignalStatus])) is not None:
             signals = signals.filter(status__in=statuses)
         if (intents := _choices(self.request, "intent", Signal.Intent.values)) is not None:
             signals = signals.filter(intent__in=intents)
@@ -236,8 +236,8 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
         entries = QueuedSignal.objects.filter(user=self.request.user)
         if self.action != "list":
             return entries
-        statuses = _choices(self.request, "status", QueuedSignal.Status.values,
-                            aliases={ALL_QUEUE_ENTRIES: QueuedSignal.Status.values})
+        every_status = [s.value for s in QueuedSignalStatus]
+        statuses = _choices(self.request, "status", every_status, aliases={ALL_QUEUE_ENTRIES: every_status})
         if statuses is None or statuses == [QueuedSignal.Status.QUEUED]:
             return entries.filter(status=QueuedSignal.Status.QUEUED).order_by("queued_at")
         return entries.filter(status__in=statuses).order_by("-queued_at")

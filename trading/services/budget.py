@@ -6,7 +6,7 @@
 exit or take-profit is live while it may still fill (pending, open, partly filled, or unknown:
 sent, answer lost). Every path that reduces a position — per-leg take-profits, aggregate, hybrid
 and pyramid targets, stop loss, exit, reduce, reverse, risk offset, manual close, the sweeps —
-takes its quantity from ``sell_budget`` *while holding the group's row lock* (``group_lock``) and
+takes its quantity from ``sell_budget`` *while holding the group's row lock* (``trading.locks.lock_group``) and
 commits its order row (``pending``) in that same transaction, before any exchange call. A second
 path racing it (the price task and the fill sync evaluating one group, a task run twice, a sweep
 re-sending a close) then finds that quantity spoken for: closes of one group are serialised, and a
@@ -19,32 +19,22 @@ from django.db.models import F, Sum
 
 from trading.models import Order, PositionGroup
 from trading.services.fills import held_quantity
-from trading.states import OrderStatus
+from trading.states import ORDER_LIVE_STATUSES
 
 ZERO = Decimal(0)
-# Orders that may still sell: their unfilled rest is spoken for.
-LIVE_SELLING = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN]
-
-
-def group_lock(group_id) -> PositionGroup:
-    """The group's row, locked until the end of the caller's transaction (call inside one).
-
-    Lock order: the group first, then its orders (``order_apply_exchange_state`` does the same).
-    """
-    return PositionGroup.objects.select_for_update().select_related("exchange_account").get(pk=group_id)
 
 
 def committed(group: PositionGroup) -> Decimal:
     """What the group's live exits and take-profits may still sell."""
-    live = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], status__in=LIVE_SELLING)
+    live = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], status__in=ORDER_LIVE_STATUSES)
     return live.aggregate(rest=Sum(F("quantity") - F("filled_quantity")))["rest"] or ZERO
 
 
 def sell_budget(group: PositionGroup) -> Decimal:
-    """held − committed, never below zero. Call while holding ``group_lock``."""
+    """held − committed, never below zero. Call while holding the group's lock (``trading.locks.lock_group``)."""
     return max(held_quantity(group) - committed(group), ZERO)
 
 
 def live_exits(group: PositionGroup):
     """The group's exits (market closes) that may still fill."""
-    return group.orders.filter(role=Order.Role.EXIT, status__in=LIVE_SELLING)
+    return group.orders.filter(role=Order.Role.EXIT, status__in=ORDER_LIVE_STATUSES)

@@ -22,31 +22,31 @@ from trading import journal
 from trading.errors import PositionNotClosable
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended
-from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid
+from trading.locks import lock_group
+from trading.models import ExitReason, Order, OrderSide, OrderType, PositionGroup, Side, SlippageAction
 from trading.selectors import orders_to_cancel
 from trading.services import dispatch
-from trading.services.budget import group_lock, live_exits, sell_budget
+from trading.services.budget import live_exits, sell_budget
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.positions import pyramids_after_close_submit
-from trading.services.transitions import group_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import group_transition, pyramids_move
+from trading.states import (
+    GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES, ORDER_MAY_STILL_FILL, ORDER_UNSENT_STATUSES, GroupStatus,
+    PyramidStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def position_close_request(*, group: PositionGroup, reason: str) -> PositionGroup:
     """Mark a group ``closing`` (call inside a transaction; the caller enqueues ``close_position_task``)."""
-    if group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
+    if group.status in GROUP_NOT_CLOSABLE_STATUSES:
         return group
     group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {ExitReason(reason).label}")
     PositionGroup.objects.filter(pk=group.pk).update(exit_reason=reason)
     group.exit_reason = reason
     return group
-
-
-# What a manual close refuses: a position already on its way out, or out.
-NOT_CLOSABLE = (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED)
 
 
 def position_close_by_trader(*, group: PositionGroup) -> PositionGroup:
@@ -55,8 +55,8 @@ def position_close_by_trader(*, group: PositionGroup) -> PositionGroup:
     ``PositionNotClosable`` (nothing changed) for a position already closing, closed or failed."""
     with transaction.atomic():
         # The row lock orders this close with routing and fill sync touching the same group.
-        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
-        if group.status in NOT_CLOSABLE:
+        group = lock_group(group.pk)
+        if group.status in GROUP_NOT_CLOSABLE_STATUSES:
             raise PositionNotClosable(group)
         position_close_request(group=group, reason=ExitReason.MANUAL)
         transaction.on_commit(partial(position_close_enqueue, group.pk, ExitReason.MANUAL.value))
@@ -88,10 +88,10 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, re
     exchange refused hands the position back with the reason.
     """
     group = PositionGroup.objects.select_related("exchange_account").get(pk=group_id)
-    if group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+    if group.status in GROUP_TERMINAL_STATUSES:
         return group
     connector = connector or connector_for_account(group.exchange_account)
-    for in_flight in live_exits(group).filter(status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN]):
+    for in_flight in live_exits(group).filter(status__in=ORDER_UNSENT_STATUSES):
         try:
             order_place(in_flight, connector, final_attempt=final_attempt)
         except PlacementFailed as exc:
@@ -110,8 +110,8 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, re
     market = connector.market(group.symbol)
     decision_price = _decision_price(group, connector)
     with transaction.atomic():
-        locked = group_lock(group.pk)
-        if locked.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+        locked = lock_group(group.pk, with_account=True)
+        if locked.status in GROUP_TERMINAL_STATUSES:
             return locked
         budget = sell_budget(locked)
         wanted = budget if quantity is None else min(quantity, budget)
@@ -149,11 +149,9 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
     """Close the group when nothing of it can fill any more and what it holds cannot be sold in one
     order (nothing, or dust under the market's minimums); otherwise leave it as it is."""
     group.refresh_from_db()
-    if group.status in (GroupStatus.CLOSED, GroupStatus.FAILED):
+    if group.status in GROUP_TERMINAL_STATUSES:
         return group
-    live = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED,
-            OrderStatus.UNKNOWN]
-    if group.orders.filter(status__in=live).exists():
+    if group.orders.filter(status__in=ORDER_MAY_STILL_FILL).exists():
         return group
     market = connector.market(group.symbol)
     # The price the last exit got is the freshest the engine has (the stored current price may be a
@@ -171,8 +169,8 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
 def exit_order_create(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
                       decision_price: Decimal | None, pyramid=None, order_id: uuid.UUID | None = None) -> Order:
     """A new exit order row (``pending``): a market order, or a limit at the worst acceptable price with
-    slippage_action "reject". Call under ``group_lock`` with ``quantity`` from the sell budget."""
-    side = "sell" if group.side == "long" else "buy"
+    slippage_action "reject". Call under ``lock_group`` with ``quantity`` from the sell budget."""
+    side = OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY
     protection = market_protection(group, side, decision_price, connector)
     return Order.objects.create(
         id=order_id or uuid.uuid4(), group=group, pyramid=pyramid, role=Order.Role.EXIT, symbol=group.symbol, side=side,
@@ -189,7 +187,8 @@ def market_protection(group: PositionGroup, order_side: str, decision_price: Dec
     from trading.take_profit import protected_limit
 
     limit = group.config_snapshot.get("max_slippage_percent")
-    if group.config_snapshot.get("slippage_action") != "reject" or limit in (None, "") or decision_price is None:
+    if (group.config_snapshot.get("slippage_action") != SlippageAction.REJECT or limit in (None, "")
+            or decision_price is None):
         return None
     tick = connector.market(group.symbol).tick_size
     return round_price(order_side, protected_limit(order_side, decision_price, Decimal(limit)), tick)
@@ -224,7 +223,7 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
     value at ``dust_price`` (in the quote currency) and said in the group's reason.
     """
     with transaction.atomic():
-        group = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        group = lock_group(group.pk)
         if group.status == GroupStatus.CLOSED:
             return group
         label = ExitReason(reason).label
@@ -240,8 +239,7 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
                                                          dust_quantity=dust_quantity, dust_value=dust_value)
         # Nothing of a closed position fills any more: its pyramids are closed with it (a failed one stays
         # failed), not left "partially filled" with legs that were cancelled.
-        group.pyramids.exclude(status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]).update(
-            status=Pyramid.Status.CLOSED, closed_at=group.closed_at)
+        pyramids_move(group.pyramids.all(), to=PyramidStatus.CLOSED, closed_at=group.closed_at)
         exits = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0)
         closed_quantity = sum((o.filled_quantity for o in exits), Decimal(0))
         exit_value = sum((o.filled_quantity * (o.avg_fill_price or 0) for o in exits), Decimal(0))

@@ -12,9 +12,12 @@ from django.utils import timezone
 
 from core.events import emit
 from exchanges.currency import quote_of
+from trading.locks import lock_group
 from trading.models import Order, PositionGroup, Pyramid
-from trading.services.transitions import group_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import group_transition, pyramids_move
+from trading.states import (
+    GROUP_TRADING_STATUSES, ORDER_DEAD_STATUSES, PYRAMID_FILLING_STATUSES, GroupStatus, OrderStatus,
+)
 from trading.stats import FillEvent, replay
 
 logger = logging.getLogger(__name__)
@@ -58,11 +61,11 @@ def group_fills(group: PositionGroup) -> list[FillEvent]:
 def group_refresh_stats(*, group_id) -> PositionGroup:
     """Replay the group's fills and store its statistics and leg counts; move its status with them."""
     with transaction.atomic():
-        group = PositionGroup.objects.select_for_update().get(pk=group_id)
+        group = lock_group(group_id)
         stats = replay(group.side, group_fills(group))
         counts = group.orders.filter(role=Order.Role.ENTRY).aggregate(
             legs=Count("pk"),
-            dead=Count("pk", filter=Q(status__in=[OrderStatus.FAILED, OrderStatus.CANCELLED], filled_quantity=0)),
+            dead=Count("pk", filter=Q(status__in=ORDER_DEAD_STATUSES, filled_quantity=0)),
             filled=Count("pk", filter=Q(status=OrderStatus.FILLED) | Q(status=OrderStatus.CANCELLED, filled_quantity__gt=0)),
             touched=Count("pk", filter=Q(filled_quantity__gt=0)),
         )
@@ -100,7 +103,7 @@ def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int, tou
             group_transition(group, to=GroupStatus.FAILED, reason="none of its orders is on the exchange any more")
             emit("failure", group=group, message="None of the position's orders is on the exchange any more.")
         return
-    if group.status not in (GroupStatus.LIVE, GroupStatus.PARTIALLY_FILLED, GroupStatus.ACTIVE):
+    if group.status not in GROUP_TRADING_STATUSES:
         return
     if total and filled >= total:
         target = GroupStatus.ACTIVE
@@ -114,7 +117,7 @@ def _move_group_with_fills(group: PositionGroup, *, filled: int, total: int, tou
 
 
 def _move_pyramids_with_fills(group: PositionGroup) -> None:
-    for pyramid in group.pyramids.filter(status__in=[Pyramid.Status.SUBMITTED, Pyramid.Status.PARTIALLY_FILLED]):
+    for pyramid in group.pyramids.filter(status__in=PYRAMID_FILLING_STATUSES):
         legs = pyramid.orders.filter(role=Order.Role.ENTRY).exclude(status=OrderStatus.FAILED)
         if not legs.exists():
             continue
@@ -123,9 +126,8 @@ def _move_pyramids_with_fills(group: PositionGroup) -> None:
             Pyramid.Status.PARTIALLY_FILLED if legs.filter(filled_quantity__gt=0).exists() else pyramid.status
         )
         if status != pyramid.status:
-            Pyramid.objects.filter(pk=pyramid.pk).update(
-                status=status, filled_at=timezone.now() if status == Pyramid.Status.FILLED else None
-            )
+            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[pyramid.status], to=status,
+                          filled_at=timezone.now() if status == Pyramid.Status.FILLED else None)
 
 
 def held_quantity(group: PositionGroup) -> Decimal:

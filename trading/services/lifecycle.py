@@ -17,15 +17,21 @@ from core.events import emit
 from exchanges.connector import Connector
 from exchanges.services.accounts import connector_for_account
 from trading.grid import sellable, take_profit_price
-from trading.models import ExitReason, Order, OrderType, PositionGroup, Pyramid, client_order_id_for
-from trading.services.budget import group_lock, sell_budget
+from trading.locks import lock_group
+from trading.models import (
+    ExitReason, Order, OrderSide, OrderType, PositionGroup, Pyramid, Side, TakeProfitMode, client_order_id_for,
+)
+from trading.services.budget import sell_budget
 from trading.services.closing import (
     exit_order_create, market_protection, position_close, position_close_request, position_finish_if_done,
 )
 from trading.services.fills import base_asset, fill_events, group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
-from trading.services.transitions import StaleStatus, order_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import StaleStatus, order_transition, pyramids_move
+from trading.states import (
+    GROUP_TRADING_STATUSES, ORDER_ENDED_STATUSES, ORDER_MAY_STILL_FILL, ORDER_TAKE_PROFIT_HOLDING,
+    PYRAMID_ENDED_STATUSES, GroupStatus, OrderStatus, PyramidStatus,
+)
 from trading.stats import replay
 from trading.take_profit import (
     PyramidHolding, position_exit_trigger, pyramids_to_close, trigger_fires,
@@ -33,9 +39,7 @@ from trading.take_profit import (
 
 logger = logging.getLogger(__name__)
 
-TRADING = (GroupStatus.LIVE, GroupStatus.PARTIALLY_FILLED, GroupStatus.ACTIVE)
-ENTRY_LIVE = [OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED,
-              OrderStatus.UNKNOWN]
+TRADING = GROUP_TRADING_STATUSES
 
 
 def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionGroup:
@@ -49,13 +53,13 @@ def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionG
         return group
     connector = connector or connector_for_account(group.exchange_account)
     _fire_market_entries(group, connector)
-    if group.tp_mode in ("per_leg", "hybrid"):
+    if group.tp_mode in (TakeProfitMode.PER_LEG, TakeProfitMode.HYBRID):
         _place_leg_take_profits(group, connector)
     group = group_refresh_stats(group_id=group.pk)
     emit("pnl", group=group)
     if _close_if_triggered(group, connector):
         return PositionGroup.objects.get(pk=group.pk)
-    if group.tp_mode == "pyramid_aggregate":
+    if group.tp_mode == TakeProfitMode.PYRAMID_AGGREGATE:
         _close_pyramids_at_target(group, connector)
     return _close_if_taken_profit(group, connector)
 
@@ -103,9 +107,6 @@ def _fire_market_entries(group: PositionGroup, connector: Connector) -> None:
 # --- Per-leg take-profits -----------------------------------------------------------------------
 
 
-TP_HOLDING = [OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN, OrderStatus.FILLED]
-
-
 def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
     """Each entry leg that is done gets a limit take-profit for what it still holds.
 
@@ -124,12 +125,12 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
     from_planned = bool(group.config_snapshot.get("tp_from_planned_price"))
     placing = []
     with transaction.atomic():
-        locked = group_lock(group.pk)
+        locked = lock_group(group.pk, with_account=True)
         if locked.status not in TRADING:
             return
         done = list(_legs_awaiting_take_profit(locked).select_related("pyramid").order_by("pyramid__index", "leg_index"))
         budget = sell_budget(locked)
-        entries_live = locked.orders.filter(role=Order.Role.ENTRY, status__in=ENTRY_LIVE).exists()
+        entries_live = locked.orders.filter(role=Order.Role.ENTRY, status__in=ORDER_MAY_STILL_FILL).exists()
         for position, leg in enumerate(done):
             sold = sum((tp.filled_quantity for tp in leg.take_profits.all()), Decimal(0))
             leg_held = leg.filled_quantity - (leg.fee if leg.fee_currency == base else 0) - sold
@@ -146,7 +147,8 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
             placing.append(Order.objects.create(
                 id=order_id, client_order_id=client_order_id_for(order_id), group=locked, pyramid=leg.pyramid,
                 role=Order.Role.TAKE_PROFIT, entry_order=leg, symbol=group.symbol,
-                side="sell" if group.side == "long" else "buy", order_type=OrderType.LIMIT, price=price,
+                side=OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY, order_type=OrderType.LIMIT,
+                price=price,
                 quantity=quantity, tp_percent=leg.tp_percent, exit_reason=ExitReason.TAKE_PROFIT,
             ))
             budget -= quantity
@@ -160,8 +162,9 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
 def _legs_awaiting_take_profit(group: PositionGroup):
     """Entry legs done filling (filled, or cancelled with a fill) with no take-profit holding their coins."""
     return (group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0,
-                                status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED])
-            .exclude(take_profits__status__in=TP_HOLDING).exclude(take_profits__status=OrderStatus.FAILED))
+                                status__in=ORDER_ENDED_STATUSES)
+            .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING)
+            .exclude(take_profits__status=OrderStatus.FAILED))
 
 
 def _close_if_taken_profit(group: PositionGroup, connector: Connector) -> PositionGroup:
@@ -185,7 +188,7 @@ def _close_if_triggered(group: PositionGroup, connector: Connector) -> bool:
     if trigger is None:
         return False
     with transaction.atomic():
-        locked = PositionGroup.objects.select_for_update().get(pk=group.pk)
+        locked = lock_group(group.pk)
         if locked.status not in TRADING:
             return True
         position_close_request(group=locked, reason=trigger.reason)
@@ -206,7 +209,7 @@ def _pyramid_holdings(group: PositionGroup) -> list[tuple[Pyramid, PyramidHoldin
     """
     default = group.tp_aggregate_percent
     rows = []
-    for pyramid in group.pyramids.exclude(status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]):
+    for pyramid in group.pyramids.exclude(status__in=PYRAMID_ENDED_STATUSES):
         stats = replay(group.side, fill_events(pyramid.orders, group.symbol))
         percent = pyramid.tp_percent if pyramid.tp_percent is not None else default
         rows.append((pyramid, stats, percent))
@@ -234,26 +237,27 @@ def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, conn
     The decision is taken under the group's lock and the pyramid is marked closed in it, so a second
     evaluation racing this one (the price task and the fill sync) finds it closed and sells nothing.
     """
-    for order in pyramid.orders.filter(role=Order.Role.ENTRY, status__in=ENTRY_LIVE):
+    for order in pyramid.orders.filter(role=Order.Role.ENTRY, status__in=ORDER_MAY_STILL_FILL):
         order_cancel(order, connector)
     market = connector.market(group.symbol)
     with transaction.atomic():
-        locked = group_lock(group.pk)
+        locked = lock_group(group.pk, with_account=True)
         if locked.status not in TRADING or not Pyramid.objects.filter(pk=pyramid.pk).exclude(
-            status__in=[Pyramid.Status.CLOSED, Pyramid.Status.FAILED]
+            status__in=PYRAMID_ENDED_STATUSES
         ).exists():
             return
         quantity = sellable(min(held, sell_budget(locked)), price=locked.current_price, step=market.step_size,
                             min_qty=market.min_qty, min_notional=market.min_notional)
         exit_order = exit_order_create(locked, quantity, ExitReason.PYRAMID_TP, connector,
                                        decision_price=locked.current_price, pyramid=pyramid) if quantity else None
-        Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.CLOSED)
+        pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), to=PyramidStatus.CLOSED)
     if exit_order is not None:
         try:
             order_place(exit_order, connector)
         except PlacementFailed as exc:
             # Refused for good: the pyramid holds its coins again, and its target may fire again.
-            Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FILLED)
+            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED],
+                          to=PyramidStatus.FILLED)
             logger.warning("closing pyramid %s of group %s failed: %s", pyramid.index, group.pk, exc)
             return
     group_refresh_stats(group_id=group.pk)

@@ -19,10 +19,11 @@ from exchanges.connector import (
     Connector, ExchangeError, ExchangeOrder, OrderNotFound, PermanentError, RetryableError,
 )
 from exchanges.currency import quote_of
-from trading.models import Order, PositionGroup
+from trading.locks import lock_group_of, lock_order
+from trading.models import Order, OrderType, PositionGroup
 from trading.services.fills import base_asset, group_refresh_stats
 from trading.services.transitions import StaleStatus, order_transition
-from trading.states import IllegalTransition, OrderStatus
+from trading.states import ORDER_LIVE_STATUSES, ORDER_UNSENT_STATUSES, IllegalTransition, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
     raises PlacementFailed.
     """
     order.refresh_from_db()
-    if order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+    if order.status not in ORDER_UNSENT_STATUSES:
         return order  # already placed, or cancelled while we were queued
     is_retry = order.status == OrderStatus.UNKNOWN or order.submitted_at is not None
     if not is_retry:
@@ -70,13 +71,13 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
     else:
         # submitted_at is the latest attempt: the fill sync leaves an order alone while its placement
         # task may still be retrying (trading.services.sync.PLACEMENT_RETRY_WINDOW counts from here).
-        Order.objects.filter(pk=order.pk, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN]).update(
+        Order.objects.filter(pk=order.pk, status__in=ORDER_UNSENT_STATUSES).update(
             submitted_at=timezone.now()
         )
     try:
         result = connector.place_order(
             symbol=order.symbol, side=order.side, type=order.order_type, amount=order.quantity,
-            price=order.price if order.order_type == "limit" else None, client_order_id=order.client_order_id,
+            price=order.price if order.order_type == OrderType.LIMIT else None, client_order_id=order.client_order_id,
             is_retry=is_retry,
         )
     except RetryableError as exc:
@@ -106,7 +107,7 @@ def _mark_unknown(order: Order, reason: str) -> None:
 
 def _fail(order: Order, message: str) -> None:
     order.refresh_from_db()
-    if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+    if order.status in ORDER_UNSENT_STATUSES:
         order_transition(order, to=OrderStatus.FAILED, reason=message)
 
 
@@ -129,7 +130,7 @@ def _cancel_if_cancelled_meanwhile(order: Order, connector: Connector) -> Order:
 
 def _record_fill_of_cancelled(order: Order, state: ExchangeOrder) -> None:
     with transaction.atomic():
-        PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()
+        lock_group_of(order)
         Order.objects.filter(pk=order.pk, status=OrderStatus.CANCELLED).update(
             filled_quantity=state.filled, avg_fill_price=state.average, fee=state.fee, fee_currency=state.fee_currency,
             exchange_order_id=order.exchange_order_id or state.id or "", filled_at=timezone.now(),
@@ -150,7 +151,7 @@ def order_cancel(order: Order, connector: Connector) -> Order:
                                     where={"submitted_at__isnull": True})
         except StaleStatus:
             order.refresh_from_db()  # a worker started sending it: cancel it on the exchange below
-    if order.status not in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN):
+    if order.status not in ORDER_LIVE_STATUSES:
         return order
     result = _cancel_on_exchange(order, connector)
     if result is not None and result.status == "open":
@@ -158,7 +159,7 @@ def order_cancel(order: Order, connector: Connector) -> Order:
     if result is None:
         # Never reached the exchange (or it forgot it): nothing can fill any more.
         order.refresh_from_db()
-        if order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+        if order.status in ORDER_LIVE_STATUSES:
             order_transition(order, to=OrderStatus.CANCELLED, reason="cancelled")
         return order
     return order_apply_exchange_state(order, result, connector=connector)
@@ -228,15 +229,15 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
         state = _with_fee_from_trades(order, state, connector)
     fee_rate = _third_currency_rate(order, state, connector)
     with transaction.atomic():
-        PositionGroup.objects.select_for_update().filter(pk=order.group_id).first()  # lock order: group, then order
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        lock_group_of(order)  # lock order: group, then order
+        order = lock_order(order.pk)
         view = exchange_view(order, state)
         if view is None:
             return order
         target, fields = view
         if fee_rate is not None:
             fields["fee_rate"] = fee_rate
-        if state.filled and order.order_type == "market" and order.decision_price and state.average:
+        if state.filled and order.order_type == OrderType.MARKET and order.decision_price and state.average:
             fields.update(_slippage(order, state.average))
         if target != order.status:
             order_transition(order, to=target, **fields)

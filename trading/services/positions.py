@@ -11,12 +11,17 @@ from exchanges.connector import Connector
 from exchanges.services.accounts import connector_for_account
 from trading import journal
 from trading.alerts import Alert
-from trading.models import DCAConfiguration, Order, OrderType, PositionGroup, Pyramid, Signal, client_order_id_for
+from trading.models import (
+    DCAConfiguration, Order, OrderSide, OrderType, PositionGroup, Pyramid, Side, Signal, client_order_id_for,
+)
 from trading.services import dispatch
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
-from trading.services.transitions import group_transition
-from trading.states import GroupStatus, OrderStatus
+from trading.services.transitions import group_transition, pyramids_move, signals_move
+from trading.states import (
+    GROUP_NOT_CLOSABLE_STATUSES, ORDER_TERMINAL_STATUSES, ORDER_UNSENT_STATUSES, GroupStatus, OrderStatus,
+    PyramidStatus, SignalStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +85,7 @@ def _pyramid_create(group, index, signal, alert: Alert, levels, capital_usd: Dec
         group=group, index=index, entry_price=alert.entry_price, levels=[level.as_json() for level in levels],
         capital_usd=capital_usd, sizing=sizing, signal=signal, tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
     )
-    side = "buy" if group.side == "long" else "sell"
+    side = OrderSide.BUY if group.side == Side.LONG else OrderSide.SELL
     market_first = snapshot.get("entry_order_type") == OrderType.MARKET
     Order.objects.bulk_create([
         Order(
@@ -105,7 +110,7 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     """
     pyramid = Pyramid.objects.select_related("group__exchange_account").get(pk=pyramid_id)
     group = pyramid.group
-    if pyramid.status == Pyramid.Status.FAILED or group.status in (GroupStatus.CLOSING, GroupStatus.CLOSED, GroupStatus.FAILED):
+    if pyramid.status == Pyramid.Status.FAILED or group.status in GROUP_NOT_CLOSABLE_STATUSES:
         # A close got there first: it cancels these legs; sending them now would only add work.
         return pyramid
     waiting_on = _close_awaited(pyramid)
@@ -114,13 +119,13 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     connector = connector or connector_for_account(group.exchange_account)
     if waiting_on is not None:
         return _pyramid_failed(pyramid, connector, reason=waiting_on, signal_failed=True)
-    legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.UNKNOWN])
+    legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=ORDER_UNSENT_STATUSES)
     try:
         for leg in legs.order_by("leg_index"):
             order_place(leg, connector, final_attempt=final_attempt)
     except PlacementFailed as exc:
         return _pyramid_failed(pyramid, connector, reason=f"Order refused by {group.exchange}: {exc}")
-    Pyramid.objects.filter(pk=pyramid.pk, status=Pyramid.Status.PENDING).update(status=Pyramid.Status.SUBMITTED)
+    pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.PENDING], to=PyramidStatus.SUBMITTED)
     group.refresh_from_db()
     if group.status == GroupStatus.WAITING:
         group_transition(group, to=GroupStatus.LIVE, reason="orders placed on the exchange")
@@ -153,11 +158,11 @@ def pyramids_after_close_submit(group_id) -> None:
 
 
 def _pyramid_failed(pyramid: Pyramid, connector: Connector, *, reason: str, signal_failed: bool = False) -> Pyramid:
-    for leg in pyramid.orders.exclude(status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.FAILED]):
+    for leg in pyramid.orders.exclude(status__in=ORDER_TERMINAL_STATUSES):
         order_cancel(leg, connector)
-    Pyramid.objects.filter(pk=pyramid.pk).update(status=Pyramid.Status.FAILED)
-    if signal_failed and pyramid.signal_id:
-        Signal.objects.filter(pk=pyramid.signal_id).update(status=Signal.Status.FAILED, reason=reason)
+    pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), to=PyramidStatus.FAILED)
+    if signal_failed and pyramid.signal_id:  # a reverse whose close failed: its signal fails with it
+        signals_move(Signal.objects.filter(pk=pyramid.signal_id), to=SignalStatus.FAILED, reason=reason)
     group = PositionGroup.objects.get(pk=pyramid.group_id)
     logger.warning("pyramid %s of group %s failed: %s", pyramid.index, group.pk, reason)
     emit("failure", group=group, message=f"Pyramid {pyramid.index + 1} failed: {reason}")

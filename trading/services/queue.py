@@ -7,7 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from trading.errors import QueueEntryNotQueued
+from trading.locks import lock_queued_signal_for
 from trading.models import QueuedSignal, Signal
+from trading.services.transitions import queued_signals_move, signal_transition, signals_move
+from trading.states import QueuedSignalStatus, SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -16,12 +19,8 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
                  ttl_minutes: int) -> QueuedSignal:
     """Queue an entry (call holding the user's routing lock). A newer signal for the key replaces the old."""
     now = timezone.now()
-    existing = (
-        QueuedSignal.objects.select_for_update()
-        .filter(user=signal.user, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe, side=side,
-                status=QueuedSignal.Status.QUEUED)
-        .first()
-    )
+    existing = lock_queued_signal_for(user=signal.user, exchange=signal.exchange, symbol=symbol,
+                                      timeframe=signal.timeframe, side=side)
     if existing is None:
         entry = QueuedSignal.objects.create(
             user=signal.user, signal=signal, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe,
@@ -30,9 +29,8 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
         )
     else:
         replaced = existing.signal
-        Signal.objects.filter(pk=replaced.pk).update(
-            status=Signal.Status.IGNORED, reason=f"Replaced in the queue by a newer signal ({signal.pk})."
-        )
+        signals_move(Signal.objects.filter(pk=replaced.pk), sources=[SignalStatus.QUEUED], to=SignalStatus.IGNORED,
+                     reason=f"Replaced in the queue by a newer signal ({signal.pk}).")
         existing.signal = signal
         existing.entry_price = signal.entry_price
         existing.is_pyramid_continuation = is_pyramid_continuation
@@ -41,17 +39,18 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
         existing.expires_at = now + timedelta(minutes=ttl_minutes)
         existing.save()
         entry = existing
-    Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.QUEUED, reason=f"Queued: {reason}.")
+    signal_transition(signal, to=SignalStatus.QUEUED, reason=f"Queued: {reason}.")
     return entry
 
 
-def queue_resolve(entry: QueuedSignal, *, status: str, reason: str, signal_status: str | None = None) -> None:
-    """End a queue entry (promoted, expired, cancelled) and, unless promoted, its signal too."""
-    QueuedSignal.objects.filter(pk=entry.pk, status=QueuedSignal.Status.QUEUED).update(
-        status=status, status_reason=reason, resolved_at=timezone.now()
-    )
+def queue_resolve(entry: QueuedSignal, *, status: QueuedSignalStatus, reason: str,
+                  signal_status: SignalStatus | None = None) -> None:
+    """End a queue entry still queued (promoted, expired, cancelled) and, unless promoted, its signal too."""
+    queued_signals_move(QueuedSignal.objects.filter(pk=entry.pk), sources=[QueuedSignalStatus.QUEUED], to=status,
+                        reason=reason)
     if signal_status:
-        Signal.objects.filter(pk=entry.signal_id, status=Signal.Status.QUEUED).update(status=signal_status, reason=reason)
+        signals_move(Signal.objects.filter(pk=entry.signal_id), sources=[SignalStatus.QUEUED], to=signal_status,
+                     reason=reason)
 
 
 def queue_cancel(*, entry: QueuedSignal, reason: str = "Removed from the queue by the trader.") -> None:

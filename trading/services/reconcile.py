@@ -20,8 +20,8 @@ from exchanges.services.accounts import connector_for_account
 from trading import journal
 from trading.models import Order, PositionGroup
 from trading.services.orders import order_apply_exchange_state
-from trading.services.sync import SYNCED_STATUSES, symbol_sync
-from trading.states import OrderStatus
+from trading.services.sync import symbol_sync
+from trading.states import ORDER_DEAD_STATUSES, ORDER_SYNCED_STATUSES, ORDER_UNSENT_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ def account_reconcile(*, account_id: int, connector: Connector | None = None) ->
     prefix = settings.CLIENT_ORDER_ID_PREFIX
     recent = PositionGroup.objects.filter(exchange_account=account, updated_at__gte=timezone.now() - LOOKBACK)
     symbols = set(recent.values_list("symbol", flat=True)) | set(
-        Order.objects.filter(group__exchange_account=account, status__in=SYNCED_STATUSES).values_list("symbol", flat=True)
+        Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
+        .values_list("symbol", flat=True)
     )
     orphans = adopted = 0
     for symbol in sorted(symbols):
@@ -50,9 +51,9 @@ def account_reconcile(*, account_id: int, connector: Connector | None = None) ->
             if not state.client_order_id.startswith(prefix):
                 continue  # the trader's own manual orders are none of our business
             order = Order.objects.filter(client_order_id=state.client_order_id, group__exchange_account=account).first()
-            if order is None or order.status in (OrderStatus.CANCELLED, OrderStatus.FAILED):
+            if order is None or order.status in ORDER_DEAD_STATUSES:
                 orphans += _cancel_orphan(account, connector, state, order)
-            elif order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            elif order.status in ORDER_UNSENT_STATUSES:
                 order_apply_exchange_state(order, state, connector=connector)  # sent, the answer never recorded
                 adopted += 1
         symbol_sync(account_id=account.pk, symbol=symbol, connector=connector)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services import dispatch
-from trading.states import GroupStatus, OrderStatus
+from trading.states import GROUP_NOT_CLOSABLE_STATUSES, GroupStatus, OrderStatus
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def stalled_work_resend() -> tuple[int, int]:
     """Re-enqueue grids never placed and closes never finished; returns (pyramids, groups)."""
     cutoff = timezone.now() - STALE_AFTER
     pyramids = Pyramid.objects.filter(status=Pyramid.Status.PENDING, created_at__lt=cutoff).exclude(
-        group__status__in=[GroupStatus.CLOSED, GroupStatus.FAILED, GroupStatus.CLOSING]
+        group__status__in=GROUP_NOT_CLOSABLE_STATUSES
     )
     groups = PositionGroup.objects.filter(status=GroupStatus.CLOSING, updated_at__lt=cutoff)
     pyramid_ids = list(pyramids.values_list("pk", flat=True))
@@ -50,7 +50,7 @@ def stalled_take_profits_resend() -> int:
     cutoff = timezone.now() - STALE_AFTER
     order_ids = list(
         Order.objects.filter(role=Order.Role.TAKE_PROFIT, status=OrderStatus.PENDING, created_at__lt=cutoff)
-        .exclude(group__status__in=[GroupStatus.CLOSED, GroupStatus.FAILED, GroupStatus.CLOSING])
+        .exclude(group__status__in=GROUP_NOT_CLOSABLE_STATUSES)
         .values_list("pk", flat=True)
     )
     for order_id in order_ids:

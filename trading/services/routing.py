@@ -25,20 +25,23 @@ from exchanges.services.accounts import account_for, connector_for_account
 from trading.alerts import Alert, parse_alert
 from exchanges.currency import is_usd, quote_of, rate_symbol
 from trading.grid import GridError, Precision, parse_levels, plan_grid
+from trading.locks import (
+    lock_active_group, lock_queued_signal, lock_queued_signal_for, lock_signal, lock_user_routing,
+)
 from trading.models import (
-    ExitReason, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
+    ExitReason, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Side, Signal,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
-from trading.selectors import (
-    active_group_for, active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd,
-)
+from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
 from trading.services import dispatch
+from trading.services.breaker import daily_loss_breaker
 from trading.services.closing import position_close_request
 from trading.services.positions import position_open, pyramid_add
 from trading.services.queue import queue_resolve, queue_signal
 from trading.services.signals import SIGNAL_MAX_AGE
+from trading.services.transitions import signal_transition, signals_move
 from trading.sizing import Sizing, pyramid_sizing
-from trading.states import GroupStatus
+from trading.states import GroupStatus, SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +113,12 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
         return _finish(signal, S.REJECTED, str(exc))
     after = AfterCommit([], [])
     with transaction.atomic():
-        risk, _ = RiskConfig.objects.select_for_update().get_or_create(user=signal.user)
-        signal = Signal.objects.select_for_update().get(pk=signal.pk)
+        risk = lock_user_routing(signal.user)
+        signal = lock_signal(signal.pk)
         if signal.status != expected:
             return signal
         if queue_entry_id:
-            entry = QueuedSignal.objects.select_for_update().get(pk=queue_entry_id)
+            entry = lock_queued_signal(queue_entry_id)
             if entry.status != QueuedSignal.Status.QUEUED or entry.signal_id != signal.pk:
                 return signal
         status, reason = _decide(signal, context, risk, after, promoted=bool(queue_entry_id), force=force)
@@ -125,8 +128,7 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
         if queue_entry_id and status != S.QUEUED:
             queue_resolve(entry, status=QueuedSignal.Status.PROMOTED, reason=f"Promoted: {reason}")
         if status != S.QUEUED:
-            Signal.objects.filter(pk=signal.pk).update(status=status, reason=reason, routed_at=timezone.now(),
-                                                        symbol=context.symbol)
+            signal_transition(signal, to=status, reason=reason, routed_at=timezone.now(), symbol=context.symbol)
         else:
             queued = Signal.objects.filter(pk=signal.pk)
             if derivation is not None and not queue_entry_id:  # the queue wrote its reason: say what was queued
@@ -138,10 +140,9 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
     return signal
 
 
-def _finish(signal: Signal, status: str, reason: str) -> Signal:
-    Signal.objects.filter(pk=signal.pk, status__in=[S.RECEIVED, S.QUEUED]).update(
-        status=status, reason=reason, routed_at=timezone.now()
-    )
+def _finish(signal: Signal, status: SignalStatus, reason: str) -> Signal:
+    signals_move(Signal.objects.filter(pk=signal.pk), sources=[S.RECEIVED, S.QUEUED], to=status, reason=reason,
+                 routed_at=timezone.now())
     signal.refresh_from_db()
     logger.info("signal %s → %s: %s", signal.pk, status, reason)
     return signal
@@ -215,12 +216,12 @@ def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterComm
     alert = context.alert
     if not alert.intent:  # auto: the strategy's order did not change its position
         return S.IGNORED, "Nothing was placed or closed."
-    if alert.intent == "exit":
+    if alert.intent == Signal.Intent.EXIT:
         return _exit(signal, context, after, side=alert.side, reason=ExitReason.EXIT_SIGNAL)
-    if alert.intent == "reduce":
+    if alert.intent == Signal.Intent.REDUCE:
         return _reduce(signal, context, after)
-    if alert.intent == "reverse":
-        opposite = "short" if alert.side == "long" else "long"
+    if alert.intent == Signal.Intent.REVERSE:
+        opposite = Side.SHORT if alert.side == Side.LONG else Side.LONG
         closes_before = len(after.closes)
         exit_status, exit_reason = _exit(signal, context, after, side=opposite, reason=ExitReason.REVERSE)
         status, reason = _entry(signal, context, risk, after, promoted=promoted, force=force)
@@ -245,7 +246,7 @@ def _identity(signal: Signal, context: Context, side: str) -> dict:
 def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
     label = f"{side} {context.symbol} {context.alert.timeframe}m"
     dropped = _drop_queued(signal, context, side)
-    group = active_group_for(**_identity(signal, context, side))
+    group = lock_active_group(**_identity(signal, context, side))
     if group is None:
         if dropped:
             return S.EXITED, f"Dropped the queued {label} entry; no open position to close."
@@ -259,10 +260,8 @@ def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
 
 
 def _drop_queued(signal, context, side: str) -> bool:
-    entry = QueuedSignal.objects.select_for_update().filter(
-        user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=context.alert.timeframe,
-        side=side, status=QueuedSignal.Status.QUEUED,
-    ).first()
+    entry = lock_queued_signal_for(user=signal.user, exchange=context.exchange, symbol=context.symbol,
+                                   timeframe=context.alert.timeframe, side=side)
     if entry is None:
         return False
     queue_resolve(entry, status=QueuedSignal.Status.CANCELLED, reason=f"Dropped by exit signal {signal.pk}.",
@@ -273,7 +272,7 @@ def _drop_queued(signal, context, side: str) -> bool:
 def _reduce(signal, context, after) -> tuple[str, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m"
-    group = active_group_for(**_identity(signal, context, alert.side))
+    group = lock_active_group(**_identity(signal, context, alert.side))
     if group is None:
         return S.IGNORED, f"No open {label} position to reduce."
     if group.status == GroupStatus.CLOSING:
@@ -314,13 +313,13 @@ def _percent(fraction: Decimal) -> str:
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
-    if alert.side == "short" and context.market.type == "spot":
+    if alert.side == Side.SHORT and context.market.type == "spot":
         # A spot "short" sells coins the account holds (another position's included) and buys them back.
         return S.REJECTED, (
             f"{label}: shorting needs a derivatives account (a perpetual swap); this {context.exchange} account "
             f"trades spot, where a sell can only sell coins you hold. Nothing was placed."
         )
-    group = active_group_for(**_identity(signal, context, alert.side))
+    group = lock_active_group(**_identity(signal, context, alert.side))
     if group is not None:
         return _pyramid(signal, context, risk, after, group, label, promoted=promoted, force=force)
     config = dca_config_for(user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=alert.timeframe)
@@ -404,15 +403,14 @@ def _slot(user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, ope
     if bypass:
         return SlotDecision(not risk.engine_force_stopped, "the engine is force-stopped" if risk.engine_force_stopped else "")
     groups = active_groups(user)
+    loss_usd = realized_loss_today_usd(user)
+    daily_loss_breaker(risk, user=user, loss_usd=loss_usd)  # the pool refuses the entry below when it is hit
     usage = PoolUsage(
         open_positions=groups.count(), open_on_symbol=groups.filter(symbol=context.symbol).count(),
-        exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=realized_loss_today_usd(user),
+        exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=loss_usd,
     )
-    decision = slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol, opens_position=opens_position)
-    if decision.loss_limit_hit != risk.engine_paused_by_loss_limit:
-        RiskConfig.objects.filter(pk=risk.pk).update(engine_paused_by_loss_limit=decision.loss_limit_hit,
-                                                     paused_at=timezone.now() if decision.loss_limit_hit else None)
-    return decision
+    return slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol,
+                         opens_position=opens_position)
 
 
 def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[str, str]:

@@ -18,8 +18,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from trading.alerts import Alert
+from trading.locks import lock_signals_skip_locked
 from trading.models import Signal, User, WebhookRejectionTally
 from trading.services import dispatch
+from trading.services.transitions import signals_move
+from trading.states import SignalStatus
 
 logger = logging.getLogger(__name__)
 
@@ -226,16 +229,14 @@ def signal_sweep(*, now: datetime | None = None) -> SweepResult:
 
     give_up_age = SIGNAL_MAX_AGE
     with transaction.atomic():
-        failed = list(
-            unrouted.filter(routing_attempts__gte=SWEEP_MAX_RESENDS, received_at__lt=now - give_up_age)
-            .order_by("received_at")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:SWEEP_BATCH_SIZE]
+        failed = lock_signals_skip_locked(
+            unrouted.filter(routing_attempts__gte=SWEEP_MAX_RESENDS, received_at__lt=now - give_up_age),
+            limit=SWEEP_BATCH_SIZE,
         )
         if failed:
             minutes = give_up_age.total_seconds() / 60
-            unrouted.filter(id__in=failed).update(
-                status=Signal.Status.FAILED,
+            signals_move(
+                unrouted.filter(id__in=failed), sources=[SignalStatus.RECEIVED], to=SignalStatus.FAILED,
                 reason=(
                     f"Not routed within {minutes:.0f} minutes of arrival although re-sent to the workers "
                     f"{SWEEP_MAX_RESENDS} times: no worker took it (is a worker running? see /healthz). "
@@ -249,12 +250,7 @@ def signal_sweep(*, now: datetime | None = None) -> SweepResult:
     for resends in range(SWEEP_MAX_RESENDS):
         due |= Q(routing_attempts=resends, received_at__lt=now - _resend_after(resends))
     with transaction.atomic():
-        resent = list(
-            unrouted.filter(due)
-            .order_by("received_at")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:SWEEP_BATCH_SIZE]
-        )
+        resent = lock_signals_skip_locked(unrouted.filter(due), limit=SWEEP_BATCH_SIZE)
         if resent:
             unrouted.filter(id__in=resent).update(routing_attempts=F("routing_attempts") + 1)
             for signal_id in resent:

@@ -18,13 +18,14 @@ from exchanges.connector import Connector, ExchangeError, OrderNotFound
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from exchanges.currency import is_usd, quote_of, rate_symbol
-from trading.models import Order, PositionGroup
-from trading.services.lifecycle import TP_HOLDING as TAKE_PROFIT_HOLDING
+from trading.models import Order, PositionGroup, TakeProfitMode
 from trading.services.lifecycle import group_evaluate
 from trading.services.fills import group_refresh_stats
 from trading.services.orders import MAX_RETRY_AFTER_SECONDS, exchange_view, order_apply_exchange_state
 from trading.services.transitions import StaleStatus, order_transition
-from trading.states import SYNCED_STATUSES, OrderStatus
+from trading.states import (
+    GROUP_TERMINAL_STATUSES, ORDER_ENDED_STATUSES, ORDER_SYNCED_STATUSES, ORDER_TAKE_PROFIT_HOLDING, OrderStatus,
+)
 from trading.stats import ZERO, PositionStats
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
     """Apply the exchange's state of every live order of ``symbol``, then let each group whose orders
     changed act on it (take-profits, closes); returns how many groups changed."""
     account = ExchangeAccount.objects.get(pk=account_id)
-    orders = list(Order.objects.filter(group__exchange_account=account, symbol=symbol, status__in=SYNCED_STATUSES))
+    orders = list(Order.objects.filter(group__exchange_account=account, symbol=symbol,
+                                       status__in=ORDER_SYNCED_STATUSES))
     if not orders:
         return 0
     connector = connector or connector_for_account(account)
@@ -97,7 +99,7 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
     """One ticker call for every symbol the account holds; stores each group's current price and
     evaluates it at that price (unrealised PnL, market entries, stop loss, aggregate targets)."""
     account = ExchangeAccount.objects.get(pk=account_id)
-    groups = PositionGroup.objects.filter(exchange_account=account).exclude(status__in=["closed", "failed"])
+    groups = PositionGroup.objects.filter(exchange_account=account).exclude(status__in=GROUP_TERMINAL_STATUSES)
     symbols = sorted(set(groups.values_list("symbol", flat=True)))
     if not symbols:
         return 0
@@ -141,11 +143,12 @@ def _price_matters(group: PositionGroup) -> bool:
     """Whether anything of this group acts on price: targets, stops, waiting market entries, or a
     take-profit still to place (retried each cycle). A plain per-leg grid with its take-profits on the
     exchange needs only its new price stored."""
-    if group.tp_mode != "per_leg" or group.stop_loss_price or group.config_snapshot.get("stop_loss_percent"):
+    if (group.tp_mode != TakeProfitMode.PER_LEG or group.stop_loss_price
+            or group.config_snapshot.get("stop_loss_percent")):
         return True
     entries = group.orders.filter(role=Order.Role.ENTRY)
     return (
         entries.filter(status=OrderStatus.TRIGGER_PENDING).exists()
-        or entries.filter(filled_quantity__gt=0, status__in=[OrderStatus.FILLED, OrderStatus.CANCELLED])
-        .exclude(take_profits__status__in=TAKE_PROFIT_HOLDING).exists()
+        or entries.filter(filled_quantity__gt=0, status__in=ORDER_ENDED_STATUSES)
+        .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING).exists()
     )
