@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from exchanges.numbers import round_to_step
+from trading.vocabulary import Side
 
 ZERO = Decimal(0)
 
@@ -116,7 +117,7 @@ def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
             break
         if winner.current_price is None or winner.average_entry is None or winner.usd_rate is None:
             continue
-        per_unit = (winner.current_price - winner.average_entry if winner.side == "long"
+        per_unit = (winner.current_price - winner.average_entry if winner.side == Side.LONG
                     else winner.average_entry - winner.current_price)
         per_unit -= winner.current_price * winner.taker_fee_percent / 100
         per_unit *= winner.usd_rate  # USD per unit sold

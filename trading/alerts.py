@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from trading.vocabulary import Side
 from trading.intents import Derivation, IntentUnclear, derive_intent
 
 # "auto" (the Settings template's default) derives one of the others from the strategy's own
@@ -422,7 +423,7 @@ def alert_side(*, intent: str, intent_side: str, market_position: str, prev_mark
     elif intent == "reduce":
         candidates = [market_position, prev_market_position]
     for position in candidates:
-        if position in ("long", "short"):
+        if position in Side.values:
             return position
     return _position_side(intent_side) or ""
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from exchanges.numbers import round_to_step, round_to_tick
+from exchanges.enums import OrderSide
+from trading.vocabulary import Side
 
 HUNDRED = Decimal(100)
 LEVEL_FIELDS = ("gap_percent", "weight_percent", "tp_percent")
@@ -176,13 +178,13 @@ def round_price(order_side: str, price: Decimal, tick: Decimal) -> Decimal:
     """A price on the tick, to the trader's safe side: a buy rounds down (never pays more than
     planned), a sell rounds up (never sells for less). The one rounding rule for every limit price
     the engine plans (entry legs and take-profits, long and short)."""
-    return round_to_tick(price, tick, up=order_side != "buy")
+    return round_to_tick(price, tick, up=order_side != OrderSide.BUY)
 
 
 def leg_price(side: str, base_price: Decimal, gap_percent: Decimal, tick: Decimal) -> Decimal:
     """Long: base × (1 + gap/100), a buy; short: base × (1 − gap/100), a sell; ``round_price``."""
-    factor = 1 + gap_percent / HUNDRED if side == "long" else 1 - gap_percent / HUNDRED
-    return round_price("buy" if side == "long" else "sell", base_price * factor, tick)
+    factor = 1 + gap_percent / HUNDRED if side == Side.LONG else 1 - gap_percent / HUNDRED
+    return round_price(OrderSide.BUY if side == Side.LONG else OrderSide.SELL, base_price * factor, tick)
 
 
 def take_profit_price(side: str, fill_price: Decimal, tp_percent: Decimal, tick: Decimal) -> Decimal:
@@ -191,8 +193,8 @@ def take_profit_price(side: str, fill_price: Decimal, tp_percent: Decimal, tick:
     Rounding away from the fill keeps a take-profit strictly beyond it for any positive tp_percent
     (rounding a long's down made a 0.1 % target on 0.00000987 at tick 1e-8 equal to its fill).
     """
-    factor = 1 + tp_percent / HUNDRED if side == "long" else 1 - tp_percent / HUNDRED
-    return round_price("sell" if side == "long" else "buy", fill_price * factor, tick)
+    factor = 1 + tp_percent / HUNDRED if side == Side.LONG else 1 - tp_percent / HUNDRED
+    return round_price(OrderSide.SELL if side == Side.LONG else OrderSide.BUY, fill_price * factor, tick)
 
 
 def sellable(quantity: Decimal, *, price: Decimal | None, step: Decimal, min_qty: Decimal,

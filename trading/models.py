@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from core.fields import MONEY
 from exchanges.currency import quote_of
 from exchanges.enums import OrderSide, OrderType
+from trading.vocabulary import ExitReason, SlippageAction, Side, TakeProfitMode
 from trading import journal_text
 from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.journal_text import JournalKind, WinnersState
@@ -29,35 +30,6 @@ def position_label(side: str, symbol: str, timeframe_minutes: int) -> str:
 def new_webhook_secret() -> str:
     """32 random bytes, URL-safe (43 characters)."""
     return secrets.token_urlsafe(32)
-
-
-class Side(models.TextChoices):
-    LONG = "long", "Long"
-    SHORT = "short", "Short"
-
-
-class TakeProfitMode(models.TextChoices):
-    PER_LEG = "per_leg", "Per leg"
-    AGGREGATE = "aggregate", "Aggregate"
-    HYBRID = "hybrid", "Hybrid (per leg and aggregate, first wins)"
-    PYRAMID_AGGREGATE = "pyramid_aggregate", "Per-pyramid aggregate"
-
-
-class SlippageAction(models.TextChoices):
-    WARN = "warn", "Warn"
-    REJECT = "reject", "Reject (limit-protected order)"
-
-
-class ExitReason(models.TextChoices):
-    EXIT_SIGNAL = "exit_signal", "Exit signal"
-    TAKE_PROFIT = "take_profit", "Per-leg take-profit"
-    AGGREGATE_TP = "aggregate_tp", "Aggregate take-profit"
-    PYRAMID_TP = "pyramid_tp", "Pyramid take-profit"
-    STOP_LOSS = "stop_loss", "Stop loss"
-    RISK_OFFSET = "risk_offset", "Risk offset"
-    MANUAL = "manual", "Manual"
-    REDUCE = "reduce", "Reduce"
-    REVERSE = "reverse", "Reverse"
 
 
 class User(AbstractUser):

@@ -6,6 +6,7 @@ The pool decides whether a new entry may open now; the queue ranks the entries t
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from trading.vocabulary import Side
 
 ZERO = Decimal(0)
 
@@ -73,7 +74,7 @@ def loss_percent(side: str, entry_price: Decimal, current_price: Decimal | None)
     if current_price is None or not entry_price:
         return None
     move = (current_price - entry_price) / entry_price * 100
-    return move if side == "long" else -move
+    return move if side == Side.LONG else -move
 
 
 def rank_queue(candidates: list[QueueCandidate], rules: dict[str, bool]) -> list[QueueCandidate]:

@@ -12,6 +12,7 @@ realised cost when it is paid.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from trading.vocabulary import Side
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -46,14 +47,14 @@ class PositionStats:
         """(USD, percent of invested) at ``price``; zero without a price or a holding."""
         if price is None or not self.held_quantity or self.weighted_avg_entry is None:
             return ZERO, ZERO
-        direction = 1 if self.side == "long" else -1
+        direction = 1 if self.side == Side.LONG else -1
         usd = direction * (price - self.weighted_avg_entry) * self.held_quantity
         percent = usd / self.invested_usd * HUNDRED if self.invested_usd else ZERO
         return usd, percent
 
 
 def replay(side: str, fills: list[FillEvent]) -> PositionStats:
-    direction = 1 if side == "long" else -1
+    direction = 1 if side == Side.LONG else -1
     held = bought = closed = realized = fees = oversold = ZERO
     average: Decimal | None = None
     ordered = sorted(enumerate(fills), key=lambda item: (item[1].at is None, item[1].at or 0, item[0]))

@@ -5,44 +5,46 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from exchanges.enums import OrderSide
+from trading.vocabulary import Side
 
 HUNDRED = Decimal(100)
 
 
 def aggregate_target(side: str, average: Decimal, percent: Decimal) -> Decimal:
     """Weighted average × (1 + X %) for a long, × (1 − X %) for a short."""
-    factor = 1 + percent / HUNDRED if side == "long" else 1 - percent / HUNDRED
+    factor = 1 + percent / HUNDRED if side == Side.LONG else 1 - percent / HUNDRED
     return average * factor
 
 
 def target_reached(side: str, price: Decimal, target: Decimal) -> bool:
-    return price >= target if side == "long" else price <= target
+    return price >= target if side == Side.LONG else price <= target
 
 
 def stop_from_percent(side: str, average: Decimal, percent: Decimal) -> Decimal:
     """Weighted average × (1 − X %) for a long, × (1 + X %) for a short."""
-    factor = 1 - percent / HUNDRED if side == "long" else 1 + percent / HUNDRED
+    factor = 1 - percent / HUNDRED if side == Side.LONG else 1 + percent / HUNDRED
     return average * factor
 
 
 def stop_reached(side: str, price: Decimal, stop: Decimal) -> bool:
-    return price <= stop if side == "long" else price >= stop
+    return price <= stop if side == Side.LONG else price >= stop
 
 
 def trigger_fires(order_side: str, price: Decimal, trigger: Decimal) -> bool:
     """A waiting market entry fires when price comes to it: a buy at or below, a sell at or above."""
-    return price <= trigger if order_side == "buy" else price >= trigger
+    return price <= trigger if order_side == OrderSide.BUY else price >= trigger
 
 
 def slippage_percent(order_side: str, decision_price: Decimal, fill_price: Decimal) -> Decimal:
     """How much worse than the price at decision time the fill was (negative: better)."""
     move = (fill_price - decision_price) / decision_price * HUNDRED
-    return move if order_side == "buy" else -move
+    return move if order_side == OrderSide.BUY else -move
 
 
 def protected_limit(order_side: str, decision_price: Decimal, max_slippage_percent: Decimal) -> Decimal:
     """The worst acceptable price of a limit-protected market order."""
-    factor = 1 + max_slippage_percent / HUNDRED if order_side == "buy" else 1 - max_slippage_percent / HUNDRED
+    factor = 1 + max_slippage_percent / HUNDRED if order_side == OrderSide.BUY else 1 - max_slippage_percent / HUNDRED
     return decision_price * factor
 
 

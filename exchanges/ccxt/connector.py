@@ -15,6 +15,7 @@ from decimal import Decimal
 import ccxt
 
 from exchanges.candles import Candle, bucket_start, timeframe_code
+from exchanges.enums import OrderSide, OrderType
 from exchanges.ccxt import markets as markets_cache
 from exchanges.ccxt.candles import MAX_CANDLE_PAGES, candle_from_row, ccxt_candle_intervals
 from exchanges.ccxt.errors import names_signed_url, translate
@@ -237,20 +238,20 @@ class CcxtConnector(Connector):
     def create_order(
         self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
     ) -> ExchangeOrder:
-        if side not in ("buy", "sell") or type not in ("limit", "market"):
+        if side not in OrderSide.values or type not in OrderType.values:
             raise InvalidOrder(f"Unsupported order {side} {type}: the engine sends buy/sell limit/market orders.")
         if not client_order_id or len(client_order_id) > MAX_CLIENT_ORDER_ID_LENGTH:
             raise InvalidOrder(
                 f"Client order id {client_order_id!r} must be 1-{MAX_CLIENT_ORDER_ID_LENGTH} characters."
             )
-        if type == "limit" and price is None:
+        if type == OrderType.LIMIT and price is None:
             raise InvalidOrder(f"A limit order on {symbol} needs a price.")
         self.market(symbol)  # BadSymbol (unknown, or missing precision) before anything is sent
         # Strings in, strings out: ccxt cuts them to the market's step/tick with Decimal arithmetic.
         amount_text = self._call(self.client.amount_to_precision, symbol, to_text(amount))
         # A market order goes out without a price: given one, Binance and Bybit would turn the
         # amount into a quote-currency cost (amount × price) instead of a base quantity.
-        price_text = self._call(self.client.price_to_precision, symbol, to_text(price)) if type == "limit" else None
+        price_text = self._call(self.client.price_to_precision, symbol, to_text(price)) if type == OrderType.LIMIT else None
         raw = self._call(
             self.client.create_order, symbol, type, side, amount_text, price_text, {"clientOrderId": client_order_id},
             creating_order=True,

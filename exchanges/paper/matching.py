@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from exchanges.numbers import round_to_step, round_to_tick
+from exchanges.enums import OrderSide
 
 HUNDRED = Decimal(100)
 
@@ -24,12 +25,12 @@ class Fill:
 
 
 def limit_crosses(side: str, limit: Decimal, price: Decimal) -> bool:
-    return price <= limit if side == "buy" else price >= limit
+    return price <= limit if side == OrderSide.BUY else price >= limit
 
 
 def market_fill_price(side: str, price: Decimal, slippage_percent: Decimal, tick: Decimal) -> Decimal:
     """The current price moved against the trader by the slippage, on the tick grid."""
-    if side == "buy":
+    if side == OrderSide.BUY:
         return round_to_tick(price * (1 + slippage_percent / HUNDRED), tick, up=True)
     return round_to_tick(price * (1 - slippage_percent / HUNDRED), tick)
 
@@ -49,7 +50,7 @@ def make_fill(
     *, side: str, amount: Decimal, price: Decimal, base: str, quote: str, fee_percent: Decimal, is_maker: bool
 ) -> Fill:
     """Fees as on Binance spot by default: a buy pays in the base asset it receives, a sell in quote."""
-    if side == "buy":
+    if side == OrderSide.BUY:
         return Fill(amount, price, amount * fee_percent / HUNDRED, base, is_maker)
     return Fill(amount, price, amount * price * fee_percent / HUNDRED, quote, is_maker)
 

@@ -25,6 +25,7 @@ from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, Inv
 from exchanges.models import (
     ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
 )
+from exchanges.enums import OrderSide, OrderType
 from exchanges.numbers import round_to_tick
 from exchanges.paper import matching
 from exchanges.paper.candles import paper_prices_record
@@ -211,7 +212,7 @@ def paper_match(*, exchange_id: str, symbol: str, price: Decimal, account: Excha
         crossing = list(
             orders.select_for_update(of=("self",))
             .select_related("account")
-            .filter(Q(side="buy", price__gte=price) | Q(side="sell", price__lte=price))
+            .filter(Q(side=OrderSide.BUY, price__gte=price) | Q(side=OrderSide.SELL, price__lte=price))
             .order_by("pk")
         )
         if not crossing:
@@ -268,7 +269,7 @@ def _apply_fill(order: PaperOrder, fill: matching.Fill, market: PaperMarket, del
     if order.filled >= order.amount:
         order.status = PaperOrder.Status.CLOSED
     account = order.account_id
-    if order.side == "buy":
+    if order.side == OrderSide.BUY:
         spent = fill.amount * fill.price
         if reserved_price is not None:
             deltas[(account, market.quote)][1] -= fill.amount * reserved_price
@@ -335,12 +336,12 @@ def paper_order_create(
     if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:
         PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol, defaults={"price": market.reference_price})
         now_price = current_price(account.exchange_id, symbol)
-    if order_type == "market" and now_price is None:
+    if order_type == OrderType.MARKET and now_price is None:
         raise InvalidOrder(
             f"No paper price for {symbol} on {account.exchange_id} yet: set one with "
             f"`python manage.py paper price {account.exchange_id} {symbol} <price>`."
         )
-    if order_type == "market" and amount * now_price < market.min_notional:
+    if order_type == OrderType.MARKET and amount * now_price < market.min_notional:
         # Binance applies its notional filter to market orders too (at the current price).
         raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum "
                            f"{market.min_notional}).")
@@ -353,14 +354,14 @@ def paper_order_create(
             # Checked before the funds: a resend must hear "duplicate" (look it up), not "no funds".
             raise InvalidOrder("Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used")
         fill_price = None
-        if order_type == "market":
+        if order_type == OrderType.MARKET:
             fill_price = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
         elif now_price is not None and matching.limit_crosses(side, price, now_price):
             # A limit that crosses on arrival takes the book: it fills at the market (moved by the
             # slippage), never worse than its limit; not at its limit, as if the book were there.
             taken = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
-            fill_price = min(taken, price) if side == "buy" else max(taken, price)
-        spend_asset, need = _needed_funds(market, side, amount, price if order_type == "limit" else fill_price)
+            fill_price = min(taken, price) if side == OrderSide.BUY else max(taken, price)
+        spend_asset, need = _needed_funds(market, side, amount, price if order_type == OrderType.LIMIT else fill_price)
         balance = _locked_balance(account, spend_asset)
         if balance.free < need:
             raise InsufficientFunds(
@@ -371,12 +372,12 @@ def paper_order_create(
             with transaction.atomic():  # the unique constraint decides between concurrent copies, not a read
                 order = PaperOrder.objects.create(
                     account=account, exchange_id=account.exchange_id, symbol=symbol, client_order_id=client_order_id,
-                    side=side, order_type=order_type, price=price if order_type == "limit" else None, amount=amount,
+                    side=side, order_type=order_type, price=price if order_type == OrderType.LIMIT else None, amount=amount,
                 )
         except IntegrityError:
             raise InvalidOrder("Duplicate order sent.",
                                exchange_message=f"client order id {client_order_id} already used") from None
-        reserved = order_type == "limit"
+        reserved = order_type == OrderType.LIMIT
         if reserved:  # funds a resting order holds until it fills or is cancelled
             PaperBalance.objects.filter(pk=balance.pk).update(free=F("free") - need, used=F("used") + need)
         if fill_price is not None:
@@ -392,7 +393,7 @@ def _lock_client_order_id(account: ExchangeAccount, client_order_id: str) -> Non
 
 
 def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, client_order_id: str) -> None:
-    if side not in ("buy", "sell") or order_type not in ("limit", "market"):
+    if side not in OrderSide.values or order_type not in OrderType.values:
         raise InvalidOrder(f"Unsupported order {side} {order_type}.")
     if not client_order_id or len(client_order_id) > 36:
         raise InvalidOrder("Client order id must be 1 to 36 characters.")
@@ -400,7 +401,7 @@ def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, 
         raise InvalidOrder(f"Filter failure: LOT_SIZE (quantity {amount} is not a multiple of step {market.step_size}).")
     if amount < market.min_qty:
         raise InvalidOrder(f"Filter failure: LOT_SIZE (quantity {amount} is below the minimum {market.min_qty}).")
-    if order_type == "limit":
+    if order_type == OrderType.LIMIT:
         if price is None or price <= 0 or price % market.tick_size:
             raise InvalidOrder(f"Filter failure: PRICE_FILTER (price {price} is not a multiple of tick {market.tick_size}).")
         if amount * price < market.min_notional:
@@ -408,13 +409,13 @@ def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, 
 
 
 def _needed_funds(market: PaperMarket, side: str, amount: Decimal, price: Decimal) -> tuple[str, Decimal]:
-    return (market.quote, amount * price) if side == "buy" else (market.base, amount)
+    return (market.quote, amount * price) if side == OrderSide.BUY else (market.base, amount)
 
 
 def _fill_at_once(order: PaperOrder, market: PaperMarket, price: Decimal, *, reserved: bool) -> None:
     """A market order, or a limit order that crosses on arrival: the taker side of the trade."""
     account = order.account
-    ratio = account.partial_fill_ratio if order.order_type == "limit" else Decimal(1)
+    ratio = account.partial_fill_ratio if order.order_type == OrderType.LIMIT else Decimal(1)
     amount = matching.fill_amount(amount=order.amount, filled=order.filled, ratio=ratio, step=market.step_size)
     fill = matching.make_fill(
         side=order.side, amount=amount, price=price, base=market.base, quote=market.quote,
@@ -450,7 +451,7 @@ def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_i
         if order.status != PaperOrder.Status.OPEN:
             raise OrderNotFound("Unknown order sent.", exchange_message=f"order is {order.status}")
         remaining = order.amount - order.filled
-        asset, held = (market.quote, remaining * order.price) if order.side == "buy" else (market.base, remaining)
+        asset, held = (market.quote, remaining * order.price) if order.side == OrderSide.BUY else (market.base, remaining)
         order.status = PaperOrder.Status.CANCELED
         order.save(update_fields=["status", "updated_at"])
         _locked_balance(account, asset)
