@@ -197,19 +197,23 @@ def test_a_repeated_body_is_answered_duplicate_with_the_first_id_and_acts_once(w
     assert routing_messages(first.json()["signal_id"]) == 1
 
 
+def _one_body_posted_at(web, user, monkeypatch, *ages: int) -> list:
+    """One alert body, posted again at each age (seconds after its timestamp, by the server's clock): the answers."""
+    sent_at = timezone.now().replace(microsecond=0)
+    body = json.dumps(sent_alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    answers = []
+    for age in ages:
+        monkeypatch.setattr(timezone, "now", lambda age=age: sent_at + timedelta(seconds=age))
+        answers.append(post(web, user.id, body))
+    return answers
+
+
 def test_a_body_is_acted_on_once_for_as_long_as_it_passes_the_replay_check(web, user, monkeypatch):
     # Windows of 60 s: the copy at 59 s is a duplicate; at 61 s the body no longer passes the replay
     # check, so it is refused as a replay, never accepted a second time.
     user.replay_window_seconds = user.dedupe_window_seconds = 60
     user.save()
-    sent_at = timezone.now().replace(microsecond=0)
-    body = json.dumps(sent_alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
-    monkeypatch.setattr(timezone, "now", lambda: sent_at)
-    first = post(web, user.id, body)
-    monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=59))
-    within = post(web, user.id, body)
-    monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=61))
-    after = post(web, user.id, body)
+    first, within, after = _one_body_posted_at(web, user, monkeypatch, 0, 59, 61)
 
     assert (first.status_code, within.status_code) == (202, 200)
     assert after.status_code >= 400 and "replay" in after.text
@@ -727,13 +731,7 @@ def test_a_number_with_more_digits_than_a_float_is_stored_and_routed_exactly(web
 def test_a_body_repeated_inside_the_replay_window_is_a_duplicate(web, user, monkeypatch):
     """Both windows are 600 s: the copy TradingView (or anyone holding the body) sends 323 s later,
     still inside the replay window, must not act again (dedupe was 300 s)."""
-    sent_at = timezone.now().replace(microsecond=0)
-    body = json.dumps(sent_alert(user, timestamp=sent_at.strftime("%Y-%m-%dT%H:%M:%SZ")))
-    monkeypatch.setattr(timezone, "now", lambda: sent_at)
-    first = post(web, user.id, body)
-
-    monkeypatch.setattr(timezone, "now", lambda: sent_at + timedelta(seconds=323))
-    again = post(web, user.id, body)
+    first, again = _one_body_posted_at(web, user, monkeypatch, 0, 323)
 
     assert first.status_code == 202
     assert again.status_code == 200
