@@ -7,7 +7,7 @@ It imports no app: pages name each other by URL name only.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
+from functools import partial, wraps
 
 from django.conf import settings
 from django.contrib import messages
@@ -73,16 +73,21 @@ def form_page(request, form, *, title: str, intro: str = "", submit: str = "Save
     return render(request, "settings_form.html", context)
 
 
-def owned_form(request, form_class, save, *, instance=None, initial: dict | None = None, **page):
+def settings_form(request, form_class, save, *, instance=None, initial: dict | None = None, **page):
     """GET: the empty or current form; POST: ``save(request, form)`` when valid, which answers the
     redirect, or None to show the form again with the errors it added."""
     if request.method == "POST":
-        form = form_class(request.POST, instance=instance, user=request.user)
+        form = form_class(request.POST, instance=instance)
         if form.is_valid() and (response := save(request, form)):
             return response
     else:
-        form = form_class(instance=instance, user=request.user, initial=initial)
+        form = form_class(instance=instance, initial=initial)
     return form_page(request, form, **page)
+
+
+def owned_form(request, form_class, save, **kwargs):
+    """``settings_form`` of a form that checks its choices against the trader's own rows (``user=``)."""
+    return settings_form(request, partial(form_class, user=request.user), save, **kwargs)
 
 
 # --- Sections of another app's page ---------------------------------------------------------------------

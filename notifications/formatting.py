@@ -189,7 +189,10 @@ def _signed_icon(value: Decimal) -> str:
     return "📈" if value >= 0 else "📉"
 
 
-def _with_signature(lines: list[str], options: DisplayOptions) -> str:
+def _with_signature(lines: list[str], options: DisplayOptions, *, note: str = "") -> str:
+    """The message's lines, then its note (when there is one) and the trader's signature."""
+    if note:
+        lines.append(f"ℹ️ {escape(note)}")
     if options.signature.strip():
         lines += ["", f"<i>{escape(options.signature.strip())}</i>"]
     return "\n".join(lines)
@@ -261,9 +264,7 @@ def format_status_change(position: PositionView, options: DisplayOptions, *, fro
     lines = [f"🔄 <b>Status</b> · {position.side.upper()}", *_identity(position), "",
              f"{escape(from_status.upper())} → <b>{escape(to_status.upper())}</b>"
              f" ({position.filled_legs}/{position.total_legs} legs)"]
-    if reason:
-        lines.append(f"ℹ️ {escape(reason)}")
-    return _with_signature(lines, options)
+    return _with_signature(lines, options, note=reason)
 
 
 def format_tp_hit(position: PositionView, options: DisplayOptions, *, price: Decimal, quantity: Decimal,
@@ -299,9 +300,7 @@ def format_risk_event(position: PositionView, options: DisplayOptions, *, event:
     lines = [f"🚨 <b>{escape(RISK_TITLES.get(event, event))}</b>", *_identity(position), "",
              f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
              f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}"]
-    if detail:
-        lines.append(f"ℹ️ {escape(detail)}")
-    return _with_signature(lines, options)
+    return _with_signature(lines, options, note=detail)
 
 
 def format_failure(options: DisplayOptions, *, message: str, position: PositionView | None = None) -> str:

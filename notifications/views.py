@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.views import form_page, settings_section, to_job
+from core.views import settings_form, settings_section, to_job
 from notifications.forms import TelegramConfigForm
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.models import TelegramConfig
@@ -45,13 +45,12 @@ def telegram_test(request):
 @require_http_methods(["GET", "POST"])
 def telegram_config_edit(request):
     telegram = _telegram_config(request.user)
-    if request.method == "POST":
-        form = TelegramConfigForm(request.POST, instance=telegram)
-        if form.is_valid():
-            form.save()
-            messages.success(request, "Telegram settings saved. Send a test message to check them.")
-            return redirect(settings_section("telegram"))
-    else:
-        form = TelegramConfigForm(instance=telegram)
-    return form_page(request, form, title="Telegram", extra={"telegram": telegram},
-                     intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")
+    return settings_form(request, TelegramConfigForm, _telegram_save, instance=telegram, title="Telegram",
+                         extra={"telegram": telegram},
+                         intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")
+
+
+def _telegram_save(request, form):
+    form.save()
+    messages.success(request, "Telegram settings saved. Send a test message to check them.")
+    return redirect(settings_section("telegram"))

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.views import back, error_message, form_page, partial_login_required, settings_section
+from core.views import back, error_message, partial_login_required, settings_form, settings_section
 from exchanges.connector import ExchangeError
 from risk.forms import RiskConfigForm
 from trading.models import RiskConfig
@@ -134,19 +134,16 @@ def risk_control(request, group_id, control):
 @login_required
 @require_http_methods(["GET", "POST"])
 def risk_config_edit(request):
-    risk = _risk_config(request.user)
-    if request.method == "POST":
-        form = RiskConfigForm(request.POST, instance=risk)
-        if form.is_valid():
-            try:
-                risk_config_update(user=request.user, changes=form.changes())
-            except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(None if field not in form.fields else field, errors)
-            else:
-                messages.success(request, "Pool and risk settings saved.")
-                return redirect(settings_section("risk"))
-    else:
-        form = RiskConfigForm(instance=risk)
-    return form_page(request, form, title="Pool and risk settings",
-                     intro="The engine's stop and start are on the Overview page.")
+    return settings_form(request, RiskConfigForm, _risk_config_save, instance=_risk_config(request.user),
+                         title="Pool and risk settings", intro="The engine's stop and start are on the Overview page.")
+
+
+def _risk_config_save(request, form):
+    try:
+        risk_config_update(user=request.user, changes=form.changes())
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(None if field not in form.fields else field, errors)
+        return None
+    messages.success(request, "Pool and risk settings saved.")
+    return redirect(settings_section("risk"))

@@ -23,6 +23,7 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -403,6 +404,22 @@ def _position_side(direction: str | None) -> str | None:
 
 _T = TypeVar("_T")
 
+def _parsed(errors: _Errors, section: dict | None, loc: tuple, parse: Callable[[Any], _T],
+            error_type: str) -> _T | None:
+    """A required field that ``parse`` reads (a ValueError's message is the field's error)."""
+    value = _raw(section, loc[-1])
+    if loc in errors.reported:
+        return None
+    if value is _MISSING or value is None or value == "":
+        errors.add(loc, "Field required", "missing")
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        errors.add(loc, str(exc), error_type)
+        return None
+
+
 def _validated(value: _T | None) -> _T:
     """A field that passed validation: the parsers answer None only where they reported an error,
     and any reported error has raised AlertInvalid before the alert is built."""
@@ -466,17 +483,7 @@ def parse_alert(
 
     source = _string(errors, data, ("source",), default=DEFAULT_SOURCE)
 
-    timestamp = None
-    raw_timestamp = data.get("timestamp", _MISSING)
-    if ("timestamp",) in errors.reported:
-        pass
-    elif raw_timestamp is _MISSING or raw_timestamp is None or raw_timestamp == "":
-        errors.add(("timestamp",), "Field required", "missing")
-    else:
-        try:
-            timestamp = parse_timestamp(raw_timestamp)
-        except ValueError as exc:
-            errors.add(("timestamp",), str(exc), "datetime_parsing")
+    timestamp = _parsed(errors, data, ("timestamp",), parse_timestamp, "datetime_parsing")
     if timestamp is not None and now is not None:
         window = timedelta(seconds=replay_window_seconds)
         age = now - timestamp
@@ -504,16 +511,7 @@ def parse_alert(
     if tv is not None:
         exchange = _string(errors, tv, ("tv", "exchange"), required=True, lower=True, max_length=MAX_EXCHANGE_LENGTH)
         symbol = _string(errors, tv, ("tv", "symbol"), required=True, max_length=MAX_SYMBOL_LENGTH)
-        raw_timeframe = tv.get("timeframe", _MISSING)
-        if ("tv", "timeframe") in errors.reported:
-            pass
-        elif raw_timeframe is _MISSING or raw_timeframe is None or raw_timeframe == "":
-            errors.add(("tv", "timeframe"), "Field required", "missing")
-        else:
-            try:
-                timeframe = parse_timeframe(raw_timeframe)
-            except ValueError as exc:
-                errors.add(("tv", "timeframe"), str(exc), "timeframe_parsing")
+        timeframe = _parsed(errors, tv, ("tv", "timeframe"), parse_timeframe, "timeframe_parsing")
         action = _string(errors, tv, ("tv", "action"), required=True, lower=True, choices=ACTIONS)
         market_position = _string(errors, tv, ("tv", "market_position"), lower=True, choices=MARKET_POSITIONS)
         prev_market_position = _string(errors, tv, ("tv", "prev_market_position"), lower=True, choices=MARKET_POSITIONS)

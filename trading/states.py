@@ -168,29 +168,29 @@ PYRAMID_ENDED_STATUSES = frozenset({P.CLOSED, P.FAILED})
 PYRAMID_FILLING_STATUSES = frozenset({P.SUBMITTED, P.PARTIALLY_FILLED})
 
 
+def _check_move(kind: str, status: type[StrEnum], moves: dict, current: str, to: str) -> None:
+    if status(to) not in moves[status(current)]:
+        raise IllegalTransition(kind, current, to)
+
+
 def check_group_move(current: str, to: str) -> None:
-    if GroupStatus(to) not in GROUP_MOVES[GroupStatus(current)]:
-        raise IllegalTransition("position group", current, to)
+    _check_move("position group", GroupStatus, GROUP_MOVES, current, to)
 
 
 def check_order_move(current: str, to: str) -> None:
-    if OrderStatus(to) not in ORDER_MOVES[OrderStatus(current)]:
-        raise IllegalTransition("order", current, to)
+    _check_move("order", OrderStatus, ORDER_MOVES, current, to)
 
 
 def check_pyramid_move(current: str, to: str) -> None:
-    if PyramidStatus(to) not in PYRAMID_MOVES[PyramidStatus(current)]:
-        raise IllegalTransition("pyramid", current, to)
+    _check_move("pyramid", PyramidStatus, PYRAMID_MOVES, current, to)
 
 
 def check_signal_move(current: str, to: str) -> None:
-    if SignalStatus(to) not in SIGNAL_MOVES[SignalStatus(current)]:
-        raise IllegalTransition("signal", current, to)
+    _check_move("signal", SignalStatus, SIGNAL_MOVES, current, to)
 
 
 def check_queued_signal_move(current: str, to: str) -> None:
-    if QueuedSignalStatus(to) not in QUEUED_SIGNAL_MOVES[QueuedSignalStatus(current)]:
-        raise IllegalTransition("queue entry", current, to)
+    _check_move("queue entry", QueuedSignalStatus, QUEUED_SIGNAL_MOVES, current, to)
 
 
 def sources_of(moves: dict, to: StrEnum) -> frozenset:

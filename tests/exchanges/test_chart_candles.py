@@ -169,40 +169,38 @@ def _keys(account, now):
     return [candle_service.candles_cache_key(account, "BTC/USDT", window)]
 
 
-def test_the_workers_fetch_is_what_the_page_then_draws(live_account, enqueued, exchange, monkeypatch):
+def _chart_after_the_workers_fetch(account, enqueued, exchange, monkeypatch, klines):
+    """Open the chart (which queues one refresh), run that refresh against the fake exchange answering
+    ``klines(end)`` to the candles request, and open the chart again: (that chart, the window's start, end)."""
     now = datetime.now(UTC)
-    key = _keys(live_account, now)[0]
+    key = _keys(account, now)[0]
     cache.delete_many([key, f"{key}:refreshing"])
-    opened_chart(live_account, now)
+    opened_chart(account, now)
     account_id, symbol, interval, start, end, closed = enqueued[0]
-    exchange.route("GET", "/api/v3/klines", binance_klines(1000, end * 1000))
+    exchange.route("GET", "/api/v3/klines", klines(end))
     monkeypatch.setattr(candle_service, "connector_for_account", lambda account: binance_connector(exchange, "t"))
 
     candle_service.candles_refresh(account_id=account_id, symbol=symbol, interval_minutes=interval, start=start,
                                    end=end, closed=closed)
-    chart = opened_chart(live_account, now + timedelta(seconds=3))
+    chart = opened_chart(account, now + timedelta(seconds=3))
+    cache.delete_many([key, f"{key}:refreshing"])
+    return chart, start, end
+
+
+def test_the_workers_fetch_is_what_the_page_then_draws(live_account, enqueued, exchange, monkeypatch):
+    chart, start, end = _chart_after_the_workers_fetch(live_account, enqueued, exchange, monkeypatch,
+                                                       lambda end: binance_klines(1000, end * 1000))
 
     assert chart.state == "ready" and chart.interval_minutes == 15
     assert len(chart.candles) == 109 and chart.candles[0].opened_at == start and chart.candles[-1].opened_at == end
     assert chart.candles[0].open == D("67000.10")
     assert chart.message.startswith("15-minute candles from binance, fetched ")
     assert len(enqueued) == 1  # fresh: no second refresh
-    cache.delete_many([key, f"{key}:refreshing"])
 
 
 def test_a_failed_fetch_is_said_on_the_chart(live_account, enqueued, exchange, monkeypatch):
-    now = datetime.now(UTC)
-    key = _keys(live_account, now)[0]
-    cache.delete_many([key, f"{key}:refreshing"])
-    opened_chart(live_account, now)
-    account_id, symbol, interval, start, end, closed = enqueued[0]
-    exchange.route("GET", "/api/v3/klines", Reply({"code": -1121, "msg": "Invalid symbol."}, status=400))
-    monkeypatch.setattr(candle_service, "connector_for_account", lambda account: binance_connector(exchange, "t"))
-
-    candle_service.candles_refresh(account_id=account_id, symbol=symbol, interval_minutes=interval, start=start,
-                                   end=end, closed=closed)
-    chart = opened_chart(live_account, now + timedelta(seconds=3))
+    refused = Reply({"code": -1121, "msg": "Invalid symbol."}, status=400)
+    chart, _, _ = _chart_after_the_workers_fetch(live_account, enqueued, exchange, monkeypatch, lambda end: refused)
 
     assert chart.state == "unavailable" and chart.candles == []
     assert "the last request failed" in chart.message and "Invalid symbol" in chart.message
-    cache.delete_many([key, f"{key}:refreshing"])

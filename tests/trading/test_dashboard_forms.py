@@ -34,6 +34,11 @@ def _field_errors(page: str, name: str) -> str:
     return match.group(1)
 
 
+def _form_data(data: dict, changes: dict) -> dict:
+    """A settings form's POST: ``data`` with ``changes`` applied; a change to None leaves the field out."""
+    return {name: value for name, value in {**data, **changes}.items() if value is not None}
+
+
 def _dca_post(**changes) -> dict:
     data = {
         "exchange": "Binance", "pair": "sol/usdt", "timeframe": "60", "is_active": "on", "levels": json.dumps(LADDER),
@@ -41,8 +46,7 @@ def _dca_post(**changes) -> dict:
         "tp_mode": "per_leg", "tp_aggregate_percent": "0", "pyramid_tp_percents": "{}", "stop_loss_percent": "",
         "max_slippage_percent": "", "slippage_action": "warn",
     }
-    data.update(changes)
-    return {name: value for name, value in data.items() if value is not None}
+    return _form_data(data, changes)
 
 
 # --- DCA configurations ----------------------------------------------------------------------------
@@ -168,8 +172,7 @@ def _account_post(**changes) -> dict:
             "api_password": "", "price_feed": "manual", "maker_fee_percent": "0.1", "taker_fee_percent": "0.1",
             "partial_fill_ratio": "1", "market_slippage_percent": "0.05", "starting_balance": "10000",
             "synthetic_seed": "42"}
-    data.update(changes)
-    return data
+    return _form_data(data, changes)
 
 
 def test_new_paper_account_needs_no_keys(trader_client, trader):
@@ -262,8 +265,7 @@ def _risk_post(**changes) -> dict:
             "max_realized_loss_usd": "250", "queue_ttl_minutes": "30", "loss_threshold_percent": "-2",
             "required_pyramids_for_timer": "2", "post_pyramids_wait_minutes": "10", "max_winners_to_combine": "2",
             "evaluate_interval_seconds": "30", "rule_same_pair_timeframe": "on", "rule_fifo_fallback": "on"}
-    data.update(changes)
-    return {name: value for name, value in data.items() if value is not None}
+    return _form_data(data, changes)
 
 
 def test_risk_settings_are_saved(trader_client, trader):
@@ -301,8 +303,7 @@ def _telegram_post(**changes) -> dict:
             "engine_signature": "", "send_entry_signals": "on", "send_exit_signals": "on",
             "alert_loss_threshold_percent": "", "alert_profit_threshold_percent": "", "quiet_hours_start": "22:00",
             "quiet_hours_end": "07:30", "quiet_hours_enabled": "on"}
-    data.update(changes)
-    return {name: value for name, value in data.items() if value is not None}
+    return _form_data(data, changes)
 
 
 def test_telegram_settings_are_saved_and_the_token_is_write_only(trader_client, trader):

@@ -45,12 +45,13 @@ TRANSITIONS = [
     ('strategy.entry("L", strategy.long) while short', "buy", "short", "0.01", "long", "0.03", "0.04",
      "reverse", "reverse", "long", "0.03", "auto: short 0.01 → long 0.03: reverse (close the short, open long 0.03)"),
 ]
-
-
-@pytest.mark.parametrize(
+over_every_transition = pytest.mark.parametrize(
     ("call", "action", "prev", "prev_size", "now", "size", "contracts", "intent", "move", "side", "quantity", "summary"),
     TRANSITIONS, ids=[row[0] for row in TRANSITIONS],
 )
+
+
+@over_every_transition
 def test_every_strategy_order_is_read_as_the_move_it_made(call, action, prev, prev_size, now, size, contracts, intent,
                                                           move, side, quantity, summary):
     derived = derive_intent(prev_market_position=prev, prev_market_position_size=D(prev_size), market_position=now,
@@ -60,10 +61,7 @@ def test_every_strategy_order_is_read_as_the_move_it_made(call, action, prev, pr
     assert derived.summary == summary
 
 
-@pytest.mark.parametrize(
-    ("call", "action", "prev", "prev_size", "now", "size", "contracts", "intent", "move", "side", "quantity", "summary"),
-    TRANSITIONS, ids=[row[0] for row in TRANSITIONS],
-)
+@over_every_transition
 def test_the_settings_template_filled_by_tradingview_routes_each_order_as_what_it_did(
         call, action, prev, prev_size, now, size, contracts, intent, move, side, quantity, summary):
     # Before: the template's static "type": "signal" read a strategy.close (sell, long → flat) as a short entry.

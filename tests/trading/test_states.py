@@ -51,22 +51,27 @@ ALLOWED_SIGNAL_MOVES = {
 ALLOWED_QUEUED_SIGNAL_MOVES = {(Q.QUEUED, Q.PROMOTED), (Q.QUEUED, Q.EXPIRED), (Q.QUEUED, Q.CANCELLED)}
 
 
-@pytest.mark.parametrize("current,to", list(itertools.product(G, G)))
-def test_group_move_is_allowed_exactly_when_the_design_says(current, to):
-    if (current, to) in ALLOWED_GROUP_MOVES:
-        check_group_move(current, to)
-    else:
-        with pytest.raises(IllegalTransition, match=f"from '{current}' to '{to}'"):
-            check_group_move(current, to)
+# (the kind the refusal names, its statuses, the moves the design allows, the check)
+MACHINES = {
+    "position group": (G, ALLOWED_GROUP_MOVES, check_group_move),
+    "order": (O, ALLOWED_ORDER_MOVES, check_order_move),
+    "pyramid": (P, ALLOWED_PYRAMID_MOVES, check_pyramid_move),
+    "signal": (S, ALLOWED_SIGNAL_MOVES, check_signal_move),
+    "queue entry": (Q, ALLOWED_QUEUED_SIGNAL_MOVES, check_queued_signal_move),
+}
 
 
-@pytest.mark.parametrize("current,to", list(itertools.product(O, O)))
-def test_order_move_is_allowed_exactly_when_the_design_says(current, to):
-    if (current, to) in ALLOWED_ORDER_MOVES:
-        check_order_move(current, to)
+@pytest.mark.parametrize(("kind", "current", "to"), [
+    (kind, current, to) for kind, (statuses, _, _) in MACHINES.items()
+    for current, to in itertools.product(statuses, statuses)
+])
+def test_move_is_allowed_exactly_when_the_design_says(kind, current, to):
+    _, allowed, check = MACHINES[kind]
+    if (current, to) in allowed:
+        check(current, to)
     else:
-        with pytest.raises(IllegalTransition):
-            check_order_move(current, to)
+        with pytest.raises(IllegalTransition, match=f"{kind} cannot move from '{current}' to '{to}'"):
+            check(current, to)
 
 
 def test_closed_and_failed_groups_and_finished_orders_never_move_again():
@@ -74,33 +79,6 @@ def test_closed_and_failed_groups_and_finished_orders_never_move_again():
         assert not [to for to in G if (terminal, to) in ALLOWED_GROUP_MOVES]
     for terminal in (O.FILLED, O.CANCELLED, O.FAILED):
         assert not [to for to in O if (terminal, to) in ALLOWED_ORDER_MOVES]
-
-
-@pytest.mark.parametrize("current,to", list(itertools.product(P, P)))
-def test_pyramid_move_is_allowed_exactly_when_the_design_says(current, to):
-    if (current, to) in ALLOWED_PYRAMID_MOVES:
-        check_pyramid_move(current, to)
-    else:
-        with pytest.raises(IllegalTransition, match=f"pyramid cannot move from '{current}' to '{to}'"):
-            check_pyramid_move(current, to)
-
-
-@pytest.mark.parametrize("current,to", list(itertools.product(S, S)))
-def test_signal_move_is_allowed_exactly_when_the_design_says(current, to):
-    if (current, to) in ALLOWED_SIGNAL_MOVES:
-        check_signal_move(current, to)
-    else:
-        with pytest.raises(IllegalTransition, match=f"signal cannot move from '{current}' to '{to}'"):
-            check_signal_move(current, to)
-
-
-@pytest.mark.parametrize("current,to", list(itertools.product(Q, Q)))
-def test_queue_entry_move_is_allowed_exactly_when_the_design_says(current, to):
-    if (current, to) in ALLOWED_QUEUED_SIGNAL_MOVES:
-        check_queued_signal_move(current, to)
-    else:
-        with pytest.raises(IllegalTransition, match=f"queue entry cannot move from '{current}' to '{to}'"):
-            check_queued_signal_move(current, to)
 
 
 def test_failed_pyramids_finished_signals_and_resolved_queue_entries_never_move_again():
