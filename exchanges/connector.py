@@ -189,11 +189,11 @@ class Connector(ABC):
         requests, which must not wait on one. MarketsNotLoaded when the list would have to be downloaded."""
         return self.market(symbol)  # an implementation whose market list is local needs no more
 
+    @abstractmethod
     def resolve_symbol(self, tv_symbol: str) -> str:
-        """The unified symbol for a TradingView ticker (BTCUSDT, BINANCE:BTCUSDT, BTCUSDT.P, BTC/USDT)."""
-        from exchanges.symbols import resolve_tv_symbol
-
-        return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
+        """The unified symbol for a TradingView ticker (BTCUSDT, BINANCE:BTCUSDT, BTCUSDT.P, BTC/USDT): each
+        implementation looks it up among its markets with ``exchanges.symbols.resolve_tv_symbol`` (which
+        speaks this module's Market and BadSymbol, so this module cannot import it)."""
 
     @abstractmethod
     def ticker(self, symbol: str) -> Ticker: ...

@@ -1,7 +1,7 @@
 """Background jobs of the exchanges app: an account's "Test connection" and "Refresh balance" (balance
 reads), which a web request must not wait for."""
 
-from exchanges.api.serializers import ConnectionCheckSerializer
+from exchanges.job_results import ConnectionCheckSerializer
 from exchanges.models import ExchangeAccount
 from exchanges.services.balances import account_balance_refresh
 from exchanges.services.connection import account_test_connection

@@ -4,7 +4,7 @@ must not wait for."""
 from jobs.models import Job
 from jobs.registry import JobOutcome, job_kind
 from jobs.services import job_request
-from notifications.api.serializers import TelegramTestResultSerializer
+from notifications.job_results import TelegramTestResultSerializer
 from notifications.models import TelegramConfig
 from notifications.services import telegram_test_send
 

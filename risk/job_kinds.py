@@ -6,8 +6,8 @@ from exchanges.connector import ExchangeError
 from jobs.models import Job
 from jobs.registry import JobOutcome, job_kind
 from jobs.services import job_request
-from risk.api.serializers import EvaluationSerializer, ExchangeSyncSerializer, loser_body
 from risk.evaluation import Evaluation, risk_evaluate
+from risk.job_results import EvaluationSerializer, ExchangeSyncSerializer, loser_body
 from risk.selectors import user_groups_by_id
 from risk.services import exchange_accounts_sync
 

@@ -37,6 +37,14 @@ def test_inside_trading_entry_points_services_selectors_models_and_pure_modules_
     assert result.returncode == 0, broken_arrows(result)
 
 
+def test_no_app_has_an_import_cycle_between_its_modules_or_sub_packages():
+    """Inside core, jobs, exchanges, trading, risk, notifications and config, at every depth: a sub-package
+    (e.g. exchanges.api) counts as one node, so its views may import the job kinds only because the job kinds
+    take their result shapes from job_results, not from the API's serializers."""
+    result = lint_imports("acyclic")
+    assert result.returncode == 0, broken_arrows(result)
+
+
 def test_every_task_a_dispatch_module_sends_is_registered():
     """Dispatch modules look tasks up by name (so services never import tasks): a misspelt name would only
     fail when sent, logged and swallowed by the dispatch's never-raise."""

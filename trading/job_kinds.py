@@ -5,8 +5,8 @@ from exchanges.connector import ExchangeError
 from jobs.models import Job
 from jobs.registry import JobOutcome, job_kind
 from jobs.services import job_request
-from trading.api.serializers import QueuePromoteResultSerializer
 from trading.errors import QueueEntryNotQueued
+from trading.job_results import QueuePromoteResultSerializer
 from trading.models import QueuedSignal, RiskConfig, Signal
 from trading.services.promotion import queue_promote
 

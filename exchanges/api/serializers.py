@@ -87,12 +87,6 @@ def ccxt_account_problem(exchange_id: str, mode: str) -> dict | None:
     return None
 
 
-class ConnectionCheckSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    balances = serializers.DictField(child=serializers.DecimalField(max_digits=28, decimal_places=12))
-    error = serializers.CharField()
-
-
 class HoldingSerializer(serializers.Serializer):
     """One asset of an account's balance and what it was worth (``exchanges.equity.Holding``)."""
 
@@ -118,13 +112,6 @@ class AccountBalanceSerializer(serializers.Serializer):
     fetched_at = serializers.DateTimeField(allow_null=True, help_text="When the figures were read.")
     error = serializers.CharField(help_text="Why the last refresh failed (the figures are then older); empty if not.")
     error_at = serializers.DateTimeField(allow_null=True)
-
-
-class BalanceRefreshResultSerializer(serializers.Serializer):
-    """What a balance refresh read (the figures are in GET …/balance/)."""
-
-    account = serializers.IntegerField()
-    equity_usd = serializers.DecimalField(max_digits=28, decimal_places=12)
 
 
 class PaperPriceSerializer(serializers.Serializer):

@@ -9,12 +9,13 @@ from rest_framework.views import APIView
 from core.api.params import query_text
 from core.api.serializers import ErrorSerializer
 from exchanges.api.serializers import (
-    AccountBalanceSerializer, BalanceRefreshResultSerializer, ConnectionCheckSerializer, ExchangeAccountSerializer, PaperMarketSerializer, PaperPriceInputSerializer,
+    AccountBalanceSerializer, ExchangeAccountSerializer, PaperMarketSerializer, PaperPriceInputSerializer,
     PaperPriceResultSerializer, PaperPriceSerializer,
 )
 from exchanges.connector import ExchangeError
 from exchanges.equity import Holding
 from exchanges.job_kinds import balance_refresh_request, test_connection_request
+from exchanges.job_results import BalanceRefreshResultSerializer, ConnectionCheckSerializer
 from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice, PaperMarket
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.selectors import user_paper_quotes

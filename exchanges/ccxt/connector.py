@@ -110,7 +110,7 @@ class CcxtConnector(Connector):
 
     def resolve_symbol(self, tv_symbol: str) -> str:
         try:
-            return super().resolve_symbol(tv_symbol)
+            return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
         except BadSymbol as unknown:
             without = self._markets().without_precision
             try:

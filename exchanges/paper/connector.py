@@ -39,6 +39,7 @@ from exchanges.paper import services
 from exchanges.paper.candles import account_candles
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
 from exchanges.paper.selectors import PaperQuote, account_quotes
+from exchanges.symbols import resolve_tv_symbol
 
 # The paper exchange's answer to a client order id already used (Binance's words).
 DUPLICATE_ORDER = "Duplicate order sent."
@@ -128,6 +129,9 @@ class PaperConnector(Connector):
             raise MarketsNotLoaded(f"The paper {self.exchange_id} market list is not loaded yet: the first order "
                                    f"or price update loads it.")
         return self.market(symbol)
+
+    def resolve_symbol(self, tv_symbol: str) -> str:
+        return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
 
     # The account's own price for a symbol when it set one, else the shared price (selectors.account_quotes).
     def ticker(self, symbol: str) -> Ticker:

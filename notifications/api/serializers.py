@@ -39,10 +39,3 @@ class TelegramConfigSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(drf_errors(exc)) from None
         return attrs
-
-
-class TelegramTestResultSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    status_code = serializers.IntegerField(allow_null=True)
-    description = serializers.CharField(allow_blank=True)
-    message_id = serializers.IntegerField(allow_null=True)

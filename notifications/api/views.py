@@ -8,8 +8,9 @@ from rest_framework.views import APIView
 from core.api.serializers import ErrorSerializer
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
-from notifications.api.serializers import TelegramConfigSerializer, TelegramTestResultSerializer
+from notifications.api.serializers import TelegramConfigSerializer
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
+from notifications.job_results import TelegramTestResultSerializer
 from notifications.models import TelegramConfig
 
 TelegramTestJobSerializer = job_serializer_for(TelegramTestResultSerializer, "TelegramTestJob")

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from core.api.serializers import NulFreeModelSerializer
+from risk.job_results import EvaluatedLoserSerializer, EvaluatedWinnerSerializer, money
 from risk.services import RISK_CONFIG_READ_ONLY
 from trading.models import JournalEntry, PositionGroup, RiskConfig
 
@@ -29,12 +30,6 @@ class EngineStateSerializer(serializers.Serializer):
     engine_force_stopped = serializers.BooleanField()
     engine_paused_by_loss_limit = serializers.BooleanField()
     message = serializers.CharField(help_text="The engine's state in words.")
-
-
-# Decimals as the model fields store them (28 digits, 12 places), so a figure reads the same here as in
-# /api/v1/positions/.
-def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=28, decimal_places=12, **kwargs)
 
 
 class GroupRiskSerializer(serializers.ModelSerializer):
@@ -67,11 +62,11 @@ class PositionRiskSerializer(serializers.Serializer):
     filled_pyramids = serializers.IntegerField(help_text="Pyramids with every entry leg filled.")
     pyramids_complete = serializers.BooleanField(
         help_text="Enough pyramids filled for the timer (required_pyramids_for_timer, or all the position may have).")
-    total_filled_quantity = _money(source="group.total_filled_quantity")
-    weighted_avg_entry = _money(source="group.weighted_avg_entry", allow_null=True)
-    current_price = _money(source="group.current_price", allow_null=True)
-    unrealized_pnl_usd = _money(source="group.unrealized_pnl_usd")
-    unrealized_pnl_percent = _money(source="group.unrealized_pnl_percent")
+    total_filled_quantity = money(source="group.total_filled_quantity")
+    weighted_avg_entry = money(source="group.weighted_avg_entry", allow_null=True)
+    current_price = money(source="group.current_price", allow_null=True)
+    unrealized_pnl_usd = money(source="group.unrealized_pnl_usd")
+    unrealized_pnl_percent = money(source="group.unrealized_pnl_percent")
     risk_timer_start = serializers.DateTimeField(source="group.risk_timer_start", allow_null=True)
     risk_timer_expires = serializers.DateTimeField(source="group.risk_timer_expires", allow_null=True)
     risk_eligible = serializers.BooleanField(source="group.risk_eligible",
@@ -85,45 +80,23 @@ class PositionRiskSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True, help_text="Why it cannot be the loser now; null when it can.")
 
 
-class EvaluatedLoserSerializer(serializers.Serializer):
-    """The position chosen as the loser, and the loss the winners must pay for."""
-
-    id = serializers.UUIDField()
-    exchange = serializers.CharField()
-    symbol = serializers.CharField()
-    timeframe = serializers.IntegerField()
-    side = serializers.CharField()
-    required_usd = _money(help_text="The loss the winners must pay for: the loser's unrealised loss, as a positive "
-                                    "number.")
-
-
 class LoserSerializer(EvaluatedLoserSerializer):
-    unrealized_pnl_usd = _money()
-    unrealized_pnl_percent = _money()
-
-
-class EvaluatedWinnerSerializer(serializers.Serializer):
-    """How much of one winner the offset closes, and the profit that realises."""
-
-    id = serializers.UUIDField()
-    symbol = serializers.CharField()
-    side = serializers.CharField()
-    quantity = _money(help_text="Market-closed, rounded up to the lot size so the loss is covered.")
-    profit_usd = _money(help_text="Profit realised by closing that quantity.")
+    unrealized_pnl_usd = money()
+    unrealized_pnl_percent = money()
 
 
 class WinnerCloseSerializer(EvaluatedWinnerSerializer):
-    unrealized_pnl_usd = _money(help_text="The winner's whole unrealised profit.")
-    price = _money(help_text="The price the quantity was worked out at (the position's current price).")
+    unrealized_pnl_usd = money(help_text="The winner's whole unrealised profit.")
+    price = money(help_text="The price the quantity was worked out at (the position's current price).")
 
 
 class EngineStatusSerializer(serializers.Serializer):
     engine_force_stopped = serializers.BooleanField()
     engine_paused_by_loss_limit = serializers.BooleanField()
     message = serializers.CharField(help_text="The engine's state in words.")
-    realized_loss_today_usd = _money(help_text="Net realised loss of positions closed today (user's time zone).")
-    max_realized_loss_usd = _money()
-    loss_threshold_percent = _money()
+    realized_loss_today_usd = money(help_text="Net realised loss of positions closed today (user's time zone).")
+    max_realized_loss_usd = money()
+    loss_threshold_percent = money()
     required_pyramids_for_timer = serializers.IntegerField()
     post_pyramids_wait_minutes = serializers.IntegerField()
     max_winners_to_combine = serializers.IntegerField()
@@ -139,55 +112,12 @@ class RiskStatusSerializer(serializers.Serializer):
     loser = LoserSerializer(allow_null=True,
                             help_text="The position the offset would close; null when none is eligible.")
     winners = WinnerCloseSerializer(many=True, help_text="What the offset would take from each winner.")
-    covered_usd = _money(help_text="Profit the winners' closes would realise.")
+    covered_usd = money(help_text="Profit the winners' closes would realise.")
     covers_loss = serializers.BooleanField(help_text="The winners' closes pay for the whole loss.")
     would_execute = serializers.BooleanField(
         help_text="An evaluation now would execute the offset (fully covered, or partly with allow_partial_offset).")
     reason = serializers.CharField()
     positions = PositionRiskSerializer(many=True, help_text="Every open position, worst loss first.")
-
-
-class EvaluationPositionSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    symbol = serializers.CharField()
-    side = serializers.CharField()
-    eligible = serializers.BooleanField()
-    reason = serializers.CharField(allow_null=True, help_text="Why it could not be the loser; null when it could.")
-
-
-class EvaluationSerializer(serializers.Serializer):
-    """The outcome of one risk evaluation: timers stepped, and the offset executed or why not."""
-
-    executed = serializers.BooleanField(help_text="Loser and winner closes were dispatched to the worker.")
-    reason = serializers.CharField()
-    loser = EvaluatedLoserSerializer(allow_null=True, help_text="The position closed (or waiting to be) as the loser; "
-                                     "null when none was eligible.")
-    winners = EvaluatedWinnerSerializer(many=True)
-    required_usd = _money()
-    covered_usd = _money()
-    timer_events = serializers.IntegerField(help_text="Timers started, expired or reset by this evaluation.")
-    positions = EvaluationPositionSerializer(many=True)
-
-
-class SymbolSyncSerializer(serializers.Serializer):
-    symbol = serializers.CharField()
-    groups_changed = serializers.IntegerField(help_text="Positions whose orders changed (fills, cancels).")
-    error = serializers.CharField(help_text="The exchange's error; empty when the symbol synced.")
-
-
-class AccountSyncSerializer(serializers.Serializer):
-    account_id = serializers.IntegerField(source="account.pk")
-    exchange = serializers.CharField(source="account.exchange_id")
-    label = serializers.CharField(source="account.label")
-    mode = serializers.CharField(source="account.mode")
-    ok = serializers.BooleanField()
-    symbols = SymbolSyncSerializer(many=True, help_text="Each symbol with live orders: fills read and applied.")
-    symbols_priced = serializers.IntegerField(help_text="Symbols whose current price was read and applied.")
-    error = serializers.CharField(help_text="The exchange's error for the account or its prices; empty when none.")
-
-
-class ExchangeSyncSerializer(serializers.Serializer):
-    accounts = AccountSyncSerializer(many=True, help_text="Every enabled exchange account of the trader.")
 
 
 class WinnerDetailSerializer(serializers.Serializer):
@@ -215,9 +145,3 @@ class RiskActionSerializer(serializers.ModelSerializer):
                   "winner_details", "exit_reason", "entry_price", "exit_price", "quantity_closed", "realized_pnl_usd",
                   "pnl_percent", "duration_seconds", "notes", "created_at")
         read_only_fields = fields
-
-
-def loser_body(group: PositionGroup, required_usd) -> dict:
-    """The loser as the status and the evaluation report it."""
-    return {"id": group.pk, "exchange": group.exchange, "symbol": group.symbol, "timeframe": group.timeframe,
-            "side": group.side, "required_usd": required_usd}

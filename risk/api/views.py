@@ -22,10 +22,10 @@ from exchanges.connector import ExchangeError
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from risk.api.serializers import (
-    EngineStateSerializer, EvaluationSerializer, ExchangeSyncSerializer, GroupRiskSerializer, RiskActionSerializer,
-    RiskConfigSerializer, RiskStatusSerializer, loser_body,
+    EngineStateSerializer, GroupRiskSerializer, RiskActionSerializer, RiskConfigSerializer, RiskStatusSerializer,
 )
 from risk.job_kinds import exchange_sync_request, risk_evaluation_request
+from risk.job_results import EvaluationSerializer, ExchangeSyncSerializer, loser_body
 from risk.selectors import RiskStatus, engine_state, risk_actions, risk_status
 from risk.services import (
     engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,

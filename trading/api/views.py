@@ -21,10 +21,11 @@ from core.api.serializers import ErrorSerializer
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from trading.api.serializers import (
-    DCAConfigurationSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer,
-    QueuePromoteResultSerializer, SignalSerializer, dca_configuration_clash,
+    DCAConfigurationSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer, SignalSerializer,
+    dca_configuration_clash,
 )
 from trading.job_kinds import queue_promote_request
+from trading.job_results import QueuePromoteResultSerializer
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Side, Signal
 from trading.selectors import TradeFilters, groups_filtered, positions_queryset
 from trading.services.closing import position_close_by_trader
