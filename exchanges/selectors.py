@@ -2,11 +2,24 @@
 
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from exchanges.equity import Holding
 from exchanges.job_kinds import BALANCE_REFRESH
 from exchanges.models import AccountBalance, ExchangeAccount
 from jobs.selectors import jobs_of
 from jobs.states import JOB_FINISHED_STATUSES
+
+
+def exchange_accounts_of(user) -> QuerySet[ExchangeAccount]:
+    """The trader's exchange accounts by exchange (one per exchange): every lookup by id goes through here,
+    so another trader's id is a 404."""
+    return ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk")
+
+
+def balance_snapshot_of(account: ExchangeAccount) -> AccountBalance:
+    """The account's last stored balance; never read yet: an empty, unsaved one (no figures, no time)."""
+    return AccountBalance.objects.filter(account=account).first() or AccountBalance(account=account)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.views import back_url, owned_form, partial_login_required, settings_section, to_job
 from exchanges.forms import ExchangeAccountForm
 from exchanges.job_kinds import balance_refresh_request, test_connection_request
-from exchanges.models import ExchangeAccount
-from exchanges.selectors import account_balances
+from exchanges.selectors import account_balances, exchange_accounts_of
 from jobs.states import JobStatus
 
 
@@ -39,7 +38,7 @@ def balances_partial(request):
 def balance_refresh(request, account_id):
     """Read the account's balance in the background. From htmx: the balances fragment, polling until the
     new figures are in; without JavaScript: back to the overview with the job's line."""
-    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    account = get_object_or_404(exchange_accounts_of(request.user), pk=account_id)
     job = balance_refresh_request(account=account)
     if not request.headers.get("HX-Request"):
         return to_job(resolve_url("overview"), job)
@@ -71,7 +70,7 @@ def exchange_account_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def exchange_account_edit(request, account_id):
-    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    account = get_object_or_404(exchange_accounts_of(request.user), pk=account_id)
     return owned_form(request, ExchangeAccountForm, partial(_account_save, done="saved"), instance=account,
                       title=f"Exchange account {account}", extra={"test_account": account},
                       intro="Leave a key field empty to keep the stored key.")
@@ -80,5 +79,5 @@ def exchange_account_edit(request, account_id):
 @login_required
 @require_POST
 def exchange_account_test(request, account_id):
-    account = get_object_or_404(ExchangeAccount, pk=account_id, user=request.user)
+    account = get_object_or_404(exchange_accounts_of(request.user), pk=account_id)
     return to_job(back_url(request, settings_section("exchange-accounts")), test_connection_request(account=account))

@@ -6,6 +6,7 @@ from jobs.registry import JobOutcome, job_kind
 from jobs.services import job_request
 from notifications.job_results import TelegramTestResultSerializer
 from notifications.models import TelegramConfig
+from notifications.selectors import telegram_config_of
 from notifications.services import telegram_test_send
 
 TELEGRAM_TEST = "telegram_test"
@@ -26,7 +27,7 @@ def telegram_test_request(*, config: TelegramConfig) -> Job:
 
 @job_kind(TELEGRAM_TEST)
 def telegram_test_run(job: Job) -> JobOutcome:
-    config, _ = TelegramConfig.objects.get_or_create(user=job.user)
+    config = telegram_config_of(job.user)
     result = telegram_test_send(config=config)  # Telegram's description only: the token is never in it
     body = {"ok": result.ok, "status_code": result.status_code, "description": result.description,
             "message_id": result.message_id}

@@ -10,17 +10,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.views import settings_form, settings_section, to_job
 from notifications.forms import TelegramConfigForm
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
-from notifications.models import TelegramConfig
+from notifications.selectors import telegram_config_of
 from trading.views import SETTINGS_SECTIONS
 
 
-def _telegram_config(user) -> TelegramConfig:
-    telegram, _ = TelegramConfig.objects.get_or_create(user=user)
-    return telegram
-
-
 def settings_context(user) -> dict:
-    return {"telegram": _telegram_config(user)}
+    return {"telegram": telegram_config_of(user)}
 
 
 def add_page_sections() -> None:
@@ -32,7 +27,7 @@ def add_page_sections() -> None:
 @login_required
 @require_POST
 def telegram_test(request):
-    telegram = _telegram_config(request.user)
+    telegram = telegram_config_of(request.user)
     try:
         job = telegram_test_request(config=telegram)
     except TelegramNotConfigured as exc:
@@ -44,7 +39,7 @@ def telegram_test(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def telegram_config_edit(request):
-    telegram = _telegram_config(request.user)
+    telegram = telegram_config_of(request.user)
     return settings_form(request, TelegramConfigForm, _telegram_save, instance=telegram, title="Telegram",
                          extra={"telegram": telegram},
                          intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")

@@ -22,7 +22,7 @@ from exchanges.services.accounts import connector_for_account
 from risk.selection import Candidate, OffsetPlan, WinnerClose, ineligibility, plan_offset, select_loser, select_winners
 from risk.timers import TimerState, timer_step
 from trading.models import JournalEntry, PositionGroup, Pyramid, RiskConfig
-from trading.selectors import realized_loss_today_usd
+from trading.selectors import realized_loss_today_usd, risk_config_of
 from trading.states import GROUP_ACTIVE_STATUSES, GROUP_TRADING_STATUSES
 
 # The statuses risk_evaluate steps timers for and builds candidates from (risk.evaluation.EVALUATED).
@@ -132,7 +132,7 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
     Raises ``ExchangeError`` (``MarketsNotLoaded``) when a winner's market list is not on this server.
     """
     now = now or timezone.now()
-    risk, _ = RiskConfig.objects.get_or_create(user=user)
+    risk = risk_config_of(user)
     groups = list(
         PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
         .select_related("exchange_account").order_by("pk")

@@ -22,42 +22,38 @@ from risk.services import (
     GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
-from trading.models import PositionGroup, QueuedSignal
-from trading.selectors import active_groups, committed_exposure_usd, realized_pnl_today_usd
+from trading.selectors import (
+    active_groups, committed_exposure_usd, groups_of, queue_waiting, realized_pnl_today_usd, risk_config_of,
+)
 from trading.views import OVERVIEW_SECTIONS, SETTINGS_SECTIONS
 
 # A screenful of recent actions; older ones are in the API.
 RISK_ACTIONS_SHOWN = 100
 
 
-def _risk_config(user) -> RiskConfig:
-    risk, _ = RiskConfig.objects.get_or_create(user=user)
-    return risk
-
-
 def _engine_context(user, risk: RiskConfig | None = None) -> dict:
-    risk = risk or _risk_config(user)
+    risk = risk or risk_config_of(user)
     return {"risk": risk, "engine": {**engine_state(risk), "label": engine_label(risk)}}
 
 
 def _pool_context(user, risk: RiskConfig | None = None) -> dict:
     return {
-        "risk": risk or _risk_config(user),
+        "risk": risk or risk_config_of(user),
         "open_count": active_groups(user).count(),
         "exposure_usd": committed_exposure_usd(user),
-        "queue_size": QueuedSignal.objects.filter(user=user, status=QueuedSignal.Status.QUEUED).count(),
+        "queue_size": queue_waiting(user).count(),
         "realized_pnl_today_usd": realized_pnl_today_usd(user),
     }
 
 
 def overview_context(user) -> dict:
     """The overview's engine and pool parts, from one read of the risk config."""
-    risk = _risk_config(user)
+    risk = risk_config_of(user)
     return {**_pool_context(user, risk), **_engine_context(user, risk)}
 
 
 def settings_context(user) -> dict:
-    return {"risk": _risk_config(user)}
+    return {"risk": risk_config_of(user)}
 
 
 def add_page_sections() -> None:
@@ -121,7 +117,7 @@ def risk_control(request, group_id, control):
     if control not in RISK_CONTROLS:
         raise Http404("No such risk control.")
     service, done = RISK_CONTROLS[control]
-    group = get_object_or_404(PositionGroup.objects.select_related("user"), pk=group_id, user=request.user)
+    group = get_object_or_404(groups_of(request.user).select_related("user"), pk=group_id)
     try:
         service(group=group)
     except GroupNotOpen as exc:
@@ -134,7 +130,7 @@ def risk_control(request, group_id, control):
 @login_required
 @require_http_methods(["GET", "POST"])
 def risk_config_edit(request):
-    return settings_form(request, RiskConfigForm, _risk_config_save, instance=_risk_config(request.user),
+    return settings_form(request, RiskConfigForm, _risk_config_save, instance=risk_config_of(request.user),
                          title="Pool and risk settings", intro="The engine's stop and start are on the Overview page.")
 
 

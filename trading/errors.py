@@ -33,3 +33,8 @@ class QueueEntryNotQueued(DomainError):
         # The API's wording predates the pages' and scripts may match it: kept as it was.
         detail = f"This entry is no longer queued: it was {self.entry.status}"
         return detail + (f" ({self.entry.status_reason})." if self.entry.status_reason else ".")
+
+
+class DCAConfigurationClash(DomainError):
+    """A DCA configuration save that lost the unique constraint (user, exchange, pair, timeframe) to a
+    concurrent save after its own check; the message names the configuration that won when it can."""

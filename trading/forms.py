@@ -12,9 +12,8 @@ from django import forms
 
 from exchanges.forms import ConstraintMessagesForm, OwnedForm
 from exchanges.models import ExchangeAccount
-from trading.api.serializers import dca_configuration_clash
 from trading.models import DCAConfiguration, ExitReason, Side
-from trading.selectors import TradeFilters, closed_trade_symbols
+from trading.selectors import TradeFilters, closed_trade_symbols, dca_configuration_clash
 
 JSON_TEXTAREA = {"rows": 7, "cols": 70, "spellcheck": "false", "class": "json"}
 

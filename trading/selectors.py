@@ -11,12 +11,47 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Prefetch
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, Signal, User
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal, User
 from trading.states import GROUP_ACTIVE_STATUSES, ORDER_MAY_STILL_FILL, ORDER_SYNCED_STATUSES, GroupStatus
+
+
+def groups_of(user) -> QuerySet[PositionGroup]:
+    """The user's position groups, any status: every lookup by id goes through here, so another trader's id is a 404."""
+    return PositionGroup.objects.filter(user=user)
+
+
+def has_positions(user) -> bool:
+    """Whether the user ever had a position (open or not): the overview's "no trades yet" hint."""
+    return groups_of(user).exists()
 
 
 def active_groups(user) -> QuerySet[PositionGroup]:
     return PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
+
+
+def risk_config_of(user) -> RiskConfig:
+    """The user's pool, queue and risk settings row, created with the defaults when missing (a read-or-create:
+    no lock; ``trading.locks.lock_user_routing`` takes the row for update)."""
+    risk, _ = RiskConfig.objects.get_or_create(user=user)
+    return risk
+
+
+def dca_configs_of(user) -> QuerySet[DCAConfiguration]:
+    """The user's DCA configurations by exchange, pair and timeframe (the settings page's and the API's order)."""
+    return DCAConfiguration.objects.filter(user=user).order_by("exchange", "pair", "timeframe", "pk")
+
+
+def dca_configuration_clash(config: DCAConfiguration) -> str | None:
+    """The message for an existing configuration of the same user, exchange, pair and timeframe, if any."""
+    others = DCAConfiguration.objects.filter(user_id=config.user_id, exchange=config.exchange, pair=config.pair,
+                                             timeframe=config.timeframe)
+    if config.pk is not None:
+        others = others.exclude(pk=config.pk)
+    existing = others.first()
+    if existing is None:
+        return None
+    return (f"You already have a DCA configuration for {existing} (id {existing.pk}): edit that one, "
+            f"or pick another exchange, pair or timeframe.")
 
 
 def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCAConfiguration | None:
@@ -128,6 +163,66 @@ def positions_queryset(user) -> QuerySet[PositionGroup]:
     )
 
 
+def positions_of(user, *, statuses: list[str] | None = None, exchange: str = "", symbol: str = "",
+                 filters: "TradeFilters | None" = None) -> QuerySet[PositionGroup]:
+    """The user's groups as ``positions_queryset`` gives them, narrowed to ``statuses`` (None: any), an exchange
+    id, a symbol (case-insensitive) and the trade history's ``filters``; an empty value filters nothing."""
+    groups = positions_queryset(user)
+    if statuses is not None:
+        groups = groups.filter(status__in=statuses)
+    if exchange:
+        groups = groups.filter(exchange=exchange.lower())
+    if symbol:
+        groups = groups.filter(symbol__iexact=symbol)
+    return groups_filtered(groups, user, filters) if filters is not None else groups
+
+
+def orders_of(user, *, statuses: list[str] | None = None, roles: list[str] | None = None, symbol: str = "",
+              group_id=None) -> QuerySet[Order]:
+    """Every order placed for the user, newest first, narrowed to ``statuses``, ``roles`` (None: any), a symbol
+    (case-insensitive) and one group's orders."""
+    orders = Order.objects.filter(group__user=user).order_by("-created_at")
+    if statuses is not None:
+        orders = orders.filter(status__in=statuses)
+    if roles is not None:
+        orders = orders.filter(role__in=roles)
+    if symbol:
+        orders = orders.filter(symbol__iexact=symbol)
+    if group_id is not None:
+        orders = orders.filter(group_id=group_id)
+    return orders
+
+
+def signals_of(user, *, statuses: list[str] | None = None, intents: list[str] | None = None) -> QuerySet[Signal]:
+    """The user's signals, newest first, narrowed to ``statuses`` and ``intents`` (None: any)."""
+    signals = Signal.objects.filter(user=user).order_by("-received_at")
+    if statuses is not None:
+        signals = signals.filter(status__in=statuses)
+    if intents is not None:
+        signals = signals.filter(intent__in=intents)
+    return signals
+
+
+def queue_entries_of(user) -> QuerySet[QueuedSignal]:
+    """The user's queue entries, any status: every lookup by id goes through here."""
+    return QueuedSignal.objects.filter(user=user)
+
+
+def queue_waiting(user) -> QuerySet[QueuedSignal]:
+    """The entries waiting now, oldest first."""
+    return queue_entries_of(user).filter(status=QueuedSignal.Status.QUEUED).order_by("queued_at")
+
+
+def queue_history(user, *, statuses: list[str] | None = None) -> QuerySet[QueuedSignal]:
+    """The entries of ``statuses``, newest first; by default every entry that has left the queue."""
+    entries = queue_entries_of(user)
+    if statuses is None:
+        entries = entries.exclude(status=QueuedSignal.Status.QUEUED)
+    else:
+        entries = entries.filter(status__in=statuses)
+    return entries.order_by("-queued_at")
+
+
 # What the signals page lists: the alerts the webhook accepted (whatever routing then did with them),
 # the requests it refused (400-422: bad JSON, wrong secret, invalid alert), or both. Accepted is the
 # default, so junk posted to a trader's URL never pushes their real alerts off the page.
@@ -136,7 +231,7 @@ SIGNAL_LISTS = {"accepted": "Accepted", "refused": "Refused at the webhook", "al
 
 def signals_listed(user, *, show: str = "accepted") -> QuerySet[Signal]:
     """The user's signals of one ``SIGNAL_LISTS`` kind, newest first (each kind has its own index)."""
-    signals = Signal.objects.filter(user=user).order_by("-received_at")
+    signals = signals_of(user)
     if show == "accepted":
         return signals.filter(http_status__lt=400)
     if show == "refused":

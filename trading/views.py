@@ -27,7 +27,6 @@ from itertools import chain
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import IntegrityError, transaction
 from django.http import HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils import timezone
@@ -37,24 +36,26 @@ from core.formatting import format_duration
 from core.views import (
     PageSections, error_message, owned_form, partial_login_required, settings_section, to_job,
 )
-from exchanges.models import ExchangeAccount
 from exchanges.numbers import at_increment, decimals_of, plain
+from exchanges.selectors import exchange_accounts_of
 from exchanges.services.candles import chart_candles
 from exchanges.views import balances_context
 from jobs.selectors import jobs_of
 from trading.alerts import alert_template
-from trading.api.serializers import dca_configuration_clash
 from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
-from trading.errors import PositionNotClosable, QueueEntryNotQueued
+from trading.errors import DCAConfigurationClash, PositionNotClosable, QueueEntryNotQueued
 from trading.forms import DCAConfigurationForm, TradeFilterForm
 from trading.job_kinds import queue_promote_request
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, TakeProfitMode
+from trading.models import Order, PositionGroup, Pyramid, TakeProfitMode
 from trading.reachability import webhook_url_problems
 from trading.selectors import (
-    SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals, markets_of,
-    positions_queryset, realized_pnl_by_day, refused_since, signals_listed,
+    SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals, dca_configs_of,
+    groups_of, has_positions, markets_of, positions_queryset, queue_entries_of, queue_history, queue_waiting,
+    realized_pnl_by_day, refused_since, signals_listed,
 )
 from trading.services.closing import position_close_by_trader
+from trading.services.dca import dca_config_delete as dca_config_remove
+from trading.services.dca import dca_config_save
 from trading.services.queue import queue_remove as queue_remove_entry
 from trading.services.users import user_rotate_webhook_secret
 from trading.states import GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES, ORDER_DEAD_STATUSES, GroupStatus
@@ -104,7 +105,7 @@ def overview(request):
         "pnl_chart_days": PNL_CHART_DAYS,
         **balances_context(user),
         "positions": positions,
-        "has_history": bool(positions) or PositionGroup.objects.filter(user=user).exists(),
+        "has_history": bool(positions) or has_positions(user),
     }
     return render(request, "trading/overview.html", context)
 
@@ -113,7 +114,7 @@ def overview(request):
 @require_GET
 def positions_partial(request):
     positions = _open_positions(request.user)
-    has_history = bool(positions) or PositionGroup.objects.filter(user=request.user).exists()
+    has_history = bool(positions) or has_positions(request.user)
     return render(request, "trading/partials/positions_table.html", {"positions": positions, "has_history": has_history})
 
 
@@ -334,10 +335,10 @@ def _chart_fills(group: PositionGroup) -> list[Fill]:
 def position_close(request, group_id):
     """GET: the confirmation page; POST: close the whole position at market (exit reason manual)."""
     if request.method == "GET":
-        group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
+        group = get_object_or_404(groups_of(request.user), pk=group_id)
         return render(request, "trading/position_close.html", {
             "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in GROUP_NOT_CLOSABLE_STATUSES})
-    group = get_object_or_404(PositionGroup, pk=group_id, user=request.user)
+    group = get_object_or_404(groups_of(request.user), pk=group_id)
     try:
         position_close_by_trader(group=group)
     except PositionNotClosable as exc:
@@ -440,10 +441,9 @@ def trades_csv(request):
 @login_required
 @require_GET
 def queue(request):
-    entries = QueuedSignal.objects.filter(user=request.user)
     context = {
-        "waiting": entries.filter(status=QueuedSignal.Status.QUEUED).order_by("queued_at"),
-        "history": entries.exclude(status=QueuedSignal.Status.QUEUED).order_by("-queued_at")[:QUEUE_HISTORY_SHOWN],
+        "waiting": queue_waiting(request.user),
+        "history": queue_history(request.user)[:QUEUE_HISTORY_SHOWN],
     }
     return render(request, "trading/queue.html", context)
 
@@ -451,7 +451,7 @@ def queue(request):
 @login_required
 @require_POST
 def queue_remove(request, entry_id):
-    entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
+    entry = get_object_or_404(queue_entries_of(request.user), pk=entry_id)
     try:
         queue_remove_entry(entry=entry)  # an entry promoted or expired meanwhile is left as it is
     except QueueEntryNotQueued as exc:
@@ -466,7 +466,7 @@ def queue_remove(request, entry_id):
 def queue_promote_entry(request, entry_id):
     """GET: the confirmation page; POST: open the entry now, past the pool limits (the API's promote), in
     the background: the queue page then shows how it went, with a link to the position it opened."""
-    entry = get_object_or_404(QueuedSignal, pk=entry_id, user=request.user)
+    entry = get_object_or_404(queue_entries_of(request.user), pk=entry_id)
     if request.method == "GET":
         return render(request, "trading/queue_promote.html", {"entry": entry})
     try:
@@ -503,8 +503,8 @@ def settings_page(request):
     context = {
         "alert_template": alert_template(user),
         "webhook_url_problems": webhook_url_problems(user.webhook_url),
-        "exchange_accounts": ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk"),
-        "dca_configs": DCAConfiguration.objects.filter(user=user).order_by("exchange", "pair", "timeframe"),
+        "exchange_accounts": exchange_accounts_of(user),
+        "dca_configs": dca_configs_of(user),
         **SETTINGS_SECTIONS.context(user),
     }
     return render(request, "trading/settings.html", context)
@@ -528,11 +528,9 @@ NEW_DCA_LEVELS = [{"gap_percent": gap, "weight_percent": 20, "tp_percent": 2} fo
 
 def _dca_save(request, form: DCAConfigurationForm, done: str):
     try:
-        with transaction.atomic():
-            config = form.save()
-    except IntegrityError:  # a concurrent save won the unique constraint after our check
-        form.add_error(None, dca_configuration_clash(form.instance)
-                       or "This configuration conflicts with another one saved at the same moment; reload and retry.")
+        config = dca_config_save(form.save, probe=lambda: form.instance)
+    except DCAConfigurationClash as exc:  # a concurrent save won the unique constraint after the form's check
+        form.add_error(None, str(exc))
         return None
     messages.success(request, f"DCA configuration {config} {done}. It applies to positions opened from now on.")
     return redirect(settings_section("dca"))
@@ -541,7 +539,7 @@ def _dca_save(request, form: DCAConfigurationForm, done: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def dca_config_create(request):
-    account = ExchangeAccount.objects.filter(user=request.user).order_by("exchange_id").first()
+    account = exchange_accounts_of(request.user).first()
     initial = {"exchange": account.exchange_id if account else "", "levels": NEW_DCA_LEVELS, "pyramid_levels": {},
                "pyramid_tp_percents": {}, "capital_usd": Decimal("1000")}
     return owned_form(request, DCAConfigurationForm, partial(_dca_save, done="added"), initial=initial,
@@ -553,7 +551,7 @@ def dca_config_create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def dca_config_edit(request, config_id):
-    config = get_object_or_404(DCAConfiguration, pk=config_id, user=request.user)
+    config = get_object_or_404(dca_configs_of(request.user), pk=config_id)
     return owned_form(request, DCAConfigurationForm, partial(_dca_save, done="saved"), instance=config,
                       title=f"DCA configuration {config}", extra={"delete_config": config},
                       intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
@@ -563,11 +561,11 @@ def dca_config_edit(request, config_id):
 @require_http_methods(["GET", "POST"])
 def dca_config_delete(request, config_id):
     """GET: the confirmation page; POST: delete (open positions keep their snapshot of it)."""
-    config = get_object_or_404(DCAConfiguration, pk=config_id, user=request.user)
+    config = get_object_or_404(dca_configs_of(request.user), pk=config_id)
     if request.method == "GET":
         return render(request, "trading/dca_config_delete.html", {"config": config})
     label = str(config)
-    config.delete()
+    dca_config_remove(config=config)
     messages.success(request, f"DCA configuration {label} deleted. Open positions keep the settings they were "
                               f"opened with.")
     return redirect(settings_section("dca"))

@@ -16,9 +16,12 @@ from exchanges.connector import ExchangeError
 from exchanges.equity import Holding
 from exchanges.job_kinds import balance_refresh_request, test_connection_request
 from exchanges.job_results import BalanceRefreshResultSerializer, ConnectionCheckSerializer
-from exchanges.models import AccountBalance, ExchangeAccount, PaperAccountPrice, PaperMarket
+from exchanges.models import ExchangeAccount
+from exchanges.selectors import balance_snapshot_of, exchange_accounts_of
 from exchanges.paper.connector import PaperConnector
-from exchanges.paper.selectors import user_paper_quotes
+from exchanges.paper.selectors import (
+    has_own_price, paper_account_of, paper_exchanges_of, paper_markets, user_paper_quotes,
+)
 from exchanges.paper.services import (
     paper_account_price_clear, paper_account_price_set, paper_market_upsert,
 )
@@ -46,7 +49,7 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
     queryset = ExchangeAccount.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        return ExchangeAccount.objects.filter(user=self.request.user).order_by("exchange_id")
+        return exchange_accounts_of(self.request.user)
 
     def perform_create(self, serializer):
         serializer.save(user=self.request.user)
@@ -79,7 +82,7 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def balance(self, request, pk=None):
         account = self.get_object()
-        snapshot = AccountBalance.objects.filter(account=account).first() or AccountBalance(account=account)
+        snapshot = balance_snapshot_of(account)
         body = {"account_id": account.pk, "equity_usd": snapshot.equity_usd,
                 "holdings": [Holding.from_json(item) for item in snapshot.holdings],
                 "unpriced_assets": snapshot.unpriced_assets, "fetched_at": snapshot.fetched_at,
@@ -97,14 +100,14 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
 
 
 def _paper_account(user, exchange: str) -> ExchangeAccount:
-    account = ExchangeAccount.objects.filter(user=user, exchange_id=exchange.strip().lower(), mode="paper").first()
+    account = paper_account_of(user, exchange)
     if account is None:
         raise NotFound(f"You have no paper account for {exchange!r}: add one in Settings → Exchange accounts.")
     return account
 
 
 def _paper_exchanges(user) -> list[str]:
-    return list(ExchangeAccount.objects.filter(user=user, mode="paper").values_list("exchange_id", flat=True))
+    return paper_exchanges_of(user)
 
 
 def _price_result(account: ExchangeAccount, symbol: str, result) -> Response:
@@ -149,7 +152,7 @@ class PaperPricesView(APIView):
             symbol = PaperConnector(account).resolve_symbol(wanted)
         except ExchangeError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        if not PaperAccountPrice.objects.filter(account=account, symbol=symbol).exists():
+        if not has_own_price(account, symbol):
             raise NotFound(f"Your {account.exchange_id} paper account has no price of its own for {symbol}: it "
                            f"already follows the shared price.")
         return _price_result(account, symbol, paper_account_price_clear(account=account, symbol=symbol))
@@ -169,7 +172,7 @@ class PaperMarketsView(APIView):
             account = _paper_account(request.user, wanted)
             PaperConnector(account).load_markets()  # seeds the list on first use
             exchanges = [account.exchange_id]
-        markets = PaperMarket.objects.filter(exchange_id__in=exchanges).order_by("exchange_id", "symbol")
+        markets = paper_markets(exchanges)
         return Response(PaperMarketSerializer(markets, many=True).data)
 
     @extend_schema(

@@ -4,7 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperPrice
+from django.db.models import QuerySet
+
+from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
 
 
 @dataclass(frozen=True)
@@ -37,3 +39,23 @@ def user_paper_quotes(user) -> list[PaperQuote]:
     accounts = ExchangeAccount.objects.filter(user=user, mode=ExchangeAccount.Mode.PAPER).order_by("exchange_id")
     quotes = [quote for account in accounts for quote in account_quotes(account).values()]
     return sorted(quotes, key=lambda quote: (quote.exchange_id, quote.symbol))
+
+
+def paper_account_of(user, exchange: str) -> ExchangeAccount | None:
+    """The trader's paper account on ``exchange`` (an id, any case and spacing); None when they have none."""
+    return ExchangeAccount.objects.filter(user=user, exchange_id=exchange.strip().lower(), mode="paper").first()
+
+
+def paper_exchanges_of(user) -> list[str]:
+    """The exchange ids the trader has a paper account on."""
+    return list(ExchangeAccount.objects.filter(user=user, mode="paper").values_list("exchange_id", flat=True))
+
+
+def has_own_price(account: ExchangeAccount, symbol: str) -> bool:
+    """Whether the paper account trades ``symbol`` at a price of its own (not the shared one)."""
+    return PaperAccountPrice.objects.filter(account=account, symbol=symbol).exists()
+
+
+def paper_markets(exchanges: list[str]) -> QuerySet[PaperMarket]:
+    """The markets of these paper exchanges, by exchange and symbol."""
+    return PaperMarket.objects.filter(exchange_id__in=exchanges).order_by("exchange_id", "symbol")

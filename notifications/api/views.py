@@ -11,14 +11,9 @@ from jobs.api.views import job_accepted, job_responses
 from notifications.api.serializers import TelegramConfigSerializer
 from notifications.job_kinds import TelegramNotConfigured, telegram_test_request
 from notifications.job_results import TelegramTestResultSerializer
-from notifications.models import TelegramConfig
+from notifications.selectors import telegram_config_of
 
 TelegramTestJobSerializer = job_serializer_for(TelegramTestResultSerializer, "TelegramTestJob")
-
-
-def _config(user) -> TelegramConfig:
-    config, _ = TelegramConfig.objects.get_or_create(user=user)
-    return config
 
 
 class TelegramConfigView(APIView):
@@ -26,7 +21,7 @@ class TelegramConfigView(APIView):
 
     @extend_schema(responses=TelegramConfigSerializer)
     def get(self, request):
-        return Response(TelegramConfigSerializer(_config(request.user)).data)
+        return Response(TelegramConfigSerializer(telegram_config_of(request.user)).data)
 
     @extend_schema(request=TelegramConfigSerializer, responses=TelegramConfigSerializer)
     def put(self, request):
@@ -37,7 +32,7 @@ class TelegramConfigView(APIView):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        data = TelegramConfigSerializer(_config(request.user), data=request.data, partial=partial)
+        data = TelegramConfigSerializer(telegram_config_of(request.user), data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         config = data.save()
         return Response(TelegramConfigSerializer(config).data)
@@ -56,7 +51,7 @@ class TelegramTestView(APIView):
     )
     def post(self, request):
         try:
-            job = telegram_test_request(config=_config(request.user))
+            job = telegram_test_request(config=telegram_config_of(request.user))
         except TelegramNotConfigured as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return job_accepted(request, job, TelegramTestJobSerializer)

@@ -31,7 +31,8 @@ from risk.services import (
     engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
     risk_config_update,
 )
-from trading.models import JournalEntry, PositionGroup, RiskConfig
+from trading.models import JournalEntry
+from trading.selectors import groups_of, risk_config_of
 
 EvaluationJobSerializer = job_serializer_for(EvaluationSerializer, "RiskEvaluationJob")
 ExchangeSyncJobSerializer = job_serializer_for(ExchangeSyncSerializer, "ExchangeSyncJob")
@@ -42,8 +43,7 @@ class RiskConfigView(APIView):
 
     @extend_schema(responses=RiskConfigSerializer)
     def get(self, request):
-        risk, _ = RiskConfig.objects.get_or_create(user=request.user)
-        return Response(RiskConfigSerializer(risk).data)
+        return Response(RiskConfigSerializer(risk_config_of(request.user)).data)
 
     @extend_schema(request=RiskConfigSerializer, responses=RiskConfigSerializer)
     def put(self, request):
@@ -54,8 +54,7 @@ class RiskConfigView(APIView):
         return self._update(request, partial=True)
 
     def _update(self, request, *, partial: bool):
-        risk, _ = RiskConfig.objects.get_or_create(user=request.user)
-        data = RiskConfigSerializer(risk, data=request.data, partial=partial)
+        data = RiskConfigSerializer(risk_config_of(request.user), data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         try:
             risk = risk_config_update(user=request.user, changes=data.validated_data)
@@ -155,7 +154,7 @@ class _GroupControlView(APIView):
     service = None  # risk.services.group_block, group_unblock or group_skip_once
 
     def post(self, request, group_id):
-        group = get_object_or_404(PositionGroup.objects.select_related("user"), pk=group_id, user=request.user)
+        group = get_object_or_404(groups_of(request.user).select_related("user"), pk=group_id)
         group = self.service(group=group)  # GroupNotOpen: a 409 (core.errors.api_exception_handler)
         return Response(GroupRiskSerializer(group).data)
 

@@ -13,6 +13,7 @@ from core.api.serializers import NamedChoiceField, NulFreeModelSerializer, drf_e
 from trading.models import (
     DCAConfiguration, Order, OrderSide, OrderType, PositionGroup, Pyramid, QueuedSignal, Signal,
 )
+from trading.selectors import dca_configuration_clash
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -151,16 +152,3 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
             raise serializers.ValidationError(drf_errors(exc)) from None
         # clean() normalised these (lower-case exchange, BTC/USDT, ladders as decimal strings): save those.
         return {name: getattr(probe, name) for name in attrs}
-
-
-def dca_configuration_clash(config: DCAConfiguration) -> str | None:
-    """The message for an existing configuration of the same user, exchange, pair and timeframe, if any."""
-    others = DCAConfiguration.objects.filter(user_id=config.user_id, exchange=config.exchange, pair=config.pair,
-                                             timeframe=config.timeframe)
-    if config.pk is not None:
-        others = others.exclude(pk=config.pk)
-    existing = others.first()
-    if existing is None:
-        return None
-    return (f"You already have a DCA configuration for {existing} (id {existing.pk}): edit that one, "
-            f"or pick another exchange, pair or timeframe.")

@@ -1,13 +1,14 @@
 """The trading API: positions (list, detail, close), orders, signals, the queue and DCA configurations.
 
 Every queryset is scoped to the requesting user, so another user's id answers 404. Views read
-through querysets and act through the services (``trading.services``); they hold no trading rules.
+through the selectors (``trading.selectors``) and act through the services (``trading.services``);
+they hold no trading rules.
 """
 
 import uuid
 from datetime import date
+from functools import partial
 
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -22,13 +23,17 @@ from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from trading.api.serializers import (
     DCAConfigurationSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer, SignalSerializer,
-    dca_configuration_clash,
 )
+from trading.errors import DCAConfigurationClash
 from trading.job_kinds import queue_promote_request
 from trading.job_results import QueuePromoteResultSerializer
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Side, Signal
-from trading.selectors import TradeFilters, groups_filtered, positions_queryset
+from trading.selectors import (
+    TradeFilters, dca_configs_of, groups_of, orders_of, positions_of, queue_entries_of, queue_history, queue_waiting,
+    signals_of,
+)
 from trading.services.closing import position_close_by_trader
+from trading.services.dca import dca_config_delete, dca_config_save
 from trading.services.queue import queue_remove
 from trading.states import GROUP_ACTIVE_STATUSES, GroupStatus, OrderStatus, QueuedSignalStatus, SignalStatus
 
@@ -135,19 +140,13 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = PositionGroup.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        groups = positions_queryset(self.request.user)
         if self.action != "list":
-            return groups
+            return positions_of(self.request.user)
         statuses = _choices(self.request, "status", [s.value for s in GroupStatus],
                             aliases={OPEN_POSITIONS: [s.value for s in GROUP_ACTIVE_STATUSES]})
-        if statuses is not None:
-            groups = groups.filter(status__in=statuses)
-        if exchange := query_text(self.request, "exchange"):
-            groups = groups.filter(exchange=exchange.lower())
-        if symbol := query_text(self.request, "symbol"):
-            groups = groups.filter(symbol__iexact=symbol)
         # The same filters as the dashboard's trade history and its CSV (one definition of each).
-        return groups_filtered(groups, self.request.user, _trade_filters(self.request))
+        return positions_of(self.request.user, statuses=statuses, exchange=query_text(self.request, "exchange"),
+                            symbol=query_text(self.request, "symbol"), filters=_trade_filters(self.request))
 
     @extend_schema(
         request=None,
@@ -157,7 +156,7 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        group = position_close_by_trader(group=get_object_or_404(PositionGroup, pk=pk, user=request.user))
+        group = position_close_by_trader(group=get_object_or_404(groups_of(request.user), pk=pk))
         group = self.get_queryset().get(pk=group.pk)
         return Response(self.get_serializer(group).data, status=status.HTTP_202_ACCEPTED)
 
@@ -178,18 +177,11 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Order.objects.none()
 
     def get_queryset(self):
-        orders = Order.objects.filter(group__user=self.request.user).order_by("-created_at")
         if self.action != "list":
-            return orders
-        if (statuses := _choices(self.request, "status", [s.value for s in OrderStatus])) is not None:
-            orders = orders.filter(status__in=statuses)
-        if (roles := _choices(self.request, "role", Order.Role.values)) is not None:
-            orders = orders.filter(role__in=roles)
-        if symbol := query_text(self.request, "symbol"):
-            orders = orders.filter(symbol__iexact=symbol)
-        if (group := _uuid(self.request, "group")) is not None:
-            orders = orders.filter(group_id=group)
-        return orders
+            return orders_of(self.request.user)
+        return orders_of(self.request.user, statuses=_choices(self.request, "status", [s.value for s in OrderStatus]),
+                         roles=_choices(self.request, "role", Order.Role.values),
+                         symbol=query_text(self.request, "symbol"), group_id=_uuid(self.request, "group"))
 
 
 @extend_schema_view(
@@ -207,14 +199,10 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Signal.objects.none()
 
     def get_queryset(self):
-        signals = Signal.objects.filter(user=self.request.user).order_by("-received_at")
         if self.action != "list":
-            return signals
-        if (statuses := _choices(self.request, "status", [s.value for s in SignalStatus])) is not None:
-            signals = signals.filter(status__in=statuses)
-        if (intents := _choices(self.request, "intent", Signal.Intent.values)) is not None:
-            signals = signals.filter(intent__in=intents)
-        return signals
+            return signals_of(self.request.user)
+        return signals_of(self.request.user, statuses=_choices(self.request, "status", [s.value for s in SignalStatus]),
+                          intents=_choices(self.request, "intent", Signal.Intent.values))
 
 
 @extend_schema_view(
@@ -234,14 +222,13 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Dest
     queryset = QueuedSignal.objects.none()
 
     def get_queryset(self):
-        entries = QueuedSignal.objects.filter(user=self.request.user)
         if self.action != "list":
-            return entries
+            return queue_entries_of(self.request.user)
         every_status = [s.value for s in QueuedSignalStatus]
         statuses = _choices(self.request, "status", every_status, aliases={ALL_QUEUE_ENTRIES: every_status})
         if statuses is None or statuses == [QueuedSignal.Status.QUEUED]:
-            return entries.filter(status=QueuedSignal.Status.QUEUED).order_by("queued_at")
-        return entries.filter(status__in=statuses).order_by("-queued_at")
+            return queue_waiting(self.request.user)
+        return queue_history(self.request.user, statuses=statuses)
 
     def destroy(self, request, *args, **kwargs):
         queue_remove(entry=self.get_object())
@@ -267,7 +254,7 @@ class DCAConfigurationViewSet(viewsets.ModelViewSet):
     queryset = DCAConfiguration.objects.none()
 
     def get_queryset(self):
-        return DCAConfiguration.objects.filter(user=self.request.user).order_by("exchange", "pair", "timeframe", "pk")
+        return dca_configs_of(self.request.user)
 
     def perform_create(self, serializer):
         self._save(serializer, user=self.request.user)
@@ -275,15 +262,17 @@ class DCAConfigurationViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         self._save(serializer)
 
+    def perform_destroy(self, instance):
+        dca_config_delete(config=instance)
+
     @staticmethod
     def _save(serializer, **extra):
         """A concurrent request can still win the unique constraint: answer 400 with the clash, not 500."""
-        try:
-            with transaction.atomic():
-                serializer.save(**extra)
-        except IntegrityError:
+        def probe() -> DCAConfiguration:
             # An update has already applied the new values to the instance; a create built none.
-            probe = serializer.instance or DCAConfiguration(**serializer.validated_data, **extra)
-            message = (dca_configuration_clash(probe)
-                       or "This configuration conflicts with another one saved at the same moment; reload and retry.")
-            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]}) from None
+            return serializer.instance or DCAConfiguration(**serializer.validated_data, **extra)
+
+        try:
+            dca_config_save(partial(serializer.save, **extra), probe=probe)
+        except DCAConfigurationClash as exc:
+            raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [str(exc)]}) from None

@@ -10,8 +10,9 @@ from django.utils import timezone
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from trading.models import QueuedSignal, RiskConfig, Signal
+from trading.models import QueuedSignal, Signal
 from trading.pool import QueueCandidate, loss_percent, rank_queue
+from trading.selectors import risk_config_of
 from trading.services.routing import signal_route
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def queue_promote_ready(*, user) -> int:
     }
     if not entries:
         return 0
-    risk, _ = RiskConfig.objects.get_or_create(user=user)
+    risk = risk_config_of(user)
     if risk.engine_force_stopped:
         return 0
     prices = _current_prices(user, entries.values())
