@@ -153,14 +153,15 @@ def markets_of(groups) -> dict:
     """{group id: its market (tick, step) or None}, from the market lists this server already holds (never
     downloading one: for web requests); one connector per exchange account, so one list read per account.
     A market that is not loaded (or no longer listed) is None, and its numbers show as stored."""
-    from exchanges.connector import ExchangeError
+    from exchanges.connector import Connector, ExchangeError, Market
     from exchanges.models import ExchangeAccount
     from exchanges.services.accounts import connector_for_account
 
     groups = list(groups)
     loaded = {g.exchange_account_id: g.exchange_account for g in groups if PositionGroup.exchange_account.is_cached(g)}
     accounts = {**ExchangeAccount.objects.in_bulk({g.exchange_account_id for g in groups} - set(loaded)), **loaded}
-    connectors, markets = {}, {}
+    connectors: dict[int, Connector] = {}
+    markets: dict[uuid.UUID, Market | None] = {}
     for group in groups:
         try:
             if group.exchange_account_id not in connectors:
