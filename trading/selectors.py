@@ -190,6 +190,9 @@ class TradeFilters:
     closed_to: date | None = None
 
 
+NO_FILTERS = TradeFilters()  # frozen: one instance serves every caller
+
+
 def _midnight(day: date, user) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(user.time_zone or "UTC"))
 
@@ -224,7 +227,7 @@ def _average(value: str, quantity: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(value) / NullIf(F(quantity), Decimal(0)), output_field=_VALUE)
 
 
-def closed_trades(user, filters: TradeFilters = TradeFilters()) -> QuerySet[PositionGroup]:
+def closed_trades(user, filters: TradeFilters = NO_FILTERS) -> QuerySet[PositionGroup]:
     """The trader's closed positions matching ``filters``, last closed first, each annotated with what the
     trade history shows: ``entry_quantity`` and ``entry_average`` (every entry fill, volume-weighted),
     ``exit_quantity`` and ``exit_average`` (every take-profit and exit fill), ``realized_usd`` (the
