@@ -201,7 +201,7 @@ class Connector(ABC):
     def tickers(self, symbols: list[str]) -> dict[str, Ticker]:
         return {symbol: self.ticker(symbol) for symbol in symbols}
 
-    def price_seen(self, symbol: str, price: Decimal) -> None:
+    def price_seen(self, symbol: str, price: Decimal) -> None:  # noqa: B027 - a hook: by default, nothing to do
         """A price of ``symbol`` seen outside the exchange (a chart's close, as an alert reports it).
         A real exchange has prices of its own and ignores it; the paper exchange starts a synthetic
         market that has no price yet from it, so a paper trade starts where its chart is."""

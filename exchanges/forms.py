@@ -82,7 +82,8 @@ COMPARISONS = {
 
 def _constraint_bounds(constraint: CheckConstraint) -> dict[str, list[tuple[str, object]]] | None:
     """{field: [(lookup, constant), …]} of a check constraint made of such comparisons (None otherwise)."""
-    conditions, pending = [], [constraint.condition]
+    conditions: list[tuple[str, object]] = []
+    pending = [constraint.condition]
     while pending:
         node = pending.pop()
         if node.negated:

@@ -226,9 +226,9 @@ def format_position(position: PositionView, options: DisplayOptions, *, title: s
             target = f"  → TP {format_price(leg.tp_price)}" if leg.tp_price else ""
             lines.append(f"│ {mark} {leg.weight_percent.normalize():f}%  {format_price(leg.price)}{target}")
         lines.append("└" + "─" * BOX_WIDTH)
-    target = aggregate_target(position)
-    if target is not None:
-        lines.append(f"🎯 Aggregate TP: {format_price(target)} ({format_percent(position.tp_aggregate_percent)})")
+    aggregate = aggregate_target(position)
+    if aggregate is not None:
+        lines.append(f"🎯 Aggregate TP: {format_price(aggregate)} ({format_percent(position.tp_aggregate_percent)})")
     lines += ["", f"📊 {escape(position.status.upper())} ({position.filled_legs}/{position.total_legs} legs)"]
     if options.show_invested_amount:
         lines.append(f"💰 Invested: {format_money(position.invested_usd, position.quote)}")

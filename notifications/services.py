@@ -99,9 +99,10 @@ def notification_prepare(*, event_type: str, user_id, group_id=None, data: dict 
     if event_type == "pnl":
         return _thresholds(config, group, now) if group is not None else []
     if event_type == "order_filled":
-        event_type = ROLE_EVENTS.get(data.get("role"))
-        if event_type is None or group is None:
+        role_event = ROLE_EVENTS.get(data.get("role", ""))
+        if role_event is None or group is None:
             return []
+        event_type = role_event
     if group is None and event_type != rules.FAILURE:
         return []
     card = _card_message(group) if group is not None else None
@@ -110,7 +111,8 @@ def notification_prepare(*, event_type: str, user_id, group_id=None, data: dict 
                             has_group_message=card is not None or in_flight is not None)
     options = display_options(config)
     view = position_view(group, now=now) if group is not None else None
-    if decision.action == rules.EDIT and in_flight is not None:
+    # An edit is decided only when the group has a card (sent or in flight), so with a view of the group.
+    if decision.action == rules.EDIT and in_flight is not None and view is not None:
         # The card itself is still on its way (e.g. waiting out a 429): bring its text up to date
         # rather than racing it with an edit of a message that does not exist yet.
         render = formatting.format_pyramid_added if in_flight.event_type == N.PYRAMID and not in_flight.is_edit else (
@@ -118,16 +120,17 @@ def notification_prepare(*, event_type: str, user_id, group_id=None, data: dict 
         text = render(view, options)
         Notification.objects.filter(pk=in_flight.pk, status__in=IN_FLIGHT).update(text=text)
         return []
-    if decision.action == rules.EDIT:
+    message_id = None
+    if decision.action == rules.EDIT and card is not None and view is not None:
         text = formatting.format_position(view, options)
         if text == card.text:
             return []  # nothing visible changed (two events from one fill)
+        message_id = card.telegram_message_id
     else:
         text = _render(event_type, view, options, data, group)
     notification = Notification.objects.create(
         user_id=user_id, group=group, event_type=event_type, is_urgent=event_type in rules.URGENT,
-        is_edit=decision.action == rules.EDIT, text=text, chat_id=config.channel_id,
-        telegram_message_id=card.telegram_message_id if decision.action == rules.EDIT else None,
+        is_edit=decision.action == rules.EDIT, text=text, chat_id=config.channel_id, telegram_message_id=message_id,
         status=Notification.Status.SKIPPED if decision.action == rules.SKIP else Notification.Status.PENDING,
         error=decision.reason,
     )
@@ -194,7 +197,7 @@ def _exit_view(group, reason: str) -> formatting.ExitView:
 
 def _thresholds(config: TelegramConfig, group, now) -> list[Notification]:
     """Loss/profit alerts, once per crossing; the last 'crossed'/'cleared' row of each kind is the memory."""
-    pending = []
+    pending: list[Notification] = []
     if group.status not in GROUP_HOLDING_STATUSES or not group.filled_dca_legs:
         return pending
     with transaction.atomic():
@@ -312,7 +315,7 @@ def _permanent_message(result: telegram.TelegramResult) -> str:
     hints = {401: "the bot token is wrong (create a new one with @BotFather)",
              403: "the bot cannot post there (add it to the channel as an admin)",
              400: "check the channel id (@channelname or -100…)"}
-    hint = hints.get(result.status_code, "")
+    hint = hints.get(result.status_code, "") if result.status_code is not None else ""
     return f"Telegram refused the message ({result.status_code}: {result.description})" + (f": {hint}." if hint else ".")
 
 
@@ -329,4 +332,7 @@ def telegram_test_send(*, config: TelegramConfig) -> telegram.TelegramResult:
         user=config.user, event_type=N.TEST, chat_id=config.channel_id,
         text=formatting.format_test(display_options(config), channel_name=config.channel_name),
     )
-    return notification_deliver(notification_id=notification.pk)
+    result = notification_deliver(notification_id=notification.pk)
+    if result is None:  # not reached: a pending notification with a bot token is always attempted
+        return telegram.TelegramResult(ok=False, description="Nothing was sent.")
+    return result

@@ -135,7 +135,7 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
     """The loser's close ended: reduce the winners it was waiting for (closed), or leave them untouched
     and say why (the close failed). Safe to call twice: each offset's winners go once. Returns how many
     winner closes were dispatched."""
-    released = []
+    released: list[tuple[str, str | None, str | None]] = []  # (winner group id, quantity, request key)
     with transaction.atomic():
         for offset in lock_waiting_offsets(loser_group_id):
             if loser_closed:

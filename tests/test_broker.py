@@ -59,7 +59,7 @@ def test_a_publisher_never_reads_an_exchange_table_half_created_by_a_declare(tmp
             binder, reader = declaring.default_channel, publishing.default_channel
             barrier, tables = threading.Barrier(2), []
 
-            def read():
+            def read(barrier, tables, reader):
                 barrier.wait(timeout=10)
                 for _ in range(200):
                     try:
@@ -68,7 +68,7 @@ def test_a_publisher_never_reads_an_exchange_table_half_created_by_a_declare(tmp
                         failures.append(exc)
                         return
 
-            thread = threading.Thread(target=read)
+            thread = threading.Thread(target=read, args=(barrier, tables, reader))
             thread.start()
             barrier.wait(timeout=10)
             binder._queue_bind("celery", "celery", None, "celery")

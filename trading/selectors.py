@@ -248,14 +248,15 @@ def markets_of(groups) -> dict:
     """{group id: its market (tick, step) or None}, from the market lists this server already holds (never
     downloading one: for web requests); one connector per exchange account, so one list read per account.
     A market that is not loaded (or no longer listed) is None, and its numbers show as stored."""
-    from exchanges.connector import ExchangeError
+    from exchanges.connector import Connector, ExchangeError, Market
     from exchanges.models import ExchangeAccount
     from exchanges.services.accounts import connector_for_account
 
     groups = list(groups)
     loaded = {g.exchange_account_id: g.exchange_account for g in groups if PositionGroup.exchange_account.is_cached(g)}
     accounts = {**ExchangeAccount.objects.in_bulk({g.exchange_account_id for g in groups} - set(loaded)), **loaded}
-    connectors, markets = {}, {}
+    connectors: dict[int, Connector] = {}
+    markets: dict[uuid.UUID, Market | None] = {}
     for group in groups:
         try:
             if group.exchange_account_id not in connectors:
@@ -282,6 +283,9 @@ class TradeFilters:
     exit_reason: str = ""
     closed_from: date | None = None
     closed_to: date | None = None
+
+
+NO_FILTERS = TradeFilters()  # frozen: one instance serves every caller
 
 
 def _midnight(day: date, user) -> datetime:
@@ -318,7 +322,7 @@ def _average(value: str, quantity: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(value) / NullIf(F(quantity), Decimal(0)), output_field=_VALUE)
 
 
-def closed_trades(user, filters: TradeFilters = TradeFilters()) -> QuerySet[PositionGroup]:
+def closed_trades(user, filters: TradeFilters = NO_FILTERS) -> QuerySet[PositionGroup]:
     """The trader's closed positions matching ``filters``, last closed first, each annotated with what the
     trade history shows: ``entry_quantity`` and ``entry_average`` (every entry fill, volume-weighted),
     ``exit_quantity`` and ``exit_average`` (every take-profit and exit fill), ``realized_usd`` (the

@@ -67,7 +67,7 @@ class QueuedSignalStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-G, O, P, S, Q = GroupStatus, OrderStatus, PyramidStatus, SignalStatus, QueuedSignalStatus
+G, Ord, P, S, Q = GroupStatus, OrderStatus, PyramidStatus, SignalStatus, QueuedSignalStatus
 
 GROUP_MOVES: dict[GroupStatus, frozenset[GroupStatus]] = {
     # An exit can arrive before the grid reaches the exchange: waiting may close directly.
@@ -84,15 +84,15 @@ GROUP_MOVES: dict[GroupStatus, frozenset[GroupStatus]] = {
 }
 
 ORDER_MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
-    O.PENDING: frozenset({O.OPEN, O.PARTIALLY_FILLED, O.FILLED, O.CANCELLED, O.FAILED, O.UNKNOWN}),
-    O.TRIGGER_PENDING: frozenset({O.PENDING, O.CANCELLED, O.FAILED}),
-    O.OPEN: frozenset({O.PARTIALLY_FILLED, O.FILLED, O.CANCELLED, O.FAILED, O.UNKNOWN}),
-    O.PARTIALLY_FILLED: frozenset({O.FILLED, O.CANCELLED, O.UNKNOWN}),
+    Ord.PENDING: frozenset({Ord.OPEN, Ord.PARTIALLY_FILLED, Ord.FILLED, Ord.CANCELLED, Ord.FAILED, Ord.UNKNOWN}),
+    Ord.TRIGGER_PENDING: frozenset({Ord.PENDING, Ord.CANCELLED, Ord.FAILED}),
+    Ord.OPEN: frozenset({Ord.PARTIALLY_FILLED, Ord.FILLED, Ord.CANCELLED, Ord.FAILED, Ord.UNKNOWN}),
+    Ord.PARTIALLY_FILLED: frozenset({Ord.FILLED, Ord.CANCELLED, Ord.UNKNOWN}),
     # A lookup by client order id settles it; "not found" after the grace period allows a resend.
-    O.UNKNOWN: frozenset({O.PENDING, O.OPEN, O.PARTIALLY_FILLED, O.FILLED, O.CANCELLED, O.FAILED}),
-    O.FILLED: frozenset(),
-    O.CANCELLED: frozenset(),
-    O.FAILED: frozenset(),
+    Ord.UNKNOWN: frozenset({Ord.PENDING, Ord.OPEN, Ord.PARTIALLY_FILLED, Ord.FILLED, Ord.CANCELLED, Ord.FAILED}),
+    Ord.FILLED: frozenset(),
+    Ord.CANCELLED: frozenset(),
+    Ord.FAILED: frozenset(),
 }
 
 PYRAMID_MOVES: dict[PyramidStatus, frozenset[PyramidStatus]] = {
@@ -147,20 +147,20 @@ GROUP_HOLDING_STATUSES = frozenset({G.PARTIALLY_FILLED, G.ACTIVE})
 GROUP_NOT_CLOSABLE_STATUSES = frozenset({G.CLOSING, G.CLOSED, G.FAILED})
 
 # Orders that may still rest on (or reach) the exchange.
-ORDER_LIVE_STATUSES = frozenset({O.PENDING, O.OPEN, O.PARTIALLY_FILLED, O.UNKNOWN})
+ORDER_LIVE_STATUSES = frozenset({Ord.PENDING, Ord.OPEN, Ord.PARTIALLY_FILLED, Ord.UNKNOWN})
 # Orders that may still fill: the live ones and a market leg waiting for its trigger price.
-ORDER_MAY_STILL_FILL = ORDER_LIVE_STATUSES | {O.TRIGGER_PENDING}
-ORDER_TERMINAL_STATUSES = frozenset({O.FILLED, O.CANCELLED, O.FAILED})
+ORDER_MAY_STILL_FILL = ORDER_LIVE_STATUSES | {Ord.TRIGGER_PENDING}
+ORDER_TERMINAL_STATUSES = frozenset({Ord.FILLED, Ord.CANCELLED, Ord.FAILED})
 # Orders that ended without failing: whatever they filled is held (an entry leg then gets its take-profit).
-ORDER_ENDED_STATUSES = frozenset({O.FILLED, O.CANCELLED})
+ORDER_ENDED_STATUSES = frozenset({Ord.FILLED, Ord.CANCELLED})
 # Orders that ended without ever being on the book for long: refused, or cancelled.
-ORDER_DEAD_STATUSES = frozenset({O.CANCELLED, O.FAILED})
+ORDER_DEAD_STATUSES = frozenset({Ord.CANCELLED, Ord.FAILED})
 # Orders not (known to be) on the exchange yet: to send, or sent with the answer lost.
-ORDER_UNSENT_STATUSES = frozenset({O.PENDING, O.UNKNOWN})
+ORDER_UNSENT_STATUSES = frozenset({Ord.PENDING, Ord.UNKNOWN})
 # Orders the fill sync asks the exchange about (placed, or lost in placement).
-ORDER_SYNCED_STATUSES = frozenset({O.OPEN, O.PARTIALLY_FILLED, O.UNKNOWN})
+ORDER_SYNCED_STATUSES = frozenset({Ord.OPEN, Ord.PARTIALLY_FILLED, Ord.UNKNOWN})
 # A take-profit in these statuses holds its entry leg's coins (live, or sold them): no second one.
-ORDER_TAKE_PROFIT_HOLDING = ORDER_LIVE_STATUSES | {O.FILLED}
+ORDER_TAKE_PROFIT_HOLDING = ORDER_LIVE_STATUSES | {Ord.FILLED}
 
 # Pyramids no longer filling or closing: closed or failed.
 PYRAMID_ENDED_STATUSES = frozenset({P.CLOSED, P.FAILED})

@@ -19,7 +19,7 @@ test, promote) start a background job and send the trader back to the page with 
 import csv
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from functools import partial
 from itertools import chain
@@ -136,7 +136,7 @@ class LegRow:
 
 @dataclass(frozen=True)
 class PyramidRows:
-    pyramid: object
+    pyramid: Pyramid
     legs: list[LegRow]
     status_label: str  # "Closed" once the position is: a finished position has no pyramid still filling
 
@@ -174,7 +174,7 @@ def _targets(group: PositionGroup) -> dict:
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    at: object
+    at: datetime
     what: str
     order: Order
 

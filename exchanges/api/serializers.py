@@ -151,4 +151,4 @@ class PaperMarketSerializer(serializers.ModelSerializer):
         fields = ("exchange", "symbol", "market_id", "base", "quote", "tick_size", "step_size", "min_qty",
                   "min_notional", "reference_price", "updated_at")
         read_only_fields = ("market_id", "base", "quote", "updated_at")
-        validators = []  # upsert: an existing (exchange, symbol) is edited, not refused
+        validators: list = []  # upsert: an existing (exchange, symbol) is edited, not refused

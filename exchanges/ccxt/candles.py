@@ -24,8 +24,8 @@ def candle_from_row(row) -> Candle | None:
     """One ccxt OHLCV row ``[ms, open, high, low, close, volume]``; None when a price is missing."""
     if not row or len(row) < 5:
         return None
-    prices = [to_decimal(value) for value in row[1:5]]
-    if any(price is None for price in prices):
+    prices = [price for value in row[1:5] if (price := to_decimal(value)) is not None]
+    if len(prices) < 4:
         return None
     return Candle(int(row[0]) // 1000, *prices)
 

@@ -110,7 +110,9 @@ def store_in_shared_cache(key: str, snapshot: MarketsSnapshot, ttl: int, exchang
 def snapshot_from_ccxt(raw_markets: dict, precision_mode: int, exchange_id: str) -> MarketsSnapshot:
     """The snapshot of what ccxt's ``load_markets`` returned: options left out, markets without
     precision set apart."""
-    markets, without_precision, ccxt_markets = {}, {}, []
+    markets: dict[str, Market] = {}
+    without_precision: dict[str, Market] = {}
+    ccxt_markets: list[dict] = []
     for raw in raw_markets.values():
         if raw.get("type") == "option" or raw.get("option"):
             continue

@@ -38,6 +38,8 @@ MARKETS_FILE = Path(__file__).resolve().parent.parent / "data" / "paper_markets.
 # The quote asset a paper account's starting balance is paid in.
 STARTING_ASSET = "USDT"
 
+Deltas = defaultdict[tuple[int, str], list[Decimal]]  # balance changes: (account id, asset) -> [free, used]
+
 
 @dataclass(frozen=True)
 class MatchResult:
@@ -217,7 +219,8 @@ def paper_match(*, exchange_id: str, symbol: str, price: Decimal, account: Excha
         )
         if not crossing:
             return MatchResult(exchange_id, symbol, price, 0)
-        fills, deltas = [], defaultdict(lambda: [Decimal(0), Decimal(0)])  # (account, asset) -> [free, used]
+        fills: list[PaperFill] = []
+        deltas: Deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for order in crossing:
             amount = matching.fill_amount(
                 amount=order.amount, filled=order.filled, ratio=order.account.partial_fill_ratio, step=market.step_size
@@ -336,15 +339,30 @@ def paper_order_create(
     if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:
         PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol, defaults={"price": market.reference_price})
         now_price = current_price(account.exchange_id, symbol)
-    if order_type == OrderType.MARKET and now_price is None:
-        raise InvalidOrder(
-            f"No paper price for {symbol} on {account.exchange_id} yet: set one with "
-            f"`python manage.py paper price {account.exchange_id} {symbol} <price>`."
-        )
-    if order_type == OrderType.MARKET and amount * now_price < market.min_notional:
-        # Binance applies its notional filter to market orders too (at the current price).
-        raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum "
-                           f"{market.min_notional}).")
+    # A market order, or a limit that crosses on arrival, fills at once at ``fill_price``; the funds
+    # it needs are counted at ``funds_price``.
+    fill_price = None
+    if order_type == OrderType.MARKET:
+        if now_price is None:
+            raise InvalidOrder(
+                f"No paper price for {symbol} on {account.exchange_id} yet: set one with "
+                f"`python manage.py paper price {account.exchange_id} {symbol} <price>`."
+            )
+        if amount * now_price < market.min_notional:
+            # Binance applies its notional filter to market orders too (at the current price).
+            raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum "
+                               f"{market.min_notional}).")
+        fill_price = funds_price = matching.market_fill_price(
+            side, now_price, account.market_slippage_percent, market.tick_size)
+    elif price is not None:  # a limit order: _check_order refused one without a price
+        funds_price = price
+        if now_price is not None and matching.limit_crosses(side, price, now_price):
+            # A limit that crosses on arrival takes the book: it fills at the market (moved by the
+            # slippage), never worse than its limit; not at its limit, as if the book were there.
+            taken = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
+            fill_price = min(taken, price) if side == OrderSide.BUY else max(taken, price)
+    else:
+        raise InvalidOrder(f"Unsupported order {side} {order_type}.")
     with transaction.atomic():
         _lock_client_order_id(account, client_order_id)
         same_id = PaperOrder.objects.filter(account=account, client_order_id=client_order_id)
@@ -353,15 +371,7 @@ def paper_order_create(
         if same_id.exists():
             # Checked before the funds: a resend must hear "duplicate" (look it up), not "no funds".
             raise InvalidOrder("Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used")
-        fill_price = None
-        if order_type == OrderType.MARKET:
-            fill_price = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
-        elif now_price is not None and matching.limit_crosses(side, price, now_price):
-            # A limit that crosses on arrival takes the book: it fills at the market (moved by the
-            # slippage), never worse than its limit; not at its limit, as if the book were there.
-            taken = matching.market_fill_price(side, now_price, account.market_slippage_percent, market.tick_size)
-            fill_price = min(taken, price) if side == OrderSide.BUY else max(taken, price)
-        spend_asset, need = _needed_funds(market, side, amount, price if order_type == OrderType.LIMIT else fill_price)
+        spend_asset, need = _needed_funds(market, side, amount, funds_price)
         balance = _locked_balance(account, spend_asset)
         if balance.free < need:
             raise InsufficientFunds(
@@ -421,7 +431,7 @@ def _fill_at_once(order: PaperOrder, market: PaperMarket, price: Decimal, *, res
         side=order.side, amount=amount, price=price, base=market.base, quote=market.quote,
         fee_percent=account.taker_fee_percent, is_maker=False,
     )
-    deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    deltas: Deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
     _apply_fill(order, fill, market, deltas, reserved_price=order.price if reserved else None)
     order.save(update_fields=["filled", "average", "cost", "fee", "fee_currency", "status", "updated_at"])
     PaperFill.objects.create(order=order, price=fill.price, amount=fill.amount, fee=fill.fee, fee_currency=fill.fee_asset, is_maker=False)

@@ -8,6 +8,7 @@ user's own, so another user's id answers 404 and changes nothing.
 """
 
 import uuid
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -108,7 +109,8 @@ def _status_body(report: RiskStatus) -> dict:
     return {
         "as_of": report.as_of, "engine": engine,
         "loser": {**loser_body(report.loser, plan.required_usd), "unrealized_pnl_usd": report.loser.unrealized_pnl_usd,
-                  "unrealized_pnl_percent": report.loser.unrealized_pnl_percent} if report.loser else None,
+                  "unrealized_pnl_percent": report.loser.unrealized_pnl_percent}
+        if report.loser is not None and plan is not None else None,  # a loser always comes with its plan
         "winners": winners,
         "covered_usd": plan.covered_usd if plan else 0, "covers_loss": bool(plan and plan.fully_covered),
         "would_execute": report.would_execute, "reason": report.reason, "positions": report.positions,
@@ -151,7 +153,7 @@ NOT_OPEN = {409: OpenApiResponse(ErrorSerializer, description="The position is c
 
 
 class _GroupControlView(APIView):
-    service = None  # risk.services.group_block, group_unblock or group_skip_once
+    service: Callable[..., PositionGroup] | None = None  # risk.services.group_block, group_unblock or group_skip_once
 
     def post(self, request, group_id):
         group = get_object_or_404(groups_of(request.user).select_related("user"), pk=group_id)

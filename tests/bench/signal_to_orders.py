@@ -87,7 +87,7 @@ def run() -> list[Row]:
         wait_until(lambda: _acknowledged_ms(warm), timeout=120, what="the worker to place the warm-up grid", log=log)
         for timeframe in range(1, SIGNALS + 1):
             signal = _store(user, timeframe)
-            latencies.append(wait_until(lambda: _acknowledged_ms(signal), timeout=30, interval=0.005,
+            latencies.append(wait_until(lambda signal=signal: _acknowledged_ms(signal), timeout=30, interval=0.005,
                                         what=f"signal {timeframe}", log=log))
             time.sleep(0.02)
     latencies.sort()

@@ -119,7 +119,7 @@ def test_the_position_chart_renders_candles_and_one_line_per_leg(page, live_serv
     # And no two labels overlap, all inside the pane, though 10 legs lie 0.1 apart
     labels = sorted(drawn["drawn"]["labels"], key=lambda label: label["top"])
     assert len(labels) >= legs
-    for upper, lower in zip(labels, labels[1:]):
+    for upper, lower in zip(labels, labels[1:], strict=False):
         assert upper["bottom"] <= lower["top"], f"{upper['text']} overlaps {lower['text']}"
     assert all(0 <= label["top"] and label["bottom"] <= drawn["drawn"]["paneHeight"] for label in labels)
 
@@ -136,4 +136,4 @@ def test_labels_that_cannot_all_fit_give_way_by_priority_and_never_overlap(page,
     assert 29 in [p["index"] for p in placed]  # the reference line keeps its label
     assert all(items[p["index"]]["priority"] >= 2 for p in placed)  # then legs, before take-profits
     tops = sorted(p["top"] for p in placed)
-    assert all(b - a >= 18 for a, b in zip(tops, tops[1:])) and tops[0] >= 0 and tops[-1] + 16 <= 200
+    assert all(b - a >= 18 for a, b in zip(tops, tops[1:], strict=False)) and tops[0] >= 0 and tops[-1] + 16 <= 200

@@ -40,7 +40,9 @@ def offset_done(btc, eth):
 
 
 def assert_reference_offset_reached_the_exchange(risk_trader, btc, eth, sol):
-    btc.refresh_from_db(); eth.refresh_from_db(); sol.refresh_from_db()
+    btc.refresh_from_db()
+    eth.refresh_from_db()
+    sol.refresh_from_db()
     assert (btc.status, btc.exit_reason, btc.realized_pnl_usd, btc.total_filled_quantity) == (
         "closed", "risk_offset", D("-5"), 0)
     assert (eth.status, eth.total_filled_quantity, eth.realized_pnl_usd) == ("active", D("1.95"), D("5"))

@@ -828,8 +828,8 @@ class decimalsx(ccxt.Exchange):  # noqa: N801 - ccxt names exchange classes by t
             "has": {"fetchMarkets": True},
         })
 
-    def fetch_markets(self, params={}):
-        response = self.request("pairs", "public", "GET", params)
+    def fetch_markets(self, params=None):
+        response = self.request("pairs", "public", "GET", params or {})
         return [
             self.safe_market_structure({
                 "id": pair["id"], "symbol": f"{pair['base']}/{pair['quote']}", "base": pair["base"],
@@ -843,7 +843,7 @@ class decimalsx(ccxt.Exchange):  # noqa: N801 - ccxt names exchange classes by t
             for pair in response["pairs"]
         ]
 
-    def sign(self, path, api="public", method="GET", params={}, headers=None, body=None):
+    def sign(self, path, api="public", method="GET", params=None, headers=None, body=None):
         return {"url": f"{self.urls['api'][api]}/{path}", "method": method, "body": body, "headers": headers}
 
 

@@ -37,7 +37,10 @@ def test_buy_fee_is_taken_in_base_and_sell_fee_in_quote():
     assert (sell.fee, sell.fee_asset) == (D("0.2"), "USDT")
 
 
-def walk(seed, steps=50, start=D("100")):
+START_PRICE = D("100")
+
+
+def walk(seed, steps=50, start=START_PRICE):
     price, path = start, []
     for step in range(steps):
         price = synthetic_next_price(price=price, seed=seed, exchange_id="binance", symbol="BTC/USDT", step=step,

@@ -38,7 +38,9 @@ def test_timer_starts_then_expires_and_the_reference_offset_closes_btc_and_0_05_
         result = evaluate_at(risk_trader, 16)
 
     assert result.executed and result.loser_id == btc.pk and result.required_usd == D("5")
-    btc.refresh_from_db(); eth.refresh_from_db(); sol.refresh_from_db()
+    btc.refresh_from_db()
+    eth.refresh_from_db()
+    sol.refresh_from_db()
     assert (btc.status, btc.exit_reason, btc.realized_pnl_usd) == ("closed", "risk_offset", D("-5.0"))
     assert (eth.status, eth.total_filled_quantity, eth.realized_pnl_usd) == ("active", D("1.950"), D("5.000"))
     assert sol.total_filled_quantity == D("10") and sol.realized_pnl_usd == 0
@@ -152,7 +154,8 @@ def test_winners_are_reduced_only_once_the_losers_close_filled(risk_trader, refe
         result = evaluate_at(risk_trader, 16)
 
     assert result.executed
-    btc.refresh_from_db(); eth.refresh_from_db()
+    btc.refresh_from_db()
+    eth.refresh_from_db()
     assert btc.status != "closed" and "Close failed" in btc.status_reason
     assert eth.total_filled_quantity == D("2.0") and not Order.objects.filter(group=eth, role="exit").exists()
     action = JournalEntry.objects.get(kind="offset_loss")

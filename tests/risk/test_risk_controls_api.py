@@ -238,7 +238,9 @@ def test_run_evaluation_executes_the_reference_offset(risk_trader, timers_starte
     assert [(w["id"], w["symbol"], w["quantity"], w["profit_usd"]) for w in body["winners"]] == [
         (str(eth.pk), "ETH/USDT", "0.050000000000", "5.000000000000")]
     assert body["timer_events"] == 1  # BTC's timer expired
-    btc.refresh_from_db(); eth.refresh_from_db(); sol.refresh_from_db()
+    btc.refresh_from_db()
+    eth.refresh_from_db()
+    sol.refresh_from_db()
     assert (btc.status, btc.exit_reason, btc.realized_pnl_usd) == ("closed", "risk_offset", D("-5"))
     assert (eth.status, eth.total_filled_quantity, eth.realized_pnl_usd) == ("active", D("1.95"), D("5"))
     assert (sol.total_filled_quantity, sol.realized_pnl_usd) == (D("10"), 0)

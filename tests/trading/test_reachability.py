@@ -17,7 +17,7 @@ from trading.reachability import webhook_url_problems
 def test_each_problem_is_named_with_the_fix(url, says):
     problems = webhook_url_problems(url)
     assert len(problems) == len(says)
-    for problem, words in zip(problems, says):
+    for problem, words in zip(problems, says, strict=True):
         assert words in problem and "PUBLIC_BASE_URL" in problem
 
 

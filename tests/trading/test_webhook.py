@@ -235,7 +235,7 @@ def test_the_same_body_for_two_users_is_two_signals(web):
 
 
 def test_unparseable_json_is_400_and_kept_as_masked_text(web, user, ip, caplog):
-    raw = '{"user_id": "%s", "secret": "%s", "tv": {oops' % (user.id, user.webhook_secret)
+    raw = f'{{"user_id": "{user.id}", "secret": "{user.webhook_secret}", "tv": {{oops'
 
     with caplog.at_level(logging.WARNING, logger="trading.webhook"):
         response = post(web, user.id, raw)
@@ -243,7 +243,7 @@ def test_unparseable_json_is_400_and_kept_as_masked_text(web, user, ip, caplog):
     assert response.status_code == 400
     assert response.json() == {"detail": "Invalid JSON payload: the body must be a JSON object."}
     signal = assert_only_the_rejection(http_status=400, user=user, ip=ip)
-    assert signal.payload["raw"].startswith('{"user_id": "%s", "secret": "***"' % user.id)
+    assert signal.payload["raw"].startswith(f'{{"user_id": "{user.id}", "secret": "***"')
     assert_no_secret(signal, user.webhook_secret)
     assert ip in caplog.text and "400" in caplog.text
 
@@ -662,7 +662,7 @@ def test_json_nested_deeper_than_32_levels_is_400_stored_bounded_and_logs_no_tra
     web, user, ip, caplog, kind, depth
 ):
     # The nested value sits one level below the top object: depth + 1 levels in all.
-    body = '{"secret": "%s", "user_id": "%s", "deep": %s}' % (user.webhook_secret, user.id, nested(kind, depth))
+    body = f'{{"secret": "{user.webhook_secret}", "user_id": "{user.id}", "deep": {nested(kind, depth)}}}'
 
     with caplog.at_level(logging.DEBUG):
         response = post(web, user.id, body)
@@ -780,7 +780,7 @@ def test_an_invalid_alert_keeps_4_kib_and_a_small_one_whole(web, user):
 
 def ipv6_subnet() -> str:
     """A fresh /64 in the documentation range, so the rate counters of earlier tests never carry over."""
-    return "2001:db8:%x:%x" % (random.randrange(1 << 16), random.randrange(1 << 16))
+    return f"2001:db8:{random.randrange(1 << 16):x}:{random.randrange(1 << 16):x}"
 
 
 def test_the_per_ip_limit_counts_an_ipv6_client_by_its_64(user, settings):

@@ -129,7 +129,7 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
         read_only_fields = ("id", "created_at", "updated_at")
         # Uniqueness per (user, exchange, pair, timeframe) is checked in validate(), after clean() has
         # normalised exchange and pair, with a message naming the clash.
-        validators = []
+        validators: list = []
 
     def validate(self, attrs):
         user = self.context["request"].user

@@ -201,7 +201,7 @@ def _quote_usd_rate(connector, symbol: str) -> Decimal | None:
         return None
 
 
-def _no_rate(context: Context, label: str) -> tuple[str, str]:
+def _no_rate(context: Context, label: str) -> tuple[SignalStatus, str]:
     quote = quote_of(context.symbol)
     return S.REJECTED, (f"{label}: {context.symbol} is priced in {quote}; turning the USD capital into {quote} needs "
                         f"the price of {rate_symbol(quote)} on {context.exchange}, which could not be read. "
@@ -212,7 +212,7 @@ def _no_rate(context: Context, label: str) -> tuple[str, str]:
 
 
 def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterCommit, *, promoted: bool,
-            force: bool) -> tuple[str, str]:
+            force: bool) -> tuple[SignalStatus, str]:
     alert = context.alert
     if not alert.intent:  # auto: the strategy's order did not change its position
         return S.IGNORED, "Nothing was placed or closed."
@@ -243,7 +243,7 @@ def _identity(signal: Signal, context: Context, side: str) -> dict:
             "timeframe": context.alert.timeframe, "side": side}
 
 
-def _exit(signal, context, after, *, side: str, reason: str) -> tuple[str, str]:
+def _exit(signal, context, after, *, side: str, reason: str) -> tuple[SignalStatus, str]:
     label = f"{side} {context.symbol} {context.alert.timeframe}m"
     dropped = _drop_queued(signal, context, side)
     group = lock_active_group(**_identity(signal, context, side))
@@ -269,7 +269,7 @@ def _drop_queued(signal, context, side: str) -> bool:
     return True
 
 
-def _reduce(signal, context, after) -> tuple[str, str]:
+def _reduce(signal, context, after) -> tuple[SignalStatus, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m"
     group = lock_active_group(**_identity(signal, context, alert.side))
@@ -310,7 +310,7 @@ def _percent(fraction: Decimal) -> str:
     return f"{(fraction * 100).quantize(Decimal('0.01')).normalize():f}%"
 
 
-def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[str, str]:
+def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[SignalStatus, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
     if alert.side == Side.SHORT and context.market.type == "spot":
@@ -330,7 +330,8 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         )
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    sizing = _sizing(context, capital_usd=config.capital_usd, use_signal_size=config.use_signal_size)
+    sizing = _sizing(context, capital_usd=config.capital_usd, use_signal_size=config.use_signal_size,
+                     quote_usd_rate=context.quote_usd_rate)
     capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(config.pyramid_levels.get("0") or config.levels)
@@ -351,7 +352,7 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
 
 
 def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, promoted: bool,
-             force: bool) -> tuple[str, str]:
+             force: bool) -> tuple[SignalStatus, str]:
     alert = context.alert
     if group.status == GroupStatus.CLOSING:
         return S.IGNORED, f"The {label} position is closing; pyramid ignored."
@@ -363,7 +364,8 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     config_capital = Decimal(snapshot["capital_usd"])
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    sizing = _sizing(context, capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"])
+    sizing = _sizing(context, capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"],
+                     quote_usd_rate=context.quote_usd_rate)
     capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(snapshot["pyramid_levels"].get(str(index)) or snapshot["levels"])
@@ -382,11 +384,11 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
                          f"{legs[0].price.normalize():f}. Size: {sizing.note}.")
 
 
-def _sizing(context: Context, *, capital_usd: Decimal, use_signal_size: bool) -> Sizing:
+def _sizing(context: Context, *, capital_usd: Decimal, use_signal_size: bool, quote_usd_rate: Decimal) -> Sizing:
     alert, market = context.alert, context.market
     return pyramid_sizing(capital_usd=capital_usd, use_signal_size=use_signal_size, order_size=alert.order_size,
                           size_type=alert.position_size_type, entry_price=alert.entry_price,
-                          quote_usd_rate=context.quote_usd_rate, base=market.base, quote=market.quote)
+                          quote_usd_rate=quote_usd_rate, base=market.base, quote=market.quote)
 
 
 def _plan(alert: Alert, context: Context, levels, capital):
@@ -413,7 +415,7 @@ def _slot(user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, ope
                          opens_position=opens_position)
 
 
-def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[str, str]:
+def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[SignalStatus, str]:
     if promoted:  # still no slot: the entry keeps its place, its signal stays queued
         return S.QUEUED, f"Still queued: {decision.reason}."
     entry = queue_signal(signal=signal, symbol=context.symbol, side=side, is_pyramid_continuation=is_continuation,

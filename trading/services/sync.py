@@ -17,7 +17,7 @@ from django.utils import timezone
 from exchanges.connector import Connector, ExchangeError, OrderNotFound
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from exchanges.currency import is_usd, quote_of, rate_symbol
+from exchanges.currency import quote_of, rate_symbol
 from trading.models import Order, PositionGroup, TakeProfitMode
 from trading.services.lifecycle import group_evaluate
 from trading.services.fills import group_refresh_stats
@@ -128,7 +128,7 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
 def _usd_rates(connector: Connector, quotes: set[str]) -> dict[str, Decimal]:
     """USD per unit of each non-USD quote (``exchanges.currency``), in one more ticker call when there is
     one; a quote whose market cannot be read keeps its last rate (and the price sync goes on)."""
-    wanted = {rate_symbol(quote): quote for quote in quotes if not is_usd(quote)}
+    wanted = {symbol: quote for quote in quotes if (symbol := rate_symbol(quote)) is not None}  # None: USD already
     if not wanted:
         return {}
     try:

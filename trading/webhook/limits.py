@@ -37,7 +37,7 @@ class Counters:
     seconds). Neither needs sharing between processes: each finds the cache down on its own.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.skip_until = 0.0
         self._clients: dict[str, redis.Redis] = {}
 

@@ -31,6 +31,7 @@ the order of the checks and the answers.
 import hmac
 import logging
 import uuid
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -54,6 +55,14 @@ MAX_BODY_BYTES = 64 * 1024
 _NO_SECRET = b"\x00" * 43
 
 FORBIDDEN = {"detail": "Invalid secret or unknown user."}
+
+
+class _Sender(TypedDict):
+    """Who sent a request, as ``_reject`` records it."""
+
+    user: User | None
+    ip: str | None
+    url_user_id: str
 
 
 def _url_user(user_id: str) -> User | None:
@@ -105,7 +114,7 @@ def tradingview_webhook(request, user_id: str):
         user = _url_user(user_id)
     except DatabaseError as exc:
         return _unavailable(exc, ip)
-    reject = dict(user=user, ip=ip, url_user_id=user_id)
+    reject = _Sender(user=user, ip=ip, url_user_id=user_id)
 
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
