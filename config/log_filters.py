@@ -48,8 +48,21 @@ _SENSITIVE_PARTS = ("secret", "password", "passphrase", "apikey", "accesskey", "
 _SENSITIVE_WORDS = {"signature", "sign", "token", "authorization"}
 # A cheap first look for any of those names, before the slower _NAMED_VALUE: substring tests on the
 # lower-cased line ("signal" alone is not "sign").
-_NAME_HINTS = ("secret", "passw", "passphrase", "apikey", "api_key", "api-key", "accesskey", "access_key",
-               "access-key", "privatekey", "private_key", "token", "authoriz")
+_NAME_HINTS = (
+    "secret",
+    "passw",
+    "passphrase",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "privatekey",
+    "private_key",
+    "token",
+    "authoriz",
+)
 
 
 def _may_name_a_secret(text: str) -> bool:

@@ -59,9 +59,7 @@ FIELD_ENCRYPTION_KEYS = [
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=[urlsplit(PUBLIC_BASE_URL).hostname] if PRODUCTION else ["*"]
-)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[urlsplit(PUBLIC_BASE_URL).hostname] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
 SECURE_PROXY_SSL = env.bool("SECURE_PROXY_SSL", default=False)
@@ -133,8 +131,12 @@ LOGIN_REDIRECT_URL = "/"
 # Django's four checks, for every password a person sets (createsuperuser, admin, `demo --password`).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
-    for name in ("UserAttributeSimilarityValidator", "MinimumLengthValidator", "CommonPasswordValidator",
-                 "NumericPasswordValidator")
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
 ]
 # django-axes first: it refuses a locked-out username + address before any password is checked.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
@@ -425,8 +427,11 @@ REST_FRAMEWORK = {
         "core.api.throttling.AnonRateThrottle",
         "core.api.throttling.UserRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"user": API_THROTTLE_USER, "anon": API_THROTTLE_ANON,
-                               "auth-token": API_THROTTLE_AUTH_TOKEN},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": API_THROTTLE_USER,
+        "anon": API_THROTTLE_ANON,
+        "auth-token": API_THROTTLE_AUTH_TOKEN,
+    },
     "NUM_PROXIES": API_NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
@@ -461,21 +466,33 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # The engine's routine (every periodic task and the per-cycle tasks they fan out) is not narrated at
 # INFO unless LOG_ROUTINE is on (config.log_filters.QuietRoutine); what those tasks do still is.
 LOG_ROUTINE = env.bool("LOG_ROUTINE", default=False)
-ROUTINE_TASKS = sorted({entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()} | {
-    "trading.tasks.sync_symbol_task", "trading.tasks.sync_prices_task", "risk.tasks.evaluate_risk_task",
-    "exchanges.tasks.balance_refresh_task",
-})
+ROUTINE_TASKS = sorted(
+    {entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()}
+    | {
+        "trading.tasks.sync_symbol_task",
+        "trading.tasks.sync_prices_task",
+        "risk.tasks.evaluate_risk_task",
+        "exchanges.tasks.balance_refresh_task",
+    }
+)
 # Every handler scrubs signed URLs, API keys, bot tokens and secrets from messages and tracebacks
 # (config/log_filters.py); configure_logging also covers the handlers LOGGING does not declare.
 LOGGING_CONFIG = "config.log_filters.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub_secrets": {"()": "config.log_filters.ScrubSecrets"},
-                "quiet_routine": {"()": "config.log_filters.QuietRoutine"}},
+    "filters": {
+        "scrub_secrets": {"()": "config.log_filters.ScrubSecrets"},
+        "quiet_routine": {"()": "config.log_filters.QuietRoutine"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
-                             "filters": ["scrub_secrets", "quiet_routine"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["scrub_secrets", "quiet_routine"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

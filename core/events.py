@@ -44,8 +44,9 @@ class Sink(NamedTuple):
 _sinks: list[Sink] = []
 
 
-def register_sink(deliver: Callable[[str, str | None, str | None, dict], None], *,
-                  wants: Callable[[str], bool] = lambda user_id: True) -> None:
+def register_sink(
+    deliver: Callable[[str, str | None, str | None, dict], None], *, wants: Callable[[str], bool] = lambda user_id: True
+) -> None:
     """Send events to ``deliver`` from now on (once, however often an app's ``ready()`` runs)."""
     sink = Sink(deliver, wants)
     if sink not in _sinks:

@@ -2,10 +2,16 @@ from django.contrib import admin, messages
 
 from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
-from exchanges.services.connection import account_test_connection
 from exchanges.models import (
-    ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
+    ExchangeAccount,
+    PaperAccountPrice,
+    PaperBalance,
+    PaperFill,
+    PaperMarket,
+    PaperOrder,
+    PaperPrice,
 )
+from exchanges.services.connection import account_test_connection
 
 
 class ExchangeAccountForm(WriteOnlySecretsForm):
@@ -32,8 +38,13 @@ class ExchangeAccountAdmin(OwnedAdmin):
             "Paper exchange",
             {
                 "fields": (
-                    "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio",
-                    "market_slippage_percent", "starting_balance", "synthetic_seed",
+                    "price_feed",
+                    "maker_fee_percent",
+                    "taker_fee_percent",
+                    "partial_fill_ratio",
+                    "market_slippage_percent",
+                    "starting_balance",
+                    "synthetic_seed",
                 )
             },
         ),

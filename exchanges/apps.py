@@ -6,5 +6,7 @@ class ExchangesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from exchanges import job_kinds  # noqa: F401  (registers the background job kinds)
-        from exchanges import tasks  # noqa: F401  (registers the tasks that exchanges.dispatch looks up by name)
+        from exchanges import (
+            job_kinds,  # noqa: F401  (registers the background job kinds)
+            tasks,  # noqa: F401  (registers the tasks that exchanges.dispatch looks up by name)
+        )

@@ -59,8 +59,9 @@ def bucket_start(at_seconds: float, interval_minutes: int) -> int:
     return int(at_seconds) // size * size
 
 
-def candle_tick(forming: Candle | None, *, at_seconds: float, price: Decimal,
-                interval_minutes: int = 1) -> tuple[Candle, Candle | None]:
+def candle_tick(
+    forming: Candle | None, *, at_seconds: float, price: Decimal, interval_minutes: int = 1
+) -> tuple[Candle, Candle | None]:
     """(the forming candle once ``price`` is in it, the candle this price finished or None).
 
     A price in the forming candle's interval extends it; a later one opens a new candle at that
@@ -149,9 +150,17 @@ def chart_interval_candidates(timeframe_minutes: int, supported: list[int]) -> l
     return served[first:]
 
 
-def chart_window(*, timeframe_minutes: int, opened_at: float, closed_at: float | None, now: float,
-                 supported: list[int], lead: int = CHART_LEAD_CANDLES, trail: int = CHART_TRAIL_CANDLES,
-                 max_candles: int = MAX_CHART_CANDLES) -> ChartWindow | None:
+def chart_window(
+    *,
+    timeframe_minutes: int,
+    opened_at: float,
+    closed_at: float | None,
+    now: float,
+    supported: list[int],
+    lead: int = CHART_LEAD_CANDLES,
+    trail: int = CHART_TRAIL_CANDLES,
+    max_candles: int = MAX_CHART_CANDLES,
+) -> ChartWindow | None:
     """The candles that show a position's life: ``lead`` candles before its opening to ``trail`` after
     its close (or to now), in the first candidate interval that needs at most ``max_candles``. A life too
     long even for the longest interval shows its last ``max_candles``. None when nothing is served.
@@ -173,8 +182,9 @@ def chart_window(*, timeframe_minutes: int, opened_at: float, closed_at: float |
     return replace(window, start=window.end - (max_candles - 1) * window.interval_minutes * MINUTE)
 
 
-def recorded_intervals(recorded_minutes: float, *, min_candles: int,
-                       intervals: tuple[int, ...] = STANDARD_INTERVALS) -> list[int]:
+def recorded_intervals(
+    recorded_minutes: float, *, min_candles: int, intervals: tuple[int, ...] = STANDARD_INTERVALS
+) -> list[int]:
     """The intervals a record of ``recorded_minutes`` of prices fills with at least ``min_candles``
     candles (1 minute always: a fresh record still draws what it has)."""
     return [interval for interval in intervals if interval == 1 or recorded_minutes / interval >= min_candles]

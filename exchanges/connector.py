@@ -92,18 +92,31 @@ class Market:
 
     def as_json(self) -> dict:
         return {
-            "symbol": self.symbol, "market_id": self.market_id, "base": self.base, "quote": self.quote,
-            "tick_size": str(self.tick_size), "step_size": str(self.step_size), "min_qty": str(self.min_qty),
-            "min_notional": str(self.min_notional), "type": self.type, "active": self.active,
+            "symbol": self.symbol,
+            "market_id": self.market_id,
+            "base": self.base,
+            "quote": self.quote,
+            "tick_size": str(self.tick_size),
+            "step_size": str(self.step_size),
+            "min_qty": str(self.min_qty),
+            "min_notional": str(self.min_notional),
+            "type": self.type,
+            "active": self.active,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Market":
         return cls(
-            symbol=data["symbol"], market_id=data["market_id"], base=data["base"], quote=data["quote"],
-            tick_size=Decimal(data["tick_size"]), step_size=Decimal(data["step_size"]),
-            min_qty=Decimal(data.get("min_qty", "0")), min_notional=Decimal(data.get("min_notional", "0")),
-            type=data.get("type", "spot"), active=data.get("active", True),
+            symbol=data["symbol"],
+            market_id=data["market_id"],
+            base=data["base"],
+            quote=data["quote"],
+            tick_size=Decimal(data["tick_size"]),
+            step_size=Decimal(data["step_size"]),
+            min_qty=Decimal(data.get("min_qty", "0")),
+            min_notional=Decimal(data.get("min_notional", "0")),
+            type=data.get("type", "spot"),
+            active=data.get("active", True),
         )
 
 
@@ -213,7 +226,14 @@ class Connector(ABC):
         """Send one order carrying our client order id. Amount and price must already be at precision."""
 
     def place_order(
-        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str,
+        self,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
         is_retry: bool = False,
     ) -> ExchangeOrder:
         """``create_order``, but a retry first looks the order up by client order id.

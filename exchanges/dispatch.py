@@ -30,7 +30,8 @@ def balance_refresh(account_id: int) -> bool:
     try:
         task(BALANCE_REFRESH).delay(account_id)
     except Exception as exc:  # any broker failure: the next beat sends it again
-        logger.error("could not enqueue the balance refresh of account %s (%s: %s)", account_id,
-                     type(exc).__name__, exc)
+        logger.error(
+            "could not enqueue the balance refresh of account %s (%s: %s)", account_id, type(exc).__name__, exc
+        )
         return False
     return True

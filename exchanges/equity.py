@@ -43,13 +43,23 @@ class Holding:
 
     def as_json(self) -> dict:
         """Strings for the numbers (a JSON column keeps them exact)."""
-        return {"asset": self.asset, "free": str(self.free), "used": str(self.used),
-                "usd_price": _text(self.usd_price), "usd_value": _text(self.usd_value)}
+        return {
+            "asset": self.asset,
+            "free": str(self.free),
+            "used": str(self.used),
+            "usd_price": _text(self.usd_price),
+            "usd_value": _text(self.usd_value),
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> "Holding":
-        return cls(data["asset"], Decimal(data["free"]), Decimal(data["used"]), _number(data.get("usd_price")),
-                   _number(data.get("usd_value")))
+        return cls(
+            data["asset"],
+            Decimal(data["free"]),
+            Decimal(data["used"]),
+            _number(data.get("usd_price")),
+            _number(data.get("usd_value")),
+        )
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ class PlainNumbersForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             if isinstance(field, forms.DecimalField) and not isinstance(field.widget, PlainNumberInput):
-                field.widget = PlainNumberInput({key: value for key, value in field.widget.attrs.items() if key != "step"})
+                field.widget = PlainNumberInput(
+                    {key: value for key, value in field.widget.attrs.items() if key != "step"}
+                )
 
 
 # For the admin's edit forms: ``formfield_overrides = PLAIN_NUMBERS``.
@@ -75,8 +77,10 @@ PLAIN_NUMBERS = {models.DecimalField: {"widget": PlainNumberInput}}
 
 # Check constraints compare a field with a constant: (words, test) per lookup, to say which field broke one.
 COMPARISONS = {
-    "gt": ("greater than", operator.gt), "gte": ("at least", operator.ge),
-    "lt": ("less than", operator.lt), "lte": ("at most", operator.le),
+    "gt": ("greater than", operator.gt),
+    "gte": ("at least", operator.ge),
+    "lt": ("less than", operator.lt),
+    "lte": ("at most", operator.le),
 }
 
 
@@ -102,7 +106,8 @@ def _constraint_bounds(constraint: CheckConstraint) -> dict[str, list[tuple[str,
 
 
 class ConstraintMessagesForm(PlainNumbersForm):
-    """A ModelForm (with plain numbers in its decimal fields) that shows a failed check constraint of the model next to the field that broke it, in
+    """A ModelForm (with plain numbers in its decimal fields) that shows a failed check constraint of the
+    model next to the field that broke it, in
     words ("Must be greater than 0."), instead of Django's 'Constraint “dca_capital_positive” is violated.'
     above the form. The constraints are the model's, checked by its full_clean(); only the message moves."""
 
@@ -119,14 +124,16 @@ class ConstraintMessagesForm(PlainNumbersForm):
             broken = {
                 field: f"Must be {' and '.join(f'{COMPARISONS[c][0]} {limit}' for c, limit in rules)}."
                 for field, rules in bounds.items()
-                if field in self.fields and getattr(self.instance, field) is not None
+                if field in self.fields
+                and getattr(self.instance, field) is not None
                 and not all(COMPARISONS[c][1](getattr(self.instance, field), limit) for c, limit in rules)
             }
             if not broken:
                 continue
             remaining = [error for error in general.as_data() if message not in error.messages]
-            self._errors[NON_FIELD_ERRORS] = general = self.error_class(remaining, error_class="nonfield",
-                                                                         renderer=self.renderer)
+            self._errors[NON_FIELD_ERRORS] = general = self.error_class(
+                remaining, error_class="nonfield", renderer=self.renderer
+            )
             for field, text in broken.items():
                 if field not in self._errors:  # a field already told what is wrong keeps just that message
                     self.add_error(field, text)
@@ -151,17 +158,38 @@ class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesFor
     class Meta:
         model = ExchangeAccount
         fields = (
-            "exchange_id", "label", "mode", "is_enabled", "api_key", "api_secret", "api_password", "price_feed",
-            "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio", "market_slippage_percent",
-            "starting_balance", "synthetic_seed",
+            "exchange_id",
+            "label",
+            "mode",
+            "is_enabled",
+            "api_key",
+            "api_secret",
+            "api_password",
+            "price_feed",
+            "maker_fee_percent",
+            "taker_fee_percent",
+            "partial_fill_ratio",
+            "market_slippage_percent",
+            "starting_balance",
+            "synthetic_seed",
         )
-        labels = {"exchange_id": "Exchange", "api_password": "API passphrase", "api_key": "API key",
-                  "api_secret": "API secret", "is_enabled": "Enabled",
-                  "price_feed": "Paper: price feed", "maker_fee_percent": "Paper: maker fee %",
-                  "taker_fee_percent": "Paper: taker fee %", "partial_fill_ratio": "Paper: partial fill ratio",
-                  "market_slippage_percent": "Paper: market order slippage %",
-                  "starting_balance": "Paper: starting balance", "synthetic_seed": "Paper: synthetic price seed"}
-        help_texts = {"exchange_id": "The exchange's id in lower case (binance, bybit, …); alerts name it in tv.exchange."}
+        labels = {
+            "exchange_id": "Exchange",
+            "api_password": "API passphrase",
+            "api_key": "API key",
+            "api_secret": "API secret",
+            "is_enabled": "Enabled",
+            "price_feed": "Paper: price feed",
+            "maker_fee_percent": "Paper: maker fee %",
+            "taker_fee_percent": "Paper: taker fee %",
+            "partial_fill_ratio": "Paper: partial fill ratio",
+            "market_slippage_percent": "Paper: market order slippage %",
+            "starting_balance": "Paper: starting balance",
+            "synthetic_seed": "Paper: synthetic price seed",
+        }
+        help_texts = {
+            "exchange_id": "The exchange's id in lower case (binance, bybit, …); alerts name it in tv.exchange."
+        }
         error_messages = {
             NON_FIELD_ERRORS: {"unique_together": "You already have an account on this exchange: edit that one."},
         }
@@ -171,7 +199,9 @@ class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesFor
         if self.instance.pk:
             # Its positions and their orders live on this exchange: another exchange is another account.
             self.fields["exchange_id"].disabled = True
-            self.fields["exchange_id"].help_text = "Fixed once the account exists: add another account for another exchange."
+            self.fields[
+                "exchange_id"
+            ].help_text = "Fixed once the account exists: add another account for another exchange."
 
     def _get_validation_exclusions(self):
         # The user is set by the view, not posted: keep it in the checks so the one-account-per-exchange

@@ -13,8 +13,9 @@ TEST_CONNECTION = "exchange_test_connection"
 
 
 def test_connection_request(*, account: ExchangeAccount) -> Job:
-    return job_request(user=account.user, kind=TEST_CONNECTION, subject_id=account.pk,
-                       title=f"Test connection: {account}")
+    return job_request(
+        user=account.user, kind=TEST_CONNECTION, subject_id=account.pk, title=f"Test connection: {account}"
+    )
 
 
 @job_kind(TEST_CONNECTION)
@@ -35,8 +36,9 @@ BALANCE_REFRESH = "exchange_balance_refresh"
 
 
 def balance_refresh_request(*, account: ExchangeAccount) -> Job:
-    return job_request(user=account.user, kind=BALANCE_REFRESH, subject_id=account.pk,
-                       title=f"Refresh balance: {account}")
+    return job_request(
+        user=account.user, kind=BALANCE_REFRESH, subject_id=account.pk, title=f"Refresh balance: {account}"
+    )
 
 
 @job_kind(BALANCE_REFRESH)
@@ -47,6 +49,11 @@ def balance_refresh_run(job: Job) -> JobOutcome:
     snapshot = account_balance_refresh(account=account)
     if snapshot.error:
         return JobOutcome(ok=False, message=f"{account}: the balance could not be read: {snapshot.error}")
-    unpriced = f" (not counted, no USD price: {', '.join(snapshot.unpriced_assets)})" if snapshot.unpriced_assets else ""
-    return JobOutcome(ok=True, message=f"{account}: equity {snapshot.equity_usd:,.2f} USD{unpriced}.",
-                      result={"account": account.pk, "equity_usd": str(snapshot.equity_usd)})
+    unpriced = (
+        f" (not counted, no USD price: {', '.join(snapshot.unpriced_assets)})" if snapshot.unpriced_assets else ""
+    )
+    return JobOutcome(
+        ok=True,
+        message=f"{account}: equity {snapshot.equity_usd:,.2f} USD{unpriced}.",
+        result={"account": account.pk, "equity_usd": str(snapshot.equity_usd)},
+    )

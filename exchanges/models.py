@@ -48,17 +48,21 @@ class ExchangeAccount(models.Model):
     # Operator settings (``manage.py paper dialect`` / ``paper fault``, see exchanges/paper/drills.py): not
     # editable, so no form, serializer or admin page built from the model can write them.
     paper_dialect = models.CharField(
-        max_length=10, choices=[("plain", "Plain"), ("binance", "Binance"), ("bybit", "Bybit")], default="plain",
+        max_length=10,
+        choices=[("plain", "Plain"), ("binance", "Binance"), ("bybit", "Bybit")],
+        default="plain",
         editable=False,
         help_text="Operator setting (manage.py paper dialect): answer in a real exchange's shapes. binance: order "
-                  "queries carry no fee (only the placement answer does; the fee is in the order's trades). bybit: "
-                  "placements and cancels answer with ids only.",
+        "queries carry no fee (only the placement answer does; the fee is in the order's trades). bybit: "
+        "placements and cancels answer with ids only.",
     )
     paper_faults = models.JSONField(
-        default=dict, blank=True, editable=False,
-        help_text='Operator fault drills (manage.py paper fault, only where PAPER_FAULTS_ALLOWED): '
-                  '{"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, "unavailable": 2} — each counts '
-                  'down per order placement.',
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text="Operator fault drills (manage.py paper fault, only where PAPER_FAULTS_ALLOWED): "
+        '{"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, "unavailable": 2} — each counts '
+        "down per order placement.",
     )
     last_connection_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -107,7 +111,9 @@ class PaperMarket(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["exchange_id", "symbol"], name="uniq_paper_market"),
-            models.CheckConstraint(condition=Q(tick_size__gt=0) & Q(step_size__gt=0), name="paper_market_precision_positive"),
+            models.CheckConstraint(
+                condition=Q(tick_size__gt=0) & Q(step_size__gt=0), name="paper_market_precision_positive"
+            ),
         ]
         indexes = [models.Index(fields=["exchange_id", "market_id"], name="paper_market_id")]
 
@@ -204,8 +210,11 @@ class PaperOrder(models.Model):
         constraints = [
             # Binance refuses a client order id only while an order with it is open (then accepts it
             # again); the other dialects refuse any reuse (checked under a lock in paper_order_create).
-            models.UniqueConstraint(fields=["account", "client_order_id"], condition=Q(status="open"),
-                                    name="uniq_open_paper_client_order_id"),
+            models.UniqueConstraint(
+                fields=["account", "client_order_id"],
+                condition=Q(status="open"),
+                name="uniq_open_paper_client_order_id",
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="paper_order_amount_positive"),
             models.CheckConstraint(
                 condition=Q(filled__gte=0) & Q(filled__lte=F("amount")), name="paper_order_filled_within_amount"
@@ -248,15 +257,23 @@ class AccountBalance(models.Model):
     sees both what was last known and why it is not newer.
     """
 
-    account = models.OneToOneField(ExchangeAccount, on_delete=models.CASCADE, primary_key=True,
-                                   related_name="balance_snapshot")
-    holdings = models.JSONField(default=list, blank=True, help_text=(
-        '[{"asset", "free", "used", "usd_price", "usd_value"}] as strings, most valuable first '
-        "(exchanges.equity.Holding)."))
-    equity_usd = models.DecimalField(**MONEY, null=True, blank=True,
-                                     help_text="What the priced holdings were worth in USD.")
-    unpriced_assets = models.JSONField(default=list, blank=True,
-                                       help_text="Assets held but left out of the equity: no <asset>/USDT price.")
+    account = models.OneToOneField(
+        ExchangeAccount, on_delete=models.CASCADE, primary_key=True, related_name="balance_snapshot"
+    )
+    holdings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            '[{"asset", "free", "used", "usd_price", "usd_value"}] as strings, most valuable first '
+            "(exchanges.equity.Holding)."
+        ),
+    )
+    equity_usd = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="What the priced holdings were worth in USD."
+    )
+    unpriced_assets = models.JSONField(
+        default=list, blank=True, help_text="Assets held but left out of the equity: no <asset>/USDT price."
+    )
     fetched_at = models.DateTimeField(null=True, blank=True, help_text="When the figures above were read.")
     error = models.TextField(blank=True, help_text="Why the last refresh failed (empty when it succeeded).")
     error_at = models.DateTimeField(null=True, blank=True)

@@ -108,8 +108,14 @@ class RedisRateBudget(RateBudget):
     """A token bucket in Redis for one (exchange id, account key), shared by all processes."""
 
     def __init__(
-        self, redis_client, *, exchange_id: str, account_key: str, per_second: float,
-        capacity: float | None = None, max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+        self,
+        redis_client,
+        *,
+        exchange_id: str,
+        account_key: str,
+        per_second: float,
+        capacity: float | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if per_second <= 0:
@@ -132,7 +138,8 @@ class RedisRateBudget(RateBudget):
             return  # ccxt prices some endpoints at zero (e.g. Binance ticker/price)
         while True:
             outcome, wait_ms = self._run(
-                self._take, [self.bucket_key, self.blocked_key],
+                self._take,
+                [self.bucket_key, self.blocked_key],
                 [self.per_second, self.capacity, cost, int(self.max_wait * 1000)],
             )
             wait = int(wait_ms) / 1000
@@ -158,8 +165,12 @@ class RedisRateBudget(RateBudget):
     def block(self, seconds: float) -> None:
         if seconds > 0:
             self._run(self._block, [self.blocked_key], [seconds])
-            logger.warning("%s account %s blocked for %.1f s after a rate-limit answer",
-                           self.exchange_id, self.account_key, seconds)
+            logger.warning(
+                "%s account %s blocked for %.1f s after a rate-limit answer",
+                self.exchange_id,
+                self.account_key,
+                seconds,
+            )
 
     def _run(self, script, keys, args):
         import redis
@@ -177,8 +188,13 @@ class LocalRateBudget(RateBudget):
     Request spacing is left to ccxt's own per-process limiter, which every connector keeps on.
     """
 
-    def __init__(self, *, exchange_id: str, max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        *,
+        exchange_id: str,
+        max_wait: float = DEFAULT_MAX_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.exchange_id = exchange_id
         self.max_wait = float(max_wait)
         self._sleep = sleep
@@ -235,8 +251,11 @@ def rate_budget_for(exchange_id: str, account_key: str, *, per_second: float) ->
                 _local_budgets[key] = LocalRateBudget(exchange_id=exchange_id, max_wait=max_wait)
             return _local_budgets[key]
     return RedisRateBudget(
-        _redis_client(redis_url), exchange_id=exchange_id, account_key=account_key,
-        per_second=float(configured) if configured else per_second, max_wait=max_wait,
+        _redis_client(redis_url),
+        exchange_id=exchange_id,
+        account_key=account_key,
+        per_second=float(configured) if configured else per_second,
+        max_wait=max_wait,
     )
 
 

@@ -35,10 +35,18 @@ class AccountBalanceRow:
 def account_balances(user) -> list[AccountBalanceRow]:
     """The trader's accounts with their stored balances: two queries, whatever the number of accounts."""
     # The keys stay in the database: this page has no use for them decrypted.
-    accounts = (ExchangeAccount.objects.filter(user=user).select_related("balance_snapshot")
-                .defer("api_key", "api_secret", "api_password").order_by("exchange_id", "pk"))
-    refreshing = set(jobs_of(user).filter(kind=BALANCE_REFRESH).exclude(status__in=JOB_FINISHED_STATUSES)
-                     .values_list("subject_id", flat=True))
+    accounts = (
+        ExchangeAccount.objects.filter(user=user)
+        .select_related("balance_snapshot")
+        .defer("api_key", "api_secret", "api_password")
+        .order_by("exchange_id", "pk")
+    )
+    refreshing = set(
+        jobs_of(user)
+        .filter(kind=BALANCE_REFRESH)
+        .exclude(status__in=JOB_FINISHED_STATUSES)
+        .values_list("subject_id", flat=True)
+    )
     rows = []
     for account in accounts:
         snapshot = getattr(account, "balance_snapshot", None)

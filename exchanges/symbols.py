@@ -27,7 +27,9 @@ def resolve_tv_symbol(tv_symbol: str, markets: Mapping[str, Market], *, exchange
     if "/" in upper:
         if upper in markets:
             return upper
-        candidates = [m for m in markets.values() if m.symbol.upper() == upper or m.symbol.split(":")[0].upper() == upper]
+        candidates = [
+            m for m in markets.values() if m.symbol.upper() == upper or m.symbol.split(":")[0].upper() == upper
+        ]
     else:
         candidates = [m for m in markets.values() if m.market_id.upper() == upper]
         if not candidates:

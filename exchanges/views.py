@@ -23,8 +23,11 @@ from jobs.states import JobStatus
 def balances_context(user, refresh_error: str = "") -> dict:
     """The balances part of the overview: every account's last balance, and whether a refresh is running."""
     rows = account_balances(user)
-    return {"balances": rows, "balances_refreshing": any(row.refreshing for row in rows),
-            "balance_refresh_error": refresh_error}
+    return {
+        "balances": rows,
+        "balances_refreshing": any(row.refreshing for row in rows),
+        "balance_refresh_error": refresh_error,
+    }
 
 
 @partial_login_required
@@ -61,19 +64,29 @@ def _account_save(request, form: ExchangeAccountForm, done: str):
 @login_required
 @require_http_methods(["GET", "POST"])
 def exchange_account_create(request):
-    return owned_form(request, ExchangeAccountForm, partial(_account_save, done="added"),
-                      title="New exchange account",
-                      intro="Paper mode trades against the built-in paper exchange and needs no keys; live and "
-                            "testnet need an API key and secret (stored encrypted, never shown again).")
+    return owned_form(
+        request,
+        ExchangeAccountForm,
+        partial(_account_save, done="added"),
+        title="New exchange account",
+        intro="Paper mode trades against the built-in paper exchange and needs no keys; live and "
+        "testnet need an API key and secret (stored encrypted, never shown again).",
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def exchange_account_edit(request, account_id):
     account = get_object_or_404(exchange_accounts_of(request.user), pk=account_id)
-    return owned_form(request, ExchangeAccountForm, partial(_account_save, done="saved"), instance=account,
-                      title=f"Exchange account {account}", extra={"test_account": account},
-                      intro="Leave a key field empty to keep the stored key.")
+    return owned_form(
+        request,
+        ExchangeAccountForm,
+        partial(_account_save, done="saved"),
+        instance=account,
+        title=f"Exchange account {account}",
+        extra={"test_account": account},
+        intro="Leave a key field empty to keep the stored key.",
+    )
 
 
 @login_required

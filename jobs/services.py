@@ -25,8 +25,10 @@ from jobs.states import IllegalJobMove, JobStatus, check_job_move
 logger = logging.getLogger(__name__)
 
 BROKER_DOWN = "The background queue could not be reached, so nothing was done: try again in a moment."
-UNEXPECTED = ("The server hit an unexpected error while doing this (the details are in the server log). "
-              "Check the outcome before trying again.")
+UNEXPECTED = (
+    "The server hit an unexpected error while doing this (the details are in the server log). "
+    "Check the outcome before trying again."
+)
 # A worker's hard time limit kills a job that overruns it; past it (and a margin for the kill and the
 # broker's redelivery) a job still 'running' has no worker left.
 RUNNING_GRACE_SECONDS = 30
@@ -83,11 +85,17 @@ def job_run(*, job_id) -> Job | None:
         return job
     outcome = _outcome(job)
     try:
-        job_transition(job, to=JobStatus.SUCCEEDED if outcome.ok else JobStatus.FAILED, message=outcome.message,
-                       result=outcome.result, finished_at=timezone.now())
+        job_transition(
+            job,
+            to=JobStatus.SUCCEEDED if outcome.ok else JobStatus.FAILED,
+            message=outcome.message,
+            result=outcome.result,
+            finished_at=timezone.now(),
+        )
     except StaleJob:
-        logger.warning("job %s was failed by the housekeeping sweep while it ran; its outcome: %s", job.pk,
-                       outcome.message)
+        logger.warning(
+            "job %s was failed by the housekeeping sweep while it ran; its outcome: %s", job.pk, outcome.message
+        )
     return job
 
 
@@ -99,9 +107,13 @@ def _outcome(job: Job) -> JobOutcome:
     try:
         return runner(job)
     except SoftTimeLimitExceeded:
-        return JobOutcome(ok=False, message=(
-            f"This took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped: the exchange (or "
-            f"Telegram) is slow right now. Try again later."))
+        return JobOutcome(
+            ok=False,
+            message=(
+                f"This took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped: the exchange (or "
+                f"Telegram) is slow right now. Try again later."
+            ),
+        )
     except Exception:
         logger.exception("job %s (%s) failed", job.pk, job.kind)
         return JobOutcome(ok=False, message=UNEXPECTED)
@@ -119,18 +131,33 @@ def jobs_tidy(*, now: datetime | None = None) -> Tidied:
     run late: the trader has been told), fail jobs whose worker died mid-run, delete finished jobs older
     than ``JOB_RETENTION_DAYS``."""
     now = now or timezone.now()
-    unstarted = Job.objects.filter(status=JobStatus.QUEUED,
-                                   created_at__lt=now - timedelta(seconds=settings.JOB_START_TIMEOUT_SECONDS))
-    failed_unstarted = _fail_all(unstarted, now, (
-        f"No worker started this within {settings.JOB_START_TIMEOUT_SECONDS} s, so it was dropped and nothing "
-        "was done: check that the engine's worker is running, then try again."))
-    abandoned = Job.objects.filter(status=JobStatus.RUNNING, started_at__lt=now - timedelta(
-        seconds=settings.CELERY_TASK_TIME_LIMIT + RUNNING_GRACE_SECONDS))
-    failed_abandoned = _fail_all(abandoned, now, (
-        "The worker running this stopped before it finished. Check the outcome (the account, the queue, the "
-        "positions) before trying again."))
-    deleted, _ = Job.objects.filter(status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED],
-                                    finished_at__lt=now - timedelta(days=settings.JOB_RETENTION_DAYS)).delete()
+    unstarted = Job.objects.filter(
+        status=JobStatus.QUEUED, created_at__lt=now - timedelta(seconds=settings.JOB_START_TIMEOUT_SECONDS)
+    )
+    failed_unstarted = _fail_all(
+        unstarted,
+        now,
+        (
+            f"No worker started this within {settings.JOB_START_TIMEOUT_SECONDS} s, so it was dropped and nothing "
+            "was done: check that the engine's worker is running, then try again."
+        ),
+    )
+    abandoned = Job.objects.filter(
+        status=JobStatus.RUNNING,
+        started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + RUNNING_GRACE_SECONDS),
+    )
+    failed_abandoned = _fail_all(
+        abandoned,
+        now,
+        (
+            "The worker running this stopped before it finished. Check the outcome (the account, the queue, the "
+            "positions) before trying again."
+        ),
+    )
+    deleted, _ = Job.objects.filter(
+        status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED],
+        finished_at__lt=now - timedelta(days=settings.JOB_RETENTION_DAYS),
+    ).delete()
     return Tidied(failed_unstarted, failed_abandoned, deleted)
 
 

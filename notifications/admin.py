@@ -23,17 +23,46 @@ class TelegramConfigAdmin(OwnedAdmin):
     readonly_fields = ("last_error", "last_error_at", "updated_at")
     fieldsets = (
         ("Connection", {"fields": ("user", "enabled", "bot_token", "channel_id", "channel_name", "engine_signature")}),
-        ("Message types", {"fields": (
-            "send_entry_signals", "send_exit_signals", "send_status_updates", "send_dca_fill_updates",
-            "send_pyramid_updates", "send_tp_hit_updates", "send_failure_alerts", "send_risk_alerts",
-        )}),
-        ("Advanced", {"fields": (
-            "update_existing_message", "update_on_pyramid", "show_unrealized_pnl", "show_invested_amount",
-            "show_duration", "alert_loss_threshold_percent", "alert_profit_threshold_percent",
-        )}),
-        ("Quiet hours (your time zone)", {"fields": (
-            "quiet_hours_enabled", "quiet_hours_start", "quiet_hours_end", "quiet_hours_urgent_only",
-        )}),
+        (
+            "Message types",
+            {
+                "fields": (
+                    "send_entry_signals",
+                    "send_exit_signals",
+                    "send_status_updates",
+                    "send_dca_fill_updates",
+                    "send_pyramid_updates",
+                    "send_tp_hit_updates",
+                    "send_failure_alerts",
+                    "send_risk_alerts",
+                )
+            },
+        ),
+        (
+            "Advanced",
+            {
+                "fields": (
+                    "update_existing_message",
+                    "update_on_pyramid",
+                    "show_unrealized_pnl",
+                    "show_invested_amount",
+                    "show_duration",
+                    "alert_loss_threshold_percent",
+                    "alert_profit_threshold_percent",
+                )
+            },
+        ),
+        (
+            "Quiet hours (your time zone)",
+            {
+                "fields": (
+                    "quiet_hours_enabled",
+                    "quiet_hours_start",
+                    "quiet_hours_end",
+                    "quiet_hours_urgent_only",
+                )
+            },
+        ),
         ("Delivery problems", {"fields": ("last_error", "last_error_at", "updated_at")}),
     )
 

@@ -199,8 +199,10 @@ def _with_signature(lines: list[str], options: DisplayOptions, *, note: str = ""
 
 
 def _identity(position: PositionView) -> list[str]:
-    return [_market_line(position.exchange, position.symbol, position.timeframe_minutes),
-            f"🆔 <code>{short_id(position.group_id)}</code>"]
+    return [
+        _market_line(position.exchange, position.symbol, position.timeframe_minutes),
+        f"🆔 <code>{short_id(position.group_id)}</code>",
+    ]
 
 
 # --- Messages ---------------------------------------------------------------------------------
@@ -233,8 +235,10 @@ def format_position(position: PositionView, options: DisplayOptions, *, title: s
     if options.show_invested_amount:
         lines.append(f"💰 Invested: {format_money(position.invested_usd, position.quote)}")
     if options.show_unrealized_pnl and position.filled_legs:
-        lines.append(f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
-                     f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}")
+        lines.append(
+            f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
+            f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}"
+        )
     if position.weighted_avg_entry:
         lines.append(f"📈 Avg Entry: {format_price(position.weighted_avg_entry)}")
     lines += ["", f"🔷 Pyramid {position.pyramid_count}/{position.max_pyramids} · {escape(position.tp_mode)} TP"]
@@ -247,11 +251,22 @@ def format_pyramid_added(position: PositionView, options: DisplayOptions) -> str
     return format_position(position, options, title=f"Pyramid {position.pyramid_count}/{position.max_pyramids}")
 
 
-def format_dca_fill(position: PositionView, options: DisplayOptions, *, pyramid_index: int, leg_index: int,
-                    fill_price: Decimal, quantity: Decimal) -> str:
-    lines = [f"🧩 <b>DCA fill</b> · {position.side.upper()}", *_identity(position), "",
-             f"Pyramid {pyramid_index + 1} · leg {leg_index + 1}: {quantity.normalize():f} @ {format_price(fill_price)}",
-             f"📊 {escape(position.status.upper())} ({position.filled_legs}/{position.total_legs} legs)"]
+def format_dca_fill(
+    position: PositionView,
+    options: DisplayOptions,
+    *,
+    pyramid_index: int,
+    leg_index: int,
+    fill_price: Decimal,
+    quantity: Decimal,
+) -> str:
+    lines = [
+        f"🧩 <b>DCA fill</b> · {position.side.upper()}",
+        *_identity(position),
+        "",
+        f"Pyramid {pyramid_index + 1} · leg {leg_index + 1}: {quantity.normalize():f} @ {format_price(fill_price)}",
+        f"📊 {escape(position.status.upper())} ({position.filled_legs}/{position.total_legs} legs)",
+    ]
     if position.weighted_avg_entry:
         lines.append(f"📈 Avg Entry: {format_price(position.weighted_avg_entry)}")
     if options.show_invested_amount:
@@ -259,18 +274,33 @@ def format_dca_fill(position: PositionView, options: DisplayOptions, *, pyramid_
     return _with_signature(lines, options)
 
 
-def format_status_change(position: PositionView, options: DisplayOptions, *, from_status: str, to_status: str,
-                         reason: str = "") -> str:
-    lines = [f"🔄 <b>Status</b> · {position.side.upper()}", *_identity(position), "",
-             f"{escape(from_status.upper())} → <b>{escape(to_status.upper())}</b>"
-             f" ({position.filled_legs}/{position.total_legs} legs)"]
+def format_status_change(
+    position: PositionView, options: DisplayOptions, *, from_status: str, to_status: str, reason: str = ""
+) -> str:
+    lines = [
+        f"🔄 <b>Status</b> · {position.side.upper()}",
+        *_identity(position),
+        "",
+        f"{escape(from_status.upper())} → <b>{escape(to_status.upper())}</b>"
+        f" ({position.filled_legs}/{position.total_legs} legs)",
+    ]
     return _with_signature(lines, options, note=reason)
 
 
-def format_tp_hit(position: PositionView, options: DisplayOptions, *, price: Decimal, quantity: Decimal,
-                  pnl_usd: Decimal | None = None) -> str:
-    lines = [f"🎯 <b>Take-profit hit</b> · {position.side.upper()}", *_identity(position), "",
-             f"Sold {quantity.normalize():f} @ {format_price(price)}"]
+def format_tp_hit(
+    position: PositionView,
+    options: DisplayOptions,
+    *,
+    price: Decimal,
+    quantity: Decimal,
+    pnl_usd: Decimal | None = None,
+) -> str:
+    lines = [
+        f"🎯 <b>Take-profit hit</b> · {position.side.upper()}",
+        *_identity(position),
+        "",
+        f"Sold {quantity.normalize():f} @ {format_price(price)}",
+    ]
     if pnl_usd is not None:
         lines.append(f"💵 Profit: {format_money(pnl_usd, position.quote, signed=True)}")
     return _with_signature(lines, options)
@@ -278,8 +308,12 @@ def format_tp_hit(position: PositionView, options: DisplayOptions, *, price: Dec
 
 def format_exit(position: PositionView, exit_: ExitView, options: DisplayOptions) -> str:
     won = exit_.realized_pnl_usd >= 0
-    lines = [f"{'✅' if won else '❌'} <b>{position.side.upper()} Exit</b> · {escape(exit_.reason)}", *_identity(position), "",
-             f"💵 PnL: {format_pnl(exit_.realized_pnl_percent, exit_.realized_pnl_usd, position.quote)}"]
+    lines = [
+        f"{'✅' if won else '❌'} <b>{position.side.upper()} Exit</b> · {escape(exit_.reason)}",
+        *_identity(position),
+        "",
+        f"💵 PnL: {format_pnl(exit_.realized_pnl_percent, exit_.realized_pnl_usd, position.quote)}",
+    ]
     if exit_.entry_price or exit_.exit_price:
         lines.append(f"📈 Avg Entry: {format_price(exit_.entry_price)} → Exit: {format_price(exit_.exit_price)}")
     lines.append(f"🔷 Pyramids: {position.pyramid_count}/{position.max_pyramids}")
@@ -297,17 +331,23 @@ RISK_TITLES = {
 
 
 def format_risk_event(position: PositionView, options: DisplayOptions, *, event: str, detail: str = "") -> str:
-    lines = [f"🚨 <b>{escape(RISK_TITLES.get(event, event))}</b>", *_identity(position), "",
-             f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
-             f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}"]
+    lines = [
+        f"🚨 <b>{escape(RISK_TITLES.get(event, event))}</b>",
+        *_identity(position),
+        "",
+        f"{_signed_icon(position.unrealized_pnl_percent)} Unrealized: "
+        f"{format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)}",
+    ]
     return _with_signature(lines, options, note=detail)
 
 
 def format_failure(options: DisplayOptions, *, message: str, position: PositionView | None = None) -> str:
     lines = ["⚠️ <b>Failure</b>"]
     if position is not None:
-        lines += [f"{position.side.upper()} " + _market_line(position.exchange, position.symbol, position.timeframe_minutes),
-                  f"🆔 <code>{short_id(position.group_id)}</code>"]
+        lines += [
+            f"{position.side.upper()} " + _market_line(position.exchange, position.symbol, position.timeframe_minutes),
+            f"🆔 <code>{short_id(position.group_id)}</code>",
+        ]
     lines += ["", escape(message)]
     return _with_signature(lines, options)
 
@@ -315,12 +355,17 @@ def format_failure(options: DisplayOptions, *, message: str, position: PositionV
 def format_threshold(position: PositionView, options: DisplayOptions, *, kind: str, threshold: Decimal) -> str:
     title = "Loss alert" if kind == "loss" else "Profit alert"
     icon = "🔻" if kind == "loss" else "🔺"
-    lines = [f"{icon} <b>{title}</b> · {position.side.upper()}", *_identity(position), "",
-             f"Unrealized {format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)} "
-             f"crossed {format_pnl(threshold)}"]
+    lines = [
+        f"{icon} <b>{title}</b> · {position.side.upper()}",
+        *_identity(position),
+        "",
+        f"Unrealized {format_pnl(position.unrealized_pnl_percent, position.unrealized_pnl_usd, position.quote)} "
+        f"crossed {format_pnl(threshold)}",
+    ]
     return _with_signature(lines, options)
 
 
 def format_test(options: DisplayOptions, *, channel_name: str) -> str:
-    return _with_signature([f"✅ <b>Test message</b> for {escape(channel_name)}",
-                            "Your DCA engine can post to this chat."], options)
+    return _with_signature(
+        [f"✅ <b>Test message</b> for {escape(channel_name)}", "Your DCA engine can post to this chat."], options
+    )

@@ -21,16 +21,24 @@ def telegram_test_request(*, config: TelegramConfig) -> Job:
     """Queue the test message; TelegramNotConfigured (nothing queued) without a bot token and a channel."""
     if not config.bot_token or not config.channel_id:
         raise TelegramNotConfigured(NOT_CONFIGURED)
-    return job_request(user=config.user, kind=TELEGRAM_TEST, subject_id=config.pk,
-                       title=f"Telegram test message to {config.channel_id}")
+    return job_request(
+        user=config.user,
+        kind=TELEGRAM_TEST,
+        subject_id=config.pk,
+        title=f"Telegram test message to {config.channel_id}",
+    )
 
 
 @job_kind(TELEGRAM_TEST)
 def telegram_test_run(job: Job) -> JobOutcome:
     config = telegram_config_of(job.user)
     result = telegram_test_send(config=config)  # Telegram's description only: the token is never in it
-    body = {"ok": result.ok, "status_code": result.status_code, "description": result.description,
-            "message_id": result.message_id}
+    body = {
+        "ok": result.ok,
+        "status_code": result.status_code,
+        "description": result.description,
+        "message_id": result.message_id,
+    }
     if result.ok:
         message = f"Test message sent to Telegram ({config.channel_id})."
     else:

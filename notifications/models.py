@@ -99,7 +99,8 @@ class Notification(models.Model):
     is_urgent = models.BooleanField(default=False)
     is_edit = models.BooleanField(default=False, help_text="Edits the group's existing message.")
     topic = models.CharField(
-        max_length=32, blank=True,
+        max_length=32,
+        blank=True,
         help_text="Threshold alerts: 'loss:crossed', 'loss:cleared', 'profit:…' (sent once per crossing).",
     )
     text = models.TextField()

@@ -17,9 +17,15 @@ RISK, FAILURE, THRESHOLD, TEST = "risk", "failure", "threshold", "test"
 URGENT = frozenset({FAILURE, RISK})
 
 TOGGLES = {
-    ENTRY: "send_entry_signals", EXIT: "send_exit_signals", STATUS: "send_status_updates",
-    DCA_FILL: "send_dca_fill_updates", PYRAMID: "send_pyramid_updates", TP_HIT: "send_tp_hit_updates",
-    FAILURE: "send_failure_alerts", RISK: "send_risk_alerts", THRESHOLD: "send_risk_alerts",
+    ENTRY: "send_entry_signals",
+    EXIT: "send_exit_signals",
+    STATUS: "send_status_updates",
+    DCA_FILL: "send_dca_fill_updates",
+    PYRAMID: "send_pyramid_updates",
+    TP_HIT: "send_tp_hit_updates",
+    FAILURE: "send_failure_alerts",
+    RISK: "send_risk_alerts",
+    THRESHOLD: "send_risk_alerts",
 }
 # Events that re-render the group's position card; with update_existing_message they edit it.
 CARD_UPDATES = frozenset({DCA_FILL, STATUS, PYRAMID})
@@ -92,7 +98,9 @@ def decide(event_type: str, rules: Rules, *, now: datetime, has_group_message: b
     return Decision(NEW)
 
 
-def threshold_crossing(kind: str, pnl_percent: Decimal, threshold: Decimal | None, last_state: str | None) -> str | None:
+def threshold_crossing(
+    kind: str, pnl_percent: Decimal, threshold: Decimal | None, last_state: str | None
+) -> str | None:
     """Once per crossing: 'crossed' when the PnL goes beyond the threshold from inside (or first
     time), 'cleared' when it comes back (re-arming the alert), else None.
 

@@ -24,16 +24,20 @@ ROLE_EVENTS = {"entry": rules.DCA_FILL, "take_profit": rules.TP_HIT}  # exit fil
 
 
 def display_options(config: TelegramConfig) -> formatting.DisplayOptions:
-    return formatting.DisplayOptions(config.show_unrealized_pnl, config.show_invested_amount, config.show_duration,
-                                     config.engine_signature or "")
+    return formatting.DisplayOptions(
+        config.show_unrealized_pnl, config.show_invested_amount, config.show_duration, config.engine_signature or ""
+    )
 
 
 def rules_for(config: TelegramConfig) -> rules.Rules:
     return rules.Rules(
         toggles={name: getattr(config, name) for name in set(rules.TOGGLES.values())},
-        update_existing_message=config.update_existing_message, update_on_pyramid=config.update_on_pyramid,
-        quiet_hours_enabled=config.quiet_hours_enabled, quiet_hours_start=config.quiet_hours_start,
-        quiet_hours_end=config.quiet_hours_end, quiet_hours_urgent_only=config.quiet_hours_urgent_only,
+        update_existing_message=config.update_existing_message,
+        update_on_pyramid=config.update_on_pyramid,
+        quiet_hours_enabled=config.quiet_hours_enabled,
+        quiet_hours_start=config.quiet_hours_start,
+        quiet_hours_end=config.quiet_hours_end,
+        quiet_hours_urgent_only=config.quiet_hours_urgent_only,
         time_zone=getattr(config.user, "time_zone", "UTC"),
     )
 
@@ -46,18 +50,33 @@ def position_view(group, *, now=None) -> formatting.PositionView:
     legs: dict[int, list] = {}
     entries = group.orders.filter(role=Order.Role.ENTRY).exclude(status=OrderStatus.FAILED, filled_quantity=0)
     for order in entries.select_related("pyramid").order_by("pyramid__index", "leg_index"):
-        legs.setdefault(order.pyramid.index, []).append(formatting.LegView(
-            weight_percent=order.weight_percent or Decimal(0), price=order.price or order.avg_fill_price or Decimal(0),
-            tp_price=order.tp_price, filled=order.status == OrderStatus.FILLED or (
-                order.status == OrderStatus.CANCELLED and order.filled_quantity > 0),
-        ))
+        legs.setdefault(order.pyramid.index, []).append(
+            formatting.LegView(
+                weight_percent=order.weight_percent or Decimal(0),
+                price=order.price or order.avg_fill_price or Decimal(0),
+                tp_price=order.tp_price,
+                filled=order.status == OrderStatus.FILLED
+                or (order.status == OrderStatus.CANCELLED and order.filled_quantity > 0),
+            )
+        )
     return formatting.PositionView(
-        group_id=str(group.pk), side=group.side, exchange=group.exchange, symbol=group.symbol,
-        timeframe_minutes=group.timeframe, status=group.status, filled_legs=group.filled_dca_legs,
-        total_legs=group.total_dca_legs, pyramid_count=group.pyramid_count, max_pyramids=group.max_pyramids,
-        tp_mode=group.tp_mode, tp_aggregate_percent=group.tp_aggregate_percent, invested_usd=group.total_invested_usd,
-        unrealized_pnl_percent=group.unrealized_pnl_percent, unrealized_pnl_usd=group.unrealized_pnl_usd,
-        weighted_avg_entry=group.weighted_avg_entry, base_entry_price=group.base_entry_price,
+        group_id=str(group.pk),
+        side=group.side,
+        exchange=group.exchange,
+        symbol=group.symbol,
+        timeframe_minutes=group.timeframe,
+        status=group.status,
+        filled_legs=group.filled_dca_legs,
+        total_legs=group.total_dca_legs,
+        pyramid_count=group.pyramid_count,
+        max_pyramids=group.max_pyramids,
+        tp_mode=group.tp_mode,
+        tp_aggregate_percent=group.tp_aggregate_percent,
+        invested_usd=group.total_invested_usd,
+        unrealized_pnl_percent=group.unrealized_pnl_percent,
+        unrealized_pnl_usd=group.unrealized_pnl_usd,
+        weighted_avg_entry=group.weighted_avg_entry,
+        base_entry_price=group.base_entry_price,
         open_for=(group.closed_at or now) - group.created_at,
         pyramids=[formatting.PyramidView(index, ladder) for index, ladder in sorted(legs.items())],
     )
@@ -65,23 +84,32 @@ def position_view(group, *, now=None) -> formatting.PositionView:
 
 def _card_message(group) -> Notification | None:
     """The group's position card: its entry (or pyramid) message, or the latest edit of it."""
-    return (Notification.objects.filter(group=group, status=Notification.Status.SENT, telegram_message_id__isnull=False)
-            .filter(Q(event_type__in=[N.ENTRY, N.PYRAMID]) | Q(is_edit=True)).order_by("-created_at").first())
+    return (
+        Notification.objects.filter(group=group, status=Notification.Status.SENT, telegram_message_id__isnull=False)
+        .filter(Q(event_type__in=[N.ENTRY, N.PYRAMID]) | Q(is_edit=True))
+        .order_by("-created_at")
+        .first()
+    )
 
 
 IN_FLIGHT = [Notification.Status.PENDING, Notification.Status.RETRYING]
 
 
 def _card_in_flight(group) -> Notification | None:
-    return (Notification.objects.filter(group=group, status__in=IN_FLIGHT)
-            .filter(Q(event_type__in=[N.ENTRY, N.PYRAMID]) | Q(is_edit=True)).order_by("-created_at").first())
+    return (
+        Notification.objects.filter(group=group, status__in=IN_FLIGHT)
+        .filter(Q(event_type__in=[N.ENTRY, N.PYRAMID]) | Q(is_edit=True))
+        .order_by("-created_at")
+        .first()
+    )
 
 
 # --- From an event to Notification rows -----------------------------------------------------
 
 
-def notification_prepare(*, event_type: str, user_id, group_id=None, data: dict | None = None,
-                         now=None) -> list[Notification]:
+def notification_prepare(
+    *, event_type: str, user_id, group_id=None, data: dict | None = None, now=None
+) -> list[Notification]:
     """Store what this event should send (pending) or why it sends nothing (skipped).
 
     Returns the pending rows, to be delivered by ``notification_send_task``.
@@ -107,16 +135,20 @@ def notification_prepare(*, event_type: str, user_id, group_id=None, data: dict 
         return []
     card = _card_message(group) if group is not None else None
     in_flight = _card_in_flight(group) if group is not None else None
-    decision = rules.decide(event_type, rules_for(config), now=now,
-                            has_group_message=card is not None or in_flight is not None)
+    decision = rules.decide(
+        event_type, rules_for(config), now=now, has_group_message=card is not None or in_flight is not None
+    )
     options = display_options(config)
     view = position_view(group, now=now) if group is not None else None
     # An edit is decided only when the group has a card (sent or in flight), so with a view of the group.
     if decision.action == rules.EDIT and in_flight is not None and view is not None:
         # The card itself is still on its way (e.g. waiting out a 429): bring its text up to date
         # rather than racing it with an edit of a message that does not exist yet.
-        render = formatting.format_pyramid_added if in_flight.event_type == N.PYRAMID and not in_flight.is_edit else (
-            formatting.format_position)
+        render = (
+            formatting.format_pyramid_added
+            if in_flight.event_type == N.PYRAMID and not in_flight.is_edit
+            else (formatting.format_position)
+        )
         text = render(view, options)
         Notification.objects.filter(pk=in_flight.pk, status__in=IN_FLIGHT).update(text=text)
         return []
@@ -129,8 +161,14 @@ def notification_prepare(*, event_type: str, user_id, group_id=None, data: dict 
     else:
         text = _render(event_type, view, options, data, group)
     notification = Notification.objects.create(
-        user_id=user_id, group=group, event_type=event_type, is_urgent=event_type in rules.URGENT,
-        is_edit=decision.action == rules.EDIT, text=text, chat_id=config.channel_id, telegram_message_id=message_id,
+        user_id=user_id,
+        group=group,
+        event_type=event_type,
+        is_urgent=event_type in rules.URGENT,
+        is_edit=decision.action == rules.EDIT,
+        text=text,
+        chat_id=config.channel_id,
+        telegram_message_id=message_id,
         status=Notification.Status.SKIPPED if decision.action == rules.SKIP else Notification.Status.PENDING,
         error=decision.reason,
     )
@@ -143,15 +181,26 @@ def _render(event_type: str, view, options, data: dict, group) -> str:
     if event_type == rules.PYRAMID:
         return formatting.format_pyramid_added(view, options)
     if event_type == rules.STATUS:
-        return formatting.format_status_change(view, options, from_status=data.get("from_status", ""),
-                                               to_status=data.get("to_status", group.status), reason=data.get("reason", ""))
+        return formatting.format_status_change(
+            view,
+            options,
+            from_status=data.get("from_status", ""),
+            to_status=data.get("to_status", group.status),
+            reason=data.get("reason", ""),
+        )
     if event_type in (rules.DCA_FILL, rules.TP_HIT):
         order = group.orders.select_related("pyramid", "entry_order").filter(pk=data.get("order_id")).first()
         price = (order.avg_fill_price or order.price) if order else Decimal(0)
         quantity = order.filled_quantity if order else Decimal(0)
         if event_type == rules.DCA_FILL:
-            return formatting.format_dca_fill(view, options, pyramid_index=order.pyramid.index if order and order.pyramid else 0,
-                                              leg_index=order.leg_index or 0 if order else 0, fill_price=price, quantity=quantity)
+            return formatting.format_dca_fill(
+                view,
+                options,
+                pyramid_index=order.pyramid.index if order and order.pyramid else 0,
+                leg_index=order.leg_index or 0 if order else 0,
+                fill_price=price,
+                quantity=quantity,
+            )
         pnl = None
         entry = order.entry_order if order else None
         if entry is not None and entry.avg_fill_price:
@@ -188,7 +237,8 @@ def _exit_view(group, reason: str) -> formatting.ExitView:
     reason = reason or group.exit_reason
     label = ExitReason(reason).label if reason in ExitReason.values else (reason or "Closed")
     return formatting.ExitView(
-        reason=label, realized_pnl_usd=group.realized_pnl_usd,
+        reason=label,
+        realized_pnl_usd=group.realized_pnl_usd,
         realized_pnl_percent=record.pnl_percent if record else None,
         entry_price=record.entry_price if record else group.weighted_avg_entry,
         exit_price=record.exit_price if record else None,
@@ -210,26 +260,45 @@ def _thresholds(config: TelegramConfig, group, now) -> list[Notification]:
 
 def _threshold_steps(config: TelegramConfig, group, now) -> list[Notification]:
     pending = []
-    for kind, threshold in (("loss", config.alert_loss_threshold_percent),
-                            ("profit", config.alert_profit_threshold_percent)):
-        last = (Notification.objects.filter(group=group, event_type=N.THRESHOLD, topic__startswith=f"{kind}:")
-                .order_by("-created_at").values_list("topic", flat=True).first())
-        step = rules.threshold_crossing(kind, group.unrealized_pnl_percent, threshold, last.split(":")[1] if last else None)
+    for kind, threshold in (
+        ("loss", config.alert_loss_threshold_percent),
+        ("profit", config.alert_profit_threshold_percent),
+    ):
+        last = (
+            Notification.objects.filter(group=group, event_type=N.THRESHOLD, topic__startswith=f"{kind}:")
+            .order_by("-created_at")
+            .values_list("topic", flat=True)
+            .first()
+        )
+        step = rules.threshold_crossing(
+            kind, group.unrealized_pnl_percent, threshold, last.split(":")[1] if last else None
+        )
         if step is None:
             continue
         if step == "cleared":
             Notification.objects.create(
-                user_id=group.user_id, group=group, event_type=N.THRESHOLD, topic=f"{kind}:cleared",
-                status=Notification.Status.SKIPPED, chat_id=config.channel_id, error="back within the threshold: re-armed",
+                user_id=group.user_id,
+                group=group,
+                event_type=N.THRESHOLD,
+                topic=f"{kind}:cleared",
+                status=Notification.Status.SKIPPED,
+                chat_id=config.channel_id,
+                error="back within the threshold: re-armed",
                 text=f"{kind} alert re-armed at {group.unrealized_pnl_percent:.2f}%",
             )
             continue
         decision = rules.decide(rules.THRESHOLD, rules_for(config), now=now, has_group_message=False)
-        text = formatting.format_threshold(position_view(group, now=now), display_options(config), kind=kind,
-                                           threshold=threshold)
+        text = formatting.format_threshold(
+            position_view(group, now=now), display_options(config), kind=kind, threshold=threshold
+        )
         notification = Notification.objects.create(
-            user_id=group.user_id, group=group, event_type=N.THRESHOLD, topic=f"{kind}:crossed", text=text,
-            chat_id=config.channel_id, error=decision.reason,
+            user_id=group.user_id,
+            group=group,
+            event_type=N.THRESHOLD,
+            topic=f"{kind}:crossed",
+            text=text,
+            chat_id=config.channel_id,
+            error=decision.reason,
             status=Notification.Status.SKIPPED if decision.action == rules.SKIP else Notification.Status.PENDING,
         )
         if notification.status == Notification.Status.PENDING:
@@ -245,11 +314,14 @@ def threshold_sweep(*, now=None) -> list[Notification]:
     """
     from trading.models import PositionGroup
 
-    groups = (PositionGroup.objects.select_related("user")
-              .filter(status__in=GROUP_HOLDING_STATUSES, filled_dca_legs__gt=0,
-                      user__telegram_config__enabled=True)
-              .filter(Q(user__telegram_config__alert_loss_threshold_percent__isnull=False)
-                      | Q(user__telegram_config__alert_profit_threshold_percent__isnull=False)))
+    groups = (
+        PositionGroup.objects.select_related("user")
+        .filter(status__in=GROUP_HOLDING_STATUSES, filled_dca_legs__gt=0, user__telegram_config__enabled=True)
+        .filter(
+            Q(user__telegram_config__alert_loss_threshold_percent__isnull=False)
+            | Q(user__telegram_config__alert_profit_threshold_percent__isnull=False)
+        )
+    )
     pending = []
     for group in groups:
         pending += notification_prepare(event_type="pnl", user_id=group.user_id, group_id=group.pk, now=now)
@@ -277,7 +349,9 @@ def notification_deliver(*, notification_id) -> telegram.TelegramResult | None:
     chat_id = notification.chat_id or config.channel_id
     result = None
     if notification.is_edit and notification.telegram_message_id:
-        result = telegram.edit_message_text(config.bot_token, chat_id, notification.telegram_message_id, notification.text)
+        result = telegram.edit_message_text(
+            config.bot_token, chat_id, notification.telegram_message_id, notification.text
+        )
         if result.not_modified:
             result = telegram.TelegramResult(ok=True, message_id=notification.telegram_message_id, status_code=200)
         elif result.message_gone:
@@ -296,15 +370,19 @@ def _record(notification: Notification, result, *, config: TelegramConfig, perma
     with transaction.atomic():
         if result is not None and result.ok:
             Notification.objects.filter(pk=notification.pk).update(
-                status=Notification.Status.SENT, sent_at=now, error="",
-                telegram_message_id=result.message_id or notification.telegram_message_id)
+                status=Notification.Status.SENT,
+                sent_at=now,
+                error="",
+                telegram_message_id=result.message_id or notification.telegram_message_id,
+            )
             if config.last_error:  # a working delivery means the trader fixed it
                 TelegramConfig.objects.filter(pk=config.pk).update(last_error="", last_error_at=None)
             return
         if result is not None and result.retryable:
             wait = f"; retrying in {result.retry_after} s as Telegram asked" if result.retry_after else ""
             Notification.objects.filter(pk=notification.pk).update(
-                status=Notification.Status.RETRYING, error=f"{result.description}{wait}")
+                status=Notification.Status.RETRYING, error=f"{result.description}{wait}"
+            )
             return
         message = permanent_error or _permanent_message(result)
         Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.FAILED, error=message)
@@ -312,16 +390,21 @@ def _record(notification: Notification, result, *, config: TelegramConfig, perma
 
 
 def _permanent_message(result: telegram.TelegramResult) -> str:
-    hints = {401: "the bot token is wrong (create a new one with @BotFather)",
-             403: "the bot cannot post there (add it to the channel as an admin)",
-             400: "check the channel id (@channelname or -100…)"}
+    hints = {
+        401: "the bot token is wrong (create a new one with @BotFather)",
+        403: "the bot cannot post there (add it to the channel as an admin)",
+        400: "check the channel id (@channelname or -100…)",
+    }
     hint = hints.get(result.status_code, "") if result.status_code is not None else ""
-    return f"Telegram refused the message ({result.status_code}: {result.description})" + (f": {hint}." if hint else ".")
+    return f"Telegram refused the message ({result.status_code}: {result.description})" + (
+        f": {hint}." if hint else "."
+    )
 
 
 def notification_give_up(*, notification_id, reason: str) -> None:
-    Notification.objects.filter(pk=notification_id, status__in=[Notification.Status.PENDING, Notification.Status.RETRYING]).update(
-        status=Notification.Status.FAILED, error=reason)
+    Notification.objects.filter(
+        pk=notification_id, status__in=[Notification.Status.PENDING, Notification.Status.RETRYING]
+    ).update(status=Notification.Status.FAILED, error=reason)
 
 
 def telegram_test_send(*, config: TelegramConfig) -> telegram.TelegramResult:
@@ -329,7 +412,9 @@ def telegram_test_send(*, config: TelegramConfig) -> telegram.TelegramResult:
     if not config.bot_token or not config.channel_id:
         return telegram.TelegramResult(ok=False, description="Set the bot token and channel id first.")
     notification = Notification.objects.create(
-        user=config.user, event_type=N.TEST, chat_id=config.channel_id,
+        user=config.user,
+        event_type=N.TEST,
+        chat_id=config.channel_id,
         text=formatting.format_test(display_options(config), channel_name=config.channel_name),
     )
     result = notification_deliver(notification_id=notification.pk)

@@ -29,8 +29,10 @@ def notification_send_task(self, notification_id: str) -> None:
     if result is None or not result.retryable:
         return
     if self.request.retries >= self.max_retries:
-        notification_give_up(notification_id=notification_id,
-                             reason=f"Gave up after {self.request.retries + 1} attempts: {result.description}")
+        notification_give_up(
+            notification_id=notification_id,
+            reason=f"Gave up after {self.request.retries + 1} attempts: {result.description}",
+        )
         return
     countdown = result.retry_after if result.retry_after is not None else 2 ** (self.request.retries + 1)
     raise self.retry(countdown=min(countdown, MAX_COUNTDOWN_SECONDS))

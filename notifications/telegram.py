@@ -52,21 +52,43 @@ def _call(token: str, method: str, payload: dict) -> TelegramResult:
     description = str(body.get("description") or response.reason or "")
     if response.status_code == 200 and body.get("ok"):
         result = body.get("result") or {}
-        return TelegramResult(ok=True, message_id=result.get("message_id") if isinstance(result, dict) else None,
-                              status_code=200)
+        return TelegramResult(
+            ok=True, message_id=result.get("message_id") if isinstance(result, dict) else None, status_code=200
+        )
     if response.status_code == 429:
         retry_after = (body.get("parameters") or {}).get("retry_after") or 1
-        return TelegramResult(ok=False, retry_after=int(retry_after), retryable=True, status_code=429,
-                              description=description or "Too Many Requests")
-    return TelegramResult(ok=False, retryable=response.status_code >= 500, status_code=response.status_code,
-                          description=description or f"HTTP {response.status_code}")
+        return TelegramResult(
+            ok=False,
+            retry_after=int(retry_after),
+            retryable=True,
+            status_code=429,
+            description=description or "Too Many Requests",
+        )
+    return TelegramResult(
+        ok=False,
+        retryable=response.status_code >= 500,
+        status_code=response.status_code,
+        description=description or f"HTTP {response.status_code}",
+    )
 
 
 def send_message(token: str, chat_id: str, text: str) -> TelegramResult:
-    return _call(token, "sendMessage", {"chat_id": chat_id, "text": fit_message(text), "parse_mode": "HTML",
-                                        "disable_web_page_preview": True})
+    return _call(
+        token,
+        "sendMessage",
+        {"chat_id": chat_id, "text": fit_message(text), "parse_mode": "HTML", "disable_web_page_preview": True},
+    )
 
 
 def edit_message_text(token: str, chat_id: str, message_id: int, text: str) -> TelegramResult:
-    return _call(token, "editMessageText", {"chat_id": chat_id, "message_id": message_id, "text": fit_message(text),
-                                            "parse_mode": "HTML", "disable_web_page_preview": True})
+    return _call(
+        token,
+        "editMessageText",
+        {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": fit_message(text),
+            "parse_mode": "HTML",
+            "disable_web_page_preview": True,
+        },
+    )

@@ -20,8 +20,9 @@ def settings_context(user) -> dict:
 
 def add_page_sections() -> None:
     """Add the Telegram section to the settings page (after risk's)."""
-    SETTINGS_SECTIONS.add("telegram", template="notifications/partials/settings_telegram.html",
-                          context=settings_context, order=20)
+    SETTINGS_SECTIONS.add(
+        "telegram", template="notifications/partials/settings_telegram.html", context=settings_context, order=20
+    )
 
 
 @login_required
@@ -40,9 +41,15 @@ def telegram_test(request):
 @require_http_methods(["GET", "POST"])
 def telegram_config_edit(request):
     telegram = telegram_config_of(request.user)
-    return settings_form(request, TelegramConfigForm, _telegram_save, instance=telegram, title="Telegram",
-                         extra={"telegram": telegram},
-                         intro="Quiet hours are in your time zone; failure and risk alerts can still come through.")
+    return settings_form(
+        request,
+        TelegramConfigForm,
+        _telegram_save,
+        instance=telegram,
+        title="Telegram",
+        extra={"telegram": telegram},
+        intro="Quiet hours are in your time zone; failure and risk alerts can still come through.",
+    )
 
 
 def _telegram_save(request, form):

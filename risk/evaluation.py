@@ -33,8 +33,11 @@ from trading.states import GROUP_TRADING_STATUSES
 logger = logging.getLogger(__name__)
 
 EVALUATED = GROUP_TRADING_STATUSES
-TIMER_RECORDS = {"timer_started": journal.timer_started, "timer_expired": journal.timer_expired,
-                 "timer_reset": journal.timer_reset}
+TIMER_RECORDS = {
+    "timer_started": journal.timer_started,
+    "timer_expired": journal.timer_expired,
+    "timer_reset": journal.timer_reset,
+}
 
 
 @dataclass
@@ -69,10 +72,16 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
             PositionGroup.objects.filter(pk__in=skipped).update(risk_skip_once=False)
         if loser is not None:
             loser_group = next(g for g in groups if g.pk == loser.id)
-            loser = replace(loser, taker_fee_percent=ExchangeAccount.objects.values_list("taker_fee_percent", flat=True)
-                            .get(pk=loser_group.exchange_account_id))
-            winners = with_market_precision(select_winners(candidates, loser_id=loser.id, limit=risk.max_winners_to_combine),
-                                            {g.pk: g for g in groups})
+            loser = replace(
+                loser,
+                taker_fee_percent=ExchangeAccount.objects.values_list("taker_fee_percent", flat=True).get(
+                    pk=loser_group.exchange_account_id
+                ),
+            )
+            winners = with_market_precision(
+                select_winners(candidates, loser_id=loser.id, limit=risk.max_winners_to_combine),
+                {g.pk: g for g in groups},
+            )
             plan = plan_offset(loser, winners)
             result.loser_id, result.required_usd, result.covered_usd = loser.id, plan.required_usd, plan.covered_usd
             result.winners = [(c.id, c.quantity, c.profit_usd) for c in plan.closes]
@@ -81,8 +90,10 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
                 result.executed = True
                 result.reason = "offset executed"
             else:
-                result.reason = (f"winners cover {plan.covered_usd:.2f} of the {plan.required_usd:.2f} USD loss; "
-                                 f"waiting (allow_partial_offset is off)")
+                result.reason = (
+                    f"winners cover {plan.covered_usd:.2f} of the {plan.required_usd:.2f} USD loss; "
+                    f"waiting (allow_partial_offset is off)"
+                )
         else:
             result.reason = "no eligible loser"
         RiskConfig.objects.filter(pk=risk.pk).update(last_evaluated_at=now)
@@ -92,16 +103,23 @@ def risk_evaluate(*, user, now: datetime | None = None, dispatch: bool = True) -
 def _step_timer(group: PositionGroup, risk: RiskConfig, now: datetime, filled_pyramids: int) -> int:
     state = TimerState(group.risk_timer_start, group.risk_timer_expires, group.risk_eligible)
     step = timer_step(
-        state, now=now, pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),
-        loss_percent=group.unrealized_pnl_percent, threshold_percent=risk.loss_threshold_percent,
+        state,
+        now=now,
+        pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),
+        loss_percent=group.unrealized_pnl_percent,
+        threshold_percent=risk.loss_threshold_percent,
         wait_minutes=risk.post_pyramids_wait_minutes,
     )
     if step.event is None:
         return 0
     group.risk_timer_start, group.risk_timer_expires, group.risk_eligible = (
-        step.state.started_at, step.state.expires_at, step.state.eligible)
+        step.state.started_at,
+        step.state.expires_at,
+        step.state.eligible,
+    )
     PositionGroup.objects.filter(pk=group.pk).update(
-        risk_timer_start=group.risk_timer_start, risk_timer_expires=group.risk_timer_expires,
+        risk_timer_start=group.risk_timer_start,
+        risk_timer_expires=group.risk_timer_expires,
         risk_eligible=group.risk_eligible,
     )
     TIMER_RECORDS[step.event](group)
@@ -113,12 +131,23 @@ def _execute(user, loser: PositionGroup, plan: OffsetPlan, groups, now, dispatch
     by_id = {g.pk: g for g in groups}
     position_close_request(group=loser, reason=ExitReason.RISK_OFFSET)
     details = [
-        {"group_id": str(close.id), "symbol": by_id[close.id].symbol, "quantity_closed": _plain(close.quantity),
-         "pnl_usd": _plain(close.profit_usd), "price": _plain(close.price)}
+        {
+            "group_id": str(close.id),
+            "symbol": by_id[close.id].symbol,
+            "quantity_closed": _plain(close.quantity),
+            "pnl_usd": _plain(close.profit_usd),
+            "price": _plain(close.price),
+        }
         for close in plan.closes
     ]
-    journal.offset_recorded(loser, required_usd=plan.required_usd, covered_usd=plan.covered_usd, winner_details=details,
-                            exit_reason=ExitReason.RISK_OFFSET, now=now)
+    journal.offset_recorded(
+        loser,
+        required_usd=plan.required_usd,
+        covered_usd=plan.covered_usd,
+        winner_details=details,
+        exit_reason=ExitReason.RISK_OFFSET,
+        now=now,
+    )
     logger.info("risk offset for user %s: loser %s, winners %s", user.pk, loser.pk, [d["symbol"] for d in details])
     emit("risk", group=loser, event="offset_executed", covered_usd=plan.covered_usd, required_usd=plan.required_usd)
     if dispatch:
@@ -139,8 +168,9 @@ def offset_winners_release(*, loser_group_id, loser_closed: bool, reason: str = 
     with transaction.atomic():
         for offset in lock_waiting_offsets(loser_group_id):
             if loser_closed:
-                released += [(d["group_id"], d["quantity_closed"], f"offset-{offset.pk}")
-                             for d in offset.winner_details]
+                released += [
+                    (d["group_id"], d["quantity_closed"], f"offset-{offset.pk}") for d in offset.winner_details
+                ]
                 journal.offset_winners_dispatched(offset)
             else:
                 journal.offset_winners_cancelled(offset, reason=reason)

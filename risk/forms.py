@@ -13,9 +13,17 @@ class RiskConfigForm(ConstraintMessagesForm):
     class Meta:
         model = RiskConfig
         fields = (
-            "max_open_positions_global", "max_open_positions_per_symbol", "max_total_exposure_usd",
-            "max_realized_loss_usd", "queue_ttl_minutes", "loss_threshold_percent", "required_pyramids_for_timer",
-            "post_pyramids_wait_minutes", "max_winners_to_combine", "allow_partial_offset", "evaluate_on_fill",
+            "max_open_positions_global",
+            "max_open_positions_per_symbol",
+            "max_total_exposure_usd",
+            "max_realized_loss_usd",
+            "queue_ttl_minutes",
+            "loss_threshold_percent",
+            "required_pyramids_for_timer",
+            "post_pyramids_wait_minutes",
+            "max_winners_to_combine",
+            "allow_partial_offset",
+            "evaluate_on_fill",
             "evaluate_interval_seconds",
         )
         labels = {
@@ -23,9 +31,11 @@ class RiskConfigForm(ConstraintMessagesForm):
             "max_open_positions_per_symbol": "Max open positions per symbol",
             "max_total_exposure_usd": "Max total exposure (USD)",
             "max_realized_loss_usd": "Daily realised loss limit (USD)",
-            "queue_ttl_minutes": "Queue expiry (minutes)", "loss_threshold_percent": "Loss threshold %",
+            "queue_ttl_minutes": "Queue expiry (minutes)",
+            "loss_threshold_percent": "Loss threshold %",
             "required_pyramids_for_timer": "Pyramids filled before the timer starts",
-            "post_pyramids_wait_minutes": "Timer (minutes)", "max_winners_to_combine": "Winners combined at most",
+            "post_pyramids_wait_minutes": "Timer (minutes)",
+            "max_winners_to_combine": "Winners combined at most",
             "evaluate_interval_seconds": "Evaluate every (seconds)",
         }
 
@@ -34,7 +44,8 @@ class RiskConfigForm(ConstraintMessagesForm):
         rules = self.instance.priority_rules or {}
         for rule in PRIORITY_RULES:
             self.fields[f"rule_{rule}"] = forms.BooleanField(
-                required=False, initial=rules.get(rule, True), label=PRIORITY_RULE_LABELS[rule])
+                required=False, initial=rules.get(rule, True), label=PRIORITY_RULE_LABELS[rule]
+            )
 
     def changes(self) -> dict:
         """The validated values as ``risk_config_update`` takes them."""

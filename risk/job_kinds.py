@@ -27,8 +27,10 @@ def exchange_sync_run(job: Job) -> JobOutcome:
     if not accounts:
         message = "No enabled exchange account: nothing to sync."
     elif failed:
-        errors = "; ".join(f"{account.account}: {account.error or next(s.error for s in account.symbols if s.error)}"
-                           for account in failed)
+        errors = "; ".join(
+            f"{account.account}: {account.error or next(s.error for s in account.symbols if s.error)}"
+            for account in failed
+        )
         message = f"Synced {len(accounts) - len(failed)} of {len(accounts)} account(s). Failed: {errors}"
     else:
         message = f"Synced {len(accounts)} account(s): {changed} position(s) changed."
@@ -50,20 +52,42 @@ def risk_evaluation_run(job: Job) -> JobOutcome:
         message = f"Offset executed: closing the loser, then reducing {len(result.winners)} winner(s)."
     else:
         message = f"No offset: {result.reason}."
-    return JobOutcome(ok=True, message=message, result=dict(EvaluationSerializer(evaluation_body(result, job.user)).data))
+    return JobOutcome(
+        ok=True, message=message, result=dict(EvaluationSerializer(evaluation_body(result, job.user)).data)
+    )
 
 
 def evaluation_body(result: Evaluation, user) -> dict:
     # Names only: by now the worker may already be closing these positions, so their figures are not
     # the ones the evaluation decided on; those are in ``result``.
     groups = user_groups_by_id(user=user, ids=result.ineligible)  # every group evaluated, loser and winners too
-    winners = [{"id": group_id, "symbol": groups[group_id].symbol, "side": groups[group_id].side,
-                "quantity": quantity, "profit_usd": profit} for group_id, quantity, profit in result.winners]
-    positions = [{"id": group_id, "symbol": groups[group_id].symbol, "side": groups[group_id].side,
-                  "eligible": why is None, "reason": why} for group_id, why in result.ineligible.items()]
+    winners = [
+        {
+            "id": group_id,
+            "symbol": groups[group_id].symbol,
+            "side": groups[group_id].side,
+            "quantity": quantity,
+            "profit_usd": profit,
+        }
+        for group_id, quantity, profit in result.winners
+    ]
+    positions = [
+        {
+            "id": group_id,
+            "symbol": groups[group_id].symbol,
+            "side": groups[group_id].side,
+            "eligible": why is None,
+            "reason": why,
+        }
+        for group_id, why in result.ineligible.items()
+    ]
     return {
-        "executed": result.executed, "reason": result.reason,
+        "executed": result.executed,
+        "reason": result.reason,
         "loser": loser_body(groups[result.loser_id], result.required_usd) if result.loser_id else None,
-        "winners": winners, "required_usd": result.required_usd, "covered_usd": result.covered_usd,
-        "timer_events": result.timer_events, "positions": positions,
+        "winners": winners,
+        "required_usd": result.required_usd,
+        "covered_usd": result.covered_usd,
+        "timer_events": result.timer_events,
+        "positions": positions,
     }

@@ -21,8 +21,9 @@ class EvaluatedLoserSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     timeframe = serializers.IntegerField()
     side = serializers.CharField()
-    required_usd = money(help_text="The loss the winners must pay for: the loser's unrealised loss, as a positive "
-                                    "number.")
+    required_usd = money(
+        help_text="The loss the winners must pay for: the loser's unrealised loss, as a positive number."
+    )
 
 
 class EvaluatedWinnerSerializer(serializers.Serializer):
@@ -48,8 +49,9 @@ class EvaluationSerializer(serializers.Serializer):
 
     executed = serializers.BooleanField(help_text="Loser and winner closes were dispatched to the worker.")
     reason = serializers.CharField()
-    loser = EvaluatedLoserSerializer(allow_null=True, help_text="The position closed (or waiting to be) as the loser; "
-                                     "null when none was eligible.")
+    loser = EvaluatedLoserSerializer(
+        allow_null=True, help_text="The position closed (or waiting to be) as the loser; null when none was eligible."
+    )
     winners = EvaluatedWinnerSerializer(many=True)
     required_usd = money()
     covered_usd = money()
@@ -80,5 +82,11 @@ class ExchangeSyncSerializer(serializers.Serializer):
 
 def loser_body(group: PositionGroup, required_usd) -> dict:
     """The loser as the status and the evaluation report it."""
-    return {"id": group.pk, "exchange": group.exchange, "symbol": group.symbol, "timeframe": group.timeframe,
-            "side": group.side, "required_usd": required_usd}
+    return {
+        "id": group.pk,
+        "exchange": group.exchange,
+        "symbol": group.symbol,
+        "timeframe": group.timeframe,
+        "side": group.side,
+        "required_usd": required_usd,
+    }

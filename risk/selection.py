@@ -78,8 +78,15 @@ def select_loser(candidates: list[Candidate], threshold_percent: Decimal) -> Can
 
 
 def select_winners(candidates: list[Candidate], *, loser_id, limit: int) -> list[Candidate]:
-    winners = [c for c in candidates if c.id != loser_id and c.unrealized_pnl_usd > 0 and c.status in LOSER_STATUSES
-               and c.held_quantity > 0 and c.usd_rate is not None]
+    winners = [
+        c
+        for c in candidates
+        if c.id != loser_id
+        and c.unrealized_pnl_usd > 0
+        and c.status in LOSER_STATUSES
+        and c.held_quantity > 0
+        and c.usd_rate is not None
+    ]
     return sorted(winners, key=lambda c: (-c.unrealized_pnl_usd, c.created_at))[:limit]
 
 
@@ -107,8 +114,11 @@ class OffsetPlan:
 
 def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
     """How much of each winner to close to pay for the loser's loss."""
-    closing_fee = (loser.held_quantity * loser.current_price * loser.taker_fee_percent / 100 * loser.usd_rate
-                   if loser.current_price is not None and loser.usd_rate is not None else ZERO)
+    closing_fee = (
+        loser.held_quantity * loser.current_price * loser.taker_fee_percent / 100 * loser.usd_rate
+        if loser.current_price is not None and loser.usd_rate is not None
+        else ZERO
+    )
     required = abs(loser.unrealized_pnl_usd) + closing_fee
     needed = required
     closes = []
@@ -117,16 +127,23 @@ def plan_offset(loser: Candidate, winners: list[Candidate]) -> OffsetPlan:
             break
         if winner.current_price is None or winner.average_entry is None or winner.usd_rate is None:
             continue
-        per_unit = (winner.current_price - winner.average_entry if winner.side == Side.LONG
-                    else winner.average_entry - winner.current_price)
+        per_unit = (
+            winner.current_price - winner.average_entry
+            if winner.side == Side.LONG
+            else winner.average_entry - winner.current_price
+        )
         per_unit -= winner.current_price * winner.taker_fee_percent / 100
         per_unit *= winner.usd_rate  # USD per unit sold
         if per_unit <= 0:
             continue
         take = min(winner.unrealized_pnl_usd, needed)
         quantity = round_to_step(take / per_unit, winner.step_size, up=True)
-        floor = max(winner.min_qty, round_to_step(winner.min_notional / winner.current_price, winner.step_size, up=True)
-                    if winner.min_notional else ZERO)
+        floor = max(
+            winner.min_qty,
+            round_to_step(winner.min_notional / winner.current_price, winner.step_size, up=True)
+            if winner.min_notional
+            else ZERO,
+        )
         quantity = max(quantity, floor)
         quantity = min(quantity, round_to_step(winner.held_quantity, winner.step_size))
         if quantity <= 0 or quantity < floor:

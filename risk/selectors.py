@@ -46,22 +46,31 @@ def filled_pyramid_counts(groups: list[PositionGroup]) -> dict:
     return counts
 
 
-def risk_candidate(group: PositionGroup, risk: RiskConfig, filled_pyramids: int, *,
-                   timer_expired: bool | None = None) -> Candidate:
+def risk_candidate(
+    group: PositionGroup, risk: RiskConfig, filled_pyramids: int, *, timer_expired: bool | None = None
+) -> Candidate:
     """The group as the pure selection sees it; ``timer_expired`` defaults to the stored ``risk_eligible``."""
     return Candidate(
-        id=group.pk, side=group.side, status=group.status,
-        unrealized_pnl_usd=group.unrealized_pnl_usd * (group.quote_usd_rate or 0), usd_rate=group.quote_usd_rate,
-        unrealized_pnl_percent=group.unrealized_pnl_percent, created_at=group.created_at, blocked=group.risk_blocked,
+        id=group.pk,
+        side=group.side,
+        status=group.status,
+        unrealized_pnl_usd=group.unrealized_pnl_usd * (group.quote_usd_rate or 0),
+        usd_rate=group.quote_usd_rate,
+        unrealized_pnl_percent=group.unrealized_pnl_percent,
+        created_at=group.created_at,
+        blocked=group.risk_blocked,
         skip_once=group.risk_skip_once,
         pyramids_complete=pyramids_complete(group, risk.required_pyramids_for_timer, filled_pyramids),
         timer_expired=group.risk_eligible if timer_expired is None else timer_expired,
-        held_quantity=group.total_filled_quantity, average_entry=group.weighted_avg_entry,
+        held_quantity=group.total_filled_quantity,
+        average_entry=group.weighted_avg_entry,
         current_price=group.current_price,
     )
 
 
-def with_market_precision(winners: list[Candidate], groups_by_id: dict, *, loaded_only: bool = False) -> list[Candidate]:
+def with_market_precision(
+    winners: list[Candidate], groups_by_id: dict, *, loaded_only: bool = False
+) -> list[Candidate]:
     """Winners with their market's lot size and minimums (``loaded_only``: from market lists this server
     already holds, never downloading one: for web requests).
 
@@ -82,9 +91,15 @@ def with_market_precision(winners: list[Candidate], groups_by_id: dict, *, loade
             connectors[account_id] = connector_for_account(accounts[account_id])
         connector = connectors[account_id]
         market = connector.loaded_market(group.symbol) if loaded_only else connector.market(group.symbol)
-        enriched.append(replace(winner, step_size=market.step_size, min_qty=market.min_qty,
-                                min_notional=market.min_notional,
-                                taker_fee_percent=accounts[account_id].taker_fee_percent))
+        enriched.append(
+            replace(
+                winner,
+                step_size=market.step_size,
+                min_qty=market.min_qty,
+                min_notional=market.min_notional,
+                taker_fee_percent=accounts[account_id].taker_fee_percent,
+            )
+        )
     return enriched
 
 
@@ -135,7 +150,8 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
     risk = risk_config_of(user)
     groups = list(
         PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
-        .select_related("exchange_account").order_by("pk")
+        .select_related("exchange_account")
+        .order_by("pk")
     )
     filled = filled_pyramid_counts(groups)
     threshold = risk.loss_threshold_percent
@@ -146,8 +162,11 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
         event, expired = None, group.risk_eligible
         if group.status in EVALUATED_STATUSES:  # the evaluation steps these timers before it selects
             step = timer_step(
-                TimerState(group.risk_timer_start, group.risk_timer_expires, group.risk_eligible), now=now,
-                pyramids_complete=complete, loss_percent=group.unrealized_pnl_percent, threshold_percent=threshold,
+                TimerState(group.risk_timer_start, group.risk_timer_expires, group.risk_eligible),
+                now=now,
+                pyramids_complete=complete,
+                loss_percent=group.unrealized_pnl_percent,
+                threshold_percent=threshold,
                 wait_minutes=risk.post_pyramids_wait_minutes,
             )
             event, expired = step.event, step.state.eligible
@@ -171,12 +190,20 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
         if would_execute:
             reason = "offset would execute"
         else:  # the words of risk_evaluate's reason, so the page and the evaluation agree
-            reason = (f"winners cover {plan.covered_usd:.2f} of the {plan.required_usd:.2f} USD loss; "
-                      f"waiting (allow_partial_offset is off)")
+            reason = (
+                f"winners cover {plan.covered_usd:.2f} of the {plan.required_usd:.2f} USD loss; "
+                f"waiting (allow_partial_offset is off)"
+            )
     return RiskStatus(
-        risk=risk, realized_loss_today_usd=realized_loss_today_usd(user), positions=positions,
-        loser=by_id[loser.id] if loser else None, plan=plan, winners=previews, would_execute=would_execute,
-        reason=reason, as_of=now,
+        risk=risk,
+        realized_loss_today_usd=realized_loss_today_usd(user),
+        positions=positions,
+        loser=by_id[loser.id] if loser else None,
+        plan=plan,
+        winners=previews,
+        would_execute=would_execute,
+        reason=reason,
+        as_of=now,
     )
 
 
@@ -192,8 +219,9 @@ def risk_actions(*, user, action_types: list[str] | None = None, group_id=None) 
         actions = actions.filter(kind__in=action_types)
     if group_id is not None:
         # winner_details holds ids as text; a UUID's text cannot match anything but that UUID.
-        actions = actions.filter(Q(group_id=group_id) | Q(loser_group_id=group_id)
-                                 | Q(winner_details__icontains=str(group_id)))
+        actions = actions.filter(
+            Q(group_id=group_id) | Q(loser_group_id=group_id) | Q(winner_details__icontains=str(group_id))
+        )
     return actions
 
 
@@ -215,9 +243,14 @@ def engine_state(risk: RiskConfig) -> dict:
     if risk.engine_force_stopped:
         message = "Force-stopped: new entries are queued until you start the engine; open positions carry on."
     elif risk.engine_paused_by_loss_limit:
-        message = ("Started, but new entries stay paused by the daily loss limit (max_realized_loss_usd) until "
-                   "tomorrow, or until you raise the limit.")
+        message = (
+            "Started, but new entries stay paused by the daily loss limit (max_realized_loss_usd) until "
+            "tomorrow, or until you raise the limit."
+        )
     else:
         message = "Running: new entries open when a pool slot is free."
-    return {"engine_force_stopped": risk.engine_force_stopped,
-            "engine_paused_by_loss_limit": risk.engine_paused_by_loss_limit, "message": message}
+    return {
+        "engine_force_stopped": risk.engine_force_stopped,
+        "engine_paused_by_loss_limit": risk.engine_paused_by_loss_limit,
+        "message": message,
+    }

@@ -29,8 +29,14 @@ logger = logging.getLogger(__name__)
 
 # Changed only through their own paths: the routing's loss-limit check, the evaluation, and the
 # force-stop/force-start services below (which leave an audit row).
-RISK_CONFIG_READ_ONLY = ("user", "engine_paused_by_loss_limit", "engine_force_stopped", "paused_at",
-                         "last_evaluated_at", "updated_at")
+RISK_CONFIG_READ_ONLY = (
+    "user",
+    "engine_paused_by_loss_limit",
+    "engine_force_stopped",
+    "paused_at",
+    "last_evaluated_at",
+    "updated_at",
+)
 
 
 def _locked_risk_config(user) -> RiskConfig:
@@ -90,7 +96,6 @@ def engine_force_start(*, user, by: str = "the trader") -> RiskConfig:
         transaction.on_commit(lambda: dispatch.promote_queue(user.pk))
     logger.warning("engine force-started for user %s", user.pk)
     return risk
-
 
 
 # --- Per-position controls ---------------------------------------------------------------------------
@@ -190,8 +195,12 @@ def exchange_accounts_sync(*, user) -> list[AccountSync]:
         except ExchangeError as exc:
             result.error = str(exc)
             continue
-        symbols = (Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
-                   .order_by("symbol").values_list("symbol", flat=True).distinct())
+        symbols = (
+            Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
+            .order_by("symbol")
+            .values_list("symbol", flat=True)
+            .distinct()
+        )
         for symbol in symbols:
             synced = SymbolSync(symbol)
             try:

@@ -29,8 +29,8 @@ def dispatch_risk_evaluations_task() -> None:
     now = timezone.now()
     with_positions = PositionGroup.objects.filter(status__in=GROUP_TRADING_STATUSES).values("user_id")
     due = Q(last_evaluated_at__isnull=True) | Q(
-        last_evaluated_at__lte=now - ExpressionWrapper(F("evaluate_interval_seconds") * timedelta(seconds=1),
-                                                       output_field=DurationField())
+        last_evaluated_at__lte=now
+        - ExpressionWrapper(F("evaluate_interval_seconds") * timedelta(seconds=1), output_field=DurationField())
     )
     for user_id in RiskConfig.objects.filter(due, user_id__in=with_positions).values_list("user_id", flat=True):
         evaluate_risk_task.delay(str(user_id))

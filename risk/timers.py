@@ -27,8 +27,13 @@ class TimerStep:
 
 
 def timer_step(
-    state: TimerState, *, now: datetime, pyramids_complete: bool, loss_percent: Decimal,
-    threshold_percent: Decimal, wait_minutes: int,
+    state: TimerState,
+    *,
+    now: datetime,
+    pyramids_complete: bool,
+    loss_percent: Decimal,
+    threshold_percent: Decimal,
+    wait_minutes: int,
 ) -> TimerStep:
     conditions_met = pyramids_complete and loss_percent <= threshold_percent
     if state.started_at is None:

@@ -16,14 +16,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.views import back, error_message, partial_login_required, settings_form, settings_section
 from exchanges.connector import ExchangeError
 from risk.forms import RiskConfigForm
-from trading.models import RiskConfig
 from risk.selectors import engine_label, engine_state, risk_actions, risk_status
 from risk.services import (
-    GroupNotOpen, engine_force_start, engine_force_stop, group_block, group_skip_once, group_unblock,
+    GroupNotOpen,
+    engine_force_start,
+    engine_force_stop,
+    group_block,
+    group_skip_once,
+    group_unblock,
     risk_config_update,
 )
+from trading.models import RiskConfig
 from trading.selectors import (
-    active_groups, committed_exposure_usd, groups_of, queue_waiting, realized_pnl_today_usd, risk_config_of,
+    active_groups,
+    committed_exposure_usd,
+    groups_of,
+    queue_waiting,
+    realized_pnl_today_usd,
+    risk_config_of,
 )
 from trading.views import OVERVIEW_SECTIONS, SETTINGS_SECTIONS
 
@@ -130,8 +140,14 @@ def risk_control(request, group_id, control):
 @login_required
 @require_http_methods(["GET", "POST"])
 def risk_config_edit(request):
-    return settings_form(request, RiskConfigForm, _risk_config_save, instance=risk_config_of(request.user),
-                         title="Pool and risk settings", intro="The engine's stop and start are on the Overview page.")
+    return settings_form(
+        request,
+        RiskConfigForm,
+        _risk_config_save,
+        instance=risk_config_of(request.user),
+        title="Pool and risk settings",
+        intro="The engine's stop and start are on the Overview page.",
+    )
 
 
 def _risk_config_save(request, form):

@@ -5,7 +5,7 @@ webhook does.
 """
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 OMIT = object()  # an override that leaves the key out of the alert
 
@@ -16,7 +16,7 @@ class Exactly(dict):
 
 def now_text() -> str:
     """Now, as TradingView's ``{{timenow}}`` renders it."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def alert_body(*, user_id, **sections) -> dict:
@@ -31,10 +31,19 @@ def alert_body(*, user_id, **sections) -> dict:
         "secret": OMIT,
         "source": "tradingview",
         "timestamp": now_text(),
-        "tv": {"exchange": "BINANCE", "symbol": "BTCUSDT", "timeframe": "15", "action": "buy",
-               "market_position": "long", "market_position_size": "0.01", "prev_market_position": "flat",
-               "prev_market_position_size": "0", "entry_price": "60000.5", "close_price": "60001",
-               "order_size": "0.01"},
+        "tv": {
+            "exchange": "BINANCE",
+            "symbol": "BTCUSDT",
+            "timeframe": "15",
+            "action": "buy",
+            "market_position": "long",
+            "market_position_size": "0.01",
+            "prev_market_position": "flat",
+            "prev_market_position_size": "0",
+            "entry_price": "60000.5",
+            "close_price": "60001",
+            "order_size": "0.01",
+        },
         "strategy_info": {"trade_id": uuid.uuid4().hex, "alert_name": "BTC long", "alert_message": "entry"},
         "execution_intent": {"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
         "risk": {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None},

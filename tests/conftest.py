@@ -48,12 +48,43 @@ def trader(db):
     from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
 
     user = UserFactory(username="walkthrough")
-    ExchangeAccountFactory(user=user, exchange_id="binance", price_feed="manual", starting_balance=Decimal("100000"),
-                           maker_fee_percent=0, taker_fee_percent=0, market_slippage_percent=0)
-    call_command("paper", "market", "binance", "BTC/USDT", "--tick", "0.01", "--step", "0.001",
-                 "--min-qty", "0.001", "--min-notional", "10")
-    call_command("paper", "market", "binance", "ETH/USDT", "--tick", "0.01", "--step", "0.001",
-                 "--min-qty", "0.001", "--min-notional", "10")
+    ExchangeAccountFactory(
+        user=user,
+        exchange_id="binance",
+        price_feed="manual",
+        starting_balance=Decimal("100000"),
+        maker_fee_percent=0,
+        taker_fee_percent=0,
+        market_slippage_percent=0,
+    )
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        "BTC/USDT",
+        "--tick",
+        "0.01",
+        "--step",
+        "0.001",
+        "--min-qty",
+        "0.001",
+        "--min-notional",
+        "10",
+    )
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        "ETH/USDT",
+        "--tick",
+        "0.01",
+        "--step",
+        "0.001",
+        "--min-qty",
+        "0.001",
+        "--min-notional",
+        "10",
+    )
     DCAConfigurationFactory(user=user)  # BTC/USDT 15m, the walkthrough ladder, 1000 USD per pyramid
     DCAConfigurationFactory(user=user, pair="ETH/USDT")
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("100"))

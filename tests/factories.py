@@ -20,6 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"trader{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+
     @factory.post_generation
     def password(user, create, extracted, **kwargs):
         user.set_password(extracted or "correct-horse-battery")

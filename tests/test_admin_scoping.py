@@ -17,14 +17,33 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from exchanges.models import (
-    ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
+    ExchangeAccount,
+    PaperAccountPrice,
+    PaperBalance,
+    PaperFill,
+    PaperMarket,
+    PaperOrder,
+    PaperPrice,
 )
 from notifications.models import Notification, TelegramConfig
 from tests.factories import (
-    DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
+    DCAConfigurationFactory,
+    ExchangeAccountFactory,
+    OrderFactory,
+    PositionGroupFactory,
+    PyramidFactory,
+    UserFactory,
 )
 from trading.models import (
-    DCAConfiguration, EngineHeartbeat, JournalEntry, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
+    DCAConfiguration,
+    EngineHeartbeat,
+    JournalEntry,
+    Order,
+    PositionGroup,
+    Pyramid,
+    QueuedSignal,
+    RiskConfig,
+    Signal,
     User,
 )
 
@@ -33,18 +52,41 @@ D = Decimal
 
 # Every registered model a trader owns, with the lookup from it to its owner.
 OWNED = {
-    User: "pk", TokenProxy: "user", DCAConfiguration: "user", PositionGroup: "user", Pyramid: "group__user",
-    Order: "group__user", Signal: "user", QueuedSignal: "user", RiskConfig: "user", JournalEntry: "user",
-    TelegramConfig: "user", Notification: "user", ExchangeAccount: "user", PaperAccountPrice: "account__user",
-    PaperBalance: "account__user", PaperOrder: "account__user", PaperFill: "order__account__user",
+    User: "pk",
+    TokenProxy: "user",
+    DCAConfiguration: "user",
+    PositionGroup: "user",
+    Pyramid: "group__user",
+    Order: "group__user",
+    Signal: "user",
+    QueuedSignal: "user",
+    RiskConfig: "user",
+    JournalEntry: "user",
+    TelegramConfig: "user",
+    Notification: "user",
+    ExchangeAccount: "user",
+    PaperAccountPrice: "account__user",
+    PaperBalance: "account__user",
+    PaperOrder: "account__user",
+    PaperFill: "order__account__user",
 }
 # Registered models nobody owns: the exchange's rules and shared prices, beat's schedules, groups, heartbeats.
-SHARED = {"auth.group", "trading.engineheartbeat", "exchanges.papermarket", "exchanges.paperprice",
-          "django_celery_beat.periodictask", "django_celery_beat.clockedschedule",
-          "django_celery_beat.crontabschedule", "django_celery_beat.solarschedule",
-          "django_celery_beat.intervalschedule",
-          # Operator records: unknown senders' networks and login attempts (any trader's username).
-          "trading.webhookrejectiontally", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
+SHARED = {
+    "auth.group",
+    "trading.engineheartbeat",
+    "exchanges.papermarket",
+    "exchanges.paperprice",
+    "django_celery_beat.periodictask",
+    "django_celery_beat.clockedschedule",
+    "django_celery_beat.crontabschedule",
+    "django_celery_beat.solarschedule",
+    "django_celery_beat.intervalschedule",
+    # Operator records: unknown senders' networks and login attempts (any trader's username).
+    "trading.webhookrejectiontally",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+}
 
 
 def staff(username: str) -> User:
@@ -59,22 +101,52 @@ def world(user: User) -> dict:
     group = PositionGroupFactory(user=user, exchange_account=account, status="live")
     pyramid = PyramidFactory(group=group)
     order = OrderFactory(group=group, pyramid=pyramid, status="open")
-    signal = Signal.objects.create(user=user, status="queued", intent="signal", exchange="binance",
-                                   tv_symbol="ETHUSDT", symbol="ETH/USDT", timeframe=15, side="long",
-                                   entry_price=D("100"))
-    QueuedSignal.objects.create(user=user, signal=signal, exchange="binance", symbol="ETH/USDT", timeframe=15,
-                                side="long", entry_price=D("100"), expires_at=timezone.now() + timedelta(hours=1))
+    signal = Signal.objects.create(
+        user=user,
+        status="queued",
+        intent="signal",
+        exchange="binance",
+        tv_symbol="ETHUSDT",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=D("100"),
+    )
+    QueuedSignal.objects.create(
+        user=user,
+        signal=signal,
+        exchange="binance",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=D("100"),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     JournalEntry.objects.create(user=user, kind="manual_block", group=group)
     Notification.objects.create(user=user, group=group, event_type=Notification.EventType.values[0], text="hello")
     Token.objects.create(user=user)
-    paper_order = PaperOrder.objects.create(account=account, exchange_id="binance", symbol="BTC/USDT",
-                                            client_order_id=f"dce-{user.username}", side="buy", order_type="limit",
-                                            price=D("99"), amount=D("1"), filled=D("1"), status="closed")
+    paper_order = PaperOrder.objects.create(
+        account=account,
+        exchange_id="binance",
+        symbol="BTC/USDT",
+        client_order_id=f"dce-{user.username}",
+        side="buy",
+        order_type="limit",
+        price=D("99"),
+        amount=D("1"),
+        filled=D("1"),
+        status="closed",
+    )
     PaperFill.objects.create(order=paper_order, price=D("99"), amount=D("1"))
     PaperBalance.objects.create(account=account, asset="BTC", free=D("1"))
     PaperAccountPrice.objects.create(account=account, symbol="BTC/USDT", price=D("99"))
-    return {"user": user, "account": account, "dca_config": DCAConfigurationFactory(user=user), "group": group,
-            "order": order}
+    return {
+        "user": user,
+        "account": account,
+        "dca_config": DCAConfigurationFactory(user=user),
+        "group": group,
+        "order": order,
+    }
 
 
 @pytest.fixture
@@ -141,10 +213,20 @@ def test_another_staff_members_record_cannot_be_opened_nor_changed(client, a, b,
 def test_a_staff_member_cannot_give_their_account_to_someone_else(client, a, b):
     account = a["account"]
     client.force_login(a["user"])
-    form = {"exchange_id": "binance", "label": "renamed", "mode": "paper", "is_enabled": "on", "price_feed": "manual",
-            "maker_fee_percent": "0.1", "taker_fee_percent": "0.1", "partial_fill_ratio": "1",
-            "market_slippage_percent": "0.05", "starting_balance": "10000", "synthetic_seed": "42",
-            "user": str(b["user"].pk)}
+    form = {
+        "exchange_id": "binance",
+        "label": "renamed",
+        "mode": "paper",
+        "is_enabled": "on",
+        "price_feed": "manual",
+        "maker_fee_percent": "0.1",
+        "taker_fee_percent": "0.1",
+        "partial_fill_ratio": "1",
+        "market_slippage_percent": "0.05",
+        "starting_balance": "10000",
+        "synthetic_seed": "42",
+        "user": str(b["user"].pk),
+    }
 
     page = client.get(change_url(account)).content.decode()
     response = client.post(change_url(account), form)
@@ -205,8 +287,15 @@ def test_only_staff_reach_admin(client, a):
 
 def test_shared_paper_state_stays_with_the_model_permissions(client, a):
     """Markets and shared prices are nobody's: a staff member with the permissions sees them all."""
-    PaperMarket.objects.create(exchange_id="binance", symbol="BTC/USDT", market_id="BTCUSDT", base="BTC", quote="USDT",
-                               tick_size=D("0.01"), step_size=D("0.001"))
+    PaperMarket.objects.create(
+        exchange_id="binance",
+        symbol="BTC/USDT",
+        market_id="BTCUSDT",
+        base="BTC",
+        quote="USDT",
+        tick_size=D("0.01"),
+        step_size=D("0.001"),
+    )
     PaperPrice.objects.create(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
     client.force_login(a["user"])
 

@@ -13,16 +13,20 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def lint_imports(contract_id: str) -> subprocess.CompletedProcess:
-    command = ([str(LINT_IMPORTS)] if LINT_IMPORTS.exists()
-               else [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"])
+    command = (
+        [str(LINT_IMPORTS)]
+        if LINT_IMPORTS.exists()
+        else [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"]
+    )
     # --no-cache: no .import_linter_cache directory in the tree; the graph of ~200 modules builds in ~1 s.
-    return subprocess.run([*command, "--no-cache", "--contract", contract_id], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [*command, "--no-cache", "--contract", contract_id], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def broken_arrows(result: subprocess.CompletedProcess) -> str:
     output = result.stdout + result.stderr
-    return output[output.find("Broken contracts"):] if "Broken contracts" in output else output
+    return output[output.find("Broken contracts") :] if "Broken contracts" in output else output
 
 
 def test_apps_import_only_the_layers_below_them():
@@ -52,7 +56,11 @@ def test_every_task_a_dispatch_module_sends_is_registered():
     from jobs import dispatch as jobs_dispatch
     from trading.services import dispatch as trading_dispatch
 
-    names = {value for module in (trading_dispatch, exchanges_dispatch, jobs_dispatch)
-             for value in vars(module).values() if isinstance(value, str) and value.endswith("_task")}
+    names = {
+        value
+        for module in (trading_dispatch, exchanges_dispatch, jobs_dispatch)
+        for value in vars(module).values()
+        if isinstance(value, str) and value.endswith("_task")
+    }
     assert len(names) == 8
     assert names <= set(current_app.tasks), names - set(current_app.tasks)

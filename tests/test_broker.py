@@ -12,8 +12,13 @@ def test_a_consumer_polling_while_messages_are_written_receives_every_message_wh
     # empty file and died with JSONDecodeError (the worker of `make run`, 14 s after start).
     folder = tmp_path / "queue"
     folder.mkdir()
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "control_folder": str(tmp_path),
-               "store_processed": False, "polling_interval": 0.001}
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(tmp_path),
+        "store_processed": False,
+        "polling_interval": 0.001,
+    }
     sent = 1500
     body = {"padding": "x" * 20_000}  # large enough that a write is not one instant
     received = []
@@ -54,8 +59,10 @@ def test_a_publisher_never_reads_an_exchange_table_half_created_by_a_declare(tmp
     for attempt in range(200):
         control = tmp_path / f"control-{attempt}"
         options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path), "control_folder": str(control)}
-        with Connection(transport=Transport, transport_options=options) as declaring, \
-                Connection(transport=Transport, transport_options=options) as publishing:
+        with (
+            Connection(transport=Transport, transport_options=options) as declaring,
+            Connection(transport=Transport, transport_options=options) as publishing,
+        ):
             binder, reader = declaring.default_channel, publishing.default_channel
             barrier, tables = threading.Barrier(2), []
 

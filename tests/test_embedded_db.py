@@ -31,8 +31,14 @@ def embedded_env(var_dir: Path) -> dict:
 
 
 def manage(var_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=embedded_env(var_dir),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=embedded_env(var_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -80,9 +86,14 @@ print(json.dumps({"bought": bought, "sold": sold, "balances": balances}))
 
 
 def test_a_fresh_cluster_from_the_wheel_migrates_and_matches_crossing_orders_to_exact_decimals(embedded):
-    result = subprocess.run([sys.executable, "-c", MATCHING_SCRIPT], cwd=ROOT,
-                            env={**embedded_env(embedded), "DJANGO_SETTINGS_MODULE": "config.settings"},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", MATCHING_SCRIPT],
+        cwd=ROOT,
+        env={**embedded_env(embedded), "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
@@ -141,11 +152,25 @@ def test_a_crashed_run_is_recovered_whether_its_server_died_or_is_still_up(tmp_p
 
 
 def test_sqlite_and_a_production_without_database_url_refuse_to_start_with_the_way_out(tmp_path):
-    sqlite = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
-                            env={**embedded_env(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"})
-    production = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
-                                env={**embedded_env(tmp_path), "DJANGO_ENV": "production", "SECRET_KEY": "x" * 50,
-                                     "FIELD_ENCRYPTION_KEYS": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="})
+    sqlite = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**embedded_env(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+    )
+    production = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            **embedded_env(tmp_path),
+            "DJANGO_ENV": "production",
+            "SECRET_KEY": "x" * 50,
+            "FIELD_ENCRYPTION_KEYS": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+        },
+    )
 
     assert sqlite.returncode != 0
     assert "only PostgreSQL is supported" in sqlite.stderr and "DATABASE_URL=postgres://" in sqlite.stderr
@@ -162,14 +187,23 @@ def test_a_folder_too_deep_for_a_unix_socket_listens_on_loopback_only(tmp_path):
     try:
         params = cluster.connect_kwargs("postgres")
         assert params["host"] == "127.0.0.1" and params["password"]
-        listening = {c.laddr.ip for c in psutil.Process(cluster.postmaster()["pid"]).net_connections("inet")
-                     if c.status == psutil.CONN_LISTEN}
+        listening = {
+            c.laddr.ip
+            for c in psutil.Process(cluster.postmaster()["pid"]).net_connections("inet")
+            if c.status == psutil.CONN_LISTEN
+        }
         assert listening == {"127.0.0.1"}
         import psycopg2
 
         with pytest.raises(psycopg2.OperationalError, match="password"):
-            psycopg2.connect(host="127.0.0.1", port=params["port"], user="postgres", dbname="postgres",
-                             password="wrong", connect_timeout=5).close()
+            psycopg2.connect(
+                host="127.0.0.1",
+                port=params["port"],
+                user="postgres",
+                dbname="postgres",
+                password="wrong",
+                connect_timeout=5,
+            ).close()
     finally:
         cluster.stop()
 

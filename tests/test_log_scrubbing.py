@@ -42,8 +42,14 @@ def test_a_logged_traceback_keeps_the_exchange_and_path_but_not_the_key_or_signa
     with ExchangeDown() as exchange:
         # When a process with the project's settings logs each failure with its chained traceback
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)}
-        result = subprocess.run([sys.executable, "-m", "tests.log_probe", str(exchange.port)], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.log_probe", str(exchange.port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     # Then the log holds neither HTX's access key nor any request signature...
     assert result.returncode == 0, result.stderr
@@ -75,25 +81,40 @@ def test_a_celery_worker_logs_a_failed_task_without_the_key_or_signature(tmp_pat
     assert f"127.0.0.1:{exchange.port}/v1/account/accounts?***" in text
 
 
-@pytest.mark.parametrize(("logged", "kept", "hidden"), [
-    # Telegram: the bot token is part of every Bot API URL, and of urllib3's error text about it.
-    ("POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage failed",
-     "https://api.telegram.org/bot***/sendMessage", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
-    ("Max retries exceeded with url: /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
-     "with url: /bot***/sendMessage", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
-    # Exchange request headers, as ccxt's verbose mode and dict reprs print them.
-    ("{'X-MBX-APIKEY': 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A'}",
-     "'X-MBX-APIKEY': '***'", "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"),
-    ("X-BAPI-API-KEY: XXXXXXXXXXbybitkey\nX-BAPI-SIGN: 5f1e2d", "X-BAPI-API-KEY: ***", "XXXXXXXXXXbybitkey"),
-    ("OK-ACCESS-PASSPHRASE: my pass", "OK-ACCESS-PASSPHRASE: ***", "my"),
-    ("params {'apiKey': 'k-123', 'api_key': 'k-456'}", "'api_key': '***'", "k-123"),
-    # The webhook secret, in a TradingView body.
-    ('body {"user_id": "6f1c", "secret": "Zq8w_webhook_secret_value", "tv": {}}', '"secret": "***"',
-     "Zq8w_webhook_secret_value"),
-    ("rotated webhook_secret='Zq8w_old_secret_value' for trader7", "webhook_secret='***'", "Zq8w_old_secret_value"),
-    # A password in a connection URL.
-    ("Error connecting to redis://:hunter2@10.1.2.3:6379/0", "redis://:***@10.1.2.3:6379/0", "hunter2"),
-])
+@pytest.mark.parametrize(
+    ("logged", "kept", "hidden"),
+    [
+        # Telegram: the bot token is part of every Bot API URL, and of urllib3's error text about it.
+        (
+            "POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage failed",
+            "https://api.telegram.org/bot***/sendMessage",
+            "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
+        (
+            "Max retries exceeded with url: /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+            "with url: /bot***/sendMessage",
+            "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
+        # Exchange request headers, as ccxt's verbose mode and dict reprs print them.
+        (
+            "{'X-MBX-APIKEY': 'vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A'}",
+            "'X-MBX-APIKEY': '***'",
+            "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+        ),
+        ("X-BAPI-API-KEY: XXXXXXXXXXbybitkey\nX-BAPI-SIGN: 5f1e2d", "X-BAPI-API-KEY: ***", "XXXXXXXXXXbybitkey"),
+        ("OK-ACCESS-PASSPHRASE: my pass", "OK-ACCESS-PASSPHRASE: ***", "my"),
+        ("params {'apiKey': 'k-123', 'api_key': 'k-456'}", "'api_key': '***'", "k-123"),
+        # The webhook secret, in a TradingView body.
+        (
+            'body {"user_id": "6f1c", "secret": "Zq8w_webhook_secret_value", "tv": {}}',
+            '"secret": "***"',
+            "Zq8w_webhook_secret_value",
+        ),
+        ("rotated webhook_secret='Zq8w_old_secret_value' for trader7", "webhook_secret='***'", "Zq8w_old_secret_value"),
+        # A password in a connection URL.
+        ("Error connecting to redis://:hunter2@10.1.2.3:6379/0", "redis://:***@10.1.2.3:6379/0", "hunter2"),
+    ],
+)
 def test_the_filter_masks_credentials_wherever_they_stand(logged, kept, hidden):
     from config.log_filters import ScrubSecrets
 
@@ -108,7 +129,9 @@ def test_the_filter_masks_credentials_wherever_they_stand(logged, kept, hidden):
 def test_ordinary_engine_lines_are_left_alone():
     from config.log_filters import ScrubSecrets
 
-    line = "signal 41 routed: opened BTC/USDT long 15m (signal_id=41, design=per_leg) GET /api/v1/positions/?status=open"
+    line = (
+        "signal 41 routed: opened BTC/USDT long 15m (signal_id=41, design=per_leg) GET /api/v1/positions/?status=open"
+    )
     record = logging.LogRecord("engine", logging.INFO, __file__, 1, line, None, None)
 
     ScrubSecrets().filter(record)

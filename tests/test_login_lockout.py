@@ -98,16 +98,19 @@ def test_behind_a_trusted_proxy_the_lockout_is_per_forwarded_client(settings):
     proxy = Client(REMOTE_ADDR="10.0.0.5")
 
     # When one client behind it guesses until locked out
-    answers = guess(proxy, "/accounts/login/", trader.username, LIMIT,
-                    HTTP_X_FORWARDED_FOR="203.0.113.66")
+    answers = guess(proxy, "/accounts/login/", trader.username, LIMIT, HTTP_X_FORWARDED_FOR="203.0.113.66")
 
     # Then that client is locked out, and the trader reaching the same proxy from elsewhere is not
     assert answers[-1] == 429
     assert access_attempts().get(username=trader.username).ip_address == "203.0.113.66"
-    assert log_in(proxy, "/accounts/login/", trader.username, PASSWORD,
-                  HTTP_X_FORWARDED_FOR="203.0.113.66").status_code == 429
-    assert log_in(proxy, "/accounts/login/", trader.username, PASSWORD,
-                  HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 302
+    assert (
+        log_in(proxy, "/accounts/login/", trader.username, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.66").status_code
+        == 429
+    )
+    assert (
+        log_in(proxy, "/accounts/login/", trader.username, PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code
+        == 302
+    )
 
 
 def test_a_made_up_forwarded_for_header_buys_no_fresh_attempts():
@@ -115,24 +118,31 @@ def test_a_made_up_forwarded_for_header_buys_no_fresh_attempts():
     trader = UserFactory()
     attacker = Client(REMOTE_ADDR="203.0.113.66")
 
-    answers = [log_in(attacker, "/accounts/login/", trader.username, "guess",
-                      HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code for n in range(LIMIT)]
+    answers = [
+        log_in(attacker, "/accounts/login/", trader.username, "guess", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code
+        for n in range(LIMIT)
+    ]
 
     assert answers[-1] == 429
-    assert log_in(attacker, "/accounts/login/", trader.username, PASSWORD,
-                  HTTP_X_FORWARDED_FOR="192.0.2.200").status_code == 429
+    assert (
+        log_in(attacker, "/accounts/login/", trader.username, PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.200").status_code
+        == 429
+    )
 
 
 def test_the_token_endpoint_refuses_a_locked_out_username_with_429(settings):
     # Given a trader locked out from an address on the login page
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth-token": None}}  # the lockout, not the throttle
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth-token": None},
+    }  # the lockout, not the throttle
     trader = UserFactory()
     guess(Client(REMOTE_ADDR="203.0.113.66"), "/accounts/login/", trader.username, LIMIT)
 
     # When a script asks for their token from that address, with the right password
     refused = Client(REMOTE_ADDR="203.0.113.66").post(
-        "/api/v1/auth/token/", {"username": trader.username, "password": PASSWORD}, content_type="application/json")
+        "/api/v1/auth/token/", {"username": trader.username, "password": PASSWORD}, content_type="application/json"
+    )
 
     # Then it is refused, saying why and for how long; from another address it gets the token
     assert refused.status_code == 429
@@ -140,18 +150,25 @@ def test_the_token_endpoint_refuses_a_locked_out_username_with_429(settings):
     assert int(refused["Retry-After"]) == 15 * 60
     assert not Token.objects.filter(user=trader).exists()
     granted = Client(REMOTE_ADDR="198.51.100.7").post(
-        "/api/v1/auth/token/", {"username": trader.username, "password": PASSWORD}, content_type="application/json")
+        "/api/v1/auth/token/", {"username": trader.username, "password": PASSWORD}, content_type="application/json"
+    )
     assert granted.status_code == 200 and granted.json()["token"] == Token.objects.get(user=trader).key
 
 
 def test_wrong_passwords_on_the_token_endpoint_count_towards_the_lockout(settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth-token": None}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth-token": None},
+    }
     trader = UserFactory()
     script = Client(REMOTE_ADDR="203.0.113.66")
 
-    answers = [script.post("/api/v1/auth/token/", {"username": trader.username, "password": "guess"},
-                           content_type="application/json").status_code for _ in range(LIMIT)]
+    answers = [
+        script.post(
+            "/api/v1/auth/token/", {"username": trader.username, "password": "guess"}, content_type="application/json"
+        ).status_code
+        for _ in range(LIMIT)
+    ]
 
     assert answers == [400] * (LIMIT - 1) + [429]
     assert log_in(script, "/accounts/login/", trader.username, PASSWORD).status_code == 429
@@ -159,7 +176,8 @@ def test_wrong_passwords_on_the_token_endpoint_count_towards_the_lockout(setting
 
 def test_an_overlong_username_is_a_400_at_the_field_not_a_server_error():
     answer = Client(REMOTE_ADDR="203.0.113.66").post(
-        "/api/v1/auth/token/", {"username": "x" * 300, "password": "guess"}, content_type="application/json")
+        "/api/v1/auth/token/", {"username": "x" * 300, "password": "guess"}, content_type="application/json"
+    )
 
     assert answer.status_code == 400
     assert "username" in answer.json()

@@ -11,9 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # A GET through Django's own stack (middleware included) as the proxy forwards an HTTPS request.
-ASK = ("import django; django.setup(); from django.test import Client; "
-       "answer = Client().get('/accounts/login/', HTTP_X_FORWARDED_PROTO='https'); "
-       "print(answer.status_code); print(answer.headers.get('Strict-Transport-Security'))")
+ASK = (
+    "import django; django.setup(); from django.test import Client; "
+    "answer = Client().get('/accounts/login/', HTTP_X_FORWARDED_PROTO='https'); "
+    "print(answer.status_code); print(answer.headers.get('Strict-Transport-Security'))"
+)
 
 
 def answer_headers(env_overrides: dict, tmp_path) -> list[str]:
@@ -40,8 +42,9 @@ def test_behind_a_tls_proxy_browsers_are_told_to_use_https_for_a_year(tmp_path):
 
 
 def test_hsts_lifetime_and_subdomains_are_settings(tmp_path):
-    assert answer_headers({"SECURE_PROXY_SSL": "1", "SECURE_HSTS_SECONDS": "600", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1"},
-                          tmp_path) == ["200", "max-age=600; includeSubDomains"]
+    assert answer_headers(
+        {"SECURE_PROXY_SSL": "1", "SECURE_HSTS_SECONDS": "600", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1"}, tmp_path
+    ) == ["200", "max-age=600; includeSubDomains"]
 
 
 def test_without_a_tls_proxy_no_hsts_is_sent(tmp_path):

@@ -9,11 +9,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_django(env_overrides: dict, tmp_path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "REDIS_URL")
+    }
     env.update({"VAR_DIR": str(tmp_path), **env_overrides})
-    code = ("import django; django.setup(); from django.conf import settings; "
-            "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['HOST'], "
-            "settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT)")
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['HOST'], "
+        "settings.CELERY_BROKER_URL, settings.CELERY_BROKER_TRANSPORT)"
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
@@ -29,8 +35,12 @@ def test_development_defaults_to_the_embedded_postgresql_and_a_serverless_broker
 
     assert result.returncode == 0, result.stderr
     # The socket of the embedded server under VAR_DIR (config/embedded_db.py), whether or not it is up yet.
-    assert result.stdout.split() == ["django.db.backends.postgresql", str(tmp_path / "postgres"), "filesystem://",
-                                     "config.broker:Transport"]
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        str(tmp_path / "postgres"),
+        "filesystem://",
+        "config.broker:Transport",
+    ]
     assert (tmp_path / "secret_key").exists() and (tmp_path / "fernet.key").exists()
     assert oct((tmp_path / "fernet.key").stat().st_mode)[-3:] == "600"
 

@@ -10,11 +10,19 @@ from rest_framework.authtoken.models import TokenProxy
 from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS
 from trading.models import (
-    DCAConfiguration, EngineHeartbeat, JournalEntry, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
-    User, WebhookRejectionTally,
+    DCAConfiguration,
+    EngineHeartbeat,
+    JournalEntry,
+    Order,
+    PositionGroup,
+    Pyramid,
+    QueuedSignal,
+    RiskConfig,
+    Signal,
+    User,
+    WebhookRejectionTally,
 )
 from trading.services.users import user_rotate_webhook_secret
-
 
 # Fields that would let a staff member raise their own rights: a superuser's to give.
 PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")
@@ -25,7 +33,18 @@ class EngineUserAdmin(OwnedAdmin, UserAdmin):
     list_display = ("username", "email", "is_staff", "webhook_url")
     readonly_fields = ("webhook_url", "webhook_secret")
     fieldsets = UserAdmin.fieldsets + (
-        ("Webhook", {"fields": ("webhook_url", "webhook_secret", "replay_window_seconds", "dedupe_window_seconds", "time_zone")}),
+        (
+            "Webhook",
+            {
+                "fields": (
+                    "webhook_url",
+                    "webhook_secret",
+                    "replay_window_seconds",
+                    "dedupe_window_seconds",
+                    "time_zone",
+                )
+            },
+        ),
     )
     actions = ["rotate_webhook_secret"]
     owner = "pk"  # a user owns themselves: a non-superuser staff member sees only their own user
@@ -42,7 +61,8 @@ class EngineUserAdmin(OwnedAdmin, UserAdmin):
         for user in queryset:
             user_rotate_webhook_secret(user=user)
         self.message_user(
-            request, f"Rotated the webhook secret of {queryset.count()} user(s); update their TradingView alerts.",
+            request,
+            f"Rotated the webhook secret of {queryset.count()} user(s); update their TradingView alerts.",
             messages.WARNING,
         )
 
@@ -63,8 +83,23 @@ class DCAConfigurationAdmin(OwnedAdmin):
     search_fields = ("pair", "exchange", "user__username")
     fieldsets = (
         (None, {"fields": ("user", "exchange", "pair", "timeframe", "is_active")}),
-        ("DCA ladder", {"fields": ("levels", "pyramid_levels", "max_pyramids", "capital_usd", "use_signal_size", "entry_order_type")}),
-        ("Take-profit", {"fields": ("tp_mode", "tp_aggregate_percent", "pyramid_tp_percents", "tp_from_planned_price")}),
+        (
+            "DCA ladder",
+            {
+                "fields": (
+                    "levels",
+                    "pyramid_levels",
+                    "max_pyramids",
+                    "capital_usd",
+                    "use_signal_size",
+                    "entry_order_type",
+                )
+            },
+        ),
+        (
+            "Take-profit",
+            {"fields": ("tp_mode", "tp_aggregate_percent", "pyramid_tp_percents", "tp_from_planned_price")},
+        ),
         ("Protection", {"fields": ("stop_loss_percent", "max_slippage_percent", "slippage_action")}),
     )
 
@@ -84,8 +119,19 @@ class PyramidInline(admin.TabularInline):
 @admin.register(PositionGroup)
 class PositionGroupAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_display = (
-        "symbol", "exchange", "timeframe", "side", "status", "pyramid_count", "filled_dca_legs", "total_dca_legs",
-        "weighted_avg_entry", "unrealized_pnl_usd", "realized_pnl_usd", "user", "created_at",
+        "symbol",
+        "exchange",
+        "timeframe",
+        "side",
+        "status",
+        "pyramid_count",
+        "filled_dca_legs",
+        "total_dca_legs",
+        "weighted_avg_entry",
+        "unrealized_pnl_usd",
+        "realized_pnl_usd",
+        "user",
+        "created_at",
     )
     list_filter = ("status", "side", "exchange", "tp_mode", "risk_blocked")
     search_fields = ("symbol", "user__username", "id")
@@ -105,8 +151,18 @@ class PyramidAdmin(OwnedAdmin, ReadOnlyAdmin):
 class OrderAdmin(OwnedAdmin, ReadOnlyAdmin):
     owner = "group__user"
     list_display = (
-        "client_order_id", "symbol", "role", "leg_index", "side", "order_type", "price", "quantity", "status",
-        "filled_quantity", "avg_fill_price", "created_at",
+        "client_order_id",
+        "symbol",
+        "role",
+        "leg_index",
+        "side",
+        "order_type",
+        "price",
+        "quantity",
+        "status",
+        "filled_quantity",
+        "avg_fill_price",
+        "created_at",
     )
     list_filter = ("status", "role", "side", "order_type", "exit_reason")
     search_fields = ("client_order_id", "exchange_order_id", "symbol", "group__id")
@@ -115,7 +171,19 @@ class OrderAdmin(OwnedAdmin, ReadOnlyAdmin):
 
 @admin.register(Signal)
 class SignalAdmin(OwnedAdmin, ReadOnlyAdmin):
-    list_display = ("received_at", "user", "intent", "exchange", "tv_symbol", "timeframe", "side", "status", "http_status", "reason", "client_ip")
+    list_display = (
+        "received_at",
+        "user",
+        "intent",
+        "exchange",
+        "tv_symbol",
+        "timeframe",
+        "side",
+        "status",
+        "http_status",
+        "reason",
+        "client_ip",
+    )
     list_filter = ("status", "intent", "http_status", "exchange")
     search_fields = ("tv_symbol", "symbol", "reason", "user__username", "id", "client_ip")
     date_hierarchy = "received_at"
@@ -123,7 +191,18 @@ class SignalAdmin(OwnedAdmin, ReadOnlyAdmin):
 
 @admin.register(QueuedSignal)
 class QueuedSignalAdmin(OwnedAdmin, ReadOnlyAdmin):
-    list_display = ("symbol", "exchange", "timeframe", "side", "entry_price", "status", "replacement_count", "queued_at", "expires_at", "user")
+    list_display = (
+        "symbol",
+        "exchange",
+        "timeframe",
+        "side",
+        "entry_price",
+        "status",
+        "replacement_count",
+        "queued_at",
+        "expires_at",
+        "user",
+    )
     list_filter = ("status", "exchange", "side", "is_pyramid_continuation")
     search_fields = ("symbol", "user__username")
 
@@ -147,25 +226,58 @@ class WebhookRejectionTallyAdmin(ReadOnlyAdmin):
 class RiskConfigAdmin(OwnedAdmin):
     formfield_overrides = PLAIN_NUMBERS
     list_display = (
-        "user", "max_open_positions_global", "max_open_positions_per_symbol", "max_total_exposure_usd",
-        "max_realized_loss_usd", "engine_force_stopped", "engine_paused_by_loss_limit",
+        "user",
+        "max_open_positions_global",
+        "max_open_positions_per_symbol",
+        "max_total_exposure_usd",
+        "max_realized_loss_usd",
+        "engine_force_stopped",
+        "engine_paused_by_loss_limit",
     )
     list_filter = ("engine_force_stopped", "engine_paused_by_loss_limit")
     search_fields = ("user__username",)
     readonly_fields = ("paused_at", "last_evaluated_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("user",)}),
-        ("Execution pool", {"fields": (
-            "max_open_positions_global", "max_open_positions_per_symbol", "max_total_exposure_usd",
-            "max_realized_loss_usd", "queue_ttl_minutes", "priority_rules",
-        )}),
-        ("Risk engine", {"fields": (
-            "loss_threshold_percent", "required_pyramids_for_timer", "post_pyramids_wait_minutes",
-            "max_winners_to_combine", "allow_partial_offset", "evaluate_on_fill", "evaluate_interval_seconds",
-        )}),
-        ("Engine state", {"fields": (
-            "engine_force_stopped", "engine_paused_by_loss_limit", "paused_at", "last_evaluated_at", "updated_at",
-        )}),
+        (
+            "Execution pool",
+            {
+                "fields": (
+                    "max_open_positions_global",
+                    "max_open_positions_per_symbol",
+                    "max_total_exposure_usd",
+                    "max_realized_loss_usd",
+                    "queue_ttl_minutes",
+                    "priority_rules",
+                )
+            },
+        ),
+        (
+            "Risk engine",
+            {
+                "fields": (
+                    "loss_threshold_percent",
+                    "required_pyramids_for_timer",
+                    "post_pyramids_wait_minutes",
+                    "max_winners_to_combine",
+                    "allow_partial_offset",
+                    "evaluate_on_fill",
+                    "evaluate_interval_seconds",
+                )
+            },
+        ),
+        (
+            "Engine state",
+            {
+                "fields": (
+                    "engine_force_stopped",
+                    "engine_paused_by_loss_limit",
+                    "paused_at",
+                    "last_evaluated_at",
+                    "updated_at",
+                )
+            },
+        ),
     )
 
     def has_add_permission(self, request):
@@ -174,8 +286,16 @@ class RiskConfigAdmin(OwnedAdmin):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(OwnedAdmin, ReadOnlyAdmin):
-    list_display = ("created_at", "user", "kind", "group", "exit_reason", "quantity_closed", "realized_pnl_usd",
-                    "summary")
+    list_display = (
+        "created_at",
+        "user",
+        "kind",
+        "group",
+        "exit_reason",
+        "quantity_closed",
+        "realized_pnl_usd",
+        "summary",
+    )
     list_filter = ("kind", "exit_reason")
     search_fields = ("user__username", "group__symbol", "details")
     date_hierarchy = "created_at"

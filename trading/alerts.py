@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from trading.vocabulary import Side
 from trading.intents import Derivation, IntentUnclear, derive_intent
+from trading.vocabulary import Side
 
 # "auto" (the Settings template's default) derives one of the others from the strategy's own
 # position change (``trading.intents``); the others are stated by the trader.
@@ -401,11 +401,12 @@ def _position_side(direction: str | None) -> str | None:
     return {"buy": "long", "long": "long", "sell": "short", "short": "short"}.get(direction or "")
 
 
-
 _T = TypeVar("_T")
 
-def _parsed(errors: _Errors, section: dict | None, loc: tuple, parse: Callable[[Any], _T],
-            error_type: str) -> _T | None:
+
+def _parsed(
+    errors: _Errors, section: dict | None, loc: tuple, parse: Callable[[Any], _T], error_type: str
+) -> _T | None:
     """A required field that ``parse`` reads (a ValueError's message is the field's error)."""
     value = _raw(section, loc[-1])
     if loc in errors.reported:
@@ -426,6 +427,7 @@ def _validated(value: _T | None) -> _T:
     if value is None:
         raise AssertionError("a validated alert field is None without a reported error")
     return value
+
 
 def alert_side(*, intent: str, intent_side: str, market_position: str, prev_market_position: str) -> str:
     """The position side an alert is about (README "Signals to orders").
@@ -531,13 +533,34 @@ def parse_alert(
     if execution is not None:
         intent = _string(errors, execution, ("execution_intent", "type"), required=True, lower=True, choices=INTENTS)
         # auto reads the side from the strategy's position; a stated one is still checked.
-        intent_side = _string(errors, execution, ("execution_intent", "side"), required=intent != AUTO, lower=True,
-                              choices=(*INTENT_SIDES, "") if intent == AUTO else INTENT_SIDES)
-        position_size_type = _string(errors, execution, ("execution_intent", "position_size_type"), lower=True,
-                                     choices=(*POSITION_SIZE_TYPES, ""), default=DEFAULT_POSITION_SIZE_TYPE)
+        intent_side = _string(
+            errors,
+            execution,
+            ("execution_intent", "side"),
+            required=intent != AUTO,
+            lower=True,
+            choices=(*INTENT_SIDES, "") if intent == AUTO else INTENT_SIDES,
+        )
+        position_size_type = _string(
+            errors,
+            execution,
+            ("execution_intent", "position_size_type"),
+            lower=True,
+            choices=(*POSITION_SIZE_TYPES, ""),
+            default=DEFAULT_POSITION_SIZE_TYPE,
+        )
         position_size_type = position_size_type or DEFAULT_POSITION_SIZE_TYPE
-        precision_mode = _string(errors, execution, ("execution_intent", "precision_mode"), lower=True,
-                                 choices=(*PRECISION_MODES, ""), default="auto") or "auto"
+        precision_mode = (
+            _string(
+                errors,
+                execution,
+                ("execution_intent", "precision_mode"),
+                lower=True,
+                choices=(*PRECISION_MODES, ""),
+                default="auto",
+            )
+            or "auto"
+        )
 
     risk = _section(errors, data, "risk", required=False)
     max_slippage_percent = _decimal(errors, risk, ("risk", "max_slippage_percent"), at_most=Decimal(100))
@@ -545,15 +568,19 @@ def parse_alert(
     take_profit = _decimal(errors, risk, ("risk", "take_profit"), positive=True)
 
     if intent == "reduce" and tv is not None and order_size is None and ("tv", "order_size") not in errors.reported:
-        errors.add(("tv", "order_size"), "A reduce alert needs tv.order_size: how much of the position to close",
-                   "missing")
+        errors.add(
+            ("tv", "order_size"), "A reduce alert needs tv.order_size: how much of the position to close", "missing"
+        )
 
     derivation = None
     if intent == AUTO and tv is not None and market_position is not None and prev_market_position is not None:
         try:
             derivation = derive_intent(
-                prev_market_position=prev_market_position, prev_market_position_size=prev_market_position_size,
-                market_position=market_position, market_position_size=market_position_size, order_size=order_size,
+                prev_market_position=prev_market_position,
+                prev_market_position_size=prev_market_position_size,
+                market_position=market_position,
+                market_position_size=market_position_size,
+                order_size=order_size,
             )
         except IntentUnclear as exc:
             if ("tv", exc.field) not in errors.reported:
@@ -566,9 +593,12 @@ def parse_alert(
         intent, order_size, position_size_type = derivation.intent, derivation.quantity, "contracts"
         side = derivation.side
     else:
-        side = alert_side(intent=_validated(intent), intent_side=_validated(intent_side),
-                          market_position=_validated(market_position),
-                          prev_market_position=_validated(prev_market_position))
+        side = alert_side(
+            intent=_validated(intent),
+            intent_side=_validated(intent_side),
+            market_position=_validated(market_position),
+            prev_market_position=_validated(prev_market_position),
+        )
     return Alert(
         user_id=_validated(user_id),
         source=_validated(source),
@@ -606,12 +636,25 @@ def parse_alert(
 DEFAULT_ALERT_RISK = {"max_slippage_percent": 0.5, "stop_loss": None, "take_profit": None}
 
 
-def alert_body(*, user_id, secret: str, timestamp: str, tv: dict, strategy_info: dict, execution_intent: dict,
-               risk: dict | None = None) -> dict:
+def alert_body(
+    *,
+    user_id,
+    secret: str,
+    timestamp: str,
+    tv: dict,
+    strategy_info: dict,
+    execution_intent: dict,
+    risk: dict | None = None,
+) -> dict:
     """An alert body in the shape ``parse_alert`` reads (README "Webhook"), its keys in the README's order."""
     return {
-        "user_id": str(user_id), "secret": secret, "source": "tradingview", "timestamp": timestamp, "tv": tv,
-        "strategy_info": strategy_info, "execution_intent": execution_intent,
+        "user_id": str(user_id),
+        "secret": secret,
+        "source": "tradingview",
+        "timestamp": timestamp,
+        "tv": tv,
+        "strategy_info": strategy_info,
+        "execution_intent": execution_intent,
         "risk": dict(DEFAULT_ALERT_RISK) if risk is None else risk,
     }
 
@@ -620,19 +663,32 @@ def alert_template(user) -> str:
     """The TradingView alert message (the payload of README "Webhook") with this trader's id and secret filled
     in and TradingView's placeholders everywhere else: what the settings page gives the trader to paste."""
     payload = alert_body(
-        user_id=user.pk, secret=user.webhook_secret, timestamp="{{timenow}}",
+        user_id=user.pk,
+        secret=user.webhook_secret,
+        timestamp="{{timenow}}",
         tv={
-            "exchange": "{{exchange}}", "symbol": "{{ticker}}", "timeframe": "{{interval}}",
-            "action": "{{strategy.order.action}}", "market_position": "{{strategy.market_position}}",
+            "exchange": "{{exchange}}",
+            "symbol": "{{ticker}}",
+            "timeframe": "{{interval}}",
+            "action": "{{strategy.order.action}}",
+            "market_position": "{{strategy.market_position}}",
             "market_position_size": "{{strategy.market_position_size}}",
             "prev_market_position": "{{strategy.prev_market_position}}",
             "prev_market_position_size": "{{strategy.prev_market_position_size}}",
-            "entry_price": "{{strategy.order.price}}", "close_price": "{{close}}",
+            "entry_price": "{{strategy.order.price}}",
+            "close_price": "{{close}}",
             "order_size": "{{strategy.order.contracts}}",
         },
-        strategy_info={"trade_id": "{{strategy.order.id}}", "alert_name": "My strategy",
-                       "alert_message": "{{strategy.order.alert_message}}"},
-        execution_intent={"type": "auto", "side": "{{strategy.order.action}}",
-                          "position_size_type": "contracts", "precision_mode": "auto"},
+        strategy_info={
+            "trade_id": "{{strategy.order.id}}",
+            "alert_name": "My strategy",
+            "alert_message": "{{strategy.order.alert_message}}",
+        },
+        execution_intent={
+            "type": "auto",
+            "side": "{{strategy.order.action}}",
+            "position_size_type": "contracts",
+            "precision_mode": "auto",
+        },
     )
     return json.dumps(payload, indent=2)

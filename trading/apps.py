@@ -6,5 +6,8 @@ class TradingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from trading import job_kinds, receivers  # noqa: F401  (background job kinds; the webhook user cache forgets saved users)
-        from trading import tasks  # noqa: F401  (registers the tasks that trading.services.dispatch looks up by name)
+        from trading import (  # noqa: F401  (background job kinds; the webhook user cache forgets saved users)
+            job_kinds,
+            receivers,
+            tasks,  # noqa: F401  (registers the tasks that trading.services.dispatch looks up by name)
+        )

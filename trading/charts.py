@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-
 # What the position chart's lines are, in the order their labels give way when the chart is too short
 # to label them all (position_chart.js): the references first, then the legs, then the take-profits.
 LINE_KINDS = ("average", "exit", "target", "stop", "leg-filled", "leg-open", "leg-cancelled", "take-profit")
@@ -174,8 +173,14 @@ def date_label(start: date, bucket: str) -> str:
     return f"{start:%b %Y}" if bucket == "month" else f"{start:%b} {start.day}"
 
 
-def pnl_chart(daily: list[tuple[date, Decimal]], *, first: date | None = None, last: date | None = None,
-              width: int = PNL_CHART_WIDTH, height: int = PNL_CHART_HEIGHT) -> PnlChart | None:
+def pnl_chart(
+    daily: list[tuple[date, Decimal]],
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    width: int = PNL_CHART_WIDTH,
+    height: int = PNL_CHART_HEIGHT,
+) -> PnlChart | None:
     """The chart of realised PnL per period with its running total, over [first, last] (default: the days
     of ``daily``); ``daily`` is (day, USD) with any number of rows per day. None when there is no day."""
     days = [day for day, _ in daily]
@@ -218,11 +223,20 @@ def pnl_chart(daily: list[tuple[date, Decimal]], *, first: date | None = None, l
         pnl, x = totals[start], left + slot * index
         end = min(_next_bucket(start, bucket) - timedelta(days=1), last)
         top_y = y_of(max(pnl, Decimal(0)))
-        periods.append(PnlPeriod(
-            start=max(start, first), end=end, pnl_usd=pnl, cumulative_usd=cumulative[index],
-            x=(x + (slot - bar) / 2).quantize(TWO_PLACES), width=bar, y=top_y, height=abs(y_of(pnl) - zero),
-            line_x=(x + slot / 2).quantize(TWO_PLACES), line_y=y_of(cumulative[index]),
-        ))
+        periods.append(
+            PnlPeriod(
+                start=max(start, first),
+                end=end,
+                pnl_usd=pnl,
+                cumulative_usd=cumulative[index],
+                x=(x + (slot - bar) / 2).quantize(TWO_PLACES),
+                width=bar,
+                y=top_y,
+                height=abs(y_of(pnl) - zero),
+                line_x=(x + slot / 2).quantize(TWO_PLACES),
+                line_y=y_of(cumulative[index]),
+            )
+        )
     value_ticks = []
     value = low
     while value <= high:
@@ -230,6 +244,15 @@ def pnl_chart(daily: list[tuple[date, Decimal]], *, first: date | None = None, l
         value += step
     every = max(1, -(-len(starts) // DATE_TICKS))  # ceiling: at most DATE_TICKS labels
     date_ticks = [Tick(periods[i].line_x, date_label(periods[i].start, bucket)) for i in range(0, len(starts), every)]
-    return PnlChart(bucket=bucket, periods=periods, zero_y=zero, value_ticks=value_ticks, date_ticks=date_ticks,
-                    total_usd=running, width=width, height=height, plot_right=width - PNL_PLOT_RIGHT,
-                    plot_bottom=height - PNL_PLOT_BOTTOM)
+    return PnlChart(
+        bucket=bucket,
+        periods=periods,
+        zero_y=zero,
+        value_ticks=value_ticks,
+        date_ticks=date_ticks,
+        total_usd=running,
+        width=width,
+        height=height,
+        plot_right=width - PNL_PLOT_RIGHT,
+        plot_bottom=height - PNL_PLOT_BOTTOM,
+    )

@@ -27,7 +27,11 @@ class LadderJSONField(forms.JSONField):
         if isinstance(value, list) and value:
             return "[\n" + ",\n".join(f"  {json.dumps(item)}" for item in value) + "\n]"
         if isinstance(value, dict) and value:
-            return "{\n" + ",\n".join(f"  {json.dumps(str(key))}: {json.dumps(item)}" for key, item in value.items()) + "\n}"
+            return (
+                "{\n"
+                + ",\n".join(f"  {json.dumps(str(key))}: {json.dumps(item)}" for key, item in value.items())
+                + "\n}"
+            )
         return super().prepare_value(value)
 
 
@@ -39,29 +43,53 @@ class DCAConfigurationForm(OwnedForm, ConstraintMessagesForm):
     class Meta:
         model = DCAConfiguration
         fields = (
-            "exchange", "pair", "timeframe", "is_active", "levels", "pyramid_levels", "max_pyramids", "capital_usd",
-            "use_signal_size", "entry_order_type", "tp_mode", "tp_aggregate_percent", "pyramid_tp_percents",
-            "tp_from_planned_price", "stop_loss_percent", "max_slippage_percent", "slippage_action",
+            "exchange",
+            "pair",
+            "timeframe",
+            "is_active",
+            "levels",
+            "pyramid_levels",
+            "max_pyramids",
+            "capital_usd",
+            "use_signal_size",
+            "entry_order_type",
+            "tp_mode",
+            "tp_aggregate_percent",
+            "pyramid_tp_percents",
+            "tp_from_planned_price",
+            "stop_loss_percent",
+            "max_slippage_percent",
+            "slippage_action",
         )
         labels = {
-            "pair": "Pair", "timeframe": "Timeframe (minutes)", "capital_usd": "Capital per pyramid (USD)",
-            "tp_mode": "Take-profit mode", "tp_aggregate_percent": "Aggregate take-profit %",
-            "pyramid_tp_percents": "Per-pyramid take-profit %", "stop_loss_percent": "Stop loss %",
-            "max_slippage_percent": "Max slippage %", "levels": "DCA levels", "pyramid_levels": "Pyramid level overrides",
-            "is_active": "Active", "use_signal_size": "Size from the alert's order_size",
+            "pair": "Pair",
+            "timeframe": "Timeframe (minutes)",
+            "capital_usd": "Capital per pyramid (USD)",
+            "tp_mode": "Take-profit mode",
+            "tp_aggregate_percent": "Aggregate take-profit %",
+            "pyramid_tp_percents": "Per-pyramid take-profit %",
+            "stop_loss_percent": "Stop loss %",
+            "max_slippage_percent": "Max slippage %",
+            "levels": "DCA levels",
+            "pyramid_levels": "Pyramid level overrides",
+            "is_active": "Active",
+            "use_signal_size": "Size from the alert's order_size",
             "tp_from_planned_price": "Take-profit from the planned price",
         }
         help_texts = {
-            "levels": 'JSON list, one object per leg; weight_percent must sum to 100. Example: '
-                      '[{"gap_percent": 0, "weight_percent": 50, "tp_percent": 2}, '
-                      '{"gap_percent": -1, "weight_percent": 50, "tp_percent": 2}]',
-            "pyramid_levels": 'Optional: another ladder for a pyramid index (1 = the second entry), e.g. '
-                              '{"1": [{"gap_percent": 0, "weight_percent": 100, "tp_percent": 1.5}]}',
-            "pyramid_tp_percents": 'For the per-pyramid aggregate mode: take-profit % per pyramid index '
-                                   '(0 = the initial entry), e.g. {"0": 2.0, "1": 1.5}',
+            "levels": "JSON list, one object per leg; weight_percent must sum to 100. Example: "
+            '[{"gap_percent": 0, "weight_percent": 50, "tp_percent": 2}, '
+            '{"gap_percent": -1, "weight_percent": 50, "tp_percent": 2}]',
+            "pyramid_levels": "Optional: another ladder for a pyramid index (1 = the second entry), e.g. "
+            '{"1": [{"gap_percent": 0, "weight_percent": 100, "tp_percent": 1.5}]}',
+            "pyramid_tp_percents": "For the per-pyramid aggregate mode: take-profit % per pyramid index "
+            '(0 = the initial entry), e.g. {"0": 2.0, "1": 1.5}',
         }
-        field_classes = {"levels": LadderJSONField, "pyramid_levels": LadderJSONField,
-                         "pyramid_tp_percents": LadderJSONField}
+        field_classes = {
+            "levels": LadderJSONField,
+            "pyramid_levels": LadderJSONField,
+            "pyramid_tp_percents": LadderJSONField,
+        }
         widgets = {
             "levels": forms.Textarea(attrs=JSON_TEXTAREA),
             "pyramid_levels": forms.Textarea(attrs={**JSON_TEXTAREA, "rows": 3}),
@@ -92,7 +120,9 @@ class TradeFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = ExchangeAccount.objects.filter(user=user).only("exchange_id", "label", "mode").order_by("exchange_id", "pk")
+        accounts = (
+            ExchangeAccount.objects.filter(user=user).only("exchange_id", "label", "mode").order_by("exchange_id", "pk")
+        )
         self.fields["account"].choices = ANY + [(account.pk, account.label or str(account)) for account in accounts]
         self.fields["symbol"].choices = ANY + [(symbol, symbol) for symbol in closed_trade_symbols(user)]
 
@@ -107,7 +137,10 @@ class TradeFilterForm(forms.Form):
         """The filters of a valid form."""
         data = self.cleaned_data
         return TradeFilters(
-            exchange_account_id=data.get("account"), symbol=data.get("symbol") or "", side=data.get("side") or "",
-            exit_reason=data.get("exit_reason") or "", closed_from=data.get("closed_from"),
+            exchange_account_id=data.get("account"),
+            symbol=data.get("symbol") or "",
+            side=data.get("side") or "",
+            exit_reason=data.get("exit_reason") or "",
+            closed_from=data.get("closed_from"),
             closed_to=data.get("closed_to"),
         )

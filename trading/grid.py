@@ -7,8 +7,8 @@ from the pyramid's entry price, the share of the pyramid's capital and the leg's
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from exchanges.numbers import round_to_step, round_to_tick
 from exchanges.enums import OrderSide
+from exchanges.numbers import round_to_step, round_to_tick
 from trading.vocabulary import Side
 
 HUNDRED = Decimal(100)
@@ -139,7 +139,9 @@ def _pyramid_index(key, max_pyramids: int, where: str, errors: list[str]) -> int
         errors.append(f"{where}: key {key!r} must be a pyramid index (0 to {max_pyramids - 1})")
         return None
     if not 0 <= index < max_pyramids:
-        errors.append(f"{where}: pyramid index {index} is outside 0 to {max_pyramids - 1} (max_pyramids is {max_pyramids})")
+        errors.append(
+            f"{where}: pyramid index {index} is outside 0 to {max_pyramids - 1} (max_pyramids is {max_pyramids})"
+        )
         return None
     return index
 
@@ -197,8 +199,9 @@ def take_profit_price(side: str, fill_price: Decimal, tp_percent: Decimal, tick:
     return round_price(OrderSide.SELL if side == Side.LONG else OrderSide.BUY, fill_price * factor, tick)
 
 
-def sellable(quantity: Decimal, *, price: Decimal | None, step: Decimal, min_qty: Decimal,
-             min_notional: Decimal) -> Decimal:
+def sellable(
+    quantity: Decimal, *, price: Decimal | None, step: Decimal, min_qty: Decimal, min_notional: Decimal
+) -> Decimal:
     """What of ``quantity`` one order can close: rounded down to the step, or zero when that is under
     the market's minimum quantity or (at ``price``) its minimum notional. Zero means dust."""
     quantity = round_to_step(max(quantity, Decimal(0)), step)
@@ -233,16 +236,27 @@ def plan_grid(
                 f"Leg {index}: order value {quantity * price} is below the exchange minimum {precision.min_notional}; "
                 f"raise capital_usd or the leg's weight."
             )
-        legs.append(PlannedLeg(
-            leg_index=index, price=price, quantity=quantity, gap_percent=level.gap_percent,
-            weight_percent=level.weight_percent, tp_percent=level.tp_percent,
-            tp_price=take_profit_price(side, price, level.tp_percent, precision.tick_size),
-        ))
+        legs.append(
+            PlannedLeg(
+                leg_index=index,
+                price=price,
+                quantity=quantity,
+                gap_percent=level.gap_percent,
+                weight_percent=level.weight_percent,
+                tp_percent=level.tp_percent,
+                tp_price=take_profit_price(side, price, level.tp_percent, precision.tick_size),
+            )
+        )
     return legs
 
 
 def capital_for_signal(
-    *, capital_usd: Decimal, use_signal_size: bool, order_size: Decimal | None, size_type: str, entry_price: Decimal,
+    *,
+    capital_usd: Decimal,
+    use_signal_size: bool,
+    order_size: Decimal | None,
+    size_type: str,
+    entry_price: Decimal,
     quote_usd_rate: Decimal = Decimal(1),
 ) -> Decimal:
     """The pyramid's capital in the market's quote currency: the config's USD converted at

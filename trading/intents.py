@@ -65,8 +65,12 @@ def _position(side: str, size: Decimal | None) -> str:
 
 
 def derive_intent(
-    *, prev_market_position: str, prev_market_position_size: Decimal | None, market_position: str,
-    market_position_size: Decimal | None, order_size: Decimal | None,
+    *,
+    prev_market_position: str,
+    prev_market_position_size: Decimal | None,
+    market_position: str,
+    market_position_size: Decimal | None,
+    order_size: Decimal | None,
 ) -> Derivation:
     """The move a strategy order made, from the strategy's position before and after it.
 
@@ -78,8 +82,14 @@ def derive_intent(
     change = f"auto: {_position(before, prev_market_position_size)} → {_position(after, market_position_size)}"
 
     if before == "flat" and after == "flat":
-        return Derivation("", "none", "", None, None,
-                          f"{change}: the strategy holds no position before or after this order, nothing to do")
+        return Derivation(
+            "",
+            "none",
+            "",
+            None,
+            None,
+            f"{change}: the strategy holds no position before or after this order, nothing to do",
+        )
     if before == "flat":
         quantity = market_position_size or order_size
         size = f" {_number(quantity)}" if quantity else ""
@@ -89,19 +99,28 @@ def derive_intent(
     if before != after:
         quantity = market_position_size
         size = f" {_number(quantity)}" if quantity else ""
-        return Derivation("reverse", "reverse", after, quantity, None,
-                          f"{change}: reverse (close the {before}, open {after}{size})")
+        return Derivation(
+            "reverse", "reverse", after, quantity, None, f"{change}: reverse (close the {before}, open {after}{size})"
+        )
 
     if prev_market_position_size is None or market_position_size is None:
         field = "prev_market_position_size" if prev_market_position_size is None else "market_position_size"
         raise IntentUnclear(
             f"execution_intent auto needs tv.{field} ({{{{strategy.{field}}}}}) to tell adding to the "
-            f"{after} from reducing it", field=field)
+            f"{after} from reducing it",
+            field=field,
+        )
     if market_position_size > prev_market_position_size:
         quantity = market_position_size - prev_market_position_size
         return Derivation("signal", "add", after, quantity, None, f"{change}: add {_number(quantity)} (a pyramid)")
     if market_position_size < prev_market_position_size:
         quantity = prev_market_position_size - market_position_size
-        return Derivation("reduce", "reduce", after, quantity, quantity / prev_market_position_size,
-                          f"{change}: reduce by {_number(quantity)}")
+        return Derivation(
+            "reduce",
+            "reduce",
+            after,
+            quantity,
+            quantity / prev_market_position_size,
+            f"{change}: reduce by {_number(quantity)}",
+        )
     return Derivation("", "none", "", None, None, f"{change}: the strategy's position did not change, nothing to do")

@@ -41,13 +41,20 @@ def queue_promote_run(job: Job) -> JobOutcome:
         message = f"{label} promoted: {signal.get_status_display().lower()}. {signal.reason}"
     elif signal.status == Signal.Status.QUEUED and force_stopped:
         # Routing leaves the signal's queueing reason as it was; say why the promote did not open it.
-        reason = ("Still queued: the engine is force-stopped. Start it (Overview page, or POST "
-                  "/api/v1/risk/force-start/) and promote again.")
+        reason = (
+            "Still queued: the engine is force-stopped. Start it (Overview page, or POST "
+            "/api/v1/risk/force-start/) and promote again."
+        )
         message = f"{label} is still queued: the engine is force-stopped. Start it and promote again."
     elif signal.status == Signal.Status.QUEUED:
         message = f"{label} is still queued: {signal.reason}"
     else:
         message = f"{label} was not opened ({signal.get_status_display().lower()}): {signal.reason}"
-    body = {"signal_id": signal.pk, "status": signal.status, "reason": reason, "queue_status": entry.status,
-            "position_group": signal.position_group_id if signal.status in OPENED else None}
+    body = {
+        "signal_id": signal.pk,
+        "status": signal.status,
+        "reason": reason,
+        "queue_status": entry.status,
+        "position_group": signal.position_group_id if signal.status in OPENED else None,
+    }
     return JobOutcome(ok=signal.status in OPENED, message=message, result=dict(QueuePromoteResultSerializer(body).data))

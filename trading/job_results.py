@@ -15,5 +15,6 @@ class QueuePromoteResultSerializer(serializers.Serializer):
     )
     reason = serializers.CharField()
     queue_status = serializers.CharField(help_text="The queue entry's status afterwards: promoted, or still queued.")
-    position_group = serializers.UUIDField(allow_null=True, help_text="The position it opened or added a pyramid "
-                                           "to; null when it opened nothing.")
+    position_group = serializers.UUIDField(
+        allow_null=True, help_text="The position it opened or added a pyramid to; null when it opened nothing."
+    )

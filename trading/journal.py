@@ -32,9 +32,14 @@ def trade_closed(group: PositionGroup, *, reason: str, quantity_closed: Decimal,
     duration."""
     invested = (group.weighted_avg_entry or 0) * quantity_closed
     return JournalEntry.objects.create(
-        user_id=group.user_id, kind=Kind.CLOSE, group=group, exit_reason=reason,
-        entry_price=group.weighted_avg_entry, exit_price=exit_value / quantity_closed if quantity_closed else None,
-        quantity_closed=quantity_closed, realized_pnl_usd=group.realized_pnl_usd,
+        user_id=group.user_id,
+        kind=Kind.CLOSE,
+        group=group,
+        exit_reason=reason,
+        entry_price=group.weighted_avg_entry,
+        exit_price=exit_value / quantity_closed if quantity_closed else None,
+        quantity_closed=quantity_closed,
+        realized_pnl_usd=group.realized_pnl_usd,
         pnl_percent=group.realized_pnl_usd / invested * 100 if invested else None,
         duration_seconds=int((timezone.now() - group.created_at).total_seconds()),
         details=_position(group),
@@ -45,11 +50,20 @@ def orphan_cancelled(account, state, order=None) -> JournalEntry:
     """Reconciliation cancelled an order of ours (``state``, the exchange's ``ExchangeOrder``) resting on
     ``account``'s exchange that the database did not know (``order`` None) or knew as cancelled/failed."""
     return JournalEntry.objects.create(
-        user_id=account.user_id, kind=Kind.ORPHAN_CANCELLED, group=order.group if order else None,
-        quantity_closed=state.amount - state.filled, exit_price=state.price,
-        details={"side": _text(state.side), "amount": _text(state.amount), "symbol": state.symbol,
-                 "price": _text(state.price), "client_order_id": state.client_order_id,
-                 "exchange": account.exchange_id, "known_as": _text(order.status) if order else None},
+        user_id=account.user_id,
+        kind=Kind.ORPHAN_CANCELLED,
+        group=order.group if order else None,
+        quantity_closed=state.amount - state.filled,
+        exit_price=state.price,
+        details={
+            "side": _text(state.side),
+            "amount": _text(state.amount),
+            "symbol": state.symbol,
+            "price": _text(state.price),
+            "client_order_id": state.client_order_id,
+            "exchange": account.exchange_id,
+            "known_as": _text(order.status) if order else None,
+        },
     )
 
 
@@ -68,31 +82,45 @@ def timer_reset(group: PositionGroup, *, pyramid_added: int | None = None) -> Jo
     """The group's risk timer started over: it recovered (the evaluation), or ``pyramid_added`` (its
     number, 1-based) was added to it."""
     if pyramid_added is not None:
-        return JournalEntry.objects.create(user_id=group.user_id, kind=Kind.TIMER_RESET, group=group,
-                                           details={"pyramid_added": pyramid_added})
+        return JournalEntry.objects.create(
+            user_id=group.user_id, kind=Kind.TIMER_RESET, group=group, details={"pyramid_added": pyramid_added}
+        )
     return _timer(group, Kind.TIMER_RESET)
 
 
 def _timer(group: PositionGroup, kind: str) -> JournalEntry:
     return JournalEntry.objects.create(
-        user_id=group.user_id, kind=kind, group=group,
-        pnl_percent=group.unrealized_pnl_percent, loser_pnl_usd=group.unrealized_pnl_usd, details=_position(group),
+        user_id=group.user_id,
+        kind=kind,
+        group=group,
+        pnl_percent=group.unrealized_pnl_percent,
+        loser_pnl_usd=group.unrealized_pnl_usd,
+        details=_position(group),
     )
 
 
 # --- Loss offsets ----------------------------------------------------------------------------------
 
 
-def offset_recorded(loser: PositionGroup, *, required_usd: Decimal, covered_usd: Decimal, winner_details: list,
-                    exit_reason: str, now) -> JournalEntry:
+def offset_recorded(
+    loser: PositionGroup, *, required_usd: Decimal, covered_usd: Decimal, winner_details: list, exit_reason: str, now
+) -> JournalEntry:
     """A loss offset was decided: ``loser`` is being closed, the winners (``winner_details``) wait for
     its close to fill (``winners_state`` waiting)."""
     return JournalEntry.objects.create(
-        user_id=loser.user_id, kind=Kind.OFFSET_LOSS, group=loser, loser_group=loser,
+        user_id=loser.user_id,
+        kind=Kind.OFFSET_LOSS,
+        group=loser,
+        loser_group=loser,
         winners_state=JournalEntry.WinnersState.WAITING,
-        loser_pnl_usd=loser.unrealized_pnl_usd, required_usd=required_usd, winner_details=winner_details,
-        exit_reason=exit_reason, entry_price=loser.weighted_avg_entry, exit_price=loser.current_price,
-        quantity_closed=loser.total_filled_quantity, pnl_percent=loser.unrealized_pnl_percent,
+        loser_pnl_usd=loser.unrealized_pnl_usd,
+        required_usd=required_usd,
+        winner_details=winner_details,
+        exit_reason=exit_reason,
+        entry_price=loser.weighted_avg_entry,
+        exit_price=loser.current_price,
+        quantity_closed=loser.total_filled_quantity,
+        pnl_percent=loser.unrealized_pnl_percent,
         duration_seconds=int((now - loser.created_at).total_seconds()),
         details={"symbol": loser.symbol, "covered_usd": _text(covered_usd)},
     )
@@ -118,7 +146,9 @@ def offset_winners_cancelled(entry: JournalEntry, *, reason: str) -> None:
 def engine_paused(user, *, loss_usd: Decimal, max_realized_loss_usd: Decimal) -> JournalEntry:
     """Today's realised loss (``loss_usd``, positive) reached the daily limit: new entries pause."""
     return JournalEntry.objects.create(
-        user=user, kind=Kind.ENGINE_PAUSED, realized_pnl_usd=-loss_usd,
+        user=user,
+        kind=Kind.ENGINE_PAUSED,
+        realized_pnl_usd=-loss_usd,
         details={"max_realized_loss_usd": _text(max_realized_loss_usd)},
     )
 
@@ -128,8 +158,9 @@ def engine_force_stopped(user, *, by: str) -> JournalEntry:
 
 
 def engine_force_started(user, *, by: str, paused_by_loss_limit: bool) -> JournalEntry:
-    return JournalEntry.objects.create(user=user, kind=Kind.FORCE_START,
-                                       details={"by": by, "paused_by_loss_limit": paused_by_loss_limit})
+    return JournalEntry.objects.create(
+        user=user, kind=Kind.FORCE_START, details={"by": by, "paused_by_loss_limit": paused_by_loss_limit}
+    )
 
 
 # --- A trader's per-position controls --------------------------------------------------------------
@@ -151,6 +182,9 @@ def group_skipped_once(group: PositionGroup) -> JournalEntry:
 
 def _control(group: PositionGroup, kind: str) -> JournalEntry:
     return JournalEntry.objects.create(
-        user_id=group.user_id, kind=kind, group=group, pnl_percent=group.unrealized_pnl_percent,
+        user_id=group.user_id,
+        kind=kind,
+        group=group,
+        pnl_percent=group.unrealized_pnl_percent,
         details={**_position(group), "exchange": group.exchange, "unrealized_pnl_usd": _text(group.unrealized_pnl_usd)},
     )

@@ -77,9 +77,11 @@ def _timer(entry, details: dict) -> str:
 
 
 def _offset(entry, details: dict) -> str:
-    return (f"Closing {details['symbol']} ({_two(entry.loser_pnl_usd)} USD); winners cover "
-            f"{_two(details['covered_usd'])} of {_two(entry.required_usd)} USD, closing fees included; they are "
-            f"reduced once the loser's close has filled." + _offset_outcome(entry, details))
+    return (
+        f"Closing {details['symbol']} ({_two(entry.loser_pnl_usd)} USD); winners cover "
+        f"{_two(details['covered_usd'])} of {_two(entry.required_usd)} USD, closing fees included; they are "
+        f"reduced once the loser's close has filled." + _offset_outcome(entry, details)
+    )
 
 
 def _offset_outcome(entry, details: dict) -> str:
@@ -92,8 +94,10 @@ def _offset_outcome(entry, details: dict) -> str:
 
 def _engine_paused(entry, details: dict) -> str:
     loss = -entry.realized_pnl_usd if entry.realized_pnl_usd is not None else None
-    return (f"Realised loss today {_two(loss)} USD reached max_realized_loss_usd "
-            f"{_two(details['max_realized_loss_usd'])}: new entries paused until tomorrow.")
+    return (
+        f"Realised loss today {_two(loss)} USD reached max_realized_loss_usd "
+        f"{_two(details['max_realized_loss_usd'])}: new entries paused until tomorrow."
+    )
 
 
 def _force_stop(entry, details: dict) -> str:
@@ -108,24 +112,32 @@ def _force_start(entry, details: dict) -> str:
 
 
 def _control(entry, details: dict) -> str:
-    return (f"{_position(details)} position on {details['exchange']} at {_two(entry.pnl_percent)}% "
-            f"({_two(details['unrealized_pnl_usd'])} USD) {CONTROL_OUTCOMES[entry.kind]}.")
+    return (
+        f"{_position(details)} position on {details['exchange']} at {_two(entry.pnl_percent)}% "
+        f"({_two(details['unrealized_pnl_usd'])} USD) {CONTROL_OUTCOMES[entry.kind]}."
+    )
 
 
 def _orphan(entry, details: dict) -> str:
-    known = (f"known to the database as {details['known_as']}" if details.get("known_as")
-             else "unknown to the database")
-    return (f"{details['side']} {details['amount']} {details['symbol']} @ {details['price']} "
-            f"({details['client_order_id']}) on {details['exchange']} was open on the exchange but {known}: "
-            f"cancelled.")
+    known = f"known to the database as {details['known_as']}" if details.get("known_as") else "unknown to the database"
+    return (
+        f"{details['side']} {details['amount']} {details['symbol']} @ {details['price']} "
+        f"({details['client_order_id']}) on {details['exchange']} was open on the exchange but {known}: "
+        f"cancelled."
+    )
 
 
 _RENDER = {
     JournalKind.CLOSE: _close,
-    JournalKind.TIMER_STARTED: _timer, JournalKind.TIMER_EXPIRED: _timer, JournalKind.TIMER_RESET: _timer,
+    JournalKind.TIMER_STARTED: _timer,
+    JournalKind.TIMER_EXPIRED: _timer,
+    JournalKind.TIMER_RESET: _timer,
     JournalKind.OFFSET_LOSS: _offset,
     JournalKind.ENGINE_PAUSED: _engine_paused,
-    JournalKind.FORCE_STOP: _force_stop, JournalKind.FORCE_START: _force_start,
-    JournalKind.MANUAL_BLOCK: _control, JournalKind.MANUAL_UNBLOCK: _control, JournalKind.MANUAL_SKIP: _control,
+    JournalKind.FORCE_STOP: _force_stop,
+    JournalKind.FORCE_START: _force_start,
+    JournalKind.MANUAL_BLOCK: _control,
+    JournalKind.MANUAL_UNBLOCK: _control,
+    JournalKind.MANUAL_SKIP: _control,
     JournalKind.ORPHAN_CANCELLED: _orphan,
 }

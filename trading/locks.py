@@ -50,10 +50,18 @@ def lock_queued_signal(entry_id) -> QueuedSignal:
 
 def lock_queued_signal_for(*, user, exchange: str, symbol: str, timeframe: int, side: str) -> QueuedSignal | None:
     """Lock 3: the waiting (``queued``) entry of this key, if any (the database allows one)."""
-    return (QueuedSignal.objects.select_for_update()
-            .filter(user=user, exchange=exchange, symbol=symbol, timeframe=timeframe, side=side,
-                    status=QueuedSignal.Status.QUEUED)
-            .first())
+    return (
+        QueuedSignal.objects.select_for_update()
+        .filter(
+            user=user,
+            exchange=exchange,
+            symbol=symbol,
+            timeframe=timeframe,
+            side=side,
+            status=QueuedSignal.Status.QUEUED,
+        )
+        .first()
+    )
 
 
 def lock_group(group_id, *, user=None, with_account: bool = False) -> PositionGroup:
@@ -69,14 +77,19 @@ def lock_group(group_id, *, user=None, with_account: bool = False) -> PositionGr
 
 def lock_active_group(*, user, exchange: str, symbol: str, timeframe: int, side: str) -> PositionGroup | None:
     """Lock 4: the one active group of this identity (the database allows at most one), if any."""
-    return (active_groups(user).filter(exchange=exchange, symbol=symbol, timeframe=timeframe, side=side)
-            .select_for_update(of=("self",)).first())
+    return (
+        active_groups(user)
+        .filter(exchange=exchange, symbol=symbol, timeframe=timeframe, side=side)
+        .select_for_update(of=("self",))
+        .first()
+    )
 
 
 def lock_user_groups(user, statuses) -> list[PositionGroup]:
     """Lock 4: every group of ``user`` in ``statuses``, in primary-key order."""
-    return list(PositionGroup.objects.select_for_update(of=("self",)).filter(user=user, status__in=statuses)
-                .order_by("pk"))
+    return list(
+        PositionGroup.objects.select_for_update(of=("self",)).filter(user=user, status__in=statuses).order_by("pk")
+    )
 
 
 def lock_group_of(order: Order) -> None:
@@ -91,14 +104,20 @@ def lock_order(order_id) -> Order:
 
 def lock_waiting_offsets(loser_group_id) -> list[JournalEntry]:
     """Lock 6: the loss offsets whose winners wait for this loser's close (``winners_state`` waiting)."""
-    return list(JournalEntry.objects.select_for_update().filter(
-        kind=JournalEntry.Kind.OFFSET_LOSS, loser_group_id=loser_group_id,
-        winners_state=JournalEntry.WinnersState.WAITING,
-    ).order_by("pk"))
+    return list(
+        JournalEntry.objects.select_for_update()
+        .filter(
+            kind=JournalEntry.Kind.OFFSET_LOSS,
+            loser_group_id=loser_group_id,
+            winners_state=JournalEntry.WinnersState.WAITING,
+        )
+        .order_by("pk")
+    )
 
 
 def lock_signals_skip_locked(signals: QuerySet, *, limit: int) -> list:
     """The ids of up to ``limit`` signals of the queryset, oldest first, locked; rows another
     transaction holds are skipped (SKIP LOCKED), not waited for."""
-    return list(signals.order_by("received_at").select_for_update(skip_locked=True)
-                .values_list("id", flat=True)[:limit])
+    return list(
+        signals.order_by("received_at").select_for_update(skip_locked=True).values_list("id", flat=True)[:limit]
+    )

@@ -13,13 +13,19 @@ from django.db.models import F, Q
 from core.fields import MONEY
 from exchanges.currency import quote_of
 from exchanges.enums import OrderSide, OrderType
-from trading.vocabulary import ExitReason, SlippageAction, Side, TakeProfitMode
 from trading import journal_text
 from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.journal_text import JournalKind, WinnersState
 from trading.states import (
-    GROUP_TERMINAL_STATUSES, GroupStatus, OrderStatus, PyramidStatus, QueuedSignalStatus, SignalStatus, choices,
+    GROUP_TERMINAL_STATUSES,
+    GroupStatus,
+    OrderStatus,
+    PyramidStatus,
+    QueuedSignalStatus,
+    SignalStatus,
+    choices,
 )
+from trading.vocabulary import ExitReason, Side, SlippageAction, TakeProfitMode
 
 
 def position_label(side: str, symbol: str, timeframe_minutes: int) -> str:
@@ -56,13 +62,21 @@ class User(AbstractUser):
 
     def clean(self) -> None:
         super().clean()
-        if (self.dedupe_window_seconds is not None and self.replay_window_seconds is not None
-                and self.dedupe_window_seconds < self.replay_window_seconds):
-            raise ValidationError({"dedupe_window_seconds": (
-                f"Must be at least the replay window ({self.replay_window_seconds} s): an alert repeated after "
-                f"{self.dedupe_window_seconds} s would still be inside the replay window and be acted on twice. "
-                f"Set it to {self.replay_window_seconds} or more, or shorten the replay window."
-            )})
+        if (
+            self.dedupe_window_seconds is not None
+            and self.replay_window_seconds is not None
+            and self.dedupe_window_seconds < self.replay_window_seconds
+        ):
+            raise ValidationError(
+                {
+                    "dedupe_window_seconds": (
+                        f"Must be at least the replay window ({self.replay_window_seconds} s): an alert repeated after "
+                        f"{self.dedupe_window_seconds} s would still be inside the replay window and be acted on "
+                        "twice. "
+                        f"Set it to {self.replay_window_seconds} or more, or shorten the replay window."
+                    )
+                }
+            )
 
     @property
     def webhook_url(self) -> str:
@@ -81,7 +95,9 @@ class DCAConfiguration(models.Model):
     pair = models.CharField(max_length=40, help_text="Unified symbol like BTC/USDT, or * for the exchange default.")
     timeframe = models.PositiveIntegerField(null=True, blank=True, help_text="Minutes; empty = any timeframe.")
     levels = models.JSONField(help_text='[{"gap_percent": 0, "weight_percent": 20, "tp_percent": 2}, …]')
-    pyramid_levels = models.JSONField(default=dict, blank=True, help_text='Overrides per pyramid index: {"1": [levels…]}')
+    pyramid_levels = models.JSONField(
+        default=dict, blank=True, help_text='Overrides per pyramid index: {"1": [levels…]}'
+    )
     tp_mode = models.CharField(max_length=20, choices=TakeProfitMode.choices, default=TakeProfitMode.PER_LEG)
     tp_aggregate_percent = models.DecimalField(**MONEY, default=0)
     pyramid_tp_percents = models.JSONField(default=dict, blank=True, help_text='{"0": 2.0, "1": 1.5}')
@@ -152,7 +168,9 @@ class DCAConfiguration(models.Model):
             except LevelsError as exc:
                 errors[field] = exc.messages
         if self.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID) and not self.tp_aggregate_percent:
-            errors["tp_aggregate_percent"] = [f"Set a positive tp_aggregate_percent for the {self.tp_mode} take-profit mode."]
+            errors["tp_aggregate_percent"] = [
+                f"Set a positive tp_aggregate_percent for the {self.tp_mode} take-profit mode."
+            ]
         if errors:
             raise ValidationError(errors)
 
@@ -182,8 +200,9 @@ class Signal(models.Model):
     dedupe_key = models.CharField(max_length=64, null=True, blank=True)
     payload = models.JSONField(null=True, blank=True, help_text="The alert as received, secret removed.")
     http_status = models.PositiveSmallIntegerField(default=202)
-    status = models.CharField(max_length=12, choices=choices(SignalStatus), default=SignalStatus.RECEIVED,
-                              db_index=True)
+    status = models.CharField(
+        max_length=12, choices=choices(SignalStatus), default=SignalStatus.RECEIVED, db_index=True
+    )
     reason = models.TextField(blank=True, help_text="Why the signal ended in its status, in plain words.")
     intent = models.CharField(max_length=10, choices=Intent.choices, blank=True)
     exchange = models.CharField(max_length=32, blank=True)
@@ -207,10 +226,12 @@ class Signal(models.Model):
             models.Index(fields=["status", "received_at"], name="signal_status_received"),
             # The signals page: a trader's accepted alerts, newest first, however many refused
             # requests their URL received; and the refused ones on their own.
-            models.Index(fields=["user", "-received_at"], condition=Q(http_status__lt=400),
-                         name="signal_user_accepted"),
-            models.Index(fields=["user", "-received_at"], condition=Q(http_status__gte=400),
-                         name="signal_user_refused"),
+            models.Index(
+                fields=["user", "-received_at"], condition=Q(http_status__lt=400), name="signal_user_accepted"
+            ),
+            models.Index(
+                fields=["user", "-received_at"], condition=Q(http_status__gte=400), name="signal_user_refused"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -280,14 +301,20 @@ class PositionGroup(models.Model):
     dust_quantity = models.DecimalField(
         **MONEY, default=0, help_text="Base asset left when the group closed, under the market's minimums to sell."
     )
-    dust_value = models.DecimalField(**MONEY, default=0, help_text="What the dust was worth when the group closed (quote).")
+    dust_value = models.DecimalField(
+        **MONEY, default=0, help_text="What the dust was worth when the group closed (quote)."
+    )
     quote_usd_rate = models.DecimalField(
-        **MONEY, null=True, blank=True, default=1,
+        **MONEY,
+        null=True,
+        blank=True,
+        default=1,
         help_text="USD per unit of the quote currency (1 for USD stablecoins; <quote>/USDT otherwise, refreshed "
-                  "with the price): the statistics above are in the quote currency, cross-position totals in USD.",
+        "with the price): the statistics above are in the quote currency, cross-position totals in USD.",
     )
     oversold_quantity = models.DecimalField(
-        **MONEY, default=0,
+        **MONEY,
+        default=0,
         help_text="Exit fills beyond what the group held: an anomaly, shown and alerted (never silently capped).",
     )
 
@@ -318,8 +345,12 @@ class PositionGroup(models.Model):
             models.CheckConstraint(condition=Q(side__in=Side.values), name="group_side_valid"),
             models.CheckConstraint(condition=Q(status__in=[s.value for s in GroupStatus]), name="group_status_valid"),
             models.CheckConstraint(condition=Q(max_pyramids__gte=1), name="group_max_pyramids_at_least_one"),
-            models.CheckConstraint(condition=Q(pyramid_count__lte=F("max_pyramids")), name="group_pyramids_within_limit"),
-            models.CheckConstraint(condition=Q(filled_dca_legs__lte=F("total_dca_legs")), name="group_filled_legs_within_total"),
+            models.CheckConstraint(
+                condition=Q(pyramid_count__lte=F("max_pyramids")), name="group_pyramids_within_limit"
+            ),
+            models.CheckConstraint(
+                condition=Q(filled_dca_legs__lte=F("total_dca_legs")), name="group_filled_legs_within_total"
+            ),
             models.CheckConstraint(condition=Q(total_filled_quantity__gte=0), name="group_quantity_not_negative"),
             models.CheckConstraint(condition=Q(base_entry_price__gt=0), name="group_entry_price_positive"),
         ]
@@ -359,12 +390,17 @@ class Pyramid(models.Model):
     status = models.CharField(max_length=20, choices=choices(PyramidStatus), default=PyramidStatus.PENDING)
     levels = models.JSONField(help_text="The ladder used for this pyramid's grid.")
     capital_usd = models.DecimalField(**MONEY)
-    sizing = models.TextField(blank=True, help_text="Where this pyramid's size came from (the configuration or "
-                                                    "the alert), in plain words.")
+    sizing = models.TextField(
+        blank=True, help_text="Where this pyramid's size came from (the configuration or the alert), in plain words."
+    )
     tp_percent = models.DecimalField(**MONEY, null=True, blank=True, help_text="Pyramid aggregate take-profit.")
     signal = models.ForeignKey(Signal, null=True, blank=True, on_delete=models.SET_NULL, related_name="pyramids")
     after_close_of = models.ForeignKey(
-        PositionGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        PositionGroup,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="A reverse: this grid is placed only once that (opposite-side) group has closed.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -405,13 +441,19 @@ class Order(models.Model):
     role = models.CharField(max_length=12, choices=Role.choices)
     leg_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Entry legs only.")
     entry_order = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="take_profits",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="take_profits",
         help_text="The entry leg a take-profit closes.",
     )
     symbol = models.CharField(max_length=40)
     side = models.CharField(max_length=4, choices=OrderSide.choices)
     order_type = models.CharField(max_length=10, choices=OrderType.choices)
-    price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Limit price; trigger price for a market leg.")
+    price = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Limit price; trigger price for a market leg."
+    )
     quantity = models.DecimalField(**MONEY)
     status = models.CharField(max_length=20, choices=choices(OrderStatus), default=OrderStatus.PENDING)
     filled_quantity = models.DecimalField(**MONEY, default=0)
@@ -419,7 +461,9 @@ class Order(models.Model):
     fee = models.DecimalField(**MONEY, default=0)
     fee_currency = models.CharField(max_length=16, blank=True)
     fee_rate = models.DecimalField(
-        **MONEY, null=True, blank=True,
+        **MONEY,
+        null=True,
+        blank=True,
         help_text="A fee paid in a third currency (BNB): its price in the quote currency when the fill was recorded.",
     )
     gap_percent = models.DecimalField(**MONEY, null=True, blank=True)
@@ -427,7 +471,9 @@ class Order(models.Model):
     tp_percent = models.DecimalField(**MONEY, null=True, blank=True)
     tp_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Planned take-profit of an entry leg.")
     exit_reason = models.CharField(max_length=20, choices=ExitReason.choices, blank=True)
-    decision_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Price when a market order was decided.")
+    decision_price = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Price when a market order was decided."
+    )
     slippage_percent = models.DecimalField(**MONEY, null=True, blank=True)
     slippage_outcome = models.CharField(max_length=10, choices=SlippageOutcome.choices, blank=True)
     client_order_id = models.CharField(max_length=36, unique=True, editable=False)
@@ -436,7 +482,9 @@ class Order(models.Model):
     unknown_polls = models.PositiveSmallIntegerField(default=0, help_text="Sync cycles the exchange did not find it.")
     submitted_at = models.DateTimeField(null=True, blank=True)
     first_filled_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the exchange first reported a fill (the statistics replay orders entries by it).",
+        null=True,
+        blank=True,
+        help_text="When the exchange first reported a fill (the statistics replay orders entries by it).",
     )
     filled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -597,8 +645,10 @@ class RiskConfig(models.Model):
     def clean(self) -> None:
         errors = {}
         rules = self.priority_rules
-        if not isinstance(rules, dict) or set(rules) - set(PRIORITY_RULES) or not all(
-            isinstance(value, bool) for value in rules.values()
+        if (
+            not isinstance(rules, dict)
+            or set(rules) - set(PRIORITY_RULES)
+            or not all(isinstance(value, bool) for value in rules.values())
         ):
             errors["priority_rules"] = [
                 "Give an object of true/false switches with these names only: " + ", ".join(PRIORITY_RULES)
@@ -630,7 +680,9 @@ class JournalEntry(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="journal_entries")
     kind = models.CharField(max_length=20, choices=JournalKind.choices)
     winners_state = models.CharField(
-        max_length=12, choices=WinnersState.choices, blank=True,
+        max_length=12,
+        choices=WinnersState.choices,
+        blank=True,
         help_text="Loss offsets: the winners are reduced only once the loser's close has filled.",
     )
     group = models.ForeignKey(
@@ -652,7 +704,8 @@ class JournalEntry(models.Model):
     pnl_percent = models.DecimalField(**MONEY, null=True, blank=True)
     duration_seconds = models.PositiveBigIntegerField(null=True, blank=True)
     details = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text="What the wording needs beyond the columns (symbol, side, who, …); numbers as strings.",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

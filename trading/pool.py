@@ -6,6 +6,7 @@ The pool decides whether a new entry may open now; the queue ranks the entries t
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
 from trading.vocabulary import Side
 
 ZERO = Decimal(0)
@@ -35,8 +36,9 @@ class SlotDecision:
     loss_limit_hit: bool = False
 
 
-def slot_decision(limits: PoolLimits, usage: PoolUsage, *, new_exposure_usd: Decimal, symbol: str,
-                  opens_position: bool = True) -> SlotDecision:
+def slot_decision(
+    limits: PoolLimits, usage: PoolUsage, *, new_exposure_usd: Decimal, symbol: str, opens_position: bool = True
+) -> SlotDecision:
     """May an entry committing ``new_exposure_usd`` go ahead? ``opens_position`` False for a pyramid."""
     if limits.force_stopped:
         return SlotDecision(False, "the engine is force-stopped (start it again on the dashboard)")
@@ -50,7 +52,11 @@ def slot_decision(limits: PoolLimits, usage: PoolUsage, *, new_exposure_usd: Dec
     if opens_position and usage.open_positions >= limits.max_open_positions_global:
         return SlotDecision(False, f"all {limits.max_open_positions_global} position slots are in use")
     if opens_position and usage.open_on_symbol >= limits.max_open_positions_per_symbol:
-        return SlotDecision(False, f"{usage.open_on_symbol} position(s) already open on {symbol} (limit {limits.max_open_positions_per_symbol})")
+        return SlotDecision(
+            False,
+            f"{usage.open_on_symbol} position(s) already open on {symbol} "
+            f"(limit {limits.max_open_positions_per_symbol})",
+        )
     if usage.exposure_usd + new_exposure_usd > limits.max_total_exposure_usd:
         return SlotDecision(
             False,

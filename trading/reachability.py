@@ -7,8 +7,10 @@ TradingView sends webhooks only to public addresses, on port 443 for ``https`` o
 import ipaddress
 from urllib.parse import urlsplit
 
-FIX = ("set PUBLIC_BASE_URL to the public https address your reverse proxy answers on "
-       "(docs/deployment.md: nginx with TLS in front of the engine)")
+FIX = (
+    "set PUBLIC_BASE_URL to the public https address your reverse proxy answers on "
+    "(docs/deployment.md: nginx with TLS in front of the engine)"
+)
 
 
 def webhook_url_problems(url: str) -> list[str]:

@@ -43,15 +43,18 @@ def dca_configs_of(user) -> QuerySet[DCAConfiguration]:
 
 def dca_configuration_clash(config: DCAConfiguration) -> str | None:
     """The message for an existing configuration of the same user, exchange, pair and timeframe, if any."""
-    others = DCAConfiguration.objects.filter(user_id=config.user_id, exchange=config.exchange, pair=config.pair,
-                                             timeframe=config.timeframe)
+    others = DCAConfiguration.objects.filter(
+        user_id=config.user_id, exchange=config.exchange, pair=config.pair, timeframe=config.timeframe
+    )
     if config.pk is not None:
         others = others.exclude(pk=config.pk)
     existing = others.first()
     if existing is None:
         return None
-    return (f"You already have a DCA configuration for {existing} (id {existing.pk}): edit that one, "
-            f"or pick another exchange, pair or timeframe.")
+    return (
+        f"You already have a DCA configuration for {existing} (id {existing.pk}): edit that one, "
+        f"or pick another exchange, pair or timeframe."
+    )
 
 
 def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCAConfiguration | None:
@@ -60,15 +63,19 @@ def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCACo
     candidates = DCAConfiguration.objects.filter(
         user=user, exchange=exchange, is_active=True, pair__in=[*pairs, "*"]
     ).filter(Q(timeframe=timeframe) | Q(timeframe__isnull=True))
-    ranked = sorted(candidates, key=lambda c: (c.pair == "*", c.timeframe is None, pairs.index(c.pair) if c.pair in pairs else 0))
+    ranked = sorted(
+        candidates, key=lambda c: (c.pair == "*", c.timeframe is None, pairs.index(c.pair) if c.pair in pairs else 0)
+    )
     return ranked[0] if ranked else None
 
 
 def committed_exposure_usd(user) -> Decimal:
     """Capital the user's active groups have committed: the capital of each of their live pyramids."""
-    total = Pyramid.objects.filter(group__in=active_groups(user)).exclude(status=Pyramid.Status.FAILED).aggregate(
-        total=Sum("capital_usd")
-    )["total"]
+    total = (
+        Pyramid.objects.filter(group__in=active_groups(user))
+        .exclude(status=Pyramid.Status.FAILED)
+        .aggregate(total=Sum("capital_usd"))["total"]
+    )
     return total or Decimal(0)
 
 
@@ -92,8 +99,10 @@ def realized_pnl_by_day(user, *, days: int) -> list[tuple[date, Decimal]]:
     first = timezone.now().astimezone(zone).date() - timedelta(days=days - 1)
     rows = (
         PositionGroup.objects.filter(user=user, closed_at__gte=datetime.combine(first, time(0), tzinfo=zone))
-        .annotate(day=TruncDate("closed_at", tzinfo=zone)).values("day")
-        .annotate(total=_REALIZED_USD).order_by("day")
+        .annotate(day=TruncDate("closed_at", tzinfo=zone))
+        .values("day")
+        .annotate(total=_REALIZED_USD)
+        .order_by("day")
     )
     totals = {row["day"]: row["total"] for row in rows}
     return [(day, totals.get(day) or Decimal(0)) for day in (first + timedelta(days=n) for n in range(days))]
@@ -106,8 +115,9 @@ def realized_loss_today_usd(user) -> Decimal:
 
 def orders_to_cancel(group: PositionGroup) -> QuerySet[Order]:
     """Entry and take-profit orders of a group that may still rest on (or reach) the exchange."""
-    return (group.orders.filter(role__in=[Order.Role.ENTRY, Order.Role.TAKE_PROFIT], status__in=ORDER_MAY_STILL_FILL)
-            .order_by("created_at"))
+    return group.orders.filter(
+        role__in=[Order.Role.ENTRY, Order.Role.TAKE_PROFIT], status__in=ORDER_MAY_STILL_FILL
+    ).order_by("created_at")
 
 
 def symbols_to_sync(account=None) -> list[tuple[int, str]]:
@@ -135,9 +145,11 @@ def webhook_user(pk: uuid.UUID) -> User | None:
     cached = _webhook_users.get(pk)
     if cached is not None and cached[1] > now:
         return cached[0]
-    user = User.objects.only("id", "webhook_secret", "replay_window_seconds", "dedupe_window_seconds").filter(
-        pk=pk, is_active=True
-    ).first()
+    user = (
+        User.objects.only("id", "webhook_secret", "replay_window_seconds", "dedupe_window_seconds")
+        .filter(pk=pk, is_active=True)
+        .first()
+    )
     if len(_webhook_users) >= WEBHOOK_USER_CACHE_SIZE:
         _webhook_users.clear()
     _webhook_users[pk] = (user, now + WEBHOOK_USER_CACHE_SECONDS)
@@ -154,17 +166,26 @@ def positions_queryset(user) -> QuerySet[PositionGroup]:
     return (
         PositionGroup.objects.filter(user=user)
         .prefetch_related(
-            Prefetch("pyramids", queryset=Pyramid.objects.order_by("index").prefetch_related(
-                Prefetch("orders", queryset=ordered_orders)
-            )),
+            Prefetch(
+                "pyramids",
+                queryset=Pyramid.objects.order_by("index").prefetch_related(
+                    Prefetch("orders", queryset=ordered_orders)
+                ),
+            ),
             Prefetch("orders", queryset=ordered_orders.filter(pyramid__isnull=True), to_attr="prefetched_exit_orders"),
         )
         .order_by("-created_at")
     )
 
 
-def positions_of(user, *, statuses: list[str] | None = None, exchange: str = "", symbol: str = "",
-                 filters: "TradeFilters | None" = None) -> QuerySet[PositionGroup]:
+def positions_of(
+    user,
+    *,
+    statuses: list[str] | None = None,
+    exchange: str = "",
+    symbol: str = "",
+    filters: "TradeFilters | None" = None,
+) -> QuerySet[PositionGroup]:
     """The user's groups as ``positions_queryset`` gives them, narrowed to ``statuses`` (None: any), an exchange
     id, a symbol (case-insensitive) and the trade history's ``filters``; an empty value filters nothing."""
     groups = positions_queryset(user)
@@ -177,8 +198,9 @@ def positions_of(user, *, statuses: list[str] | None = None, exchange: str = "",
     return groups_filtered(groups, user, filters) if filters is not None else groups
 
 
-def orders_of(user, *, statuses: list[str] | None = None, roles: list[str] | None = None, symbol: str = "",
-              group_id=None) -> QuerySet[Order]:
+def orders_of(
+    user, *, statuses: list[str] | None = None, roles: list[str] | None = None, symbol: str = "", group_id=None
+) -> QuerySet[Order]:
     """Every order placed for the user, newest first, narrowed to ``statuses``, ``roles`` (None: any), a symbol
     (case-insensitive) and one group's orders."""
     orders = Order.objects.filter(group__user=user).order_by("-created_at")
@@ -334,8 +356,12 @@ def closed_trades(user, filters: TradeFilters = NO_FILTERS) -> QuerySet[Position
         groups_filtered(groups, user, filters)
         .select_related("exchange_account")
         # The ladder snapshot is not shown, and the account's keys must not be decrypted for every row.
-        .defer("config_snapshot", "exchange_account__api_key", "exchange_account__api_secret",
-               "exchange_account__api_password")
+        .defer(
+            "config_snapshot",
+            "exchange_account__api_key",
+            "exchange_account__api_secret",
+            "exchange_account__api_password",
+        )
         .annotate(
             entry_quantity=Sum("orders__filled_quantity", filter=_FILLED_ENTRIES, output_field=_QUANTITY),
             entry_value=Sum(_FILL_VALUE, filter=_FILLED_ENTRIES, output_field=_VALUE),
@@ -368,12 +394,21 @@ def closed_trades_totals(user, filters: TradeFilters) -> TradeTotals:
     groups = groups_filtered(PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED), user, filters)
     priced = Q(quote_usd_rate__isnull=False)
     totals = groups.aggregate(
-        count=Count("pk"), won=Count("pk", filter=Q(realized_pnl_usd__gt=0)),
-        lost=Count("pk", filter=Q(realized_pnl_usd__lt=0)), realized=_REALIZED_USD,
-        fees=Sum(F("fees_usd") * F("quote_usd_rate"), filter=priced), unpriced=Count("pk", filter=~priced),
+        count=Count("pk"),
+        won=Count("pk", filter=Q(realized_pnl_usd__gt=0)),
+        lost=Count("pk", filter=Q(realized_pnl_usd__lt=0)),
+        realized=_REALIZED_USD,
+        fees=Sum(F("fees_usd") * F("quote_usd_rate"), filter=priced),
+        unpriced=Count("pk", filter=~priced),
     )
-    return TradeTotals(totals["count"], totals["won"], totals["lost"], totals["realized"] or Decimal(0),
-                       totals["fees"] or Decimal(0), totals["unpriced"])
+    return TradeTotals(
+        totals["count"],
+        totals["won"],
+        totals["lost"],
+        totals["realized"] or Decimal(0),
+        totals["fees"] or Decimal(0),
+        totals["unpriced"],
+    )
 
 
 def closed_trades_pnl_by_day(user, filters: TradeFilters) -> list[tuple[date, Decimal]]:
@@ -381,12 +416,20 @@ def closed_trades_pnl_by_day(user, filters: TradeFilters) -> list[tuple[date, De
     first; days without a close are left out (the chart fills them)."""
     zone = ZoneInfo(user.time_zone or "UTC")
     groups = groups_filtered(PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED), user, filters)
-    rows = (groups.annotate(day=TruncDate("closed_at", tzinfo=zone)).values("day")
-            .annotate(total=_REALIZED_USD).order_by("day"))
+    rows = (
+        groups.annotate(day=TruncDate("closed_at", tzinfo=zone))
+        .values("day")
+        .annotate(total=_REALIZED_USD)
+        .order_by("day")
+    )
     return [(row["day"], row["total"] or Decimal(0)) for row in rows]
 
 
 def closed_trade_symbols(user) -> list[str]:
     """The symbols the trader has closed trades on, for the history's symbol filter."""
-    return list(PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED).order_by("symbol")
-                .values_list("symbol", flat=True).distinct())
+    return list(
+        PositionGroup.objects.filter(user=user, status=GroupStatus.CLOSED)
+        .order_by("symbol")
+        .values_list("symbol", flat=True)
+        .distinct()
+    )

@@ -38,24 +38,43 @@ def amount_text(value: Decimal, currency: str) -> str:
 
 
 def pyramid_sizing(
-    *, capital_usd: Decimal, use_signal_size: bool, order_size: Decimal | None, size_type: str,
-    entry_price: Decimal, quote_usd_rate: Decimal, base: str, quote: str,
+    *,
+    capital_usd: Decimal,
+    use_signal_size: bool,
+    order_size: Decimal | None,
+    size_type: str,
+    entry_price: Decimal,
+    quote_usd_rate: Decimal,
+    base: str,
+    quote: str,
 ) -> Sizing:
     """The pyramid's capital (as ``capital_for_signal``) and where it came from."""
-    capital = capital_for_signal(capital_usd=capital_usd, use_signal_size=use_signal_size, order_size=order_size,
-                                 size_type=size_type, entry_price=entry_price, quote_usd_rate=quote_usd_rate)
+    capital = capital_for_signal(
+        capital_usd=capital_usd,
+        use_signal_size=use_signal_size,
+        order_size=order_size,
+        size_type=size_type,
+        entry_price=entry_price,
+        quote_usd_rate=quote_usd_rate,
+    )
     has_size = order_size is not None and order_size > 0
     alert_size = ""
     if order_size is not None and has_size:
         alert_size = amount_text(order_size, quote) if size_type == "quote" else f"{order_size.normalize():f} {base}"
     if use_signal_size and has_size:
         return Sizing(capital, True, f"{alert_size} from the alert (use_signal_size on)")
-    configured = amount_text(capital_usd, quote) if is_usd(quote) else (
-        f"{amount_text(capital_usd, 'USD')} ({amount_text(capital, quote)})")
+    configured = (
+        amount_text(capital_usd, quote)
+        if is_usd(quote)
+        else (f"{amount_text(capital_usd, 'USD')} ({amount_text(capital, quote)})")
+    )
     configured = f"{configured} per pyramid from the configuration"
     if has_size:
-        return Sizing(capital, False, f"{configured}; the alert's {alert_size} was not used — turn on "
-                                      f"use_signal_size to follow the strategy")
+        return Sizing(
+            capital,
+            False,
+            f"{configured}; the alert's {alert_size} was not used — turn on use_signal_size to follow the strategy",
+        )
     if use_signal_size:
         return Sizing(capital, False, f"{configured}: use_signal_size is on, but the alert carries no order size")
     return Sizing(capital, False, f"{configured} (the alert carries no order size)")

@@ -109,8 +109,9 @@ PYRAMID_MOVES: dict[PyramidStatus, frozenset[PyramidStatus]] = {
 
 SIGNAL_MOVES: dict[SignalStatus, frozenset[SignalStatus]] = {
     # Routing ends every received signal in one status (queued included).
-    S.RECEIVED: frozenset({S.OPENED, S.PYRAMIDED, S.EXITED, S.REDUCED, S.REVERSED, S.QUEUED, S.IGNORED,
-                           S.REJECTED, S.FAILED}),
+    S.RECEIVED: frozenset(
+        {S.OPENED, S.PYRAMIDED, S.EXITED, S.REDUCED, S.REVERSED, S.QUEUED, S.IGNORED, S.REJECTED, S.FAILED}
+    ),
     # Only entries (and reverses) queue: promotion routes them again; replaced, dropped, cancelled or
     # expired they are ignored.
     S.QUEUED: frozenset({S.OPENED, S.PYRAMIDED, S.REVERSED, S.IGNORED, S.REJECTED, S.FAILED}),

@@ -12,6 +12,7 @@ realised cost when it is paid.
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+
 from trading.vocabulary import Side
 
 ZERO = Decimal(0)
@@ -59,12 +60,18 @@ def replay(side: str, fills: list[FillEvent]) -> PositionStats:
     average: Decimal | None = None
     ordered = sorted(enumerate(fills), key=lambda item: (item[1].at is None, item[1].at or 0, item[0]))
     for _, fill in ordered:
-        fee_usd = fill.fee_cost if fill.fee_cost is not None else (fill.fee * fill.price if fill.fee_in_base else fill.fee)
+        fee_usd = (
+            fill.fee_cost if fill.fee_cost is not None else (fill.fee * fill.price if fill.fee_in_base else fill.fee)
+        )
         fees += fee_usd
         realized -= fee_usd
         if fill.is_entry:
             received = fill.quantity - (fill.fee if fill.fee_in_base else ZERO)
-            average = fill.price if average is None or not held else (average * held + fill.price * received) / (held + received)
+            average = (
+                fill.price
+                if average is None or not held
+                else (average * held + fill.price * received) / (held + received)
+            )
             held += received
             bought += fill.quantity
         else:

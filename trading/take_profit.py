@@ -5,6 +5,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+
 from exchanges.enums import OrderSide
 from trading.vocabulary import Side
 
@@ -55,8 +56,15 @@ class ExitTrigger:
 
 
 def position_exit_trigger(
-    *, side: str, tp_mode: str, price: Decimal | None, average: Decimal | None, held: Decimal,
-    tp_aggregate_percent: Decimal, stop_loss_percent: Decimal | None, stop_loss_price: Decimal | None,
+    *,
+    side: str,
+    tp_mode: str,
+    price: Decimal | None,
+    average: Decimal | None,
+    held: Decimal,
+    tp_aggregate_percent: Decimal,
+    stop_loss_percent: Decimal | None,
+    stop_loss_price: Decimal | None,
 ) -> ExitTrigger | None:
     """Whether the whole position must close now. A stop is checked before a take-profit."""
     if price is None or average is None or held <= 0:
@@ -89,7 +97,10 @@ def pyramids_to_close(side: str, price: Decimal | None, pyramids: list[PyramidHo
     if price is None:
         return []
     return [
-        p.index for p in pyramids
-        if p.held > 0 and p.average is not None and p.tp_percent > 0
+        p.index
+        for p in pyramids
+        if p.held > 0
+        and p.average is not None
+        and p.tp_percent > 0
         and target_reached(side, price, aggregate_target(side, p.average, p.tp_percent))
     ]

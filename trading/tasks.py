@@ -11,6 +11,7 @@ from trading.services.heartbeat import heartbeat_record
 
 logger = logging.getLogger(__name__)
 
+
 def exchange_backoff(exc: Exception, retries: int) -> float:
     """1, 2, 4 s, or longer when the exchange said how long to wait (HTTP 429/418 Retry-After):
     retrying inside a ban only meets the ban again (and Binance lengthens a ban that is ignored)."""
@@ -57,8 +58,11 @@ def place_order_task(self, order_id: str) -> None:
 
     order = Order.objects.select_related("group__exchange_account").get(pk=order_id)
     try:
-        order_place(order, connector_for_account(order.group.exchange_account),
-                    final_attempt=self.request.retries >= self.max_retries)
+        order_place(
+            order,
+            connector_for_account(order.group.exchange_account),
+            final_attempt=self.request.retries >= self.max_retries,
+        )
     except RetryableError as exc:
         raise self.retry(exc=exc, countdown=exchange_backoff(exc, self.request.retries)) from exc
     except PlacementFailed as exc:
@@ -66,8 +70,14 @@ def place_order_task(self, order_id: str) -> None:
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=3)
-def close_position_task(self, group_id: str, reason: str, quantity: str | None = None, then_submit: list | None = None,
-                        request_key: str | None = None) -> None:
+def close_position_task(
+    self,
+    group_id: str,
+    reason: str,
+    quantity: str | None = None,
+    then_submit: list | None = None,
+    request_key: str | None = None,
+) -> None:
     """Close (``quantity`` None) or reduce a group through the one close path; then place any grids
     waiting on it (reverse). A reduce sells once per ``request_key``, however often this runs."""
     from decimal import Decimal
@@ -79,8 +89,13 @@ def close_position_task(self, group_id: str, reason: str, quantity: str | None =
     final_attempt = self.request.retries >= self.max_retries
     try:
         if quantity:
-            position_reduce(group_id=group_id, reason=reason, quantity=Decimal(quantity), request_key=request_key,
-                            final_attempt=final_attempt)
+            position_reduce(
+                group_id=group_id,
+                reason=reason,
+                quantity=Decimal(quantity),
+                request_key=request_key,
+                final_attempt=final_attempt,
+            )
         else:
             position_close(group_id=group_id, reason=reason, final_attempt=final_attempt)
     except RetryableError as exc:
@@ -95,9 +110,11 @@ def promote_queue_task(user_id: str | None = None) -> None:
     from trading.models import QueuedSignal, User
     from trading.services.promotion import queue_promote_ready
 
-    users = User.objects.filter(pk=user_id) if user_id else User.objects.filter(
-        queued_signals__status=QueuedSignal.Status.QUEUED
-    ).distinct()
+    users = (
+        User.objects.filter(pk=user_id)
+        if user_id
+        else User.objects.filter(queued_signals__status=QueuedSignal.Status.QUEUED).distinct()
+    )
     for user in users:
         queue_promote_ready(user=user)
 

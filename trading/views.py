@@ -34,7 +34,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.formatting import format_duration
 from core.views import (
-    PageSections, error_message, owned_form, partial_login_required, settings_section, to_job,
+    PageSections,
+    error_message,
+    owned_form,
+    partial_login_required,
+    settings_section,
+    to_job,
 )
 from exchanges.numbers import at_increment, decimals_of, plain
 from exchanges.selectors import exchange_accounts_of
@@ -49,9 +54,22 @@ from trading.job_kinds import queue_promote_request
 from trading.models import Order, PositionGroup, Pyramid, TakeProfitMode
 from trading.reachability import webhook_url_problems
 from trading.selectors import (
-    SIGNAL_LISTS, active_groups, closed_trades, closed_trades_pnl_by_day, closed_trades_totals, dca_configs_of,
-    groups_of, has_positions, markets_of, positions_queryset, queue_entries_of, queue_history, queue_waiting,
-    realized_pnl_by_day, refused_since, signals_listed,
+    SIGNAL_LISTS,
+    active_groups,
+    closed_trades,
+    closed_trades_pnl_by_day,
+    closed_trades_totals,
+    dca_configs_of,
+    groups_of,
+    has_positions,
+    markets_of,
+    positions_queryset,
+    queue_entries_of,
+    queue_history,
+    queue_waiting,
+    realized_pnl_by_day,
+    refused_since,
+    signals_listed,
 )
 from trading.services.closing import position_close_by_trader
 from trading.services.dca import dca_config_delete as dca_config_remove
@@ -115,7 +133,9 @@ def overview(request):
 def positions_partial(request):
     positions = _open_positions(request.user)
     has_history = bool(positions) or has_positions(request.user)
-    return render(request, "trading/partials/positions_table.html", {"positions": positions, "has_history": has_history})
+    return render(
+        request, "trading/partials/positions_table.html", {"positions": positions, "has_history": has_history}
+    )
 
 
 @partial_login_required
@@ -161,8 +181,11 @@ def _targets(group: PositionGroup) -> dict:
     target = stop = None
     if group.status in FINISHED:
         return {"aggregate_target": None, "stop_price": None}
-    if (average and group.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID)
-            and group.tp_aggregate_percent > 0):
+    if (
+        average
+        and group.tp_mode in (TakeProfitMode.AGGREGATE, TakeProfitMode.HYBRID)
+        and group.tp_aggregate_percent > 0
+    ):
         target = aggregate_target(group.side, average, group.tp_aggregate_percent)
     stop_percent = (group.config_snapshot or {}).get("stop_loss_percent")
     if group.stop_loss_price:
@@ -201,11 +224,17 @@ def _timeline(group: PositionGroup) -> list[TimelineEvent]:
 
 def _trade_summary(group: PositionGroup) -> TradeSummary:
     """What the position's entries and exits traded, from the prefetched orders."""
-    return trade_summary([
-        FillEvent(is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
-                  price=order.avg_fill_price or order.price)
-        for order in _all_orders(group) if order.filled_quantity > 0 and (order.avg_fill_price or order.price)
-    ])
+    return trade_summary(
+        [
+            FillEvent(
+                is_entry=order.role == Order.Role.ENTRY,
+                quantity=order.filled_quantity,
+                price=order.avg_fill_price or order.price,
+            )
+            for order in _all_orders(group)
+            if order.filled_quantity > 0 and (order.avg_fill_price or order.price)
+        ]
+    )
 
 
 def _final_figures(group: PositionGroup) -> dict | None:
@@ -262,19 +291,37 @@ def _chart_payload(group: PositionGroup) -> dict:
     market = markets_of([group])[group.pk]
     tick = market.tick_size if market else None
     finished = group.status in FINISHED
-    answer = chart_candles(account=group.exchange_account, symbol=group.symbol, timeframe_minutes=group.timeframe,
-                           opened_at=group.created_at,
-                           closed_at=(group.closed_at or group.updated_at) if finished else None)
-    markers, outside = fill_markers(_chart_fills(group), [c.opened_at for c in answer.candles],
-                                    answer.interval_minutes or group.timeframe)
+    answer = chart_candles(
+        account=group.exchange_account,
+        symbol=group.symbol,
+        timeframe_minutes=group.timeframe,
+        opened_at=group.created_at,
+        closed_at=(group.closed_at or group.updated_at) if finished else None,
+    )
+    markers, outside = fill_markers(
+        _chart_fills(group), [c.opened_at for c in answer.candles], answer.interval_minutes or group.timeframe
+    )
     return {
-        "state": answer.state, "message": answer.message, "interval_minutes": answer.interval_minutes,
-        "side": group.side, "poll_seconds": CHART_POLL_SECONDS_FINISHED if finished else CHART_POLL_SECONDS,
+        "state": answer.state,
+        "message": answer.message,
+        "interval_minutes": answer.interval_minutes,
+        "side": group.side,
+        "poll_seconds": CHART_POLL_SECONDS_FINISHED if finished else CHART_POLL_SECONDS,
         "price_format": {"precision": decimals_of(tick), "min_move": plain(tick)} if tick else None,
-        "candles": [{"time": c.opened_at, "open": plain(c.open), "high": plain(c.high), "low": plain(c.low),
-                     "close": plain(c.close)} for c in answer.candles],
-        "lines": [{"price": plain(line.price), "text": f"{line.label} {at_increment(line.price, tick)}",
-                   "kind": line.kind} for line in _chart_lines(group)],
+        "candles": [
+            {
+                "time": c.opened_at,
+                "open": plain(c.open),
+                "high": plain(c.high),
+                "low": plain(c.low),
+                "close": plain(c.close),
+            }
+            for c in answer.candles
+        ],
+        "lines": [
+            {"price": plain(line.price), "text": f"{line.label} {at_increment(line.price, tick)}", "kind": line.kind}
+            for line in _chart_lines(group)
+        ],
         "markers": [{"time": m.time, "side": m.side, "kind": m.kind, "text": m.text} for m in markers],
         "fills_outside": outside,
     }
@@ -288,8 +335,13 @@ def _chart_lines(group: PositionGroup) -> list[ChartLine]:
         for row in rows.legs:
             leg, name = row.leg, f"P{rows.pyramid.index + 1} L{row.leg.leg_index + 1}"
             if leg.price:
-                kind = ("leg-filled" if leg.filled_quantity > 0
-                        else "leg-cancelled" if leg.status in ORDER_DEAD_STATUSES else "leg-open")
+                kind = (
+                    "leg-filled"
+                    if leg.filled_quantity > 0
+                    else "leg-cancelled"
+                    if leg.status in ORDER_DEAD_STATUSES
+                    else "leg-open"
+                )
                 lines.append(ChartLine(leg.price, name, kind))
             take_profit = (row.take_profit.price if row.take_profit and row.take_profit.price else None) or leg.tp_price
             # Once the position is finished, only the take-profits that sold something are part of its story.
@@ -336,16 +388,25 @@ def position_close(request, group_id):
     """GET: the confirmation page; POST: close the whole position at market (exit reason manual)."""
     if request.method == "GET":
         group = get_object_or_404(groups_of(request.user), pk=group_id)
-        return render(request, "trading/position_close.html", {
-            "group": group, "market": markets_of([group])[group.pk], "closable": group.status not in GROUP_NOT_CLOSABLE_STATUSES})
+        return render(
+            request,
+            "trading/position_close.html",
+            {
+                "group": group,
+                "market": markets_of([group])[group.pk],
+                "closable": group.status not in GROUP_NOT_CLOSABLE_STATUSES,
+            },
+        )
     group = get_object_or_404(groups_of(request.user), pk=group_id)
     try:
         position_close_by_trader(group=group)
     except PositionNotClosable as exc:
         error_message(request, exc)
     else:
-        messages.success(request, f"Closing {group.side} {group.symbol}: resting orders are cancelled and the rest "
-                                  f"is sold at market.")
+        messages.success(
+            request,
+            f"Closing {group.side} {group.symbol}: resting orders are cancelled and the rest is sold at market.",
+        )
     return redirect("position-detail", group_id=group.pk)
 
 
@@ -356,9 +417,25 @@ TRADES_PER_PAGE = 50
 # The CSV's columns, in order. Amounts are in the position's quote currency (``quote_currency``) except
 # ``realized_pnl_usd`` (at ``quote_usd_rate``; empty while the rate is unknown); times are UTC, ISO 8601.
 TRADE_CSV_COLUMNS = (
-    "position_id", "opened_at", "closed_at", "duration_seconds", "exchange", "account", "symbol", "side",
-    "timeframe_minutes", "exit_reason", "entry_average", "exit_average", "entry_quantity", "exit_quantity",
-    "fees", "realized_pnl", "quote_currency", "quote_usd_rate", "realized_pnl_usd",
+    "position_id",
+    "opened_at",
+    "closed_at",
+    "duration_seconds",
+    "exchange",
+    "account",
+    "symbol",
+    "side",
+    "timeframe_minutes",
+    "exit_reason",
+    "entry_average",
+    "exit_average",
+    "entry_quantity",
+    "exit_quantity",
+    "fees",
+    "realized_pnl",
+    "quote_currency",
+    "quote_usd_rate",
+    "realized_pnl_usd",
 )
 # Twelve places: the precision the engine stores amounts with (core.fields.MONEY).
 CSV_PLACES = Decimal("1e-12")
@@ -374,14 +451,19 @@ def trades(request):
         filters = form.filters()
         query = request.GET.copy()
         query.pop("page", None)
-        context.update({
-            "trades_page": Paginator(closed_trades(user, filters), TRADES_PER_PAGE).get_page(request.GET.get("page")),
-            "totals": closed_trades_totals(user, filters),
-            "pnl_chart": pnl_chart(closed_trades_pnl_by_day(user, filters), first=filters.closed_from,
-                                   last=filters.closed_to),
-            "filter_query": query.urlencode(),
-            "filtered": any(value not in (None, "") for value in form.cleaned_data.values()),
-        })
+        context.update(
+            {
+                "trades_page": Paginator(closed_trades(user, filters), TRADES_PER_PAGE).get_page(
+                    request.GET.get("page")
+                ),
+                "totals": closed_trades_totals(user, filters),
+                "pnl_chart": pnl_chart(
+                    closed_trades_pnl_by_day(user, filters), first=filters.closed_from, last=filters.closed_to
+                ),
+                "filter_query": query.urlencode(),
+                "filtered": any(value not in (None, "") for value in form.cleaned_data.values()),
+            }
+        )
     return render(request, "trading/trades.html", context)
 
 
@@ -408,12 +490,24 @@ def _text_cell(text: str) -> str:
 def _trade_row(group) -> list[str]:
     account = group.exchange_account
     return [
-        str(group.pk), group.created_at.isoformat(), group.closed_at.isoformat() if group.closed_at else "",
+        str(group.pk),
+        group.created_at.isoformat(),
+        group.closed_at.isoformat() if group.closed_at else "",
         str(int((group.closed_at - group.created_at).total_seconds())) if group.closed_at else "",
-        group.exchange, _text_cell(account.label or str(account)), _text_cell(group.symbol), group.side,
-        str(group.timeframe), group.exit_reason, _plain(group.entry_average), _plain(group.exit_average),
-        _plain(group.entry_quantity), _plain(group.exit_quantity), _plain(group.fees_usd),
-        _plain(group.realized_pnl_usd), group.quote_currency, _plain(group.quote_usd_rate),
+        group.exchange,
+        _text_cell(account.label or str(account)),
+        _text_cell(group.symbol),
+        group.side,
+        str(group.timeframe),
+        group.exit_reason,
+        _plain(group.entry_average),
+        _plain(group.exit_average),
+        _plain(group.entry_quantity),
+        _plain(group.exit_quantity),
+        _plain(group.fees_usd),
+        _plain(group.realized_pnl_usd),
+        group.quote_currency,
+        _plain(group.quote_usd_rate),
         _plain(group.realized_usd),
     ]
 
@@ -488,9 +582,16 @@ def signals(request):
         for signal in signals_listed(request.user, show=show)[:SIGNALS_SHOWN]
     ]
     refused_recently = show == "accepted" and refused_since(request.user, timezone.now() - timedelta(days=1))
-    return render(request, "trading/signals.html", {
-        "rows": rows, "show": show, "lists": SIGNAL_LISTS.items(), "refused_recently": refused_recently,
-    })
+    return render(
+        request,
+        "trading/signals.html",
+        {
+            "rows": rows,
+            "show": show,
+            "lists": SIGNAL_LISTS.items(),
+            "refused_recently": refused_recently,
+        },
+    )
 
 
 # --- Settings -----------------------------------------------------------------------------------------
@@ -514,8 +615,9 @@ def settings_page(request):
 @require_POST
 def rotate_secret(request):
     user_rotate_webhook_secret(user=request.user)
-    messages.success(request, "New webhook secret: update the alert message in TradingView, the old secret is refused "
-                              "from now on.")
+    messages.success(
+        request, "New webhook secret: update the alert message in TradingView, the old secret is refused from now on."
+    )
     return redirect("settings")
 
 
@@ -540,21 +642,37 @@ def _dca_save(request, form: DCAConfigurationForm, done: str):
 @require_http_methods(["GET", "POST"])
 def dca_config_create(request):
     account = exchange_accounts_of(request.user).first()
-    initial = {"exchange": account.exchange_id if account else "", "levels": NEW_DCA_LEVELS, "pyramid_levels": {},
-               "pyramid_tp_percents": {}, "capital_usd": Decimal("1000")}
-    return owned_form(request, DCAConfigurationForm, partial(_dca_save, done="added"), initial=initial,
-                      title="New DCA configuration",
-                      intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
-                            "default and leave the timeframe empty for every timeframe.")
+    initial = {
+        "exchange": account.exchange_id if account else "",
+        "levels": NEW_DCA_LEVELS,
+        "pyramid_levels": {},
+        "pyramid_tp_percents": {},
+        "capital_usd": Decimal("1000"),
+    }
+    return owned_form(
+        request,
+        DCAConfigurationForm,
+        partial(_dca_save, done="added"),
+        initial=initial,
+        title="New DCA configuration",
+        intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
+        "default and leave the timeframe empty for every timeframe.",
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def dca_config_edit(request, config_id):
     config = get_object_or_404(dca_configs_of(request.user), pk=config_id)
-    return owned_form(request, DCAConfigurationForm, partial(_dca_save, done="saved"), instance=config,
-                      title=f"DCA configuration {config}", extra={"delete_config": config},
-                      intro="Open positions keep the configuration they were opened with; edits apply to new ones.")
+    return owned_form(
+        request,
+        DCAConfigurationForm,
+        partial(_dca_save, done="saved"),
+        instance=config,
+        title=f"DCA configuration {config}",
+        extra={"delete_config": config},
+        intro="Open positions keep the configuration they were opened with; edits apply to new ones.",
+    )
 
 
 @login_required
@@ -566,6 +684,7 @@ def dca_config_delete(request, config_id):
         return render(request, "trading/dca_config_delete.html", {"config": config})
     label = str(config)
     dca_config_remove(config=config)
-    messages.success(request, f"DCA configuration {label} deleted. Open positions keep the settings they were "
-                              f"opened with.")
+    messages.success(
+        request, f"DCA configuration {label} deleted. Open positions keep the settings they were opened with."
+    )
     return redirect(settings_section("dca"))

@@ -48,7 +48,8 @@ class NulFreeModelSerializer(serializers.ModelSerializer):
     """DRF's, with the model's JSON fields mapped to the ``NulFreeJSONField`` above."""
 
     serializer_field_mapping = {
-        **serializers.ModelSerializer.serializer_field_mapping, models.JSONField: NulFreeJSONField,
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.JSONField: NulFreeJSONField,
     }
 
 

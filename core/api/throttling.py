@@ -34,8 +34,12 @@ class _SettingsRatesFailOpen:
         try:
             return super().allow_request(request, view)
         except (RedisError, OSError) as exc:  # OSError: the file cache of the embedded default
-            logger.warning("API throttle %s skipped, cache unavailable (%s: %s)",
-                           getattr(self, "scope", "?"), type(exc).__name__, exc)
+            logger.warning(
+                "API throttle %s skipped, cache unavailable (%s: %s)",
+                getattr(self, "scope", "?"),
+                type(exc).__name__,
+                exc,
+            )
             return True
 
 

@@ -11,9 +11,9 @@ SECRET_FIELDS = ("api_key", "api_secret", "api_password")
 # whole, so a trader learns it did nothing instead of reading a 200 that ignored it.
 OPERATOR_FIELDS = {
     "paper_faults": "Fault drills are set by an operator with `python manage.py paper fault <account-id> …`, "
-                    "never through the API: remove paper_faults from the request.",
+    "never through the API: remove paper_faults from the request.",
     "paper_dialect": "The paper answer dialect is set by an operator with `python manage.py paper dialect "
-                     "<account-id> <plain|binance|bybit>`: remove paper_dialect from the request.",
+    "<account-id> <plain|binance|bybit>`: remove paper_dialect from the request.",
 }
 
 
@@ -28,9 +28,25 @@ class ExchangeAccountSerializer(NulFreeModelSerializer):
     class Meta:
         model = ExchangeAccount
         fields = (
-            "id", "exchange_id", "label", "mode", "is_enabled", "api_key", "api_secret", "api_password", "has_keys",
-            "price_feed", "maker_fee_percent", "taker_fee_percent", "partial_fill_ratio", "market_slippage_percent",
-            "starting_balance", "synthetic_seed", "last_connection_error", "created_at", "updated_at",
+            "id",
+            "exchange_id",
+            "label",
+            "mode",
+            "is_enabled",
+            "api_key",
+            "api_secret",
+            "api_password",
+            "has_keys",
+            "price_feed",
+            "maker_fee_percent",
+            "taker_fee_percent",
+            "partial_fill_ratio",
+            "market_slippage_percent",
+            "starting_balance",
+            "synthetic_seed",
+            "last_connection_error",
+            "created_at",
+            "updated_at",
         )
         read_only_fields = ("last_connection_error", "created_at", "updated_at")
 
@@ -80,8 +96,12 @@ def ccxt_account_problem(exchange_id: str, mode: str) -> dict | None:
     from exchanges.ccxt.transport import has_testnet, no_testnet_message
 
     if exchange_id not in ccxt.exchanges:
-        return {"exchange_id": [f"ccxt has no exchange {exchange_id!r}: use its ccxt id (binance, bybit, okx, …), "
-                                f"or mode paper for a dry run."]}
+        return {
+            "exchange_id": [
+                f"ccxt has no exchange {exchange_id!r}: use its ccxt id (binance, bybit, okx, …), "
+                f"or mode paper for a dry run."
+            ]
+        }
     if mode == ExchangeAccount.Mode.TESTNET and not has_testnet(getattr(ccxt, exchange_id)()):
         return {"mode": [no_testnet_message(exchange_id)]}
     return None
@@ -93,9 +113,13 @@ class HoldingSerializer(serializers.Serializer):
     asset = serializers.CharField()
     free = serializers.DecimalField(max_digits=40, decimal_places=12)
     used = serializers.DecimalField(max_digits=40, decimal_places=12, help_text="Held by open orders.")
-    usd_price = serializers.DecimalField(max_digits=40, decimal_places=12, allow_null=True,
-                                         help_text="1 for a USD stablecoin, else the last <asset>/USDT price; null: "
-                                                   "the exchange has no such price (not counted in the equity).")
+    usd_price = serializers.DecimalField(
+        max_digits=40,
+        decimal_places=12,
+        allow_null=True,
+        help_text="1 for a USD stablecoin, else the last <asset>/USDT price; null: "
+        "the exchange has no such price (not counted in the equity).",
+    )
     usd_value = serializers.DecimalField(max_digits=40, decimal_places=12, allow_null=True)
 
 
@@ -104,9 +128,12 @@ class AccountBalanceSerializer(serializers.Serializer):
 
     account = serializers.IntegerField(source="account_id")
     equity_usd = serializers.DecimalField(
-        max_digits=28, decimal_places=12, allow_null=True,
+        max_digits=28,
+        decimal_places=12,
+        allow_null=True,
         help_text="Every asset held (free and in open orders): USD stablecoins one for one, the rest at the last "
-                  "<asset>/USDT price on the same exchange; assets without one are left out (unpriced_assets).")
+        "<asset>/USDT price on the same exchange; assets without one are left out (unpriced_assets).",
+    )
     holdings = HoldingSerializer(many=True)
     unpriced_assets = serializers.ListField(child=serializers.CharField())
     fetched_at = serializers.DateTimeField(allow_null=True, help_text="When the figures were read.")
@@ -123,7 +150,8 @@ class PaperPriceSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     scope = serializers.SerializerMethodField(
         help_text="account: your account's own price (set here; the shared feeds do not move it); shared: the "
-                  "exchange's price, moved by the live or synthetic feed and the operator")
+        "exchange's price, moved by the live or synthetic feed and the operator"
+    )
 
     def get_scope(self, quote) -> str:
         return "account" if quote.own else "shared"
@@ -138,8 +166,12 @@ class PaperPriceInputSerializer(serializers.Serializer):
 class PaperPriceResultSerializer(serializers.Serializer):
     exchange = serializers.CharField()
     symbol = serializers.CharField()
-    price = serializers.DecimalField(max_digits=28, decimal_places=12, allow_null=True,
-                                     help_text="the price your account now trades at (null: no shared price yet)")
+    price = serializers.DecimalField(
+        max_digits=28,
+        decimal_places=12,
+        allow_null=True,
+        help_text="the price your account now trades at (null: no shared price yet)",
+    )
     filled_orders = serializers.IntegerField(help_text="your orders filled at that price, at once")
 
 
@@ -148,7 +180,18 @@ class PaperMarketSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaperMarket
-        fields = ("exchange", "symbol", "market_id", "base", "quote", "tick_size", "step_size", "min_qty",
-                  "min_notional", "reference_price", "updated_at")
+        fields = (
+            "exchange",
+            "symbol",
+            "market_id",
+            "base",
+            "quote",
+            "tick_size",
+            "step_size",
+            "min_qty",
+            "min_notional",
+            "reference_price",
+            "updated_at",
+        )
         read_only_fields = ("market_id", "base", "quote", "updated_at")
         validators: list = []  # upsert: an existing (exchange, symbol) is edited, not refused

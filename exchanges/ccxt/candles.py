@@ -28,4 +28,3 @@ def candle_from_row(row) -> Candle | None:
     if len(prices) < 4:
         return None
     return Candle(int(row[0]) // 1000, *prices)
-

@@ -15,7 +15,6 @@ from decimal import Decimal
 import ccxt
 
 from exchanges.candles import Candle, bucket_start, timeframe_code
-from exchanges.enums import OrderSide, OrderType
 from exchanges.ccxt import markets as markets_cache
 from exchanges.ccxt.candles import MAX_CANDLE_PAGES, candle_from_row, ccxt_candle_intervals
 from exchanges.ccxt.errors import names_signed_url, translate
@@ -36,6 +35,7 @@ from exchanges.connector import (
     Ticker,
     Trade,
 )
+from exchanges.enums import OrderSide, OrderType
 from exchanges.rate_budget import RateBudget, rate_budget_for
 from exchanges.symbols import resolve_tv_symbol
 
@@ -51,9 +51,13 @@ CLIENT_ORDER_ID_LOOKUP_PARAM = {"binance": "origClientOrderId", "bybit": "orderL
 LOOKUP_IN_LISTINGS = {"bybit": "orderId"}  # exchange id → the parameter naming the exchange's order id
 
 ORDER_STATUSES = {
-    "open": "open", "closed": "closed", "canceled": "canceled", "cancelled": "canceled",
+    "open": "open",
+    "closed": "closed",
+    "canceled": "canceled",
+    "cancelled": "canceled",
     # Expired (IOC/FOK leftovers, self-trade prevention) and rejected orders will never fill.
-    "expired": "canceled", "rejected": "canceled",
+    "expired": "canceled",
+    "rejected": "canceled",
 }
 
 
@@ -61,18 +65,27 @@ class CcxtConnector(Connector):
     """A real exchange account (or just its public data, without keys) through ccxt."""
 
     def __init__(
-        self, exchange_id: str, *, mode: str = "live", api_key: str = "", api_secret: str = "",
-        password: str = "", account_key: str = "", budget: RateBudget | None = None,
+        self,
+        exchange_id: str,
+        *,
+        mode: str = "live",
+        api_key: str = "",
+        api_secret: str = "",
+        password: str = "",
+        account_key: str = "",
+        budget: RateBudget | None = None,
         ccxt_options: dict | None = None,
     ):
         self.exchange_id = exchange_id
         self.mode = mode
-        self.client = ccxt_client(exchange_id, mode=mode, api_key=api_key, api_secret=api_secret, password=password,
-                                  ccxt_options=ccxt_options)
+        self.client = ccxt_client(
+            exchange_id, mode=mode, api_key=api_key, api_secret=api_secret, password=password, ccxt_options=ccxt_options
+        )
         if budget is None:
             # ccxt's rateLimit is milliseconds per unit of request cost; the bucket refills at the same pace.
             budget = rate_budget_for(
-                exchange_id, account_key or self._anonymous_account_key(api_key),
+                exchange_id,
+                account_key or self._anonymous_account_key(api_key),
                 per_second=1000 / self.client.rateLimit,
             )
         self.budget = budget
@@ -104,7 +117,8 @@ class CcxtConnector(Connector):
         if snapshot is None:
             raise MarketsNotLoaded(
                 f"{self.exchange_id}'s market list is not loaded on this server right now (a worker keeps it for "
-                f"{ttl} s after reading it): the next risk evaluation or order reads it; try again in a minute.")
+                f"{ttl} s after reading it): the next risk evaluation or order reads it; try again in a minute."
+            )
         self._install(key, snapshot)
         return self.market(symbol)
 
@@ -195,7 +209,10 @@ class CcxtConnector(Connector):
         if last is None:
             raise RetryableError(f"{self.exchange_id} gave no last price for {symbol}.")
         return Ticker(
-            symbol=symbol, last=last, bid=to_decimal(raw.get("bid")), ask=to_decimal(raw.get("ask")),
+            symbol=symbol,
+            last=last,
+            bid=to_decimal(raw.get("bid")),
+            ask=to_decimal(raw.get("ask")),
             timestamp=datetime_from_ms(raw.get("timestamp")),
         )
 
@@ -223,8 +240,11 @@ class CcxtConnector(Connector):
         candles: dict[int, Candle] = {}
         for _ in range(MAX_CANDLE_PAGES):
             rows = self._call(self.client.fetch_ohlcv, symbol, code, since_ms, limit - len(candles))
-            fresh = [candle for candle in map(candle_from_row, rows or [])
-                     if candle is not None and candle.opened_at * 1000 >= since_ms and candle.opened_at not in candles]
+            fresh = [
+                candle
+                for candle in map(candle_from_row, rows or [])
+                if candle is not None and candle.opened_at * 1000 >= since_ms and candle.opened_at not in candles
+            ]
             if not fresh:
                 break
             candles.update((candle.opened_at, candle) for candle in fresh)
@@ -251,15 +271,29 @@ class CcxtConnector(Connector):
         amount_text = self._call(self.client.amount_to_precision, symbol, to_text(amount))
         # A market order goes out without a price: given one, Binance and Bybit would turn the
         # amount into a quote-currency cost (amount × price) instead of a base quantity.
-        price_text = self._call(self.client.price_to_precision, symbol, to_text(price)) if type == OrderType.LIMIT else None
+        price_text = (
+            self._call(self.client.price_to_precision, symbol, to_text(price)) if type == OrderType.LIMIT else None
+        )
         raw = self._call(
-            self.client.create_order, symbol, type, side, amount_text, price_text, {"clientOrderId": client_order_id},
+            self.client.create_order,
+            symbol,
+            type,
+            side,
+            amount_text,
+            price_text,
+            {"clientOrderId": client_order_id},
             creating_order=True,
         )
         return self._order(
-            raw, symbol=symbol, client_order_id=client_order_id,
-            sent={"side": side, "type": type, "amount": Decimal(amount_text),
-                  "price": Decimal(price_text) if price_text else None},
+            raw,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            sent={
+                "side": side,
+                "type": type,
+                "amount": Decimal(amount_text),
+                "price": Decimal(price_text) if price_text else None,
+            },
         )
 
     def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
@@ -284,9 +318,16 @@ class CcxtConnector(Connector):
         trades = []
         for trade in raw:
             fee, fee_currency = self._fee(trade)
-            trades.append(Trade(id=str(trade.get("id") or ""), order_id=str(trade.get("order") or id),
-                                amount=to_decimal(trade.get("amount")) or Decimal(0),
-                                price=to_decimal(trade.get("price")) or Decimal(0), fee=fee, fee_currency=fee_currency))
+            trades.append(
+                Trade(
+                    id=str(trade.get("id") or ""),
+                    order_id=str(trade.get("order") or id),
+                    amount=to_decimal(trade.get("amount")) or Decimal(0),
+                    price=to_decimal(trade.get("price")) or Decimal(0),
+                    fee=fee,
+                    fee_currency=fee_currency,
+                )
+            )
         return trades
 
     def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
@@ -357,7 +398,8 @@ class CcxtConnector(Connector):
             # On a cancel Binance reports a fresh clientOrderId for the cancel request itself;
             # the id we placed the order with is origClientOrderId.
             client_order_id=(info.get("origClientOrderId") if isinstance(info, dict) else None)
-            or raw.get("clientOrderId") or client_order_id,
+            or raw.get("clientOrderId")
+            or client_order_id,
             symbol=raw.get("symbol") or symbol,
             side=raw.get("side") or sent.get("side", ""),
             type=raw.get("type") or sent.get("type", ""),
@@ -380,8 +422,12 @@ class CcxtConnector(Connector):
         if not by_currency:
             return Decimal(0), ""
         if len(by_currency) > 1:
-            logger.warning("%s order %s paid fees in several currencies %s; reporting the first",
-                           self.exchange_id, raw.get("id"), by_currency)
+            logger.warning(
+                "%s order %s paid fees in several currencies %s; reporting the first",
+                self.exchange_id,
+                raw.get("id"),
+                by_currency,
+            )
         currency, cost = next(iter(by_currency.items()))
         return cost, currency
 
@@ -390,8 +436,9 @@ class CcxtConnector(Connector):
         try:
             return function(*args)
         except ccxt.BaseError as exc:
-            error = translate(exc, exchange_id=self.exchange_id, client=self.client, budget=self.budget,
-                              creating_order=creating_order)
+            error = translate(
+                exc, exchange_id=self.exchange_id, client=self.client, budget=self.budget, creating_order=creating_order
+            )
             if not names_signed_url(exc):
                 raise error from exc
         # ccxt's text names the request URL with its signature (Binance) or API key (HTX AccessKeyId),

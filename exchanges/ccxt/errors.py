@@ -62,7 +62,7 @@ def exchange_message_of(error: Exception, exchange_id: str) -> tuple[str, str]:
     """
     text = str(error).strip()
     if text.startswith(exchange_id + " "):
-        text = text[len(exchange_id) + 1:]
+        text = text[len(exchange_id) + 1 :]
     body = _exchange_body(text)
     code = ""
     if body is not None:
@@ -77,8 +77,9 @@ def exchange_message_of(error: Exception, exchange_id: str) -> tuple[str, str]:
     return text or type(error).__name__, code
 
 
-def translate(error: ccxt.BaseError, *, exchange_id: str, client, budget: RateBudget,
-              creating_order: bool) -> ExchangeError:
+def translate(
+    error: ccxt.BaseError, *, exchange_id: str, client, budget: RateBudget, creating_order: bool
+) -> ExchangeError:
     """Our exception for ccxt's ``error``, raised by ``client`` (whose budget hook saw the answer's status
     and headers); ``creating_order`` when the request placed an order."""
     exchange = exchange_id
@@ -93,27 +94,32 @@ def translate(error: ccxt.BaseError, *, exchange_id: str, client, budget: RateBu
             # transport hook did not see it, so pause the other workers from here.
             budget.block(retry_after or FALLBACK_BLOCK_SECONDS)
         wait = f" for {retry_after:.0f} s" if retry_after else ""
-        return RateLimited(f"{exchange} asked us to slow down{wait}: {message}", exchange_message=message,
-                           retry_after=retry_after)
+        return RateLimited(
+            f"{exchange} asked us to slow down{wait}: {message}", exchange_message=message, retry_after=retry_after
+        )
     if creating_order and (isinstance(error, ccxt.DuplicateOrderId) or "duplicate" in lowered):
         # Binance -2010 "Duplicate order sent.", Bybit 110072 "OrderLinkedID is duplicate": the
         # client id we sent is already taken, i.e. an earlier attempt of this very order got through.
         return OrderStatusUnknown(
             f"{exchange} already has an order with this client order id; look it up instead of sending it "
-            f"again: {message}", exchange_message=message,
+            f"again: {message}",
+            exchange_message=message,
         )
     if isinstance(error, ccxt.OperationFailed) or code in STATUS_UNKNOWN_CODES or "status unknown" in lowered:
         if creating_order:
             # Timeouts, 5xx and "execution status unknown": the order may well exist.
             return OrderStatusUnknown(
                 f"{exchange} did not confirm the order, so it may or may not exist; look it up by "
-                f"client order id before sending it again: {message}", exchange_message=message,
+                f"client order id before sending it again: {message}",
+                exchange_message=message,
             )
-        return RetryableError(f"{exchange} is unreachable or busy; try again shortly: {message}",
-                              exchange_message=message)
+        return RetryableError(
+            f"{exchange} is unreachable or busy; try again shortly: {message}", exchange_message=message
+        )
     if isinstance(error, ccxt.InsufficientFunds):
-        return InsufficientFunds(f"Not enough balance on {exchange} for this order: {message}",
-                                 exchange_message=message)
+        return InsufficientFunds(
+            f"Not enough balance on {exchange} for this order: {message}", exchange_message=message
+        )
     if isinstance(error, ccxt.BadSymbol):
         return BadSymbol(f"{exchange} does not trade this market: {message}", exchange_message=message)
     if isinstance(error, ccxt.InvalidOrder):
@@ -121,7 +127,7 @@ def translate(error: ccxt.BaseError, *, exchange_id: str, client, budget: RateBu
     if isinstance(error, ccxt.AuthenticationError):  # includes PermissionDenied
         return AuthenticationFailed(
             f"{exchange} refused the API key: check the key, its secret and its trading permission "
-            f"(and IP whitelist). {message}", exchange_message=message,
+            f"(and IP whitelist). {message}",
+            exchange_message=message,
         )
     return PermanentError(f"{exchange} refused the request: {message}", exchange_message=message)
-

@@ -49,8 +49,10 @@ class MarketsSnapshot:
         markets = [Market.from_json(row) for row in payload["markets"]]
         without = [Market.from_json(row) for row in payload["without_precision"]]
         return cls(
-            markets={m.symbol: m for m in markets}, without_precision={m.symbol: m for m in without},
-            ccxt_markets=payload["ccxt_markets"], loaded_at=payload["loaded_at"],
+            markets={m.symbol: m for m in markets},
+            without_precision={m.symbol: m for m in without},
+            ccxt_markets=payload["ccxt_markets"],
+            loaded_at=payload["loaded_at"],
         )
 
 
@@ -68,11 +70,8 @@ def forget_process_markets() -> None:
         _process_markets.clear()
 
 
-
-
 def markets_ttl() -> int:
     return int(getattr(settings, "MARKETS_CACHE_SECONDS", 3600))
-
 
 
 def fresh(snapshot: MarketsSnapshot | None, ttl: int) -> MarketsSnapshot | None:
@@ -120,8 +119,12 @@ def snapshot_from_ccxt(raw_markets: dict, precision_mode: int, exchange_id: str)
         (markets if has_precision else without_precision)[market.symbol] = market
         ccxt_markets.append(raw)
     if without_precision:
-        logger.info("%s: %d markets without precision left out: %s", exchange_id, len(without_precision),
-                    ", ".join(sorted(without_precision)[:10]))
+        logger.info(
+            "%s: %d markets without precision left out: %s",
+            exchange_id,
+            len(without_precision),
+            ", ".join(sorted(without_precision)[:10]),
+        )
     return MarketsSnapshot(markets, without_precision, ccxt_markets, loaded_at=time.time())
 
 
@@ -132,12 +135,15 @@ def market_from_ccxt(raw: dict, precision_mode: int) -> tuple[Market, bool]:
     tick = increment_from_precision(precision.get("price"), precision_mode)
     step = increment_from_precision(precision.get("amount"), precision_mode)
     market = Market(
-        symbol=raw["symbol"], market_id=str(raw["id"]), base=raw.get("base") or "", quote=raw.get("quote") or "",
-        tick_size=tick or Decimal(0), step_size=step or Decimal(0),
+        symbol=raw["symbol"],
+        market_id=str(raw["id"]),
+        base=raw.get("base") or "",
+        quote=raw.get("quote") or "",
+        tick_size=tick or Decimal(0),
+        step_size=step or Decimal(0),
         min_qty=to_decimal((limits.get("amount") or {}).get("min")) or Decimal(0),
         min_notional=to_decimal((limits.get("cost") or {}).get("min")) or Decimal(0),
         type=raw.get("type") or "spot",
         active=raw.get("active") is not False,  # ccxt says None when the exchange does not tell
     )
     return market, tick is not None and step is not None
-

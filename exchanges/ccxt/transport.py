@@ -25,7 +25,6 @@ DEFAULT_CCXT_CONFIG = {
 }
 
 
-
 class _SharedBudgetTransport:
     """Mixed in front of a ccxt exchange class so every HTTP request goes through the shared budget.
 
@@ -67,7 +66,6 @@ def with_shared_budget(exchange_class: type) -> type:
     return type(f"{exchange_class.__name__}_shared_budget", (_SharedBudgetTransport, exchange_class), {})
 
 
-
 def has_testnet(client) -> bool:
     """Whether ccxt knows a sandbox (testnet) for this exchange instance."""
     return bool(client.urls.get("test"))
@@ -77,8 +75,9 @@ def no_testnet_message(exchange_id: str) -> str:
     return f"{exchange_id} has no testnet in ccxt: use live or paper mode."
 
 
-def ccxt_client(exchange_id: str, *, mode: str, api_key: str, api_secret: str, password: str,
-                ccxt_options: dict | None) -> ccxt.Exchange:
+def ccxt_client(
+    exchange_id: str, *, mode: str, api_key: str, api_secret: str, password: str, ccxt_options: dict | None
+) -> ccxt.Exchange:
     """A ccxt client for ``exchange_id`` in ``mode``, its requests going through the shared budget
     hook (the budget itself is attached by the connector)."""
     if mode not in MODES:

@@ -48,8 +48,9 @@ def _forming_key(book: str, symbol: str) -> str:
     return f"paper-candle-forming:{book}:{symbol}"
 
 
-def paper_prices_record(exchange_id: str, prices: dict[str, Decimal], *, at: datetime | None = None,
-                        account_id=None) -> None:
+def paper_prices_record(
+    exchange_id: str, prices: dict[str, Decimal], *, at: datetime | None = None, account_id=None
+) -> None:
     """Fold each market's new price into its forming candle; a candle it finishes joins the history.
     ``account_id``: the prices are that account's own, not the shared ones."""
     if not prices:

@@ -31,8 +31,19 @@ from django.db import transaction
 
 from exchanges.candles import STANDARD_INTERVALS, Candle, bucket_start, resample
 from exchanges.connector import (
-    Balance, Connector, ExchangeOrder, InvalidOrder, Market, MarketsNotLoaded, OrderNotFound, OrderStatusUnknown,
-    PermanentError, RateLimited, RetryableError, Ticker, Trade,
+    Balance,
+    Connector,
+    ExchangeOrder,
+    InvalidOrder,
+    Market,
+    MarketsNotLoaded,
+    OrderNotFound,
+    OrderStatusUnknown,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    Ticker,
+    Trade,
 )
 from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder
 from exchanges.paper import services
@@ -79,9 +90,18 @@ def rate_limit_start(account: ExchangeAccount) -> None:
 
 def to_exchange_order(order: PaperOrder) -> ExchangeOrder:
     return ExchangeOrder(
-        id=str(order.pk), client_order_id=order.client_order_id, symbol=order.symbol, side=order.side,
-        type=str(order.order_type), amount=order.amount, price=order.price, status=str(order.status),
-        filled=order.filled, average=order.average, fee=order.fee, fee_currency=order.fee_currency,
+        id=str(order.pk),
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        type=str(order.order_type),
+        amount=order.amount,
+        price=order.price,
+        status=str(order.status),
+        filled=order.filled,
+        average=order.average,
+        fee=order.fee,
+        fee_currency=order.fee_currency,
         timestamp=order.created_at,
     )
 
@@ -126,8 +146,9 @@ class PaperConnector(Connector):
         live = self.account.price_feed == ExchangeAccount.PriceFeed.LIVE
         if live and not PaperMarket.objects.filter(exchange_id=self.exchange_id).exists():
             # A live feed seeds its markets from the real exchange on first use: not in a web request.
-            raise MarketsNotLoaded(f"The paper {self.exchange_id} market list is not loaded yet: the first order "
-                                   f"or price update loads it.")
+            raise MarketsNotLoaded(
+                f"The paper {self.exchange_id} market list is not loaded yet: the first order or price update loads it."
+            )
         return self.market(symbol)
 
     def resolve_symbol(self, tv_symbol: str) -> str:
@@ -161,11 +182,17 @@ class PaperConnector(Connector):
             rate_limit_start(self.account)
             banned_for = RATE_LIMITED_RETRY_AFTER_SECONDS
         if banned_for:
-            raise RateLimited(f"Too many requests; retry after {banned_for:.0f} s (paper fault injected).",
-                              retry_after=banned_for)
+            raise RateLimited(
+                f"Too many requests; retry after {banned_for:.0f} s (paper fault injected).", retry_after=banned_for
+            )
         try:
             order = services.paper_order_create(
-                account=self.account, symbol=symbol, side=side, order_type=type, amount=amount, price=price,
+                account=self.account,
+                symbol=symbol,
+                side=side,
+                order_type=type,
+                amount=amount,
+                price=price,
                 client_order_id=client_order_id,
             )
         except InvalidOrder as exc:
@@ -175,14 +202,17 @@ class PaperConnector(Connector):
             # very order got through; the caller looks it up instead of failing a leg that is on the book.
             raise OrderStatusUnknown(
                 f"{self.exchange_id} already has an order with this client order id; look it up instead of "
-                f"sending it again: {exc}", exchange_message=exc.exchange_message,
+                f"sending it again: {exc}",
+                exchange_message=exc.exchange_message,
             ) from exc
         if take_fault(self.account, "kill_worker_after_accept"):
             os.kill(os.getpid(), signal.SIGKILL)  # the order is on the exchange; its caller never learns
         rate = float(armed_faults(self.account).get(LOSE_ANSWER_RATE, 0) or 0)
         if take_fault(self.account, "lose_answer_after_accept") or (rate and random.random() < rate):
-            raise OrderStatusUnknown("Timeout waiting for response from backend server. Send status unknown; "
-                                     "execution status unknown. (paper fault injected)")
+            raise OrderStatusUnknown(
+                "Timeout waiting for response from backend server. Send status unknown; "
+                "execution status unknown. (paper fault injected)"
+            )
         return as_placed(to_exchange_order(order), self.dialect)
 
     @property
@@ -203,8 +233,17 @@ class PaperConnector(Connector):
 
     def fetch_order_trades(self, *, symbol: str, id: str = "", client_order_id: str = "") -> list[Trade]:
         order = services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id)
-        return [Trade(id=str(fill.pk), order_id=str(order.pk), amount=fill.amount, price=fill.price, fee=fill.fee,
-                      fee_currency=fill.fee_currency) for fill in order.fills.order_by("pk")]
+        return [
+            Trade(
+                id=str(fill.pk),
+                order_id=str(order.pk),
+                amount=fill.amount,
+                price=fill.price,
+                fee=fill.fee,
+                fee_currency=fill.fee_currency,
+            )
+            for fill in order.fills.order_by("pk")
+        ]
 
     def fetch_open_orders(self, symbol: str) -> list[ExchangeOrder]:
         if take_fault(self.account, "order_not_found"):
@@ -228,7 +267,8 @@ class PaperConnector(Connector):
         return list(STANDARD_INTERVALS)
 
     def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
-        """The recorded prices this account trades at (``exchanges.paper.candles``) as candles of ``interval_minutes``."""
+        """The recorded prices this account trades at (``exchanges.paper.candles``) as candles of
+        ``interval_minutes``."""
         start = bucket_start(since.timestamp(), interval_minutes)
         candles = resample(account_candles(self.account, symbol)[0], interval_minutes)
         return [candle for candle in candles if candle.opened_at >= start][:limit]

@@ -22,8 +22,14 @@ from exchanges.models import ExchangeAccount
 logger = logging.getLogger(__name__)
 
 # Faults counted per occurrence: each one armed is used up by the next call it applies to.
-COUNTED_FAULTS = ("unavailable", "rate_limited", "lose_answer_after_accept", "kill_worker_before_accept",
-                  "kill_worker_after_accept", "order_not_found")
+COUNTED_FAULTS = (
+    "unavailable",
+    "rate_limited",
+    "lose_answer_after_accept",
+    "kill_worker_before_accept",
+    "kill_worker_after_accept",
+    "order_not_found",
+)
 # The share of accepted orders whose answer is lost (a rate from 0 to 1, drawn per order, never used up).
 LOSE_ANSWER_RATE = "lose_answer_rate"
 # Where the ``rate_limited`` fault keeps the end of its ban (epoch seconds) in ``paper_faults``.
@@ -50,8 +56,9 @@ def _locked_paper_account(account_id: int) -> ExchangeAccount:
     if account is None:
         raise DrillRefused(f"There is no exchange account {account_id}.")
     if account.mode != ExchangeAccount.Mode.PAPER:
-        raise DrillRefused(f"Account {account_id} ({account}) trades {account.mode}: drills and dialects are "
-                           f"for paper accounts only.")
+        raise DrillRefused(
+            f"Account {account_id} ({account}) trades {account.mode}: drills and dialects are for paper accounts only."
+        )
     return account
 
 
@@ -65,8 +72,9 @@ def _fault_value(fault: str, count: str) -> int | float:
             raise DrillRefused(f"{LOSE_ANSWER_RATE} is a share of orders from 0 to 1 (0.05 = 5 %), not {count!r}.")
         return rate
     if fault not in COUNTED_FAULTS:
-        raise DrillRefused(f"Unknown paper fault {fault!r}: use one of {', '.join(COUNTED_FAULTS)}, "
-                           f"or {LOSE_ANSWER_RATE}.")
+        raise DrillRefused(
+            f"Unknown paper fault {fault!r}: use one of {', '.join(COUNTED_FAULTS)}, or {LOSE_ANSWER_RATE}."
+        )
     if not count.isdigit():
         raise DrillRefused(f"The count of {fault} is a whole number of occurrences (0 disarms it), not {count!r}.")
     return int(count)

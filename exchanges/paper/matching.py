@@ -9,8 +9,8 @@ share of the order's amount per matching pass, so partial fills can be exercised
 from dataclasses import dataclass
 from decimal import Decimal
 
-from exchanges.numbers import round_to_step, round_to_tick
 from exchanges.enums import OrderSide
+from exchanges.numbers import round_to_step, round_to_tick
 
 HUNDRED = Decimal(100)
 

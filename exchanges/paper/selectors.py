@@ -27,10 +27,12 @@ def account_quotes(account: ExchangeAccount, symbols: list[str] | None = None) -
     own = PaperAccountPrice.objects.filter(account=account)
     if symbols is not None:
         shared, own = shared.filter(symbol__in=symbols), own.filter(symbol__in=symbols)
-    quotes = {row.symbol: PaperQuote(account.exchange_id, row.symbol, row.price, row.updated_at, own=False)
-              for row in shared}
-    quotes.update({row.symbol: PaperQuote(account.exchange_id, row.symbol, row.price, row.updated_at, own=True)
-                   for row in own})
+    quotes = {
+        row.symbol: PaperQuote(account.exchange_id, row.symbol, row.price, row.updated_at, own=False) for row in shared
+    }
+    quotes.update(
+        {row.symbol: PaperQuote(account.exchange_id, row.symbol, row.price, row.updated_at, own=True) for row in own}
+    )
     return quotes
 
 

@@ -22,10 +22,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, Market, OrderNotFound
-from exchanges.models import (
-    ExchangeAccount, PaperAccountPrice, PaperBalance, PaperFill, PaperMarket, PaperOrder, PaperPrice,
-)
 from exchanges.enums import OrderSide, OrderType
+from exchanges.models import (
+    ExchangeAccount,
+    PaperAccountPrice,
+    PaperBalance,
+    PaperFill,
+    PaperMarket,
+    PaperOrder,
+    PaperPrice,
+)
 from exchanges.numbers import round_to_tick
 from exchanges.paper import matching
 from exchanges.paper.candles import paper_prices_record
@@ -65,15 +71,23 @@ def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
     if from_live:
         from exchanges.ccxt.connector import CcxtConnector
 
-        rows = [market.as_json() for market in CcxtConnector(exchange_id).load_markets().values() if market.type == "spot"]
+        rows = [
+            market.as_json() for market in CcxtConnector(exchange_id).load_markets().values() if market.type == "spot"
+        ]
     else:
         rows = shipped_markets(exchange_id)
     PaperMarket.objects.bulk_create(
         [
             PaperMarket(
-                exchange_id=exchange_id, symbol=row["symbol"], market_id=row["market_id"], base=row["base"],
-                quote=row["quote"], tick_size=Decimal(row["tick_size"]), step_size=Decimal(row["step_size"]),
-                min_qty=Decimal(row.get("min_qty", "0")), min_notional=Decimal(row.get("min_notional", "0")),
+                exchange_id=exchange_id,
+                symbol=row["symbol"],
+                market_id=row["market_id"],
+                base=row["base"],
+                quote=row["quote"],
+                tick_size=Decimal(row["tick_size"]),
+                step_size=Decimal(row["step_size"]),
+                min_qty=Decimal(row.get("min_qty", "0")),
+                min_notional=Decimal(row.get("min_notional", "0")),
                 reference_price=Decimal(row["reference_price"]) if row.get("reference_price") else None,
             )
             for row in rows
@@ -86,17 +100,28 @@ def paper_markets(exchange_id: str) -> dict[str, Market]:
     """The paper exchange's markets for ``exchange_id`` as the connector layer speaks of them."""
     return {
         row.symbol: Market(
-            symbol=row.symbol, market_id=row.market_id, base=row.base, quote=row.quote,
-            tick_size=row.tick_size.normalize(), step_size=row.step_size.normalize(),
-            min_qty=row.min_qty, min_notional=row.min_notional,
+            symbol=row.symbol,
+            market_id=row.market_id,
+            base=row.base,
+            quote=row.quote,
+            tick_size=row.tick_size.normalize(),
+            step_size=row.step_size.normalize(),
+            min_qty=row.min_qty,
+            min_notional=row.min_notional,
         )
         for row in PaperMarket.objects.filter(exchange_id=exchange_id)
     }
 
 
 def paper_market_upsert(
-    *, exchange_id: str, symbol: str, tick_size: Decimal, step_size: Decimal, min_qty: Decimal,
-    min_notional: Decimal, reference_price: Decimal | None = None,
+    *,
+    exchange_id: str,
+    symbol: str,
+    tick_size: Decimal,
+    step_size: Decimal,
+    min_qty: Decimal,
+    min_notional: Decimal,
+    reference_price: Decimal | None = None,
 ) -> PaperMarket:
     """Add or edit one paper market (``paper market`` command, API)."""
     symbol = symbol.strip().upper()
@@ -107,8 +132,13 @@ def paper_market_upsert(
     base, quote = symbol.split("/")
     paper_markets_ensure(exchange_id)
     defaults = {
-        "market_id": f"{base}{quote}", "base": base, "quote": quote, "tick_size": tick_size,
-        "step_size": step_size, "min_qty": min_qty, "min_notional": min_notional,
+        "market_id": f"{base}{quote}",
+        "base": base,
+        "quote": quote,
+        "tick_size": tick_size,
+        "step_size": step_size,
+        "min_qty": min_qty,
+        "min_notional": min_notional,
     }
     if reference_price is not None:
         defaults["reference_price"] = reference_price
@@ -176,8 +206,9 @@ def paper_price_seed(*, account: ExchangeAccount, symbol: str, price: Decimal) -
     if account.price_feed != ExchangeAccount.PriceFeed.SYNTHETIC or account_price(account, symbol) is not None:
         return None
     price = _on_tick(price, market_for(account.exchange_id, symbol))
-    row, created = PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol,
-                                                    defaults={"price": price})
+    row, created = PaperPrice.objects.get_or_create(
+        exchange_id=account.exchange_id, symbol=symbol, defaults={"price": price}
+    )
     if created:
         logger.info("paper %s %s starts at %s, the price the alert saw", account.exchange_id, symbol, price)
     return row.price if created else None
@@ -194,7 +225,9 @@ def account_price(account: ExchangeAccount, symbol: str) -> Decimal | None:
     return quote.price if quote else None
 
 
-def paper_match(*, exchange_id: str, symbol: str, price: Decimal, account: ExchangeAccount | None = None) -> MatchResult:
+def paper_match(
+    *, exchange_id: str, symbol: str, price: Decimal, account: ExchangeAccount | None = None
+) -> MatchResult:
     """Fill the open orders of one market that ``price`` crosses (one pass, partial-fill ratio applied):
     ``account``'s alone at its own price, or, for a shared price (no ``account``), those of every
     account without a price of its own for this market.
@@ -203,8 +236,9 @@ def paper_match(*, exchange_id: str, symbol: str, price: Decimal, account: Excha
     fills, and one balance update per (account, asset).
     """
     market = market_for(exchange_id, symbol)
-    orders = PaperOrder.objects.filter(exchange_id=exchange_id, symbol=symbol, status=PaperOrder.Status.OPEN,
-                                       order_type="limit")
+    orders = PaperOrder.objects.filter(
+        exchange_id=exchange_id, symbol=symbol, status=PaperOrder.Status.OPEN, order_type="limit"
+    )
     if account is not None:
         orders = orders.filter(account=account)
     else:
@@ -226,12 +260,25 @@ def paper_match(*, exchange_id: str, symbol: str, price: Decimal, account: Excha
                 amount=order.amount, filled=order.filled, ratio=order.account.partial_fill_ratio, step=market.step_size
             )
             fill = matching.make_fill(
-                side=order.side, amount=amount, price=order.price, base=market.base, quote=market.quote,
-                fee_percent=order.account.maker_fee_percent, is_maker=True,
+                side=order.side,
+                amount=amount,
+                price=order.price,
+                base=market.base,
+                quote=market.quote,
+                fee_percent=order.account.maker_fee_percent,
+                is_maker=True,
             )
             _apply_fill(order, fill, market, deltas, reserved_price=order.price)
-            fills.append(PaperFill(order=order, price=fill.price, amount=fill.amount, fee=fill.fee,
-                                   fee_currency=fill.fee_asset, is_maker=True))
+            fills.append(
+                PaperFill(
+                    order=order,
+                    price=fill.price,
+                    amount=fill.amount,
+                    fee=fill.fee,
+                    fee_currency=fill.fee_asset,
+                    is_maker=True,
+                )
+            )
         _write_order_fills(crossing)
         PaperFill.objects.bulk_create(fills)
         _apply_balance_deltas(deltas)
@@ -329,15 +376,23 @@ def paper_balances(account: ExchangeAccount) -> list[PaperBalance]:
 
 
 def paper_order_create(
-    *, account: ExchangeAccount, symbol: str, side: str, order_type: str, amount: Decimal,
-    price: Decimal | None, client_order_id: str,
+    *,
+    account: ExchangeAccount,
+    symbol: str,
+    side: str,
+    order_type: str,
+    amount: Decimal,
+    price: Decimal | None,
+    client_order_id: str,
 ) -> PaperOrder:
     """Place an order: validate like an exchange, reserve funds, fill at once what crosses."""
     market = market_for(account.exchange_id, symbol)
     _check_order(market, side, order_type, amount, price, client_order_id)
     now_price = account_price(account, symbol)
     if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:
-        PaperPrice.objects.get_or_create(exchange_id=account.exchange_id, symbol=symbol, defaults={"price": market.reference_price})
+        PaperPrice.objects.get_or_create(
+            exchange_id=account.exchange_id, symbol=symbol, defaults={"price": market.reference_price}
+        )
         now_price = current_price(account.exchange_id, symbol)
     # A market order, or a limit that crosses on arrival, fills at once at ``fill_price``; the funds
     # it needs are counted at ``funds_price``.
@@ -350,10 +405,12 @@ def paper_order_create(
             )
         if amount * now_price < market.min_notional:
             # Binance applies its notional filter to market orders too (at the current price).
-            raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum "
-                               f"{market.min_notional}).")
+            raise InvalidOrder(
+                f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum {market.min_notional})."
+            )
         fill_price = funds_price = matching.market_fill_price(
-            side, now_price, account.market_slippage_percent, market.tick_size)
+            side, now_price, account.market_slippage_percent, market.tick_size
+        )
     elif price is not None:  # a limit order: _check_order refused one without a price
         funds_price = price
         if now_price is not None and matching.limit_crosses(side, price, now_price):
@@ -370,7 +427,9 @@ def paper_order_create(
             same_id = same_id.filter(status=PaperOrder.Status.OPEN)  # Binance reuses the id of a closed order
         if same_id.exists():
             # Checked before the funds: a resend must hear "duplicate" (look it up), not "no funds".
-            raise InvalidOrder("Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used")
+            raise InvalidOrder(
+                "Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used"
+            )
         spend_asset, need = _needed_funds(market, side, amount, funds_price)
         balance = _locked_balance(account, spend_asset)
         if balance.free < need:
@@ -381,12 +440,19 @@ def paper_order_create(
         try:
             with transaction.atomic():  # the unique constraint decides between concurrent copies, not a read
                 order = PaperOrder.objects.create(
-                    account=account, exchange_id=account.exchange_id, symbol=symbol, client_order_id=client_order_id,
-                    side=side, order_type=order_type, price=price if order_type == OrderType.LIMIT else None, amount=amount,
+                    account=account,
+                    exchange_id=account.exchange_id,
+                    symbol=symbol,
+                    client_order_id=client_order_id,
+                    side=side,
+                    order_type=order_type,
+                    price=price if order_type == OrderType.LIMIT else None,
+                    amount=amount,
                 )
         except IntegrityError:
-            raise InvalidOrder("Duplicate order sent.",
-                               exchange_message=f"client order id {client_order_id} already used") from None
+            raise InvalidOrder(
+                "Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used"
+            ) from None
         reserved = order_type == OrderType.LIMIT
         if reserved:  # funds a resting order holds until it fills or is cancelled
             PaperBalance.objects.filter(pk=balance.pk).update(free=F("free") - need, used=F("used") + need)
@@ -408,14 +474,20 @@ def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, 
     if not client_order_id or len(client_order_id) > 36:
         raise InvalidOrder("Client order id must be 1 to 36 characters.")
     if amount <= 0 or amount % market.step_size:
-        raise InvalidOrder(f"Filter failure: LOT_SIZE (quantity {amount} is not a multiple of step {market.step_size}).")
+        raise InvalidOrder(
+            f"Filter failure: LOT_SIZE (quantity {amount} is not a multiple of step {market.step_size})."
+        )
     if amount < market.min_qty:
         raise InvalidOrder(f"Filter failure: LOT_SIZE (quantity {amount} is below the minimum {market.min_qty}).")
     if order_type == OrderType.LIMIT:
         if price is None or price <= 0 or price % market.tick_size:
-            raise InvalidOrder(f"Filter failure: PRICE_FILTER (price {price} is not a multiple of tick {market.tick_size}).")
+            raise InvalidOrder(
+                f"Filter failure: PRICE_FILTER (price {price} is not a multiple of tick {market.tick_size})."
+            )
         if amount * price < market.min_notional:
-            raise InvalidOrder(f"Filter failure: NOTIONAL (value {amount * price} is below the minimum {market.min_notional}).")
+            raise InvalidOrder(
+                f"Filter failure: NOTIONAL (value {amount * price} is below the minimum {market.min_notional})."
+            )
 
 
 def _needed_funds(market: PaperMarket, side: str, amount: Decimal, price: Decimal) -> tuple[str, Decimal]:
@@ -428,13 +500,20 @@ def _fill_at_once(order: PaperOrder, market: PaperMarket, price: Decimal, *, res
     ratio = account.partial_fill_ratio if order.order_type == OrderType.LIMIT else Decimal(1)
     amount = matching.fill_amount(amount=order.amount, filled=order.filled, ratio=ratio, step=market.step_size)
     fill = matching.make_fill(
-        side=order.side, amount=amount, price=price, base=market.base, quote=market.quote,
-        fee_percent=account.taker_fee_percent, is_maker=False,
+        side=order.side,
+        amount=amount,
+        price=price,
+        base=market.base,
+        quote=market.quote,
+        fee_percent=account.taker_fee_percent,
+        is_maker=False,
     )
     deltas: Deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
     _apply_fill(order, fill, market, deltas, reserved_price=order.price if reserved else None)
     order.save(update_fields=["filled", "average", "cost", "fee", "fee_currency", "status", "updated_at"])
-    PaperFill.objects.create(order=order, price=fill.price, amount=fill.amount, fee=fill.fee, fee_currency=fill.fee_asset, is_maker=False)
+    PaperFill.objects.create(
+        order=order, price=fill.price, amount=fill.amount, fee=fill.fee, fee_currency=fill.fee_asset, is_maker=False
+    )
     _apply_balance_deltas(deltas)
 
 
@@ -461,7 +540,9 @@ def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_i
         if order.status != PaperOrder.Status.OPEN:
             raise OrderNotFound("Unknown order sent.", exchange_message=f"order is {order.status}")
         remaining = order.amount - order.filled
-        asset, held = (market.quote, remaining * order.price) if order.side == OrderSide.BUY else (market.base, remaining)
+        asset, held = (
+            (market.quote, remaining * order.price) if order.side == OrderSide.BUY else (market.base, remaining)
+        )
         order.status = PaperOrder.Status.CANCELED
         order.save(update_fields=["status", "updated_at"])
         _locked_balance(account, asset)
@@ -499,7 +580,9 @@ def paper_feed_tick() -> list[MatchResult]:
 
 def _symbols_in_play(exchange_id: str) -> set[str]:
     priced = PaperPrice.objects.filter(exchange_id=exchange_id).values_list("symbol", flat=True)
-    resting = PaperOrder.objects.filter(exchange_id=exchange_id, status=PaperOrder.Status.OPEN).values_list("symbol", flat=True)
+    resting = PaperOrder.objects.filter(exchange_id=exchange_id, status=PaperOrder.Status.OPEN).values_list(
+        "symbol", flat=True
+    )
     return set(priced) | set(resting)
 
 
@@ -517,8 +600,13 @@ def _walk(exchange_id: str, seed: int) -> list[MatchResult]:
                     continue
                 row = PaperPrice.objects.create(exchange_id=exchange_id, symbol=symbol, price=market.reference_price)
             row.price = synthetic_next_price(
-                price=row.price, seed=seed, exchange_id=exchange_id, symbol=symbol, step=row.walk_step,
-                volatility_percent=volatility, tick=market.tick_size,
+                price=row.price,
+                seed=seed,
+                exchange_id=exchange_id,
+                symbol=symbol,
+                step=row.walk_step,
+                volatility_percent=volatility,
+                tick=market.tick_size,
             )
             row.walk_step += 1
             row.save(update_fields=["price", "walk_step", "updated_at"])

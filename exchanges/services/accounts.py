@@ -31,8 +31,12 @@ def connector_for_account(account: ExchangeAccount) -> Connector:
     from exchanges.ccxt.connector import CcxtConnector
 
     return CcxtConnector(
-        account.exchange_id, mode=account.mode, api_key=account.api_key, api_secret=account.api_secret,
-        password=account.api_password, account_key=str(account.pk),
+        account.exchange_id,
+        mode=account.mode,
+        api_key=account.api_key,
+        api_secret=account.api_secret,
+        password=account.api_password,
+        account_key=str(account.pk),
     )
 
 

@@ -49,12 +49,20 @@ def account_balance_refresh(*, account: ExchangeAccount, connector: Connector | 
     except ExchangeError as exc:  # its text is the connector's: cleaned of keys and signed URLs
         logger.info("balance of account %s not refreshed: %s", account.pk, exc)
         snapshot, _ = AccountBalance.objects.update_or_create(
-            account=account, defaults={"error": str(exc), "error_at": now})
+            account=account, defaults={"error": str(exc), "error_at": now}
+        )
         return snapshot
-    snapshot, _ = AccountBalance.objects.update_or_create(account=account, defaults={
-        "holdings": [holding.as_json() for holding in equity.holdings], "equity_usd": equity.equity_usd,
-        "unpriced_assets": equity.unpriced, "fetched_at": now, "error": "", "error_at": None,
-    })
+    snapshot, _ = AccountBalance.objects.update_or_create(
+        account=account,
+        defaults={
+            "holdings": [holding.as_json() for holding in equity.holdings],
+            "equity_usd": equity.equity_usd,
+            "unpriced_assets": equity.unpriced,
+            "fetched_at": now,
+            "error": "",
+            "error_at": None,
+        },
+    )
     return snapshot
 
 

@@ -53,16 +53,27 @@ class ChartCandles:
     message: str = ""
 
 
-def chart_candles(*, account: ExchangeAccount, symbol: str, timeframe_minutes: int, opened_at: datetime,
-                  closed_at: datetime | None, now: datetime | None = None) -> ChartCandles:
+def chart_candles(
+    *,
+    account: ExchangeAccount,
+    symbol: str,
+    timeframe_minutes: int,
+    opened_at: datetime,
+    closed_at: datetime | None,
+    now: datetime | None = None,
+) -> ChartCandles:
     """The candles of a position's life on ``account``'s exchange (see the module docstring). Never
     sends a request: a real exchange's candles come from the cache, and a refresh is handed to a worker."""
     now_seconds = (now or datetime.now(UTC)).timestamp()
     if account.mode == ExchangeAccount.Mode.PAPER:
         return _paper_candles(account, symbol, timeframe_minutes, opened_at, closed_at, now_seconds)
-    window = chart_window(timeframe_minutes=timeframe_minutes, opened_at=opened_at.timestamp(),
-                          closed_at=closed_at.timestamp() if closed_at else None, now=now_seconds,
-                          supported=_served_intervals(account.exchange_id))
+    window = chart_window(
+        timeframe_minutes=timeframe_minutes,
+        opened_at=opened_at.timestamp(),
+        closed_at=closed_at.timestamp() if closed_at else None,
+        now=now_seconds,
+        supported=_served_intervals(account.exchange_id),
+    )
     if window is None:
         return ChartCandles(state="unavailable", message=f"{account.exchange_id} serves no candles through ccxt.")
     key = candles_cache_key(account, symbol, window)
@@ -75,13 +86,17 @@ def chart_candles(*, account: ExchangeAccount, symbol: str, timeframe_minutes: i
         _refresh(account, symbol, window, key)
     what = f"{_interval_words(window.interval_minutes)} candles from {account.exchange_id}"
     if entry.get("error"):
-        return ChartCandles(candles, window.interval_minutes, "unavailable" if not candles else "ready",
-                            f"{what}: the last request failed ({entry['error']}); retrying every "
-                            f"{CANDLES_REFRESH_SECONDS} s.")
+        return ChartCandles(
+            candles,
+            window.interval_minutes,
+            "unavailable" if not candles else "ready",
+            f"{what}: the last request failed ({entry['error']}); retrying every {CANDLES_REFRESH_SECONDS} s.",
+        )
     if fetched_at is None:
         return ChartCandles([], window.interval_minutes, "loading", f"Fetching {what}…")
-    return ChartCandles(candles, window.interval_minutes, "ready",
-                        f"{what}, fetched {_age_words(now_seconds - fetched_at)} ago.")
+    return ChartCandles(
+        candles, window.interval_minutes, "ready", f"{what}, fetched {_age_words(now_seconds - fetched_at)} ago."
+    )
 
 
 def _served_intervals(exchange_id: str) -> list[int]:
@@ -117,8 +132,7 @@ def _refresh(account: ExchangeAccount, symbol: str, window: ChartWindow, key: st
     dispatch.refresh_candles(account.pk, symbol, window.interval_minutes, window.start, window.end, window.closed)
 
 
-def candles_refresh(*, account_id: int, symbol: str, interval_minutes: int, start: int, end: int,
-                    closed: bool) -> None:
+def candles_refresh(*, account_id: int, symbol: str, interval_minutes: int, start: int, end: int, closed: bool) -> None:
     """Fetch one chart window from the exchange into the cache (the worker's side of ``chart_candles``).
 
     A failure keeps the candles fetched before and stores the exchange's message, which the chart
@@ -135,38 +149,60 @@ def candles_refresh(*, account_id: int, symbol: str, interval_minutes: int, star
     limit = min(window.count + (0 if closed else 1), MAX_CHART_CANDLES)
     try:
         candles = connector_for_account(account).fetch_candles(
-            symbol, interval_minutes=interval_minutes, since=datetime.fromtimestamp(start, UTC), limit=limit)
+            symbol, interval_minutes=interval_minutes, since=datetime.fromtimestamp(start, UTC), limit=limit
+        )
     except ExchangeError as exc:
-        logger.warning("candles of %s %s (%s m) could not be fetched: %s", account.exchange_id, symbol,
-                       interval_minutes, exc)
+        logger.warning(
+            "candles of %s %s (%s m) could not be fetched: %s", account.exchange_id, symbol, interval_minutes, exc
+        )
         entry = {**previous, "error": str(exc), "failed_at": time.time()}
     else:
         entry = {"rows": [candle.as_row() for candle in candles], "fetched_at": time.time(), "error": ""}
     cache.set(key, entry, timeout=CANDLES_KEPT_SECONDS)
 
 
-def _paper_candles(account: ExchangeAccount, symbol: str, timeframe_minutes: int, opened_at: datetime,
-                   closed_at: datetime | None, now_seconds: float) -> ChartCandles:
+def _paper_candles(
+    account: ExchangeAccount,
+    symbol: str,
+    timeframe_minutes: int,
+    opened_at: datetime,
+    closed_at: datetime | None,
+    now_seconds: float,
+) -> ChartCandles:
     recorded, own = account_candles(account, symbol)
     if not recorded:
-        return ChartCandles(state="unavailable", message=(
-            f"No price recorded for {symbol} on the paper {account.exchange_id} yet: the paper feed records "
-            f"every price it moves to, from its first move on."))
+        return ChartCandles(
+            state="unavailable",
+            message=(
+                f"No price recorded for {symbol} on the paper {account.exchange_id} yet: the paper feed records "
+                f"every price it moves to, from its first move on."
+            ),
+        )
     recorded_minutes = (recorded[-1].opened_at - recorded[0].opened_at) / 60 + 1
-    window = chart_window(timeframe_minutes=timeframe_minutes, opened_at=opened_at.timestamp(),
-                          closed_at=closed_at.timestamp() if closed_at else None, now=now_seconds,
-                          supported=recorded_intervals(recorded_minutes, min_candles=MIN_RECORDED_CANDLES))
+    window = chart_window(
+        timeframe_minutes=timeframe_minutes,
+        opened_at=opened_at.timestamp(),
+        closed_at=closed_at.timestamp() if closed_at else None,
+        now=now_seconds,
+        supported=recorded_intervals(recorded_minutes, min_candles=MIN_RECORDED_CANDLES),
+    )
     assert window is not None  # recorded_intervals always serves 1-minute candles
-    candles = [candle for candle in resample(recorded, window.interval_minutes)
-               if window.start <= candle.opened_at <= window.end]
+    candles = [
+        candle
+        for candle in resample(recorded, window.interval_minutes)
+        if window.start <= candle.opened_at <= window.end
+    ]
     whose = "your own prices for this market" if own else "the paper feed's recorded prices"
     message = f"{_interval_words(window.interval_minutes)} candles from {whose}"
     if window.interval_minutes < timeframe_minutes:
-        message += (f" (the position's timeframe is {_interval_words(timeframe_minutes)}; the feed has recorded "
-                    f"{_age_words(recorded_minutes * 60)} of prices so far)")
+        message += (
+            f" (the position's timeframe is {_interval_words(timeframe_minutes)}; the feed has recorded "
+            f"{_age_words(recorded_minutes * 60)} of prices so far)"
+        )
     if not candles:
-        return ChartCandles([], window.interval_minutes, "unavailable",
-                            message + ": none recorded in this position's time.")
+        return ChartCandles(
+            [], window.interval_minutes, "unavailable", message + ": none recorded in this position's time."
+        )
     return ChartCandles(candles, window.interval_minutes, "ready", message + ".")
 
 

@@ -14,16 +14,29 @@ class JobSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="Where to poll this job: GET it until it has finished.")
     result = serializers.SerializerMethodField(
         help_text="The answer of the work once finished (null before): its shape is the one documented for the "
-        "operation that started the job.")
+        "operation that started the job."
+    )
 
     class Meta:
         model = Job
-        fields = ("id", "kind", "title", "status", "message", "result", "url", "created_at", "started_at",
-                  "finished_at")
+        fields = (
+            "id",
+            "kind",
+            "title",
+            "status",
+            "message",
+            "result",
+            "url",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
         read_only_fields = fields
         extra_kwargs = {
-            "kind": {"help_text": "What the job does: exchange_test_connection, exchange_balance_refresh, "
-                                  "telegram_test, queue_promote, exchange_sync or risk_evaluation."},
+            "kind": {
+                "help_text": "What the job does: exchange_test_connection, exchange_balance_refresh, "
+                "telegram_test, queue_promote, exchange_sync or risk_evaluation."
+            },
             "status": {"help_text": "queued (waiting for a worker), running, succeeded or failed."},
             "message": {"help_text": "The outcome in one sentence, as the dashboard shows it (empty until finished)."},
         }

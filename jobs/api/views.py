@@ -24,11 +24,16 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 def job_responses(serializer) -> dict:
     """The documented answers of an operation that starts a job whose answer is ``serializer``."""
     return {
-        202: OpenApiResponse(serializer, description="Accepted: the work runs in the background. Poll `url` "
-                             "(GET /api/v1/jobs/{id}/) until `status` is succeeded or failed; `result` then "
-                             "carries the answer."),
-        503: OpenApiResponse(serializer, description="The background queue was unreachable: the job failed at "
-                             "once and nothing was done. Try again."),
+        202: OpenApiResponse(
+            serializer,
+            description="Accepted: the work runs in the background. Poll `url` "
+            "(GET /api/v1/jobs/{id}/) until `status` is succeeded or failed; `result` then "
+            "carries the answer.",
+        ),
+        503: OpenApiResponse(
+            serializer,
+            description="The background queue was unreachable: the job failed at once and nothing was done. Try again.",
+        ),
     }
 
 

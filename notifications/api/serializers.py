@@ -15,13 +15,34 @@ class TelegramConfigSerializer(serializers.ModelSerializer):
     class Meta:
         model = TelegramConfig
         fields = (
-            "enabled", "bot_token", "has_bot_token", "channel_id", "channel_name", "engine_signature",
-            "send_entry_signals", "send_exit_signals", "send_status_updates", "send_dca_fill_updates",
-            "send_pyramid_updates", "send_tp_hit_updates", "send_failure_alerts", "send_risk_alerts",
-            "update_existing_message", "update_on_pyramid", "show_unrealized_pnl", "show_invested_amount",
-            "show_duration", "alert_loss_threshold_percent", "alert_profit_threshold_percent",
-            "quiet_hours_enabled", "quiet_hours_start", "quiet_hours_end", "quiet_hours_urgent_only",
-            "last_error", "last_error_at", "updated_at",
+            "enabled",
+            "bot_token",
+            "has_bot_token",
+            "channel_id",
+            "channel_name",
+            "engine_signature",
+            "send_entry_signals",
+            "send_exit_signals",
+            "send_status_updates",
+            "send_dca_fill_updates",
+            "send_pyramid_updates",
+            "send_tp_hit_updates",
+            "send_failure_alerts",
+            "send_risk_alerts",
+            "update_existing_message",
+            "update_on_pyramid",
+            "show_unrealized_pnl",
+            "show_invested_amount",
+            "show_duration",
+            "alert_loss_threshold_percent",
+            "alert_profit_threshold_percent",
+            "quiet_hours_enabled",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "quiet_hours_urgent_only",
+            "last_error",
+            "last_error_at",
+            "updated_at",
         )
         read_only_fields = ("last_error", "last_error_at", "updated_at")
 
@@ -31,7 +52,9 @@ class TelegramConfigSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if not attrs.get("bot_token"):
             attrs.pop("bot_token", None)  # keep the stored token
-        probe = TelegramConfig(**{f.attname: getattr(self.instance, f.attname) for f in TelegramConfig._meta.concrete_fields})
+        probe = TelegramConfig(
+            **{f.attname: getattr(self.instance, f.attname) for f in TelegramConfig._meta.concrete_fields}
+        )
         for name, value in attrs.items():
             setattr(probe, name, value)
         try:

@@ -43,9 +43,12 @@ class TelegramTestView(APIView):
 
     @extend_schema(
         request=None,
-        responses={**job_responses(TelegramTestJobSerializer),
-                   409: OpenApiResponse(ErrorSerializer, description="No bot token or channel id saved yet: "
-                                        "nothing was sent.")},
+        responses={
+            **job_responses(TelegramTestJobSerializer),
+            409: OpenApiResponse(
+                ErrorSerializer, description="No bot token or channel id saved yet: nothing was sent."
+            ),
+        },
         description="Send a test message to the saved chat, in the background: the answer is a job to poll, whose "
         "`result` is Telegram's answer (`ok`, `description`; the job ends `failed` when Telegram refused it).",
     )

@@ -37,14 +37,27 @@ class GroupRiskSerializer(serializers.ModelSerializer):
 
     # Plain text: a second serializer of the group's status choices would make drf-spectacular rename
     # the positions' status enum (a naming collision it warns about).
-    status = serializers.CharField(read_only=True, help_text="waiting, live, partially_filled, active, closing, "
-                                   "closed or failed.")
+    status = serializers.CharField(
+        read_only=True, help_text="waiting, live, partially_filled, active, closing, closed or failed."
+    )
 
     class Meta:
         model = PositionGroup
-        fields = ("id", "exchange", "symbol", "timeframe", "side", "status", "unrealized_pnl_usd",
-                  "unrealized_pnl_percent", "risk_timer_start", "risk_timer_expires", "risk_eligible", "risk_blocked",
-                  "risk_skip_once")
+        fields = (
+            "id",
+            "exchange",
+            "symbol",
+            "timeframe",
+            "side",
+            "status",
+            "unrealized_pnl_usd",
+            "unrealized_pnl_percent",
+            "risk_timer_start",
+            "risk_timer_expires",
+            "risk_eligible",
+            "risk_blocked",
+            "risk_skip_once",
+        )
         read_only_fields = fields
 
 
@@ -61,7 +74,8 @@ class PositionRiskSerializer(serializers.Serializer):
     max_pyramids = serializers.IntegerField(source="group.max_pyramids")
     filled_pyramids = serializers.IntegerField(help_text="Pyramids with every entry leg filled.")
     pyramids_complete = serializers.BooleanField(
-        help_text="Enough pyramids filled for the timer (required_pyramids_for_timer, or all the position may have).")
+        help_text="Enough pyramids filled for the timer (required_pyramids_for_timer, or all the position may have)."
+    )
     total_filled_quantity = money(source="group.total_filled_quantity")
     weighted_avg_entry = money(source="group.weighted_avg_entry", allow_null=True)
     current_price = money(source="group.current_price", allow_null=True)
@@ -69,13 +83,16 @@ class PositionRiskSerializer(serializers.Serializer):
     unrealized_pnl_percent = money(source="group.unrealized_pnl_percent")
     risk_timer_start = serializers.DateTimeField(source="group.risk_timer_start", allow_null=True)
     risk_timer_expires = serializers.DateTimeField(source="group.risk_timer_expires", allow_null=True)
-    risk_eligible = serializers.BooleanField(source="group.risk_eligible",
-                                             help_text="Stored: the timer had expired at the last evaluation.")
+    risk_eligible = serializers.BooleanField(
+        source="group.risk_eligible", help_text="Stored: the timer had expired at the last evaluation."
+    )
     risk_blocked = serializers.BooleanField(source="group.risk_blocked")
     risk_skip_once = serializers.BooleanField(source="group.risk_skip_once")
     pending_timer_event = serializers.CharField(
-        allow_null=True, help_text="What the next evaluation will record for this timer (timer_started, timer_expired, "
-        "timer_reset); null when it stays as stored.")
+        allow_null=True,
+        help_text="What the next evaluation will record for this timer (timer_started, timer_expired, "
+        "timer_reset); null when it stays as stored.",
+    )
     eligible = serializers.BooleanField(help_text="It could be closed as the loser if the engine evaluated now.")
     reason = serializers.CharField(allow_null=True, help_text="Why it cannot be the loser now; null when it can.")
 
@@ -109,13 +126,15 @@ class RiskStatusSerializer(serializers.Serializer):
 
     as_of = serializers.DateTimeField()
     engine = EngineStatusSerializer()
-    loser = LoserSerializer(allow_null=True,
-                            help_text="The position the offset would close; null when none is eligible.")
+    loser = LoserSerializer(
+        allow_null=True, help_text="The position the offset would close; null when none is eligible."
+    )
     winners = WinnerCloseSerializer(many=True, help_text="What the offset would take from each winner.")
     covered_usd = money(help_text="Profit the winners' closes would realise.")
     covers_loss = serializers.BooleanField(help_text="The winners' closes pay for the whole loss.")
     would_execute = serializers.BooleanField(
-        help_text="An evaluation now would execute the offset (fully covered, or partly with allow_partial_offset).")
+        help_text="An evaluation now would execute the offset (fully covered, or partly with allow_partial_offset)."
+    )
     reason = serializers.CharField()
     positions = PositionRiskSerializer(many=True, help_text="Every open position, worst loss first.")
 
@@ -133,15 +152,33 @@ class RiskActionSerializer(serializers.ModelSerializer):
     engine's journal; ``action_type`` is its kind, ``notes`` its summary)."""
 
     action_type = serializers.ChoiceField(source="kind", choices=JournalEntry.Kind.choices, read_only=True)
-    symbol = serializers.CharField(source="group.symbol", allow_null=True, read_only=True,
-                                   help_text="The symbol of the position it is about.")
-    winner_details = WinnerDetailSerializer(many=True, read_only=True,
-                                            help_text="Winners an offset reduced (decimals as strings).")
+    symbol = serializers.CharField(
+        source="group.symbol", allow_null=True, read_only=True, help_text="The symbol of the position it is about."
+    )
+    winner_details = WinnerDetailSerializer(
+        many=True, read_only=True, help_text="Winners an offset reduced (decimals as strings)."
+    )
     notes = serializers.CharField(source="summary", read_only=True)
 
     class Meta:
         model = JournalEntry
-        fields = ("id", "action_type", "group", "symbol", "loser_group", "loser_pnl_usd", "required_usd",
-                  "winner_details", "exit_reason", "entry_price", "exit_price", "quantity_closed", "realized_pnl_usd",
-                  "pnl_percent", "duration_seconds", "notes", "created_at")
+        fields = (
+            "id",
+            "action_type",
+            "group",
+            "symbol",
+            "loser_group",
+            "loser_pnl_usd",
+            "required_usd",
+            "winner_details",
+            "exit_reason",
+            "entry_price",
+            "exit_price",
+            "quantity_closed",
+            "realized_pnl_usd",
+            "pnl_percent",
+            "duration_seconds",
+            "notes",
+            "created_at",
+        )
         read_only_fields = fields

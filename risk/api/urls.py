@@ -8,8 +8,16 @@ from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from risk.api.views import (
-    EngineForceStartView, EngineForceStopView, ExchangeSyncView, GroupBlockView, GroupSkipView, GroupUnblockView,
-    RiskActionViewSet, RiskConfigView, RiskStatusView, RunEvaluationView,
+    EngineForceStartView,
+    EngineForceStopView,
+    ExchangeSyncView,
+    GroupBlockView,
+    GroupSkipView,
+    GroupUnblockView,
+    RiskActionViewSet,
+    RiskConfigView,
+    RiskStatusView,
+    RunEvaluationView,
 )
 
 GROUP_ID = r"(?P<group_id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"

@@ -9,12 +9,11 @@ The endpoints come from the OpenAPI schema: an endpoint added to the API without
 tables below fails ``test_every_endpoint_is_checked``.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import cache
-
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -26,10 +25,22 @@ from jobs.models import Job
 from notifications.models import Notification, TelegramConfig
 from tests.api_client import client_for
 from tests.factories import (
-    DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
+    DCAConfigurationFactory,
+    ExchangeAccountFactory,
+    OrderFactory,
+    PositionGroupFactory,
+    PyramidFactory,
+    UserFactory,
 )
 from trading.models import (
-    DCAConfiguration, JournalEntry, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal,
+    DCAConfiguration,
+    JournalEntry,
+    Order,
+    PositionGroup,
+    Pyramid,
+    QueuedSignal,
+    RiskConfig,
+    Signal,
 )
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +53,13 @@ METHODS = ("get", "post", "put", "patch", "delete")
 def api_operations() -> frozenset[tuple[str, str]]:
     """(METHOD, path) of every operation the OpenAPI schema documents under /api/v1/."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return frozenset((method.upper(), path) for path, item in schema["paths"].items() if path.startswith("/api/v1/")
-                     for method in item if method in METHODS)
+    return frozenset(
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for method in item
+        if method in METHODS
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ OBJECT_OPERATIONS = {
     ("GET", "/api/v1/jobs/{id}/"): Target("job"),
 }
 
+
 @dataclass(frozen=True)
 class Query:
     """A write whose parameters travel in the query string (a DELETE), not in a body."""
@@ -91,8 +108,13 @@ class Query:
 # Every write without an id in its path: it acts on the caller's own records (or creates one), and
 # A's must leave B's alone. The body is A's, valid, so the write really happens (a staff-only write
 # is refused to A, a trader, and must change nothing either).
-SOL_CONFIG = {"exchange": "binance", "pair": "SOL/USDT", "timeframe": 15, "capital_usd": "500",
-              "levels": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "2"}]}
+SOL_CONFIG = {
+    "exchange": "binance",
+    "pair": "SOL/USDT",
+    "timeframe": 15,
+    "capital_usd": "500",
+    "levels": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "2"}],
+}
 COLLECTION_WRITES = {
     ("POST", "/api/v1/auth/token/"): {"username": "walkthrough", "password": PASSWORD},
     ("POST", "/api/v1/dca-configs/"): SOL_CONFIG,
@@ -100,8 +122,12 @@ COLLECTION_WRITES = {
     ("POST", "/api/v1/exchange-accounts/"): {"exchange_id": "kucoin", "mode": "paper"},
     ("POST", "/api/v1/paper/prices/"): {"exchange": "binance", "symbol": "BTC/USDT", "price": "101"},
     ("DELETE", "/api/v1/paper/prices/"): Query("exchange=binance&symbol=BTC/USDT"),
-    ("POST", "/api/v1/paper/markets/"): {"exchange": "binance", "symbol": "XRP/USDT", "tick_size": "0.0001",
-                                          "step_size": "0.1"},
+    ("POST", "/api/v1/paper/markets/"): {
+        "exchange": "binance",
+        "symbol": "XRP/USDT",
+        "tick_size": "0.0001",
+        "step_size": "0.1",
+    },
     ("PUT", "/api/v1/risk/config/"): "edit",
     ("PATCH", "/api/v1/risk/config/"): {"max_open_positions_global": 3},
     ("POST", "/api/v1/risk/force-stop/"): None,
@@ -115,21 +141,44 @@ COLLECTION_WRITES = {
 # Writes to state every trader shares (the paper exchange's market rules): staff only.
 STAFF_ONLY_WRITES = {("POST", "/api/v1/paper/markets/")}
 
-READ_ONLY_FIELDS = {"id", "created_at", "updated_at", "has_keys", "has_bot_token", "last_connection_error",
-                    "last_error", "last_error_at", "last_evaluated_at", "engine_force_stopped", "engine_paused"}
+READ_ONLY_FIELDS = {
+    "id",
+    "created_at",
+    "updated_at",
+    "has_keys",
+    "has_bot_token",
+    "last_connection_error",
+    "last_error",
+    "last_error_at",
+    "last_evaluated_at",
+    "engine_force_stopped",
+    "engine_paused",
+}
 
 # Everything a trader owns, by how to find it from the user: what "B's records are unchanged" compares.
 OWNED = [
-    (PositionGroup, "user"), (Pyramid, "group__user"), (Order, "group__user"), (Signal, "user"),
-    (QueuedSignal, "user"), (DCAConfiguration, "user"), (ExchangeAccount, "user"), (JournalEntry, "user"),
-    (RiskConfig, "user"), (TelegramConfig, "user"), (Notification, "user"), (Token, "user"), (Job, "user"),
-    (PaperAccountPrice, "account__user"), (AccountBalance, "account__user"),
+    (PositionGroup, "user"),
+    (Pyramid, "group__user"),
+    (Order, "group__user"),
+    (Signal, "user"),
+    (QueuedSignal, "user"),
+    (DCAConfiguration, "user"),
+    (ExchangeAccount, "user"),
+    (JournalEntry, "user"),
+    (RiskConfig, "user"),
+    (TelegramConfig, "user"),
+    (Notification, "user"),
+    (Token, "user"),
+    (Job, "user"),
+    (PaperAccountPrice, "account__user"),
+    (AccountBalance, "account__user"),
 ]
 
 
 def records(user) -> dict[str, list[dict]]:
-    return {model.__name__: list(model.objects.filter(**{lookup: user}).order_by("pk").values())
-            for model, lookup in OWNED}
+    return {
+        model.__name__: list(model.objects.filter(**{lookup: user}).order_by("pk").values()) for model, lookup in OWNED
+    }
 
 
 def strangers_world() -> dict:
@@ -139,50 +188,111 @@ def strangers_world() -> dict:
     stranger = UserFactory(username="stranger")
     account = ExchangeAccountFactory(user=stranger, exchange_id="binance", label="their binance")
     ExchangeAccountFactory(user=stranger, exchange_id="kucoin", label="their kucoin")
-    PaperMarket.objects.create(exchange_id="kucoin", symbol="KCS/USDT", market_id="KCSUSDT", base="KCS",
-                               quote="USDT", tick_size=D("0.001"), step_size=D("0.01"))
+    PaperMarket.objects.create(
+        exchange_id="kucoin",
+        symbol="KCS/USDT",
+        market_id="KCSUSDT",
+        base="KCS",
+        quote="USDT",
+        tick_size=D("0.001"),
+        step_size=D("0.01"),
+    )
     PaperPrice.objects.create(exchange_id="kucoin", symbol="KCS/USDT", price=D("12.345"))
     PaperAccountPrice.objects.create(account=account, symbol="BTC/USDT", price=D("77.777"))  # B's own book
     AccountBalance.objects.create(account=account, equity_usd=D("777777"), fetched_at=timezone.now())
-    group = PositionGroupFactory(user=stranger, exchange_account=account, status="live", pyramid_count=1,
-                                 total_dca_legs=2, filled_dca_legs=1)
+    group = PositionGroupFactory(
+        user=stranger, exchange_account=account, status="live", pyramid_count=1, total_dca_legs=2, filled_dca_legs=1
+    )
     pyramid = PyramidFactory(group=group)
-    entry = OrderFactory(group=group, pyramid=pyramid, status="filled", filled_quantity=D("2"),
-                         avg_fill_price=D("100"), exchange_order_id="their-entry")
-    OrderFactory(group=group, pyramid=pyramid, role="take_profit", leg_index=None, entry_order=entry, side="sell",
-                 price=D("102"), status="open")
+    entry = OrderFactory(
+        group=group,
+        pyramid=pyramid,
+        status="filled",
+        filled_quantity=D("2"),
+        avg_fill_price=D("100"),
+        exchange_order_id="their-entry",
+    )
+    OrderFactory(
+        group=group,
+        pyramid=pyramid,
+        role="take_profit",
+        leg_index=None,
+        entry_order=entry,
+        side="sell",
+        price=D("102"),
+        status="open",
+    )
     OrderFactory(group=group, pyramid=pyramid, leg_index=1, price=D("99.5"), status="open")
-    signal = Signal.objects.create(user=stranger, status="queued", intent="signal", exchange="binance",
-                                   tv_symbol="ETHUSDT", symbol="ETH/USDT", timeframe=15, side="long",
-                                   entry_price=D("100"))
-    queued = QueuedSignal.objects.create(user=stranger, signal=signal, exchange="binance", symbol="ETH/USDT",
-                                         timeframe=15, side="long", entry_price=D("100"),
-                                         expires_at=timezone.now() + timedelta(hours=1))
+    signal = Signal.objects.create(
+        user=stranger,
+        status="queued",
+        intent="signal",
+        exchange="binance",
+        tv_symbol="ETHUSDT",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=D("100"),
+    )
+    queued = QueuedSignal.objects.create(
+        user=stranger,
+        signal=signal,
+        exchange="binance",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=D("100"),
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
     dca_config = DCAConfigurationFactory(user=stranger)
     risk_action = JournalEntry.objects.create(user=stranger, kind="manual_block", group=group)
     RiskConfig.objects.get_or_create(user=stranger)
-    TelegramConfig.objects.update_or_create(user=stranger, defaults={"channel_id": "@their_channel",
-                                                                     "bot_token": "their-bot-token"})
+    TelegramConfig.objects.update_or_create(
+        user=stranger, defaults={"channel_id": "@their_channel", "bot_token": "their-bot-token"}
+    )
     Token.objects.create(user=stranger)
-    job = Job.objects.create(user=stranger, kind="exchange_sync", title="their sync", status="succeeded",
-                             message="their sync went fine", result={"accounts": []})
-    return {"user": stranger, "group": group, "order": entry, "signal": signal, "queued": queued,
-            "dca_config": dca_config, "account": account, "risk_action": risk_action, "job": job}
+    job = Job.objects.create(
+        user=stranger,
+        kind="exchange_sync",
+        title="their sync",
+        status="succeeded",
+        message="their sync went fine",
+        result={"accounts": []},
+    )
+    return {
+        "user": stranger,
+        "group": group,
+        "order": entry,
+        "signal": signal,
+        "queued": queued,
+        "dca_config": dca_config,
+        "account": account,
+        "risk_action": risk_action,
+        "job": job,
+    }
 
 
 def markers(world: dict) -> set[str]:
     """Strings that appear in an answer only if it shows one of B's records: their UUIDs and names.
     (Integer ids, of accounts and DCA configurations, are checked by list in ``LIST_MODELS``.)"""
-    ids = {str(row["id"]) for rows in records(world["user"]).values() for row in rows
-           if isinstance(row.get("id"), uuid.UUID)}
+    ids = {
+        str(row["id"])
+        for rows in records(world["user"]).values()
+        for row in rows
+        if isinstance(row.get("id"), uuid.UUID)
+    }
     return ids | {"@their_channel", "their binance", "their kucoin", "kucoin", "KCS/USDT", "their-entry", "77.777"}
 
 
 # The record behind each paginated list, to compare the ids listed with B's (integer ids included).
 LIST_MODELS = {
-    "/api/v1/positions/": PositionGroup, "/api/v1/orders/": Order, "/api/v1/signals/": Signal,
-    "/api/v1/queue/": QueuedSignal, "/api/v1/dca-configs/": DCAConfiguration,
-    "/api/v1/exchange-accounts/": ExchangeAccount, "/api/v1/risk/actions/": JournalEntry,
+    "/api/v1/positions/": PositionGroup,
+    "/api/v1/orders/": Order,
+    "/api/v1/signals/": Signal,
+    "/api/v1/queue/": QueuedSignal,
+    "/api/v1/dca-configs/": DCAConfiguration,
+    "/api/v1/exchange-accounts/": ExchangeAccount,
+    "/api/v1/risk/actions/": JournalEntry,
 }
 
 
@@ -198,12 +308,17 @@ def mine(route, trader) -> dict:
     telegram = TelegramConfig.objects.get(user=trader)
     telegram.channel_id, telegram.bot_token = "@my_channel", "my-bot-token"
     telegram.save()
-    return {"user": trader, "group": group, "order": group.orders.order_by("pk").first(), "signal": opened,
-            "queued": QueuedSignal.objects.get(signal=waiting),
-            "dca_config": DCAConfiguration.objects.filter(user=trader).order_by("pk").first(),
-            "account": trader.exchange_accounts.get(),
-            "risk_action": JournalEntry.objects.create(user=trader, kind="manual_block", group=group),
-            "job": Job.objects.create(user=trader, kind="exchange_sync", title="my sync")}
+    return {
+        "user": trader,
+        "group": group,
+        "order": group.orders.order_by("pk").first(),
+        "signal": opened,
+        "queued": QueuedSignal.objects.get(signal=waiting),
+        "dca_config": DCAConfiguration.objects.filter(user=trader).order_by("pk").first(),
+        "account": trader.exchange_accounts.get(),
+        "risk_action": JournalEntry.objects.create(user=trader, kind="manual_block", group=group),
+        "job": Job.objects.create(user=trader, kind="exchange_sync", title="my sync"),
+    }
 
 
 @pytest.fixture
@@ -233,14 +348,17 @@ def test_every_endpoint_is_checked():
     collection_writes = {op for op in documented if "{" not in op[1] and op[0] != "GET"}
 
     assert object_operations == set(OBJECT_OPERATIONS), (
-        "Add each new operation on one record to OBJECT_OPERATIONS (or drop a removed one)")
+        "Add each new operation on one record to OBJECT_OPERATIONS (or drop a removed one)"
+    )
     assert collection_writes == set(COLLECTION_WRITES), (
-        "Add each new write without an id to COLLECTION_WRITES (or drop a removed one)")
+        "Add each new write without an id to COLLECTION_WRITES (or drop a removed one)"
+    )
 
 
 @pytest.mark.parametrize("method, path", sorted(OBJECT_OPERATIONS), ids=lambda value: value)
-def test_another_traders_record_answers_404_and_stays_as_it_was(method, path, mine, theirs,
-                                                               django_capture_on_commit_callbacks, loopback_only):
+def test_another_traders_record_answers_404_and_stays_as_it_was(
+    method, path, mine, theirs, django_capture_on_commit_callbacks, loopback_only
+):
     target = OBJECT_OPERATIONS[(method, path)]
     api = client_for(mine["user"])
     own_url = url_for(path, mine[target.record])
@@ -304,12 +422,19 @@ def test_writes_without_an_id_change_nothing_of_another_trader(method, path, min
     assert not {marker for marker in markers(theirs) - {"kucoin"} if marker in answer.content.decode()}
 
 
-@pytest.mark.parametrize("method, path, body, status", [
-    ("post", "/api/v1/paper/prices/", {"exchange": "kucoin", "symbol": "KCS/USDT", "price": "1"}, 404),
-    ("delete", "/api/v1/paper/prices/?exchange=kucoin&symbol=KCS/USDT", None, 404),
-    ("post", "/api/v1/paper/markets/", {"exchange": "kucoin", "symbol": "KCS/USDT", "tick_size": "1",
-                                         "step_size": "1"}, 403),
-])
+@pytest.mark.parametrize(
+    "method, path, body, status",
+    [
+        ("post", "/api/v1/paper/prices/", {"exchange": "kucoin", "symbol": "KCS/USDT", "price": "1"}, 404),
+        ("delete", "/api/v1/paper/prices/?exchange=kucoin&symbol=KCS/USDT", None, 404),
+        (
+            "post",
+            "/api/v1/paper/markets/",
+            {"exchange": "kucoin", "symbol": "KCS/USDT", "tick_size": "1", "step_size": "1"},
+            403,
+        ),
+    ],
+)
 def test_a_paper_exchange_is_reached_only_through_ones_own_paper_account(method, path, body, status, mine, theirs):
     api = client_for(mine["user"])
 

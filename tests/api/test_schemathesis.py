@@ -41,8 +41,11 @@ def records(route, trader, eager_celery) -> dict:
     assert (opened.status, waiting.status) == ("opened", "queued")
     group = opened.position_group
     return {
-        "positions": group.pk, "risk": group.pk, "orders": group.orders.order_by("pk").first().pk,
-        "signals": opened.pk, "queue": QueuedSignal.objects.get(signal=waiting).pk,
+        "positions": group.pk,
+        "risk": group.pk,
+        "orders": group.orders.order_by("pk").first().pk,
+        "signals": opened.pk,
+        "queue": QueuedSignal.objects.get(signal=waiting).pk,
         "dca-configs": DCAConfiguration.objects.filter(user=trader).order_by("pk").first().pk,
         "exchange-accounts": trader.exchange_accounts.get().pk,
         "risk/actions": JournalEntry.objects.create(user=trader, kind="manual_block", group=group).pk,
@@ -96,11 +99,18 @@ def test_no_operation_answers_a_server_error(api_schema, token, subtests):
 
     for operation in operations:
         # Valid requests and requests that break the schema (wrong types, missing fields, bad ids).
-        cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
-                          operation.as_strategy(GenerationMode.NEGATIVE))
+        cases = st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
+        )
 
-        @hypothesis_settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=not DEEP_RUN,
-                             suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+        @hypothesis_settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=not DEEP_RUN,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+        )
         @given(case=cases)
         def no_server_error(case):
             response = case.call(headers={"Authorization": f"Token {token}"})

@@ -28,8 +28,10 @@ def test_an_account_with_positions_is_kept_and_the_trader_told_to_disable_it(api
     response = api.delete(f"/api/v1/exchange-accounts/{account.pk}/")
 
     assert response.status_code == 409
-    assert response.json()["detail"] == ("The binance account has 1 position(s) on record (open or closed), so it "
-                                         "cannot be deleted: set is_enabled to false to stop trading on it.")
+    assert response.json()["detail"] == (
+        "The binance account has 1 position(s) on record (open or closed), so it "
+        "cannot be deleted: set is_enabled to false to stop trading on it."
+    )
     assert ExchangeAccount.objects.filter(pk=account.pk).exists()
 
 
@@ -56,11 +58,14 @@ def test_a_nul_in_paper_faults_is_refused_and_nothing_saved(api, user, value):
     assert account.paper_faults == {"unavailable": 1}
 
 
-@pytest.mark.parametrize("field, value", [
-    ("levels", [{"gap_percent": "0", "weight_percent": "100", "tp_percent": f"2{NUL}"}]),
-    ("pyramid_levels", {NUL: []}),
-    ("pyramid_tp_percents", {"0": NUL}),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("levels", [{"gap_percent": "0", "weight_percent": "100", "tp_percent": f"2{NUL}"}]),
+        ("pyramid_levels", {NUL: []}),
+        ("pyramid_tp_percents", {"0": NUL}),
+    ],
+)
 def test_a_nul_in_a_dca_ladder_is_refused_and_nothing_saved(api, user, field, value):
     config = DCAConfigurationFactory(user=user)
     before = DCAConfiguration.objects.filter(pk=config.pk).values().get()
@@ -80,12 +85,15 @@ def test_a_nul_in_the_priority_rules_is_refused(api, user):
     assert NUL not in str(RiskConfig.objects.get(user=user).priority_rules)
 
 
-@pytest.mark.parametrize("url, parameter", [
-    ("/api/v1/positions/?symbol=BTC%00", "symbol"),
-    ("/api/v1/positions/?exchange=%00", "exchange"),
-    ("/api/v1/orders/?symbol=%00", "symbol"),
-    ("/api/v1/paper/markets/?exchange=binance%00", "exchange"),
-])
+@pytest.mark.parametrize(
+    "url, parameter",
+    [
+        ("/api/v1/positions/?symbol=BTC%00", "symbol"),
+        ("/api/v1/positions/?exchange=%00", "exchange"),
+        ("/api/v1/orders/?symbol=%00", "symbol"),
+        ("/api/v1/paper/markets/?exchange=binance%00", "exchange"),
+    ],
+)
 def test_a_nul_in_a_filter_is_refused_by_name(api, url, parameter):
     response = api.get(url)
 
@@ -96,13 +104,24 @@ def test_a_nul_in_a_filter_is_refused_by_name(api, url, parameter):
 # --- Exchange accounts ccxt cannot trade ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body, errors", [
-    ({"exchange_id": "kraken", "mode": "testnet"},
-     {"mode": ["kraken has no testnet in ccxt: use live or paper mode."]}),
-    ({"exchange_id": "notreal", "mode": "live"},
-     {"exchange_id": ["ccxt has no exchange 'notreal': use its ccxt id (binance, bybit, okx, …), or mode paper for a "
-                      "dry run."]}),
-])
+@pytest.mark.parametrize(
+    "body, errors",
+    [
+        (
+            {"exchange_id": "kraken", "mode": "testnet"},
+            {"mode": ["kraken has no testnet in ccxt: use live or paper mode."]},
+        ),
+        (
+            {"exchange_id": "notreal", "mode": "live"},
+            {
+                "exchange_id": [
+                    "ccxt has no exchange 'notreal': use its ccxt id (binance, bybit, okx, …), or mode paper for a "
+                    "dry run."
+                ]
+            },
+        ),
+    ],
+)
 def test_an_account_ccxt_cannot_trade_is_refused_when_saved(api, user, body, errors):
     response = api.post("/api/v1/exchange-accounts/", {**body, "api_key": "k", "api_secret": "s"}, format="json")
 
@@ -121,8 +140,9 @@ def test_switching_an_account_to_a_testnet_ccxt_lacks_is_refused(api, user):
     assert account.mode == "live"
 
 
-def test_an_existing_testnet_account_ccxt_lacks_reports_the_problem(user, loopback_only, eager_celery,
-                                                                    django_capture_on_commit_callbacks):
+def test_an_existing_testnet_account_ccxt_lacks_reports_the_problem(
+    user, loopback_only, eager_celery, django_capture_on_commit_callbacks
+):
     account = ExchangeAccountFactory(user=user, exchange_id="kraken", mode="testnet", api_key="k", api_secret="s")
     api = APIClient(raise_request_exception=False)
     api.force_authenticate(user)

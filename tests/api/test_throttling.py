@@ -103,15 +103,18 @@ def test_an_unreachable_cache_lets_requests_through(user, throttle_rates, monkey
 def run_settings(env_overrides: dict, tmp_path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("API_THROTTLE")}
     env.update({"VAR_DIR": str(tmp_path), **env_overrides})
-    code = ("import django; django.setup(); from django.conf import settings; "
-            "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], settings.REST_FRAMEWORK['NUM_PROXIES'])")
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], settings.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 @pytest.mark.django_db(False)
 def test_rates_come_from_the_environment_and_a_malformed_one_refuses_to_start(tmp_path):
-    configured = run_settings({"API_THROTTLE_USER": "30/second", "API_THROTTLE_ANON": "", "API_NUM_PROXIES": "1"},
-                              tmp_path)
+    configured = run_settings(
+        {"API_THROTTLE_USER": "30/second", "API_THROTTLE_ANON": "", "API_NUM_PROXIES": "1"}, tmp_path
+    )
     malformed = run_settings({"API_THROTTLE_AUTH_TOKEN": "ten a minute"}, tmp_path)
 
     assert configured.returncode == 0, configured.stderr

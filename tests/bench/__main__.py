@@ -14,11 +14,21 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from tests.bench import fill_sync, paper_matching, signal_to_orders, webhook  # noqa: E402
-from tests.bench import risk_cycle  # noqa: E402
-from tests.bench import pages  # noqa: E402
+from tests.bench import (  # noqa: E402
+    fill_sync,
+    pages,  # noqa: E402
+    paper_matching,
+    risk_cycle,  # noqa: E402
+    signal_to_orders,
+    webhook,
+)
 
-BENCHMARKS = {"paper_matching": paper_matching, "signal_to_orders": signal_to_orders, "webhook": webhook, "fill_sync": fill_sync}
+BENCHMARKS = {
+    "paper_matching": paper_matching,
+    "signal_to_orders": signal_to_orders,
+    "webhook": webhook,
+    "fill_sync": fill_sync,
+}
 BENCHMARKS["risk_cycle"] = risk_cycle
 BENCHMARKS["pages"] = pages
 
@@ -31,7 +41,10 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, PostgreSQL {connection.pg_version}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"PostgreSQL {connection.pg_version}"
+    )
 
 
 def main(names: list[str]) -> int:

@@ -138,8 +138,15 @@ def _setup(orders: int, symbols: int) -> ExchangeAccount:
     names = [f"S{i:03d}/USDT" for i in range(symbols)]
     groups_per_symbol = orders // symbols // len(LEG_GAPS)
     PaperMarket.objects.bulk_create(
-        PaperMarket(exchange_id=EXCHANGE, symbol=s, market_id=s.replace("/", ""), base=s.split("/")[0], quote="USDT",
-                    tick_size=Decimal("0.01"), step_size=Decimal("0.001"))
+        PaperMarket(
+            exchange_id=EXCHANGE,
+            symbol=s,
+            market_id=s.replace("/", ""),
+            base=s.split("/")[0],
+            quote="USDT",
+            tick_size=Decimal("0.01"),
+            step_size=Decimal("0.001"),
+        )
         for s in names
     )
     PaperPrice.objects.bulk_create(PaperPrice(exchange_id=EXCHANGE, symbol=s, price=RESTING_PRICE) for s in names)
@@ -156,27 +163,66 @@ def _setup(orders: int, symbols: int) -> ExchangeAccount:
     for symbol in names:
         for timeframe in range(1, groups_per_symbol + 1):
             group = PositionGroup(
-                id=uuid.uuid4(), user=user, exchange_account=account, exchange=EXCHANGE, symbol=symbol,
-                timeframe=timeframe, side="long", status="live", config_snapshot={"levels": levels},
-                pyramid_count=1, max_pyramids=5, total_dca_legs=len(legs), base_entry_price=ENTRY_PRICE,
+                id=uuid.uuid4(),
+                user=user,
+                exchange_account=account,
+                exchange=EXCHANGE,
+                symbol=symbol,
+                timeframe=timeframe,
+                side="long",
+                status="live",
+                config_snapshot={"levels": levels},
+                pyramid_count=1,
+                max_pyramids=5,
+                total_dca_legs=len(legs),
+                base_entry_price=ENTRY_PRICE,
                 tp_mode="per_leg",
             )
-            pyramid = Pyramid(id=uuid.uuid4(), group=group, index=0, entry_price=ENTRY_PRICE, status="submitted",
-                              levels=levels, capital_usd=sum(price for _, price in legs))
+            pyramid = Pyramid(
+                id=uuid.uuid4(),
+                group=group,
+                index=0,
+                entry_price=ENTRY_PRICE,
+                status="submitted",
+                levels=levels,
+                capital_usd=sum(price for _, price in legs),
+            )
             groups.append(group)
             pyramids.append(pyramid)
             for leg_index, (gap, price) in enumerate(legs):
                 order_id = uuid.uuid4()
-                entries.append(Order(
-                    id=order_id, client_order_id=client_order_id_for(order_id), group=group, pyramid=pyramid,
-                    role="entry", leg_index=leg_index, symbol=symbol, side="buy", order_type="limit", price=price,
-                    quantity=Decimal(1), status="open", gap_percent=gap, weight_percent=Decimal(20),
-                    tp_percent=Decimal(2), tp_price=(price * Decimal("1.02")).quantize(Decimal("0.01")),
-                    submitted_at=now,
-                ))
+                entries.append(
+                    Order(
+                        id=order_id,
+                        client_order_id=client_order_id_for(order_id),
+                        group=group,
+                        pyramid=pyramid,
+                        role="entry",
+                        leg_index=leg_index,
+                        symbol=symbol,
+                        side="buy",
+                        order_type="limit",
+                        price=price,
+                        quantity=Decimal(1),
+                        status="open",
+                        gap_percent=gap,
+                        weight_percent=Decimal(20),
+                        tp_percent=Decimal(2),
+                        tp_price=(price * Decimal("1.02")).quantize(Decimal("0.01")),
+                        submitted_at=now,
+                    )
+                )
     book = [
-        PaperOrder(account=account, exchange_id=EXCHANGE, symbol=o.symbol, client_order_id=o.client_order_id,
-                   side="buy", order_type="limit", price=o.price, amount=o.quantity)
+        PaperOrder(
+            account=account,
+            exchange_id=EXCHANGE,
+            symbol=o.symbol,
+            client_order_id=o.client_order_id,
+            side="buy",
+            order_type="limit",
+            price=o.price,
+            amount=o.quantity,
+        )
         for o in entries
     ]
     with transaction.atomic():
@@ -207,7 +253,9 @@ def _cycle(account: ExchangeAccount) -> Cycle:
         # _dispatched_by_beat), and every order would get a sync of its own.
         symbols = list(
             Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
-            .order_by().values_list("symbol", flat=True).distinct()
+            .order_by()
+            .values_list("symbol", flat=True)
+            .distinct()
         )
         changed = 0
         for symbol in symbols:
@@ -216,8 +264,16 @@ def _cycle(account: ExchangeAccount) -> Cycle:
             per_symbol.append(connector.polls - before)
         prices_sync(account_id=account.pk, connector=connector)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    return Cycle(live_orders=live_orders, symbols=len(symbols), changed_groups=changed, calls=connector.calls,
-                 max_polls_per_symbol=max(per_symbol, default=0), queries=queries, cpu_s=cpu, wall_s=wall)
+    return Cycle(
+        live_orders=live_orders,
+        symbols=len(symbols),
+        changed_groups=changed,
+        calls=connector.calls,
+        max_polls_per_symbol=max(per_symbol, default=0),
+        queries=queries,
+        cpu_s=cpu,
+        wall_s=wall,
+    )
 
 
 def _dispatched_by_beat(account: ExchangeAccount) -> int:
@@ -234,8 +290,9 @@ def _fill_some(account: ExchangeAccount) -> int:
 def _calls_text(cycle: Cycle) -> str:
     polls = ", ".join(f"{n} {name}" for name, n in sorted(cycle.calls.items()) if name not in NOT_POLLS)
     others = ", ".join(f"{cycle.calls[name]} {name}" for name in NOT_POLLS if cycle.calls[name])
-    return (f"{cycle.polls} polls ({polls}; max {cycle.max_polls_per_symbol} per symbol)"
-            + (f", besides {others} for take-profits" if others else ""))
+    return f"{cycle.polls} polls ({polls}; max {cycle.max_polls_per_symbol} per symbol)" + (
+        f", besides {others} for take-profits" if others else ""
+    )
 
 
 def run() -> list[Row]:
@@ -244,31 +301,51 @@ def run() -> list[Row]:
         account = _setup(orders, symbols)
         label = f"{orders:,} open orders / {symbols} symbols"
         dispatched = _dispatched_by_beat(account)
-        rows.append(Row(
-            "fill sync", f"sync_symbol_task sent per beat by sync_fills_task, {label}",
-            f"{dispatched:,}", f"one per symbol ({symbols})", dispatched == symbols,
-        ))
+        rows.append(
+            Row(
+                "fill sync",
+                f"sync_symbol_task sent per beat by sync_fills_task, {label}",
+                f"{dispatched:,}",
+                f"one per symbol ({symbols})",
+                dispatched == symbols,
+            )
+        )
         quiet = min((_cycle(account) for _ in range(QUIET_REPEATS)), key=lambda c: c.cpu_s)
         filled = _fill_some(account)
         busy = _cycle(account)
         share = f"{filled} of {busy.live_orders:,} orders ({filled / busy.live_orders:.0%}) filled since the last cycle"
         call_limit = 2 * busy.symbols + 1  # open + closed per symbol, one tickers call per account
-        rows.append(Row(
-            "fill sync", f"exchange calls per cycle, {label}, {share}",
-            f"{_calls_text(busy)}; per-order polling: {busy.live_orders:,}",
-            f"polls ≤ 2 per symbol + 1 tickers per account (≤ {call_limit})",
-            busy.polls <= call_limit and busy.max_polls_per_symbol <= 2,
-        ))
+        rows.append(
+            Row(
+                "fill sync",
+                f"exchange calls per cycle, {label}, {share}",
+                f"{_calls_text(busy)}; per-order polling: {busy.live_orders:,}",
+                f"polls ≤ 2 per symbol + 1 tickers per account (≤ {call_limit})",
+                busy.polls <= call_limit and busy.max_polls_per_symbol <= 2,
+            )
+        )
         for kind, cycle in (("nothing changed", quiet), (share, busy)):
             target_met = cycle.cpu_s <= TARGET_CPU_S if orders == SIZES[0][0] else None
-            rows.append(Row(
-                "fill sync", f"CPU of one cycle, {label}, {kind} ({cycle.changed_groups} groups changed)",
-                f"{cycle.cpu_s:.2f} s CPU ({cycle.cpu_s / cycle.live_orders * 1000:.2f} ms/order), "
-                f"wall {cycle.wall_s:.2f} s, {cycle.queries:,} queries",
-                f"≤ {TARGET_CPU_S:g} s" if target_met is not None else "— (growth below)", target_met,
-            ))
+            rows.append(
+                Row(
+                    "fill sync",
+                    f"CPU of one cycle, {label}, {kind} ({cycle.changed_groups} groups changed)",
+                    f"{cycle.cpu_s:.2f} s CPU ({cycle.cpu_s / cycle.live_orders * 1000:.2f} ms/order), "
+                    f"wall {cycle.wall_s:.2f} s, {cycle.queries:,} queries",
+                    f"≤ {TARGET_CPU_S:g} s" if target_met is not None else "— (growth below)",
+                    target_met,
+                )
+            )
         cpu_per_order.append(busy.cpu_s / busy.live_orders)
     (small, _), (large, _) = SIZES
-    rows.append(growth_row("fill sync", per="order", cycle="the cycle with fills", sizes=(small, large),
-                           costs=cpu_per_order, tolerance=LINEAR_TOLERANCE))
+    rows.append(
+        growth_row(
+            "fill sync",
+            per="order",
+            cycle="the cycle with fills",
+            sizes=(small, large),
+            costs=cpu_per_order,
+            tolerance=LINEAR_TOLERANCE,
+        )
+    )
     return rows

@@ -73,10 +73,21 @@ def _group_rows(user: User, account: ExchangeAccount, number: int, open_number: 
     direction = 1 if side == "long" else -1
     closed_at = now - timedelta(days=number % 30, minutes=number % 600) if status == "closed" else None
     group = PositionGroup(
-        id=uuid.uuid4(), user=user, exchange_account=account, exchange=account.exchange_id, symbol=symbol,
-        timeframe=timeframe, side=side, status=status, config_snapshot={"levels": LEVELS, "stop_loss_percent": "5"},
-        pyramid_count=pyramid_count, max_pyramids=5, total_dca_legs=pyramid_count * LEGS_PER_PYRAMID,
-        base_entry_price=base, tp_mode="per_leg", closed_at=closed_at,
+        id=uuid.uuid4(),
+        user=user,
+        exchange_account=account,
+        exchange=account.exchange_id,
+        symbol=symbol,
+        timeframe=timeframe,
+        side=side,
+        status=status,
+        config_snapshot={"levels": LEVELS, "stop_loss_percent": "5"},
+        pyramid_count=pyramid_count,
+        max_pyramids=5,
+        total_dca_legs=pyramid_count * LEGS_PER_PYRAMID,
+        base_entry_price=base,
+        tp_mode="per_leg",
+        closed_at=closed_at,
         exit_reason="take_profit" if status == "closed" else "",
         status_reason="The exchange refused the orders: insufficient balance." if status == "failed" else "",
     )
@@ -84,22 +95,46 @@ def _group_rows(user: User, account: ExchangeAccount, number: int, open_number: 
     filled_legs, invested, quantity_held = 0, Decimal(0), Decimal(0)
     for index in range(pyramid_count):
         entry = base * (1 - direction * Decimal(index) / 100)
-        pyramid = Pyramid(id=uuid.uuid4(), group=group, index=index, entry_price=entry, levels=LEVELS, capital_usd=CAPITAL,
-                          status={"closed": "closed", "failed": "failed", "waiting": "pending", "live": "submitted",
-                                  "partially_filled": "partially_filled"}.get(status, "filled"))
+        pyramid = Pyramid(
+            id=uuid.uuid4(),
+            group=group,
+            index=index,
+            entry_price=entry,
+            levels=LEVELS,
+            capital_usd=CAPITAL,
+            status={
+                "closed": "closed",
+                "failed": "failed",
+                "waiting": "pending",
+                "live": "submitted",
+                "partially_filled": "partially_filled",
+            }.get(status, "filled"),
+        )
         pyramids.append(pyramid)
         for leg, gap in enumerate(GAPS):
             price = (entry * (1 + direction * gap / 100)).quantize(Decimal("0.01"))
             quantity = (CAPITAL / LEGS_PER_PYRAMID / price).quantize(Decimal("0.001"))
             filled = status in ("closed", "closing", "active") or (status == "partially_filled" and leg < 2)
-            leg_status = ("filled" if filled else {"failed": "failed", "waiting": "pending"}.get(status, "open"))
+            leg_status = "filled" if filled else {"failed": "failed", "waiting": "pending"}.get(status, "open")
             if status == "closed" or status == "closing":
                 leg_status = "filled"
             order = Order(
-                id=uuid.uuid4(), group=group, pyramid=pyramid, role="entry", leg_index=leg, symbol=symbol,
-                side=entry_side, order_type="limit", price=price, quantity=quantity, status=leg_status,
-                filled_quantity=quantity if filled else 0, avg_fill_price=price if filled else None,
-                gap_percent=gap, weight_percent=Decimal(20), tp_percent=Decimal(2),
+                id=uuid.uuid4(),
+                group=group,
+                pyramid=pyramid,
+                role="entry",
+                leg_index=leg,
+                symbol=symbol,
+                side=entry_side,
+                order_type="limit",
+                price=price,
+                quantity=quantity,
+                status=leg_status,
+                filled_quantity=quantity if filled else 0,
+                avg_fill_price=price if filled else None,
+                gap_percent=gap,
+                weight_percent=Decimal(20),
+                tp_percent=Decimal(2),
                 tp_price=(price * (1 + direction * Decimal("0.02"))).quantize(Decimal("0.01")),
                 filled_at=now - timedelta(hours=leg + 1) if filled else None,
                 error_message="Insufficient balance." if leg_status == "failed" else "",
@@ -114,9 +149,19 @@ def _group_rows(user: User, account: ExchangeAccount, number: int, open_number: 
             tp_filled = status == "closed" and leg < 2
             tp_status = {"closed": "filled" if tp_filled else "cancelled", "closing": "cancelled"}.get(status, "open")
             take_profit = Order(
-                id=uuid.uuid4(), group=group, pyramid=pyramid, role="take_profit", entry_order=order, symbol=symbol,
-                side=exit_side, order_type="limit", price=order.tp_price, quantity=quantity, status=tp_status,
-                filled_quantity=quantity if tp_filled else 0, avg_fill_price=order.tp_price if tp_filled else None,
+                id=uuid.uuid4(),
+                group=group,
+                pyramid=pyramid,
+                role="take_profit",
+                entry_order=order,
+                symbol=symbol,
+                side=exit_side,
+                order_type="limit",
+                price=order.tp_price,
+                quantity=quantity,
+                status=tp_status,
+                filled_quantity=quantity if tp_filled else 0,
+                avg_fill_price=order.tp_price if tp_filled else None,
                 filled_at=now - timedelta(minutes=30) if tp_filled else None,
             )
             take_profit.client_order_id = client_order_id_for(take_profit.id)
@@ -124,9 +169,17 @@ def _group_rows(user: User, account: ExchangeAccount, number: int, open_number: 
     if status in ("closed", "closing"):
         done = status == "closed"
         exit_order = Order(
-            id=uuid.uuid4(), group=group, role="exit", symbol=symbol, side=exit_side, order_type="market",
-            quantity=quantity_held, status="filled" if done else "open", filled_quantity=quantity_held if done else 0,
-            avg_fill_price=base * (1 + direction * Decimal("0.01")) if done else None, exit_reason="take_profit",
+            id=uuid.uuid4(),
+            group=group,
+            role="exit",
+            symbol=symbol,
+            side=exit_side,
+            order_type="market",
+            quantity=quantity_held,
+            status="filled" if done else "open",
+            filled_quantity=quantity_held if done else 0,
+            avg_fill_price=base * (1 + direction * Decimal("0.01")) if done else None,
+            exit_reason="take_profit",
             filled_at=now - timedelta(minutes=10) if done else None,
         )
         exit_order.client_order_id = client_order_id_for(exit_order.id)
@@ -142,10 +195,20 @@ def _group_rows(user: User, account: ExchangeAccount, number: int, open_number: 
         group.unrealized_pnl_percent = (group.current_price / average - 1) * 100 * direction
     if status == "closed":
         group.realized_pnl_usd = invested * Decimal("0.01") * (1 if number % 3 else -2)
-    signal = Signal(user=user, status="opened" if status != "failed" else "failed", intent="signal",
-                    exchange=account.exchange_id, tv_symbol=symbol.replace("/", ""), symbol=symbol, timeframe=timeframe,
-                    side=side, entry_price=base, position_group=group, reason="Opened pyramid 1.",
-                    payload={"tv": {"symbol": symbol.replace("/", ""), "entry_price": str(base)}})
+    signal = Signal(
+        user=user,
+        status="opened" if status != "failed" else "failed",
+        intent="signal",
+        exchange=account.exchange_id,
+        tv_symbol=symbol.replace("/", ""),
+        symbol=symbol,
+        timeframe=timeframe,
+        side=side,
+        entry_price=base,
+        position_group=group,
+        reason="Opened pyramid 1.",
+        payload={"tv": {"symbol": symbol.replace("/", ""), "entry_price": str(base)}},
+    )
     return group, pyramids, orders, signal, is_open
 
 
@@ -161,7 +224,9 @@ def book_add(users: list[User], *, groups: int, orders: int, main_share: Decimal
     for user, share in zip(users, shares, strict=True):
         account = ExchangeAccount.objects.get(user=user, exchange_id="binance")
         number = PositionGroup.objects.filter(user=user).count()
-        open_number = PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES]).count()
+        open_number = PositionGroup.objects.filter(
+            user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES]
+        ).count()
         for _ in range(share):
             group, pyramids, group_orders, signal, is_open = _group_rows(user, account, number, open_number, now)
             number += 1
@@ -172,15 +237,34 @@ def book_add(users: list[User], *, groups: int, orders: int, main_share: Decimal
             all_signals.append(signal)
         queued = QueuedSignal.objects.filter(user=user).count()
         for n in range(queued, queued + 6):
-            signal = Signal(user=user, status="queued", intent="signal", exchange="binance", tv_symbol=f"Q{n}USDT",
-                            symbol=f"Q{n}/USDT", timeframe=15, side="long", entry_price=Decimal(50))
+            signal = Signal(
+                user=user,
+                status="queued",
+                intent="signal",
+                exchange="binance",
+                tv_symbol=f"Q{n}USDT",
+                symbol=f"Q{n}/USDT",
+                timeframe=15,
+                side="long",
+                entry_price=Decimal(50),
+            )
             all_signals.append(signal)
             waiting = n % 3 == 0  # a third still waiting, the rest the history
-            queue.append(QueuedSignal(
-                user=user, signal=signal, exchange="binance", symbol=f"Q{n}/USDT", timeframe=15, side="long",
-                entry_price=Decimal(50), status="queued" if waiting else "expired", expires_at=now + timedelta(hours=1),
-                status_reason="Pool full: 10 of 10 open.", replacement_count=n % 4,
-            ))
+            queue.append(
+                QueuedSignal(
+                    user=user,
+                    signal=signal,
+                    exchange="binance",
+                    symbol=f"Q{n}/USDT",
+                    timeframe=15,
+                    side="long",
+                    entry_price=Decimal(50),
+                    status="queued" if waiting else "expired",
+                    expires_at=now + timedelta(hours=1),
+                    status_reason="Pool full: 10 of 10 open.",
+                    replacement_count=n % 4,
+                )
+            )
     excess = len(all_orders) - orders
     if excess > 0:  # cancelled take-profits of closed groups: nothing else points at them
         dropped = set()
@@ -205,8 +289,9 @@ def traders_create(prefix: str, count: int) -> list[User]:
     users = [User(username=f"{prefix}{run}-{n}", password="!") for n in range(count)]
     User.objects.bulk_create(users)
     RiskConfig.objects.bulk_create([RiskConfig(user=user) for user in users])
-    ExchangeAccount.objects.bulk_create([ExchangeAccount(user=user, exchange_id="binance", mode="paper",
-                                                         price_feed="manual") for user in users])
+    ExchangeAccount.objects.bulk_create(
+        [ExchangeAccount(user=user, exchange_id="binance", mode="paper", price_feed="manual") for user in users]
+    )
     return users
 
 
@@ -219,8 +304,11 @@ def _clear() -> None:
 
 def pages(user: User) -> dict[str, str]:
     """The measured pages: the overview, its htmx fragments, the biggest open position and its fragment."""
-    position = (PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
-                .order_by("-pyramid_count", "-filled_dca_legs", "created_at").first())
+    position = (
+        PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
+        .order_by("-pyramid_count", "-filled_dca_legs", "created_at")
+        .first()
+    )
     return {
         "overview /": reverse("overview"),
         "fragment positions": reverse("partial-positions"),
@@ -281,9 +369,13 @@ def run() -> list[Row]:
             total_groups = PositionGroup.objects.filter(user__in=users).count()
             total_orders = Order.objects.filter(group__user__in=users).count()
             main = users[0]
-            open_groups = PositionGroup.objects.filter(user=main, status__in=[s.value for s in GROUP_ACTIVE_STATUSES]).count()
-            label = (f"{total_groups:,} groups / {total_orders:,} orders ({main.position_groups.count():,} groups, "
-                     f"{open_groups} open, of the measured trader)")
+            open_groups = PositionGroup.objects.filter(
+                user=main, status__in=[s.value for s in GROUP_ACTIVE_STATUSES]
+            ).count()
+            label = (
+                f"{total_groups:,} groups / {total_orders:,} orders ({main.position_groups.count():,} groups, "
+                f"{open_groups} open, of the measured trader)"
+            )
             client = Client()
             client.force_login(main)
             largest = (groups, orders) == SIZES[-1]
@@ -292,12 +384,25 @@ def run() -> list[Row]:
                 if not largest:
                     continue
                 p50, p95, cpu = _timings(client, url)
-                rows.append(Row("pages", f"{name}: server time, {label}",
-                                f"p50 {p50:.1f} ms, p95 {p95:.1f} ms (CPU p50 {cpu:.1f} ms)",
-                                f"p95 ≤ {TARGET_P95_MS} ms", p95 <= TARGET_P95_MS))
+                rows.append(
+                    Row(
+                        "pages",
+                        f"{name}: server time, {label}",
+                        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms (CPU p50 {cpu:.1f} ms)",
+                        f"p95 ≤ {TARGET_P95_MS} ms",
+                        p95 <= TARGET_P95_MS,
+                    )
+                )
     small, large = SIZES
     for name, (few, many) in counts.items():
-        rows.append(Row("pages", f"{name}: SQL queries, {small[0]:,}/{small[1]:,} → {large[0]:,}/{large[1]:,} "
-                        "groups/orders", f"{few} → {many}", "equal", few == many))
+        rows.append(
+            Row(
+                "pages",
+                f"{name}: SQL queries, {small[0]:,}/{small[1]:,} → {large[0]:,}/{large[1]:,} groups/orders",
+                f"{few} → {many}",
+                "equal",
+                few == many,
+            )
+        )
     _clear()
     return rows

@@ -22,24 +22,53 @@ TARGET_MS = 20
 
 def _setup() -> list[str]:
     user, _ = User.objects.get_or_create(username="bench-paper")
-    account, _ = ExchangeAccount.objects.get_or_create(user=user, exchange_id="benchx", defaults={"price_feed": "manual"})
+    account, _ = ExchangeAccount.objects.get_or_create(
+        user=user, exchange_id="benchx", defaults={"price_feed": "manual"}
+    )
     PaperOrder.objects.filter(account=account).delete()
     PaperMarket.objects.filter(exchange_id="benchx").delete()
     PaperPrice.objects.filter(exchange_id="benchx").delete()
     symbols = [f"C{i:03d}/USDT" for i in range(SYMBOLS)]
     PaperMarket.objects.bulk_create(
-        PaperMarket(exchange_id="benchx", symbol=s, market_id=s.replace("/", ""), base=s.split("/")[0], quote="USDT",
-                    tick_size=Decimal("0.01"), step_size=Decimal("0.001"))
+        PaperMarket(
+            exchange_id="benchx",
+            symbol=s,
+            market_id=s.replace("/", ""),
+            base=s.split("/")[0],
+            quote="USDT",
+            tick_size=Decimal("0.01"),
+            step_size=Decimal("0.001"),
+        )
         for s in symbols
     )
     orders = []
     for symbol in symbols:
         for i in range(ORDERS_PER_SYMBOL // 2):
             step = Decimal(1) - Decimal("0.005") * (i + 1)
-            orders.append(PaperOrder(account=account, exchange_id="benchx", symbol=symbol, client_order_id=f"b{symbol}{i}",
-                                     side="buy", order_type="limit", price=(100 * step).quantize(Decimal("0.01")), amount=Decimal("1")))
-            orders.append(PaperOrder(account=account, exchange_id="benchx", symbol=symbol, client_order_id=f"s{symbol}{i}",
-                                     side="sell", order_type="limit", price=(100 / step).quantize(Decimal("0.01")), amount=Decimal("1")))
+            orders.append(
+                PaperOrder(
+                    account=account,
+                    exchange_id="benchx",
+                    symbol=symbol,
+                    client_order_id=f"b{symbol}{i}",
+                    side="buy",
+                    order_type="limit",
+                    price=(100 * step).quantize(Decimal("0.01")),
+                    amount=Decimal("1"),
+                )
+            )
+            orders.append(
+                PaperOrder(
+                    account=account,
+                    exchange_id="benchx",
+                    symbol=symbol,
+                    client_order_id=f"s{symbol}{i}",
+                    side="sell",
+                    order_type="limit",
+                    price=(100 / step).quantize(Decimal("0.01")),
+                    amount=Decimal("1"),
+                )
+            )
     # The orders were inserted directly, so hold their funds by hand as placement would have.
     PaperBalance.objects.filter(account=account).delete()
     PaperBalance.objects.bulk_create(
@@ -66,12 +95,20 @@ def run() -> list[Row]:
     open_orders = PaperOrder.objects.filter(exchange_id="benchx", status="open").count()
     rows = []
     # price 100: nothing crosses; 97.5: the 5 nearest buys cross (a typical DCA move); 75: all 50 buys.
-    for label, price, chunk in (("no order crosses", "100", symbols[0:20]), ("5 orders cross", "97.5", symbols[20:40]),
-                                ("50 orders cross", "75", symbols[40:60])):
+    for label, price, chunk in (
+        ("no order crosses", "100", symbols[0:20]),
+        ("5 orders cross", "97.5", symbols[20:40]),
+        ("50 orders cross", "75", symbols[40:60]),
+    ):
         timings, fills = _time_updates(chunk, Decimal(price))
         p50, worst = statistics.median(timings), max(timings)
-        rows.append(Row(
-            "paper matching", f"one price update, {open_orders:,} open orders / {SYMBOLS} symbols, {label} ({fills} filled)",
-            f"p50 {p50:.1f} ms, max {worst:.1f} ms", f"≤ {TARGET_MS} ms", p50 <= TARGET_MS,
-        ))
+        rows.append(
+            Row(
+                "paper matching",
+                f"one price update, {open_orders:,} open orders / {SYMBOLS} symbols, {label} ({fills} filled)",
+                f"p50 {p50:.1f} ms, max {worst:.1f} ms",
+                f"≤ {TARGET_MS} ms",
+                p50 <= TARGET_MS,
+            )
+        )
     return rows

@@ -71,8 +71,16 @@ def _setup(users: int) -> list[User]:
     now = timezone.now()
     run = uuid.uuid4().hex[:6]
     traders = [User(username=f"{USERNAME_PREFIX}{run}-{i:05d}", password="!") for i in range(users)]
-    configs = [RiskConfig(user=u, required_pyramids_for_timer=1, post_pyramids_wait_minutes=15,
-                          loss_threshold_percent=Decimal("-1.5"), max_winners_to_combine=3) for u in traders]
+    configs = [
+        RiskConfig(
+            user=u,
+            required_pyramids_for_timer=1,
+            post_pyramids_wait_minutes=15,
+            loss_threshold_percent=Decimal("-1.5"),
+            max_winners_to_combine=3,
+        )
+        for u in traders
+    ]
     accounts = [ExchangeAccount(user=u, exchange_id=EXCHANGE, mode="paper", price_feed="manual") for u in traders]
     groups, pyramids = [], []
     for trader, account in zip(traders, accounts, strict=True):
@@ -83,18 +91,45 @@ def _setup(users: int) -> list[User]:
             invested = quantity * average
             expired = position == 0  # the loser whose timer ran out twenty minutes after it started
             group = PositionGroup(
-                id=uuid.uuid4(), user=trader, exchange_account=account, exchange=EXCHANGE, symbol=market.symbol,
-                timeframe=15, side="long", status="active", config_snapshot={}, pyramid_count=1, max_pyramids=1,
-                total_dca_legs=1, filled_dca_legs=1, base_entry_price=average, weighted_avg_entry=average,
-                total_invested_usd=invested, total_filled_quantity=quantity, current_price=price,
-                unrealized_pnl_usd=quantity * price - invested, unrealized_pnl_percent=pnl_percent, tp_mode="per_leg",
+                id=uuid.uuid4(),
+                user=trader,
+                exchange_account=account,
+                exchange=EXCHANGE,
+                symbol=market.symbol,
+                timeframe=15,
+                side="long",
+                status="active",
+                config_snapshot={},
+                pyramid_count=1,
+                max_pyramids=1,
+                total_dca_legs=1,
+                filled_dca_legs=1,
+                base_entry_price=average,
+                weighted_avg_entry=average,
+                total_invested_usd=invested,
+                total_filled_quantity=quantity,
+                current_price=price,
+                unrealized_pnl_usd=quantity * price - invested,
+                unrealized_pnl_percent=pnl_percent,
+                tp_mode="per_leg",
                 risk_timer_start=now - timedelta(minutes=35) if expired else None,
-                risk_timer_expires=now - timedelta(minutes=20) if expired else None, risk_eligible=expired,
+                risk_timer_expires=now - timedelta(minutes=20) if expired else None,
+                risk_eligible=expired,
                 created_at=now - timedelta(hours=position + 1),
             )
             groups.append(group)
-            pyramids.append(Pyramid(id=uuid.uuid4(), group=group, index=0, entry_price=average, status="filled",
-                                    levels=[], capital_usd=invested, filled_at=now))
+            pyramids.append(
+                Pyramid(
+                    id=uuid.uuid4(),
+                    group=group,
+                    index=0,
+                    entry_price=average,
+                    status="filled",
+                    levels=[],
+                    capital_usd=invested,
+                    filled_at=now,
+                )
+            )
     with transaction.atomic():
         User.objects.bulk_create(traders, batch_size=2000)
         RiskConfig.objects.bulk_create(configs, batch_size=2000)
@@ -104,7 +139,8 @@ def _setup(users: int) -> list[User]:
         # auto_now_add overrode created_at; age the groups so "oldest" ranks as in a real book.
         for position in range(GROUPS_PER_USER):
             PositionGroup.objects.filter(user__in=traders, symbol=markets[position].symbol).update(
-                created_at=now - timedelta(hours=position + 1))
+                created_at=now - timedelta(hours=position + 1)
+            )
     with connection.cursor() as cursor:  # fresh statistics for the planner after a bulk load
         cursor.execute("ANALYZE")
     return traders
@@ -131,9 +167,11 @@ def _cycle(traders: list[User]) -> Cycle:
 
 
 def _figure(cycle: Cycle) -> str:
-    return (f"{cycle.cpu_s:.2f} s CPU ({cycle.cpu_s / cycle.users * 1000:.2f} ms/trader), wall {cycle.wall_s:.2f} s, "
-            f"{cycle.queries:,} queries ({cycle.queries / cycle.users:.0f}/trader); "
-            f"{cycle.executed:,} offsets, {cycle.timer_events:,} timer events")
+    return (
+        f"{cycle.cpu_s:.2f} s CPU ({cycle.cpu_s / cycle.users * 1000:.2f} ms/trader), wall {cycle.wall_s:.2f} s, "
+        f"{cycle.queries:,} queries ({cycle.queries / cycle.users:.0f}/trader); "
+        f"{cycle.executed:,} offsets, {cycle.timer_events:,} timer events"
+    )
 
 
 def run() -> list[Row]:
@@ -146,13 +184,30 @@ def run() -> list[Row]:
         quiet = _cycle(traders)
         assert busy.executed == users and quiet.executed == 0, (busy, quiet)
         label = f"{users:,} traders × {GROUPS_PER_USER} active groups"
-        for kind, cycle in (("every trader's loser offset (worst case)", busy),
-                            ("next cycle, nothing eligible (steady state)", quiet)):
+        for kind, cycle in (
+            ("every trader's loser offset (worst case)", busy),
+            ("next cycle, nothing eligible (steady state)", quiet),
+        ):
             met = cycle.cpu_s <= TARGET_CPU_S if users == largest else None
-            rows.append(Row("risk cycle", f"CPU of one evaluation cycle, {label}, {kind}", _figure(cycle),
-                            f"≤ {TARGET_CPU_S:g} s" if met is not None else "— (growth below)", met))
+            rows.append(
+                Row(
+                    "risk cycle",
+                    f"CPU of one evaluation cycle, {label}, {kind}",
+                    _figure(cycle),
+                    f"≤ {TARGET_CPU_S:g} s" if met is not None else "— (growth below)",
+                    met,
+                )
+            )
         cpu_per_trader.append(busy.cpu_s / users)
     _clear()
-    rows.append(growth_row("risk cycle", per="trader", cycle="the worst-case cycle", sizes=SIZES,
-                           costs=cpu_per_trader, tolerance=LINEAR_TOLERANCE))
+    rows.append(
+        growth_row(
+            "risk cycle",
+            per="trader",
+            cycle="the worst-case cycle",
+            sizes=SIZES,
+            costs=cpu_per_trader,
+            tolerance=LINEAR_TOLERANCE,
+        )
+    )
     return rows

@@ -39,9 +39,9 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import override_settings
 from django.urls import include, path
 
+from tests.alert_bodies import sent_alert
 from tests.bench import Row
 from tests.processes import running
-from tests.alert_bodies import sent_alert
 from trading.alerts import parse_alert
 from trading.models import Signal, User
 from trading.services.signals import signal_accept
@@ -71,7 +71,8 @@ end
 """
 BARE_LUA = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n' + DONE_LUA
 # Every body distinct (thread number and counter in the trade id) and stamped with the current time.
-WEBHOOK_LUA = r"""
+WEBHOOK_LUA = (
+    r"""
 local counter = 0
 local prefix = ""
 local thread_number = 0
@@ -90,7 +91,9 @@ function request()
   local body = string.format(TEMPLATE, os.date("!%Y-%m-%dT%H:%M:%SZ"), prefix .. "-" .. counter)
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
-""" + DONE_LUA
+"""
+    + DONE_LUA
+)
 
 
 def _free_port() -> int:
@@ -119,8 +122,11 @@ def _bench_user() -> User:
 
 
 def _alert(user: User, *, trade_id: str, timestamp: str) -> dict:
-    return sent_alert(user, timestamp=timestamp,
-                      strategy_info={"trade_id": trade_id, "alert_name": "bench", "alert_message": "bench entry"})
+    return sent_alert(
+        user,
+        timestamp=timestamp,
+        strategy_info={"trade_id": trade_id, "alert_name": "bench", "alert_message": "bench entry"},
+    )
 
 
 def _lua_script(user: User, directory: Path) -> Path:
@@ -135,11 +141,32 @@ def _lua_script(user: User, directory: Path) -> Path:
 def _gunicorn(log: Path, **env_overrides: str):
     """gunicorn on 127.0.0.1 with the bench environment (and the bare view mounted); stopped on exit."""
     port = _free_port()
-    env = {**os.environ, "DEBUG": "0", "BENCH_BARE_VIEW": "1", "WEBHOOK_RATE_LIMIT_PER_IP": RAISED_RATE_LIMIT,
-           "WEBHOOK_RATE_LIMIT_PER_USER": RAISED_RATE_LIMIT, **env_overrides}
-    command = [GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
-               "--worker-class", WORKER_CLASS, "--threads", str(THREADS), "--backlog", "2048",
-               "--keep-alive", "30", "--log-level", "warning"]
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "BENCH_BARE_VIEW": "1",
+        "WEBHOOK_RATE_LIMIT_PER_IP": RAISED_RATE_LIMIT,
+        "WEBHOOK_RATE_LIMIT_PER_USER": RAISED_RATE_LIMIT,
+        **env_overrides,
+    }
+    command = [
+        GUNICORN,
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(WORKERS),
+        "--worker-class",
+        WORKER_CLASS,
+        "--threads",
+        str(THREADS),
+        "--backlog",
+        "2048",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
     with running(command, log, env) as server:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -157,8 +184,16 @@ def _gunicorn(log: Path, **env_overrides: str):
         yield base
 
 
-def _wrk(wrk: str, url: str, *, seconds: int, script: Path | None = None, label: str = "run",
-         bare: bool = False, directory: Path) -> dict:
+def _wrk(
+    wrk: str,
+    url: str,
+    *,
+    seconds: int,
+    script: Path | None = None,
+    label: str = "run",
+    bare: bool = False,
+    directory: Path,
+) -> dict:
     if bare:
         script = directory / "bare.lua"
         script.write_text(BARE_LUA)
@@ -183,29 +218,56 @@ def _load_rows(wrk: str, user: User, directory: Path) -> tuple[list[Row], float]
         _wrk(wrk, webhook_url, seconds=2, script=script, label=f"warm-{uuid.uuid4().hex[:8]}", directory=directory)
         bare = _wrk(wrk, bare_url, seconds=DURATION_SECONDS, bare=True, directory=directory)
         started = datetime.now(UTC)
-        webhook = _wrk(wrk, webhook_url, seconds=DURATION_SECONDS, script=script,
-                       label=f"run-{uuid.uuid4().hex[:8]}", directory=directory)
+        webhook = _wrk(
+            wrk,
+            webhook_url,
+            seconds=DURATION_SECONDS,
+            script=script,
+            label=f"run-{uuid.uuid4().hex[:8]}",
+            directory=directory,
+        )
         time.sleep(0.5)  # requests wrk stopped waiting for may still be committing
     stored = Signal.objects.filter(user=user, received_at__gte=started)
     accepted = stored.filter(status=Signal.Status.RECEIVED).count()
     other = stored.exclude(status=Signal.Status.RECEIVED).count()
     ratio = webhook["rps"] / bare["rps"]
     setup = f"gunicorn {WORKER_CLASS} {WORKERS}×{THREADS}, wrk {CONNECTIONS} connections × {DURATION_SECONDS} s"
-    failures = {key: webhook[key] for key in ("non_2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
-                if webhook[key]}
+    failures = {
+        key: webhook[key]
+        for key in ("non_2xx", "connect_errors", "read_errors", "write_errors", "timeouts")
+        if webhook[key]
+    }
     return [
-        Row("webhook", f"bare DRF view (202), {setup}",
+        Row(
+            "webhook",
+            f"bare DRF view (202), {setup}",
             f"{bare['rps']:,.0f} req/s, p50 {bare['p50_us'] / 1000:.1f} ms, p99 {bare['p99_us'] / 1000:.1f} ms",
-            "—", None),
-        Row("webhook", f"TradingView webhook (validate, store, enqueue), {setup}",
-            f"{webhook['rps']:,.0f} req/s, p50 {webhook['p50_us'] / 1000:.1f} ms, p99 {webhook['p99_us'] / 1000:.1f} ms",
-            f"p99 ≤ {TARGET_P99_MS} ms", webhook["p99_us"] / 1000 <= TARGET_P99_MS),
-        Row("webhook", "webhook throughput ÷ bare view throughput", f"{ratio:.0%}", f"≥ {TARGET_RATIO:.0%}",
-            ratio >= TARGET_RATIO),
-        Row("webhook", "webhook requests answered by wrk vs signals stored as received",
+            "—",
+            None,
+        ),
+        Row(
+            "webhook",
+            f"TradingView webhook (validate, store, enqueue), {setup}",
+            f"{webhook['rps']:,.0f} req/s, p50 {webhook['p50_us'] / 1000:.1f} ms, "
+            f"p99 {webhook['p99_us'] / 1000:.1f} ms",
+            f"p99 ≤ {TARGET_P99_MS} ms",
+            webhook["p99_us"] / 1000 <= TARGET_P99_MS,
+        ),
+        Row(
+            "webhook",
+            "webhook throughput ÷ bare view throughput",
+            f"{ratio:.0%}",
+            f"≥ {TARGET_RATIO:.0%}",
+            ratio >= TARGET_RATIO,
+        ),
+        Row(
+            "webhook",
+            "webhook requests answered by wrk vs signals stored as received",
             f"{webhook['requests']:,} answered, {accepted:,} stored, {other} other"
             + (f", errors {failures}" if failures else ""),
-            "every answered request stored", accepted >= webhook["requests"] and not other and not failures),
+            "every answered request stored",
+            accepted >= webhook["requests"] and not other and not failures,
+        ),
     ], bare["rps"]
 
 
@@ -228,46 +290,79 @@ def _cpu_rows(user: User, bare_rps: float) -> list[Row]:
     """Where the webhook's CPU goes, measured in this process through Django's WSGI handler (no HTTP).
 
     The load test's ratio is bounded by what the request must do whatever the code around it: store
-    the signal through the ORM and publish its routing through Celery. Even if everything else cost nothing, each request
+    the signal through the ORM and publish its routing through Celery. Even if everything else cost
+    nothing, each request
     would cost the bare view's share of the machine plus those two, which gives the best ratio this
     stack can reach on this machine (PostgreSQL's and Redis's own CPU not even counted).
     """
     handler = WSGIHandler()
 
     def call(path: str, body: bytes) -> None:
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-                   "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
-                   "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-                   "CONTENT_TYPE": "application/json"}
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+        }
         response = handler(environ, lambda status, headers: None)
         b"".join(response)
         response.close()
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     prefix = uuid.uuid4().hex[:8]
-    bodies = {i: json.dumps(_alert(user, trade_id=f"cpu-{prefix}-{i}", timestamp=stamp)).encode()
-              for i in range(-200, CPU_REQUESTS)}
-    limits = {"WEBHOOK_RATE_LIMIT_PER_IP": int(RAISED_RATE_LIMIT), "WEBHOOK_RATE_LIMIT_PER_USER": int(RAISED_RATE_LIMIT)}
+    bodies = {
+        i: json.dumps(_alert(user, trade_id=f"cpu-{prefix}-{i}", timestamp=stamp)).encode()
+        for i in range(-200, CPU_REQUESTS)
+    }
+    limits = {
+        "WEBHOOK_RATE_LIMIT_PER_IP": int(RAISED_RATE_LIMIT),
+        "WEBHOOK_RATE_LIMIT_PER_USER": int(RAISED_RATE_LIMIT),
+    }
     with override_settings(ROOT_URLCONF=__name__, DEBUG=False, **limits):
         bare = _cpu_ms(lambda i: call("/bare", b"{}"))
         webhook = _cpu_ms(lambda i: call(f"/webhooks/{user.id}/tradingview", bodies[i]))
     alert = parse_alert(json.loads(bodies[0]), now=datetime.now(UTC), replay_window_seconds=300, url_user_id=user.id)
     payload = json.loads(bodies[0])
     publish = _cpu_ms(lambda i: route_signal_task.delay(str(uuid.uuid4())))
-    accept = _cpu_ms(lambda i: signal_accept(user=user, body=f"{prefix}-accept-{i}".encode(), payload=payload,
-                                             alert=alert, client_ip="127.0.0.1"))
+    accept = _cpu_ms(
+        lambda i: signal_accept(
+            user=user, body=f"{prefix}-accept-{i}".encode(), payload=payload, alert=alert, client_ip="127.0.0.1"
+        )
+    )
     limits_ms = _cpu_ms(lambda i: (rate_limited("ip", "bench", 10**9), rate_limited("user", "bench", 10**9)))
     store = max(accept - publish, 0.0)
     share = os.cpu_count() / bare_rps * 1000  # CPU ms the bare view costs the whole machine per request
     ceiling = share / (share + store + publish)
     return [
-        Row("webhook", "CPU per request in one process (Django WSGI handler, no HTTP): bare view vs webhook",
-            f"bare {bare:.2f} ms, webhook {webhook:.2f} ms", "—", None),
-        Row("webhook", "webhook CPU parts, each through the stack's own API",
+        Row(
+            "webhook",
+            "CPU per request in one process (Django WSGI handler, no HTTP): bare view vs webhook",
+            f"bare {bare:.2f} ms, webhook {webhook:.2f} ms",
+            "—",
+            None,
+        ),
+        Row(
+            "webhook",
+            "webhook CPU parts, each through the stack's own API",
             f"Celery publish {publish:.2f} ms; storing the signal (hash, ORM INSERT in a transaction, log "
-            f"line) {store:.2f} ms; two rate-limit counters {limits_ms:.2f} ms", "—", None),
-        Row("webhook", f"best ratio this stack allows: bare view's machine share ({share:.2f} ms) ÷ (that "
-            "+ storing + publish), all else free", f"{ceiling:.0%}", f"≥ {TARGET_RATIO:.0%}", ceiling >= TARGET_RATIO),
+            f"line) {store:.2f} ms; two rate-limit counters {limits_ms:.2f} ms",
+            "—",
+            None,
+        ),
+        Row(
+            "webhook",
+            f"best ratio this stack allows: bare view's machine share ({share:.2f} ms) ÷ (that "
+            "+ storing + publish), all else free",
+            f"{ceiling:.0%}",
+            f"≥ {TARGET_RATIO:.0%}",
+            ceiling >= TARGET_RATIO,
+        ),
     ]
 
 
@@ -291,13 +386,16 @@ def _outage_rows(user: User, directory: Path) -> list[Row]:
     try:
         # Stopped: the brief's 1-2 s. Hung: inside TradingView's 3 s (the first request of a
         # process also waits out the cache's timeout before the rate limits step aside).
-        for label, address, target in (("refused (stopped)", f"redis://127.0.0.1:{closed_port}/0", 2.0),
-                                       ("hung (accepts, never answers)", f"redis://127.0.0.1:{silent.port}/0", 3.0)):
+        for label, address, target in (
+            ("refused (stopped)", f"redis://127.0.0.1:{closed_port}/0", 2.0),
+            ("hung (accepts, never answers)", f"redis://127.0.0.1:{silent.port}/0", 3.0),
+        ):
             with _gunicorn(directory / "outage.log", REDIS_URL=address, CELERY_BROKER_URL=address) as base:
                 timings, statuses, signal_ids = [], [], []
                 for _ in range(5):
-                    body = _alert(user, trade_id=uuid.uuid4().hex,
-                                  timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                    body = _alert(
+                        user, trade_id=uuid.uuid4().hex, timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                    )
                     started = time.monotonic()
                     response = requests.post(f"{base}/webhooks/{user.id}/tradingview", json=body, timeout=10)
                     timings.append(time.monotonic() - started)
@@ -305,11 +403,15 @@ def _outage_rows(user: User, directory: Path) -> list[Row]:
                     signal_ids.append(response.json().get("signal_id"))
             stored = Signal.objects.filter(id__in=[i for i in signal_ids if i], status=Signal.Status.RECEIVED).count()
             worst = max(timings)
-            rows.append(Row(
-                "webhook", f"Redis {label}: 5 alerts, answers {sorted(set(statuses))}, {stored} stored for the sweep",
-                f"first {timings[0]:.2f} s, worst {worst:.2f} s, median {sorted(timings)[2]:.2f} s",
-                f"202 ≤ {target:.0f} s", set(statuses) == {202} and stored == 5 and worst <= target,
-            ))
+            rows.append(
+                Row(
+                    "webhook",
+                    f"Redis {label}: 5 alerts, answers {sorted(set(statuses))}, {stored} stored for the sweep",
+                    f"first {timings[0]:.2f} s, worst {worst:.2f} s, median {sorted(timings)[2]:.2f} s",
+                    f"202 ≤ {target:.0f} s",
+                    set(statuses) == {202} and stored == 5 and worst <= target,
+                )
+            )
     finally:
         silent.close()
     return rows

@@ -140,8 +140,11 @@ def let_other_sessions_end(*, besides: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND pid NOT IN (pg_backend_pid(), %s)", [besides])
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid NOT IN (pg_backend_pid(), %s)",
+                [besides],
+            )
             if cursor.fetchone()[0] == 0:
                 return
         time.sleep(0.2)

@@ -53,24 +53,39 @@ class Engine:
 
 def tradingview_alert(user, *, secret: str | None = None, trade_id: str = "1") -> dict:
     """A long entry for BTC/USDT 15m at 100, as TradingView sends it (tests/e2e/test_signal_flow.py)."""
-    return sent_alert(user, secret=secret or user.webhook_secret,
-                      tv={"symbol": "BINANCE:BTCUSDT", "entry_price": "100", "close_price": "100"},
-                      strategy_info={"trade_id": trade_id, "alert_name": "browser", "alert_message": ""})
+    return sent_alert(
+        user,
+        secret=secret or user.webhook_secret,
+        tv={"symbol": "BINANCE:BTCUSDT", "entry_price": "100", "close_price": "100"},
+        strategy_info={"trade_id": trade_id, "alert_name": "browser", "alert_message": ""},
+    )
 
 
 def post_alert(live_server, user, body: dict) -> requests.Response:
     """POST the alert to the live server's webhook as TradingView does (text/plain), never via a proxy."""
     with requests.Session() as session:
         session.trust_env = False  # no HTTP(S)_PROXY from the environment: loopback only
-        return session.post(f"{live_server.url}/webhooks/{user.id}/tradingview", data=json.dumps(body),
-                            headers={"Content-Type": "text/plain"}, timeout=30)
+        return session.post(
+            f"{live_server.url}/webhooks/{user.id}/tradingview",
+            data=json.dumps(body),
+            headers={"Content-Type": "text/plain"},
+            timeout=30,
+        )
 
 
 def open_position(live_server, user, engine: Engine):
     """Send the alert and wait until the worker has the five-leg grid resting on the paper exchange."""
     response = post_alert(live_server, user, tradingview_alert(user))
     assert response.status_code == 202, response.text
-    wait_until(lambda: PaperOrder.objects.filter(status="open").count() == 5, timeout=60,
-               what="five resting limit orders on the paper exchange", log=engine.worker_log)
-    return wait_until(lambda: PositionGroup.objects.filter(user=user, status="live").first(), timeout=60,
-                      what="the position to go live", log=engine.worker_log)
+    wait_until(
+        lambda: PaperOrder.objects.filter(status="open").count() == 5,
+        timeout=60,
+        what="five resting limit orders on the paper exchange",
+        log=engine.worker_log,
+    )
+    return wait_until(
+        lambda: PositionGroup.objects.filter(user=user, status="live").first(),
+        timeout=60,
+        what="the position to go live",
+        log=engine.worker_log,
+    )

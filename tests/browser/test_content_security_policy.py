@@ -33,8 +33,10 @@ def test_the_pages_pass_the_content_security_policy(page, live_server, ladder_ab
     dca = DCAConfiguration.objects.filter(user=trader).first()
     page.context.add_init_script(COLLECT_VIOLATIONS)
     policies, violations, console = {}, {}, []
-    page.on("console", lambda message: console.append((page.url, message.text))
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: console.append((page.url, message.text)) if "Content Security Policy" in message.text else None,
+    )
 
     def visit(path: str, *, ready: str | None = None, linger_ms: int = 0) -> None:
         response = page.goto(f"{live_server.url}{path}")
@@ -50,11 +52,25 @@ def test_the_pages_pass_the_content_security_policy(page, live_server, ladder_ab
     visit("/", ready="#positions tbody tr", linger_ms=HTMX_POLL_MS)
     visit(f"/positions/{group.pk}/", ready="#position-chart canvas", linger_ms=HTMX_POLL_MS)
     visit(f"/positions/{group.pk}/close/")
-    for path in ("/trades/", "/queue/", "/risk/", "/signals/", "/settings/", "/settings/exchange-accounts/new/",
-                 "/settings/dca/new/", f"/settings/dca/{dca.pk}/", "/settings/risk/", "/settings/telegram/"):
+    for path in (
+        "/trades/",
+        "/queue/",
+        "/risk/",
+        "/signals/",
+        "/settings/",
+        "/settings/exchange-accounts/new/",
+        "/settings/dca/new/",
+        f"/settings/dca/{dca.pk}/",
+        "/settings/risk/",
+        "/settings/telegram/",
+    ):
         visit(path)
-    for path in ("/admin/", "/admin/trading/positiongroup/", f"/admin/trading/dcaconfiguration/{dca.pk}/change/",
-                 "/admin/axes/accessattempt/"):
+    for path in (
+        "/admin/",
+        "/admin/trading/positiongroup/",
+        f"/admin/trading/dcaconfiguration/{dca.pk}/change/",
+        "/admin/axes/accessattempt/",
+    ):
         visit(path)
     visit("/api/docs/", ready=".swagger-ui .info", linger_ms=1_000)
     # DRF's browsable API: its templates carry a few inline style attributes (a float, code colours),
@@ -66,6 +82,8 @@ def test_the_pages_pass_the_content_security_policy(page, live_server, ladder_ab
     for path, policy in policies.items():
         directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
         assert directives.get("default-src") == "'self'", f"{path}: {policy!r}"
-        assert directives.get("script-src") == "'self'" and directives.get("style-src") == "'self'", f"{path}: {policy!r}"
+        assert directives.get("script-src") == "'self'" and directives.get("style-src") == "'self'", (
+            f"{path}: {policy!r}"
+        )
     assert {path: found for path, found in violations.items() if found} == {}
     assert [(url, text) for url, text in console if "/api/v1/" not in url] == []

@@ -12,11 +12,17 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.browser.helpers import (
-    log_in, mark_document, open_position, post_alert, save_screenshot, still_same_document, tradingview_alert,
-)
 from jobs.models import Job
 from jobs.services import job_run
+from tests.browser.helpers import (
+    log_in,
+    mark_document,
+    open_position,
+    post_alert,
+    save_screenshot,
+    still_same_document,
+    tradingview_alert,
+)
 from tests.processes import wait_until
 from trading.models import PositionGroup, Signal, User
 
@@ -89,8 +95,9 @@ def test_filled_legs_show_on_the_open_position_page(page, live_server, ladder_ab
     # Leg, Price, Quantity, Status, Filled, Fill price: the whole quantity at the leg's limit price; then its
     # take-profit: price · status · sold of its quantity
     expect(legs.nth(0).locator("td")).to_have_text(["1", "100", "2", "Filled", "2", "100", "102 · open · 0 of 2"])
-    expect(legs.nth(1).locator("td")).to_have_text(["2", "99.5", "2.01", "Filled", "2.01", "99.5",
-                                                    "101.49 · open · 0 of 2.01"])
+    expect(legs.nth(1).locator("td")).to_have_text(
+        ["2", "99.5", "2.01", "Filled", "2.01", "99.5", "101.49 · open · 0 of 2.01"]
+    )
     for resting in (2, 3, 4):
         expect(legs.nth(resting).locator(".badge")).to_have_text("Open")
     expect(live.locator(".stat").filter(has_text="Status")).to_contain_text("Partially filled")
@@ -163,8 +170,12 @@ def test_rotating_the_webhook_secret_shows_the_new_one_and_refuses_the_old(page,
     assert (shown["user_id"], shown["secret"]) == (str(trader.id), new_secret)
     accepted = post_alert(live_server, trader, tradingview_alert(trader, secret=shown["secret"], trade_id="new"))
     assert accepted.status_code == 202, accepted.text
-    signal = wait_until(lambda: Signal.objects.filter(pk=accepted.json()["signal_id"], status="opened").first(),
-                        timeout=60, what="the worker to open a position from the new-secret alert", log=engine.worker_log)
+    signal = wait_until(
+        lambda: Signal.objects.filter(pk=accepted.json()["signal_id"], status="opened").first(),
+        timeout=60,
+        what="the worker to open a position from the new-secret alert",
+        log=engine.worker_log,
+    )
     assert signal.position_group.symbol == "BTC/USDT"
     assert Signal.objects.filter(user=trader, status="rejected").count() == 1  # the old-secret alert, kept to be seen
 

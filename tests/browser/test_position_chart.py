@@ -83,8 +83,9 @@ def recorded_prices():
     cache.delete_many(keys)
 
 
-def test_the_position_chart_renders_candles_and_one_line_per_leg(page, live_server, trader, two_pyramids,
-                                                                 recorded_prices):
+def test_the_position_chart_renders_candles_and_one_line_per_leg(
+    page, live_server, trader, two_pyramids, recorded_prices
+):
     group = two_pyramids
     legs = Order.objects.filter(group=group, role="entry").count()
     assert legs == 10
@@ -95,9 +96,13 @@ def test_the_position_chart_renders_candles_and_one_line_per_leg(page, live_serv
     chart = page.locator("#position-chart")
     expect(chart).to_have_attribute("data-state", "ready")
     expect(page.locator("#position-chart-status")).to_contain_text("candles from the paper feed's recorded prices")
-    page.wait_for_function("() => document.getElementById('position-chart').positionChart.ladder.drawn.lines.length > 0")
-    drawn = page.evaluate("() => { const h = document.getElementById('position-chart').positionChart;"
-                          " return {candles: h.candles(), drawn: h.ladder.drawn}; }")
+    page.wait_for_function(
+        "() => document.getElementById('position-chart').positionChart.ladder.drawn.lines.length > 0"
+    )
+    drawn = page.evaluate(
+        "() => { const h = document.getElementById('position-chart').positionChart;"
+        " return {candles: h.candles(), drawn: h.ladder.drawn}; }"
+    )
     save_screenshot(page, "7-position-chart")
 
     # Then the series holds the recorded 90 minutes as 3-minute candles (30 of them or more), drawn in colour
@@ -110,7 +115,8 @@ def test_the_position_chart_renders_candles_and_one_line_per_leg(page, live_serv
     leg_lines = [line for line in lines if line["kind"].startswith("leg-")]
     assert len(leg_lines) == legs
     assert sorted(line["text"].split(" ")[0] + " " + line["text"].split(" ")[1] for line in leg_lines) == sorted(
-        f"P{p} L{n}" for p in (1, 2) for n in range(1, 6))
+        f"P{p} L{n}" for p in (1, 2) for n in range(1, 6)
+    )
     width = drawn["drawn"]["paneWidth"]
     rows = [[line["y"], list(LEG_COLOURS[line["kind"]]), width - 200, width - 20] for line in leg_lines]
     assert all(page.evaluate(CANVAS_PROBE, [[], rows])["found"]), "a leg's line is not on the canvas"

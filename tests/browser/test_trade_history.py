@@ -19,8 +19,13 @@ SHORTS = TRADES_PER_PAGE + 3  # one more page than the table shows
 
 
 def closed_trade(user, account, **fields):
-    values = {"status": "closed", "exchange": account.exchange_id, "exit_reason": "take_profit",
-              "realized_pnl_usd": D("12.5"), "fees_usd": D("0.75")}
+    values = {
+        "status": "closed",
+        "exchange": account.exchange_id,
+        "exit_reason": "take_profit",
+        "realized_pnl_usd": D("12.5"),
+        "fees_usd": D("0.75"),
+    }
     values.update(fields)
     return PositionGroupFactory(user=user, exchange_account=account, **values)
 
@@ -32,13 +37,23 @@ def history(trader):
     bybit = ExchangeAccountFactory(user=trader, exchange_id="bybit", label="Bybit swap")
     now = timezone.now()
     shorts = [
-        closed_trade(trader, binance if n % 2 else bybit, side="short", symbol="ETH/USDT" if n % 3 else "ETH/BTC",
-                     closed_at=now - timedelta(hours=n), realized_pnl_usd=D(n - 20) / 4, fees_usd=D(n) / 100,
-                     quote_usd_rate=D("1") if n % 3 else D("61234.5"), exit_reason="take_profit" if n % 5 else "stop_loss")
+        closed_trade(
+            trader,
+            binance if n % 2 else bybit,
+            side="short",
+            symbol="ETH/USDT" if n % 3 else "ETH/BTC",
+            closed_at=now - timedelta(hours=n),
+            realized_pnl_usd=D(n - 20) / 4,
+            fees_usd=D(n) / 100,
+            quote_usd_rate=D("1") if n % 3 else D("61234.5"),
+            exit_reason="take_profit" if n % 5 else "stop_loss",
+        )
         for n in range(SHORTS)
     ]
     for day in range(20):
-        closed_trade(trader, binance, side="long", closed_at=now - timedelta(days=day), realized_pnl_usd=D(day * 3 - 25))
+        closed_trade(
+            trader, binance, side="long", closed_at=now - timedelta(days=day), realized_pnl_usd=D(day * 3 - 25)
+        )
     stranger = UserFactory()
     closed_trade(stranger, ExchangeAccountFactory(user=stranger), side="short", symbol="DOGE/USDT", closed_at=now)
     return shorts
@@ -56,8 +71,9 @@ def api_rows(page, live_server, query: str) -> list[dict]:
     return rows
 
 
-def test_the_downloaded_csv_holds_the_filtered_trades_as_the_api_reports_them(page, live_server, trader, history,
-                                                                              tmp_path):
+def test_the_downloaded_csv_holds_the_filtered_trades_as_the_api_reports_them(
+    page, live_server, trader, history, tmp_path
+):
     # Given a trader with closed longs and shorts, on the overview
     log_in(page, live_server, trader)
 
@@ -93,7 +109,12 @@ def test_the_downloaded_csv_holds_the_filtered_trades_as_the_api_reports_them(pa
     for row in rows:
         group = api[row["position_id"]]
         assert (row["symbol"], row["side"], row["exchange"], row["exit_reason"], row["quote_currency"]) == (
-            group["symbol"], group["side"], group["exchange"], group["exit_reason"], group["quote_currency"])
+            group["symbol"],
+            group["side"],
+            group["exchange"],
+            group["exit_reason"],
+            group["quote_currency"],
+        )
         assert int(row["timeframe_minutes"]) == group["timeframe"]
         assert D(row["realized_pnl"]) == D(group["realized_pnl_usd"])
         assert D(row["fees"]) == D(group["fees_usd"])

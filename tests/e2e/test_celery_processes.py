@@ -16,8 +16,12 @@ def test_real_worker_runs_a_task_sent_through_redis(tmp_path):
     with running(worker_command(), log, process_env()):
         heartbeat_task.delay()
 
-        seen = wait_until(lambda: EngineHeartbeat.objects.filter(name="worker").first(), timeout=60,
-                          what="the worker to run heartbeat_task", log=log)
+        seen = wait_until(
+            lambda: EngineHeartbeat.objects.filter(name="worker").first(),
+            timeout=60,
+            what="the worker to run heartbeat_task",
+            log=log,
+        )
 
     assert seen.seen_at is not None
     assert "Task trading.tasks.heartbeat_task" in log.read_text()
@@ -29,8 +33,12 @@ def test_beat_schedules_the_heartbeat_from_the_database_scheduler(tmp_path):
     env = process_env(HEARTBEAT_INTERVAL_SECONDS="1")
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with running(worker_command(), worker_log, env), running(beat_command(tmp_path), beat_log, env):
-        wait_until(lambda: EngineHeartbeat.objects.filter(name="beat").exists(), timeout=90,
-                   what="beat to schedule heartbeat_task", log=beat_log)
+        wait_until(
+            lambda: EngineHeartbeat.objects.filter(name="beat").exists(),
+            timeout=90,
+            what="beat to schedule heartbeat_task",
+            log=beat_log,
+        )
 
     # DatabaseScheduler copied the schedule declared in code into the database (editable in admin).
     assert PeriodicTask.objects.filter(task="trading.tasks.heartbeat_task").exists()

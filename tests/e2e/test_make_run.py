@@ -32,8 +32,16 @@ D = Decimal
 
 def fresh_copy(target: Path) -> Path:
     """The repository's files as a clone has them (tracked, plus new files not ignored): no var/, no .venv."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -52,8 +60,10 @@ def wait_for(predicate, *, timeout: float, what: str, log: Path):
         if value:
             return value
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n--- make run ---\n"
-                         f"{log.read_text(errors='replace')[-4000:]}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}\n--- make run ---\n"
+        f"{log.read_text(errors='replace')[-4000:]}"
+    )
 
 
 def processes_of(copy: Path) -> list[psutil.Process]:
@@ -72,17 +82,30 @@ def processes_of(copy: Path) -> list[psutil.Process]:
 def test_make_run_on_a_fresh_copy_trades_the_printed_curl_through_the_grid_and_ctrl_c_stops_everything(tmp_path):
     copy = fresh_copy(tmp_path / "engine")
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VAR_DIR", "PUBLIC_BASE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VAR_DIR", "PUBLIC_BASE_URL")
+    }
     env.update(RUN_PORT=str(port), PYTHONUNBUFFERED="1")
     log = tmp_path / "make-run.log"
     base = f"http://127.0.0.1:{port}"
     with open(log, "wb") as out:
-        launcher = subprocess.Popen([sys.executable, "-m", "config.launcher", "run"], cwd=copy, env=env,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "config.launcher", "run"],
+            cwd=copy,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        banner = wait_for(lambda: "curl -sS" in log.read_text(errors="replace") and log.read_text(),
-                          timeout=120, what="the banner", log=log)
+        banner = wait_for(
+            lambda: "curl -sS" in log.read_text(errors="replace") and log.read_text(),
+            timeout=120,
+            what="the banner",
+            log=log,
+        )
         assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
         curl = next(line.split("| ", 1)[-1] for line in banner.splitlines() if "curl -sS" in line)
         token = re.search(r"\(Token (\w+)\)", banner).group(1)
@@ -100,23 +123,47 @@ def test_make_run_on_a_fresh_copy_trades_the_printed_curl_through_the_grid_and_c
             found = position()
             return [o for p in found["pyramids"] for o in p["orders"] if o["role"] == role] if found else []
 
-        wait_for(lambda: len(orders("entry")) == 5 and all(o["status"] in ("open", "filled") for o in orders("entry")),
-                 timeout=60, what="the grid on the paper exchange", log=log)
+        wait_for(
+            lambda: len(orders("entry")) == 5 and all(o["status"] in ("open", "filled") for o in orders("entry")),
+            timeout=60,
+            what="the grid on the paper exchange",
+            log=log,
+        )
         lowest = min(D(o["price"]) for o in orders("entry"))
 
-        moved = subprocess.run([sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT",
-                                str(lowest - 100)], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+        moved = subprocess.run(
+            [sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT", str(lowest - 100)],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert moved.returncode == 0, moved.stderr
 
-        wait_for(lambda: all(o["status"] == "filled" for o in orders("entry"))
-                 and len([o for o in orders("take_profit") if o["status"] in ("open", "filled")]) == 5,
-                 timeout=60, what="every leg filled with its take-profit on the exchange", log=log)
+        wait_for(
+            lambda: all(o["status"] == "filled" for o in orders("entry"))
+            and len([o for o in orders("take_profit") if o["status"] in ("open", "filled")]) == 5,
+            timeout=60,
+            what="every leg filled with its take-profit on the exchange",
+            log=log,
+        )
         highest_tp = max(D(o["price"]) for o in orders("take_profit"))
-        moved = subprocess.run([sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT",
-                                str(highest_tp + 100)], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+        moved = subprocess.run(
+            [sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT", str(highest_tp + 100)],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert moved.returncode == 0, moved.stderr
-        wait_for(lambda: all(o["status"] == "filled" for o in orders("take_profit")),
-                 timeout=60, what="every take-profit filled", log=log)
+        wait_for(
+            lambda: all(o["status"] == "filled" for o in orders("take_profit")),
+            timeout=60,
+            what="every take-profit filled",
+            log=log,
+        )
         assert D(position()["realized_pnl_usd"]) > 0
     finally:
         os.killpg(launcher.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
@@ -142,13 +189,22 @@ def test_make_run_through_tee_is_quiet_when_idle_and_ctrl_c_stops_every_process(
     # once survived that and kept trading.
     copy = fresh_copy(tmp_path / "engine")
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VAR_DIR", "PUBLIC_BASE_URL", "LOG_ROUTINE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "VAR_DIR", "PUBLIC_BASE_URL", "LOG_ROUTINE")
+    }
     env.update(RUN_PORT=str(port), PYTHONUNBUFFERED="1")
     log = tmp_path / "run.log"
     log.touch()  # tee creates it too, a moment later
-    pipeline = subprocess.Popen(["bash", "-c", f"{sys.executable} -m config.launcher run | tee {log}"], cwd=copy,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    pipeline = subprocess.Popen(
+        ["bash", "-c", f"{sys.executable} -m config.launcher run | tee {log}"],
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: "curl -sS" in log.read_text(errors="replace"), timeout=120, what="the banner", log=log)
         at_banner = len(log.read_text(errors="replace").splitlines())

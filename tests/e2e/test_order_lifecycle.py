@@ -16,26 +16,50 @@ from trading.models import Order, PositionGroup
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 D = Decimal
-TWO_LEGS = [{"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
-            {"gap_percent": "-1", "weight_percent": "50", "tp_percent": "2"}]
+TWO_LEGS = [
+    {"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
+    {"gap_percent": "-1", "weight_percent": "50", "tp_percent": "2"},
+]
 
 
 def setup_trader(**account):
     user = UserFactory(username="lifecycle")
-    ExchangeAccountFactory(user=user, price_feed="manual", starting_balance=D("100000"), maker_fee_percent=0,
-                           taker_fee_percent=0, **account)
-    call_command("paper", "market", "binance", "BTC/USDT", "--tick", "0.01", "--step", "0.001",
-                 "--min-qty", "0.001", "--min-notional", "10")
+    ExchangeAccountFactory(
+        user=user,
+        price_feed="manual",
+        starting_balance=D("100000"),
+        maker_fee_percent=0,
+        taker_fee_percent=0,
+        **account,
+    )
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        "BTC/USDT",
+        "--tick",
+        "0.01",
+        "--step",
+        "0.001",
+        "--min-qty",
+        "0.001",
+        "--min-notional",
+        "10",
+    )
     DCAConfigurationFactory(user=user, levels=TWO_LEGS, capital_usd=D("200"))
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
     return user
 
 
 def send_alert(client, user, entry_price="100"):
-    body = sent_alert(user, source=OMIT, strategy_info=OMIT, risk=OMIT,
-                      tv=Exactly(exchange="binance", symbol="BTCUSDT", timeframe="15", action="buy",
-                                 entry_price=entry_price),
-                      execution_intent=Exactly(type="signal", side="buy"))
+    body = sent_alert(
+        user,
+        source=OMIT,
+        strategy_info=OMIT,
+        risk=OMIT,
+        tv=Exactly(exchange="binance", symbol="BTCUSDT", timeframe="15", action="buy", entry_price=entry_price),
+        execution_intent=Exactly(type="signal", side="buy"),
+    )
     response = client.post(f"/webhooks/{user.id}/tradingview", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 202, response.content
     return response.json()["signal_id"]
@@ -47,18 +71,32 @@ def test_webhook_fills_take_profits_and_close_with_the_right_pnl(client, tmp_pat
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with running(worker_command(concurrency=2), worker_log, env), running(beat_command(tmp_path), beat_log, env):
         send_alert(client, user)
-        wait_until(lambda: PaperOrder.objects.filter(status="open").count() == 2, timeout=60,
-                   what="the grid on the paper exchange", log=worker_log)
+        wait_until(
+            lambda: PaperOrder.objects.filter(status="open").count() == 2,
+            timeout=60,
+            what="the grid on the paper exchange",
+            log=worker_log,
+        )
 
         call_command("paper", "price", "binance", "BTC/USDT", "98.9")  # both legs fill: 1.000 @ 100, 1.010 @ 99
-        wait_until(lambda: Order.objects.filter(role="take_profit", status="open").count() == 2, timeout=60,
-                   what="beat's sync to place both take-profits", log=worker_log)
+        wait_until(
+            lambda: Order.objects.filter(role="take_profit", status="open").count() == 2,
+            timeout=60,
+            what="beat's sync to place both take-profits",
+            log=worker_log,
+        )
         assert sorted(Order.objects.filter(role="take_profit").values_list("price", "quantity")) == [
-            (D("100.98"), D("1.010")), (D("102.00"), D("1.000"))]
+            (D("100.98"), D("1.010")),
+            (D("102.00"), D("1.000")),
+        ]
 
         call_command("paper", "price", "binance", "BTC/USDT", "102.5")  # both take-profits fill
-        group = wait_until(lambda: PositionGroup.objects.filter(status="closed").first(), timeout=60,
-                           what="the group to close on its take-profits", log=worker_log)
+        group = wait_until(
+            lambda: PositionGroup.objects.filter(status="closed").first(),
+            timeout=60,
+            what="the group to close on its take-profits",
+            log=worker_log,
+        )
 
     assert group.exit_reason == "take_profit"
     # 1.000 × (102.00 − avg) + 1.010 × (100.98 − avg), avg = (100 + 99.99) / 2.010
@@ -75,8 +113,12 @@ def test_worker_killed_between_the_exchange_call_and_its_record_leaves_no_duplic
     log = tmp_path / "worker.log"
     with running(worker_command(concurrency=1), log, process_env()):
         send_alert(client, user)
-        wait_until(lambda: Order.objects.filter(status="open").count() == 2, timeout=90,
-                   what="the redelivered placement to finish", log=log)
+        wait_until(
+            lambda: Order.objects.filter(status="open").count() == 2,
+            timeout=90,
+            what="the redelivered placement to finish",
+            log=log,
+        )
 
     assert "SIGKILL" in log.read_text() or "WorkerLostError" in log.read_text()
     assert ExchangeAccount.objects.get().paper_faults == {"kill_worker_after_accept": 0}

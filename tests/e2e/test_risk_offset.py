@@ -44,7 +44,11 @@ def assert_reference_offset_reached_the_exchange(risk_trader, btc, eth, sol):
     eth.refresh_from_db()
     sol.refresh_from_db()
     assert (btc.status, btc.exit_reason, btc.realized_pnl_usd, btc.total_filled_quantity) == (
-        "closed", "risk_offset", D("-5"), 0)
+        "closed",
+        "risk_offset",
+        D("-5"),
+        0,
+    )
     assert (eth.status, eth.total_filled_quantity, eth.realized_pnl_usd) == ("active", D("1.95"), D("5"))
     assert (sol.status, sol.total_filled_quantity, sol.realized_pnl_usd) == ("active", D("10"), 0)
 
@@ -52,11 +56,13 @@ def assert_reference_offset_reached_the_exchange(risk_trader, btc, eth, sol):
     exits = Order.objects.filter(role="exit").order_by("symbol")
     assert [(o.symbol, o.side, o.order_type, o.quantity, o.status, o.exit_reason) for o in exits] == [
         ("BTC/USDT", "sell", "market", D("1"), "filled", "risk_offset"),
-        ("ETH/USDT", "sell", "market", D("0.05"), "filled", "risk_offset")]
+        ("ETH/USDT", "sell", "market", D("0.05"), "filled", "risk_offset"),
+    ]
     sells = PaperOrder.objects.filter(account=risk_trader.account).order_by("symbol")
     assert [(p.symbol, p.side, p.order_type, p.amount, p.filled, p.average, p.status) for p in sells] == [
         ("BTC/USDT", "sell", "market", D("1"), D("1"), D("95"), "closed"),
-        ("ETH/USDT", "sell", "market", D("0.05"), D("0.05"), D("2100"), "closed")]
+        ("ETH/USDT", "sell", "market", D("0.05"), D("0.05"), D("2100"), "closed"),
+    ]
     assert set(sells.values_list("client_order_id", flat=True)) == set(exits.values_list("client_order_id", flat=True))
     balances = dict(PaperBalance.objects.filter(account=risk_trader.account).values_list("asset", "free"))
     assert (balances["BTC"], balances["ETH"], balances["SOL"]) == (0, D("1.95"), D("10"))
@@ -64,13 +70,15 @@ def assert_reference_offset_reached_the_exchange(risk_trader, btc, eth, sol):
 
     offset = JournalEntry.objects.get(user=risk_trader, kind="offset_loss")
     assert (offset.loser_group_id, offset.loser_pnl_usd, offset.required_usd) == (btc.pk, D("-5"), D("5"))
-    assert offset.winner_details == [{"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05",
-                                      "pnl_usd": "5", "price": "2100"}]
+    assert offset.winner_details == [
+        {"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05", "pnl_usd": "5", "price": "2100"}
+    ]
     assert not JournalEntry.objects.filter(kind="offset_loss").exclude(pk=offset.pk).exists()  # once only
 
 
-def test_run_evaluation_through_the_api_has_the_worker_close_btc_and_0_05_eth(client, risk_trader, reference_book,
-                                                                                 tmp_path):
+def test_run_evaluation_through_the_api_has_the_worker_close_btc_and_0_05_eth(
+    client, risk_trader, reference_book, tmp_path
+):
     btc, eth, sol = reference_book
     client.force_login(risk_trader)
     log = tmp_path / "worker.log"
@@ -79,8 +87,12 @@ def test_run_evaluation_through_the_api_has_the_worker_close_btc_and_0_05_eth(cl
 
         assert response.status_code == 202, response.content  # a job: the worker evaluates
         job_url = response.json()["url"]
-        wait_until(lambda: client.get(job_url).json()["status"] == "succeeded", timeout=60,
-                   what="the worker to run the evaluation job", log=log)
+        wait_until(
+            lambda: client.get(job_url).json()["status"] == "succeeded",
+            timeout=60,
+            what="the worker to run the evaluation job",
+            log=log,
+        )
         body = client.get(job_url).json()["result"]
         assert (body["executed"], body["loser"]["symbol"], body["required_usd"]) == (True, "BTC/USDT", "5.000000000000")
         assert [(w["symbol"], w["quantity"]) for w in body["winners"]] == [("ETH/USDT", "0.050000000000")]
@@ -96,8 +108,9 @@ def test_beat_dispatches_the_evaluation_and_the_worker_executes_the_offset(risk_
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with running(worker_command(concurrency=2), worker_log, env), running(beat_command(tmp_path), beat_log, env):
         # dispatch_risk_evaluations_task runs every 5 s; nothing but beat starts this evaluation.
-        wait_until(lambda: offset_done(btc, eth), timeout=90, what="beat → evaluate_risk_task → the closes",
-                   log=worker_log)
+        wait_until(
+            lambda: offset_done(btc, eth), timeout=90, what="beat → evaluate_risk_task → the closes", log=worker_log
+        )
 
     assert_reference_offset_reached_the_exchange(risk_trader, btc, eth, sol)
     assert "risk.tasks.evaluate_risk_task" in worker_log.read_text()

@@ -55,8 +55,10 @@ def test_a_failed_refresh_keeps_the_last_figures_and_says_why(network_tap):
     # Given a live account whose balance was read an hour ago, and an exchange out of reach now
     account = ExchangeAccountFactory(mode="live", api_key="made-up-key", api_secret="made-up-secret")
     account_balance_read_earlier = AccountBalance.objects.create(
-        account=account, equity_usd=D("1234.5"), holdings=[{"asset": "USDT", "free": "1234.5", "used": "0",
-                                                            "usd_price": "1", "usd_value": "1234.5"}])
+        account=account,
+        equity_usd=D("1234.5"),
+        holdings=[{"asset": "USDT", "free": "1234.5", "used": "0", "usd_price": "1", "usd_value": "1234.5"}],
+    )
     fetched_at = account_balance_read_earlier.fetched_at
 
     snapshot = account_balance_refresh(account=account)

@@ -6,7 +6,14 @@ from decimal import Decimal
 import pytest
 
 from exchanges.candles import (
-    Candle, ChartWindow, candle_tick, chart_window, recorded_intervals, resample, timeframe_code, timeframe_minutes,
+    Candle,
+    ChartWindow,
+    candle_tick,
+    chart_window,
+    recorded_intervals,
+    resample,
+    timeframe_code,
+    timeframe_minutes,
 )
 
 D = Decimal
@@ -42,8 +49,9 @@ def test_one_minute_candles_merge_into_fifteen_minute_candles():
     assert merged[1].open == D(115) and merged[1].close == D(120)
 
 
-@pytest.mark.parametrize(("minutes", "code"), [(1, "1m"), (15, "15m"), (60, "1h"), (240, "4h"), (1440, "1d"),
-                                               (10080, "1w"), (43200, "1M")])
+@pytest.mark.parametrize(
+    ("minutes", "code"), [(1, "1m"), (15, "15m"), (60, "1h"), (240, "4h"), (1440, "1d"), (10080, "1w"), (43200, "1M")]
+)
 def test_intervals_have_ccxts_names(minutes, code):
     assert timeframe_code(minutes) == code
     assert timeframe_minutes(code) == minutes
@@ -58,8 +66,9 @@ BINANCE = [1, 3, 5, 15, 30, 60, 120, 240, 360, 480, 720, 1440, 4320, 10080, 4320
 
 def test_an_open_position_shows_its_own_timeframe_from_100_candles_before_its_opening():
     opened = 100 * DAY + 10 * HOUR + 7 * 60  # 10:07
-    window = chart_window(timeframe_minutes=15, opened_at=opened, closed_at=None, now=opened + 2 * HOUR,
-                          supported=BINANCE)
+    window = chart_window(
+        timeframe_minutes=15, opened_at=opened, closed_at=None, now=opened + 2 * HOUR, supported=BINANCE
+    )
 
     assert window.interval_minutes == 15 and not window.closed
     assert window.start == 100 * DAY + 10 * HOUR - 100 * 900  # the 10:00 candle, 100 candles back
@@ -75,8 +84,9 @@ def test_a_timeframe_the_exchange_does_not_serve_uses_the_longest_served_below_i
 
 def test_a_long_life_steps_up_to_longer_candles_to_stay_within_1000():
     opened = 100 * DAY
-    window = chart_window(timeframe_minutes=15, opened_at=opened, closed_at=None, now=opened + 30 * DAY,
-                          supported=BINANCE)
+    window = chart_window(
+        timeframe_minutes=15, opened_at=opened, closed_at=None, now=opened + 30 * DAY, supported=BINANCE
+    )
 
     assert window.interval_minutes == 60  # 30 days of 15m are 2,880 candles; of 1h, 820
     assert window.count <= 1000
@@ -84,12 +94,12 @@ def test_a_long_life_steps_up_to_longer_candles_to_stay_within_1000():
 
 def test_a_closed_position_ends_ten_candles_after_its_close_and_is_final_once_they_are_past():
     opened, closed = 100 * DAY, 100 * DAY + 5 * HOUR
-    window = chart_window(timeframe_minutes=15, opened_at=opened, closed_at=closed, now=closed + DAY,
-                          supported=BINANCE)
+    window = chart_window(timeframe_minutes=15, opened_at=opened, closed_at=closed, now=closed + DAY, supported=BINANCE)
 
     assert window.end == closed + 10 * 900 and window.closed
-    recent = chart_window(timeframe_minutes=15, opened_at=opened, closed_at=closed, now=closed + 1000,
-                          supported=BINANCE)
+    recent = chart_window(
+        timeframe_minutes=15, opened_at=opened, closed_at=closed, now=closed + 1000, supported=BINANCE
+    )
     assert recent.end == closed + 900 and not recent.closed  # the candles after the close are still coming
 
 
@@ -101,8 +111,13 @@ def test_a_short_price_record_is_drawn_in_shorter_candles():
     # 3 hours of record: 180 one-minute candles, 36 of 5 minutes, 12 of 15 minutes
     assert recorded_intervals(180, min_candles=30) == [1, 3, 5]
     assert recorded_intervals(5, min_candles=30) == [1]
-    window = chart_window(timeframe_minutes=15, opened_at=DAY, closed_at=None, now=DAY + 600,
-                          supported=recorded_intervals(180, min_candles=30))
+    window = chart_window(
+        timeframe_minutes=15,
+        opened_at=DAY,
+        closed_at=None,
+        now=DAY + 600,
+        supported=recorded_intervals(180, min_candles=30),
+    )
     assert window.interval_minutes == 5
 
 

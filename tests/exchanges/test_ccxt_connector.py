@@ -45,11 +45,17 @@ from exchanges.connector import (
 )
 
 RECORDED = Path(__file__).parent / "recorded"
-BINANCE_1007 = {"code": -1007, "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown."}
+BINANCE_1007 = {
+    "code": -1007,
+    "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+}
 BINANCE_2010 = {"code": -2010, "msg": "Account has insufficient balance for requested action."}
 BINANCE_2013 = {"code": -2013, "msg": "Order does not exist."}
-BINANCE_1003 = {"code": -1003, "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
-                                      "Please use WebSocket Streams for live updates to avoid polling the API."}
+BINANCE_1003 = {
+    "code": -1003,
+    "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
+    "Please use WebSocket Streams for live updates to avoid polling the API.",
+}
 
 
 def recorded(name: str):
@@ -206,7 +212,9 @@ def exchange():
     server = FakeExchange()
     yield server
     server.stop()
-    assert not server.unrouted, f"ccxt called endpoints the test did not expect: {[(r.method, r.path) for r in server.unrouted]}"
+    assert not server.unrouted, (
+        f"ccxt called endpoints the test did not expect: {[(r.method, r.path) for r in server.unrouted]}"
+    )
 
 
 @pytest.fixture
@@ -215,9 +223,15 @@ def account_key():
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-def binance_connector(server: FakeExchange, account_key: str, *, mode: str = "live", timeout_ms: int = 2000) -> CcxtConnector:
+def binance_connector(
+    server: FakeExchange, account_key: str, *, mode: str = "live", timeout_ms: int = 2000
+) -> CcxtConnector:
     connector = CcxtConnector(
-        "binance", mode=mode, api_key="test-key", api_secret="test-secret", account_key=account_key,
+        "binance",
+        mode=mode,
+        api_key="test-key",
+        api_secret="test-secret",
+        account_key=account_key,
         ccxt_options={
             "urls": loopback_urls("binance", server.url),
             "timeout": timeout_ms,
@@ -239,8 +253,13 @@ def echo_binance_order(template: str) -> Callable[[Request], Reply]:
 
     def reply(request: Request) -> Reply:
         order = recorded(template)
-        order.update(symbol=request.params["symbol"], clientOrderId=request.params["newClientOrderId"],
-                     side=request.params["side"], type=request.params["type"], origQty=request.params["quantity"])
+        order.update(
+            symbol=request.params["symbol"],
+            clientOrderId=request.params["newClientOrderId"],
+            side=request.params["side"],
+            type=request.params["type"],
+            origQty=request.params["quantity"],
+        )
         if "price" in request.params:
             order["price"] = request.params["price"]
         return Reply(order)
@@ -250,7 +269,10 @@ def echo_binance_order(template: str) -> Callable[[Request], Reply]:
 
 def bybit_connector(server: FakeExchange, account_key: str) -> CcxtConnector:
     connector = CcxtConnector(
-        "bybit", api_key="test-key", api_secret="test-secret", account_key=account_key,
+        "bybit",
+        api_key="test-key",
+        api_secret="test-secret",
+        account_key=account_key,
         ccxt_options={
             "urls": loopback_urls("bybit", server.url),
             "timeout": 2000,
@@ -265,8 +287,15 @@ def bybit_connector(server: FakeExchange, account_key: str) -> CcxtConnector:
 def bybit(exchange, account_key):
     def instruments(request: Request) -> Reply:
         if request.params.get("status") == "PreLaunch":
-            return Reply({"retCode": 0, "retMsg": "OK", "result": {"category": request.params["category"], "list": [],
-                                                                   "nextPageCursor": ""}, "retExtInfo": {}, "time": 1718000000000})
+            return Reply(
+                {
+                    "retCode": 0,
+                    "retMsg": "OK",
+                    "result": {"category": request.params["category"], "list": [], "nextPageCursor": ""},
+                    "retExtInfo": {},
+                    "time": 1718000000000,
+                }
+            )
         return Reply(recorded(f"bybit_instruments_{request.params['category']}.json"))
 
     exchange.route("GET", "/v5/market/instruments-info", instruments)
@@ -277,8 +306,15 @@ def bybit(exchange, account_key):
 
 
 def bybit_empty_list(category="spot") -> Reply:
-    return Reply({"retCode": 0, "retMsg": "OK", "result": {"nextPageCursor": "", "category": category, "list": []},
-                  "retExtInfo": {}, "time": 1718000170000})
+    return Reply(
+        {
+            "retCode": 0,
+            "retMsg": "OK",
+            "result": {"nextPageCursor": "", "category": category, "list": []},
+            "retExtInfo": {},
+            "time": 1718000170000,
+        }
+    )
 
 
 # --- Binance: markets and symbols ------------------------------------------------------------
@@ -293,7 +329,11 @@ def test_binance_markets_carry_tick_step_and_minimums(binance, exchange):
     assert btc.min_qty == Decimal("0.00001") and btc.min_notional == Decimal("5")
     xrp = markets["XRP/USDT"]  # the older MIN_NOTIONAL filter
     assert (xrp.tick_size, xrp.step_size, xrp.min_qty, xrp.min_notional) == (
-        Decimal("0.0001"), Decimal("0.1"), Decimal("0.1"), Decimal("5"))
+        Decimal("0.0001"),
+        Decimal("0.1"),
+        Decimal("0.1"),
+        Decimal("5"),
+    )
     assert "NEW/USDT" not in markets  # no PRICE_FILTER / LOT_SIZE: cannot be sized
     assert [r.path for r in exchange.requests] == ["/api/v3/exchangeInfo"]
 
@@ -312,8 +352,14 @@ def test_market_without_precision_says_so(binance, exchange):
     with pytest.raises(BadSymbol, match="missing precision"):
         binance.resolve_symbol("NEWUSDT")
     with pytest.raises(BadSymbol, match="missing precision"):
-        binance.create_order(symbol="NEW/USDT", side="buy", type="limit", amount=Decimal("1"),
-                             price=Decimal("1"), client_order_id="dce-9-9-9")
+        binance.create_order(
+            symbol="NEW/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("1"),
+            price=Decimal("1"),
+            client_order_id="dce-9-9-9",
+        )
     assert exchange.sent("POST", "/api/v3/order") == []
 
 
@@ -326,8 +372,14 @@ def test_markets_come_from_the_shared_cache_in_another_process(binance, exchange
     other_worker = binance_connector(exchange, account_key)
     assert other_worker.client.markets is None
     symbol = other_worker.resolve_symbol("BINANCE:SOLUSDT")
-    order = other_worker.create_order(symbol=symbol, side="buy", type="limit", amount=Decimal("2.025"),
-                                      price=Decimal("99"), client_order_id="dce-1-2-0")
+    order = other_worker.create_order(
+        symbol=symbol,
+        side="buy",
+        type="limit",
+        amount=Decimal("2.025"),
+        price=Decimal("99"),
+        client_order_id="dce-1-2-0",
+    )
 
     assert order.status == "open" and order.amount == Decimal("2.025")
     assert len(exchange.sent("GET", "/api/v3/exchangeInfo")) == 1
@@ -366,8 +418,14 @@ def test_testnet_uses_the_sandbox_urls_and_its_own_market_cache(exchange, accoun
 def test_limit_order_goes_out_at_market_precision_with_our_client_id(binance, exchange):
     exchange.route("POST", "/api/v3/order", echo_binance_order("binance_order_new_full.json"))
 
-    order = binance.create_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.0259"),
-                                 price=Decimal("99.01"), client_order_id="dce-1-2-0")
+    order = binance.create_order(
+        symbol="SOL/USDT",
+        side="buy",
+        type="limit",
+        amount=Decimal("2.0259"),
+        price=Decimal("99.01"),
+        client_order_id="dce-1-2-0",
+    )
 
     [sent] = exchange.sent("POST", "/api/v3/order")
     assert sent.params["newClientOrderId"] == "dce-1-2-0"
@@ -384,8 +442,14 @@ def test_limit_order_goes_out_at_market_precision_with_our_client_id(binance, ex
 def test_market_order_sends_a_base_quantity_and_reports_fills_and_fees(binance, exchange):
     exchange.route("POST", "/api/v3/order", echo_binance_order("binance_order_market_filled_full.json"))
 
-    order = binance.create_order(symbol="BTC/USDT", side="buy", type="market", amount=Decimal("0.01"),
-                                 price=Decimal("67000"), client_order_id="dce-1-3-0")
+    order = binance.create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="market",
+        amount=Decimal("0.01"),
+        price=Decimal("67000"),
+        client_order_id="dce-1-3-0",
+    )
 
     [sent] = exchange.sent("POST", "/api/v3/order")
     assert sent.params["quantity"] == "0.01"
@@ -411,14 +475,44 @@ def test_fetch_order_by_client_order_id(binance, exchange):
 def test_binance_order_queries_carry_no_fee_and_its_trades_do(binance, exchange):
     # Row 7 of the books review: the fee was read from order queries, where Binance reports none.
     exchange.route("GET", "/api/v3/order", Reply(recorded("binance_order_query.json")))
-    exchange.route("GET", "/api/v3/myTrades", Reply([
-        {"symbol": "SOLUSDT", "id": 71001, "orderId": 8112476221, "orderListId": -1, "price": "99.00000000",
-         "qty": "0.30000000", "quoteQty": "29.70000000", "commission": "0.00030000", "commissionAsset": "SOL",
-         "time": 1718000100000, "isBuyer": True, "isMaker": True, "isBestMatch": True},
-        {"symbol": "SOLUSDT", "id": 71002, "orderId": 8112476221, "orderListId": -1, "price": "99.00000000",
-         "qty": "0.20000000", "quoteQty": "19.80000000", "commission": "0.00020000", "commissionAsset": "SOL",
-         "time": 1718000101000, "isBuyer": True, "isMaker": True, "isBestMatch": True},
-    ]))
+    exchange.route(
+        "GET",
+        "/api/v3/myTrades",
+        Reply(
+            [
+                {
+                    "symbol": "SOLUSDT",
+                    "id": 71001,
+                    "orderId": 8112476221,
+                    "orderListId": -1,
+                    "price": "99.00000000",
+                    "qty": "0.30000000",
+                    "quoteQty": "29.70000000",
+                    "commission": "0.00030000",
+                    "commissionAsset": "SOL",
+                    "time": 1718000100000,
+                    "isBuyer": True,
+                    "isMaker": True,
+                    "isBestMatch": True,
+                },
+                {
+                    "symbol": "SOLUSDT",
+                    "id": 71002,
+                    "orderId": 8112476221,
+                    "orderListId": -1,
+                    "price": "99.00000000",
+                    "qty": "0.20000000",
+                    "quoteQty": "19.80000000",
+                    "commission": "0.00020000",
+                    "commissionAsset": "SOL",
+                    "time": 1718000101000,
+                    "isBuyer": True,
+                    "isMaker": True,
+                    "isBestMatch": True,
+                },
+            ]
+        ),
+    )
 
     queried = binance.fetch_order(symbol="SOL/USDT", client_order_id="dce-1-2-0")
     trades = binance.fetch_order_trades(symbol="SOL/USDT", client_order_id="dce-1-2-0")
@@ -427,7 +521,9 @@ def test_binance_order_queries_carry_no_fee_and_its_trades_do(binance, exchange)
     [sent] = exchange.sent("GET", "/api/v3/myTrades")
     assert sent.params["orderId"] == "8112476221" and sent.params["symbol"] == "SOLUSDT"
     assert [(t.amount, t.fee, t.fee_currency) for t in trades] == [
-        (Decimal("0.3"), Decimal("0.0003"), "SOL"), (Decimal("0.2"), Decimal("0.0002"), "SOL")]
+        (Decimal("0.3"), Decimal("0.0003"), "SOL"),
+        (Decimal("0.2"), Decimal("0.0002"), "SOL"),
+    ]
 
 
 def test_fetch_order_by_exchange_id(binance, exchange):
@@ -468,7 +564,9 @@ def test_open_and_closed_orders(binance, exchange):
     closed = binance.fetch_closed_orders("SOL/USDT", since=since)
 
     assert [(o.client_order_id, o.status, o.filled) for o in open_orders] == [
-        ("dce-1-2-0", "open", Decimal("0")), ("dce-1-2-1", "open", Decimal("1"))]
+        ("dce-1-2-0", "open", Decimal("0")),
+        ("dce-1-2-1", "open", Decimal("1")),
+    ]
     assert [(o.client_order_id, o.status, o.filled) for o in closed] == [
         ("dce-1-1-0", "closed", Decimal("1.98")),
         ("dce-1-1-1", "canceled", Decimal("0.4")),
@@ -502,8 +600,22 @@ def binance_klines(page_size: int, last_open_ms: int) -> Callable[[Request], Rep
         rows = []
         for opened in range(start, last_open_ms + 1, 900_000)[:limit]:
             base = 67000 + (opened - start) // 900_000
-            rows.append([opened, f"{base}.10", f"{base + 5}.00", f"{base - 5}.00", f"{base + 1}.20", "12.5",
-                         opened + 899_999, "837500.0", 100, "6.0", "402000.0", "0"])
+            rows.append(
+                [
+                    opened,
+                    f"{base}.10",
+                    f"{base + 5}.00",
+                    f"{base - 5}.00",
+                    f"{base + 1}.20",
+                    "12.5",
+                    opened + 899_999,
+                    "837500.0",
+                    100,
+                    "6.0",
+                    "402000.0",
+                    "0",
+                ]
+            )
         return Reply(rows)
 
     return reply
@@ -523,8 +635,12 @@ def test_candles_come_from_binance_klines_page_after_page_as_decimals(binance, e
     assert len(candles) == 1000
     assert candles[0].opened_at == since_ms // 1000 and candles[-1].opened_at == since_ms // 1000 + 999 * 900
     first = candles[0]
-    assert (first.open, first.high, first.low, first.close) == (Decimal("67000.10"), Decimal("67005.00"),
-                                                                Decimal("66995.00"), Decimal("67001.20"))
+    assert (first.open, first.high, first.low, first.close) == (
+        Decimal("67000.10"),
+        Decimal("67005.00"),
+        Decimal("66995.00"),
+        Decimal("67001.20"),
+    )
 
 
 def test_candles_stop_at_the_last_one_the_exchange_has(binance, exchange):
@@ -576,16 +692,28 @@ def test_timeout_on_placement_means_status_unknown(exchange, account_key):
     connector = binance_connector(exchange, account_key, timeout_ms=300)
 
     with pytest.raises(OrderStatusUnknown):
-        connector.create_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                               price=Decimal("99"), client_order_id="dce-1-2-0")
+        connector.create_order(
+            symbol="SOL/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("2.025"),
+            price=Decimal("99"),
+            client_order_id="dce-1-2-0",
+        )
 
 
 def test_binance_1007_means_status_unknown(binance, exchange):
     exchange.route("POST", "/api/v3/order", Reply(BINANCE_1007, status=503))
 
     with pytest.raises(OrderStatusUnknown) as raised:
-        binance.create_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                             price=Decimal("99"), client_order_id="dce-1-2-0")
+        binance.create_order(
+            symbol="SOL/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("2.025"),
+            price=Decimal("99"),
+            client_order_id="dce-1-2-0",
+        )
     assert raised.value.exchange_message == BINANCE_1007["msg"]
 
 
@@ -593,8 +721,14 @@ def test_binance_2010_is_insufficient_funds(binance, exchange):
     exchange.route("POST", "/api/v3/order", Reply(BINANCE_2010, status=400))
 
     with pytest.raises(InsufficientFunds) as raised:
-        binance.create_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                             price=Decimal("99"), client_order_id="dce-1-2-0")
+        binance.create_order(
+            symbol="SOL/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("2.025"),
+            price=Decimal("99"),
+            client_order_id="dce-1-2-0",
+        )
     assert raised.value.exchange_message == "Account has insufficient balance for requested action."
     assert "insufficient balance" in str(raised.value)
 
@@ -603,8 +737,14 @@ def test_duplicate_client_order_id_means_an_earlier_attempt_got_through(binance,
     exchange.route("POST", "/api/v3/order", Reply({"code": -2010, "msg": "Duplicate order sent."}, status=400))
 
     with pytest.raises(OrderStatusUnknown) as raised:
-        binance.create_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                             price=Decimal("99"), client_order_id="dce-1-2-0")
+        binance.create_order(
+            symbol="SOL/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("2.025"),
+            price=Decimal("99"),
+            client_order_id="dce-1-2-0",
+        )
     assert raised.value.exchange_message == "Duplicate order sent."
 
 
@@ -626,8 +766,11 @@ def test_an_error_naming_the_signed_url_is_raised_without_it(binance, exchange):
 
 
 def test_rejected_api_key_is_authentication_failed(binance, exchange):
-    exchange.route("GET", "/api/v3/account",
-                   Reply({"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}, status=401))
+    exchange.route(
+        "GET",
+        "/api/v3/account",
+        Reply({"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}, status=401),
+    )
 
     with pytest.raises(AuthenticationFailed) as raised:
         binance.balance()
@@ -672,12 +815,25 @@ def test_retry_after_lost_answer_finds_the_order_instead_of_sending_it_again(bin
     """The first placement reached Binance but the answer was -1007; the retry must not double it."""
     exchange.route("POST", "/api/v3/order", Reply(BINANCE_1007, status=503))
     with pytest.raises(OrderStatusUnknown):
-        binance.place_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                            price=Decimal("99"), client_order_id="dce-1-2-0")
+        binance.place_order(
+            symbol="SOL/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("2.025"),
+            price=Decimal("99"),
+            client_order_id="dce-1-2-0",
+        )
     exchange.route("GET", "/api/v3/order", Reply(recorded("binance_order_query.json")))
 
-    order = binance.place_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                                price=Decimal("99"), client_order_id="dce-1-2-0", is_retry=True)
+    order = binance.place_order(
+        symbol="SOL/USDT",
+        side="buy",
+        type="limit",
+        amount=Decimal("2.025"),
+        price=Decimal("99"),
+        client_order_id="dce-1-2-0",
+        is_retry=True,
+    )
 
     assert len(exchange.sent("POST", "/api/v3/order")) == 1
     assert exchange.sent("GET", "/api/v3/order")[0].params["origClientOrderId"] == "dce-1-2-0"
@@ -688,8 +844,15 @@ def test_retry_sends_the_order_when_binance_never_got_it(binance, exchange):
     exchange.route("GET", "/api/v3/order", Reply(BINANCE_2013, status=400))
     exchange.route("POST", "/api/v3/order", echo_binance_order("binance_order_new_full.json"))
 
-    order = binance.place_order(symbol="SOL/USDT", side="buy", type="limit", amount=Decimal("2.025"),
-                                price=Decimal("99"), client_order_id="dce-1-2-0", is_retry=True)
+    order = binance.place_order(
+        symbol="SOL/USDT",
+        side="buy",
+        type="limit",
+        amount=Decimal("2.025"),
+        price=Decimal("99"),
+        client_order_id="dce-1-2-0",
+        is_retry=True,
+    )
 
     assert len(exchange.sent("GET", "/api/v3/order")) == 1
     assert len(exchange.sent("POST", "/api/v3/order")) == 1
@@ -698,12 +861,16 @@ def test_retry_sends_the_order_when_binance_never_got_it(binance, exchange):
 
 def test_binance_spot_endpoint_mappings_are_normalised(binance):
     """On real spot URLs ccxt files -1007 under BadResponse and -2011 under OperationRejected."""
+
     def translated(error, *, creating_order):
-        return translate(error, exchange_id="binance", client=binance.client, budget=binance.budget,
-                         creating_order=creating_order)
+        return translate(
+            error, exchange_id="binance", client=binance.client, budget=binance.budget, creating_order=creating_order
+        )
 
     unknown = translated(ccxt.BadResponse("binance " + json.dumps(BINANCE_1007)), creating_order=True)
-    gone = translated(ccxt.OperationRejected('binance {"code":-2011,"msg":"Unknown order sent."}'), creating_order=False)
+    gone = translated(
+        ccxt.OperationRejected('binance {"code":-2011,"msg":"Unknown order sent."}'), creating_order=False
+    )
 
     assert isinstance(unknown, OrderStatusUnknown) and unknown.exchange_message == BINANCE_1007["msg"]
     assert isinstance(gone, OrderNotFound) and gone.exchange_message == "Unknown order sent."
@@ -717,10 +884,20 @@ def test_bybit_spot_and_perpetual_markets(bybit):
 
     spot = markets["BTC/USDT"]
     assert (spot.tick_size, spot.step_size, spot.min_qty, spot.min_notional, spot.type) == (
-        Decimal("0.01"), Decimal("0.000001"), Decimal("0.000048"), Decimal("1"), "spot")
+        Decimal("0.01"),
+        Decimal("0.000001"),
+        Decimal("0.000048"),
+        Decimal("1"),
+        "spot",
+    )
     perpetual = markets["BTC/USDT:USDT"]
     assert (perpetual.tick_size, perpetual.step_size, perpetual.min_qty, perpetual.min_notional, perpetual.type) == (
-        Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("5"), "swap")
+        Decimal("0.1"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal("5"),
+        "swap",
+    )
     assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT"
     assert bybit.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
     assert bybit.resolve_symbol("ETH/USDT") == "ETH/USDT"
@@ -729,8 +906,14 @@ def test_bybit_spot_and_perpetual_markets(bybit):
 def test_bybit_limit_order_carries_order_link_id(bybit, exchange):
     exchange.route("POST", "/v5/order/create", Reply(recorded("bybit_order_create.json")))
 
-    order = bybit.create_order(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("0.0123456"),
-                               price=Decimal("64000.50"), client_order_id="dce-7-1-0")
+    order = bybit.create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=Decimal("0.0123456"),
+        price=Decimal("64000.50"),
+        client_order_id="dce-7-1-0",
+    )
 
     [sent] = exchange.sent("POST", "/v5/order/create")
     assert sent.params["orderLinkId"] == "dce-7-1-0"
@@ -745,8 +928,14 @@ def test_bybit_limit_order_carries_order_link_id(bybit, exchange):
 def test_bybit_market_buy_is_sized_in_base_currency(bybit, exchange):
     exchange.route("POST", "/v5/order/create", Reply(recorded("bybit_order_create.json")))
 
-    bybit.create_order(symbol="BTC/USDT", side="buy", type="market", amount=Decimal("0.01"),
-                       price=Decimal("64000"), client_order_id="dce-7-1-0")
+    bybit.create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="market",
+        amount=Decimal("0.01"),
+        price=Decimal("64000"),
+        client_order_id="dce-7-1-0",
+    )
 
     [sent] = exchange.sent("POST", "/v5/order/create")
     assert sent.params["marketUnit"] == "baseCoin" and sent.params["qty"] == "0.01"
@@ -769,7 +958,9 @@ def test_bybit_lookup_falls_back_to_order_history(bybit, exchange):
 
     def history(request: Request) -> Reply:
         body = recorded("bybit_order_history.json")
-        body["result"]["list"] = [o for o in body["result"]["list"] if o["orderLinkId"] == request.params["orderLinkId"]]
+        body["result"]["list"] = [
+            o for o in body["result"]["list"] if o["orderLinkId"] == request.params["orderLinkId"]
+        ]
         return Reply(body)
 
     exchange.route("GET", "/v5/order/history", history)
@@ -805,12 +996,29 @@ def test_bybit_tickers_take_one_request(bybit, exchange):
 
 
 def test_bybit_insufficient_balance(bybit, exchange):
-    exchange.route("POST", "/v5/order/create", Reply(
-        {"retCode": 170131, "retMsg": "Insufficient balance.", "result": {}, "retExtInfo": {}, "time": 1718000100456}))
+    exchange.route(
+        "POST",
+        "/v5/order/create",
+        Reply(
+            {
+                "retCode": 170131,
+                "retMsg": "Insufficient balance.",
+                "result": {},
+                "retExtInfo": {},
+                "time": 1718000100456,
+            }
+        ),
+    )
 
     with pytest.raises(InsufficientFunds) as raised:
-        bybit.create_order(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("1"),
-                           price=Decimal("64000"), client_order_id="dce-7-1-0")
+        bybit.create_order(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            amount=Decimal("1"),
+            price=Decimal("64000"),
+            client_order_id="dce-7-1-0",
+        )
     assert raised.value.exchange_message == "Insufficient balance."
 
 
@@ -821,25 +1029,40 @@ class decimalsx(ccxt.Exchange):  # noqa: N801 - ccxt names exchange classes by t
     """A minimal ccxt exchange that counts precision in decimal places (as Kraken's API does)."""
 
     def describe(self):
-        return self.deep_extend(super().describe(), {
-            "id": "decimalsx", "name": "Decimal places test exchange", "rateLimit": 10,
-            "precisionMode": ccxt.DECIMAL_PLACES,
-            "urls": {"api": {"public": "http://127.0.0.1:9/v1"}},  # replaced through ccxt_options
-            "has": {"fetchMarkets": True},
-        })
+        return self.deep_extend(
+            super().describe(),
+            {
+                "id": "decimalsx",
+                "name": "Decimal places test exchange",
+                "rateLimit": 10,
+                "precisionMode": ccxt.DECIMAL_PLACES,
+                "urls": {"api": {"public": "http://127.0.0.1:9/v1"}},  # replaced through ccxt_options
+                "has": {"fetchMarkets": True},
+            },
+        )
 
     def fetch_markets(self, params=None):
         response = self.request("pairs", "public", "GET", params or {})
         return [
-            self.safe_market_structure({
-                "id": pair["id"], "symbol": f"{pair['base']}/{pair['quote']}", "base": pair["base"],
-                "quote": pair["quote"], "baseId": pair["base"], "quoteId": pair["quote"], "type": "spot",
-                "spot": True, "active": True,
-                "precision": {"price": pair["pair_decimals"], "amount": pair["lot_decimals"]},
-                "limits": {"amount": {"min": self.safe_number(pair, "ordermin")},
-                           "cost": {"min": self.safe_number(pair, "costmin")}},
-                "info": pair,
-            })
+            self.safe_market_structure(
+                {
+                    "id": pair["id"],
+                    "symbol": f"{pair['base']}/{pair['quote']}",
+                    "base": pair["base"],
+                    "quote": pair["quote"],
+                    "baseId": pair["base"],
+                    "quoteId": pair["quote"],
+                    "type": "spot",
+                    "spot": True,
+                    "active": True,
+                    "precision": {"price": pair["pair_decimals"], "amount": pair["lot_decimals"]},
+                    "limits": {
+                        "amount": {"min": self.safe_number(pair, "ordermin")},
+                        "cost": {"min": self.safe_number(pair, "costmin")},
+                    },
+                    "info": pair,
+                }
+            )
             for pair in response["pairs"]
         ]
 
@@ -852,19 +1075,34 @@ class sigdigitsx(decimalsx):  # noqa: N801
         return self.deep_extend(super().describe(), {"id": "sigdigitsx", "precisionMode": ccxt.SIGNIFICANT_DIGITS})
 
 
-DECIMAL_PAIRS = {"pairs": [
-    {"id": "XBTEUR", "base": "BTC", "quote": "EUR", "pair_decimals": 1, "lot_decimals": 8, "ordermin": "0.0001", "costmin": "0.5"},
-    {"id": "SHIBEUR", "base": "SHIB", "quote": "EUR", "pair_decimals": 8, "lot_decimals": 0, "ordermin": "50000"},
-    {"id": "BIGEUR", "base": "BIG", "quote": "EUR", "pair_decimals": -1, "lot_decimals": 2, "ordermin": "1"},
-]}
+DECIMAL_PAIRS = {
+    "pairs": [
+        {
+            "id": "XBTEUR",
+            "base": "BTC",
+            "quote": "EUR",
+            "pair_decimals": 1,
+            "lot_decimals": 8,
+            "ordermin": "0.0001",
+            "costmin": "0.5",
+        },
+        {"id": "SHIBEUR", "base": "SHIB", "quote": "EUR", "pair_decimals": 8, "lot_decimals": 0, "ordermin": "50000"},
+        {"id": "BIGEUR", "base": "BIG", "quote": "EUR", "pair_decimals": -1, "lot_decimals": 2, "ordermin": "1"},
+    ]
+}
 
 
 @pytest.mark.parametrize("exchange_class", [decimalsx, sigdigitsx])
-def test_decimal_places_become_ticks_and_significant_digits_are_refused(exchange, account_key, monkeypatch, exchange_class):
+def test_decimal_places_become_ticks_and_significant_digits_are_refused(
+    exchange, account_key, monkeypatch, exchange_class
+):
     monkeypatch.setattr(ccxt, exchange_class.__name__, exchange_class, raising=False)
     exchange.route("GET", "/v1/pairs", Reply(DECIMAL_PAIRS))
-    connector = CcxtConnector(exchange_class.__name__, account_key=account_key,
-                              ccxt_options={"urls": {"api": {"public": f"{exchange.url}/v1"}}})
+    connector = CcxtConnector(
+        exchange_class.__name__,
+        account_key=account_key,
+        ccxt_options={"urls": {"api": {"public": f"{exchange.url}/v1"}}},
+    )
 
     if exchange_class is sigdigitsx:
         with pytest.raises(PermanentError, match="significant digits"):

@@ -27,8 +27,11 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT")
 def empty_record():
     """No recorded prices or fetched candles from another test (the cache outlives a test)."""
     keys = [f"{kind}:binance:{symbol}" for kind in ("paper-candles", "paper-candle-forming") for symbol in SYMBOLS]
-    keys += [key.replace("binance:", f"binance:account-{pk}:") for key in keys
-             for pk in ExchangeAccount.objects.values_list("pk", flat=True)]
+    keys += [
+        key.replace("binance:", f"binance:account-{pk}:")
+        for key in keys
+        for pk in ExchangeAccount.objects.values_list("pk", flat=True)
+    ]
     cache.delete_many(keys)
     yield
     cache.delete_many(keys)
@@ -50,8 +53,13 @@ def at(minute: int, second: int = 0) -> datetime:
 
 
 def test_each_price_the_paper_feed_moves_to_is_folded_into_one_minute_candles():
-    for when, price in [(at(0, 5), "100"), (at(0, 30), "101"), (at(0, 55), "99.5"), (at(1, 10), "100.25"),
-                        (at(3, 0), "102")]:
+    for when, price in [
+        (at(0, 5), "100"),
+        (at(0, 30), "101"),
+        (at(0, 55), "99.5"),
+        (at(1, 10), "100.25"),
+        (at(3, 0), "102"),
+    ]:
         paper_prices_record("binance", {"BTC/USDT": D(price)}, at=when)
 
     candles = paper_candles("binance", "BTC/USDT")
@@ -115,7 +123,8 @@ def test_the_paper_connector_serves_its_record_as_longer_candles(trader):
         paper_prices_record("binance", {"BTC/USDT": D(100 + minute)}, at=at(minute, 1))
 
     candles = PaperConnector(trader.exchange_accounts.get()).fetch_candles(
-        "BTC/USDT", interval_minutes=15, since=at(0), limit=10)
+        "BTC/USDT", interval_minutes=15, since=at(0), limit=10
+    )
 
     assert [(c.opened_at, c.open, c.high, c.low, c.close) for c in candles] == [
         (int(at(0).timestamp()), D(100), D(114), D(100), D(114)),
@@ -140,8 +149,14 @@ def exchange():
 
 
 def opened_chart(account, now: datetime):
-    return chart_candles(account=account, symbol="BTC/USDT", timeframe_minutes=15, opened_at=now - timedelta(hours=2),
-                         closed_at=None, now=now)
+    return chart_candles(
+        account=account,
+        symbol="BTC/USDT",
+        timeframe_minutes=15,
+        opened_at=now - timedelta(hours=2),
+        closed_at=None,
+        now=now,
+    )
 
 
 def test_the_page_never_calls_the_exchange_and_asks_a_worker_once(live_account, enqueued, network_tap):
@@ -164,8 +179,13 @@ def test_the_page_never_calls_the_exchange_and_asks_a_worker_once(live_account, 
 def _keys(account, now):
     from exchanges.candles import chart_window
 
-    window = chart_window(timeframe_minutes=15, opened_at=(now - timedelta(hours=2)).timestamp(), closed_at=None,
-                          now=now.timestamp(), supported=[15])
+    window = chart_window(
+        timeframe_minutes=15,
+        opened_at=(now - timedelta(hours=2)).timestamp(),
+        closed_at=None,
+        now=now.timestamp(),
+        supported=[15],
+    )
     return [candle_service.candles_cache_key(account, "BTC/USDT", window)]
 
 
@@ -180,16 +200,18 @@ def _chart_after_the_workers_fetch(account, enqueued, exchange, monkeypatch, kli
     exchange.route("GET", "/api/v3/klines", klines(end))
     monkeypatch.setattr(candle_service, "connector_for_account", lambda account: binance_connector(exchange, "t"))
 
-    candle_service.candles_refresh(account_id=account_id, symbol=symbol, interval_minutes=interval, start=start,
-                                   end=end, closed=closed)
+    candle_service.candles_refresh(
+        account_id=account_id, symbol=symbol, interval_minutes=interval, start=start, end=end, closed=closed
+    )
     chart = opened_chart(account, now + timedelta(seconds=3))
     cache.delete_many([key, f"{key}:refreshing"])
     return chart, start, end
 
 
 def test_the_workers_fetch_is_what_the_page_then_draws(live_account, enqueued, exchange, monkeypatch):
-    chart, start, end = _chart_after_the_workers_fetch(live_account, enqueued, exchange, monkeypatch,
-                                                       lambda end: binance_klines(1000, end * 1000))
+    chart, start, end = _chart_after_the_workers_fetch(
+        live_account, enqueued, exchange, monkeypatch, lambda end: binance_klines(1000, end * 1000)
+    )
 
     assert chart.state == "ready" and chart.interval_minutes == 15
     assert len(chart.candles) == 109 and chart.candles[0].opened_at == start and chart.candles[-1].opened_at == end

@@ -5,8 +5,9 @@ import pytest
 from exchanges.currency import is_usd, quote_of, rate_symbol
 
 
-@pytest.mark.parametrize("symbol, quote", [("BTC/USDT", "USDT"), ("ETH/BTC", "BTC"), ("BTC/USDT:USDT", "USDT"),
-                                           ("SOL/EUR", "EUR")])
+@pytest.mark.parametrize(
+    "symbol, quote", [("BTC/USDT", "USDT"), ("ETH/BTC", "BTC"), ("BTC/USDT:USDT", "USDT"), ("SOL/EUR", "EUR")]
+)
 def test_the_quote_of_a_symbol(symbol, quote):
     assert quote_of(symbol) == quote
 

@@ -72,10 +72,22 @@ def test_admin_keeps_stored_keys_when_the_fields_are_left_empty(client, user):
     client.force_login(user)
     account = ExchangeAccountFactory(user=user, mode="live", api_key="key-123", api_secret=API_SECRET)
     form = {
-        "user": str(user.pk), "exchange_id": "binance", "label": "main", "mode": "live", "is_enabled": "on",
-        "api_key": "", "api_secret": "", "api_password": "", "price_feed": "manual", "maker_fee_percent": "0.1",
-        "taker_fee_percent": "0.1", "partial_fill_ratio": "1", "market_slippage_percent": "0.05",
-        "starting_balance": "10000", "synthetic_seed": "42", "paper_dialect": "plain",
+        "user": str(user.pk),
+        "exchange_id": "binance",
+        "label": "main",
+        "mode": "live",
+        "is_enabled": "on",
+        "api_key": "",
+        "api_secret": "",
+        "api_password": "",
+        "price_feed": "manual",
+        "maker_fee_percent": "0.1",
+        "taker_fee_percent": "0.1",
+        "partial_fill_ratio": "1",
+        "market_slippage_percent": "0.05",
+        "starting_balance": "10000",
+        "synthetic_seed": "42",
+        "paper_dialect": "plain",
     }
 
     response = client.post(f"/admin/exchanges/exchangeaccount/{account.pk}/change/", form)

@@ -8,20 +8,24 @@ D = Decimal
 
 
 def test_equity_is_the_stablecoins_plus_every_other_asset_at_its_usdt_price():
-    equity = account_equity(free={"USDT": D("9000"), "BTC": D("0.1"), "ETH": D("0")},
-                            used={"USDT": D("1000"), "BTC": D("0.05"), "ETH": D("2")},
-                            usd_prices={"BTC": D("60000"), "ETH": D("3000")})
+    equity = account_equity(
+        free={"USDT": D("9000"), "BTC": D("0.1"), "ETH": D("0")},
+        used={"USDT": D("1000"), "BTC": D("0.05"), "ETH": D("2")},
+        usd_prices={"BTC": D("60000"), "ETH": D("3000")},
+    )
 
     # 10,000 USDT (a tenth reserved by resting buys) + 0.15 BTC × 60,000 + 2 ETH (in a sell) × 3,000
     assert equity.equity_usd == D("25000")
     assert [(h.asset, h.total, h.usd_value) for h in equity.holdings] == [
-        ("USDT", D("10000"), D("10000")), ("BTC", D("0.15"), D("9000.00")), ("ETH", D("2"), D("6000"))]
+        ("USDT", D("10000"), D("10000")),
+        ("BTC", D("0.15"), D("9000.00")),
+        ("ETH", D("2"), D("6000")),
+    ]
     assert equity.unpriced == []
 
 
 def test_an_asset_without_a_usd_price_is_listed_but_not_counted():
-    equity = account_equity(free={"USDC": D("50"), "XYZ": D("7"), "BNB": D("1")}, used={},
-                            usd_prices={"BNB": D("600")})
+    equity = account_equity(free={"USDC": D("50"), "XYZ": D("7"), "BNB": D("1")}, used={}, usd_prices={"BNB": D("600")})
 
     assert equity.equity_usd == D("650")  # USDC one for one, BNB at its price, XYZ left out
     assert equity.unpriced == ["XYZ"]

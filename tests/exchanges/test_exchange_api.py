@@ -18,8 +18,11 @@ def api(user):
 
 
 def test_keys_are_accepted_but_never_returned(api, user):
-    created = api.post("/api/v1/exchange-accounts/", {"exchange_id": "Bybit", "mode": "testnet",
-                                                      "api_key": "k-123", "api_secret": "s-456"}, format="json")
+    created = api.post(
+        "/api/v1/exchange-accounts/",
+        {"exchange_id": "Bybit", "mode": "testnet", "api_key": "k-123", "api_secret": "s-456"},
+        format="json",
+    )
 
     assert created.status_code == 201, created.json()
     body = created.json()
@@ -75,10 +78,18 @@ def test_setting_a_paper_price_matches_and_reports_fills(api, user):
     account = ExchangeAccountFactory(user=user, price_feed="manual")
     from exchanges.paper.connector import PaperConnector
 
-    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("2.020"),
-                                         price=Decimal("99.00"), client_order_id="dce1")
+    PaperConnector(account).create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=Decimal("2.020"),
+        price=Decimal("99.00"),
+        client_order_id="dce1",
+    )
 
-    response = api.post("/api/v1/paper/prices", {"exchange": "binance", "symbol": "BTCUSDT", "price": "98.5"}, format="json")
+    response = api.post(
+        "/api/v1/paper/prices", {"exchange": "binance", "symbol": "BTCUSDT", "price": "98.5"}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json()["filled_orders"] == 1 and response.json()["symbol"] == "BTC/USDT"
@@ -87,7 +98,9 @@ def test_setting_a_paper_price_matches_and_reports_fills(api, user):
 
 
 def test_paper_endpoints_need_a_paper_account_for_that_exchange(api):
-    response = api.post("/api/v1/paper/prices", {"exchange": "kraken", "symbol": "BTC/USD", "price": "1"}, format="json")
+    response = api.post(
+        "/api/v1/paper/prices", {"exchange": "kraken", "symbol": "BTC/USD", "price": "1"}, format="json"
+    )
     assert response.status_code == 404
     assert "no paper account for 'kraken'" in response.json()["detail"]
     assert not PaperPrice.objects.exists() and not PaperAccountPrice.objects.exists()
@@ -103,13 +116,21 @@ def test_api_needs_authentication():
     assert APIClient().get("/api/v1/exchange-accounts/").status_code in (401, 403)
 
 
-def test_balance_is_the_stored_reading_and_refresh_reads_it_again_in_a_worker(api, user, eager_celery,
-                                                                              django_capture_on_commit_callbacks):
+def test_balance_is_the_stored_reading_and_refresh_reads_it_again_in_a_worker(
+    api, user, eager_celery, django_capture_on_commit_callbacks
+):
     account = ExchangeAccountFactory(user=user, starting_balance=Decimal("2500"))
     never_read = api.get(f"/api/v1/exchange-accounts/{account.pk}/balance/")
     assert never_read.status_code == 200
-    assert never_read.json() == {"account": account.pk, "equity_usd": None, "holdings": [], "unpriced_assets": [],
-                                 "fetched_at": None, "error": "", "error_at": None}
+    assert never_read.json() == {
+        "account": account.pk,
+        "equity_usd": None,
+        "holdings": [],
+        "unpriced_assets": [],
+        "fetched_at": None,
+        "error": "",
+        "error_at": None,
+    }
 
     with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the request started
         response = api.post(f"/api/v1/exchange-accounts/{account.pk}/refresh-balance/")
@@ -119,5 +140,12 @@ def test_balance_is_the_stored_reading_and_refresh_reads_it_again_in_a_worker(ap
     assert (job["status"], job["result"]) == ("succeeded", {"account": account.pk, "equity_usd": "2500.000000000000"})
     body = api.get(f"/api/v1/exchange-accounts/{account.pk}/balance/").json()
     assert body["equity_usd"] == "2500.000000000000" and body["fetched_at"] is not None
-    assert body["holdings"] == [{"asset": "USDT", "free": "2500.000000000000", "used": "0.000000000000",
-                                 "usd_price": "1.000000000000", "usd_value": "2500.000000000000"}]
+    assert body["holdings"] == [
+        {
+            "asset": "USDT",
+            "free": "2500.000000000000",
+            "used": "0.000000000000",
+            "usd_price": "1.000000000000",
+            "usd_value": "2500.000000000000",
+        }
+    ]

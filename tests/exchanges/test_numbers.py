@@ -10,8 +10,10 @@ from exchanges.numbers import at_increment, decimals_of, grouped, percent, plain
 D = Decimal
 
 
-@pytest.mark.parametrize(("increment", "places"), [(D("0.01"), 2), (D("0.010000000000"), 2), (D("0.5"), 1),
-                                                   (D("10"), 0), (D("1E+1"), 0), (D("0.00001"), 5)])
+@pytest.mark.parametrize(
+    ("increment", "places"),
+    [(D("0.01"), 2), (D("0.010000000000"), 2), (D("0.5"), 1), (D("10"), 0), (D("1E+1"), 0), (D("0.00001"), 5)],
+)
 def test_an_increment_has_as_many_places_as_its_last_digit(increment, places):
     assert decimals_of(increment) == places
 
@@ -62,15 +64,18 @@ def test_percentages_read_to_two_places():
 # --- round_to_step / round_to_tick ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "step", "down", "up"), [
-    (D("2.0202"), D("0.001"), "2.020", "2.021"),
-    (D("17"), D("5"), "15", "20"),
-    (D("0.25"), D("0.5"), "0", "0.5"),
-    (D("99.749377"), D("0.01"), "99.74", "99.75"),
-    (D("0.0000098700"), D("0.00000001"), "0.00000987", "0.00000987"),  # already on the grid: unchanged
-    (D("0.000000004"), D("0.00000001"), "0", "0.00000001"),  # under one step: nothing, or one step up
-    (D("-1.5"), D("1"), "-2", "-1"),  # down is towards minus infinity, not towards zero
-])
+@pytest.mark.parametrize(
+    ("value", "step", "down", "up"),
+    [
+        (D("2.0202"), D("0.001"), "2.020", "2.021"),
+        (D("17"), D("5"), "15", "20"),
+        (D("0.25"), D("0.5"), "0", "0.5"),
+        (D("99.749377"), D("0.01"), "99.74", "99.75"),
+        (D("0.0000098700"), D("0.00000001"), "0.00000987", "0.00000987"),  # already on the grid: unchanged
+        (D("0.000000004"), D("0.00000001"), "0", "0.00000001"),  # under one step: nothing, or one step up
+        (D("-1.5"), D("1"), "-2", "-1"),  # down is towards minus infinity, not towards zero
+    ],
+)
 def test_a_value_is_cut_to_a_whole_number_of_steps_down_or_up(value, step, down, up):
     assert round_to_step(value, step) == D(down)
     assert round_to_step(value, step, up=True) == D(up)

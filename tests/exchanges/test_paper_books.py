@@ -24,8 +24,9 @@ BTC = "BTC/USDT"
 
 
 def book(account) -> list[tuple]:
-    return list(PaperOrder.objects.filter(account=account).order_by("pk")
-                .values_list("side", "price", "filled", "status"))
+    return list(
+        PaperOrder.objects.filter(account=account).order_by("pk").values_list("side", "price", "filled", "status")
+    )
 
 
 def balances(account) -> list[tuple]:
@@ -33,37 +34,57 @@ def balances(account) -> list[tuple]:
 
 
 def rest_buy(account, price: str, client_order_id: str):
-    return PaperConnector(account).create_order(symbol=BTC, side="buy", type="limit", amount=D("1.000"),
-                                                price=D(price), client_order_id=client_order_id)
+    return PaperConnector(account).create_order(
+        symbol=BTC, side="buy", type="limit", amount=D("1.000"), price=D(price), client_order_id=client_order_id
+    )
 
 
 @pytest.fixture
 def market(db):
-    call_command("paper", "market", "binance", BTC, "--tick", "0.01", "--step", "0.001", "--min-qty", "0.001",
-                 "--min-notional", "10", stdout=StringIO())
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        BTC,
+        "--tick",
+        "0.01",
+        "--step",
+        "0.001",
+        "--min-qty",
+        "0.001",
+        "--min-notional",
+        "10",
+        stdout=StringIO(),
+    )
     paper_price_set(exchange_id="binance", symbol=BTC, price=D("100"))
 
 
 @pytest.fixture
 def victim(market):
     """A, with a resting buy at 99 on the shared price of 100."""
-    account = ExchangeAccountFactory(user=UserFactory(username="victim"), maker_fee_percent=0, taker_fee_percent=0,
-                                     market_slippage_percent=D("0.05"))
+    account = ExchangeAccountFactory(
+        user=UserFactory(username="victim"), maker_fee_percent=0, taker_fee_percent=0, market_slippage_percent=D("0.05")
+    )
     rest_buy(account, "99.00", "dce-victim")
     return account
 
 
 @pytest.fixture
 def attacker(market):
-    return ExchangeAccountFactory(user=UserFactory(username="attacker"), maker_fee_percent=0, taker_fee_percent=0,
-                                  market_slippage_percent=D("0.05"))
+    return ExchangeAccountFactory(
+        user=UserFactory(username="attacker"),
+        maker_fee_percent=0,
+        taker_fee_percent=0,
+        market_slippage_percent=D("0.05"),
+    )
 
 
 def test_another_traders_price_of_1_fills_none_of_my_orders_nor_moves_my_ticker(victim, attacker):
     before = book(victim), balances(victim)
 
-    response = client_for(attacker.user).post("/api/v1/paper/prices", {"exchange": "binance", "symbol": "BTCUSDT",
-                                                                       "price": "1"}, format="json")
+    response = client_for(attacker.user).post(
+        "/api/v1/paper/prices", {"exchange": "binance", "symbol": "BTCUSDT", "price": "1"}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     assert response.json() == {"exchange": "binance", "symbol": BTC, "price": "1.000000000000", "filled_orders": 0}
@@ -72,15 +93,22 @@ def test_another_traders_price_of_1_fills_none_of_my_orders_nor_moves_my_ticker(
     assert PaperConnector(victim).ticker(BTC).last == D("100")
     assert PaperPrice.objects.get(exchange_id="binance", symbol=BTC).price == D("100")
     assert client_for(victim.user).get("/api/v1/paper/prices").json() == [
-        {"exchange": "binance", "symbol": BTC, "price": "100.000000000000", "scope": "shared",
-         "updated_at": PaperPrice.objects.get(symbol=BTC).updated_at.isoformat().replace("+00:00", "Z")}]
+        {
+            "exchange": "binance",
+            "symbol": BTC,
+            "price": "100.000000000000",
+            "scope": "shared",
+            "updated_at": PaperPrice.objects.get(symbol=BTC).updated_at.isoformat().replace("+00:00", "Z"),
+        }
+    ]
 
 
 def test_my_own_price_fills_my_own_order_at_its_limit(victim, attacker):
     rest_buy(attacker, "99.00", "dce-attacker")
 
-    response = client_for(attacker.user).post("/api/v1/paper/prices", {"exchange": "binance", "symbol": BTC,
-                                                                       "price": "98"}, format="json")
+    response = client_for(attacker.user).post(
+        "/api/v1/paper/prices", {"exchange": "binance", "symbol": BTC, "price": "98"}, format="json"
+    )
 
     assert response.json()["filled_orders"] == 1
     assert book(attacker) == [("buy", D("99.00"), D("1.000"), "closed")]
@@ -88,17 +116,21 @@ def test_my_own_price_fills_my_own_order_at_its_limit(victim, attacker):
     assert PaperConnector(attacker).ticker(BTC).last == D("98")
     assert book(victim) == [("buy", D("99.00"), 0, "open")]
     assert [(q["price"], q["scope"]) for q in client_for(attacker.user).get("/api/v1/paper/prices").json()] == [
-        ("98.000000000000", "account")]
+        ("98.000000000000", "account")
+    ]
 
 
 def test_a_market_order_fills_at_the_accounts_own_price(victim, attacker):
-    client_for(attacker.user).post("/api/v1/paper/prices", {"exchange": "binance", "symbol": BTC, "price": "50"},
-                                   format="json")
+    client_for(attacker.user).post(
+        "/api/v1/paper/prices", {"exchange": "binance", "symbol": BTC, "price": "50"}, format="json"
+    )
 
-    theirs = PaperConnector(attacker).create_order(symbol=BTC, side="buy", type="market", amount=D("1"), price=None,
-                                                   client_order_id="dce-a-market")
-    mine = PaperConnector(victim).create_order(symbol=BTC, side="buy", type="market", amount=D("1"), price=None,
-                                               client_order_id="dce-v-market")
+    theirs = PaperConnector(attacker).create_order(
+        symbol=BTC, side="buy", type="market", amount=D("1"), price=None, client_order_id="dce-a-market"
+    )
+    mine = PaperConnector(victim).create_order(
+        symbol=BTC, side="buy", type="market", amount=D("1"), price=None, client_order_id="dce-v-market"
+    )
 
     assert theirs.average == D("50.03")  # 50 moved by the 0.05 % slippage, on the tick grid
     assert mine.average == D("100.05")
@@ -129,8 +161,9 @@ def test_the_synthetic_walk_skips_an_account_with_its_own_price(market, attacker
     walker = ExchangeAccountFactory(user=UserFactory(username="walker"), price_feed="synthetic")
     rest_buy(walker, "99.99", "dce-walker")
     rest_buy(attacker, "99.99", "dce-attacker")
-    client_for(attacker.user).post("/api/v1/paper/prices", {"exchange": "binance", "symbol": BTC, "price": "200"},
-                                   format="json")
+    client_for(attacker.user).post(
+        "/api/v1/paper/prices", {"exchange": "binance", "symbol": BTC, "price": "200"}, format="json"
+    )
 
     for _ in range(200):  # 0.1 % steps: the walk crosses 99.99 within a few dozen
         paper_feed_tick()
@@ -145,9 +178,11 @@ def test_the_synthetic_walk_skips_an_account_with_its_own_price(market, attacker
 def test_a_trader_cannot_edit_the_markets_everyone_trades(victim, attacker):
     before = PaperMarket.objects.filter(exchange_id="binance", symbol=BTC).values().get()
 
-    response = client_for(attacker.user).post("/api/v1/paper/markets", {
-        "exchange": "binance", "symbol": BTC, "tick_size": "10", "step_size": "1", "min_notional": "1000000"},
-        format="json")
+    response = client_for(attacker.user).post(
+        "/api/v1/paper/markets",
+        {"exchange": "binance", "symbol": BTC, "tick_size": "10", "step_size": "1", "min_notional": "1000000"},
+        format="json",
+    )
 
     assert response.status_code == 403
     assert "only an operator (staff) edits them" in response.json()["detail"]
@@ -159,9 +194,11 @@ def test_a_trader_cannot_edit_the_markets_everyone_trades(victim, attacker):
 def test_staff_edit_the_markets(market):
     operator = UserFactory(username="operator", is_staff=True)
 
-    response = client_for(operator).post("/api/v1/paper/markets", {
-        "exchange": "binance", "symbol": BTC, "tick_size": "0.1", "step_size": "0.01", "min_notional": "5"},
-        format="json")
+    response = client_for(operator).post(
+        "/api/v1/paper/markets",
+        {"exchange": "binance", "symbol": BTC, "tick_size": "0.1", "step_size": "0.01", "min_notional": "5"},
+        format="json",
+    )
 
     assert response.status_code == 200, response.json()
     assert PaperMarket.objects.get(exchange_id="binance", symbol=BTC).tick_size == D("0.1")

@@ -47,9 +47,12 @@ def test_a_traders_patch_of_paper_faults_is_refused_and_their_next_alert_fills_n
     response = api.patch(f"/api/v1/exchange-accounts/{account.pk}/", {"paper_faults": KILLER}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"paper_faults": [
-        "Fault drills are set by an operator with `python manage.py paper fault <account-id> …`, never through "
-        "the API: remove paper_faults from the request."]}
+    assert response.json() == {
+        "paper_faults": [
+            "Fault drills are set by an operator with `python manage.py paper fault <account-id> …`, never through "
+            "the API: remove paper_faults from the request."
+        ]
+    }
     account.refresh_from_db()
     assert account.paper_faults == {}
     assert "paper_faults" not in api.get(f"/api/v1/exchange-accounts/{account.pk}/").json()
@@ -58,14 +61,20 @@ def test_a_traders_patch_of_paper_faults_is_refused_and_their_next_alert_fills_n
     assert signal.status == "opened", signal.reason
     assert PaperOrder.objects.filter(account=account).count() == 5
     assert list(Order.objects.filter(role="entry").order_by("leg_index").values_list("status", flat=True)) == [
-        "filled", "open", "open", "open", "open"]
+        "filled",
+        "open",
+        "open",
+        "open",
+        "open",
+    ]
 
 
 def test_a_patch_naming_a_drill_changes_nothing_else_either(user):
     account = ExchangeAccountFactory(user=user, label="main")
 
-    response = client_for(user).patch(f"/api/v1/exchange-accounts/{account.pk}/",
-                                      {"label": "renamed", "paper_dialect": "bybit"}, format="json")
+    response = client_for(user).patch(
+        f"/api/v1/exchange-accounts/{account.pk}/", {"label": "renamed", "paper_dialect": "bybit"}, format="json"
+    )
 
     assert response.status_code == 400
     assert "manage.py paper dialect" in response.json()["paper_dialect"][0]
@@ -74,8 +83,9 @@ def test_a_patch_naming_a_drill_changes_nothing_else_either(user):
 
 
 def test_a_new_account_cannot_come_with_faults(user):
-    response = client_for(user).post("/api/v1/exchange-accounts/", {"exchange_id": "bybit", "mode": "paper",
-                                                                    "paper_faults": KILLER}, format="json")
+    response = client_for(user).post(
+        "/api/v1/exchange-accounts/", {"exchange_id": "bybit", "mode": "paper", "paper_faults": KILLER}, format="json"
+    )
 
     assert response.status_code == 400
     assert not ExchangeAccount.objects.exists()
@@ -86,11 +96,22 @@ def test_admin_shows_drills_but_never_writes_them(client):
     account = ExchangeAccountFactory(user=operator)
     client.force_login(operator)
     url = f"/admin/exchanges/exchangeaccount/{account.pk}/change/"
-    form = {"exchange_id": "binance", "label": "", "mode": "paper", "is_enabled": "on", "price_feed": "manual",
-            "maker_fee_percent": "0.1", "taker_fee_percent": "0.1", "partial_fill_ratio": "1",
-            "market_slippage_percent": "0.05", "starting_balance": "10000", "synthetic_seed": "42",
-            "user": str(operator.pk), "paper_faults": '{"kill_worker_before_accept": 1000000}',
-            "paper_dialect": "bybit"}
+    form = {
+        "exchange_id": "binance",
+        "label": "",
+        "mode": "paper",
+        "is_enabled": "on",
+        "price_feed": "manual",
+        "maker_fee_percent": "0.1",
+        "taker_fee_percent": "0.1",
+        "partial_fill_ratio": "1",
+        "market_slippage_percent": "0.05",
+        "starting_balance": "10000",
+        "synthetic_seed": "42",
+        "user": str(operator.pk),
+        "paper_faults": '{"kill_worker_before_accept": 1000000}',
+        "paper_dialect": "bybit",
+    }
 
     page = client.get(url).content.decode()
     response = client.post(url, form)
@@ -121,13 +142,16 @@ def test_the_operator_arms_shows_and_clears_faults(user):
     assert account.paper_faults == {}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["kill_everything", "1"], "Unknown paper fault 'kill_everything'"),
-    (["unavailable", "two"], "whole number of occurrences"),
-    (["unavailable", "-1"], "whole number of occurrences"),
-    (["lose_answer_rate", "2"], "a share of orders from 0 to 1"),
-    (["unavailable"], "Give the count of unavailable"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["kill_everything", "1"], "Unknown paper fault 'kill_everything'"),
+        (["unavailable", "two"], "whole number of occurrences"),
+        (["unavailable", "-1"], "whole number of occurrences"),
+        (["lose_answer_rate", "2"], "a share of orders from 0 to 1"),
+        (["unavailable"], "Give the count of unavailable"),
+    ],
+)
 def test_a_bad_drill_is_refused_and_nothing_armed(user, args, message):
     account = ExchangeAccountFactory(user=user)
 
@@ -170,8 +194,9 @@ def test_the_paper_connector_ignores_faults_where_drills_are_not_allowed(user, s
     settings.PAPER_FAULTS_ALLOWED = False
     connector = PaperConnector(ExchangeAccount.objects.get(pk=account.pk))
 
-    order = connector.create_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1"), price=D("90"),
-                                   client_order_id="dce-ignored")
+    order = connector.create_order(
+        symbol="BTC/USDT", side="buy", type="limit", amount=D("1"), price=D("90"), client_order_id="dce-ignored"
+    )
 
     assert order.status == "open"
     account.refresh_from_db()
@@ -179,8 +204,9 @@ def test_the_paper_connector_ignores_faults_where_drills_are_not_allowed(user, s
 
     settings.PAPER_FAULTS_ALLOWED = True  # the same row on a drill host: the fault is met
     with pytest.raises(RetryableError, match="paper fault injected"):
-        connector.create_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1"), price=D("90"),
-                               client_order_id="dce-met")
+        connector.create_order(
+            symbol="BTC/USDT", side="buy", type="limit", amount=D("1"), price=D("90"), client_order_id="dce-met"
+        )
 
 
 def test_the_operator_sets_the_answer_dialect(user):
@@ -193,16 +219,22 @@ def test_the_operator_sets_the_answer_dialect(user):
         paper("dialect", str(account.pk), "kraken")
 
 
-@pytest.mark.parametrize("env, allowed", [
-    ({"DJANGO_ENV": "production"}, "False"),
-    ({"DJANGO_ENV": "production", "PAPER_FAULTS_ALLOWED": "true"}, "True"),
-    ({"DJANGO_ENV": "development"}, "True"),
-    ({"DJANGO_ENV": "test"}, "True"),
-    ({"DJANGO_ENV": "staging"}, "False"),
-])
+@pytest.mark.parametrize(
+    "env, allowed",
+    [
+        ({"DJANGO_ENV": "production"}, "False"),
+        ({"DJANGO_ENV": "production", "PAPER_FAULTS_ALLOWED": "true"}, "True"),
+        ({"DJANGO_ENV": "development"}, "True"),
+        ({"DJANGO_ENV": "test"}, "True"),
+        ({"DJANGO_ENV": "staging"}, "False"),
+    ],
+)
 def test_drills_are_off_by_default_outside_development_and_test(tmp_path, env, allowed):
-    production = {"SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": "CHbvU8cEcTKaLLnlbXdxvb6xaqzZm35dpXlN-Sg2PCE=",
-                  "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none"}
+    production = {
+        "SECRET_KEY": "x" * 50,
+        "FIELD_ENCRYPTION_KEYS": "CHbvU8cEcTKaLLnlbXdxvb6xaqzZm35dpXlN-Sg2PCE=",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",
+    }
     child_env = {k: v for k, v in os.environ.items() if k != "PAPER_FAULTS_ALLOWED"}
     child_env.update({"VAR_DIR": str(tmp_path), **production, **env})
     code = "import django; django.setup(); from django.conf import settings; print(settings.PAPER_FAULTS_ALLOWED)"

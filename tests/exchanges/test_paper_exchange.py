@@ -19,8 +19,20 @@ D = Decimal
 
 @pytest.fixture
 def btc_market():
-    call_command("paper", "market", "binance", "BTC/USDT", "--tick", "0.01", "--step", "0.001",
-                 "--min-qty", "0.001", "--min-notional", "10")
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        "BTC/USDT",
+        "--tick",
+        "0.01",
+        "--step",
+        "0.001",
+        "--min-qty",
+        "0.001",
+        "--min-notional",
+        "10",
+    )
 
 
 @pytest.fixture
@@ -29,8 +41,14 @@ def connector(btc_market):
 
 
 def buy(connector, amount, price, client_order_id="dce1", type="limit"):
-    return connector.create_order(symbol="BTC/USDT", side="buy", type=type, amount=D(amount),
-                                  price=D(price) if price else None, client_order_id=client_order_id)
+    return connector.create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type=type,
+        amount=D(amount),
+        price=D(price) if price else None,
+        client_order_id=client_order_id,
+    )
 
 
 def test_issue_scenario_limit_buy_fills_at_its_limit_when_price_drops_below(connector, capsys):
@@ -85,8 +103,9 @@ def test_partial_fill_ratio_fills_half_per_matching_pass(btc_market):
 def test_take_profit_sell_fills_at_its_limit_and_pays_the_fee_in_quote(connector):
     buy(connector, "2.000", "100.00", "dceentry")
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
-    connector.create_order(symbol="BTC/USDT", side="sell", type="limit", amount=D("1.998"), price=D("102.00"),
-                           client_order_id="dcetp")
+    connector.create_order(
+        symbol="BTC/USDT", side="sell", type="limit", amount=D("1.998"), price=D("102.00"), client_order_id="dcetp"
+    )
 
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("102.5"))
 
@@ -96,8 +115,9 @@ def test_take_profit_sell_fills_at_its_limit_and_pays_the_fee_in_quote(connector
 
 
 def test_market_order_fills_at_once_at_the_price_plus_slippage_and_pays_taker_fee(btc_market):
-    connector = PaperConnector(ExchangeAccountFactory(price_feed="manual", market_slippage_percent=D("0.1"),
-                                                      taker_fee_percent=D("0.2")))
+    connector = PaperConnector(
+        ExchangeAccountFactory(price_feed="manual", market_slippage_percent=D("0.1"), taker_fee_percent=D("0.2"))
+    )
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
 
     order = buy(connector, "1.000", None, type="market")
@@ -116,16 +136,21 @@ def test_insufficient_funds_is_refused_like_binance_and_leaves_nothing(connector
     with pytest.raises(InsufficientFunds, match="insufficient balance"):
         buy(connector, "200.000", "99.00")
     with pytest.raises(InsufficientFunds):
-        connector.create_order(symbol="BTC/USDT", side="sell", type="limit", amount=D("1.000"), price=D("100"),
-                               client_order_id="dcesell")
+        connector.create_order(
+            symbol="BTC/USDT", side="sell", type="limit", amount=D("1.000"), price=D("100"), client_order_id="dcesell"
+        )
     assert not PaperOrder.objects.exists()
     assert connector.balance().free["USDT"] == D("10000")
 
 
 @pytest.mark.parametrize(
     "amount,price,message",
-    [("2.0205", "99.00", "LOT_SIZE"), ("0.0001", "99.00", "LOT_SIZE"), ("2.020", "99.005", "PRICE_FILTER"),
-     ("0.100", "99.00", "NOTIONAL")],
+    [
+        ("2.0205", "99.00", "LOT_SIZE"),
+        ("0.0001", "99.00", "LOT_SIZE"),
+        ("2.020", "99.005", "PRICE_FILTER"),
+        ("0.100", "99.00", "NOTIONAL"),
+    ],
 )
 def test_orders_off_the_market_precision_are_refused(connector, amount, price, message):
     with pytest.raises(InvalidOrder, match=message):
@@ -153,8 +178,15 @@ def test_open_and_closed_orders_are_listed_per_symbol(connector):
 def test_place_order_retry_finds_the_first_order_instead_of_sending_again(connector):
     first = buy(connector, "1.000", "90.00", "dceretry")
 
-    again = connector.place_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1.000"), price=D("90.00"),
-                                  client_order_id="dceretry", is_retry=True)
+    again = connector.place_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=D("1.000"),
+        price=D("90.00"),
+        client_order_id="dceretry",
+        is_retry=True,
+    )
 
     assert again.id == first.id
     assert PaperOrder.objects.count() == 1
@@ -219,8 +251,9 @@ def test_a_first_sale_credits_on_top_of_the_starting_balance(btc_market):
     account = ExchangeAccountFactory(price_feed="manual", starting_balance=D("1000"), maker_fee_percent=0)
     PaperBalance.objects.create(account=account, asset="BTC", free=D("1"))
     connector = PaperConnector(account)
-    connector.create_order(symbol="BTC/USDT", side="sell", type="limit", amount=D("1.000"), price=D("100.00"),
-                           client_order_id="dcesell1")
+    connector.create_order(
+        symbol="BTC/USDT", side="sell", type="limit", amount=D("1.000"), price=D("100.00"), client_order_id="dcesell1"
+    )
 
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("100"))
 
@@ -260,8 +293,10 @@ def test_concurrent_copies_of_one_client_order_id_place_one_order_and_hear_look_
         buy(PaperConnector(account), "1.000", "90.00", "dcesame")
         return "placed"
 
-    outcomes = ["look it up" if isinstance(o, OrderStatusUnknown) and "Duplicate order sent." in str(o) else o
-                for o in at_once(send, 4)]
+    outcomes = [
+        "look it up" if isinstance(o, OrderStatusUnknown) and "Duplicate order sent." in str(o) else o
+        for o in at_once(send, 4)
+    ]
 
     assert sorted(outcomes) == ["look it up"] * 3 + ["placed"]
     assert PaperOrder.objects.filter(client_order_id="dcesame").count() == 1
@@ -271,8 +306,9 @@ def test_concurrent_copies_of_one_client_order_id_place_one_order_and_hear_look_
 def test_binance_refuses_a_client_order_id_only_while_its_order_is_open(btc_market):
     # Binance accepts a client order id again once its order is closed: a resend that does not look
     # the first order up doubles it. The binance dialect behaves so, to keep the engine honest.
-    connector = PaperConnector(ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"),
-                                                      paper_dialect="binance"))
+    connector = PaperConnector(
+        ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"), paper_dialect="binance")
+    )
     buy(connector, "1.000", "90.00", "dcereuse")
     with pytest.raises(OrderStatusUnknown, match="Duplicate order"):
         buy(connector, "1.000", "90.00", "dcereuse")
@@ -287,8 +323,9 @@ def test_binance_refuses_a_client_order_id_only_while_its_order_is_open(btc_mark
 
 @pytest.mark.parametrize("dialect", ["plain", "bybit"])
 def test_other_dialects_refuse_a_client_order_id_for_good(btc_market, dialect):
-    connector = PaperConnector(ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"),
-                                                      paper_dialect=dialect))
+    connector = PaperConnector(
+        ExchangeAccountFactory(price_feed="manual", starting_balance=D("10000"), paper_dialect=dialect)
+    )
     buy(connector, "1.000", "90.00", "dceonce")
     connector.cancel_order(symbol="BTC/USDT", client_order_id="dceonce")
     with pytest.raises(OrderStatusUnknown, match="Duplicate order"):

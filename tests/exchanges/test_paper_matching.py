@@ -31,8 +31,12 @@ def test_partial_fill_ratio_fills_a_share_per_pass_never_more_than_remains():
 
 
 def test_buy_fee_is_taken_in_base_and_sell_fee_in_quote():
-    buy = make_fill(side="buy", amount=D("2"), price=D("100"), base="BTC", quote="USDT", fee_percent=D("0.1"), is_maker=True)
-    sell = make_fill(side="sell", amount=D("2"), price=D("100"), base="BTC", quote="USDT", fee_percent=D("0.1"), is_maker=True)
+    buy = make_fill(
+        side="buy", amount=D("2"), price=D("100"), base="BTC", quote="USDT", fee_percent=D("0.1"), is_maker=True
+    )
+    sell = make_fill(
+        side="sell", amount=D("2"), price=D("100"), base="BTC", quote="USDT", fee_percent=D("0.1"), is_maker=True
+    )
     assert (buy.fee, buy.fee_asset) == (D("0.002"), "BTC")
     assert (sell.fee, sell.fee_asset) == (D("0.2"), "USDT")
 
@@ -43,8 +47,15 @@ START_PRICE = D("100")
 def walk(seed, steps=50, start=START_PRICE):
     price, path = start, []
     for step in range(steps):
-        price = synthetic_next_price(price=price, seed=seed, exchange_id="binance", symbol="BTC/USDT", step=step,
-                                     volatility_percent=D("0.1"), tick=D("0.01"))
+        price = synthetic_next_price(
+            price=price,
+            seed=seed,
+            exchange_id="binance",
+            symbol="BTC/USDT",
+            step=step,
+            volatility_percent=D("0.1"),
+            tick=D("0.01"),
+        )
         path.append(price)
     return path
 

@@ -41,8 +41,14 @@ def account_key():
 def worker(redis_client, account_key, *, per_second=10.0, max_wait=5.0, exchange_id="binance"):
     """A budget as one worker process would hold it, with its sleeps recorded."""
     sleeps = Sleeps()
-    budget = RedisRateBudget(redis_client, exchange_id=exchange_id, account_key=account_key,
-                             per_second=per_second, max_wait=max_wait, sleep=sleeps)
+    budget = RedisRateBudget(
+        redis_client,
+        exchange_id=exchange_id,
+        account_key=account_key,
+        per_second=per_second,
+        max_wait=max_wait,
+        sleep=sleeps,
+    )
     return budget, sleeps
 
 

@@ -47,5 +47,3 @@ def queued(trader, route) -> QueuedSignal:
     entry = QueuedSignal.objects.get(signal=signal)
     QueuedSignal.objects.filter(pk=entry.pk).update(expires_at=timezone.now() + timedelta(hours=1))
     return entry
-
-

@@ -23,8 +23,8 @@ from exchanges.paper.services import paper_price_set
 from jobs.models import Job
 from jobs.services import jobs_tidy
 from jobs.states import JobStatus
-from tests.factories import ExchangeAccountFactory
 from tests.api_client import client_for
+from tests.factories import ExchangeAccountFactory
 from tests.jobs.conftest import dashboard_for
 from tests.notifications.conftest import TOKEN
 from trading.models import Order, PositionGroup, QueuedSignal
@@ -48,7 +48,8 @@ def assert_polls_without_script(fragment: str, job_id) -> None:
 
 
 def test_test_connection_answers_202_and_only_the_worker_reaches_the_exchange(
-        user, network_tap, worker, django_capture_on_commit_callbacks):
+    user, network_tap, worker, django_capture_on_commit_callbacks
+):
     account = ExchangeAccountFactory(user=user, mode="live", api_key="AKIA-test-key", api_secret="s3cr3t-test")
     api = client_for(user)
 
@@ -58,7 +59,11 @@ def test_test_connection_answers_202_and_only_the_worker_reaches_the_exchange(
     assert response.status_code == 202, response.content
     body = response.json()
     assert (body["kind"], body["status"], body["result"], body["message"]) == (
-        "exchange_test_connection", "queued", None, "")
+        "exchange_test_connection",
+        "queued",
+        None,
+        "",
+    )
     assert body["url"] == f"http://testserver/api/v1/jobs/{body['id']}/" == response["Location"]
     assert network_tap == []  # the request did not try to reach binance
 
@@ -102,8 +107,9 @@ def test_test_connection_on_the_page_shows_running_then_the_balance(trader, work
 # --- Telegram test ---------------------------------------------------------------------------------------
 
 
-def test_telegram_test_answers_202_and_only_the_worker_calls_telegram(user, fake_telegram, telegram_on, worker,
-                                                                      django_capture_on_commit_callbacks):
+def test_telegram_test_answers_202_and_only_the_worker_calls_telegram(
+    user, fake_telegram, telegram_on, worker, django_capture_on_commit_callbacks
+):
     telegram_on(user)
     api = client_for(user)
 
@@ -123,11 +129,13 @@ def test_telegram_test_answers_202_and_only_the_worker_calls_telegram(user, fake
     assert TOKEN not in json.dumps(job)
 
 
-def test_a_telegram_refusal_ends_the_job_failed_with_telegrams_words(user, fake_telegram, telegram_on, worker,
-                                                                    django_capture_on_commit_callbacks):
+def test_a_telegram_refusal_ends_the_job_failed_with_telegrams_words(
+    user, fake_telegram, telegram_on, worker, django_capture_on_commit_callbacks
+):
     telegram_on(user)
-    fake_telegram.answer_next("sendMessage", 400, {"ok": False, "error_code": 400,
-                                                   "description": "Bad Request: chat not found"})
+    fake_telegram.answer_next(
+        "sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+    )
     web = dashboard_for(user)
 
     with django_capture_on_commit_callbacks() as handed_over:
@@ -141,8 +149,9 @@ def test_a_telegram_refusal_ends_the_job_failed_with_telegrams_words(user, fake_
     assert "The test message was not sent: Bad Request: chat not found" in done and 'class="job failed"' in done
 
 
-def test_telegram_test_without_a_token_is_refused_at_once_and_queues_nothing(user, fake_telegram,
-                                                                            django_capture_on_commit_callbacks):
+def test_telegram_test_without_a_token_is_refused_at_once_and_queues_nothing(
+    user, fake_telegram, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as handed_over:
         response = client_for(user).post("/api/v1/telegram/test/")
 
@@ -153,8 +162,9 @@ def test_telegram_test_without_a_token_is_refused_at_once_and_queues_nothing(use
 # --- Promote ---------------------------------------------------------------------------------------------
 
 
-def test_promote_answers_202_and_the_position_opens_only_in_the_worker(trader, queued, worker,
-                                                                      django_capture_on_commit_callbacks):
+def test_promote_answers_202_and_the_position_opens_only_in_the_worker(
+    trader, queued, worker, django_capture_on_commit_callbacks
+):
     api = client_for(trader)
 
     with django_capture_on_commit_callbacks() as handed_over:
@@ -173,11 +183,15 @@ def test_promote_answers_202_and_the_position_opens_only_in_the_worker(trader, q
     job = api.get(response.json()["url"]).json()
     assert job["status"] == "succeeded" and job["message"].startswith("long ETH/USDT 15m promoted: opened.")
     assert (job["result"]["status"], job["result"]["queue_status"], job["result"]["position_group"]) == (
-        "opened", "promoted", str(eth.pk))
+        "opened",
+        "promoted",
+        str(eth.pk),
+    )
 
 
-def test_promote_on_the_queue_page_shows_the_outcome_with_a_link_to_the_position(trader, queued, worker,
-                                                                                django_capture_on_commit_callbacks):
+def test_promote_on_the_queue_page_shows_the_outcome_with_a_link_to_the_position(
+    trader, queued, worker, django_capture_on_commit_callbacks
+):
     web = dashboard_for(trader)
 
     with django_capture_on_commit_callbacks() as handed_over:
@@ -198,8 +212,9 @@ def test_promote_on_the_queue_page_shows_the_outcome_with_a_link_to_the_position
     assert f'href="{reverse("position-detail", args=[eth.pk])}"' in done
 
 
-def test_a_promote_no_worker_started_in_time_is_dropped_and_never_opens_late(trader, queued, worker, settings,
-                                                                            django_capture_on_commit_callbacks):
+def test_a_promote_no_worker_started_in_time_is_dropped_and_never_opens_late(
+    trader, queued, worker, settings, django_capture_on_commit_callbacks
+):
     api = client_for(trader)
     with django_capture_on_commit_callbacks() as handed_over:
         job_id = api.post(f"/api/v1/queue/{queued.pk}/promote/").json()["id"]
@@ -219,8 +234,9 @@ def test_a_promote_no_worker_started_in_time_is_dropped_and_never_opens_late(tra
 # --- Exchange sync ---------------------------------------------------------------------------------------
 
 
-def test_sync_exchange_answers_202_and_fills_are_read_only_in_the_worker(trader, route, worker,
-                                                                        django_capture_on_commit_callbacks):
+def test_sync_exchange_answers_202_and_fills_are_read_only_in_the_worker(
+    trader, route, worker, django_capture_on_commit_callbacks
+):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))  # above the grid: all legs rest
     group = route(entry_price="100").position_group
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("99.2"))  # the exchange fills 100 and 99.50
@@ -244,8 +260,9 @@ def test_sync_exchange_answers_202_and_fills_are_read_only_in_the_worker(trader,
 # --- Whose job, broker outages, housekeeping --------------------------------------------------------------
 
 
-def test_another_trader_can_neither_read_the_job_nor_see_it_on_a_page(trader, stranger,
-                                                                    django_capture_on_commit_callbacks):
+def test_another_trader_can_neither_read_the_job_nor_see_it_on_a_page(
+    trader, stranger, django_capture_on_commit_callbacks
+):
     account = trader.exchange_accounts.get()
     with django_capture_on_commit_callbacks():
         job_id = client_for(trader).post(f"/api/v1/exchange-accounts/{account.pk}/test-connection/").json()["id"]
@@ -276,14 +293,34 @@ def test_with_the_broker_down_the_job_fails_at_once_and_says_so(trader, broker_d
 
 def test_housekeeping_fails_abandoned_jobs_and_deletes_old_finished_ones(trader, settings):
     now = timezone.now()
-    old_done = Job.objects.create(user=trader, kind="exchange_test_connection", title="old", status=JobStatus.SUCCEEDED,
-                                  finished_at=now - timedelta(days=settings.JOB_RETENTION_DAYS, minutes=1))
-    recent_done = Job.objects.create(user=trader, kind="exchange_test_connection", title="recent",
-                                     status=JobStatus.FAILED, finished_at=now - timedelta(days=1))
-    abandoned = Job.objects.create(user=trader, kind="exchange_sync", title="abandoned", status=JobStatus.RUNNING,
-                                   started_at=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60))
-    running = Job.objects.create(user=trader, kind="exchange_sync", title="running", status=JobStatus.RUNNING,
-                                 started_at=now - timedelta(seconds=5))
+    old_done = Job.objects.create(
+        user=trader,
+        kind="exchange_test_connection",
+        title="old",
+        status=JobStatus.SUCCEEDED,
+        finished_at=now - timedelta(days=settings.JOB_RETENTION_DAYS, minutes=1),
+    )
+    recent_done = Job.objects.create(
+        user=trader,
+        kind="exchange_test_connection",
+        title="recent",
+        status=JobStatus.FAILED,
+        finished_at=now - timedelta(days=1),
+    )
+    abandoned = Job.objects.create(
+        user=trader,
+        kind="exchange_sync",
+        title="abandoned",
+        status=JobStatus.RUNNING,
+        started_at=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60),
+    )
+    running = Job.objects.create(
+        user=trader,
+        kind="exchange_sync",
+        title="running",
+        status=JobStatus.RUNNING,
+        started_at=now - timedelta(seconds=5),
+    )
 
     tidied = jobs_tidy(now=now)
 
@@ -297,19 +334,24 @@ def test_housekeeping_fails_abandoned_jobs_and_deletes_old_finished_ones(trader,
 # --- API docs --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, job_component, result_component", [
-    ("/api/v1/exchange-accounts/{id}/test-connection/", "ConnectionCheckJob", "ConnectionCheck"),
-    ("/api/v1/telegram/test/", "TelegramTestJob", "TelegramTestResult"),
-    ("/api/v1/queue/{id}/promote/", "QueuePromoteJob", "QueuePromoteResult"),
-    ("/api/v1/risk/sync-exchange/", "ExchangeSyncJob", "ExchangeSync"),
-    ("/api/v1/risk/run-evaluation/", "RiskEvaluationJob", "Evaluation"),
-])
+@pytest.mark.parametrize(
+    "path, job_component, result_component",
+    [
+        ("/api/v1/exchange-accounts/{id}/test-connection/", "ConnectionCheckJob", "ConnectionCheck"),
+        ("/api/v1/telegram/test/", "TelegramTestJob", "TelegramTestResult"),
+        ("/api/v1/queue/{id}/promote/", "QueuePromoteJob", "QueuePromoteResult"),
+        ("/api/v1/risk/sync-exchange/", "ExchangeSyncJob", "ExchangeSync"),
+        ("/api/v1/risk/run-evaluation/", "RiskEvaluationJob", "Evaluation"),
+    ],
+)
 def test_the_api_docs_describe_the_job_each_operation_starts(path, job_component, result_component):
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     responses = schema["paths"][path]["post"]["responses"]
     assert set(responses) >= {"202", "503"} and "200" not in responses
-    assert responses["202"]["content"]["application/json"]["schema"] == {"$ref": f"#/components/schemas/{job_component}"}
+    assert responses["202"]["content"]["application/json"]["schema"] == {
+        "$ref": f"#/components/schemas/{job_component}"
+    }
     job = schema["components"]["schemas"][job_component]["properties"]
     assert {"id", "kind", "status", "message", "result", "url"} <= set(job)
     assert f"#/components/schemas/{result_component}" in json.dumps(job["result"])

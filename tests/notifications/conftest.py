@@ -18,6 +18,7 @@ def fake_telegram(settings):
 @pytest.fixture
 def telegram_on():
     """Enable Telegram for a user with a token and a channel; returns the saved config."""
+
     def _enable(user, **fields):
         config = user.telegram_config
         config.enabled, config.bot_token, config.channel_id = True, TOKEN, "@signals"

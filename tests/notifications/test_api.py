@@ -17,8 +17,15 @@ def api(user):
 
 
 def settings_body(**changes) -> dict:
-    body = {"enabled": True, "bot_token": TOKEN, "channel_id": "@signals", "quiet_hours_enabled": True,
-            "quiet_hours_start": "22:00", "quiet_hours_end": "08:00", "alert_loss_threshold_percent": "-5"}
+    body = {
+        "enabled": True,
+        "bot_token": TOKEN,
+        "channel_id": "@signals",
+        "quiet_hours_enabled": True,
+        "quiet_hours_start": "22:00",
+        "quiet_hours_end": "08:00",
+        "alert_loss_threshold_percent": "-5",
+    }
     body.update(changes)
     return body
 
@@ -41,19 +48,23 @@ def test_an_empty_token_keeps_the_stored_one(api, user):
     assert TelegramConfig.objects.get(user=user).bot_token == TOKEN
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"bot_token": "", "enabled": True}, "enabled"),                          # enabled without a token
-    ({"quiet_hours_end": None}, "quiet_hours_enabled"),                        # half a quiet-hours range
-    ({"alert_loss_threshold_percent": "5"}, "alert_loss_threshold_percent"),   # a loss must be negative
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"bot_token": "", "enabled": True}, "enabled"),  # enabled without a token
+        ({"quiet_hours_end": None}, "quiet_hours_enabled"),  # half a quiet-hours range
+        ({"alert_loss_threshold_percent": "5"}, "alert_loss_threshold_percent"),  # a loss must be negative
+    ],
+)
 def test_invalid_settings_are_refused_and_nothing_changes(api, user, changes, field):
     response = api.put(CONFIG, settings_body(**changes), format="json")
     assert response.status_code == 400 and field in response.data
     assert TelegramConfig.objects.get(user=user).enabled is False
 
 
-def test_test_message_reports_telegrams_answer(api, user, fake_telegram, eager_celery,
-                                              django_capture_on_commit_callbacks):
+def test_test_message_reports_telegrams_answer(
+    api, user, fake_telegram, eager_celery, django_capture_on_commit_callbacks
+):
     api.put(CONFIG, settings_body(), format="json")
 
     def test_message() -> dict:
@@ -67,12 +78,15 @@ def test_test_message_reports_telegrams_answer(api, user, fake_telegram, eager_c
     (request,) = fake_telegram.sent("sendMessage")
     assert request.body["chat_id"] == "@signals" and "Test message" in request.body["text"]
 
-    fake_telegram.answer_next("sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+    fake_telegram.answer_next(
+        "sendMessage", 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+    )
     refused = test_message()
     assert refused["ok"] is False and refused["description"] == "Bad Request: chat not found"
     assert "chat not found" in api.get(CONFIG).data["last_error"]
-    assert list(Notification.objects.filter(event_type="test").values_list("status", flat=True).order_by("created_at")) == [
-        "sent", "failed"]
+    assert list(
+        Notification.objects.filter(event_type="test").values_list("status", flat=True).order_by("created_at")
+    ) == ["sent", "failed"]
 
 
 def test_test_message_without_a_token_explains_what_to_do(api, fake_telegram):

@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def pending(user, **fields) -> Notification:
-    return Notification.objects.create(user=user, event_type="entry", text="<b>hello</b> &amp; bye", chat_id="@signals",
-                                       **fields)
+    return Notification.objects.create(
+        user=user, event_type="entry", text="<b>hello</b> &amp; bye", chat_id="@signals", **fields
+    )
 
 
 def test_a_message_reaches_telegram_in_html_and_its_id_is_stored(user, fake_telegram, telegram_on):
@@ -22,8 +23,12 @@ def test_a_message_reaches_telegram_in_html_and_its_id_is_stored(user, fake_tele
 
     (request,) = fake_telegram.sent()
     assert (request.method, request.token) == ("sendMessage", TOKEN)
-    assert request.body == {"chat_id": "@signals", "text": "<b>hello</b> &amp; bye", "parse_mode": "HTML",
-                            "disable_web_page_preview": True}
+    assert request.body == {
+        "chat_id": "@signals",
+        "text": "<b>hello</b> &amp; bye",
+        "parse_mode": "HTML",
+        "disable_web_page_preview": True,
+    }
     notification.refresh_from_db()
     assert (notification.status, notification.attempts, notification.telegram_message_id) == ("sent", 1, 101)
     assert notification.sent_at is not None
@@ -31,9 +36,16 @@ def test_a_message_reaches_telegram_in_html_and_its_id_is_stored(user, fake_tele
 
 def test_rate_limited_message_is_retried_and_sent(user, fake_telegram, telegram_on):
     telegram_on(user)
-    fake_telegram.answer_next("sendMessage", 429, {"ok": False, "error_code": 429,
-                                                   "description": "Too Many Requests: retry after 1",
-                                                   "parameters": {"retry_after": 1}})
+    fake_telegram.answer_next(
+        "sendMessage",
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 1",
+            "parameters": {"retry_after": 1},
+        },
+    )
     notification = pending(user)
 
     notification_send_task.apply(args=[str(notification.pk)])
@@ -47,8 +59,11 @@ def test_rate_limit_records_telegrams_wait_before_the_retry(user, fake_telegram,
     from notifications.services import notification_deliver
 
     telegram_on(user)
-    fake_telegram.answer_next("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
-                                                   "parameters": {"retry_after": 7}})
+    fake_telegram.answer_next(
+        "sendMessage",
+        429,
+        {"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 7}},
+    )
     notification = pending(user)
 
     result = notification_deliver(notification_id=notification.pk)
@@ -61,8 +76,11 @@ def test_rate_limit_records_telegrams_wait_before_the_retry(user, fake_telegram,
 
 def test_forbidden_is_permanent_and_shown_in_settings(user, fake_telegram, telegram_on):
     telegram_on(user)
-    fake_telegram.answer_next("sendMessage", 403, {"ok": False, "error_code": 403,
-                                                   "description": "Forbidden: bot is not a member of the channel chat"})
+    fake_telegram.answer_next(
+        "sendMessage",
+        403,
+        {"ok": False, "error_code": 403, "description": "Forbidden: bot is not a member of the channel chat"},
+    )
     notification = pending(user)
 
     notification_send_task.apply(args=[str(notification.pk)])
@@ -85,8 +103,11 @@ def test_a_later_success_clears_the_settings_error(user, fake_telegram, telegram
 
 def test_an_edit_of_a_deleted_message_becomes_a_new_message(user, fake_telegram, telegram_on):
     telegram_on(user)
-    fake_telegram.answer_next("editMessageText", 400, {"ok": False, "error_code": 400,
-                                                       "description": "Bad Request: message to edit not found"})
+    fake_telegram.answer_next(
+        "editMessageText",
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"},
+    )
     notification = pending(user, is_edit=True, telegram_message_id=55)
 
     notification_send_task.apply(args=[str(notification.pk)])
@@ -100,8 +121,15 @@ def test_an_edit_of_a_deleted_message_becomes_a_new_message(user, fake_telegram,
 
 def test_an_unchanged_edit_counts_as_delivered(user, fake_telegram, telegram_on):
     telegram_on(user)
-    fake_telegram.answer_next("editMessageText", 400, {"ok": False, "error_code": 400, "description":
-                              "Bad Request: message is not modified: specified new message content is the same"})
+    fake_telegram.answer_next(
+        "editMessageText",
+        400,
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: message is not modified: specified new message content is the same",
+        },
+    )
     notification = pending(user, is_edit=True, telegram_message_id=55)
 
     notification_send_task.apply(args=[str(notification.pk)])

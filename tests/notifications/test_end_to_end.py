@@ -27,7 +27,8 @@ def sync(trader, capture):
 
 
 def test_entry_card_is_posted_then_edited_with_each_fill_and_the_exit_is_a_new_message(
-        route, trader, fake_telegram, telegram_on, django_capture_on_commit_callbacks):
+    route, trader, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader)
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
 

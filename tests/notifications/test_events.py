@@ -34,8 +34,9 @@ def above_the_grid(trader):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
 
 
-def test_switched_off_fills_send_nothing_and_say_why(route, trader, above_the_grid, fake_telegram, telegram_on,
-                                                     django_capture_on_commit_callbacks):
+def test_switched_off_fills_send_nothing_and_say_why(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader, send_dca_fill_updates=False, send_status_updates=False)
     route(entry_price="100")
     fill_two_legs(trader, django_capture_on_commit_callbacks)
@@ -45,8 +46,9 @@ def test_switched_off_fills_send_nothing_and_say_why(route, trader, above_the_gr
     assert skipped.count() == 2 and {n.error for n in skipped} == {"send_dca_fill_updates is off"}
 
 
-def test_without_update_existing_message_each_fill_is_a_new_message(route, trader, above_the_grid, fake_telegram,
-                                                                     telegram_on, django_capture_on_commit_callbacks):
+def test_without_update_existing_message_each_fill_is_a_new_message(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader, update_existing_message=False, send_status_updates=False)
     route(entry_price="100")
     fill_two_legs(trader, django_capture_on_commit_callbacks)
@@ -57,8 +59,9 @@ def test_without_update_existing_message_each_fill_is_a_new_message(route, trade
     assert "Pyramid 1 · leg 1: " in texts[1] and "@ 100.00" in texts[1]
 
 
-def test_quiet_hours_hold_back_the_entry_but_not_a_failure(route, trader, above_the_grid, fake_telegram, telegram_on,
-                                                           django_capture_on_commit_callbacks):
+def test_quiet_hours_hold_back_the_entry_but_not_a_failure(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader, quiet_hours_enabled=True, quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59, 59))
     route(entry_price="100")
     group = PositionGroup.objects.get(user=trader)
@@ -85,8 +88,9 @@ def test_a_pyramid_edits_the_card_or_posts_a_new_one(route, trader, above_the_gr
     assert last.startswith("📈 LONG Pyramid 3/5")
 
 
-def test_loss_alert_once_per_crossing(route, trader, above_the_grid, fake_telegram, telegram_on,
-                                      django_capture_on_commit_callbacks):
+def test_loss_alert_once_per_crossing(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader, alert_loss_threshold_percent=D("-1"))
     route(entry_price="100")
     account = ExchangeAccount.objects.get(user=trader)
@@ -115,15 +119,21 @@ def test_loss_alert_once_per_crossing(route, trader, above_the_grid, fake_telegr
     assert len(alerts()) == 2
 
 
-def test_risk_timer_events_are_sent_as_alerts(route, trader, above_the_grid, fake_telegram, telegram_on,
-                                              django_capture_on_commit_callbacks):
+def test_risk_timer_events_are_sent_as_alerts(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     from risk.evaluation import risk_evaluate
     from trading.models import RiskConfig
 
     telegram_on(trader, quiet_hours_enabled=True, quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59, 59))
-    RiskConfig.objects.update_or_create(user=trader, defaults={"required_pyramids_for_timer": 1,
-                                                               "loss_threshold_percent": D("-1"),
-                                                               "post_pyramids_wait_minutes": 60})
+    RiskConfig.objects.update_or_create(
+        user=trader,
+        defaults={
+            "required_pyramids_for_timer": 1,
+            "loss_threshold_percent": D("-1"),
+            "post_pyramids_wait_minutes": 60,
+        },
+    )
     route(entry_price="100")
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("97.5"))  # every leg fills, then -1.5%
     account = ExchangeAccount.objects.get(user=trader)
@@ -138,8 +148,9 @@ def test_risk_timer_events_are_sent_as_alerts(route, trader, above_the_grid, fak
     assert risk[0].endswith("Eligible for a loss offset in 60 min unless it recovers.")
 
 
-def test_a_take_profit_fill_is_its_own_message(route, trader, above_the_grid, fake_telegram, telegram_on,
-                                               django_capture_on_commit_callbacks):
+def test_a_take_profit_fill_is_its_own_message(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader)
     route(entry_price="100")
     account = ExchangeAccount.objects.get(user=trader)
@@ -154,8 +165,9 @@ def test_a_take_profit_fill_is_its_own_message(route, trader, above_the_grid, fa
     assert "Sold 2 @ 102.00" in hit and "💵 Profit: +$4.00" in hit
 
 
-def test_a_risk_offset_is_announced_with_what_the_winners_cover(route, trader, above_the_grid, fake_telegram,
-                                                                telegram_on, django_capture_on_commit_callbacks):
+def test_a_risk_offset_is_announced_with_what_the_winners_cover(
+    route, trader, above_the_grid, fake_telegram, telegram_on, django_capture_on_commit_callbacks
+):
     telegram_on(trader)
     route(entry_price="100")
     group = PositionGroup.objects.get(user=trader)

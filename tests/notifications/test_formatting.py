@@ -6,9 +6,22 @@ from decimal import Decimal as D
 
 from core.formatting import format_duration
 from notifications.formatting import (
-    DisplayOptions, ExitView, LegView, PositionView, PyramidView, format_dca_fill, format_exit,
-    format_failure, format_pnl, format_position, format_price, format_pyramid_added, format_risk_event,
-    format_status_change, format_threshold, format_tp_hit,
+    DisplayOptions,
+    ExitView,
+    LegView,
+    PositionView,
+    PyramidView,
+    format_dca_fill,
+    format_exit,
+    format_failure,
+    format_pnl,
+    format_position,
+    format_price,
+    format_pyramid_added,
+    format_risk_event,
+    format_status_change,
+    format_threshold,
+    format_tp_hit,
 )
 
 REFERENCE_ENTRY = """📈 LONG Entry
@@ -37,16 +50,34 @@ def plain(html: str) -> str:
 
 def position(**changes) -> PositionView:
     fields = dict(
-        group_id="a1b2c3d4-0000-4000-8000-000000000000", side="long", exchange="binance", symbol="BTC/USDT",
-        timeframe_minutes=15, status="partially_filled", filled_legs=1, total_legs=3, pyramid_count=1, max_pyramids=5,
-        tp_mode="per_leg", tp_aggregate_percent=D("4"), invested_usd=D("500"), unrealized_pnl_percent=D("1.25"),
-        unrealized_pnl_usd=D("6.25"), weighted_avg_entry=D("50000"), base_entry_price=D("50000"),
+        group_id="a1b2c3d4-0000-4000-8000-000000000000",
+        side="long",
+        exchange="binance",
+        symbol="BTC/USDT",
+        timeframe_minutes=15,
+        status="partially_filled",
+        filled_legs=1,
+        total_legs=3,
+        pyramid_count=1,
+        max_pyramids=5,
+        tp_mode="per_leg",
+        tp_aggregate_percent=D("4"),
+        invested_usd=D("500"),
+        unrealized_pnl_percent=D("1.25"),
+        unrealized_pnl_usd=D("6.25"),
+        weighted_avg_entry=D("50000"),
+        base_entry_price=D("50000"),
         open_for=timedelta(minutes=15),
-        pyramids=[PyramidView(0, [
-            LegView(D("40"), D("50000"), D("52500"), True),
-            LegView(D("30"), D("49500"), D("51975"), False),
-            LegView(D("30"), D("49000"), D("51450"), False),
-        ])],
+        pyramids=[
+            PyramidView(
+                0,
+                [
+                    LegView(D("40"), D("50000"), D("52500"), True),
+                    LegView(D("30"), D("49500"), D("51975"), False),
+                    LegView(D("30"), D("49000"), D("51450"), False),
+                ],
+            )
+        ],
     )
     fields.update(changes)
     return PositionView(**fields)
@@ -62,17 +93,29 @@ def test_entry_message_is_the_reference_example():
 
 
 def test_entry_hides_what_the_trader_switched_off():
-    text = plain(format_position(position(), DisplayOptions(show_unrealized_pnl=False, show_invested_amount=False,
-                                                            show_duration=False)))
+    text = plain(
+        format_position(
+            position(), DisplayOptions(show_unrealized_pnl=False, show_invested_amount=False, show_duration=False)
+        )
+    )
     assert "Unrealized" not in text and "Invested" not in text and "Open:" not in text
     assert "📈 Avg Entry: 50,000.00" in text
 
 
 def test_short_entry_and_several_pyramids():
-    text = plain(format_pyramid_added(position(side="short", pyramid_count=2, pyramids=[
-        PyramidView(0, [LegView(D("100"), D("50000"), D("49000"), True)]),
-        PyramidView(1, [LegView(D("100"), D("51000"), None, False)]),
-    ]), NO_SIGNATURE))
+    text = plain(
+        format_pyramid_added(
+            position(
+                side="short",
+                pyramid_count=2,
+                pyramids=[
+                    PyramidView(0, [LegView(D("100"), D("50000"), D("49000"), True)]),
+                    PyramidView(1, [LegView(D("100"), D("51000"), None, False)]),
+                ],
+            ),
+            NO_SIGNATURE,
+        )
+    )
     assert text.splitlines()[0] == "📉 SHORT Pyramid 2/5"
     assert "┌─ Pyramid 1 " in text and "┌─ Pyramid 2 " in text
     assert "│ ⏳ 100%  51,000.00\n" in text
@@ -80,16 +123,22 @@ def test_short_entry_and_several_pyramids():
 
 
 def test_user_supplied_text_is_escaped_and_signature_appended():
-    text = format_failure(DisplayOptions(signature="<Bot> & co"), message="Order refused: <script>",
-                          position=position(symbol="A<B/USDT"))
+    text = format_failure(
+        DisplayOptions(signature="<Bot> & co"), message="Order refused: <script>", position=position(symbol="A<B/USDT")
+    )
     assert "&lt;script&gt;" in text and "<script>" not in text
     assert "A&lt;B" in text
     assert text.endswith("<i>&lt;Bot&gt; &amp; co</i>")
 
 
 def test_exit_message():
-    text = plain(format_exit(position(status="closed", open_for=timedelta(hours=2, minutes=30)),
-                             ExitView("Per-leg take-profit", D("40"), D("4"), D("50000"), D("52000")), NO_SIGNATURE))
+    text = plain(
+        format_exit(
+            position(status="closed", open_for=timedelta(hours=2, minutes=30)),
+            ExitView("Per-leg take-profit", D("40"), D("4"), D("50000"), D("52000")),
+            NO_SIGNATURE,
+        )
+    )
     assert text == (
         "✅ LONG Exit · Per-leg take-profit\nBINANCE · BTCUSDT · 15m\n🆔 a1b2c3d4\n\n"
         "💵 PnL: +4.00% (+$40.00)\n📈 Avg Entry: 50,000.00 → Exit: 52,000.00\n🔷 Pyramids: 1/5\n⏱️ Duration: 2.5h"
@@ -97,31 +146,60 @@ def test_exit_message():
 
 
 def test_losing_exit_is_marked():
-    text = plain(format_exit(position(open_for=timedelta(days=1, hours=5)),
-                             ExitView("Stop loss", D("-12.5"), D("-2.5"), D("50000"), D("48750")), NO_SIGNATURE))
+    text = plain(
+        format_exit(
+            position(open_for=timedelta(days=1, hours=5)),
+            ExitView("Stop loss", D("-12.5"), D("-2.5"), D("50000"), D("48750")),
+            NO_SIGNATURE,
+        )
+    )
     assert text.startswith("❌ LONG Exit · Stop loss")
     assert "💵 PnL: -2.50% (-$12.50)" in text and "⏱️ Duration: 1.2d" in text
 
 
 def test_dca_fill_message():
-    text = plain(format_dca_fill(position(filled_legs=2, weighted_avg_entry=D("49785.71")), NO_SIGNATURE,
-                                 pyramid_index=0, leg_index=1, fill_price=D("49500"), quantity=D("0.00606")))
-    assert text == ("🧩 DCA fill · LONG\nBINANCE · BTCUSDT · 15m\n🆔 a1b2c3d4\n\n"
-                    "Pyramid 1 · leg 2: 0.00606 @ 49,500.00\n📊 PARTIALLY_FILLED (2/3 legs)\n"
-                    "📈 Avg Entry: 49,785.71\n💰 Invested: $500.00")
+    text = plain(
+        format_dca_fill(
+            position(filled_legs=2, weighted_avg_entry=D("49785.71")),
+            NO_SIGNATURE,
+            pyramid_index=0,
+            leg_index=1,
+            fill_price=D("49500"),
+            quantity=D("0.00606"),
+        )
+    )
+    assert text == (
+        "🧩 DCA fill · LONG\nBINANCE · BTCUSDT · 15m\n🆔 a1b2c3d4\n\n"
+        "Pyramid 1 · leg 2: 0.00606 @ 49,500.00\n📊 PARTIALLY_FILLED (2/3 legs)\n"
+        "📈 Avg Entry: 49,785.71\n💰 Invested: $500.00"
+    )
 
 
 def test_status_tp_risk_threshold_messages():
     view = position(status="active", filled_legs=3)
     assert plain(format_status_change(view, NO_SIGNATURE, from_status="partially_filled", to_status="active")).endswith(
-        "PARTIALLY_FILLED → ACTIVE (3/3 legs)")
+        "PARTIALLY_FILLED → ACTIVE (3/3 legs)"
+    )
     assert plain(format_tp_hit(view, NO_SIGNATURE, price=D("52500"), quantity=D("0.008"), pnl_usd=D("20"))).endswith(
-        "Sold 0.008 @ 52,500.00\n💵 Profit: +$20.00")
-    risk = plain(format_risk_event(position(unrealized_pnl_percent=D("-5.5"), unrealized_pnl_usd=D("-27.5")), NO_SIGNATURE,
-                                   event="timer_started", detail="wait 60 min"))
+        "Sold 0.008 @ 52,500.00\n💵 Profit: +$20.00"
+    )
+    risk = plain(
+        format_risk_event(
+            position(unrealized_pnl_percent=D("-5.5"), unrealized_pnl_usd=D("-27.5")),
+            NO_SIGNATURE,
+            event="timer_started",
+            detail="wait 60 min",
+        )
+    )
     assert risk.startswith("🚨 ⏳ Risk timer started\n") and "📉 Unrealized: -5.50% (-$27.50)" in risk
-    loss = plain(format_threshold(position(unrealized_pnl_percent=D("-5.2"), unrealized_pnl_usd=D("-26")), NO_SIGNATURE,
-                                  kind="loss", threshold=D("-5")))
+    loss = plain(
+        format_threshold(
+            position(unrealized_pnl_percent=D("-5.2"), unrealized_pnl_usd=D("-26")),
+            NO_SIGNATURE,
+            kind="loss",
+            threshold=D("-5"),
+        )
+    )
     assert loss.startswith("🔻 Loss alert · LONG") and loss.endswith("Unrealized -5.20% (-$26.00) crossed -5.00%")
 
 

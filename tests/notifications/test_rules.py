@@ -1,12 +1,19 @@
 """Delivery rules: toggles, quiet hours (overnight, time zones, urgent-only), edit versus new."""
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from decimal import Decimal as D
 
 import pytest
 
 from notifications.rules import (
-    EDIT, NEW, SKIP, TOGGLES, Rules, decide, in_quiet_hours, threshold_crossing,
+    EDIT,
+    NEW,
+    SKIP,
+    TOGGLES,
+    Rules,
+    decide,
+    in_quiet_hours,
+    threshold_crossing,
 )
 
 
@@ -17,20 +24,23 @@ def rules(**changes) -> Rules:
 
 
 def at(hour, minute=0):
-    return datetime(2026, 1, 15, hour, minute, tzinfo=timezone.utc)
+    return datetime(2026, 1, 15, hour, minute, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("now, start, end, quiet", [
-    (time(23, 0), time(22, 0), time(8, 0), True),     # overnight, before midnight
-    (time(3, 0), time(22, 0), time(8, 0), True),      # overnight, after midnight
-    (time(22, 0), time(22, 0), time(8, 0), True),     # start is inclusive
-    (time(8, 0), time(22, 0), time(8, 0), False),     # end is exclusive
-    (time(12, 0), time(22, 0), time(8, 0), False),
-    (time(13, 0), time(12, 0), time(14, 0), True),    # same-day range
-    (time(14, 30), time(12, 0), time(14, 0), False),
-    (time(11, 59), time(12, 0), time(14, 0), False),
-    (time(12, 0), time(12, 0), time(12, 0), False),   # empty range
-])
+@pytest.mark.parametrize(
+    "now, start, end, quiet",
+    [
+        (time(23, 0), time(22, 0), time(8, 0), True),  # overnight, before midnight
+        (time(3, 0), time(22, 0), time(8, 0), True),  # overnight, after midnight
+        (time(22, 0), time(22, 0), time(8, 0), True),  # start is inclusive
+        (time(8, 0), time(22, 0), time(8, 0), False),  # end is exclusive
+        (time(12, 0), time(22, 0), time(8, 0), False),
+        (time(13, 0), time(12, 0), time(14, 0), True),  # same-day range
+        (time(14, 30), time(12, 0), time(14, 0), False),
+        (time(11, 59), time(12, 0), time(14, 0), False),
+        (time(12, 0), time(12, 0), time(12, 0), False),  # empty range
+    ],
+)
 def test_quiet_hours_ranges(now, start, end, quiet):
     assert in_quiet_hours(now, start, end) is quiet
 
@@ -38,11 +48,20 @@ def test_quiet_hours_ranges(now, start, end, quiet):
 QUIET = dict(quiet_hours_enabled=True, quiet_hours_start=time(22, 0), quiet_hours_end=time(8, 0))
 
 
-@pytest.mark.parametrize("event, urgent_only, expected", [
-    ("entry", True, SKIP), ("exit", True, SKIP), ("tp_hit", True, SKIP), ("threshold", True, SKIP),
-    ("failure", True, NEW), ("risk", True, NEW),
-    ("entry", False, SKIP), ("failure", False, SKIP), ("risk", False, SKIP),
-])
+@pytest.mark.parametrize(
+    "event, urgent_only, expected",
+    [
+        ("entry", True, SKIP),
+        ("exit", True, SKIP),
+        ("tp_hit", True, SKIP),
+        ("threshold", True, SKIP),
+        ("failure", True, NEW),
+        ("risk", True, NEW),
+        ("entry", False, SKIP),
+        ("failure", False, SKIP),
+        ("risk", False, SKIP),
+    ],
+)
 def test_quiet_hours_urgent_only_matrix(event, urgent_only, expected):
     decision = decide(event, rules(**QUIET, quiet_hours_urgent_only=urgent_only), now=at(23), has_group_message=False)
     assert decision.action == expected
@@ -69,19 +88,26 @@ def test_toggles_silence_their_type():
     assert decide("entry", off, now=at(12), has_group_message=False).action == NEW
 
 
-@pytest.mark.parametrize("event, has_message, update_existing, update_on_pyramid, expected", [
-    ("dca_fill", True, True, True, EDIT),
-    ("status", True, True, True, EDIT),
-    ("pyramid", True, True, True, EDIT),
-    ("pyramid", True, True, False, NEW),       # update_on_pyramid off: a new message per pyramid
-    ("dca_fill", True, False, True, NEW),      # update_existing_message off: a new message per fill
-    ("dca_fill", False, True, True, NEW),      # no card to edit yet
-    ("exit", True, True, True, NEW),           # a close is always a new message
-    ("tp_hit", True, True, True, NEW),
-])
+@pytest.mark.parametrize(
+    "event, has_message, update_existing, update_on_pyramid, expected",
+    [
+        ("dca_fill", True, True, True, EDIT),
+        ("status", True, True, True, EDIT),
+        ("pyramid", True, True, True, EDIT),
+        ("pyramid", True, True, False, NEW),  # update_on_pyramid off: a new message per pyramid
+        ("dca_fill", True, False, True, NEW),  # update_existing_message off: a new message per fill
+        ("dca_fill", False, True, True, NEW),  # no card to edit yet
+        ("exit", True, True, True, NEW),  # a close is always a new message
+        ("tp_hit", True, True, True, NEW),
+    ],
+)
 def test_edit_versus_new(event, has_message, update_existing, update_on_pyramid, expected):
-    decision = decide(event, rules(update_existing_message=update_existing, update_on_pyramid=update_on_pyramid),
-                      now=at(12), has_group_message=has_message)
+    decision = decide(
+        event,
+        rules(update_existing_message=update_existing, update_on_pyramid=update_on_pyramid),
+        now=at(12),
+        has_group_message=has_message,
+    )
     assert decision.action == expected
 
 
@@ -94,7 +120,7 @@ def test_threshold_alert_once_per_crossing():
     threshold = D("-5")
     assert threshold_crossing("loss", D("-4"), threshold, None) is None
     assert threshold_crossing("loss", D("-5"), threshold, None) == "crossed"
-    assert threshold_crossing("loss", D("-7"), threshold, "crossed") is None      # still beyond: no repeat
+    assert threshold_crossing("loss", D("-7"), threshold, "crossed") is None  # still beyond: no repeat
     assert threshold_crossing("loss", D("-3"), threshold, "crossed") == "cleared"  # recovered: re-armed
     assert threshold_crossing("loss", D("-6"), threshold, "cleared") == "crossed"  # a second crossing
     assert threshold_crossing("profit", D("6"), D("5"), None) == "crossed"

@@ -21,31 +21,61 @@ def test_entry_waits_out_the_rate_limit_then_fills_edit_it(client, tmp_path, fak
     user = UserFactory(username="e2e-telegram")
     telegram_on(user)
     ExchangeAccountFactory(user=user, price_feed="manual", starting_balance=Decimal("100000"))
-    call_command("paper", "market", "binance", "BTC/USDT", "--tick", "0.01", "--step", "0.001",
-                 "--min-qty", "0.001", "--min-notional", "10")
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        "BTC/USDT",
+        "--tick",
+        "0.01",
+        "--step",
+        "0.001",
+        "--min-qty",
+        "0.001",
+        "--min-notional",
+        "10",
+    )
     DCAConfigurationFactory(user=user)
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
-    fake_telegram.answer_next("sendMessage", 429, {"ok": False, "error_code": 429, "description": "Too Many Requests",
-                                                   "parameters": {"retry_after": 2}})
-    body = sent_alert(user, tv={"entry_price": "100", "close_price": "100", "order_size": "", "market_position_size": "",
-                                "prev_market_position_size": ""},
-                      strategy_info={"trade_id": "1", "alert_name": "e2e", "alert_message": ""},
-                      execution_intent={"position_size_type": "quote"})
+    fake_telegram.answer_next(
+        "sendMessage",
+        429,
+        {"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 2}},
+    )
+    body = sent_alert(
+        user,
+        tv={
+            "entry_price": "100",
+            "close_price": "100",
+            "order_size": "",
+            "market_position_size": "",
+            "prev_market_position_size": "",
+        },
+        strategy_info={"trade_id": "1", "alert_name": "e2e", "alert_message": ""},
+        execution_intent={"position_size_type": "quote"},
+    )
     env = process_env(FILL_SYNC_SECONDS="1", TELEGRAM_API_BASE=fake_telegram.base_url)
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     with running(worker_command(concurrency=2), worker_log, env), running(beat_command(tmp_path), beat_log, env):
         response = client.post(f"/webhooks/{user.id}/tradingview", data=json.dumps(body), content_type="text/plain")
         assert response.status_code == 202, response.content
 
-        sends = wait_until(lambda: len(fake_telegram.sent("sendMessage")) >= 2 and fake_telegram.sent("sendMessage"),
-                           timeout=60, what="the entry message, sent again after the 429", log=worker_log)
+        sends = wait_until(
+            lambda: len(fake_telegram.sent("sendMessage")) >= 2 and fake_telegram.sent("sendMessage"),
+            timeout=60,
+            what="the entry message, sent again after the 429",
+            log=worker_log,
+        )
         first, second = sends[:2]
         assert second.at - first.at >= 2  # Telegram's retry_after was honoured
         assert "LONG Entry" in first.body["text"] and "LONG Entry" in second.body["text"]
         # While it waited, the grid went on the exchange: the card went out with that, not stale.
         assert "📊 LIVE (0/5 legs)" in second.body["text"]
-        entry = wait_until(lambda: Notification.objects.filter(event_type="entry", status="sent").first(), timeout=10,
-                           what="the entry notification recorded as sent")
+        entry = wait_until(
+            lambda: Notification.objects.filter(event_type="entry", status="sent").first(),
+            timeout=10,
+            what="the entry notification recorded as sent",
+        )
         assert entry.attempts == 2
 
         call_command("paper", "price", "binance", "BTC/USDT", "99.2")  # legs at 100.00 and 99.50 fill

@@ -20,12 +20,19 @@ MARKETS = {"BTC/USDT": ("0.01", "0.001"), "ETH/USDT": ("0.01", "0.001"), "SOL/US
 @pytest.fixture
 def risk_trader(db):
     user = UserFactory(username="risky")
-    account = ExchangeAccountFactory(user=user, price_feed="manual", starting_balance=D("100000"), maker_fee_percent=0,
-                                     taker_fee_percent=0, market_slippage_percent=0)
+    account = ExchangeAccountFactory(
+        user=user,
+        price_feed="manual",
+        starting_balance=D("100000"),
+        maker_fee_percent=0,
+        taker_fee_percent=0,
+        market_slippage_percent=0,
+    )
     for symbol, (tick, step) in MARKETS.items():
         call_command("paper", "market", "binance", symbol, "--tick", tick, "--step", step, "--min-notional", "5")
-    RiskConfig.objects.filter(user=user).update(required_pyramids_for_timer=1, post_pyramids_wait_minutes=15,
-                                                loss_threshold_percent=D("-1.5"))
+    RiskConfig.objects.filter(user=user).update(
+        required_pyramids_for_timer=1, post_pyramids_wait_minutes=15, loss_threshold_percent=D("-1.5")
+    )
     user.account = account
     return user
 
@@ -37,19 +44,37 @@ def holding(risk_trader):
     def _holding(symbol, quantity, average, price, side="long", age_minutes=60, **group_fields):
         quantity, average, price = D(quantity), D(average), D(price)
         group = PositionGroupFactory(
-            user=risk_trader, exchange_account=risk_trader.account, symbol=symbol, side=side, status="active",
-            base_entry_price=average, max_pyramids=1, pyramid_count=1, total_dca_legs=1, **group_fields,
+            user=risk_trader,
+            exchange_account=risk_trader.account,
+            symbol=symbol,
+            side=side,
+            status="active",
+            base_entry_price=average,
+            max_pyramids=1,
+            pyramid_count=1,
+            total_dca_legs=1,
+            **group_fields,
         )
         pyramid = PyramidFactory(group=group, entry_price=average, status="filled")
-        OrderFactory(group=group, pyramid=pyramid, symbol=symbol, side="buy" if side == "long" else "sell", price=average,
-                     quantity=quantity, filled_quantity=quantity, avg_fill_price=average, status="filled",
-                     filled_at=timezone.now() - timedelta(minutes=age_minutes))
+        OrderFactory(
+            group=group,
+            pyramid=pyramid,
+            symbol=symbol,
+            side="buy" if side == "long" else "sell",
+            price=average,
+            quantity=quantity,
+            filled_quantity=quantity,
+            avg_fill_price=average,
+            status="filled",
+            filled_at=timezone.now() - timedelta(minutes=age_minutes),
+        )
         base = symbol.split("/")[0]
         balance, _ = PaperBalance.objects.get_or_create(account=risk_trader.account, asset=base)
         PaperBalance.objects.filter(pk=balance.pk).update(free=balance.free + quantity)
         paper_price_set(exchange_id="binance", symbol=symbol, price=price)
-        type(group).objects.filter(pk=group.pk).update(current_price=price,
-                                                       created_at=timezone.now() - timedelta(minutes=age_minutes))
+        type(group).objects.filter(pk=group.pk).update(
+            current_price=price, created_at=timezone.now() - timedelta(minutes=age_minutes)
+        )
         return group_refresh_stats(group_id=group.pk)
 
     return _holding

@@ -26,30 +26,55 @@ def test_config_shows_the_traders_limits_with_decimals_as_strings(api):
 
     assert "user" not in body
     assert (body["max_open_positions_global"], body["max_total_exposure_usd"], body["loss_threshold_percent"]) == (
-        10, "10000.000000000000", "-1.500000000000")
-    assert body["priority_rules"] == {"same_pair_timeframe": True, "deepest_loss_percent": True,
-                                      "highest_replacement": True, "fifo_fallback": True}
+        10,
+        "10000.000000000000",
+        "-1.500000000000",
+    )
+    assert body["priority_rules"] == {
+        "same_pair_timeframe": True,
+        "deepest_loss_percent": True,
+        "highest_replacement": True,
+        "fifo_fallback": True,
+    }
     assert body["engine_force_stopped"] is False and body["engine_paused_by_loss_limit"] is False
 
 
 def test_put_changes_the_limits(api, user):
-    response = api.put("/api/v1/risk/config", {"max_open_positions_global": 3, "max_total_exposure_usd": "2500",
-                                               "loss_threshold_percent": "-2.5", "queue_ttl_minutes": 30},
-                       format="json")
+    response = api.put(
+        "/api/v1/risk/config",
+        {
+            "max_open_positions_global": 3,
+            "max_total_exposure_usd": "2500",
+            "loss_threshold_percent": "-2.5",
+            "queue_ttl_minutes": 30,
+        },
+        format="json",
+    )
 
     assert response.status_code == 200, response.json()
     risk = RiskConfig.objects.get(user=user)
-    assert (risk.max_open_positions_global, risk.max_total_exposure_usd, risk.loss_threshold_percent,
-            risk.queue_ttl_minutes) == (3, D("2500"), D("-2.5"), 30)
+    assert (
+        risk.max_open_positions_global,
+        risk.max_total_exposure_usd,
+        risk.loss_threshold_percent,
+        risk.queue_ttl_minutes,
+    ) == (3, D("2500"), D("-2.5"), 30)
     assert response.json()["loss_threshold_percent"] == "-2.500000000000"
 
 
-@pytest.mark.parametrize("change, field, message", [
-    ({"loss_threshold_percent": "1.5"}, "loss_threshold_percent", "Use a negative percent"),
-    ({"max_open_positions_per_symbol": 20}, "max_open_positions_per_symbol", "Cannot exceed max_open_positions_global"),
-    ({"priority_rules": {"fifo": True}}, "priority_rules", "with these names only"),
-    ({"evaluate_interval_seconds": 1}, "evaluate_interval_seconds", "at most every 5 seconds"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"loss_threshold_percent": "1.5"}, "loss_threshold_percent", "Use a negative percent"),
+        (
+            {"max_open_positions_per_symbol": 20},
+            "max_open_positions_per_symbol",
+            "Cannot exceed max_open_positions_global",
+        ),
+        ({"priority_rules": {"fifo": True}}, "priority_rules", "with these names only"),
+        ({"evaluate_interval_seconds": 1}, "evaluate_interval_seconds", "at most every 5 seconds"),
+    ],
+)
 def test_put_refuses_what_the_model_refuses_and_saves_nothing(api, user, change, field, message):
     response = api.put("/api/v1/risk/config/", {"max_open_positions_global": 4, **change}, format="json")
 
@@ -63,12 +88,19 @@ def test_patch_switches_one_priority_rule_and_keeps_the_others(api, user):
 
     assert response.status_code == 200, response.json()
     assert RiskConfig.objects.get(user=user).priority_rules == {
-        "same_pair_timeframe": True, "deepest_loss_percent": True, "highest_replacement": True, "fifo_fallback": False}
+        "same_pair_timeframe": True,
+        "deepest_loss_percent": True,
+        "highest_replacement": True,
+        "fifo_fallback": False,
+    }
 
 
 def test_engine_state_cannot_be_set_through_the_config(api, user):
-    response = api.patch("/api/v1/risk/config/", {"engine_force_stopped": True, "engine_paused_by_loss_limit": True,
-                                                  "max_winners_to_combine": 2}, format="json")
+    response = api.patch(
+        "/api/v1/risk/config/",
+        {"engine_force_stopped": True, "engine_paused_by_loss_limit": True, "max_winners_to_combine": 2},
+        format="json",
+    )
 
     assert response.status_code == 200
     risk = RiskConfig.objects.get(user=user)
@@ -119,8 +151,9 @@ def test_force_stop_queues_new_entries_and_leaves_an_audit_row(route, trader):
     assert JournalEntry.objects.filter(user=trader).count() == 1
 
 
-def test_force_start_lets_entries_through_and_promotes_the_waiting_queue(route, trader,
-                                                                         django_capture_on_commit_callbacks):
+def test_force_start_lets_entries_through_and_promotes_the_waiting_queue(
+    route, trader, django_capture_on_commit_callbacks
+):
     api = client_for(trader)
     api.post("/api/v1/risk/force-stop/")
     waiting = route(entry_price="100")

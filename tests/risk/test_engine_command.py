@@ -17,8 +17,9 @@ def _run(*args) -> str:
     return out.getvalue()
 
 
-def test_stop_all_queues_every_traders_next_entry_and_start_promotes_it(route, trader, eager_celery,
-                                                                       django_capture_on_commit_callbacks):
+def test_stop_all_queues_every_traders_next_entry_and_start_promotes_it(
+    route, trader, eager_celery, django_capture_on_commit_callbacks
+):
     other = UserFactory(username="other")
 
     assert _run("stop", "--all") == "other: force-stopped\nwalkthrough: force-stopped\n"
@@ -43,11 +44,14 @@ def test_stopping_a_stopped_engine_says_so_and_writes_no_second_audit_row(trader
     assert JournalEntry.objects.filter(kind="force_stop").count() == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (("stop",), "Name the traders to stop, or pass --all"),
-    (("start", "walkthrough", "--all"), "Name the traders to start, or pass --all"),
-    (("stop", "walkthrough", "nobody"), "No trader named 'nobody'; nothing was changed."),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("stop",), "Name the traders to stop, or pass --all"),
+        (("start", "walkthrough", "--all"), "Name the traders to start, or pass --all"),
+        (("stop", "walkthrough", "nobody"), "No trader named 'nobody'; nothing was changed."),
+    ],
+)
 def test_bad_arguments_change_nothing(trader, args, message):
     with pytest.raises(CommandError, match=message):
         _run(*args)

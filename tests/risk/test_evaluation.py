@@ -25,8 +25,9 @@ def evaluate_at(user, minutes, **kwargs):
     return risk_evaluate(user=user, now=timezone.now() + timedelta(minutes=minutes), **kwargs)
 
 
-def test_timer_starts_then_expires_and_the_reference_offset_closes_btc_and_0_05_eth(risk_trader, reference_book, eager_celery,
-                                                                                 django_capture_on_commit_callbacks):
+def test_timer_starts_then_expires_and_the_reference_offset_closes_btc_and_0_05_eth(
+    risk_trader, reference_book, eager_celery, django_capture_on_commit_callbacks
+):
     btc, eth, sol = reference_book
     first = evaluate_at(risk_trader, 0)
     assert not first.executed and first.reason == "no eligible loser"
@@ -47,12 +48,15 @@ def test_timer_starts_then_expires_and_the_reference_offset_closes_btc_and_0_05_
     assert Order.objects.get(group=eth, role="exit").quantity == D("0.050")
     action = JournalEntry.objects.get(kind="offset_loss")
     assert action.loser_group_id == btc.pk and action.required_usd == D("5")
-    assert action.winner_details == [{"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05",
-                                      "pnl_usd": "5", "price": "2100"}]
+    assert action.winner_details == [
+        {"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05", "pnl_usd": "5", "price": "2100"}
+    ]
     assert JournalEntry.objects.filter(kind="timer_expired", group=btc).exists()
 
 
-def test_insufficient_winners_wait_unless_partial_offset_is_allowed(risk_trader, holding, django_capture_on_commit_callbacks):
+def test_insufficient_winners_wait_unless_partial_offset_is_allowed(
+    risk_trader, holding, django_capture_on_commit_callbacks
+):
     holding("BTC/USDT", "10", "100", "90")  # −100 USD
     holding("SOL/USDT", "10", "50", "55")  # +50 USD
     evaluate_at(risk_trader, 0)
@@ -110,8 +114,14 @@ def test_recovery_resets_the_timer(risk_trader, reference_book):
 def test_daily_realised_loss_pauses_entries_and_is_recorded(risk_trader, holding):
     from tests.factories import PositionGroupFactory
 
-    PositionGroupFactory(user=risk_trader, exchange_account=risk_trader.account, symbol="XRP/USDT", status="closed",
-                         realized_pnl_usd=D("-600"), closed_at=timezone.now())
+    PositionGroupFactory(
+        user=risk_trader,
+        exchange_account=risk_trader.account,
+        symbol="XRP/USDT",
+        status="closed",
+        realized_pnl_usd=D("-600"),
+        closed_at=timezone.now(),
+    )
     holding("BTC/USDT", "1.0", "100", "99")
 
     risk_evaluate(user=risk_trader, dispatch=False)
@@ -141,8 +151,9 @@ def test_beat_dispatch_evaluates_only_users_whose_interval_has_passed(risk_trade
     queue.delete("celery")
 
 
-def test_winners_are_reduced_only_once_the_losers_close_filled(risk_trader, reference_book, eager_celery,
-                                                               django_capture_on_commit_callbacks):
+def test_winners_are_reduced_only_once_the_losers_close_filled(
+    risk_trader, reference_book, eager_celery, django_capture_on_commit_callbacks
+):
     # Row 12: the winners were reduced in the same breath as the loser's close, even when that close failed.
     from exchanges.models import PaperBalance
 

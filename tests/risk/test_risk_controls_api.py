@@ -98,7 +98,8 @@ def test_status_shows_the_reference_offset_with_reasons_and_changes_nothing(api,
     assert body["loser"]["id"] == str(btc.pk) and body["loser"]["symbol"] == "BTC/USDT"
     assert (body["loser"]["unrealized_pnl_usd"], body["loser"]["required_usd"]) == ("-5.000000000000", BTC_LOSS)
     assert [(w["symbol"], w["quantity"], w["profit_usd"], w["price"]) for w in body["winners"]] == [
-        ("ETH/USDT", "0.050000000000", "5.000000000000", "2100.000000000000")]
+        ("ETH/USDT", "0.050000000000", "5.000000000000", "2100.000000000000")
+    ]
     assert (body["covered_usd"], body["covers_loss"], body["would_execute"]) == ("5.000000000000", True, True)
     assert body["reason"] == "offset would execute"
     positions = by_symbol(body["positions"])
@@ -124,18 +125,43 @@ def test_status_shows_the_reference_offset_with_reasons_and_changes_nothing(api,
 
 def test_status_gives_the_reason_each_ineligible_position_cannot_be_the_loser(api, risk_trader, timers_started):
     blocked = PositionGroupFactory(
-        user=risk_trader, exchange_account=risk_trader.account, symbol="BTC/USDT", timeframe=60, status="active",
-        max_pyramids=1, pyramid_count=1, risk_blocked=True, unrealized_pnl_usd=D("-8"),
-        unrealized_pnl_percent=D("-8"), total_filled_quantity=D("1"), weighted_avg_entry=D("100"),
-        current_price=D("92"))
+        user=risk_trader,
+        exchange_account=risk_trader.account,
+        symbol="BTC/USDT",
+        timeframe=60,
+        status="active",
+        max_pyramids=1,
+        pyramid_count=1,
+        risk_blocked=True,
+        unrealized_pnl_usd=D("-8"),
+        unrealized_pnl_percent=D("-8"),
+        total_filled_quantity=D("1"),
+        weighted_avg_entry=D("100"),
+        current_price=D("92"),
+    )
     PyramidFactory(group=blocked, status="filled")
-    filling = PositionGroupFactory(user=risk_trader, exchange_account=risk_trader.account, symbol="SOL/USDT",
-                                   timeframe=60, status="partially_filled", max_pyramids=1, pyramid_count=1)
+    filling = PositionGroupFactory(
+        user=risk_trader,
+        exchange_account=risk_trader.account,
+        symbol="SOL/USDT",
+        timeframe=60,
+        status="partially_filled",
+        max_pyramids=1,
+        pyramid_count=1,
+    )
     PyramidFactory(group=filling, status="submitted")
-    waiting = PositionGroupFactory(user=risk_trader, exchange_account=risk_trader.account, symbol="ETH/USDT",
-                                   timeframe=60, status="waiting", max_pyramids=1, pyramid_count=1)
-    PositionGroupFactory(user=risk_trader, exchange_account=risk_trader.account, symbol="ETH/USDT", timeframe=240,
-                         status="closed")
+    waiting = PositionGroupFactory(
+        user=risk_trader,
+        exchange_account=risk_trader.account,
+        symbol="ETH/USDT",
+        timeframe=60,
+        status="waiting",
+        max_pyramids=1,
+        pyramid_count=1,
+    )
+    PositionGroupFactory(
+        user=risk_trader, exchange_account=risk_trader.account, symbol="ETH/USDT", timeframe=240, status="closed"
+    )
 
     body = api.get("/api/v1/risk/status/").json()
 
@@ -163,7 +189,8 @@ def test_status_agrees_with_the_evaluation_that_follows(api, risk_trader, timers
     assert outcome["loser"] == {key: status["loser"][key] for key in outcome["loser"]}
     assert set(outcome["loser"]) == {"id", "exchange", "symbol", "timeframe", "side", "required_usd"}
     assert [(w["id"], w["quantity"], w["profit_usd"]) for w in outcome["winners"]] == [
-        (w["id"], w["quantity"], w["profit_usd"]) for w in status["winners"]]
+        (w["id"], w["quantity"], w["profit_usd"]) for w in status["winners"]
+    ]
     assert {p["id"]: p["reason"] for p in outcome["positions"]} == {p["id"]: p["reason"] for p in status["positions"]}
 
 
@@ -194,8 +221,9 @@ def test_status_never_downloads_a_market_list_inside_the_request(api, risk_trade
 
     assert network_tap == []  # neither request tried to reach binance
     assert response.status_code == 503
-    assert response.json()["detail"].startswith("The offset preview is unavailable: binance's market list is not "
-                                                "loaded on this server right now")
+    assert response.json()["detail"].startswith(
+        "The offset preview is unavailable: binance's market list is not loaded on this server right now"
+    )
     assert risk_page.status_code == 200 and b"The offset preview is unavailable" in risk_page.content
 
 
@@ -206,8 +234,9 @@ def test_status_needs_authentication():
 # --- Run evaluation ------------------------------------------------------------------------------------
 
 
-def test_run_evaluation_answers_202_and_evaluates_only_in_the_worker(api, risk_trader, timers_started, eager_celery,
-                                                                    django_capture_on_commit_callbacks):
+def test_run_evaluation_answers_202_and_evaluates_only_in_the_worker(
+    api, risk_trader, timers_started, eager_celery, django_capture_on_commit_callbacks
+):
     btc, _, _ = timers_started
     actions = JournalEntry.objects.count()
 
@@ -224,7 +253,10 @@ def test_run_evaluation_answers_202_and_evaluates_only_in_the_worker(api, risk_t
             callback()
 
     job = api.get(response.json()["url"]).json()
-    assert (job["status"], job["message"]) == ("succeeded", "Offset executed: closing the loser, then reducing 1 winner(s).")
+    assert (job["status"], job["message"]) == (
+        "succeeded",
+        "Offset executed: closing the loser, then reducing 1 winner(s).",
+    )
     assert PositionGroup.objects.get(pk=btc.pk).status == "closed"
 
 
@@ -236,7 +268,8 @@ def test_run_evaluation_executes_the_reference_offset(risk_trader, timers_starte
     assert (body["executed"], body["reason"]) == (True, "offset executed")
     assert (body["loser"]["id"], body["required_usd"], body["covered_usd"]) == (str(btc.pk), BTC_LOSS, BTC_LOSS)
     assert [(w["id"], w["symbol"], w["quantity"], w["profit_usd"]) for w in body["winners"]] == [
-        (str(eth.pk), "ETH/USDT", "0.050000000000", "5.000000000000")]
+        (str(eth.pk), "ETH/USDT", "0.050000000000", "5.000000000000")
+    ]
     assert body["timer_events"] == 1  # BTC's timer expired
     btc.refresh_from_db()
     eth.refresh_from_db()
@@ -252,8 +285,7 @@ def test_run_evaluation_starts_timers_and_says_why_nothing_closed(risk_trader, r
 
     body = run_evaluation()
 
-    assert (body["executed"], body["reason"], body["loser"], body["winners"]) == (
-        False, "no eligible loser", None, [])
+    assert (body["executed"], body["reason"], body["loser"], body["winners"]) == (False, "no eligible loser", None, [])
     assert body["timer_events"] == 1
     assert by_symbol(body["positions"])["BTC/USDT"]["reason"] == "risk timer has not expired"
     btc.refresh_from_db()
@@ -262,9 +294,9 @@ def test_run_evaluation_starts_timers_and_says_why_nothing_closed(risk_trader, r
     assert not Order.objects.filter(role="exit").exists()
 
 
-def test_run_evaluation_fails_and_changes_nothing_when_a_market_cannot_be_read(api, risk_trader, timers_started,
-                                                                               monkeypatch, eager_celery,
-                                                                               django_capture_on_commit_callbacks):
+def test_run_evaluation_fails_and_changes_nothing_when_a_market_cannot_be_read(
+    api, risk_trader, timers_started, monkeypatch, eager_celery, django_capture_on_commit_callbacks
+):
     def unavailable(self, *, reload=False):
         raise RetryableError("binance is down for maintenance")
 
@@ -274,8 +306,9 @@ def test_run_evaluation_fails_and_changes_nothing_when_a_market_cannot_be_read(a
     job = run_job(api, "/api/v1/risk/run-evaluation/", django_capture_on_commit_callbacks)
 
     assert job["status"] == "failed" and job["result"] is None
-    assert job["message"] == ("The exchange did not answer (binance is down for maintenance); nothing was changed: "
-                              "try again.")
+    assert job["message"] == (
+        "The exchange did not answer (binance is down for maintenance); nothing was changed: try again."
+    )
     assert PositionGroup.objects.filter(status="active").count() == 3
     assert JournalEntry.objects.count() == actions
 
@@ -341,8 +374,9 @@ def test_unblocking_a_position_that_is_not_blocked_changes_nothing(api, timers_s
 @pytest.mark.parametrize("status", ["closed", "failed"])
 @pytest.mark.parametrize("control", ["block", "unblock", "skip"])
 def test_controls_refuse_a_closed_or_failed_position(api, risk_trader, status, control):
-    group = PositionGroupFactory(user=risk_trader, exchange_account=risk_trader.account, status=status,
-                                 risk_blocked=control == "unblock")
+    group = PositionGroupFactory(
+        user=risk_trader, exchange_account=risk_trader.account, status=status, risk_blocked=control == "unblock"
+    )
 
     response = api.post(f"/api/v1/risk/{group.pk}/{control}/")
 
@@ -356,8 +390,9 @@ def test_controls_refuse_a_closed_or_failed_position(api, risk_trader, status, c
 # --- Ownership -----------------------------------------------------------------------------------------
 
 
-def test_another_trader_cannot_see_or_touch_the_positions(risk_trader, timers_started, run_evaluation,
-                                                         django_capture_on_commit_callbacks):
+def test_another_trader_cannot_see_or_touch_the_positions(
+    risk_trader, timers_started, run_evaluation, django_capture_on_commit_callbacks
+):
     btc, _, _ = timers_started
     other = client_for(UserFactory(username="other"))
     actions = JournalEntry.objects.count()
@@ -411,8 +446,9 @@ def test_sync_exchange_picks_up_a_fill_made_on_the_paper_exchange(route, trader,
     assert Order.objects.filter(group=group, role="take_profit").count() == 2  # placed for the filled legs
 
 
-def test_sync_exchange_reports_an_exchange_failure_instead_of_failing(route, trader, monkeypatch,
-                                                                     django_capture_on_commit_callbacks):
+def test_sync_exchange_reports_an_exchange_failure_instead_of_failing(
+    route, trader, monkeypatch, django_capture_on_commit_callbacks
+):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
     group = route(entry_price="100").position_group
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99.2"))
@@ -444,8 +480,9 @@ def test_sync_exchange_skips_disabled_accounts(api, risk_trader, eager_celery, d
 # --- Actions -------------------------------------------------------------------------------------------
 
 
-def test_actions_are_listed_newest_first_and_filtered_by_type_and_position(api, risk_trader, timers_started,
-                                                                           run_evaluation):
+def test_actions_are_listed_newest_first_and_filtered_by_type_and_position(
+    api, risk_trader, timers_started, run_evaluation
+):
     btc, eth, sol = timers_started
     api.post(f"/api/v1/risk/{sol.pk}/block/")
     run_evaluation()
@@ -458,9 +495,14 @@ def test_actions_are_listed_newest_first_and_filtered_by_type_and_position(api, 
     close, offset = everything["results"][:2]
     assert (close["group"], close["exit_reason"]) == (str(btc.pk), "risk_offset")  # the loser's close record
     assert (offset["group"], offset["loser_group"], offset["symbol"], offset["required_usd"]) == (
-        str(btc.pk), str(btc.pk), "BTC/USDT", BTC_LOSS)
-    assert offset["winner_details"] == [{"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05",
-                                         "pnl_usd": "5", "price": "2100"}]
+        str(btc.pk),
+        str(btc.pk),
+        "BTC/USDT",
+        BTC_LOSS,
+    )
+    assert offset["winner_details"] == [
+        {"group_id": str(eth.pk), "symbol": "ETH/USDT", "quantity_closed": "0.05", "pnl_usd": "5", "price": "2100"}
+    ]
 
     timers = api.get("/api/v1/risk/actions/?action_type=timer_started,timer_expired").json()
     assert [row["action_type"] for row in timers["results"]] == ["timer_expired", "timer_started"]

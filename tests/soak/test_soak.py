@@ -68,40 +68,70 @@ STARTING_BALANCE = Decimal("1000000")
 FINAL = {"opened", "pyramided", "exited", "reduced", "reversed", "ignored", "rejected", "failed"}
 ACTIVE = ~Q(status__in=["closed", "failed"])
 # Prices move 0.3 % (one standard deviation) every 2 s: legs 0.3 % apart fill within a minute.
-SOAK_ENV = {"PAPER_TICK_SECONDS": "2", "PAPER_SYNTHETIC_VOLATILITY_PERCENT": "0.3", "FILL_SYNC_SECONDS": "2",
-            "WEBHOOK_RATE_LIMIT_PER_IP": "100000", "WEBHOOK_RATE_LIMIT_PER_USER": "100000"}
+SOAK_ENV = {
+    "PAPER_TICK_SECONDS": "2",
+    "PAPER_SYNTHETIC_VOLATILITY_PERCENT": "0.3",
+    "FILL_SYNC_SECONDS": "2",
+    "WEBHOOK_RATE_LIMIT_PER_IP": "100000",
+    "WEBHOOK_RATE_LIMIT_PER_USER": "100000",
+}
 
 
 def _markets() -> list[str]:
     names = [f"S{i:03d}" for i in range(SYMBOLS)]
-    PaperMarket.objects.bulk_create([
-        PaperMarket(exchange_id="binance", symbol=f"{name}/USDT", market_id=f"{name}USDT", base=name, quote="USDT",
-                    tick_size=Decimal("0.01"), step_size=STEP, min_qty=STEP, min_notional=Decimal("5"),
-                    reference_price=START_PRICE)
-        for name in names
-    ])
-    PaperPrice.objects.bulk_create([PaperPrice(exchange_id="binance", symbol=f"{name}/USDT", price=START_PRICE)
-                                    for name in names])
+    PaperMarket.objects.bulk_create(
+        [
+            PaperMarket(
+                exchange_id="binance",
+                symbol=f"{name}/USDT",
+                market_id=f"{name}USDT",
+                base=name,
+                quote="USDT",
+                tick_size=Decimal("0.01"),
+                step_size=STEP,
+                min_qty=STEP,
+                min_notional=Decimal("5"),
+                reference_price=START_PRICE,
+            )
+            for name in names
+        ]
+    )
+    PaperPrice.objects.bulk_create(
+        [PaperPrice(exchange_id="binance", symbol=f"{name}/USDT", price=START_PRICE) for name in names]
+    )
     return names
 
 
 def _traders(names: list[str], dialect: str) -> list[dict]:
     traders = []
-    levels = [{"gap_percent": gap, "weight_percent": "20", "tp_percent": "0.5"}
-              for gap in ("0", "-0.3", "-0.6", "-0.9", "-1.2")]
+    levels = [
+        {"gap_percent": gap, "weight_percent": "20", "tp_percent": "0.5"}
+        for gap in ("0", "-0.3", "-0.6", "-0.9", "-1.2")
+    ]
     for number in range(USERS):
         user = UserFactory(username=f"soak-{number}")
         # Every account on the synthetic feed: beat's walk moves all 200 prices.
-        account = ExchangeAccountFactory(user=user, price_feed=ExchangeAccount.PriceFeed.SYNTHETIC,
-                                         starting_balance=STARTING_BALANCE, partial_fill_ratio=PARTIAL_FILL_RATIO)
+        account = ExchangeAccountFactory(
+            user=user,
+            price_feed=ExchangeAccount.PriceFeed.SYNTHETIC,
+            starting_balance=STARTING_BALANCE,
+            partial_fill_ratio=PARTIAL_FILL_RATIO,
+        )
         set_dialect(account, dialect)
         arm_faults(account, **FAULTS)
         # Half the traders take profit per leg, half on the whole position.
-        DCAConfigurationFactory(user=user, pair="*", levels=levels, capital_usd=Decimal("200"), max_pyramids=3,
-                                tp_mode="per_leg" if number % 2 == 0 else "aggregate",
-                                tp_aggregate_percent=Decimal("0.6"))
-        RiskConfig.objects.update_or_create(user=user, defaults={
-            "max_open_positions_global": 5, "max_total_exposure_usd": Decimal("100000")})
+        DCAConfigurationFactory(
+            user=user,
+            pair="*",
+            levels=levels,
+            capital_usd=Decimal("200"),
+            max_pyramids=3,
+            tp_mode="per_leg" if number % 2 == 0 else "aggregate",
+            tp_aggregate_percent=Decimal("0.6"),
+        )
+        RiskConfig.objects.update_or_create(
+            user=user, defaults={"max_open_positions_global": 5, "max_total_exposure_usd": Decimal("100000")}
+        )
         symbols = [names[(number * SYMBOLS_PER_USER + k) % len(names)] for k in range(SYMBOLS_PER_USER)]
         traders.append({"id": str(user.id), "secret": user.webhook_secret, "symbols": symbols})
     return traders
@@ -110,10 +140,18 @@ def _traders(names: list[str], dialect: str) -> list[dict]:
 def _alert(trader: dict, symbol: str, *, intent: str, price: Decimal, trade_id: str) -> dict:
     exit_ = intent == "exit"
     return alert_body(
-        user_id=trader["id"], secret=trader["secret"],
-        tv=Exactly(exchange="BINANCE", symbol=f"{symbol}USDT", timeframe="15", action="sell" if exit_ else "buy",
-                   market_position="flat" if exit_ else "long", prev_market_position="long" if exit_ else "flat",
-                   entry_price=str(price), close_price=str(price)),
+        user_id=trader["id"],
+        secret=trader["secret"],
+        tv=Exactly(
+            exchange="BINANCE",
+            symbol=f"{symbol}USDT",
+            timeframe="15",
+            action="sell" if exit_ else "buy",
+            market_position="flat" if exit_ else "long",
+            prev_market_position="long" if exit_ else "flat",
+            entry_price=str(price),
+            close_price=str(price),
+        ),
         strategy_info={"trade_id": trade_id, "alert_name": "soak", "alert_message": ""},
         execution_intent={"type": intent, "side": "sell" if exit_ else "buy", "position_size_type": "quote"},
         risk={"max_slippage_percent": 1},
@@ -131,8 +169,10 @@ class Prices:
     def __call__(self, symbol: str) -> Decimal:
         with self.lock:
             if time.monotonic() - self.read_at > 1:
-                self.prices = {row[0].split("/")[0]: row[1] for row in
-                               PaperPrice.objects.filter(exchange_id="binance").values_list("symbol", "price")}
+                self.prices = {
+                    row[0].split("/")[0]: row[1]
+                    for row in PaperPrice.objects.filter(exchange_id="binance").values_list("symbol", "price")
+                }
                 self.read_at = time.monotonic()
             return self.prices.get(symbol, START_PRICE)
 
@@ -153,8 +193,12 @@ class Sender:
         self.local.session = session
         started = time.monotonic()
         try:
-            response = session.post(self.url(f"/webhooks/{trader['id']}/tradingview"), data=json.dumps(body),
-                                    headers={"Content-Type": "text/plain"}, timeout=30)
+            response = session.post(
+                self.url(f"/webhooks/{trader['id']}/tradingview"),
+                data=json.dumps(body),
+                headers={"Content-Type": "text/plain"},
+                timeout=30,
+            )
             status, text = response.status_code, response.text[:200]
         except requests.RequestException as exc:
             status, text = 0, repr(exc)
@@ -206,12 +250,24 @@ def _close_everything(sender: Sender, traders: list[dict], prices: Prices, logs)
         if not targets:
             return round_number - 1
         for user_id, symbol in sorted(targets):
-            sender.send(by_id[user_id], _alert(by_id[user_id], symbol, intent="exit", price=prices(symbol),
-                                               trade_id=f"final-{round_number}-{symbol}"))
+            sender.send(
+                by_id[user_id],
+                _alert(
+                    by_id[user_id],
+                    symbol,
+                    intent="exit",
+                    price=prices(symbol),
+                    trade_id=f"final-{round_number}-{symbol}",
+                ),
+            )
         sender.drain()
         wait(lambda: _unrouted() == 0, timeout=300, what="the exits routed", logs=logs)
-        wait(lambda: not PositionGroup.objects.filter(status="closing").exists(), timeout=300,
-             what="every close to finish", logs=logs)
+        wait(
+            lambda: not PositionGroup.objects.filter(status="closing").exists(),
+            timeout=300,
+            what="every close to finish",
+            logs=logs,
+        )
     raise AssertionError("positions were still open after 20 rounds of exits")
 
 
@@ -237,14 +293,19 @@ def test_soak_every_signal_final_every_order_known_balances_reconcile(tmp_path, 
             "closed_groups": PositionGroup.objects.filter(status="closed").count(),
             # Orders with a fill: with half fills a leg is only partly filled after one pass, and in the
             # bybit dialect a market exit reads "open" until the next sync, so status "filled" can lag.
-            "orders": Order.objects.count(), "filled_orders": Order.objects.filter(filled_quantity__gt=0).count(),
+            "orders": Order.objects.count(),
+            "filled_orders": Order.objects.filter(filled_quantity__gt=0).count(),
             "paper_fills": PaperOrder.objects.filter(filled__gt=0).count(),
         }
         rounds = _close_everything(sender, traders, prices, stack.logs)
         # Fill sync catches up with the last cancels and market closes.
-        wait(lambda: not Order.objects.filter(status__in=invariants.IN_FLIGHT + ("open", "partially_filled")).exists()
-             and not PaperOrder.objects.filter(status="open").exists(),
-             timeout=300, what="no order open or in flight anywhere", logs=stack.logs)
+        wait(
+            lambda: not Order.objects.filter(status__in=invariants.IN_FLIGHT + ("open", "partially_filled")).exists()
+            and not PaperOrder.objects.filter(status="open").exists(),
+            timeout=300,
+            what="no order open or in flight anywhere",
+            logs=stack.logs,
+        )
         settle_seconds = time.monotonic() - load_started - load_seconds - backlog_seconds
     finally:
         stack.stop_all()
@@ -252,14 +313,23 @@ def test_soak_every_signal_final_every_order_known_balances_reconcile(tmp_path, 
     latencies = sorted(elapsed for _, elapsed in sender.answers)
     statuses = Counter(Signal.objects.values_list("status", flat=True))
     figures = {
-        "seconds": SECONDS, "rate": RATE, "users": USERS, "symbols": SYMBOLS, "alerts": dict(chosen),
+        "seconds": SECONDS,
+        "rate": RATE,
+        "users": USERS,
+        "symbols": SYMBOLS,
+        "alerts": dict(chosen),
         "answers": dict(Counter(status for status, _ in sender.answers)),
         "webhook_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "webhook_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
-        "load_seconds": round(load_seconds, 1), "backlog_seconds_after_load": round(backlog_seconds, 1),
-        "close_rounds": rounds, "settle_seconds": round(settle_seconds, 1), "during_load": during,
-        "signal_statuses": dict(statuses), "groups": PositionGroup.objects.count(),
-        "orders": Order.objects.count(), "paper_orders": PaperOrder.objects.count(),
+        "load_seconds": round(load_seconds, 1),
+        "backlog_seconds_after_load": round(backlog_seconds, 1),
+        "close_rounds": rounds,
+        "settle_seconds": round(settle_seconds, 1),
+        "during_load": during,
+        "signal_statuses": dict(statuses),
+        "groups": PositionGroup.objects.count(),
+        "orders": Order.objects.count(),
+        "paper_orders": PaperOrder.objects.count(),
     }
     figures.update(dialect=dialect, faults=FAULTS, partial_fill_ratio=str(PARTIAL_FILL_RATIO))
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)

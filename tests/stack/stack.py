@@ -17,9 +17,9 @@ from pathlib import Path
 
 import requests
 
+from config.embedded_db import Cluster, free_port
 from tests.alert_bodies import Exactly, alert_body
 from tests.processes import ROOT, procfile_command, web_command
-from config.embedded_db import Cluster, free_port
 from tests.servers import DB_NAME, TEST_POSTGRES_SETTINGS
 
 # Intervals shortened so a test sees beat's work within seconds instead of the production cadence.
@@ -61,8 +61,9 @@ class Process:
 
     def start(self) -> "Process":
         handle = open(self.log, "a")
-        self.popen = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
         handle.close()
         return self
 
@@ -116,8 +117,12 @@ class Stack:
             raise ValueError(name)
         process = self.processes[name] = Process(name, command, self.env, self.workdir / f"{name}.log").start()
         if kind == "web":
-            wait(lambda: self.session.get(self.url("/healthz"), timeout=5).status_code in (200, 503), timeout=90,
-                 what="gunicorn to answer /healthz", logs=[process.log])
+            wait(
+                lambda: self.session.get(self.url("/healthz"), timeout=5).status_code in (200, 503),
+                timeout=90,
+                what="gunicorn to answer /healthz",
+                logs=[process.log],
+            )
         return process
 
     def start_all(self) -> None:
@@ -139,8 +144,14 @@ class Stack:
     # --- management commands -------------------------------------------------------------------
 
     def manage(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True,
-                                text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -150,13 +161,22 @@ class Stack:
         return self.base_url + path
 
     def api(self, method: str, path: str, token: str, **kwargs) -> requests.Response:
-        return self.session.request(method, self.url(f"/api/v1/{path.lstrip('/')}"), timeout=30,
-                                    headers={"Authorization": f"Token {token}"}, **kwargs)
+        return self.session.request(
+            method,
+            self.url(f"/api/v1/{path.lstrip('/')}"),
+            timeout=30,
+            headers={"Authorization": f"Token {token}"},
+            **kwargs,
+        )
 
     def webhook(self, trader: "Trader", body: dict) -> requests.Response:
         # TradingView sends alerts as text/plain; the engine reads JSON whatever the type says.
-        return self.session.post(self.url(f"/webhooks/{trader.user_id}/tradingview"), data=json.dumps(body),
-                                 headers={"Content-Type": "text/plain"}, timeout=30)
+        return self.session.post(
+            self.url(f"/webhooks/{trader.user_id}/tradingview"),
+            data=json.dumps(body),
+            headers={"Content-Type": "text/plain"},
+            timeout=30,
+        )
 
 
 class Trader:
@@ -172,14 +192,33 @@ class Trader:
     def from_demo(cls, stack: Stack, *, btc_price: str = "101") -> "Trader":
         trader = cls(stack, json.loads(stack.manage("demo", "--json")))
         account = trader.api("get", "exchange-accounts/").json()["results"][0]
-        response = trader.api("patch", f"exchange-accounts/{account['id']}/", json={
-            "price_feed": "manual", "maker_fee_percent": "0", "taker_fee_percent": "0",
-            "market_slippage_percent": "0", "starting_balance": "100000",
-        })
+        response = trader.api(
+            "patch",
+            f"exchange-accounts/{account['id']}/",
+            json={
+                "price_feed": "manual",
+                "maker_fee_percent": "0",
+                "taker_fee_percent": "0",
+                "market_slippage_percent": "0",
+                "starting_balance": "100000",
+            },
+        )
         assert response.status_code == 200, response.text
         trader.account_id = account["id"]
-        stack.manage("paper", "market", "binance", "BTC/USDT", "--tick", "0.01", "--step", "0.001",
-                     "--min-qty", "0.001", "--min-notional", "10")
+        stack.manage(
+            "paper",
+            "market",
+            "binance",
+            "BTC/USDT",
+            "--tick",
+            "0.01",
+            "--step",
+            "0.001",
+            "--min-qty",
+            "0.001",
+            "--min-notional",
+            "10",
+        )
         stack.manage("paper", "price", "binance", "BTC/USDT", btc_price)
         return trader
 
@@ -197,12 +236,29 @@ class Trader:
 
         return ExchangeAccount.objects.get(pk=self.account_id).paper_faults
 
-    def alert(self, *, entry_price: str, symbol: str = "BTCUSDT", timeframe: str = "15", intent: str = "signal",
-              side: str = "buy", trade_id: str = "stack") -> dict:
+    def alert(
+        self,
+        *,
+        entry_price: str,
+        symbol: str = "BTCUSDT",
+        timeframe: str = "15",
+        intent: str = "signal",
+        side: str = "buy",
+        trade_id: str = "stack",
+    ) -> dict:
         return alert_body(
-            user_id=self.user_id, secret=self.secret,
-            tv=Exactly(exchange="BINANCE", symbol=symbol, timeframe=timeframe, action=side, market_position="long",
-                       prev_market_position="flat", entry_price=entry_price, close_price=entry_price),
+            user_id=self.user_id,
+            secret=self.secret,
+            tv=Exactly(
+                exchange="BINANCE",
+                symbol=symbol,
+                timeframe=timeframe,
+                action=side,
+                market_position="long",
+                prev_market_position="flat",
+                entry_price=entry_price,
+                close_price=entry_price,
+            ),
             strategy_info={"trade_id": trade_id, "alert_name": "stack test", "alert_message": ""},
             execution_intent={"type": intent, "side": side, "position_size_type": "quote"},
         )
@@ -227,8 +283,21 @@ class RedisServer:
     def start(self) -> "RedisServer":
         log = open(self.workdir / "own-redis.log", "a")
         self.popen = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)], stdout=log, stderr=subprocess.STDOUT,
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         wait(self._answers, timeout=30, what=f"redis on {self.port}", interval=0.1)
@@ -281,4 +350,3 @@ class PostgresServer:
         connection = psycopg2.connect(**self.cluster.connect_kwargs(DB_NAME))
         connection.autocommit = True
         return connection
-

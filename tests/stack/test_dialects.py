@@ -38,19 +38,40 @@ def move_until(stack, prices: tuple[str, str], done, *, timeout: float, what: st
 def test_a_position_closes_with_straight_books_in_every_dialect_with_lost_answers_and_half_fills(started, dialect):
     stack, trader = started
     ExchangeAccount.objects.filter(pk=trader.account_id).update(
-        paper_dialect=dialect, paper_faults={"lose_answer_rate": 0.05}, partial_fill_ratio=D("0.5"),
-        maker_fee_percent=D("0.1"), taker_fee_percent=D("0.1"),
+        paper_dialect=dialect,
+        paper_faults={"lose_answer_rate": 0.05},
+        partial_fill_ratio=D("0.5"),
+        maker_fee_percent=D("0.1"),
+        taker_fee_percent=D("0.1"),
     )
 
     signal_id = trader.send(entry_price="100")
-    wait(lambda: PaperOrder.objects.filter(side="buy").count() == 5, timeout=90,
-         what="the five-leg grid on the paper exchange", logs=stack.logs)
-    move_until(stack, ("97.9", "97.8"), lambda: PaperOrder.objects.filter(side="buy", status="closed").count() == 5,
-               timeout=120, what="every leg to fill, half a pass at a time")
-    move_until(stack, ("102.5", "102.6"), lambda: PositionGroup.objects.get().status == "closed",
-               timeout=180, what="the take-profits to fill and the position to close")
-    wait(lambda: not Order.objects.filter(status__in=("pending", "unknown", "open", "partially_filled")).exists(),
-         timeout=60, what="nothing open or in flight", logs=stack.logs)
+    wait(
+        lambda: PaperOrder.objects.filter(side="buy").count() == 5,
+        timeout=90,
+        what="the five-leg grid on the paper exchange",
+        logs=stack.logs,
+    )
+    move_until(
+        stack,
+        ("97.9", "97.8"),
+        lambda: PaperOrder.objects.filter(side="buy", status="closed").count() == 5,
+        timeout=120,
+        what="every leg to fill, half a pass at a time",
+    )
+    move_until(
+        stack,
+        ("102.5", "102.6"),
+        lambda: PositionGroup.objects.get().status == "closed",
+        timeout=180,
+        what="the take-profits to fill and the position to close",
+    )
+    wait(
+        lambda: not Order.objects.filter(status__in=("pending", "unknown", "open", "partially_filled")).exists(),
+        timeout=60,
+        what="nothing open or in flight",
+        logs=stack.logs,
+    )
 
     group = PositionGroup.objects.get()
     assert group.exit_reason == "take_profit" and group.realized_pnl_usd > 0

@@ -19,16 +19,25 @@ D = Decimal
 
 
 def grid_on_the_exchange(stack) -> None:
-    wait(lambda: Order.objects.filter(role="entry", status="open").count() == 5
-         and PaperOrder.objects.filter(status="open").count() == 5,
-         timeout=90, what="the five-leg grid, recorded and on the exchange", logs=stack.logs, detail=database_state)
+    wait(
+        lambda: Order.objects.filter(role="entry", status="open").count() == 5
+        and PaperOrder.objects.filter(status="open").count() == 5,
+        timeout=90,
+        what="the five-leg grid, recorded and on the exchange",
+        logs=stack.logs,
+        detail=database_state,
+    )
 
 
-@pytest.mark.parametrize("faults", [
-    {"unavailable": 2},  # an HTTP 5xx before accepting, twice: retried after 1 s and 2 s
-    {"rate_limited": 1},  # 429 with Retry-After: 10, and 429 again to anything sent sooner
-    {"lose_answer_after_accept": 2},  # accepted, answer lost (timeout), twice: looked up, not resent
-], ids=lambda faults: next(iter(faults)))
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"unavailable": 2},  # an HTTP 5xx before accepting, twice: retried after 1 s and 2 s
+        {"rate_limited": 1},  # 429 with Retry-After: 10, and 429 again to anything sent sooner
+        {"lose_answer_after_accept": 2},  # accepted, answer lost (timeout), twice: looked up, not resent
+    ],
+    ids=lambda faults: next(iter(faults)),
+)
 def test_placement_rides_out_an_exchange_fault_without_doubling_an_order(started, faults):
     stack, trader = started
     trader.arm(**faults)
@@ -54,11 +63,20 @@ def test_an_order_not_found_right_after_a_lost_answer_is_not_sent_twice(stack):
     stack.start("worker")
 
     trader.send(entry_price="100")
-    wait(lambda: trader.faults_left() == {"lose_answer_after_accept": 0, "order_not_found": 0}, timeout=60,
-         what="both faults to be met", logs=stack.logs)
-    wait(lambda: not Order.objects.filter(status__in=["pending", "unknown"]).exists()
-         and PositionGroup.objects.exclude(status="waiting").exists(),
-         timeout=90, what="placement to settle", logs=stack.logs, detail=database_state)
+    wait(
+        lambda: trader.faults_left() == {"lose_answer_after_accept": 0, "order_not_found": 0},
+        timeout=60,
+        what="both faults to be met",
+        logs=stack.logs,
+    )
+    wait(
+        lambda: not Order.objects.filter(status__in=["pending", "unknown"]).exists()
+        and PositionGroup.objects.exclude(status="waiting").exists(),
+        timeout=90,
+        what="placement to settle",
+        logs=stack.logs,
+        detail=database_state,
+    )
     stack.start("beat")
     time.sleep(5)  # a few fill syncs
 
@@ -75,18 +93,34 @@ def test_orders_missing_from_the_exchange_for_one_sync_stay_and_the_cycle_comple
     grid_on_the_exchange(stack)
 
     trader.arm(order_not_found=7)  # one cycle: open orders, closed orders, then the five lookups
-    wait(lambda: trader.faults_left() == {"order_not_found": 0}, timeout=60, what="the sync to meet the fault",
-         logs=stack.logs)
+    wait(
+        lambda: trader.faults_left() == {"order_not_found": 0},
+        timeout=60,
+        what="the sync to meet the fault",
+        logs=stack.logs,
+    )
     assert Order.objects.filter(unknown_polls__gte=1).exists()
-    wait(lambda: Order.objects.filter(role="entry", status="open").count() == 5, timeout=60,
-         what="the orders to be found again", logs=stack.logs)
+    wait(
+        lambda: Order.objects.filter(role="entry", status="open").count() == 5,
+        timeout=60,
+        what="the orders to be found again",
+        logs=stack.logs,
+    )
 
     stack.manage("paper", "price", "binance", "BTC/USDT", "97.9")
-    wait(lambda: Order.objects.filter(role="take_profit", status="open").count() == 5, timeout=90,
-         what="five take-profits", logs=stack.logs)
+    wait(
+        lambda: Order.objects.filter(role="take_profit", status="open").count() == 5,
+        timeout=90,
+        what="five take-profits",
+        logs=stack.logs,
+    )
     stack.manage("paper", "price", "binance", "BTC/USDT", "102.5")
-    group = wait(lambda: PositionGroup.objects.filter(status="closed").first(), timeout=90,
-                 what="the position to close", logs=stack.logs)
+    group = wait(
+        lambda: PositionGroup.objects.filter(status="closed").first(),
+        timeout=90,
+        what="the position to close",
+        logs=stack.logs,
+    )
 
     assert group.realized_pnl_usd.quantize(D("0.0001")) == D("19.9970")
     assert not Order.objects.filter(status="failed").exists()

@@ -46,8 +46,13 @@ def test_webhooks_are_stored_while_redis_is_down_and_routed_once_it_is_back(tran
         stack.start("worker")
         stack.start("beat")
         trader.send(entry_price="100")
-        wait(lambda: PaperOrder.objects.filter(status="open").count() == 5, timeout=90, what="the first grid",
-             logs=stack.logs, detail=database_state)
+        wait(
+            lambda: PaperOrder.objects.filter(status="open").count() == 5,
+            timeout=90,
+            what="the first grid",
+            logs=stack.logs,
+            detail=database_state,
+        )
 
         own_redis.stop()
         accepted = []
@@ -63,11 +68,20 @@ def test_webhooks_are_stored_while_redis_is_down_and_routed_once_it_is_back(tran
         own_redis.start()  # same port: the processes reconnect by themselves
         # The signal sweep re-sends a signal unrouted for 60 s (SWEEP_FIRST_RESEND_AFTER_SECONDS, a
         # constant: no setting shortens it), so allow a minute and a half.
-        wait(lambda: set(Signal.objects.filter(pk__in=accepted).values_list("status", flat=True)) == {"pyramided"},
-             timeout=150, what="the stored signals to be routed after Redis came back", logs=stack.logs,
-             detail=database_state)
-        wait(lambda: Order.objects.filter(role="entry", status="open").count() == 15, timeout=90,
-             what="both pyramids' grids", logs=stack.logs, detail=database_state)
+        wait(
+            lambda: set(Signal.objects.filter(pk__in=accepted).values_list("status", flat=True)) == {"pyramided"},
+            timeout=150,
+            what="the stored signals to be routed after Redis came back",
+            logs=stack.logs,
+            detail=database_state,
+        )
+        wait(
+            lambda: Order.objects.filter(role="entry", status="open").count() == 15,
+            timeout=90,
+            what="both pyramids' grids",
+            logs=stack.logs,
+            detail=database_state,
+        )
         assert stack.session.get(stack.url("/healthz"), timeout=10).status_code == 200
         assert "signal sweep re-sent" in stack.log_text("worker")
         assert PaperOrder.objects.count() == 15
@@ -99,8 +113,9 @@ class Hammer(threading.Thread):
             self.halt.wait(self.interval)
 
 
-def test_postgres_restart_under_load_answers_503_and_leaves_nothing_half_written(transactional_db, tmp_path,
-                                                                                 own_postgres):
+def test_postgres_restart_under_load_answers_503_and_leaves_nothing_half_written(
+    transactional_db, tmp_path, own_postgres
+):
     stack = Stack(tmp_path, process_env(DATABASE_URL=own_postgres.url))
     try:
         stack.manage(*procfile_command("release")[2:])  # the Procfile's release step: migrate
@@ -111,8 +126,12 @@ def test_postgres_restart_under_load_answers_503_and_leaves_nothing_half_written
         db = own_postgres.connect()
         cursor = db.cursor()
         trader.send(entry_price="100")
-        wait(lambda: rows(cursor, "SELECT count(*) FROM exchanges_paperorder WHERE status = 'open'")[0][0] == 5,
-             timeout=90, what="the first grid", logs=stack.logs)
+        wait(
+            lambda: rows(cursor, "SELECT count(*) FROM exchanges_paperorder WHERE status = 'open'")[0][0] == 5,
+            timeout=90,
+            what="the first grid",
+            logs=stack.logs,
+        )
         db.close()
 
         hammer = Hammer(stack, trader)
@@ -141,13 +160,20 @@ def test_postgres_restart_under_load_answers_503_and_leaves_nothing_half_written
         assert accepted <= stored and len(stored) == len(accepted) + 1  # + the first alert
 
         def settled():
-            return (not rows(cursor, "SELECT 1 FROM trading_signal WHERE status IN ('received', 'queued')")
-                    and not rows(cursor, "SELECT 1 FROM trading_order WHERE status IN ('pending', 'unknown')")
-                    and not rows(cursor, "SELECT 1 FROM trading_pyramid WHERE status = 'pending'")
-                    and not rows(cursor, "SELECT 1 FROM trading_positiongroup WHERE status IN ('waiting', 'closing')"))
+            return (
+                not rows(cursor, "SELECT 1 FROM trading_signal WHERE status IN ('received', 'queued')")
+                and not rows(cursor, "SELECT 1 FROM trading_order WHERE status IN ('pending', 'unknown')")
+                and not rows(cursor, "SELECT 1 FROM trading_pyramid WHERE status = 'pending'")
+                and not rows(cursor, "SELECT 1 FROM trading_positiongroup WHERE status IN ('waiting', 'closing')")
+            )
 
-        wait(settled, timeout=180, what="every signal routed and every grid placed after the restart",
-             logs=stack.logs, detail=lambda: counts(cursor))
+        wait(
+            settled,
+            timeout=180,
+            what="every signal routed and every grid placed after the restart",
+            logs=stack.logs,
+            detail=lambda: counts(cursor),
+        )
         assert_books_straight(cursor)
         # Four pyramids at most joined the group (max_pyramids 5 counts the first entry); the rest ignored.
         assert rows(cursor, "SELECT count(*) FROM trading_pyramid")[0][0] == 5

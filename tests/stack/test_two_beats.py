@@ -16,22 +16,45 @@ D = Decimal
 def test_two_beats_do_not_double_take_profits_closes_or_pnl(started):
     stack, trader = started
     stack.start("beat2")  # the mistake: only one beat may run (README "Production")
-    wait(lambda: stack.log_text("beat2").count("Sending due task sync-fills") >= 3, timeout=90,
-         what="the second beat to send fill syncs too", logs=stack.logs)
+    wait(
+        lambda: stack.log_text("beat2").count("Sending due task sync-fills") >= 3,
+        timeout=90,
+        what="the second beat to send fill syncs too",
+        logs=stack.logs,
+    )
 
     trader.send(entry_price="100")
-    wait(lambda: PaperOrder.objects.filter(status="open").count() == 5, timeout=90, what="the grid",
-         logs=stack.logs, detail=database_state)
+    wait(
+        lambda: PaperOrder.objects.filter(status="open").count() == 5,
+        timeout=90,
+        what="the grid",
+        logs=stack.logs,
+        detail=database_state,
+    )
     stack.manage("paper", "price", "binance", "BTC/USDT", "97.9")
-    wait(lambda: Order.objects.filter(role="take_profit", status="open").count() == 5, timeout=90,
-         what="five take-profits", logs=stack.logs, detail=database_state)
+    wait(
+        lambda: Order.objects.filter(role="take_profit", status="open").count() == 5,
+        timeout=90,
+        what="five take-profits",
+        logs=stack.logs,
+        detail=database_state,
+    )
     stack.manage("paper", "price", "binance", "BTC/USDT", "102.5")
-    group = wait(lambda: PositionGroup.objects.filter(status="closed").first(), timeout=90,
-                 what="the position to close", logs=stack.logs, detail=database_state)
+    group = wait(
+        lambda: PositionGroup.objects.filter(status="closed").first(),
+        timeout=90,
+        what="the position to close",
+        logs=stack.logs,
+        detail=database_state,
+    )
     # Both beats keep sending syncs for a while after the close: nothing more may happen.
     sent = stack.log_text("beat2").count("Sending due task sync-fills")
-    wait(lambda: stack.log_text("beat2").count("Sending due task sync-fills") >= sent + 5, timeout=60,
-         what="more syncs from the second beat", logs=stack.logs)
+    wait(
+        lambda: stack.log_text("beat2").count("Sending due task sync-fills") >= sent + 5,
+        timeout=60,
+        what="more syncs from the second beat",
+        logs=stack.logs,
+    )
 
     assert stack.log_text("beat").count("Sending due task sync-fills") >= 5
     assert Order.objects.filter(role="entry").count() == 5

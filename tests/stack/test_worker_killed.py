@@ -19,8 +19,12 @@ def test_worker_killed_during_order_placement_leaves_no_duplicate_and_no_orphan(
     trader.arm(kill_worker_after_accept=1)  # the first leg reaches the exchange, its worker dies unrecorded
 
     trader.send(entry_price="100")
-    wait(lambda: Order.objects.filter(role="entry", status="open").count() == 5, timeout=120,
-         what="the redelivered placement to finish the grid", logs=stack.logs)
+    wait(
+        lambda: Order.objects.filter(role="entry", status="open").count() == 5,
+        timeout=120,
+        what="the redelivered placement to finish the grid",
+        logs=stack.logs,
+    )
 
     log = stack.log_text("worker")
     assert "SIGKILL" in log or "WorkerLostError" in log
@@ -41,21 +45,35 @@ def test_worker_killed_while_applying_fills_is_finished_by_the_restarted_worker(
     # (main process and pool) and a fresh one started, as a supervisor would.
     trader.arm(kill_worker_before_accept=1, kill_worker_after_accept=1)
     stack.manage("paper", "price", "binance", "BTC/USDT", "97.9")
-    wait(lambda: trader.faults_left() == {"kill_worker_before_accept": 0, "kill_worker_after_accept": 0},
-         timeout=90, what="the fill sync to die twice placing take-profits", logs=stack.logs)
+    wait(
+        lambda: trader.faults_left() == {"kill_worker_before_accept": 0, "kill_worker_after_accept": 0},
+        timeout=90,
+        what="the fill sync to die twice placing take-profits",
+        logs=stack.logs,
+    )
     stack.processes["worker"].kill(signal.SIGKILL)
     stack.start("worker")
 
     # A take-profit the killed worker committed but never sent is re-sent by the stalled-work sweep
     # (every 30 s, for work older than 60 s), so allow three minutes.
-    wait(lambda: Order.objects.filter(role="take_profit", status="open").count() == 5, timeout=180,
-         what="the restarted worker to finish the take-profits", logs=stack.logs, detail=database_state)
+    wait(
+        lambda: Order.objects.filter(role="take_profit", status="open").count() == 5,
+        timeout=180,
+        what="the restarted worker to finish the take-profits",
+        logs=stack.logs,
+        detail=database_state,
+    )
     assert Order.objects.filter(role="take_profit").count() == 5
     assert "stalled take-profit" in stack.log_text("worker")  # only the sweep sends a row its worker left pending
     assert PaperOrder.objects.filter(side="sell").count() == 5
 
     stack.manage("paper", "price", "binance", "BTC/USDT", "102.5")
-    group = wait(lambda: PositionGroup.objects.filter(status="closed").first(), timeout=90,
-                 what="the position to close", logs=stack.logs, detail=database_state)
+    group = wait(
+        lambda: PositionGroup.objects.filter(status="closed").first(),
+        timeout=90,
+        what="the position to close",
+        logs=stack.logs,
+        detail=database_state,
+    )
     assert group.realized_pnl_usd.quantize(D("0.0001")) == D("19.9970")
     books_straight()

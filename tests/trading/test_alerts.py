@@ -10,7 +10,12 @@ import pytest
 
 from tests.alert_bodies import alert_body, overridden
 from trading.alerts import (
-    AlertInvalid, json_depth_exceeds, json_number, parse_alert, parse_timeframe, parse_timestamp,
+    AlertInvalid,
+    json_depth_exceeds,
+    json_number,
+    parse_alert,
+    parse_timeframe,
+    parse_timestamp,
 )
 
 NOW = datetime(2026, 11, 24, 1, 0, 30, tzinfo=UTC)
@@ -19,8 +24,13 @@ USER_ID = uuid.UUID("6f1c1f0e-3f43-4a4e-9d55-3c1b7c0b7a01")
 
 def payload(**sections) -> dict:
     """A complete alert as TradingView sends it (numbers as strings, like the placeholders give), at a fixed time."""
-    body = alert_body(user_id=USER_ID, secret="s3cret-s3cret-s3cret", timestamp="2026-11-24T01:00:00Z",
-                      tv={"close_price": "60010"}, strategy_info={"trade_id": "L1"})
+    body = alert_body(
+        user_id=USER_ID,
+        secret="s3cret-s3cret-s3cret",
+        timestamp="2026-11-24T01:00:00Z",
+        tv={"close_price": "60010"},
+        strategy_info={"trade_id": "L1"},
+    )
     return overridden(body, **sections)
 
 
@@ -71,8 +81,12 @@ def test_the_alert_is_frozen():
 
 
 def test_numbers_may_be_json_numbers_or_numeric_strings_and_stay_exact():
-    alert = parse(payload(tv={"entry_price": 0.1, "close_price": "  64000.25 ", "order_size": 3},
-                          risk={"stop_loss": "59000", "take_profit": 70000.5}))
+    alert = parse(
+        payload(
+            tv={"entry_price": 0.1, "close_price": "  64000.25 ", "order_size": 3},
+            risk={"stop_loss": "59000", "take_profit": 70000.5},
+        )
+    )
 
     assert alert.entry_price == Decimal("0.1")  # not 0.1000000000000000055…
     assert alert.close_price == Decimal("64000.25")
@@ -105,8 +119,21 @@ def test_numbers_a_money_column_cannot_hold_are_refused_not_left_to_the_database
 
 @pytest.mark.parametrize(
     ("sent", "minutes"),
-    [("1", 1), ("15", 15), ("240", 240), (60, 60), (15.0, 15), ("1D", 1440), ("D", 1440), ("2D", 2880),
-     ("1W", 10080), ("W", 10080), ("1M", 43200), ("3M", 129600), ("12M", 518400)],
+    [
+        ("1", 1),
+        ("15", 15),
+        ("240", 240),
+        (60, 60),
+        (15.0, 15),
+        ("1D", 1440),
+        ("D", 1440),
+        ("2D", 2880),
+        ("1W", 10080),
+        ("W", 10080),
+        ("1M", 43200),
+        ("3M", 129600),
+        ("12M", 518400),
+    ],
 )
 def test_tradingview_interval_values_are_stored_as_minutes(sent, minutes):
     assert parse(payload(tv={"timeframe": sent})).timeframe == minutes
@@ -139,10 +166,19 @@ def test_a_missing_field_reports_field_required_at_its_location():
 def test_every_required_field_is_reported_at_once():
     body = {"secret": "x", "tv": {}, "execution_intent": {}}
 
-    assert sorted(locs(errors_of(body))) == sorted([
-        ["user_id"], ["timestamp"], ["tv", "exchange"], ["tv", "symbol"], ["tv", "timeframe"], ["tv", "action"],
-        ["tv", "entry_price"], ["execution_intent", "type"], ["execution_intent", "side"],
-    ])
+    assert sorted(locs(errors_of(body))) == sorted(
+        [
+            ["user_id"],
+            ["timestamp"],
+            ["tv", "exchange"],
+            ["tv", "symbol"],
+            ["tv", "timeframe"],
+            ["tv", "action"],
+            ["tv", "entry_price"],
+            ["execution_intent", "type"],
+            ["execution_intent", "side"],
+        ]
+    )
 
 
 def test_missing_sections_are_reported_once_each():
@@ -153,19 +189,34 @@ def test_missing_sections_are_reported_once_each():
 
 
 def test_all_errors_are_reported_not_just_the_first():
-    body = payload(tv={"timeframe": "30S", "entry_price": "-1", "action": "hold"},
-                   execution_intent={"type": "open", "side": "up"}, risk={"stop_loss": True})
+    body = payload(
+        tv={"timeframe": "30S", "entry_price": "-1", "action": "hold"},
+        execution_intent={"type": "open", "side": "up"},
+        risk={"stop_loss": True},
+    )
 
-    assert sorted(locs(errors_of(body))) == sorted([
-        ["tv", "timeframe"], ["tv", "entry_price"], ["tv", "action"],
-        ["execution_intent", "type"], ["execution_intent", "side"], ["risk", "stop_loss"],
-    ])
+    assert sorted(locs(errors_of(body))) == sorted(
+        [
+            ["tv", "timeframe"],
+            ["tv", "entry_price"],
+            ["tv", "action"],
+            ["execution_intent", "type"],
+            ["execution_intent", "side"],
+            ["risk", "stop_loss"],
+        ]
+    )
 
 
 def test_optional_fields_may_be_left_out():
     body = payload()
-    for field in ("market_position", "market_position_size", "prev_market_position", "prev_market_position_size",
-                  "close_price", "order_size"):
+    for field in (
+        "market_position",
+        "market_position_size",
+        "prev_market_position",
+        "prev_market_position_size",
+        "close_price",
+        "order_size",
+    ):
         del body["tv"][field]
     del body["strategy_info"], body["risk"], body["source"]
     del body["execution_intent"]["position_size_type"], body["execution_intent"]["precision_mode"]
@@ -189,9 +240,14 @@ def test_flat_and_empty_market_positions_are_fine():
 
 @pytest.mark.parametrize(
     ("section", "field", "value"),
-    [("execution_intent", "type", "open"), ("execution_intent", "side", "up"),
-     ("execution_intent", "position_size_type", "usd"), ("execution_intent", "precision_mode", "exact"),
-     ("tv", "action", "hold"), ("tv", "market_position", "sideways")],
+    [
+        ("execution_intent", "type", "open"),
+        ("execution_intent", "side", "up"),
+        ("execution_intent", "position_size_type", "usd"),
+        ("execution_intent", "precision_mode", "exact"),
+        ("tv", "action", "hold"),
+        ("tv", "market_position", "sideways"),
+    ],
 )
 def test_enumerated_values_are_checked(section, field, value):
     errors = errors_of(payload(**{section: {field: value}}))
@@ -235,14 +291,24 @@ def test_user_id_must_be_a_uuid_and_match_the_url():
 
     errors = errors_of(payload(), url_user_id=uuid.uuid4())
 
-    assert errors == [{"loc": ["user_id"], "msg": "user_id does not match the user of this webhook URL",
-                       "type": "value_error"}]
+    assert errors == [
+        {"loc": ["user_id"], "msg": "user_id does not match the user of this webhook URL", "type": "value_error"}
+    ]
 
 
 @pytest.mark.parametrize(
     "sent",
-    ["2026-11-24T01:00:00Z", "2026-11-24T01:00:00+00:00", "2026-11-24T02:00:00+01:00", "2026-11-24T01:00:00",
-     "2026-11-24T01:00:00.000Z", 1795482000, 1795482000000, "1795482000", 1795482000.0],
+    [
+        "2026-11-24T01:00:00Z",
+        "2026-11-24T01:00:00+00:00",
+        "2026-11-24T02:00:00+01:00",
+        "2026-11-24T01:00:00",
+        "2026-11-24T01:00:00.000Z",
+        1795482000,
+        1795482000000,
+        "1795482000",
+        1795482000.0,
+    ],
 )
 def test_timestamps_iso_8601_or_epoch_seconds_or_milliseconds(sent):
     assert parse(payload(timestamp=sent)).timestamp == datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -304,8 +370,12 @@ def test_without_now_the_age_of_the_timestamp_is_not_checked():
     ],
 )
 def test_the_side_is_the_position_the_alert_is_about(intent, side, market_position, prev_market_position, expected):
-    alert = parse(payload(tv={"market_position": market_position, "prev_market_position": prev_market_position},
-                          execution_intent={"type": intent, "side": side}))
+    alert = parse(
+        payload(
+            tv={"market_position": market_position, "prev_market_position": prev_market_position},
+            execution_intent={"type": intent, "side": side},
+        )
+    )
 
     assert alert.side == expected
 
@@ -323,9 +393,13 @@ def test_a_reduce_must_say_how_much():
 def test_wrong_types_are_reported_by_type():
     errors = errors_of(payload(tv={"symbol": 123, "exchange": ""}, strategy_info="oops"))
 
-    assert sorted((e["loc"], e["type"]) for e in errors) == sorted([
-        (["tv", "symbol"], "string_type"), (["tv", "exchange"], "string_too_short"), (["strategy_info"], "dict_type"),
-    ])
+    assert sorted((e["loc"], e["type"]) for e in errors) == sorted(
+        [
+            (["tv", "symbol"], "string_type"),
+            (["tv", "exchange"], "string_too_short"),
+            (["strategy_info"], "dict_type"),
+        ]
+    )
 
 
 def test_over_long_exchange_or_symbol_is_refused_before_the_database_would():
@@ -375,10 +449,17 @@ def test_json_numbers_are_exact_decimals_and_an_unholdable_exponent_is_nan():
     assert all(not number.is_finite() for number in numbers[2:])
 
 
-@pytest.mark.parametrize(("section", "field", "literal"), [
-    ("tv", "entry_price", "1e999999"), ("tv", "entry_price", "NaN"), ("tv", "order_size", "Infinity"),
-    ("risk", "stop_loss", "-Infinity"), ("tv", "timeframe", "1e999999"), ("tv", "close_price", "1e400"),
-])
+@pytest.mark.parametrize(
+    ("section", "field", "literal"),
+    [
+        ("tv", "entry_price", "1e999999"),
+        ("tv", "entry_price", "NaN"),
+        ("tv", "order_size", "Infinity"),
+        ("risk", "stop_loss", "-Infinity"),
+        ("tv", "timeframe", "1e999999"),
+        ("tv", "close_price", "1e400"),
+    ],
+)
 def test_a_non_finite_or_overflowing_number_is_an_error_at_its_field(section, field, literal):
     body = decoded(json.dumps(payload(**{section: {field: "__N__"}})).replace('"__N__"', literal))
 

@@ -3,6 +3,7 @@
 Every object is the owner's alone: another user's id answers 404 and changes nothing.
 """
 
+from datetime import UTC
 from decimal import Decimal
 from functools import partial
 
@@ -14,7 +15,12 @@ from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
 from tests.api_client import client_for
 from tests.factories import (
-    DCAConfigurationFactory, ExchangeAccountFactory, OrderFactory, PositionGroupFactory, PyramidFactory, UserFactory,
+    DCAConfigurationFactory,
+    ExchangeAccountFactory,
+    OrderFactory,
+    PositionGroupFactory,
+    PyramidFactory,
+    UserFactory,
 )
 from trading.models import DCAConfiguration, JournalEntry, Order, PositionGroup, QueuedSignal, RiskConfig, Signal
 
@@ -22,18 +28,66 @@ pytestmark = pytest.mark.django_db
 D = Decimal
 
 GROUP_FIELDS = {
-    "id", "exchange", "exchange_account", "symbol", "timeframe", "side", "status", "status_reason", "pyramid_count", "max_pyramids",
-    "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price", "weighted_avg_entry",
-    "total_invested_usd", "total_filled_quantity", "current_price", "unrealized_pnl_usd", "unrealized_pnl_percent",
-    "realized_pnl_usd", "tp_mode", "tp_aggregate_percent", "stop_loss_price", "risk_timer_start",
-    "risk_timer_expires", "risk_eligible", "risk_blocked", "risk_skip_once", "exit_reason", "created_at",
-    "updated_at", "closed_at", "pyramids", "exit_orders", "quote_currency", "quote_usd_rate", "fees_usd",
-    "dust_quantity", "dust_value", "oversold_quantity",
+    "id",
+    "exchange",
+    "exchange_account",
+    "symbol",
+    "timeframe",
+    "side",
+    "status",
+    "status_reason",
+    "pyramid_count",
+    "max_pyramids",
+    "replacement_count",
+    "total_dca_legs",
+    "filled_dca_legs",
+    "base_entry_price",
+    "weighted_avg_entry",
+    "total_invested_usd",
+    "total_filled_quantity",
+    "current_price",
+    "unrealized_pnl_usd",
+    "unrealized_pnl_percent",
+    "realized_pnl_usd",
+    "tp_mode",
+    "tp_aggregate_percent",
+    "stop_loss_price",
+    "risk_timer_start",
+    "risk_timer_expires",
+    "risk_eligible",
+    "risk_blocked",
+    "risk_skip_once",
+    "exit_reason",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "pyramids",
+    "exit_orders",
+    "quote_currency",
+    "quote_usd_rate",
+    "fees_usd",
+    "dust_quantity",
+    "dust_value",
+    "oversold_quantity",
 }
 PYRAMID_FIELDS = {"index", "entry_price", "status", "capital_usd", "orders"}
 ORDER_FIELDS = {
-    "id", "role", "leg_index", "side", "order_type", "price", "quantity", "status", "filled_quantity",
-    "avg_fill_price", "tp_price", "client_order_id", "exchange_order_id", "exit_reason", "error_message", "created_at",
+    "id",
+    "role",
+    "leg_index",
+    "side",
+    "order_type",
+    "price",
+    "quantity",
+    "status",
+    "filled_quantity",
+    "avg_fill_price",
+    "tp_price",
+    "client_order_id",
+    "exchange_order_id",
+    "exit_reason",
+    "error_message",
+    "created_at",
 }
 
 
@@ -51,23 +105,56 @@ def position(user, *, pyramids=2, legs=3, **fields) -> PositionGroup:
     """A long BTC/USDT group: ``pyramids`` pyramids of ``legs`` entry legs, leg 0 filled with its take-profit
     resting, and one market exit order of the whole group."""
     account = user.exchange_accounts.first() or ExchangeAccountFactory(user=user)
-    group = PositionGroupFactory(user=user, exchange_account=account, pyramid_count=pyramids,
-                                 total_dca_legs=pyramids * legs, filled_dca_legs=pyramids, weighted_avg_entry=D("99.5"),
-                                 total_filled_quantity=D("4"), total_invested_usd=D("398"), **fields)
+    group = PositionGroupFactory(
+        user=user,
+        exchange_account=account,
+        pyramid_count=pyramids,
+        total_dca_legs=pyramids * legs,
+        filled_dca_legs=pyramids,
+        weighted_avg_entry=D("99.5"),
+        total_filled_quantity=D("4"),
+        total_invested_usd=D("398"),
+        **fields,
+    )
     order = partial(OrderFactory, group=group, symbol=group.symbol)
     for index in range(pyramids):
         pyramid = PyramidFactory(group=group, index=index, entry_price=D("100") - index, status="partially_filled")
         for leg in range(legs):
             price = pyramid.entry_price * (1 - D("0.005") * leg)
             filled = leg == 0
-            entry = order(pyramid=pyramid, leg_index=leg, price=price, quantity=D("2.000"), tp_price=price * D("1.02"),
-                          status="filled" if filled else "open", filled_quantity=D("2.000") if filled else 0,
-                          avg_fill_price=price if filled else None, exchange_order_id=f"ex-{index}-{leg}")
+            entry = order(
+                pyramid=pyramid,
+                leg_index=leg,
+                price=price,
+                quantity=D("2.000"),
+                tp_price=price * D("1.02"),
+                status="filled" if filled else "open",
+                filled_quantity=D("2.000") if filled else 0,
+                avg_fill_price=price if filled else None,
+                exchange_order_id=f"ex-{index}-{leg}",
+            )
             if filled:
-                order(pyramid=pyramid, role="take_profit", leg_index=None, entry_order=entry, side="sell",
-                      price=price * D("1.02"), quantity=D("2.000"), status="open")
-    order(pyramid=None, role="exit", leg_index=None, side="sell", order_type="market", price=None, quantity=D("1.000"),
-          status="cancelled", exit_reason="reduce")
+                order(
+                    pyramid=pyramid,
+                    role="take_profit",
+                    leg_index=None,
+                    entry_order=entry,
+                    side="sell",
+                    price=price * D("1.02"),
+                    quantity=D("2.000"),
+                    status="open",
+                )
+    order(
+        pyramid=None,
+        role="exit",
+        leg_index=None,
+        side="sell",
+        order_type="market",
+        price=None,
+        quantity=D("1.000"),
+        status="cancelled",
+        exit_reason="reduce",
+    )
     return group
 
 
@@ -81,30 +168,50 @@ def test_position_detail_nests_pyramids_with_their_orders_and_lists_exits_apart(
 
     assert set(body) == GROUP_FIELDS
     assert (body["id"], body["symbol"], body["side"], body["pyramid_count"], body["total_dca_legs"]) == (
-        str(group.pk), "BTC/USDT", "long", 2, 6)
+        str(group.pk),
+        "BTC/USDT",
+        "long",
+        2,
+        6,
+    )
     # Decimals are strings, with the column's 12 places.
     assert (body["base_entry_price"], body["weighted_avg_entry"], body["total_filled_quantity"]) == (
-        "100.000000000000", "99.500000000000", "4.000000000000")
+        "100.000000000000",
+        "99.500000000000",
+        "4.000000000000",
+    )
     assert body["current_price"] is None and body["realized_pnl_usd"] == "0.000000000000"
 
     assert [p["index"] for p in body["pyramids"]] == [0, 1]
     first = body["pyramids"][0]
     assert PYRAMID_FIELDS <= set(first)
-    assert (first["entry_price"], first["status"], first["capital_usd"]) == ("100.000000000000", "partially_filled",
-                                                                            "1000.000000000000")
+    assert (first["entry_price"], first["status"], first["capital_usd"]) == (
+        "100.000000000000",
+        "partially_filled",
+        "1000.000000000000",
+    )
     assert [(o["role"], o["leg_index"], o["price"], o["status"]) for o in first["orders"]] == [
-        ("entry", 0, "100.000000000000", "filled"), ("take_profit", None, "102.000000000000", "open"),
-        ("entry", 1, "99.500000000000", "open"), ("entry", 2, "99.000000000000", "open"),
+        ("entry", 0, "100.000000000000", "filled"),
+        ("take_profit", None, "102.000000000000", "open"),
+        ("entry", 1, "99.500000000000", "open"),
+        ("entry", 2, "99.000000000000", "open"),
     ]
     leg = first["orders"][0]
     assert ORDER_FIELDS <= set(leg)
-    assert (leg["side"], leg["order_type"], leg["quantity"], leg["filled_quantity"], leg["avg_fill_price"],
-            leg["tp_price"], leg["exchange_order_id"]) == (
-        "buy", "limit", "2.000000000000", "2.000000000000", "100.000000000000", "102.000000000000", "ex-0-0")
+    assert (
+        leg["side"],
+        leg["order_type"],
+        leg["quantity"],
+        leg["filled_quantity"],
+        leg["avg_fill_price"],
+        leg["tp_price"],
+        leg["exchange_order_id"],
+    ) == ("buy", "limit", "2.000000000000", "2.000000000000", "100.000000000000", "102.000000000000", "ex-0-0")
     assert leg["client_order_id"] == Order.objects.get(pk=leg["id"]).client_order_id
 
     assert [(o["role"], o["order_type"], o["price"], o["exit_reason"]) for o in body["exit_orders"]] == [
-        ("exit", "market", None, "reduce")]
+        ("exit", "market", None, "reduce")
+    ]
     nested = {o["id"] for p in body["pyramids"] for o in p["orders"]}
     assert body["exit_orders"][0]["id"] not in nested
 
@@ -125,8 +232,13 @@ def test_position_filters(api, user):
     live = PositionGroupFactory(user=user, exchange_account=account, status="live")
     active = PositionGroupFactory(user=user, exchange_account=account, status="active", symbol="ETH/USDT")
     closed = PositionGroupFactory(user=user, exchange_account=account, status="closed")
-    bybit = PositionGroupFactory(user=user, exchange_account=ExchangeAccountFactory(user=user, exchange_id="bybit"),
-                                 exchange="bybit", status="failed", symbol="SOL/USDT")
+    bybit = PositionGroupFactory(
+        user=user,
+        exchange_account=ExchangeAccountFactory(user=user, exchange_id="bybit"),
+        exchange="bybit",
+        status="failed",
+        symbol="SOL/USDT",
+    )
 
     def ids(query):
         response = api.get(f"/api/v1/positions/?{query}")
@@ -145,15 +257,20 @@ def test_position_filters(api, user):
 
 def test_position_filters_of_the_trade_history(api, user):
     """The dashboard's trade-history filters, on the API: account, side, exit reason, closing days."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     account, bybit = ExchangeAccountFactory(user=user), ExchangeAccountFactory(user=user, exchange_id="bybit")
     user.time_zone = "America/New_York"  # UTC-5 in March
     user.save(update_fields=["time_zone"])
 
     def closed(day_hour, **fields):
-        return PositionGroupFactory(user=user, exchange_account=fields.pop("account", account), status="closed",
-                                    closed_at=datetime(2026, 3, *day_hour, tzinfo=timezone.utc), **fields)
+        return PositionGroupFactory(
+            user=user,
+            exchange_account=fields.pop("account", account),
+            status="closed",
+            closed_at=datetime(2026, 3, *day_hour, tzinfo=UTC),
+            **fields,
+        )
 
     long_tp = closed((2, 12), exit_reason="take_profit")
     short_stop = closed((2, 12), side="short", exit_reason="stop_loss")
@@ -168,7 +285,9 @@ def test_position_filters_of_the_trade_history(api, user):
     assert ids(f"exchange_account={bybit.pk}") == {str(on_bybit.pk)}
     assert ids("side=short") == {str(short_stop.pk)}
     assert ids("exit_reason=take_profit&side=long") == {str(long_tp.pk), str(on_bybit.pk), str(late.pk)}
-    assert ids("closed_from=2026-03-02&closed_to=2026-03-02") == {str(g.pk) for g in (long_tp, short_stop, on_bybit, late)}
+    assert ids("closed_from=2026-03-02&closed_to=2026-03-02") == {
+        str(g.pk) for g in (long_tp, short_stop, on_bybit, late)
+    }
     assert ids("closed_from=2026-03-03") == set()
     assert api.get("/api/v1/positions/?side=up").status_code == 400
     refused = api.get("/api/v1/positions/?closed_from=2-3-2026")
@@ -218,15 +337,25 @@ def test_manual_close_on_the_paper_exchange_closes_the_position(route, trader, d
     assert PaperOrder.objects.filter(status="open").count() == 0
     exit_order = Order.objects.get(role="exit")
     assert (exit_order.side, exit_order.quantity, exit_order.status, exit_order.exit_reason) == (
-        "sell", D("2.000"), "filled", "manual")
+        "sell",
+        D("2.000"),
+        "filled",
+        "manual",
+    )
     assert JournalEntry.objects.get(kind="close").exit_reason == "manual"
 
 
-@pytest.mark.parametrize("state, message", [
-    ("closing", "already closing"), ("closed", "already closed"), ("failed", "nothing to close"),
-])
-def test_closing_a_finished_or_closing_position_is_refused(api, user, state, message,
-                                                          django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ("closing", "already closing"),
+        ("closed", "already closed"),
+        ("failed", "nothing to close"),
+    ],
+)
+def test_closing_a_finished_or_closing_position_is_refused(
+    api, user, state, message, django_capture_on_commit_callbacks
+):
     group = PositionGroupFactory(user=user, status=state)
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -273,7 +402,11 @@ def test_orders_are_listed_newest_first_and_filtered(api, user):
     leg = group.orders.get(role="entry", leg_index=0)
     body = api.get(f"/api/v1/orders/{leg.pk}/").json()
     assert (body["group"], body["pyramid"], body["price"], body["client_order_id"]) == (
-        str(group.pk), str(leg.pyramid_id), "100.000000000000", leg.client_order_id)
+        str(group.pk),
+        str(leg.pyramid_id),
+        "100.000000000000",
+        leg.client_order_id,
+    )
 
 
 def test_another_users_orders_are_invisible(api, stranger):
@@ -299,10 +432,29 @@ def test_signals_show_what_happened_and_why_without_the_secret(route, trader):
     assert body["count"] == 2
     assert [s["id"] for s in body["results"]] == [str(ignored.pk), str(opened.pk)]
     detail = api.get(f"/api/v1/signals/{opened.pk}/").json()
-    assert set(detail) == {"id", "received_at", "client_ip", "status", "reason", "http_status", "intent", "exchange",
-                           "tv_symbol", "symbol", "timeframe", "side", "entry_price", "position_group", "payload"}
+    assert set(detail) == {
+        "id",
+        "received_at",
+        "client_ip",
+        "status",
+        "reason",
+        "http_status",
+        "intent",
+        "exchange",
+        "tv_symbol",
+        "symbol",
+        "timeframe",
+        "side",
+        "entry_price",
+        "position_group",
+        "payload",
+    }
     assert (detail["status"], detail["symbol"], detail["entry_price"], detail["intent"]) == (
-        "opened", "BTC/USDT", "100.000000000000", "signal")
+        "opened",
+        "BTC/USDT",
+        "100.000000000000",
+        "signal",
+    )
     assert detail["position_group"] == str(PositionGroup.objects.get().pk)
     assert detail["reason"].startswith("Opened long BTC/USDT 15m")
     assert "secret" not in detail["payload"]
@@ -334,13 +486,22 @@ def queued(route, trader):
 
 def test_queue_lists_waiting_entries_and_the_history_on_request(queued, trader):
     api = client_for(trader)
-    done = QueuedSignal.objects.create(user=trader, signal=queued.signal, exchange="binance", symbol="SOL/USDT",
-                                       timeframe=15, side="long", entry_price=D("20"), status="expired",
-                                       expires_at=queued.expires_at)
+    done = QueuedSignal.objects.create(
+        user=trader,
+        signal=queued.signal,
+        exchange="binance",
+        symbol="SOL/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=D("20"),
+        status="expired",
+        expires_at=queued.expires_at,
+    )
 
     waiting = api.get("/api/v1/queue/").json()
     assert [(e["id"], e["symbol"], e["status"], e["entry_price"]) for e in waiting["results"]] == [
-        (str(queued.pk), "ETH/USDT", "queued", "100.000000000000")]
+        (str(queued.pk), "ETH/USDT", "queued", "100.000000000000")
+    ]
     history = api.get("/api/v1/queue/?status=all").json()
     assert {e["id"] for e in history["results"]} == {str(queued.pk), str(done.pk)}
     assert [e["id"] for e in api.get("/api/v1/queue/?status=expired").json()["results"]] == [str(done.pk)]
@@ -379,8 +540,9 @@ def test_promoting_a_queue_entry_opens_it_past_the_pool_limit(queued, trader, dj
     assert again.status_code == 409 and "no longer queued: it was promoted" in again.json()["detail"]
 
 
-def test_promoting_while_force_stopped_keeps_the_entry_queued_and_says_why(queued, trader,
-                                                                           django_capture_on_commit_callbacks):
+def test_promoting_while_force_stopped_keeps_the_entry_queued_and_says_why(
+    queued, trader, django_capture_on_commit_callbacks
+):
     RiskConfig.objects.filter(user=trader).update(engine_force_stopped=True)
 
     api = client_for(trader)
@@ -409,36 +571,63 @@ def test_another_users_queue_entries_can_be_neither_seen_nor_changed(queued, str
 
 # --- DCA configurations --------------------------------------------------------------------------
 
-LADDER = [{"gap_percent": 0, "weight_percent": 50, "tp_percent": 1.5},
-          {"gap_percent": "-1", "weight_percent": "50", "tp_percent": 2}]
+LADDER = [
+    {"gap_percent": 0, "weight_percent": 50, "tp_percent": 1.5},
+    {"gap_percent": "-1", "weight_percent": "50", "tp_percent": 2},
+]
 
 
 def test_creating_a_dca_config_normalises_it_like_the_admin(api, user):
-    response = api.post("/api/v1/dca-configs/", {
-        "exchange": " Binance ", "pair": "eth/usdt", "timeframe": 60, "levels": LADDER,
-        "pyramid_levels": {"1": [{"gap_percent": 0, "weight_percent": 100, "tp_percent": 1}]},
-        "pyramid_tp_percents": {"0": 2}, "tp_mode": "hybrid", "tp_aggregate_percent": "1.5", "capital_usd": "250",
-        "entry_order_type": "market", "max_pyramids": 3,
-    }, format="json")
+    response = api.post(
+        "/api/v1/dca-configs/",
+        {
+            "exchange": " Binance ",
+            "pair": "eth/usdt",
+            "timeframe": 60,
+            "levels": LADDER,
+            "pyramid_levels": {"1": [{"gap_percent": 0, "weight_percent": 100, "tp_percent": 1}]},
+            "pyramid_tp_percents": {"0": 2},
+            "tp_mode": "hybrid",
+            "tp_aggregate_percent": "1.5",
+            "capital_usd": "250",
+            "entry_order_type": "market",
+            "max_pyramids": 3,
+        },
+        format="json",
+    )
 
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["exchange"], body["pair"], body["timeframe"], body["capital_usd"]) == (
-        "binance", "ETH/USDT", 60, "250.000000000000")
-    assert body["levels"] == [{"gap_percent": "0", "weight_percent": "50", "tp_percent": "1.5"},
-                              {"gap_percent": "-1", "weight_percent": "50", "tp_percent": "2"}]
+        "binance",
+        "ETH/USDT",
+        60,
+        "250.000000000000",
+    )
+    assert body["levels"] == [
+        {"gap_percent": "0", "weight_percent": "50", "tp_percent": "1.5"},
+        {"gap_percent": "-1", "weight_percent": "50", "tp_percent": "2"},
+    ]
     assert body["pyramid_tp_percents"] == {"0": "2"}
     config = DCAConfiguration.objects.get(user=user)
     assert (config.pair, config.entry_order_type, config.pyramid_levels["1"][0]["weight_percent"]) == (
-        "ETH/USDT", "market", "100")
+        "ETH/USDT",
+        "market",
+        "100",
+    )
 
 
 def test_weights_not_summing_to_100_are_refused_with_the_actual_sum_and_nothing_is_created(api, user):
-    levels = [{"gap_percent": 0, "weight_percent": 40, "tp_percent": 1},
-              {"gap_percent": -1, "weight_percent": 30, "tp_percent": 1}]
+    levels = [
+        {"gap_percent": 0, "weight_percent": 40, "tp_percent": 1},
+        {"gap_percent": -1, "weight_percent": 30, "tp_percent": 1},
+    ]
 
-    response = api.post("/api/v1/dca-configs/", {"exchange": "binance", "pair": "BTC/USDT", "timeframe": 15,
-                                                 "levels": levels, "capital_usd": "1000"}, format="json")
+    response = api.post(
+        "/api/v1/dca-configs/",
+        {"exchange": "binance", "pair": "BTC/USDT", "timeframe": 15, "levels": levels, "capital_usd": "1000"},
+        format="json",
+    )
 
     assert response.status_code == 400
     assert "they sum to 70" in str(response.json()["levels"])
@@ -448,8 +637,7 @@ def test_weights_not_summing_to_100_are_refused_with_the_actual_sum_and_nothing_
 def test_an_edit_breaking_the_ladder_is_refused_and_the_config_unchanged(api, user):
     config = DCAConfigurationFactory(user=user)
 
-    response = api.patch(f"/api/v1/dca-configs/{config.pk}/", {"levels": LADDER[:1], "capital_usd": "5"},
-                         format="json")
+    response = api.patch(f"/api/v1/dca-configs/{config.pk}/", {"levels": LADDER[:1], "capital_usd": "5"}, format="json")
 
     assert response.status_code == 400
     assert "they sum to 50" in str(response.json()["levels"])
@@ -458,8 +646,11 @@ def test_an_edit_breaking_the_ladder_is_refused_and_the_config_unchanged(api, us
 
 
 def test_other_refusals_name_the_field(api):
-    response = api.post("/api/v1/dca-configs/", {"exchange": "binance", "pair": "BTCUSDT", "levels": LADDER,
-                                                 "tp_mode": "aggregate", "capital_usd": "100"}, format="json")
+    response = api.post(
+        "/api/v1/dca-configs/",
+        {"exchange": "binance", "pair": "BTCUSDT", "levels": LADDER, "tp_mode": "aggregate", "capital_usd": "100"},
+        format="json",
+    )
 
     assert response.status_code == 400
     assert "BASE/QUOTE" in str(response.json()["pair"])
@@ -470,8 +661,11 @@ def test_other_refusals_name_the_field(api):
 def test_a_second_config_for_the_same_pair_and_timeframe_is_refused(api, user):
     existing = DCAConfigurationFactory(user=user)  # binance BTC/USDT 15m
 
-    response = api.post("/api/v1/dca-configs/", {"exchange": "BINANCE", "pair": "btc/usdt", "timeframe": 15,
-                                                 "levels": LADDER, "capital_usd": "100"}, format="json")
+    response = api.post(
+        "/api/v1/dca-configs/",
+        {"exchange": "BINANCE", "pair": "btc/usdt", "timeframe": 15, "levels": LADDER, "capital_usd": "100"},
+        format="json",
+    )
 
     assert response.status_code == 400
     assert f"already have a DCA configuration for binance BTC/USDT 15m (id {existing.pk})" in str(response.json())
@@ -482,8 +676,11 @@ def test_the_any_timeframe_config_is_unique_too_and_edits_cannot_collide(api, us
     DCAConfigurationFactory(user=user, timeframe=None)
     hourly = DCAConfigurationFactory(user=user, timeframe=60)
 
-    duplicate = api.post("/api/v1/dca-configs/", {"exchange": "binance", "pair": "BTC/USDT", "timeframe": None,
-                                                  "levels": LADDER, "capital_usd": "100"}, format="json")
+    duplicate = api.post(
+        "/api/v1/dca-configs/",
+        {"exchange": "binance", "pair": "BTC/USDT", "timeframe": None, "levels": LADDER, "capital_usd": "100"},
+        format="json",
+    )
     moved = api.patch(f"/api/v1/dca-configs/{hourly.pk}/", {"timeframe": None}, format="json")
 
     assert duplicate.status_code == 400 and "any timeframe" in str(duplicate.json())
@@ -500,8 +697,11 @@ def test_a_duplicate_that_slips_past_validation_still_answers_400(api, user, mon
     DCAConfigurationFactory(user=user)
     monkeypatch.setattr(DCAConfigurationSerializer, "validate", lambda self, attrs: attrs)  # both passed validation
 
-    response = api.post("/api/v1/dca-configs/", {"exchange": "binance", "pair": "BTC/USDT", "timeframe": 15,
-                                                 "levels": LADDER, "capital_usd": "100"}, format="json")
+    response = api.post(
+        "/api/v1/dca-configs/",
+        {"exchange": "binance", "pair": "BTC/USDT", "timeframe": 15, "levels": LADDER, "capital_usd": "100"},
+        format="json",
+    )
 
     assert response.status_code == 400
     assert "already have a DCA configuration for binance BTC/USDT 15m" in str(response.json())
@@ -527,8 +727,12 @@ def test_another_users_dca_configs_can_be_neither_seen_nor_changed(api, stranger
     assert api.get("/api/v1/dca-configs/").json()["count"] == 0
     assert api.get(url).status_code == 404
     assert api.patch(url, {"capital_usd": "1"}, format="json").status_code == 404
-    assert api.put(url, {"exchange": "binance", "pair": "BTC/USDT", "levels": LADDER, "capital_usd": "1"},
-                   format="json").status_code == 404
+    assert (
+        api.put(
+            url, {"exchange": "binance", "pair": "BTC/USDT", "levels": LADDER, "capital_usd": "1"}, format="json"
+        ).status_code
+        == 404
+    )
     assert api.delete(url).status_code == 404
     theirs.refresh_from_db()
     assert theirs.capital_usd == D("1000")
@@ -536,8 +740,11 @@ def test_another_users_dca_configs_can_be_neither_seen_nor_changed(api, stranger
 
 def test_a_config_with_the_same_key_as_another_users_is_fine(api, user, stranger):
     DCAConfigurationFactory(user=stranger)
-    response = api.post("/api/v1/dca-configs/", {"exchange": "binance", "pair": "BTC/USDT", "timeframe": 15,
-                                                 "levels": LADDER, "capital_usd": "100"}, format="json")
+    response = api.post(
+        "/api/v1/dca-configs/",
+        {"exchange": "binance", "pair": "BTC/USDT", "timeframe": 15, "levels": LADDER, "capital_usd": "100"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
 
 

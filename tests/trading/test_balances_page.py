@@ -21,17 +21,22 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def balances_html(response) -> str:
     assert response.status_code == 200
     page = response.content.decode()
-    return page[page.index('<section id="balances"'):].split("</section>")[0]
+    return page[page.index('<section id="balances"') :].split("</section>")[0]
 
 
 def test_overview_shows_each_accounts_equity_holdings_and_age(trader_client, trader):
     account = trader.exchange_accounts.get()
     AccountBalance.objects.create(
-        account=account, equity_usd=D("10650.5"), fetched_at=timezone.now() - timedelta(minutes=3),
-        holdings=[{"asset": "USDT", "free": "9000", "used": "1000", "usd_price": "1", "usd_value": "10000"},
-                  {"asset": "BTC", "free": "0.01", "used": "0", "usd_price": "65050", "usd_value": "650.5"},
-                  {"asset": "XYZ", "free": "3", "used": "0", "usd_price": None, "usd_value": None}],
-        unpriced_assets=["XYZ"])
+        account=account,
+        equity_usd=D("10650.5"),
+        fetched_at=timezone.now() - timedelta(minutes=3),
+        holdings=[
+            {"asset": "USDT", "free": "9000", "used": "1000", "usd_price": "1", "usd_value": "10000"},
+            {"asset": "BTC", "free": "0.01", "used": "0", "usd_price": "65050", "usd_value": "650.5"},
+            {"asset": "XYZ", "free": "3", "used": "0", "usd_price": None, "usd_value": None},
+        ],
+        unpriced_assets=["XYZ"],
+    )
     never_read = ExchangeAccountFactory(user=trader, exchange_id="bybit", label="Bybit main")
 
     section = balances_html(trader_client.get(reverse("overview")))
@@ -78,9 +83,14 @@ def test_refresh_without_javascript_returns_to_the_overview_with_the_jobs_line(t
 
 
 def test_a_failed_refresh_shows_the_last_figures_and_the_error(trader_client, trader):
-    AccountBalance.objects.create(account=trader.exchange_accounts.get(), equity_usd=D("5"),
-                                  fetched_at=timezone.now() - timedelta(hours=2), holdings=[],
-                                  error="binance is unavailable (HTTP 503)", error_at=timezone.now())
+    AccountBalance.objects.create(
+        account=trader.exchange_accounts.get(),
+        equity_usd=D("5"),
+        fetched_at=timezone.now() - timedelta(hours=2),
+        holdings=[],
+        error="binance is unavailable (HTTP 503)",
+        error_at=timezone.now(),
+    )
 
     section = balances_html(trader_client.get(reverse("overview")))
 

@@ -34,8 +34,8 @@ from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, Use
 from tests.signals import stored_signal
 from trading.grid import sellable
 from trading.models import ExitReason, Order, PositionGroup
-from trading.services.fills import held_quantity
 from trading.services.closing import position_close, position_close_request
+from trading.services.fills import held_quantity
 from trading.services.lifecycle import group_evaluate, position_reduce
 from trading.services.routing import signal_route
 from trading.services.sync import prices_sync, symbol_sync
@@ -43,9 +43,11 @@ from trading.services.sync import prices_sync, symbol_sync
 pytestmark = pytest.mark.django_db
 D = Decimal
 SYMBOL = "SOL/USDT"
-LEVELS = [{"gap_percent": "0", "weight_percent": "33.34", "tp_percent": "2"},
-          {"gap_percent": "-2", "weight_percent": "33.33", "tp_percent": "2.5"},
-          {"gap_percent": "-4", "weight_percent": "33.33", "tp_percent": "3"}]
+LEVELS = [
+    {"gap_percent": "0", "weight_percent": "33.34", "tp_percent": "2"},
+    {"gap_percent": "-2", "weight_percent": "33.33", "tp_percent": "2.5"},
+    {"gap_percent": "-4", "weight_percent": "33.33", "tp_percent": "3"},
+]
 TRADING = ("live", "partially_filled", "active")
 LIVE = ("pending", "trigger_pending", "open", "partially_filled", "unknown")
 
@@ -53,23 +55,38 @@ LIVE = ("pending", "trigger_pending", "open", "partially_filled", "unknown")
 class Books(RuleBasedStateMachine):
     """The position's life, one random step at a time; every example runs in a savepoint rolled back at its end."""
 
-    @initialize(tp_mode=st.sampled_from(["per_leg", "hybrid", "aggregate"]), fee=st.sampled_from(["0", "0.1"]),
-                dialect=st.sampled_from(["plain", "binance", "bybit"]))
+    @initialize(
+        tp_mode=st.sampled_from(["per_leg", "hybrid", "aggregate"]),
+        fee=st.sampled_from(["0", "0.1"]),
+        dialect=st.sampled_from(["plain", "binance", "bybit"]),
+    )
     def setup(self, tp_mode, fee, dialect):
         self.atomic = transaction.atomic()
         self.atomic.__enter__()
         self.user = UserFactory()
-        self.account = ExchangeAccountFactory(user=self.user, price_feed="manual", starting_balance=D("100000"),
-                                              maker_fee_percent=D(fee), taker_fee_percent=D(fee),
-                                              market_slippage_percent=0)
+        self.account = ExchangeAccountFactory(
+            user=self.user,
+            price_feed="manual",
+            starting_balance=D("100000"),
+            maker_fee_percent=D(fee),
+            taker_fee_percent=D(fee),
+            market_slippage_percent=0,
+        )
         set_dialect(self.account, dialect)
         # The trader's own coins beside the position's: an over-sell is not stopped by the exchange, as on a
         # real spot account (the invariant below must catch it).
         PaperBalance.objects.create(account=self.account, asset="SOL", free=D("50"))
         call_command("paper", "market", "binance", SYMBOL, "--tick", "0.01", "--step", "0.01", "--min-notional", "5")
         paper_price_set(exchange_id="binance", symbol=SYMBOL, price=D("101"))
-        DCAConfigurationFactory(user=self.user, pair=SYMBOL, levels=LEVELS, capital_usd=D("300"), tp_mode=tp_mode,
-                                tp_aggregate_percent=D("2"), stop_loss_percent=D("15"))
+        DCAConfigurationFactory(
+            user=self.user,
+            pair=SYMBOL,
+            levels=LEVELS,
+            capital_usd=D("300"),
+            tp_mode=tp_mode,
+            tp_aggregate_percent=D("2"),
+            stop_loss_percent=D("15"),
+        )
         self.price = D("101")
 
     def teardown(self):
@@ -135,8 +152,9 @@ class Books(RuleBasedStateMachine):
         if group is None or group.status not in TRADING:
             return
         with transaction.atomic():
-            position_close_request(group=PositionGroup.objects.select_for_update().get(pk=group.pk),
-                                   reason=ExitReason.EXIT_SIGNAL)
+            position_close_request(
+                group=PositionGroup.objects.select_for_update().get(pk=group.pk), reason=ExitReason.EXIT_SIGNAL
+            )
         self._close(group, quantity=None, reason=ExitReason.EXIT_SIGNAL, final=final)
 
     @rule()
@@ -152,8 +170,13 @@ class Books(RuleBasedStateMachine):
                 if quantity is None:
                     position_close(group_id=group.pk, reason=reason, final_attempt=final)
                 else:
-                    position_reduce(group_id=group.pk, reason=reason, quantity=quantity, request_key=request_key,
-                                    final_attempt=final)
+                    position_reduce(
+                        group_id=group.pk,
+                        reason=reason,
+                        quantity=quantity,
+                        request_key=request_key,
+                        final_attempt=final,
+                    )
         except RetryableError:
             pass  # the close task retries later (the sweep's re-send below stands for it)
 
@@ -193,7 +216,9 @@ class Books(RuleBasedStateMachine):
             assert paper.client_order_id in rows, f"exchange order {paper.client_order_id} unknown to the database"
             if paper.status == "open":
                 assert rows[paper.client_order_id] in LIVE, (
-                    f"{paper.client_order_id} rests on the exchange but is {rows[paper.client_order_id]} in the database")
+                    f"{paper.client_order_id} rests on the exchange but is {rows[paper.client_order_id]} "
+                    "in the database"
+                )
 
     @invariant()
     def no_position_stays_open_on_unsellable_residue(self):
@@ -205,8 +230,16 @@ class Books(RuleBasedStateMachine):
             if group.orders.filter(status__in=LIVE).exists() or group.filled_dca_legs == 0:
                 continue
             remaining = held_quantity(group)
-            assert sellable(remaining, price=self.price, step=market.step_size, min_qty=market.min_qty,
-                            min_notional=market.min_notional) > 0, f"group {group.pk} open on {remaining} of dust"
+            assert (
+                sellable(
+                    remaining,
+                    price=self.price,
+                    step=market.step_size,
+                    min_qty=market.min_qty,
+                    min_notional=market.min_notional,
+                )
+                > 0
+            ), f"group {group.pk} open on {remaining} of dust"
 
 
 # 30 examples of 20 steps take ~25 s here and run the same way every time (derandomized); a deeper,
@@ -215,7 +248,13 @@ EXAMPLES = int(os.environ.get("BOOKS_EXAMPLES", "30"))
 
 
 def test_random_interleavings_never_sell_twice_lose_an_order_or_strand_a_position(db, eager_celery):
-    run_state_machine_as_test(Books, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=20, deadline=None, derandomize=not os.environ.get("BOOKS_RANDOM"),
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    ))
+    run_state_machine_as_test(
+        Books,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=20,
+            deadline=None,
+            derandomize=not os.environ.get("BOOKS_RANDOM"),
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )

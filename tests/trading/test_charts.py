@@ -14,8 +14,11 @@ def test_fills_are_marked_on_the_candle_they_happened_in():
     # Given 15-minute candles at 10:00, 10:15 and 10:30 (epoch seconds) and fills at 10:07, 10:29 and 10:44
     ten = 36_000
     candles = [ten, ten + 900, ten + 1800]
-    fills = [Fill(ten + 1740, "sell", "take-profit", "TP"), Fill(ten + 420, "buy", "entry", "L1"),
-             Fill(ten + 2640, "sell", "exit", "exit")]
+    fills = [
+        Fill(ten + 1740, "sell", "take-profit", "TP"),
+        Fill(ten + 420, "buy", "entry", "L1"),
+        Fill(ten + 2640, "sell", "exit", "exit"),
+    ]
 
     markers, outside = fill_markers(fills, candles, 15)
 
@@ -26,8 +29,9 @@ def test_fills_are_marked_on_the_candle_they_happened_in():
 
 def test_fills_outside_the_candles_shown_are_counted_not_drawn():
     ten = 36_000
-    markers, outside = fill_markers([Fill(ten - 60, "buy", "entry", "L1"), Fill(ten + 1000, "buy", "entry", "L2")],
-                                    [ten], 15)
+    markers, outside = fill_markers(
+        [Fill(ten - 60, "buy", "entry", "L1"), Fill(ten + 1000, "buy", "entry", "L2")], [ten], 15
+    )
 
     assert markers == [] and outside == 2
 
@@ -37,7 +41,12 @@ def test_pnl_chart_puts_profits_above_and_losses_below_zero_on_a_round_value_axi
 
     # plot from y=24 (top) to y=212 (bottom): -10 … 30 in steps of 10, 47 units each
     assert [(tick.at, tick.label) for tick in chart.value_ticks] == [
-        (D("212.00"), "-10"), (D("165.00"), "0"), (D("118.00"), "10"), (D("71.00"), "20"), (D("24.00"), "30")]
+        (D("212.00"), "-10"),
+        (D("165.00"), "0"),
+        (D("118.00"), "10"),
+        (D("71.00"), "20"),
+        (D("24.00"), "30"),
+    ]
     assert chart.zero_y == D("165.00")
     profit, flat, loss = chart.periods
     assert (profit.y, profit.height) == (D("24.00"), D("141.00"))  # from 30 down to zero
@@ -69,8 +78,9 @@ def test_pnl_chart_spans_the_asked_days_even_without_closes():
     assert pnl_chart([]) is None
 
 
-@pytest.mark.parametrize(("days", "bucket", "periods"), [(62, "day", 62), (63, "week", 9), (731, "week", 105),
-                                                         (800, "month", 27)])
+@pytest.mark.parametrize(
+    ("days", "bucket", "periods"), [(62, "day", 62), (63, "week", 9), (731, "week", 105), (800, "month", 27)]
+)
 def test_long_ranges_are_drawn_per_week_or_month(days, bucket, periods):
     first = date(2024, 1, 1)  # a Monday
     last = first + timedelta(days=days - 1)
@@ -82,8 +92,17 @@ def test_long_ranges_are_drawn_per_week_or_month(days, bucket, periods):
     assert len(chart.date_ticks) <= 8
 
 
-@pytest.mark.parametrize(("span", "step"), [(D("40"), D("10")), (D("7"), D("2")), (D("0.0003"), D("0.0001")),
-                                            (D("12345"), D("5000")), (D("1"), D("0.2")), (D("0"), D("1"))])
+@pytest.mark.parametrize(
+    ("span", "step"),
+    [
+        (D("40"), D("10")),
+        (D("7"), D("2")),
+        (D("0.0003"), D("0.0001")),
+        (D("12345"), D("5000")),
+        (D("1"), D("0.2")),
+        (D("0"), D("1")),
+    ],
+)
 def test_value_steps_are_one_two_or_five_times_a_power_of_ten(span, step):
     assert nice_step(span) == step
 

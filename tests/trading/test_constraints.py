@@ -69,8 +69,16 @@ def test_client_order_ids_are_unique():
     order = OrderFactory()
 
     clone = Order(
-        group=order.group, pyramid=order.pyramid, role="entry", leg_index=1, symbol="BTC/USDT", side="buy",
-        order_type="limit", price=Decimal("99.5"), quantity=Decimal("2.01"), client_order_id=order.client_order_id,
+        group=order.group,
+        pyramid=order.pyramid,
+        role="entry",
+        leg_index=1,
+        symbol="BTC/USDT",
+        side="buy",
+        order_type="limit",
+        price=Decimal("99.5"),
+        quantity=Decimal("2.01"),
+        client_order_id=order.client_order_id,
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         clone.save()
@@ -105,8 +113,13 @@ def test_take_profit_must_name_its_entry_leg():
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Order.objects.create(
-            group=entry.group, role="take_profit", symbol="BTC/USDT", side="sell", order_type="limit",
-            price=Decimal("102"), quantity=Decimal("2"),
+            group=entry.group,
+            role="take_profit",
+            symbol="BTC/USDT",
+            side="sell",
+            order_type="limit",
+            price=Decimal("102"),
+            quantity=Decimal("2"),
         )
 
 

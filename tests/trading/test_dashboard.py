@@ -107,10 +107,17 @@ def test_overview_lists_open_positions_pool_usage_and_engine_state(trader_client
 def test_overview_shows_realised_pnl_today_and_per_day(trader_client, trader):
     account = trader.exchange_accounts.get()
     now = timezone.now()
-    PositionGroupFactory(user=trader, exchange_account=account, status=GroupStatus.CLOSED, closed_at=now,
-                         realized_pnl_usd=Decimal("25"))
-    PositionGroupFactory(user=trader, exchange_account=account, symbol="ETH/USDT", status=GroupStatus.CLOSED,
-                         closed_at=now - timedelta(days=2), realized_pnl_usd=Decimal("-10"))
+    PositionGroupFactory(
+        user=trader, exchange_account=account, status=GroupStatus.CLOSED, closed_at=now, realized_pnl_usd=Decimal("25")
+    )
+    PositionGroupFactory(
+        user=trader,
+        exchange_account=account,
+        symbol="ETH/USDT",
+        status=GroupStatus.CLOSED,
+        closed_at=now - timedelta(days=2),
+        realized_pnl_usd=Decimal("-10"),
+    )
 
     page = trader_client.get("/").content.decode()
 
@@ -182,8 +189,9 @@ def test_position_partial_returns_the_live_ladder(trader_client, position):
     assert "Pyramid 1" in fragment and "1/5" in fragment
 
 
-def test_position_partial_shows_a_leg_filled_after_the_price_moves(trader_client, trader, position, eager_celery,
-                                                                     django_capture_on_commit_callbacks):
+def test_position_partial_shows_a_leg_filled_after_the_price_moves(
+    trader_client, trader, position, eager_celery, django_capture_on_commit_callbacks
+):
     second_leg = Order.objects.get(group=position, role=Order.Role.ENTRY, leg_index=1)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -270,8 +278,12 @@ def test_close_asks_for_confirmation_then_closes(trader_client, position):
 
 
 def test_closing_a_closed_position_changes_nothing(trader_client, trader):
-    closed = PositionGroupFactory(user=trader, exchange_account=trader.exchange_accounts.get(),
-                                  status=GroupStatus.CLOSED, closed_at=timezone.now())
+    closed = PositionGroupFactory(
+        user=trader,
+        exchange_account=trader.exchange_accounts.get(),
+        status=GroupStatus.CLOSED,
+        closed_at=timezone.now(),
+    )
 
     response = trader_client.post(reverse("position-close", args=[closed.pk]), follow=True)
 
@@ -284,11 +296,27 @@ def test_closing_a_closed_position_changes_nothing(trader_client, trader):
 
 
 def _queued_entry(user) -> QueuedSignal:
-    signal = Signal.objects.create(user=user, status=Signal.Status.QUEUED, intent="signal", exchange="binance",
-                                   tv_symbol="ETHUSDT", symbol="ETH/USDT", timeframe=15, side="long")
-    return QueuedSignal.objects.create(user=user, signal=signal, exchange="binance", symbol="ETH/USDT", timeframe=15,
-                                       side="long", entry_price=Decimal("2500"), status_reason="Pool full: 10 of 10 open.",
-                                       expires_at=timezone.now() + timedelta(hours=1))
+    signal = Signal.objects.create(
+        user=user,
+        status=Signal.Status.QUEUED,
+        intent="signal",
+        exchange="binance",
+        tv_symbol="ETHUSDT",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+    )
+    return QueuedSignal.objects.create(
+        user=user,
+        signal=signal,
+        exchange="binance",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=Decimal("2500"),
+        status_reason="Pool full: 10 of 10 open.",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
 
 
 def test_queue_page_lists_waiting_entries(trader_client, trader):
@@ -334,10 +362,13 @@ def test_risk_page_shows_positions_with_controls_and_history(trader_client, posi
     assert "The risk engine has not acted yet" in page
 
 
-@pytest.mark.parametrize(("control", "flag", "action_type"), [
-    ("block", "risk_blocked", JournalEntry.Kind.MANUAL_BLOCK),
-    ("skip", "risk_skip_once", JournalEntry.Kind.MANUAL_SKIP),
-])
+@pytest.mark.parametrize(
+    ("control", "flag", "action_type"),
+    [
+        ("block", "risk_blocked", JournalEntry.Kind.MANUAL_BLOCK),
+        ("skip", "risk_skip_once", JournalEntry.Kind.MANUAL_SKIP),
+    ],
+)
 def test_risk_buttons_set_the_flag_with_an_audit_row(trader_client, trader, position, control, flag, action_type):
     response = trader_client.post(reverse("risk-control", args=[position.pk, control]))
 
@@ -362,9 +393,14 @@ def test_unknown_risk_control_is_404(trader_client, position):
 
 
 def test_signals_page_shows_rejected_alerts_with_reason_and_payload(trader_client, trader, position):
-    Signal.objects.create(user=trader, status=Signal.Status.REJECTED, http_status=422, tv_symbol="SOLUSDT",
-                          reason="Unreplaced placeholder in tv.entry_price: {{strategy.order.price}}",
-                          payload={"tv": {"symbol": "SOLUSDT", "entry_price": "{{strategy.order.price}}"}})
+    Signal.objects.create(
+        user=trader,
+        status=Signal.Status.REJECTED,
+        http_status=422,
+        tv_symbol="SOLUSDT",
+        reason="Unreplaced placeholder in tv.entry_price: {{strategy.order.price}}",
+        payload={"tv": {"symbol": "SOLUSDT", "entry_price": "{{strategy.order.price}}"}},
+    )
 
     page = trader_client.get(reverse("signals") + "?show=all").content.decode()
 
@@ -375,8 +411,9 @@ def test_signals_page_shows_rejected_alerts_with_reason_and_payload(trader_clien
     assert trader.webhook_secret not in page
 
 
-def test_junk_posted_to_a_traders_url_does_not_push_their_alerts_off_the_signals_page(trader_client, trader,
-                                                                                       position, settings):
+def test_junk_posted_to_a_traders_url_does_not_push_their_alerts_off_the_signals_page(
+    trader_client, trader, position, settings
+):
     settings.WEBHOOK_REFUSALS_KEPT_PER_USER_PER_HOUR = 0  # every refusal stored: more than a page of them
     attacker = Client(REMOTE_ADDR="203.0.113.66")  # knows the URL, not the secret
     for n in range(SIGNALS_SHOWN + 10):
@@ -480,8 +517,9 @@ def test_overview_and_risk_queries_do_not_grow_with_positions(trader_client, tra
     assert one == two
 
 
-def test_position_page_queries_do_not_grow_with_legs(trader_client, trader, position, eager_celery,
-                                                     django_capture_on_commit_callbacks):
+def test_position_page_queries_do_not_grow_with_legs(
+    trader_client, trader, position, eager_celery, django_capture_on_commit_callbacks
+):
     url = reverse("position-detail", args=[position.pk])
     before = _queries(trader_client, url)
 
@@ -514,12 +552,20 @@ def test_page_queries_do_not_grow_with_the_book():
 def test_the_alert_message_from_settings_is_accepted_by_the_webhook(trader):
     """What TradingView sends once it has filled the template's placeholders."""
     filled = {
-        "{{timenow}}": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "{{exchange}}": "BINANCE",
-        "{{ticker}}": "BTCUSDT", "{{interval}}": "15", "{{strategy.order.action}}": "buy",
-        "{{strategy.market_position}}": "long", "{{strategy.market_position_size}}": "2",
-        "{{strategy.prev_market_position}}": "flat", "{{strategy.prev_market_position_size}}": "0",
-        "{{strategy.order.price}}": "100", "{{close}}": "100", "{{strategy.order.contracts}}": "2",
-        "{{strategy.order.id}}": "Long", "{{strategy.order.alert_message}}": "",
+        "{{timenow}}": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "{{exchange}}": "BINANCE",
+        "{{ticker}}": "BTCUSDT",
+        "{{interval}}": "15",
+        "{{strategy.order.action}}": "buy",
+        "{{strategy.market_position}}": "long",
+        "{{strategy.market_position_size}}": "2",
+        "{{strategy.prev_market_position}}": "flat",
+        "{{strategy.prev_market_position_size}}": "0",
+        "{{strategy.order.price}}": "100",
+        "{{close}}": "100",
+        "{{strategy.order.contracts}}": "2",
+        "{{strategy.order.id}}": "Long",
+        "{{strategy.order.alert_message}}": "",
     }
     body = alert_template(trader)
     for placeholder, value in filled.items():

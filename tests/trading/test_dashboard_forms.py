@@ -17,7 +17,10 @@ from notifications.models import TelegramConfig
 from tests.factories import ExchangeAccountFactory, UserFactory
 from trading.models import DCAConfiguration, QueuedSignal, RiskConfig, Signal
 
-LADDER = [{"gap_percent": 0, "weight_percent": 60, "tp_percent": 2}, {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2}]
+LADDER = [
+    {"gap_percent": 0, "weight_percent": 60, "tp_percent": 2},
+    {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2},
+]
 
 
 @pytest.fixture
@@ -41,10 +44,21 @@ def _form_data(data: dict, changes: dict) -> dict:
 
 def _dca_post(**changes) -> dict:
     data = {
-        "exchange": "Binance", "pair": "sol/usdt", "timeframe": "60", "is_active": "on", "levels": json.dumps(LADDER),
-        "pyramid_levels": "{}", "max_pyramids": "3", "capital_usd": "500", "entry_order_type": "limit",
-        "tp_mode": "per_leg", "tp_aggregate_percent": "0", "pyramid_tp_percents": "{}", "stop_loss_percent": "",
-        "max_slippage_percent": "", "slippage_action": "warn",
+        "exchange": "Binance",
+        "pair": "sol/usdt",
+        "timeframe": "60",
+        "is_active": "on",
+        "levels": json.dumps(LADDER),
+        "pyramid_levels": "{}",
+        "max_pyramids": "3",
+        "capital_usd": "500",
+        "entry_order_type": "limit",
+        "tp_mode": "per_leg",
+        "tp_aggregate_percent": "0",
+        "pyramid_tp_percents": "{}",
+        "stop_loss_percent": "",
+        "max_slippage_percent": "",
+        "slippage_action": "warn",
     }
     return _form_data(data, changes)
 
@@ -60,15 +74,22 @@ def test_new_dca_configuration_is_saved_normalised(trader_client, trader):
 
     assert response.status_code == 302
     config = DCAConfiguration.objects.get(user=trader, pair="SOL/USDT")
-    assert (config.exchange, config.timeframe, config.max_pyramids, config.capital_usd) == ("binance", 60, 3, Decimal("500"))
+    assert (config.exchange, config.timeframe, config.max_pyramids, config.capital_usd) == (
+        "binance",
+        60,
+        3,
+        Decimal("500"),
+    )
     assert [level["weight_percent"] for level in config.levels] == ["60", "40"]  # stored as decimal strings
     assert "SOL/USDT" in trader_client.get(reverse("settings")).content.decode()
 
 
 def test_dca_weights_not_summing_to_100_are_refused_next_to_the_ladder(trader_client, trader):
     before = DCAConfiguration.objects.count()
-    ladder = [{"gap_percent": 0, "weight_percent": 50, "tp_percent": 2},
-              {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2}]
+    ladder = [
+        {"gap_percent": 0, "weight_percent": 50, "tp_percent": 2},
+        {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2},
+    ]
 
     response = trader_client.post(reverse("dca-config-create"), _dca_post(levels=json.dumps(ladder)))
 
@@ -79,12 +100,19 @@ def test_dca_weights_not_summing_to_100_are_refused_next_to_the_ladder(trader_cl
     assert DCAConfiguration.objects.count() == before
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"pair": "SOLUSDT"}, "pair", "BASE/QUOTE"),
-    ({"tp_mode": "aggregate", "tp_aggregate_percent": "0"}, "tp_aggregate_percent", "positive tp_aggregate_percent"),
-    ({"levels": "not json"}, "levels", "valid JSON"),
-    ({"capital_usd": "abc"}, "capital_usd", "number"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"pair": "SOLUSDT"}, "pair", "BASE/QUOTE"),
+        (
+            {"tp_mode": "aggregate", "tp_aggregate_percent": "0"},
+            "tp_aggregate_percent",
+            "positive tp_aggregate_percent",
+        ),
+        ({"levels": "not json"}, "levels", "valid JSON"),
+        ({"capital_usd": "abc"}, "capital_usd", "number"),
+    ],
+)
 def test_dca_invalid_input_shows_the_error_by_its_field(trader_client, changes, field, message):
     before = DCAConfiguration.objects.count()
 
@@ -97,7 +125,9 @@ def test_dca_invalid_input_shows_the_error_by_its_field(trader_client, changes, 
 def test_dca_check_constraints_are_shown_by_their_field(trader_client):
     before = DCAConfiguration.objects.count()
 
-    page = trader_client.post(reverse("dca-config-create"), _dca_post(capital_usd="0", stop_loss_percent="-5")).content.decode()
+    page = trader_client.post(
+        reverse("dca-config-create"), _dca_post(capital_usd="0", stop_loss_percent="-5")
+    ).content.decode()
 
     assert "Nothing was saved" in page
     assert "Must be greater than 0." in _field_errors(page, "capital_usd")
@@ -120,9 +150,10 @@ def test_edit_dca_configuration(trader_client, trader):
     form = trader_client.get(reverse("dca-config-edit", args=[config.pk])).content.decode()
     assert "BTC/USDT" in form and "gap_percent" in form
 
-    response = trader_client.post(reverse("dca-config-edit", args=[config.pk]),
-                                  _dca_post(pair="BTC/USDT", timeframe="15", capital_usd="750", tp_mode="hybrid",
-                                            tp_aggregate_percent="3"))
+    response = trader_client.post(
+        reverse("dca-config-edit", args=[config.pk]),
+        _dca_post(pair="BTC/USDT", timeframe="15", capital_usd="750", tp_mode="hybrid", tp_aggregate_percent="3"),
+    )
 
     assert response.status_code == 302
     config.refresh_from_db()
@@ -133,9 +164,10 @@ def test_invalid_edit_changes_nothing(trader_client, trader):
     config = DCAConfiguration.objects.get(user=trader, pair="BTC/USDT")
     levels = config.levels
 
-    page = trader_client.post(reverse("dca-config-edit", args=[config.pk]),
-                              _dca_post(pair="BTC/USDT", timeframe="15", levels='[{"gap_percent": 0}]',
-                                        capital_usd="750")).content.decode()
+    page = trader_client.post(
+        reverse("dca-config-edit", args=[config.pk]),
+        _dca_post(pair="BTC/USDT", timeframe="15", levels='[{"gap_percent": 0}]', capital_usd="750"),
+    ).content.decode()
 
     assert "levels level 1: missing weight_percent, tp_percent" in _field_errors(page, "levels")
     config.refresh_from_db()
@@ -168,10 +200,22 @@ def test_another_users_dca_configuration_answers_404(trader, intruder):
 
 
 def _account_post(**changes) -> dict:
-    data = {"exchange_id": "Bybit", "label": "main", "mode": "paper", "is_enabled": "on", "api_key": "", "api_secret": "",
-            "api_password": "", "price_feed": "manual", "maker_fee_percent": "0.1", "taker_fee_percent": "0.1",
-            "partial_fill_ratio": "1", "market_slippage_percent": "0.05", "starting_balance": "10000",
-            "synthetic_seed": "42"}
+    data = {
+        "exchange_id": "Bybit",
+        "label": "main",
+        "mode": "paper",
+        "is_enabled": "on",
+        "api_key": "",
+        "api_secret": "",
+        "api_password": "",
+        "price_feed": "manual",
+        "maker_fee_percent": "0.1",
+        "taker_fee_percent": "0.1",
+        "partial_fill_ratio": "1",
+        "market_slippage_percent": "0.05",
+        "starting_balance": "10000",
+        "synthetic_seed": "42",
+    }
     return _form_data(data, changes)
 
 
@@ -201,7 +245,9 @@ def test_keys_are_write_only_and_kept_when_left_empty(trader_client, trader):
     account = ExchangeAccountFactory(user=trader, exchange_id="kraken")
     url = reverse("exchange-account-edit", args=[account.pk])
 
-    trader_client.post(url, _account_post(exchange_id="kraken", mode="testnet", api_key="key-123", api_secret="secret-456"))
+    trader_client.post(
+        url, _account_post(exchange_id="kraken", mode="testnet", api_key="key-123", api_secret="secret-456")
+    )
     account.refresh_from_db()
     assert (account.mode, account.api_key, account.api_secret) == ("testnet", "key-123", "secret-456")
 
@@ -219,8 +265,10 @@ def test_keys_are_write_only_and_kept_when_left_empty(trader_client, trader):
 def test_invalid_account_edit_changes_nothing(trader_client, trader):
     account = trader.exchange_accounts.get()
 
-    page = trader_client.post(reverse("exchange-account-edit", args=[account.pk]),
-                              _account_post(exchange_id="binance", partial_fill_ratio="2")).content.decode()
+    page = trader_client.post(
+        reverse("exchange-account-edit", args=[account.pk]),
+        _account_post(exchange_id="binance", partial_fill_ratio="2"),
+    ).content.decode()
 
     assert "Must be greater than 0 and at most 1." in _field_errors(page, "partial_fill_ratio")
     account.refresh_from_db()
@@ -236,8 +284,9 @@ def test_an_accounts_exchange_is_fixed_once_it_exists(trader_client, trader):
     assert account.exchange_id == "binance" and account.label == "main"  # the rest of the form was saved
 
 
-def test_test_connection_button_reports_the_balance(trader_client, trader, eager_celery,
-                                                   django_capture_on_commit_callbacks):
+def test_test_connection_button_reports_the_balance(
+    trader_client, trader, eager_celery, django_capture_on_commit_callbacks
+):
     account = trader.exchange_accounts.get()
 
     with django_capture_on_commit_callbacks(execute=True):  # the worker runs the job the button started
@@ -250,8 +299,12 @@ def test_another_users_exchange_account_answers_404(trader, intruder):
     account = trader.exchange_accounts.get()
 
     assert intruder.get(reverse("exchange-account-edit", args=[account.pk])).status_code == 404
-    assert intruder.post(reverse("exchange-account-edit", args=[account.pk]),
-                         _account_post(exchange_id="binance", label="mine")).status_code == 404
+    assert (
+        intruder.post(
+            reverse("exchange-account-edit", args=[account.pk]), _account_post(exchange_id="binance", label="mine")
+        ).status_code
+        == 404
+    )
     assert intruder.post(reverse("exchange-account-test", args=[account.pk])).status_code == 404
     account.refresh_from_db()
     assert account.label == ""
@@ -261,10 +314,20 @@ def test_another_users_exchange_account_answers_404(trader, intruder):
 
 
 def _risk_post(**changes) -> dict:
-    data = {"max_open_positions_global": "4", "max_open_positions_per_symbol": "2", "max_total_exposure_usd": "5000",
-            "max_realized_loss_usd": "250", "queue_ttl_minutes": "30", "loss_threshold_percent": "-2",
-            "required_pyramids_for_timer": "2", "post_pyramids_wait_minutes": "10", "max_winners_to_combine": "2",
-            "evaluate_interval_seconds": "30", "rule_same_pair_timeframe": "on", "rule_fifo_fallback": "on"}
+    data = {
+        "max_open_positions_global": "4",
+        "max_open_positions_per_symbol": "2",
+        "max_total_exposure_usd": "5000",
+        "max_realized_loss_usd": "250",
+        "queue_ttl_minutes": "30",
+        "loss_threshold_percent": "-2",
+        "required_pyramids_for_timer": "2",
+        "post_pyramids_wait_minutes": "10",
+        "max_winners_to_combine": "2",
+        "evaluate_interval_seconds": "30",
+        "rule_same_pair_timeframe": "on",
+        "rule_fifo_fallback": "on",
+    }
     return _form_data(data, changes)
 
 
@@ -274,17 +337,27 @@ def test_risk_settings_are_saved(trader_client, trader):
     assert response.status_code == 302
     risk = RiskConfig.objects.get(user=trader)
     assert (risk.max_open_positions_global, risk.max_total_exposure_usd, risk.loss_threshold_percent) == (
-        4, Decimal("5000"), Decimal("-2"))
-    assert risk.priority_rules == {"same_pair_timeframe": True, "deepest_loss_percent": False,
-                                   "highest_replacement": False, "fifo_fallback": True}
+        4,
+        Decimal("5000"),
+        Decimal("-2"),
+    )
+    assert risk.priority_rules == {
+        "same_pair_timeframe": True,
+        "deepest_loss_percent": False,
+        "highest_replacement": False,
+        "fifo_fallback": True,
+    }
     assert not risk.engine_force_stopped  # the engine's own flags are not on the form
 
 
-@pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"loss_threshold_percent": "1.5"}, "loss_threshold_percent", "negative percent"),
-    ({"max_open_positions_per_symbol": "9"}, "max_open_positions_per_symbol", "Cannot exceed"),
-    ({"max_total_exposure_usd": ""}, "max_total_exposure_usd", "required"),
-])
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"loss_threshold_percent": "1.5"}, "loss_threshold_percent", "negative percent"),
+        ({"max_open_positions_per_symbol": "9"}, "max_open_positions_per_symbol", "Cannot exceed"),
+        ({"max_total_exposure_usd": ""}, "max_total_exposure_usd", "required"),
+    ],
+)
 def test_invalid_risk_settings_are_refused_by_their_field(trader_client, trader, changes, field, message):
     RiskConfig.objects.get_or_create(user=trader)
 
@@ -299,10 +372,20 @@ def test_invalid_risk_settings_are_refused_by_their_field(trader_client, trader,
 
 
 def _telegram_post(**changes) -> dict:
-    data = {"enabled": "on", "bot_token": "123:abc", "channel_id": "@signals", "channel_name": "Signals",
-            "engine_signature": "", "send_entry_signals": "on", "send_exit_signals": "on",
-            "alert_loss_threshold_percent": "", "alert_profit_threshold_percent": "", "quiet_hours_start": "22:00",
-            "quiet_hours_end": "07:30", "quiet_hours_enabled": "on"}
+    data = {
+        "enabled": "on",
+        "bot_token": "123:abc",
+        "channel_id": "@signals",
+        "channel_name": "Signals",
+        "engine_signature": "",
+        "send_entry_signals": "on",
+        "send_exit_signals": "on",
+        "alert_loss_threshold_percent": "",
+        "alert_profit_threshold_percent": "",
+        "quiet_hours_start": "22:00",
+        "quiet_hours_end": "07:30",
+        "quiet_hours_enabled": "on",
+    }
     return _form_data(data, changes)
 
 
@@ -312,7 +395,11 @@ def test_telegram_settings_are_saved_and_the_token_is_write_only(trader_client, 
     assert response.status_code == 302
     config = TelegramConfig.objects.get(user=trader)
     assert (config.enabled, config.bot_token, config.channel_id, config.send_status_updates) == (
-        True, "123:abc", "@signals", False)
+        True,
+        "123:abc",
+        "@signals",
+        False,
+    )
     assert f"{config.quiet_hours_start:%H:%M}-{config.quiet_hours_end:%H:%M}" == "22:00-07:30"
     assert "123:abc" not in trader_client.get(reverse("telegram-edit")).content.decode()
 
@@ -363,8 +450,9 @@ def test_promote_asks_first_then_opens_the_position(trader_client, queued, djang
     assert reverse("position-detail", args=[queued.signal.position_group_id]) in page  # the link to it
 
 
-def test_promote_while_force_stopped_says_so_and_keeps_it_queued(trader_client, queued,
-                                                                 django_capture_on_commit_callbacks):
+def test_promote_while_force_stopped_says_so_and_keeps_it_queued(
+    trader_client, queued, django_capture_on_commit_callbacks
+):
     trader_client.post(reverse("engine-stop"))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -411,10 +499,15 @@ def test_settings_page_links_to_the_forms_not_the_admin(trader_client, trader):
     config = DCAConfiguration.objects.get(user=trader, pair="BTC/USDT")
     account = trader.exchange_accounts.get()
 
-    for url in (reverse("dca-config-create"), reverse("dca-config-edit", args=[config.pk]),
-                reverse("exchange-account-create"), reverse("exchange-account-edit", args=[account.pk]),
-                reverse("exchange-account-test", args=[account.pk]), reverse("risk-config-edit"),
-                reverse("telegram-edit")):
+    for url in (
+        reverse("dca-config-create"),
+        reverse("dca-config-edit", args=[config.pk]),
+        reverse("exchange-account-create"),
+        reverse("exchange-account-edit", args=[account.pk]),
+        reverse("exchange-account-test", args=[account.pk]),
+        reverse("risk-config-edit"),
+        reverse("telegram-edit"),
+    ):
         assert url in page
     assert "/admin/" not in page  # a trader is not staff: admin links would only answer with a login form
 

@@ -13,9 +13,13 @@ pytestmark = pytest.mark.django_db
 
 def test_clean_normalises_the_ladder_to_decimal_strings_and_the_keys():
     config = DCAConfigurationFactory.build(
-        user=UserFactory(), exchange=" Binance ", pair="btc/usdt",
-        levels=[{"gap_percent": 0, "weight_percent": 50.0, "tp_percent": 1},
-                {"gap_percent": -1, "weight_percent": 50, "tp_percent": "1.5"}],
+        user=UserFactory(),
+        exchange=" Binance ",
+        pair="btc/usdt",
+        levels=[
+            {"gap_percent": 0, "weight_percent": 50.0, "tp_percent": 1},
+            {"gap_percent": -1, "weight_percent": 50, "tp_percent": "1.5"},
+        ],
         pyramid_tp_percents={"1": 2},
     )
 
@@ -55,10 +59,19 @@ def test_pair_must_be_unified_or_the_default_star():
 
 def _admin_form(levels, **overrides):
     data = {
-        "exchange": "binance", "pair": "BTC/USDT", "timeframe": "15", "is_active": "on",
-        "levels": json.dumps(levels), "pyramid_levels": "{}", "max_pyramids": "5", "capital_usd": "1000",
-        "entry_order_type": "limit", "tp_mode": "per_leg", "tp_aggregate_percent": "0",
-        "pyramid_tp_percents": "{}", "slippage_action": "warn",
+        "exchange": "binance",
+        "pair": "BTC/USDT",
+        "timeframe": "15",
+        "is_active": "on",
+        "levels": json.dumps(levels),
+        "pyramid_levels": "{}",
+        "max_pyramids": "5",
+        "capital_usd": "1000",
+        "entry_order_type": "limit",
+        "tp_mode": "per_leg",
+        "tp_aggregate_percent": "0",
+        "pyramid_tp_percents": "{}",
+        "slippage_action": "warn",
     }
     data.update(overrides)
     return data
@@ -94,7 +107,10 @@ def test_admin_refuses_non_numbers(admin_client_for):
 
 def test_admin_saves_a_valid_configuration(admin_client_for):
     client, admin = admin_client_for
-    levels = [{"gap_percent": 0, "weight_percent": 60, "tp_percent": 2}, {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2}]
+    levels = [
+        {"gap_percent": 0, "weight_percent": 60, "tp_percent": 2},
+        {"gap_percent": -1, "weight_percent": 40, "tp_percent": 2},
+    ]
 
     response = client.post("/admin/trading/dcaconfiguration/add/", _admin_form(levels, user=str(admin.pk)))
 

@@ -6,7 +6,14 @@ import pytest
 
 from tests.factories import WALKTHROUGH_LEVELS
 from trading.grid import (
-    GridError, Precision, capital_for_signal, leg_price, parse_levels, plan_grid, sellable, take_profit_price,
+    GridError,
+    Precision,
+    capital_for_signal,
+    leg_price,
+    parse_levels,
+    plan_grid,
+    sellable,
+    take_profit_price,
 )
 
 D = Decimal
@@ -14,18 +21,34 @@ WALKTHROUGH = Precision(tick_size=D("0.01"), step_size=D("0.001"), min_qty=D("0.
 
 
 def test_reference_walkthrough_long_grid():
-    legs = plan_grid(side="long", base_price=D("100"), levels=parse_levels(WALKTHROUGH_LEVELS), capital=D("1000"),
-                     precision=WALKTHROUGH)
+    legs = plan_grid(
+        side="long",
+        base_price=D("100"),
+        levels=parse_levels(WALKTHROUGH_LEVELS),
+        capital=D("1000"),
+        precision=WALKTHROUGH,
+    )
 
     assert [leg.price for leg in legs] == [D("100.00"), D("99.50"), D("99.00"), D("98.50"), D("98.00")]
     assert [leg.quantity for leg in legs] == [D("2.000"), D("2.010"), D("2.020"), D("2.030"), D("2.040")]
     assert [leg.tp_price for leg in legs] == [D("102.00"), D("101.49"), D("100.98"), D("100.47"), D("99.96")]
-    assert [leg.notional for leg in legs] == [D("200.00000"), D("199.99500"), D("199.98000"), D("199.95500"), D("199.92000")]
+    assert [leg.notional for leg in legs] == [
+        D("200.00000"),
+        D("199.99500"),
+        D("199.98000"),
+        D("199.95500"),
+        D("199.92000"),
+    ]
 
 
 def test_short_grid_mirrors_above_the_entry_and_takes_profit_below():
-    legs = plan_grid(side="short", base_price=D("100"), levels=parse_levels(WALKTHROUGH_LEVELS), capital=D("1000"),
-                     precision=WALKTHROUGH)
+    legs = plan_grid(
+        side="short",
+        base_price=D("100"),
+        levels=parse_levels(WALKTHROUGH_LEVELS),
+        capital=D("1000"),
+        precision=WALKTHROUGH,
+    )
 
     assert [leg.price for leg in legs] == [D("100.00"), D("100.50"), D("101.00"), D("101.50"), D("102.00")]
     assert [leg.quantity for leg in legs] == [D("2.000"), D("1.990"), D("1.980"), D("1.970"), D("1.960")]
@@ -34,22 +57,35 @@ def test_short_grid_mirrors_above_the_entry_and_takes_profit_below():
 
 def test_buy_prices_and_quantities_round_down_and_sell_prices_up_to_tick_and_step():
     levels = parse_levels([{"gap_percent": "-0.333", "weight_percent": 100, "tp_percent": "1.234"}])
-    [leg] = plan_grid(side="long", base_price=D("60123.45"), levels=levels, capital=D("777"),
-                      precision=Precision(D("0.1"), D("0.00001")))
+    [leg] = plan_grid(
+        side="long",
+        base_price=D("60123.45"),
+        levels=levels,
+        capital=D("777"),
+        precision=Precision(D("0.1"), D("0.00001")),
+    )
 
     assert leg.price == D("59923.2")  # 59923.238… rounded down to 0.1
     assert leg.quantity == D("0.01296")  # 0.0129665… rounded down to 0.00001
     assert leg.tp_price == D("60662.7")  # 60662.652… a sell: rounded up
 
 
-@pytest.mark.parametrize("precision,limit", [
-    (Precision(D("0.01"), D("0.001"), min_qty=D("3")), "minimum 3"),
-    (Precision(D("0.01"), D("0.001"), min_notional=D("250")), "minimum 250"),
-])
+@pytest.mark.parametrize(
+    "precision,limit",
+    [
+        (Precision(D("0.01"), D("0.001"), min_qty=D("3")), "minimum 3"),
+        (Precision(D("0.01"), D("0.001"), min_notional=D("250")), "minimum 250"),
+    ],
+)
 def test_legs_below_exchange_minimums_are_refused_naming_the_leg(precision, limit):
     with pytest.raises(GridError, match=f"Leg 0: .*{limit}"):
-        plan_grid(side="long", base_price=D("100"), levels=parse_levels(WALKTHROUGH_LEVELS), capital=D("1000"),
-                  precision=precision)
+        plan_grid(
+            side="long",
+            base_price=D("100"),
+            levels=parse_levels(WALKTHROUGH_LEVELS),
+            capital=D("1000"),
+            precision=precision,
+        )
 
 
 def test_take_profit_from_the_actual_fill():

@@ -16,16 +16,24 @@ def test_walkthrough_ladder_parses_to_decimals():
 
 
 def test_numbers_may_be_json_numbers_or_numeric_strings():
-    levels = parse_levels([{"gap_percent": 0, "weight_percent": "60", "tp_percent": 1.5},
-                           {"gap_percent": "-1", "weight_percent": 40, "tp_percent": "2"}])
+    levels = parse_levels(
+        [
+            {"gap_percent": 0, "weight_percent": "60", "tp_percent": 1.5},
+            {"gap_percent": "-1", "weight_percent": 40, "tp_percent": "2"},
+        ]
+    )
 
     assert levels[0].tp_percent == Decimal("1.5")
 
 
 def test_weights_not_summing_to_100_name_the_actual_sum():
     with pytest.raises(LevelsError, match="sum to 100; they sum to 90"):
-        parse_levels([{"gap_percent": 0, "weight_percent": 50, "tp_percent": 1},
-                      {"gap_percent": -1, "weight_percent": 40, "tp_percent": 1}])
+        parse_levels(
+            [
+                {"gap_percent": 0, "weight_percent": 50, "tp_percent": 1},
+                {"gap_percent": -1, "weight_percent": 40, "tp_percent": 1},
+            ]
+        )
 
 
 def test_float_weights_are_summed_exactly():
@@ -45,8 +53,13 @@ def test_float_weights_are_summed_exactly():
         ([{"gap_percent": 0, "weight_percent": 100, "tp_percent": 1, "size": 3}], "unknown field size"),
         ([{"gap_percent": 0, "weight_percent": 100, "tp_percent": 0}], "tp_percent must be positive"),
         ([{"gap_percent": -100, "weight_percent": 100, "tp_percent": 1}], "above -100"),
-        ([{"gap_percent": 0, "weight_percent": -10, "tp_percent": 1},
-          {"gap_percent": 0, "weight_percent": 110, "tp_percent": 1}], "weight_percent must be positive"),
+        (
+            [
+                {"gap_percent": 0, "weight_percent": -10, "tp_percent": 1},
+                {"gap_percent": 0, "weight_percent": 110, "tp_percent": 1},
+            ],
+            "weight_percent must be positive",
+        ),
         ([7], "must be an object"),
     ],
 )

@@ -18,9 +18,11 @@ from trading.services.sync import prices_sync, symbol_sync
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-THREE_LEGS = [{"gap_percent": "0", "weight_percent": "33.34", "tp_percent": "2"},
-              {"gap_percent": "-2", "weight_percent": "33.33", "tp_percent": "2.5"},
-              {"gap_percent": "-4", "weight_percent": "33.33", "tp_percent": "3"}]
+THREE_LEGS = [
+    {"gap_percent": "0", "weight_percent": "33.34", "tp_percent": "2"},
+    {"gap_percent": "-2", "weight_percent": "33.33", "tp_percent": "2.5"},
+    {"gap_percent": "-4", "weight_percent": "33.33", "tp_percent": "3"},
+]
 
 
 def configure(user, **fields):
@@ -35,7 +37,9 @@ def cycle(price=None, *, symbol="SOL/USDT"):
     if price is not None:
         paper_price_set(exchange_id="binance", symbol=symbol, price=D(price))
     for account in ExchangeAccount.objects.all():
-        for symbol in set(Order.objects.filter(status__in=["open", "partially_filled", "unknown"]).values_list("symbol", flat=True)):
+        for symbol in set(
+            Order.objects.filter(status__in=["open", "partially_filled", "unknown"]).values_list("symbol", flat=True)
+        ):
             symbol_sync(account_id=account.pk, symbol=symbol)
         prices_sync(account_id=account.pk)
     return PositionGroup.objects.filter(symbol=symbol).order_by("created_at").last()
@@ -50,9 +54,16 @@ def open_sol(route, **kwargs):
 def close_the_aggregate_example(route, sol):
     """The reference's aggregate take-profit example: legs at 100 and 98 (1.0 SOL each, resting) closed at 102
     by the aggregate take-profit's market sell of 2.0; the closed group."""
-    configure(sol, tp_mode="aggregate", tp_aggregate_percent=D("3"), capital_usd=D("200"),
-              levels=[{"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
-                      {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"}])
+    configure(
+        sol,
+        tp_mode="aggregate",
+        tp_aggregate_percent=D("3"),
+        capital_usd=D("200"),
+        levels=[
+            {"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
+            {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"},
+        ],
+    )
     open_sol(route)
     cycle("98")
     return cycle("102")
@@ -64,7 +75,12 @@ def test_per_leg_take_profit_is_placed_for_the_filled_quantity_and_closes_that_l
 
     group = cycle("99.50")  # leg 0 (100.00) fills
     take_profit = Order.objects.get(role="take_profit")
-    assert (take_profit.side, take_profit.price, take_profit.quantity, take_profit.status) == ("sell", D("102.00"), D("1.0"), "open")
+    assert (take_profit.side, take_profit.price, take_profit.quantity, take_profit.status) == (
+        "sell",
+        D("102.00"),
+        D("1.0"),
+        "open",
+    )
     assert group.filled_dca_legs == 1
 
     group = cycle("102.10")
@@ -82,7 +98,9 @@ def test_take_profit_is_computed_from_the_actual_fill_price(route, sol):
 
     leg0 = Order.objects.get(leg_index=0)
     assert (leg0.status, leg0.avg_fill_price, leg0.decision_price) == ("filled", D("99.37"), D("99.37"))
-    assert Order.objects.get(role="take_profit", entry_order=leg0).price == D("101.36")  # 99.37 × 1.02 = 101.3574, a sell: up; not 102.00
+    assert Order.objects.get(role="take_profit", entry_order=leg0).price == D(
+        "101.36"
+    )  # 99.37 × 1.02 = 101.3574, a sell: up; not 102.00
 
 
 def test_planned_price_option_keeps_the_reference_behaviour(route, sol):
@@ -93,9 +111,16 @@ def test_planned_price_option_keeps_the_reference_behaviour(route, sol):
 
 
 def test_aggregate_reference_example_closes_two_at_102_realising_6(route, sol):
-    configure(sol, tp_mode="aggregate", tp_aggregate_percent=D("3"),
-              levels=[{"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
-                      {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"}], capital_usd=D("200"))
+    configure(
+        sol,
+        tp_mode="aggregate",
+        tp_aggregate_percent=D("3"),
+        levels=[
+            {"gap_percent": "0", "weight_percent": "50", "tp_percent": "2"},
+            {"gap_percent": "-2", "weight_percent": "50", "tp_percent": "2"},
+        ],
+        capital_usd=D("200"),
+    )
     open_sol(route)
 
     group = cycle("98")
@@ -117,7 +142,11 @@ def test_hybrid_scenario_a_per_leg_take_profit_wins_and_the_rest_carries_on(rout
     open_sol(route)
     group = cycle("96")
     assert (group.weighted_avg_entry, group.total_filled_quantity) == (D("98"), D("3.0"))
-    assert sorted(Order.objects.filter(role="take_profit").values_list("price", flat=True)) == [D("98.88"), D("100.45"), D("102.00")]
+    assert sorted(Order.objects.filter(role="take_profit").values_list("price", flat=True)) == [
+        D("98.88"),
+        D("100.45"),
+        D("102.00"),
+    ]
 
     group = cycle("99")  # leg 2's take-profit (98.88) fills first
 
@@ -127,8 +156,9 @@ def test_hybrid_scenario_a_per_leg_take_profit_wins_and_the_rest_carries_on(rout
 
 
 def test_hybrid_scenario_b_aggregate_wins_cancels_take_profits_and_closes_the_rest(route, sol):
-    configure(sol, tp_mode="hybrid", tp_aggregate_percent=D("1"),
-              levels=[{**leg, "tp_percent": "5"} for leg in THREE_LEGS])
+    configure(
+        sol, tp_mode="hybrid", tp_aggregate_percent=D("1"), levels=[{**leg, "tp_percent": "5"} for leg in THREE_LEGS]
+    )
     open_sol(route)
     cycle("96")
 
@@ -151,8 +181,9 @@ class TakeProfitFillsDuringCancel(PaperConnector):
 
 
 def test_hybrid_close_never_sells_more_than_is_still_held(route, sol):
-    configure(sol, tp_mode="hybrid", tp_aggregate_percent=D("1"),
-              levels=[{**leg, "tp_percent": "5"} for leg in THREE_LEGS])
+    configure(
+        sol, tp_mode="hybrid", tp_aggregate_percent=D("1"), levels=[{**leg, "tp_percent": "5"} for leg in THREE_LEGS]
+    )
     group = open_sol(route)
     cycle("96")
     connector = TakeProfitFillsDuringCancel(ExchangeAccount.objects.get())
@@ -168,8 +199,14 @@ def test_hybrid_close_never_sells_more_than_is_still_held(route, sol):
 
 def test_pyramid_aggregate_reference_example_closes_pyramids_separately(route, sol):
     one_leg = [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "10"}]
-    configure(sol, tp_mode="pyramid_aggregate", tp_aggregate_percent=D("2"), levels=one_leg, capital_usd=D("100"),
-              pyramid_tp_percents={"1": "2.5", "2": "3"})
+    configure(
+        sol,
+        tp_mode="pyramid_aggregate",
+        tp_aggregate_percent=D("2"),
+        levels=one_leg,
+        capital_usd=D("100"),
+        pyramid_tp_percents={"1": "2.5", "2": "3"},
+    )
     paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("100"))
     route(symbol="SOLUSDT", entry_price="100")
     paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("95"))
@@ -181,8 +218,9 @@ def test_pyramid_aggregate_reference_example_closes_pyramids_separately(route, s
 
     cycle("93")  # pyramid 3's target 90 × 1.03 = 92.70
     assert list(Pyramid.objects.order_by("index").values_list("status", flat=True)) == ["filled", "filled", "closed"]
-    assert [closed_at is not None for closed_at in Pyramid.objects.order_by("index").values_list("closed_at", flat=True)
-            ] == [False, False, True]  # the API serves when each pyramid closed
+    assert [
+        closed_at is not None for closed_at in Pyramid.objects.order_by("index").values_list("closed_at", flat=True)
+    ] == [False, False, True]  # the API serves when each pyramid closed
     cycle("98")  # pyramid 2's target 95 × 1.025 = 97.375
     assert list(Pyramid.objects.order_by("index").values_list("status", flat=True)) == ["filled", "closed", "closed"]
     group = cycle("102")  # pyramid 1's target 100 × 1.02 = 102
@@ -190,7 +228,10 @@ def test_pyramid_aggregate_reference_example_closes_pyramids_separately(route, s
     assert (group.status, group.exit_reason) == ("closed", "pyramid_tp")
     assert not Pyramid.objects.filter(closed_at__isnull=True).exists()
     assert list(Order.objects.filter(role="exit").order_by("created_at").values_list("quantity", "avg_fill_price")) == [
-        (D("1.1"), D("93")), (D("1.0"), D("98")), (D("1.0"), D("102"))]
+        (D("1.1"), D("93")),
+        (D("1.0"), D("98")),
+        (D("1.0"), D("102")),
+    ]
 
 
 def test_stop_loss_percent_closes_the_position(route, sol):
@@ -258,13 +299,18 @@ def test_applying_the_same_exchange_state_twice_changes_nothing(route, sol):
     open_sol(route)
     cycle("97.5")
     before = list(Order.objects.order_by("id").values_list("status", "filled_quantity", "updated_at"))
-    group_before = PositionGroup.objects.values_list("realized_pnl_usd", "total_filled_quantity", "filled_dca_legs").get()
+    group_before = PositionGroup.objects.values_list(
+        "realized_pnl_usd", "total_filled_quantity", "filled_dca_legs"
+    ).get()
 
     cycle()
     cycle()
 
     assert list(Order.objects.order_by("id").values_list("status", "filled_quantity", "updated_at")) == before
-    assert PositionGroup.objects.values_list("realized_pnl_usd", "total_filled_quantity", "filled_dca_legs").get() == group_before
+    assert (
+        PositionGroup.objects.values_list("realized_pnl_usd", "total_filled_quantity", "filled_dca_legs").get()
+        == group_before
+    )
 
 
 def test_partial_fills_update_the_position_at_once_and_the_take_profit_waits_for_the_whole_leg(route, sol):
@@ -276,7 +322,11 @@ def test_partial_fills_update_the_position_at_once_and_the_take_profit_waits_for
 
     leg0 = Order.objects.get(leg_index=0)
     assert (leg0.status, leg0.filled_quantity) == ("partially_filled", D("0.5"))
-    assert (group.total_filled_quantity, group.weighted_avg_entry, group.status) == (D("0.5"), D("100"), "partially_filled")
+    assert (group.total_filled_quantity, group.weighted_avg_entry, group.status) == (
+        D("0.5"),
+        D("100"),
+        "partially_filled",
+    )
     assert not Order.objects.filter(role="take_profit").exists()
 
     group = cycle("99.8")  # the other half

@@ -50,15 +50,24 @@ def test_crash_between_placement_and_recording_does_not_double_the_order(trader,
     leg = pyramid.orders.get(leg_index=0)
     # The worker claimed the leg and the exchange accepted it, then the worker died before recording.
     Order.objects.filter(pk=leg.pk).update(submitted_at=timezone.now())
-    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=leg.quantity,
-                                         price=leg.price, client_order_id=leg.client_order_id)
+    PaperConnector(account).create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=leg.quantity,
+        price=leg.price,
+        client_order_id=leg.client_order_id,
+    )
 
     pyramid_submit(pyramid_id=pyramid.pk)  # the redelivered task
 
     assert PaperOrder.objects.filter(client_order_id=leg.client_order_id).count() == 1
     assert PaperOrder.objects.count() == 5
     leg.refresh_from_db()
-    assert (leg.status, leg.exchange_order_id) == ("open", str(PaperOrder.objects.get(client_order_id=leg.client_order_id).pk))
+    assert (leg.status, leg.exchange_order_id) == (
+        "open",
+        str(PaperOrder.objects.get(client_order_id=leg.client_order_id).pk),
+    )
 
 
 @pytest.mark.django_db
@@ -91,10 +100,17 @@ def test_refused_leg_cancels_what_was_placed_and_fails_the_new_group(trader, dja
     assert group.status == "failed"
     assert "insufficient balance" in group.status_reason
     assert list(pyramid.orders.order_by("leg_index").values_list("status", flat=True)) == [
-        "cancelled", "cancelled", "failed", "cancelled", "cancelled"]
+        "cancelled",
+        "cancelled",
+        "failed",
+        "cancelled",
+        "cancelled",
+    ]
     assert not PaperOrder.objects.filter(status="open").exists()  # nothing left on the exchange
     assert PaperBalance.objects.get(account=account, asset="USDT").free == D("500")
-    assert Order.objects.get(leg_index=2).error_message.startswith("Account has insufficient balance for requested action.")
+    assert Order.objects.get(leg_index=2).error_message.startswith(
+        "Account has insufficient balance for requested action."
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -40,10 +40,19 @@ def test_position_page_shows_the_total_fees_and_each_fills_fee_in_its_currency(c
 
 
 def test_a_fee_paid_in_a_third_currency_shows_its_value_in_the_quote(client, trader):
-    group = PositionGroupFactory(user=trader, exchange_account=trader.exchange_accounts.get(), status="active",
-                                 fees_usd=D("0.12"))
-    OrderFactory(group=group, status="filled", filled_quantity=D("2"), avg_fill_price=D("100"), fee=D("0.0002"),
-                 fee_currency="BNB", fee_rate=D("600"), filled_at=group.created_at)
+    group = PositionGroupFactory(
+        user=trader, exchange_account=trader.exchange_accounts.get(), status="active", fees_usd=D("0.12")
+    )
+    OrderFactory(
+        group=group,
+        status="filled",
+        filled_quantity=D("2"),
+        avg_fill_price=D("100"),
+        fee=D("0.0002"),
+        fee_currency="BNB",
+        fee_rate=D("600"),
+        filled_at=group.created_at,
+    )
 
     client.force_login(trader)
     page = client.get(reverse("position-detail", args=[group.pk])).content.decode()

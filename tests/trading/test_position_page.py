@@ -23,8 +23,11 @@ D = Decimal
 @pytest.fixture
 def forget_recorded_prices():
     """forget() empties the paper feed's record of the walkthrough markets (the cache outlives a test)."""
-    keys = [f"{kind}:binance:{symbol}" for kind in ("paper-candles", "paper-candle-forming")
-            for symbol in ("BTC/USDT", "ETH/USDT")]
+    keys = [
+        f"{kind}:binance:{symbol}"
+        for kind in ("paper-candles", "paper-candle-forming")
+        for symbol in ("BTC/USDT", "ETH/USDT")
+    ]
 
     def forget():
         cache.delete_many(keys)
@@ -144,10 +147,18 @@ def test_a_closed_position_shows_its_final_figures_only(trader_client, route, tw
 
 
 def test_a_closed_position_shows_its_dust(trader_client, trader):
-    group = PositionGroupFactory(user=trader, exchange_account=trader.exchange_accounts.get(), status=GroupStatus.CLOSED,
-                                 closed_at=timezone.now(), exit_reason="take_profit", dust_quantity=D("0.000400000000"),
-                                 dust_value=D("0.041600000000"), realized_pnl_usd=D("12.5"),
-                                 current_price=D("104"), total_invested_usd=D("400"))
+    group = PositionGroupFactory(
+        user=trader,
+        exchange_account=trader.exchange_accounts.get(),
+        status=GroupStatus.CLOSED,
+        closed_at=timezone.now(),
+        exit_reason="take_profit",
+        dust_quantity=D("0.000400000000"),
+        dust_value=D("0.041600000000"),
+        realized_pnl_usd=D("12.5"),
+        current_price=D("104"),
+        total_invested_usd=D("400"),
+    )
     group.created_at = timezone.now() - timedelta(hours=3, minutes=30)
     group.save(update_fields=["created_at"])
     PyramidFactory(group=group, status=Pyramid.Status.PARTIALLY_FILLED)  # closed before pyramids closed with it
@@ -162,8 +173,12 @@ def test_a_closed_position_shows_its_dust(trader_client, trader):
 
 
 def test_a_failed_position_that_never_filled_says_so(trader_client, trader):
-    group = PositionGroupFactory(user=trader, exchange_account=trader.exchange_accounts.get(), status=GroupStatus.FAILED,
-                                 status_reason="binance rejected the order: Account has insufficient balance.")
+    group = PositionGroupFactory(
+        user=trader,
+        exchange_account=trader.exchange_accounts.get(),
+        status=GroupStatus.FAILED,
+        status_reason="binance rejected the order: Account has insufficient balance.",
+    )
 
     page = page_of(trader_client, group)
 
@@ -180,8 +195,9 @@ def chart_of(client, group) -> dict:
     return response.json()
 
 
-def test_the_chart_draws_the_paper_feeds_candles_with_one_line_per_leg(trader_client, forget_recorded_prices,
-                                                                        two_legs_filled):
+def test_the_chart_draws_the_paper_feeds_candles_with_one_line_per_leg(
+    trader_client, forget_recorded_prices, two_legs_filled
+):
     # Given the paper feed recorded a price every 20 s for the last 40 minutes, around the entry
     group = two_legs_filled
     forget_recorded_prices()
@@ -207,7 +223,10 @@ def test_the_chart_draws_the_paper_feeds_candles_with_one_line_per_leg(trader_cl
     assert [line["text"] for line in chart["lines"] if line["kind"] == "average"] == ["average entry 99.75"]
     assert {"price": "99.5", "text": "P1 L2 99.5", "kind": "leg-filled"} in chart["lines"]
     # and the two fills as buy markers on the candles they happened in
-    assert [(m["text"], m["side"], m["kind"]) for m in chart["markers"]] == [("L1", "buy", "entry"), ("L2", "buy", "entry")]
+    assert [(m["text"], m["side"], m["kind"]) for m in chart["markers"]] == [
+        ("L1", "buy", "entry"),
+        ("L2", "buy", "entry"),
+    ]
     assert all(m["time"] in {c["time"] for c in chart["candles"]} for m in chart["markers"])
 
 

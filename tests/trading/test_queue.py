@@ -55,7 +55,9 @@ def test_closing_a_position_promotes_the_queue(route, one_slot):
     assert PositionGroup.objects.get(symbol="ETH/USDT").status in ("live", "partially_filled")
 
 
-def test_promotion_follows_the_priority_rules(route, one_slot, trader, eager_celery, django_capture_on_commit_callbacks):
+def test_promotion_follows_the_priority_rules(
+    route, one_slot, trader, eager_celery, django_capture_on_commit_callbacks
+):
     from exchanges.paper.services import paper_price_set
 
     route(symbol="BTCUSDT")
@@ -93,7 +95,9 @@ def test_exit_drops_the_queued_entry_for_its_key(route, one_slot):
     route(symbol="BTCUSDT")
     queued = route(symbol="ETHUSDT")
 
-    exit_signal = route(intent="exit", side="sell", prev_market_position="long", market_position="flat", symbol="ETHUSDT")
+    exit_signal = route(
+        intent="exit", side="sell", prev_market_position="long", market_position="flat", symbol="ETHUSDT"
+    )
 
     assert exit_signal.status == "exited"
     assert QueuedSignal.objects.get().status == "cancelled"
@@ -101,7 +105,9 @@ def test_exit_drops_the_queued_entry_for_its_key(route, one_slot):
     assert queued.status == "ignored"
 
 
-def test_force_stop_queues_new_entries_and_manual_promote_respects_it(route, trader, django_capture_on_commit_callbacks):
+def test_force_stop_queues_new_entries_and_manual_promote_respects_it(
+    route, trader, django_capture_on_commit_callbacks
+):
     RiskConfig.objects.filter(user=trader).update(engine_force_stopped=True)
     signal = route()
     assert signal.status == "queued" and "force-stopped" in signal.reason
@@ -131,7 +137,12 @@ def test_pyramid_bypasses_a_full_pool_with_the_same_pair_timeframe_rule(route, o
     route(entry_price="100")
     assert route(entry_price="99").status == "pyramided"
 
-    rules = {"same_pair_timeframe": False, "deepest_loss_percent": True, "highest_replacement": True, "fifo_fallback": True}
+    rules = {
+        "same_pair_timeframe": False,
+        "deepest_loss_percent": True,
+        "highest_replacement": True,
+        "fifo_fallback": True,
+    }
     RiskConfig.objects.filter(user=trader).update(priority_rules=rules, max_total_exposure_usd=D("2500"))
     signal = route(entry_price="98")
     assert signal.status == "queued" and "exposure would reach" in signal.reason
@@ -141,8 +152,14 @@ def test_pyramid_bypasses_a_full_pool_with_the_same_pair_timeframe_rule(route, o
 def test_daily_loss_limit_pauses_new_entries(route, trader):
     from tests.factories import PositionGroupFactory
 
-    PositionGroupFactory(user=trader, exchange_account=trader.exchange_accounts.get(), symbol="XRP/USDT",
-                         status="closed", realized_pnl_usd=D("-600"), closed_at=timezone.now())
+    PositionGroupFactory(
+        user=trader,
+        exchange_account=trader.exchange_accounts.get(),
+        symbol="XRP/USDT",
+        status="closed",
+        realized_pnl_usd=D("-600"),
+        closed_at=timezone.now(),
+    )
 
     signal = route()
 

@@ -21,8 +21,9 @@ D = Decimal
 
 @pytest.fixture
 def eth_btc(trader):
-    call_command("paper", "market", "binance", "ETH/BTC", "--tick", "0.00001", "--step", "0.001",
-                 "--min-notional", "0.0001")
+    call_command(
+        "paper", "market", "binance", "ETH/BTC", "--tick", "0.00001", "--step", "0.001", "--min-notional", "0.0001"
+    )
     paper_price_set(exchange_id="binance", symbol="ETH/BTC", price=D("0.05010"))
     PaperBalance.objects.create(account=ExchangeAccount.objects.get(user=trader), asset="BTC", free=D("1"))
     DCAConfigurationFactory(user=trader, pair="ETH/BTC", levels=THREE_LEGS, capital_usd=D("300"), tp_mode="per_leg")

@@ -26,10 +26,22 @@ def account(trader):
 
 def test_an_exchange_order_the_database_does_not_know_is_cancelled_and_recorded(route, account):
     route(entry_price="100")
-    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1.000"),
-                                         price=D("90.00"), client_order_id="dcefeedfacefeedfacefeedfacefeedface0")
-    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=D("1.000"),
-                                         price=D("90.00"), client_order_id="manual-by-the-trader")
+    PaperConnector(account).create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=D("1.000"),
+        price=D("90.00"),
+        client_order_id="dcefeedfacefeedfacefeedfacefeedface0",
+    )
+    PaperConnector(account).create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=D("1.000"),
+        price=D("90.00"),
+        client_order_id="manual-by-the-trader",
+    )
 
     result = account_reconcile(account_id=account.pk)
 
@@ -53,14 +65,22 @@ def test_an_order_the_exchange_closed_meanwhile_is_brought_up_to_date(route, acc
     assert PositionGroup.objects.get().filled_dca_legs == 2
 
 
-def test_an_order_sent_but_never_recorded_is_adopted_not_sent_again(trader, account, django_capture_on_commit_callbacks):
+def test_an_order_sent_but_never_recorded_is_adopted_not_sent_again(
+    trader, account, django_capture_on_commit_callbacks
+):
     signal = stored_signal(trader)
     with django_capture_on_commit_callbacks(execute=False):
         signal_route(signal_id=signal.pk)
     leg = Order.objects.get(leg_index=0)
     Order.objects.filter(pk=leg.pk).update(submitted_at=timezone.now())
-    PaperConnector(account).create_order(symbol="BTC/USDT", side="buy", type="limit", amount=leg.quantity,
-                                         price=leg.price, client_order_id=leg.client_order_id)
+    PaperConnector(account).create_order(
+        symbol="BTC/USDT",
+        side="buy",
+        type="limit",
+        amount=leg.quantity,
+        price=leg.price,
+        client_order_id=leg.client_order_id,
+    )
 
     result = account_reconcile(account_id=account.pk)
 

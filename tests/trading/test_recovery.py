@@ -17,7 +17,9 @@ from trading.services.routing import signal_route
 pytestmark = pytest.mark.django_db
 
 
-def test_a_grid_whose_placement_task_was_lost_is_placed_by_the_sweep(trader, eager_celery, django_capture_on_commit_callbacks):
+def test_a_grid_whose_placement_task_was_lost_is_placed_by_the_sweep(
+    trader, eager_celery, django_capture_on_commit_callbacks
+):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
     signal = stored_signal(trader)
     with django_capture_on_commit_callbacks(execute=False):  # the enqueue never reached a worker

@@ -26,17 +26,29 @@ def test_walkthrough_grid_reaches_the_paper_exchange_exactly(route):
 
     assert signal.status == "opened", signal.reason
     assert [(price, amount) for _, _, price, amount, _ in paper_book()] == [
-        (D("100.00"), D("2.000")), (D("99.50"), D("2.010")), (D("99.00"), D("2.020")),
-        (D("98.50"), D("2.030")), (D("98.00"), D("2.040")),
+        (D("100.00"), D("2.000")),
+        (D("99.50"), D("2.010")),
+        (D("99.00"), D("2.020")),
+        (D("98.50"), D("2.030")),
+        (D("98.00"), D("2.040")),
     ]
     group = PositionGroup.objects.get()
-    assert (group.side, group.symbol, group.timeframe, group.pyramid_count, group.total_dca_legs) == ("long", "BTC/USDT", 15, 1, 5)
+    assert (group.side, group.symbol, group.timeframe, group.pyramid_count, group.total_dca_legs) == (
+        "long",
+        "BTC/USDT",
+        15,
+        1,
+        5,
+    )
     # Leg 0 sits at the current price: it filled on arrival; the group holds 2.000 at 100.
     assert group.status == "partially_filled"
     assert (group.filled_dca_legs, group.total_filled_quantity, group.weighted_avg_entry) == (1, D("2.000"), D("100"))
     legs = list(Order.objects.filter(role="entry").order_by("leg_index"))
     assert [leg.status for leg in legs] == ["filled", "open", "open", "open", "open"]
-    assert all(leg.client_order_id == PaperOrder.objects.get(client_order_id=leg.client_order_id).client_order_id for leg in legs)
+    assert all(
+        leg.client_order_id == PaperOrder.objects.get(client_order_id=leg.client_order_id).client_order_id
+        for leg in legs
+    )
     assert [leg.tp_price for leg in legs] == [D("102.00"), D("101.49"), D("100.98"), D("100.47"), D("99.96")]
 
 
@@ -56,7 +68,9 @@ def test_a_short_on_a_spot_account_is_refused_and_never_sells_the_accounts_own_c
     # Row 10 of the books review: a spot "short" sold the account's own coins, another position's included.
     from exchanges.models import PaperBalance
 
-    PaperBalance.objects.create(account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20"))
+    PaperBalance.objects.create(
+        account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20")
+    )
 
     signal = route(side="sell", market_position="short", entry_price="100")
 
@@ -69,14 +83,19 @@ def test_short_grid_sells_above_the_entry(route, derivatives_market):
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99"))
     from exchanges.models import PaperBalance
 
-    PaperBalance.objects.create(account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20"))
+    PaperBalance.objects.create(
+        account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20")
+    )
 
     signal = route(side="sell", market_position="short", entry_price="100")
 
     assert signal.status == "opened", signal.reason
     assert [(side, price, amount) for side, _, price, amount, _ in paper_book()] == [
-        ("sell", D("100.00"), D("2.000")), ("sell", D("100.50"), D("1.990")), ("sell", D("101.00"), D("1.980")),
-        ("sell", D("101.50"), D("1.970")), ("sell", D("102.00"), D("1.960")),
+        ("sell", D("100.00"), D("2.000")),
+        ("sell", D("100.50"), D("1.990")),
+        ("sell", D("101.00"), D("1.980")),
+        ("sell", D("101.50"), D("1.970")),
+        ("sell", D("102.00"), D("1.960")),
     ]
     assert PositionGroup.objects.get().side == "short"
 
@@ -141,12 +160,18 @@ def test_pyramid_grid_is_computed_from_its_own_entry_price(route):
     assert (group.pyramid_count, group.pyramids.count(), group.total_dca_legs) == (2, 2, 10)
     second = Pyramid.objects.get(index=1)
     assert list(second.orders.order_by("leg_index").values_list("price", flat=True)) == [
-        D("95.00"), D("94.52"), D("94.05"), D("93.57"), D("93.10")]
+        D("95.00"),
+        D("94.52"),
+        D("94.05"),
+        D("93.57"),
+        D("93.10"),
+    ]
 
 
 def test_pyramid_override_ladder_applies_to_its_index(route, trader):
     DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(
-        pyramid_levels={"1": [{"gap_percent": "-1", "weight_percent": "100", "tp_percent": "3"}]})
+        pyramid_levels={"1": [{"gap_percent": "-1", "weight_percent": "100", "tp_percent": "3"}]}
+    )
     route(entry_price="100")
     route(entry_price="95")
     assert list(Pyramid.objects.get(index=1).orders.values_list("price", "quantity")) == [(D("94.05"), D("10.632"))]
@@ -175,7 +200,12 @@ def test_exit_cancels_resting_orders_and_market_closes_what_is_held(route):
     assert group.realized_pnl_usd == D("8.000")  # 2.000 × (104 − 100), no fees on this account
     assert PaperOrder.objects.filter(status="open").count() == 0
     exit_order = Order.objects.get(role="exit")
-    assert (exit_order.side, exit_order.order_type, exit_order.quantity, exit_order.status) == ("sell", "market", D("2.000"), "filled")
+    assert (exit_order.side, exit_order.order_type, exit_order.quantity, exit_order.status) == (
+        "sell",
+        "market",
+        D("2.000"),
+        "filled",
+    )
     record = JournalEntry.objects.get(kind="close")
     assert (record.exit_price, record.quantity_closed, record.realized_pnl_usd) == (D("104"), D("2.000"), D("8.000"))
 
@@ -200,8 +230,9 @@ def test_reduce_market_closes_part_of_the_position(route):
     group.refresh_from_db()
     assert group.total_filled_quantity == D("6.030")
 
-    signal = route(intent="reduce", side="sell", market_position="long", entry_price="98.9", order_size="1.5",
-                   size_type="base")
+    signal = route(
+        intent="reduce", side="sell", market_position="long", entry_price="98.9", order_size="1.5", size_type="base"
+    )
 
     assert signal.status == "reduced", signal.reason
     group.refresh_from_db()
@@ -217,7 +248,9 @@ def test_reverse_closes_the_long_then_opens_the_short(route, trader, derivatives
     account = trader.exchange_accounts.get()
     PaperBalance.objects.filter(account=account, asset="BTC").update(free=D("20"))
 
-    signal = route(intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100")
+    signal = route(
+        intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100"
+    )
 
     assert signal.status == "reversed", signal.reason
     long_group = PositionGroup.objects.get(side="long")
@@ -243,7 +276,9 @@ def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trad
     PaperBalance.objects.filter(account=account, asset="BTC").update(free=0)  # the coins left the account
     RiskConfig.objects.update_or_create(user=trader, defaults={"max_open_positions_per_symbol": 2})  # room for both
 
-    signal = route(intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="97")
+    signal = route(
+        intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="97"
+    )
 
     signal.refresh_from_db()
     long_group = PositionGroup.objects.get(side="long")
@@ -258,7 +293,9 @@ def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trad
 def test_a_reverse_on_a_spot_account_closes_the_long_and_refuses_the_short(route, trader):
     route(entry_price="100")
 
-    signal = route(intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100")
+    signal = route(
+        intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100"
+    )
 
     assert signal.status == "rejected" and "shorting needs a derivatives account" in signal.reason
     assert PositionGroup.objects.get(side="long").status == "closed"
@@ -266,7 +303,12 @@ def test_a_reverse_on_a_spot_account_closes_the_long_and_refuses_the_short(route
 
 
 def test_every_routed_signal_ends_with_a_status_and_reason(route):
-    for kwargs in ({}, {"entry_price": "99"}, {"symbol": "NOPE"}, {"intent": "exit", "side": "sell", "prev_market_position": "long"}):
+    for kwargs in (
+        {},
+        {"entry_price": "99"},
+        {"symbol": "NOPE"},
+        {"intent": "exit", "side": "sell", "prev_market_position": "long"},
+    ):
         route(**kwargs)
     assert not Signal.objects.filter(status="received").exists()
     assert not Signal.objects.filter(reason="").exists()
@@ -292,7 +334,8 @@ def test_stop_loss_price_from_the_signal_is_kept_on_the_group(route):
 def test_config_snapshot_keeps_the_group_on_the_ladder_it_opened_with(route, trader):
     route(entry_price="100")
     DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(
-        levels=[{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}])
+        levels=[{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}]
+    )
 
     route(entry_price="95")
 
@@ -340,8 +383,9 @@ def test_a_late_exit_still_closes_the_position(route, trader):
     from trading.services.routing import signal_route
 
     assert route(entry_price="100").status == "opened"
-    exit_signal = stored_signal(trader, intent="exit", side="sell", market_position="flat",
-                                prev_market_position="long", entry_price="100")
+    exit_signal = stored_signal(
+        trader, intent="exit", side="sell", market_position="flat", prev_market_position="long", entry_price="100"
+    )
     Signal.objects.filter(pk=exit_signal.pk).update(received_at=timezone.now() - timedelta(minutes=40))
 
     assert signal_route(signal_id=exit_signal.pk).status == "exited"

@@ -20,9 +20,16 @@ D = Decimal
 def synthetic_trader(eager_celery):
     """A trader on a synthetic-feed paper account, trading ETH/USDT from the shipped market list (reference 3,000)."""
     user = UserFactory(username="synthetic")
-    ExchangeAccountFactory(user=user, exchange_id="binance", price_feed="synthetic", synthetic_seed=7,
-                           starting_balance=D("100000"), maker_fee_percent=0, taker_fee_percent=0,
-                           market_slippage_percent=0)
+    ExchangeAccountFactory(
+        user=user,
+        exchange_id="binance",
+        price_feed="synthetic",
+        synthetic_seed=7,
+        starting_balance=D("100000"),
+        maker_fee_percent=0,
+        taker_fee_percent=0,
+        market_slippage_percent=0,
+    )
     DCAConfigurationFactory(user=user, pair="ETH/USDT")
     return user
 
@@ -36,7 +43,8 @@ def route(user, django_capture_on_commit_callbacks, **alert):
 
 
 def test_the_first_alert_sets_the_first_paper_price_and_the_trade_starts_without_a_loss(
-        synthetic_trader, django_capture_on_commit_callbacks):
+    synthetic_trader, django_capture_on_commit_callbacks
+):
     assert current_price("binance", "ETH/USDT") is None
 
     signal = route(synthetic_trader, django_capture_on_commit_callbacks, entry_price="3050.5")

@@ -99,8 +99,9 @@ def test_a_second_close_while_an_exit_rests_on_the_exchange_joins_it_instead_of_
     for take_profit in Order.objects.filter(role="take_profit"):
         order_cancel(take_profit, PaperConnector(group.exchange_account))
     group = group_refresh_stats(group_id=group.pk)
-    resting = exit_order_create(group, D("3.0"), ExitReason.MANUAL, PaperConnector(group.exchange_account),
-                                decision_price=D("95"))
+    resting = exit_order_create(
+        group, D("3.0"), ExitReason.MANUAL, PaperConnector(group.exchange_account), decision_price=D("95")
+    )
     Order.objects.filter(pk=resting.pk).update(order_type="limit", price=D("120.00"))  # as a protected exit left behind
     order_place(resting, PaperConnector(group.exchange_account))
     resting.refresh_from_db()
@@ -184,11 +185,29 @@ def test_the_last_take_profit_sells_every_sellable_unit_and_the_residue_closes_t
     # forever (a pool slot held, the next entry swallowed as a pyramid).
     account = ExchangeAccount.objects.get()
     ExchangeAccount.objects.filter(pk=account.pk).update(maker_fee_percent=D("0.1"), taker_fee_percent=D("0.1"))
-    call_command("paper", "market", "binance", "XBT/USDT", "--tick", "0.01", "--step", "0.00001",
-                 "--min-qty", "0.00001", "--min-notional", "5")
+    call_command(
+        "paper",
+        "market",
+        "binance",
+        "XBT/USDT",
+        "--tick",
+        "0.01",
+        "--step",
+        "0.00001",
+        "--min-qty",
+        "0.00001",
+        "--min-notional",
+        "5",
+    )
     paper_price_set(exchange_id="binance", symbol="XBT/USDT", price=D("60001"))
-    DCAConfigurationFactory(user=trader, pair="XBT/USDT", capital_usd=D("1000"), levels=[
-        {"gap_percent": gap, "weight_percent": "20", "tp_percent": "2"} for gap in ("0", "-0.5", "-1", "-1.5", "-2")])
+    DCAConfigurationFactory(
+        user=trader,
+        pair="XBT/USDT",
+        capital_usd=D("1000"),
+        levels=[
+            {"gap_percent": gap, "weight_percent": "20", "tp_percent": "2"} for gap in ("0", "-0.5", "-1", "-1.5", "-2")
+        ],
+    )
     signal = route(symbol="XBTUSDT", entry_price="60000")
     assert signal.status == "opened", signal.reason
     cycle("58000", symbol="XBT/USDT")
@@ -244,7 +263,9 @@ def test_a_pyramid_target_after_a_group_reduce_sells_only_the_pyramids_share_of_
     assert route(symbol="SOLUSDT", entry_price="99").status == "pyramided"
     group = cycle("94")  # every leg of both pyramids filled: 3.0 at 100/98/96 and 3.0 at 99/97.02/95.04
     assert group.total_filled_quantity == D("6.0")
-    position_reduce(group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("4.0"), request_key="signal-1")  # a group-level reduce
+    position_reduce(
+        group_id=group.pk, reason=ExitReason.REDUCE, quantity=D("4.0"), request_key="signal-1"
+    )  # a group-level reduce
 
     group = cycle("101.5")  # both targets (98 × 1.02 and 97.02 × 1.02) are reached
 
@@ -287,8 +308,9 @@ def test_a_fee_paid_in_bnb_is_costed_at_the_bnb_price_not_booked_as_that_many_do
     group = PositionGroup.objects.get(pk=signal.position_group_id)
     paper_price_set(exchange_id="binance", symbol="SOL/USDT", price=D("95"))
 
-    symbol_sync(account_id=group.exchange_account_id, symbol="SOL/USDT",
-                connector=PaysFeesInBnb(ExchangeAccount.objects.get()))
+    symbol_sync(
+        account_id=group.exchange_account_id, symbol="SOL/USDT", connector=PaysFeesInBnb(ExchangeAccount.objects.get())
+    )
 
     group.refresh_from_db()
     legs = group.orders.filter(role="entry")
@@ -309,7 +331,8 @@ def test_a_reduce_task_run_again_after_it_finished_sells_once(route, sol):
         group = cycle("95")  # under every take-profit
 
     exits = PaperOrder.objects.filter(account=group.exchange_account, side="sell").exclude(
-        client_order_id__in=Order.objects.filter(role="take_profit").values("client_order_id"))
+        client_order_id__in=Order.objects.filter(role="take_profit").values("client_order_id")
+    )
     assert exits.aggregate(sold=Sum("filled"))["sold"] == D("1.0")
     group.refresh_from_db()
     assert group.total_filled_quantity == D("2.0")

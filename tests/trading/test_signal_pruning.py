@@ -22,17 +22,31 @@ def aged(signal: Signal, days: float) -> Signal:
 
 
 def refused(user, days: float) -> Signal:
-    return aged(signal_reject(user=user, client_ip="198.51.100.7", http_status=400, reason="Body is empty.",
-                              payload={"raw": "", "raw_bytes": 0, "truncated": False}), days)
+    return aged(
+        signal_reject(
+            user=user,
+            client_ip="198.51.100.7",
+            http_status=400,
+            reason="Body is empty.",
+            payload={"raw": "", "raw_bytes": 0, "truncated": False},
+        ),
+        days,
+    )
 
 
 def test_beat_prunes_refused_requests_older_than_the_retention_and_nothing_else(user):
     old_refusals = [refused(user, days=31), refused(UserFactory(), days=45)]
     recent_refusal = refused(user, days=29)
     old_accepted = aged(Signal.objects.create(user=user, status=Signal.Status.OPENED, http_status=202), days=90)
-    old_routing_refusal = aged(Signal.objects.create(
-        user=user, status=Signal.Status.REJECTED, http_status=202,
-        reason="No DCA configuration for BTC/USDT 15m on binance"), days=90)
+    old_routing_refusal = aged(
+        Signal.objects.create(
+            user=user,
+            status=Signal.Status.REJECTED,
+            http_status=202,
+            reason="No DCA configuration for BTC/USDT 15m on binance",
+        ),
+        days=90,
+    )
     webhook_rejection_count(network="2001:db8:1:2::/64", http_status=403, reason="Unknown user 'x' in the URL.")
     WebhookRejectionTally.objects.update(hour=timezone.now() - timedelta(days=31))
     webhook_rejection_count(network="203.0.113.9", http_status=400, reason="Body is empty.")
@@ -40,8 +54,11 @@ def test_beat_prunes_refused_requests_older_than_the_retention_and_nothing_else(
     prune_refused_signals_task()
 
     assert not Signal.objects.filter(pk__in=[signal.pk for signal in old_refusals]).exists()
-    assert set(Signal.objects.values_list("pk", flat=True)) == {recent_refusal.pk, old_accepted.pk,
-                                                                old_routing_refusal.pk}
+    assert set(Signal.objects.values_list("pk", flat=True)) == {
+        recent_refusal.pk,
+        old_accepted.pk,
+        old_routing_refusal.pk,
+    }
     assert list(WebhookRejectionTally.objects.values_list("network", flat=True)) == ["203.0.113.9"]
 
 

@@ -19,8 +19,16 @@ pytestmark = pytest.mark.django_db
 
 def stored_signal(user, *, age_seconds: float, **fields) -> Signal:
     """An accepted signal that arrived ``age_seconds`` ago."""
-    signal = Signal.objects.create(user=user, intent="signal", exchange="binance", tv_symbol="BTCUSDT",
-                                   timeframe=15, side="long", entry_price=100, **fields)
+    signal = Signal.objects.create(
+        user=user,
+        intent="signal",
+        exchange="binance",
+        tv_symbol="BTCUSDT",
+        timeframe=15,
+        side="long",
+        entry_price=100,
+        **fields,
+    )
     Signal.objects.filter(id=signal.id).update(received_at=timezone.now() - timedelta(seconds=age_seconds))
     signal.refresh_from_db()
     return signal

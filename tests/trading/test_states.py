@@ -6,7 +6,11 @@ import pytest
 
 from trading.states import GroupStatus as G
 from trading.states import (
-    IllegalTransition, check_group_move, check_order_move, check_pyramid_move, check_queued_signal_move,
+    IllegalTransition,
+    check_group_move,
+    check_order_move,
+    check_pyramid_move,
+    check_queued_signal_move,
     check_signal_move,
 )
 from trading.states import OrderStatus as O
@@ -15,27 +19,63 @@ from trading.states import QueuedSignalStatus as Q
 from trading.states import SignalStatus as S
 
 ALLOWED_GROUP_MOVES = {
-    (G.WAITING, G.LIVE), (G.WAITING, G.FAILED), (G.WAITING, G.CLOSING), (G.WAITING, G.CLOSED),
-    (G.LIVE, G.PARTIALLY_FILLED), (G.LIVE, G.ACTIVE), (G.LIVE, G.CLOSING), (G.LIVE, G.CLOSED), (G.LIVE, G.FAILED),
-    (G.PARTIALLY_FILLED, G.ACTIVE), (G.PARTIALLY_FILLED, G.CLOSING), (G.PARTIALLY_FILLED, G.CLOSED),
-    (G.ACTIVE, G.PARTIALLY_FILLED), (G.ACTIVE, G.CLOSING), (G.ACTIVE, G.CLOSED),
-    (G.CLOSING, G.CLOSED), (G.CLOSING, G.ACTIVE), (G.CLOSING, G.PARTIALLY_FILLED),
+    (G.WAITING, G.LIVE),
+    (G.WAITING, G.FAILED),
+    (G.WAITING, G.CLOSING),
+    (G.WAITING, G.CLOSED),
+    (G.LIVE, G.PARTIALLY_FILLED),
+    (G.LIVE, G.ACTIVE),
+    (G.LIVE, G.CLOSING),
+    (G.LIVE, G.CLOSED),
+    (G.LIVE, G.FAILED),
+    (G.PARTIALLY_FILLED, G.ACTIVE),
+    (G.PARTIALLY_FILLED, G.CLOSING),
+    (G.PARTIALLY_FILLED, G.CLOSED),
+    (G.ACTIVE, G.PARTIALLY_FILLED),
+    (G.ACTIVE, G.CLOSING),
+    (G.ACTIVE, G.CLOSED),
+    (G.CLOSING, G.CLOSED),
+    (G.CLOSING, G.ACTIVE),
+    (G.CLOSING, G.PARTIALLY_FILLED),
 }
 
 ALLOWED_ORDER_MOVES = {
-    (O.PENDING, O.OPEN), (O.PENDING, O.PARTIALLY_FILLED), (O.PENDING, O.FILLED), (O.PENDING, O.CANCELLED),
-    (O.PENDING, O.FAILED), (O.PENDING, O.UNKNOWN),
-    (O.TRIGGER_PENDING, O.PENDING), (O.TRIGGER_PENDING, O.CANCELLED), (O.TRIGGER_PENDING, O.FAILED),
-    (O.OPEN, O.PARTIALLY_FILLED), (O.OPEN, O.FILLED), (O.OPEN, O.CANCELLED), (O.OPEN, O.FAILED), (O.OPEN, O.UNKNOWN),
-    (O.PARTIALLY_FILLED, O.FILLED), (O.PARTIALLY_FILLED, O.CANCELLED), (O.PARTIALLY_FILLED, O.UNKNOWN),
-    (O.UNKNOWN, O.PENDING), (O.UNKNOWN, O.OPEN), (O.UNKNOWN, O.PARTIALLY_FILLED), (O.UNKNOWN, O.FILLED),
-    (O.UNKNOWN, O.CANCELLED), (O.UNKNOWN, O.FAILED),
+    (O.PENDING, O.OPEN),
+    (O.PENDING, O.PARTIALLY_FILLED),
+    (O.PENDING, O.FILLED),
+    (O.PENDING, O.CANCELLED),
+    (O.PENDING, O.FAILED),
+    (O.PENDING, O.UNKNOWN),
+    (O.TRIGGER_PENDING, O.PENDING),
+    (O.TRIGGER_PENDING, O.CANCELLED),
+    (O.TRIGGER_PENDING, O.FAILED),
+    (O.OPEN, O.PARTIALLY_FILLED),
+    (O.OPEN, O.FILLED),
+    (O.OPEN, O.CANCELLED),
+    (O.OPEN, O.FAILED),
+    (O.OPEN, O.UNKNOWN),
+    (O.PARTIALLY_FILLED, O.FILLED),
+    (O.PARTIALLY_FILLED, O.CANCELLED),
+    (O.PARTIALLY_FILLED, O.UNKNOWN),
+    (O.UNKNOWN, O.PENDING),
+    (O.UNKNOWN, O.OPEN),
+    (O.UNKNOWN, O.PARTIALLY_FILLED),
+    (O.UNKNOWN, O.FILLED),
+    (O.UNKNOWN, O.CANCELLED),
+    (O.UNKNOWN, O.FAILED),
 }
 
 ALLOWED_PYRAMID_MOVES = {
-    (P.PENDING, P.SUBMITTED), (P.PENDING, P.FAILED), (P.PENDING, P.CLOSED),
-    (P.SUBMITTED, P.PARTIALLY_FILLED), (P.SUBMITTED, P.FILLED), (P.SUBMITTED, P.FAILED), (P.SUBMITTED, P.CLOSED),
-    (P.PARTIALLY_FILLED, P.FILLED), (P.PARTIALLY_FILLED, P.FAILED), (P.PARTIALLY_FILLED, P.CLOSED),
+    (P.PENDING, P.SUBMITTED),
+    (P.PENDING, P.FAILED),
+    (P.PENDING, P.CLOSED),
+    (P.SUBMITTED, P.PARTIALLY_FILLED),
+    (P.SUBMITTED, P.FILLED),
+    (P.SUBMITTED, P.FAILED),
+    (P.SUBMITTED, P.CLOSED),
+    (P.PARTIALLY_FILLED, P.FILLED),
+    (P.PARTIALLY_FILLED, P.FAILED),
+    (P.PARTIALLY_FILLED, P.CLOSED),
     (P.FILLED, P.CLOSED),
     (P.CLOSED, P.FILLED),  # a pyramid's own close the exchange refused
 }
@@ -43,8 +83,12 @@ ALLOWED_PYRAMID_MOVES = {
 ROUTED = (S.OPENED, S.PYRAMIDED, S.EXITED, S.REDUCED, S.REVERSED, S.QUEUED, S.IGNORED, S.REJECTED, S.FAILED)
 ALLOWED_SIGNAL_MOVES = {
     *((S.RECEIVED, to) for to in ROUTED),
-    (S.QUEUED, S.OPENED), (S.QUEUED, S.PYRAMIDED), (S.QUEUED, S.REVERSED), (S.QUEUED, S.IGNORED),
-    (S.QUEUED, S.REJECTED), (S.QUEUED, S.FAILED),
+    (S.QUEUED, S.OPENED),
+    (S.QUEUED, S.PYRAMIDED),
+    (S.QUEUED, S.REVERSED),
+    (S.QUEUED, S.IGNORED),
+    (S.QUEUED, S.REJECTED),
+    (S.QUEUED, S.FAILED),
     (S.REVERSED, S.FAILED),  # the close the reverse waited on failed
 }
 
@@ -61,10 +105,14 @@ MACHINES = {
 }
 
 
-@pytest.mark.parametrize(("kind", "current", "to"), [
-    (kind, current, to) for kind, (statuses, _, _) in MACHINES.items()
-    for current, to in itertools.product(statuses, statuses)
-])
+@pytest.mark.parametrize(
+    ("kind", "current", "to"),
+    [
+        (kind, current, to)
+        for kind, (statuses, _, _) in MACHINES.items()
+        for current, to in itertools.product(statuses, statuses)
+    ],
+)
 def test_move_is_allowed_exactly_when_the_design_says(kind, current, to):
     _, allowed, check = MACHINES[kind]
     if (current, to) in allowed:

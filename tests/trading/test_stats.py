@@ -1,12 +1,12 @@
 """Position statistics replay (pure)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from trading.stats import FillEvent, replay
 
 D = Decimal
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def at(minutes):
@@ -20,8 +20,14 @@ def test_weighted_average_over_dca_legs_and_aggregate_close():
     assert (stats.held_quantity, stats.invested_usd) == (D("2"), D("198"))
     assert stats.unrealized(D("102")) == (D("6"), D("6") / D("198") * 100)
 
-    closed = replay("long", [FillEvent(True, D("1"), D("100"), at=at(0)), FillEvent(True, D("1"), D("98"), at=at(1)),
-                             FillEvent(False, D("2"), D("102"), at=at(2))])
+    closed = replay(
+        "long",
+        [
+            FillEvent(True, D("1"), D("100"), at=at(0)),
+            FillEvent(True, D("1"), D("98"), at=at(1)),
+            FillEvent(False, D("2"), D("102"), at=at(2)),
+        ],
+    )
     assert (closed.held_quantity, closed.realized_pnl_usd) == (D("0"), D("6"))
 
 
@@ -49,8 +55,14 @@ def test_exit_never_sells_more_than_is_held():
 
 
 def test_partial_exit_keeps_the_average_and_a_new_entry_moves_it():
-    stats = replay("long", [FillEvent(True, D("2"), D("100"), at=at(0)), FillEvent(False, D("1"), D("104"), at=at(1)),
-                            FillEvent(True, D("1"), D("90"), at=at(2))])
+    stats = replay(
+        "long",
+        [
+            FillEvent(True, D("2"), D("100"), at=at(0)),
+            FillEvent(False, D("1"), D("104"), at=at(1)),
+            FillEvent(True, D("1"), D("90"), at=at(2)),
+        ],
+    )
     assert stats.weighted_avg_entry == D("95")
     assert stats.realized_pnl_usd == D("4")
     assert stats.held_quantity == D("2")
@@ -58,13 +70,23 @@ def test_partial_exit_keeps_the_average_and_a_new_entry_moves_it():
 
 def test_nothing_filled_is_all_zero():
     stats = replay("long", [])
-    assert (stats.held_quantity, stats.weighted_avg_entry, stats.unrealized(D("100"))) == (D("0"), None, (D("0"), D("0")))
+    assert (stats.held_quantity, stats.weighted_avg_entry, stats.unrealized(D("100"))) == (
+        D("0"),
+        None,
+        (D("0"), D("0")),
+    )
 
 
 def test_an_exit_beyond_what_is_held_is_reported_as_an_over_sell_never_hidden():
     # Row 15: the replay used to cap a sell at the holding, so 20.2 sold for 10.1 looked like a clean close.
-    stats = replay("long", [FillEvent(True, D("10.1"), D("100"), at=at(0)), FillEvent(False, D("10.1"), D("99"), at=at(1)),
-                            FillEvent(False, D("10.1"), D("98"), at=at(2))])
+    stats = replay(
+        "long",
+        [
+            FillEvent(True, D("10.1"), D("100"), at=at(0)),
+            FillEvent(False, D("10.1"), D("99"), at=at(1)),
+            FillEvent(False, D("10.1"), D("98"), at=at(2)),
+        ],
+    )
     assert (stats.held_quantity, stats.closed_quantity, stats.oversold_quantity) == (D("0"), D("10.1"), D("10.1"))
     clean = replay("long", [FillEvent(True, D("1"), D("100"), at=at(0)), FillEvent(False, D("1"), D("101"), at=at(1))])
     assert clean.oversold_quantity == 0

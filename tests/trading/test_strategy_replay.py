@@ -17,8 +17,8 @@ import pytest
 from django.test import Client
 
 from exchanges.models import PaperBalance, PaperOrder
-from trading.models import DCAConfiguration, Order, PositionGroup, Signal
 from trading.alerts import alert_template
+from trading.models import DCAConfiguration, Order, PositionGroup, Signal
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -47,11 +47,19 @@ def tradingview(trader, eager_celery, django_capture_on_commit_callbacks):
 
     def send(order: StrategyOrder) -> Signal:
         values = {
-            "timenow": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "exchange": "BINANCE", "ticker": "BTCUSDT",
-            "interval": "15", "strategy.order.action": order.action, "strategy.market_position": order.now,
-            "strategy.market_position_size": order.size, "strategy.prev_market_position": order.prev,
-            "strategy.prev_market_position_size": order.prev_size, "strategy.order.price": order.price,
-            "close": order.price, "strategy.order.contracts": order.contracts, "strategy.order.id": order.order_id,
+            "timenow": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "exchange": "BINANCE",
+            "ticker": "BTCUSDT",
+            "interval": "15",
+            "strategy.order.action": order.action,
+            "strategy.market_position": order.now,
+            "strategy.market_position_size": order.size,
+            "strategy.prev_market_position": order.prev,
+            "strategy.prev_market_position_size": order.prev_size,
+            "strategy.order.price": order.price,
+            "close": order.price,
+            "strategy.order.contracts": order.contracts,
+            "strategy.order.id": order.order_id,
             "strategy.order.alert_message": "",
         }
         message = template
@@ -76,18 +84,49 @@ def engine_position() -> tuple[str, Decimal]:
 
 def test_pyramids_a_half_close_and_a_strategy_exit_are_followed_at_every_step(tradingview):
     steps = [
-        (StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"),
-         "opened", ("long", D("2.000"))),
-        (StrategyOrder("second entry (pyramiding=3)", "buy", "long", "0.015", "long", "0.03", "0.015"),
-         "pyramided", ("long", D("4.000"))),
-        (StrategyOrder("third entry (pyramiding=3)", "buy", "long", "0.03", "long", "0.045", "0.015"),
-         "pyramided", ("long", D("6.000"))),
-        (StrategyOrder('strategy.close("L", qty_percent=50)', "sell", "long", "0.045", "long", "0.0225", "0.0225",
-                order_id="Close half"),
-         "reduced", ("long", D("3.000"))),
-        (StrategyOrder('strategy.exit("TP", "L", profit=…) fills', "sell", "long", "0.0225", "flat", "0", "0.0225",
-                order_id="TP"),
-         "exited", ("flat", D(0))),
+        (
+            StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"),
+            "opened",
+            ("long", D("2.000")),
+        ),
+        (
+            StrategyOrder("second entry (pyramiding=3)", "buy", "long", "0.015", "long", "0.03", "0.015"),
+            "pyramided",
+            ("long", D("4.000")),
+        ),
+        (
+            StrategyOrder("third entry (pyramiding=3)", "buy", "long", "0.03", "long", "0.045", "0.015"),
+            "pyramided",
+            ("long", D("6.000")),
+        ),
+        (
+            StrategyOrder(
+                'strategy.close("L", qty_percent=50)',
+                "sell",
+                "long",
+                "0.045",
+                "long",
+                "0.0225",
+                "0.0225",
+                order_id="Close half",
+            ),
+            "reduced",
+            ("long", D("3.000")),
+        ),
+        (
+            StrategyOrder(
+                'strategy.exit("TP", "L", profit=…) fills',
+                "sell",
+                "long",
+                "0.0225",
+                "flat",
+                "0",
+                "0.0225",
+                order_id="TP",
+            ),
+            "exited",
+            ("flat", D(0)),
+        ),
     ]
     for order, status, position in steps:
         signal = tradingview(order)
@@ -105,24 +144,32 @@ def test_pyramids_a_half_close_and_a_strategy_exit_are_followed_at_every_step(tr
 
 
 def test_each_signal_says_what_the_strategys_order_did_and_where_the_size_came_from(tradingview):
-    opened = tradingview(StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"))
+    opened = tradingview(
+        StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015")
+    )
     tradingview(StrategyOrder("second entry", "buy", "long", "0.015", "long", "0.03", "0.015"))
-    reduced = tradingview(StrategyOrder('strategy.close("L", qty_percent=50)', "sell", "long", "0.03", "long", "0.015",
-                                 "0.015"))
+    reduced = tradingview(
+        StrategyOrder('strategy.close("L", qty_percent=50)', "sell", "long", "0.03", "long", "0.015", "0.015")
+    )
 
     assert opened.intent == "signal"
     assert opened.reason.startswith("auto: flat → long 0.015: open long 0.015. Opened long BTC/USDT 15m on binance")
-    assert opened.reason.endswith("Size: 1,000 USDT per pyramid from the configuration; the alert's 0.015 BTC was "
-                                  "not used — turn on use_signal_size to follow the strategy.")
+    assert opened.reason.endswith(
+        "Size: 1,000 USDT per pyramid from the configuration; the alert's 0.015 BTC was "
+        "not used — turn on use_signal_size to follow the strategy."
+    )
     assert reduced.intent == "reduce"
-    assert reduced.reason == ("auto: long 0.03 → long 0.015: reduce by 0.015. Market-closing 2 of the long BTC/USDT "
-                              "15m position (50% of the 4 held, the share the strategy closed).")
+    assert reduced.reason == (
+        "auto: long 0.03 → long 0.015: reduce by 0.015. Market-closing 2 of the long BTC/USDT "
+        "15m position (50% of the 4 held, the share the strategy closed)."
+    )
 
 
 def test_with_use_signal_size_the_engine_holds_the_strategys_own_quantities(tradingview, trader):
     # One leg at the price, so the whole pyramid fills at once and holds exactly the strategy's size.
     DCAConfiguration.objects.filter(user=trader, pair="BTC/USDT").update(
-        use_signal_size=True, levels=[{"gap_percent": "0", "weight_percent": "100", "tp_percent": "5"}])
+        use_signal_size=True, levels=[{"gap_percent": "0", "weight_percent": "100", "tp_percent": "5"}]
+    )
 
     opened = tradingview(StrategyOrder("entry", "buy", "flat", "0", "long", "1.5", "1.5"))
     assert engine_position() == ("long", D("1.500"))
@@ -135,7 +182,9 @@ def test_with_use_signal_size_the_engine_holds_the_strategys_own_quantities(trad
 
     assert opened.reason.endswith("Size: 1.5 BTC from the alert (use_signal_size on).")
     assert [order.filled_quantity for order in Order.objects.filter(role="exit").order_by("created_at")] == [
-        D("1.500"), D("1.500")]
+        D("1.500"),
+        D("1.500"),
+    ]
 
 
 @pytest.fixture
@@ -151,19 +200,45 @@ def derivatives_market(monkeypatch):
 
 def test_a_reversal_short_pyramid_partial_cover_and_close_all_are_followed(tradingview, trader, derivatives_market):
     steps = [
-        (StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"),
-         "opened", ("long", D("2.000"))),
+        (
+            StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"),
+            "opened",
+            ("long", D("2.000")),
+        ),
         # One order of old + new size: 0.015 to close the long, 0.02 to open the short.
-        (StrategyOrder('strategy.entry("S", strategy.short) while long', "sell", "long", "0.015", "short", "0.02", "0.035",
-                order_id="S"),
-         "reversed", ("short", D("2.000"))),
-        (StrategyOrder("second short entry (pyramiding=3)", "sell", "short", "0.02", "short", "0.04", "0.02", order_id="S"),
-         "pyramided", ("short", D("4.000"))),
-        (StrategyOrder('strategy.close("S", qty_percent=75)', "buy", "short", "0.04", "short", "0.01", "0.03",
-                order_id="Cover"),
-         "reduced", ("short", D("1.000"))),
-        (StrategyOrder("strategy.close_all()", "buy", "short", "0.01", "flat", "0", "0.01", order_id="Close all"),
-         "exited", ("flat", D(0))),
+        (
+            StrategyOrder(
+                'strategy.entry("S", strategy.short) while long',
+                "sell",
+                "long",
+                "0.015",
+                "short",
+                "0.02",
+                "0.035",
+                order_id="S",
+            ),
+            "reversed",
+            ("short", D("2.000")),
+        ),
+        (
+            StrategyOrder(
+                "second short entry (pyramiding=3)", "sell", "short", "0.02", "short", "0.04", "0.02", order_id="S"
+            ),
+            "pyramided",
+            ("short", D("4.000")),
+        ),
+        (
+            StrategyOrder(
+                'strategy.close("S", qty_percent=75)', "buy", "short", "0.04", "short", "0.01", "0.03", order_id="Cover"
+            ),
+            "reduced",
+            ("short", D("1.000")),
+        ),
+        (
+            StrategyOrder("strategy.close_all()", "buy", "short", "0.01", "flat", "0", "0.01", order_id="Close all"),
+            "exited",
+            ("flat", D(0)),
+        ),
     ]
     for number, (order, status, position) in enumerate(steps):
         if number == 1:  # the coins a short sells (the paper exchange settles perpetuals in coins)
@@ -184,8 +259,19 @@ def test_a_strategy_exit_on_a_spot_account_closes_the_long_and_opens_no_short(tr
     # Before: the template's "type": "signal" queued this sell as a short entry and left the long open.
     tradingview(StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"))
 
-    signal = tradingview(StrategyOrder('strategy.exit("SL", "L", loss=…) fills', "sell", "long", "0.015", "flat", "0",
-                                "0.015", order_id="SL", price="100"))
+    signal = tradingview(
+        StrategyOrder(
+            'strategy.exit("SL", "L", loss=…) fills',
+            "sell",
+            "long",
+            "0.015",
+            "flat",
+            "0",
+            "0.015",
+            order_id="SL",
+            price="100",
+        )
+    )
 
     assert (signal.intent, signal.side, signal.status) == ("exit", "long", "exited")
     assert engine_position() == ("flat", D(0))
@@ -194,11 +280,15 @@ def test_a_strategy_exit_on_a_spot_account_closes_the_long_and_opens_no_short(tr
 
 
 def test_an_order_that_leaves_the_strategy_flat_to_flat_is_ignored_with_the_reason(tradingview):
-    signal = tradingview(StrategyOrder("an order filled and cancelled out on one bar", "sell", "flat", "0", "flat", "0", "0.015"))
+    signal = tradingview(
+        StrategyOrder("an order filled and cancelled out on one bar", "sell", "flat", "0", "flat", "0", "0.015")
+    )
 
     assert (signal.status, signal.intent) == ("ignored", "")
-    assert signal.reason == ("auto: flat → flat: the strategy holds no position before or after this order, nothing "
-                             "to do. Nothing was placed or closed.")
+    assert signal.reason == (
+        "auto: flat → flat: the strategy holds no position before or after this order, nothing "
+        "to do. Nothing was placed or closed."
+    )
     assert not PositionGroup.objects.exists() and not PaperOrder.objects.exists()
 
 
@@ -210,8 +300,10 @@ def test_the_position_page_says_where_each_pyramids_size_came_from(tradingview, 
     client.force_login(trader)
     page = client.get(f"/positions/{group.pk}/").content.decode()
 
-    note = ("Size: 1,000 USDT per pyramid from the configuration; the alert&#x27;s 0.015 BTC was not used — turn on "
-            "use_signal_size to follow the strategy")
+    note = (
+        "Size: 1,000 USDT per pyramid from the configuration; the alert&#x27;s 0.015 BTC was not used — turn on "
+        "use_signal_size to follow the strategy"
+    )
     assert page.count(note) == 2  # one per pyramid
 
 
@@ -221,8 +313,9 @@ def test_a_queued_entry_says_what_the_strategy_did_and_is_opened_on_promotion(tr
 
     RiskConfig.objects.filter(user=trader).update(max_total_exposure_usd=D("500"))  # under one pyramid's 1,000
 
-    signal = tradingview(StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015",
-                                       "0.015"))
+    signal = tradingview(
+        StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015")
+    )
 
     assert signal.status == "queued"
     assert signal.reason.startswith("auto: flat → long 0.015: open long 0.015. Queued: ")

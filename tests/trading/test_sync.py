@@ -21,8 +21,15 @@ class CountingPaper(PaperConnector):
         self.calls = Counter()
 
     def __getattribute__(self, name):
-        if name in ("fetch_open_orders", "fetch_closed_orders", "fetch_order", "ticker", "tickers", "create_order",
-                    "cancel_order"):
+        if name in (
+            "fetch_open_orders",
+            "fetch_closed_orders",
+            "fetch_order",
+            "ticker",
+            "tickers",
+            "create_order",
+            "cancel_order",
+        ):
             object.__getattribute__(self, "calls")[name] += 1
         return object.__getattribute__(self, name)
 
@@ -65,5 +72,8 @@ def test_beat_dispatches_one_sync_task_per_account_and_symbol(route, trader, set
 
     tasks = [__import__("json").loads(message)["headers"]["task"] for message in queue.lrange("celery", 0, -1)]
     queue.delete("celery")
-    assert sorted(tasks) == ["trading.tasks.sync_prices_task", "trading.tasks.sync_symbol_task",
-                             "trading.tasks.sync_symbol_task"]  # 10 open legs on 2 symbols: 2 sync tasks, not 10
+    assert sorted(tasks) == [
+        "trading.tasks.sync_prices_task",
+        "trading.tasks.sync_symbol_task",
+        "trading.tasks.sync_symbol_task",
+    ]  # 10 open legs on 2 symbols: 2 sync tasks, not 10

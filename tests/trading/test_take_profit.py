@@ -3,7 +3,12 @@
 from decimal import Decimal
 
 from trading.take_profit import (
-    PyramidHolding, aggregate_target, position_exit_trigger, protected_limit, pyramids_to_close, slippage_percent,
+    PyramidHolding,
+    aggregate_target,
+    position_exit_trigger,
+    protected_limit,
+    pyramids_to_close,
+    slippage_percent,
     trigger_fires,
 )
 
@@ -12,43 +17,104 @@ D = Decimal
 
 def test_reference_aggregate_example_target_101_97():
     assert aggregate_target("long", D("99.00"), D("3")) == D("101.97")
-    trigger = position_exit_trigger(side="long", tp_mode="aggregate", price=D("102"), average=D("99"), held=D("2"),
-                                    tp_aggregate_percent=D("3"), stop_loss_percent=None, stop_loss_price=None)
+    trigger = position_exit_trigger(
+        side="long",
+        tp_mode="aggregate",
+        price=D("102"),
+        average=D("99"),
+        held=D("2"),
+        tp_aggregate_percent=D("3"),
+        stop_loss_percent=None,
+        stop_loss_price=None,
+    )
     assert trigger.reason == "aggregate_tp"
-    assert position_exit_trigger(side="long", tp_mode="aggregate", price=D("101.96"), average=D("99"), held=D("2"),
-                                 tp_aggregate_percent=D("3"), stop_loss_percent=None, stop_loss_price=None) is None
+    assert (
+        position_exit_trigger(
+            side="long",
+            tp_mode="aggregate",
+            price=D("101.96"),
+            average=D("99"),
+            held=D("2"),
+            tp_aggregate_percent=D("3"),
+            stop_loss_percent=None,
+            stop_loss_price=None,
+        )
+        is None
+    )
 
 
 def test_per_leg_mode_never_closes_on_the_aggregate_target():
-    assert position_exit_trigger(side="long", tp_mode="per_leg", price=D("200"), average=D("99"), held=D("2"),
-                                 tp_aggregate_percent=D("3"), stop_loss_percent=None, stop_loss_price=None) is None
+    assert (
+        position_exit_trigger(
+            side="long",
+            tp_mode="per_leg",
+            price=D("200"),
+            average=D("99"),
+            held=D("2"),
+            tp_aggregate_percent=D("3"),
+            stop_loss_percent=None,
+            stop_loss_price=None,
+        )
+        is None
+    )
 
 
 def test_hybrid_scenario_b_aggregate_target_after_leg_0_exit():
     # Legs 1 and 2 left at 98 and 96: average 97, 5 % → 101.85; a jump to 103 closes everything.
     assert aggregate_target("long", D("97"), D("5")) == D("101.85")
-    trigger = position_exit_trigger(side="long", tp_mode="hybrid", price=D("103"), average=D("97"), held=D("2"),
-                                    tp_aggregate_percent=D("5"), stop_loss_percent=None, stop_loss_price=None)
+    trigger = position_exit_trigger(
+        side="long",
+        tp_mode="hybrid",
+        price=D("103"),
+        average=D("97"),
+        held=D("2"),
+        tp_aggregate_percent=D("5"),
+        stop_loss_percent=None,
+        stop_loss_price=None,
+    )
     assert trigger.reason == "aggregate_tp"
 
 
 def test_stop_loss_from_percent_and_from_the_signal_price_checked_before_take_profit():
-    common = {"side": "long", "tp_mode": "aggregate", "average": D("100"), "held": D("1"), "tp_aggregate_percent": D("3")}
-    assert position_exit_trigger(price=D("95"), stop_loss_percent=D("5"), stop_loss_price=None, **common).reason == "stop_loss"
+    common = {
+        "side": "long",
+        "tp_mode": "aggregate",
+        "average": D("100"),
+        "held": D("1"),
+        "tp_aggregate_percent": D("3"),
+    }
+    assert (
+        position_exit_trigger(price=D("95"), stop_loss_percent=D("5"), stop_loss_price=None, **common).reason
+        == "stop_loss"
+    )
     assert position_exit_trigger(price=D("95.01"), stop_loss_percent=D("5"), stop_loss_price=None, **common) is None
-    assert position_exit_trigger(price=D("97"), stop_loss_percent=None, stop_loss_price=D("97.5"), **common).reason == "stop_loss"
+    assert (
+        position_exit_trigger(price=D("97"), stop_loss_percent=None, stop_loss_price=D("97.5"), **common).reason
+        == "stop_loss"
+    )
 
 
 def test_short_side_mirrors_the_targets():
     assert aggregate_target("short", D("100"), D("3")) == D("97")
-    trigger = position_exit_trigger(side="short", tp_mode="aggregate", price=D("106"), average=D("100"), held=D("1"),
-                                    tp_aggregate_percent=D("3"), stop_loss_percent=D("5"), stop_loss_price=None)
+    trigger = position_exit_trigger(
+        side="short",
+        tp_mode="aggregate",
+        price=D("106"),
+        average=D("100"),
+        held=D("1"),
+        tp_aggregate_percent=D("3"),
+        stop_loss_percent=D("5"),
+        stop_loss_price=None,
+    )
     assert trigger.reason == "stop_loss"
 
 
 def test_reference_pyramid_aggregate_example_closes_pyramids_separately():
-    pyramids = [PyramidHolding(0, D("100"), D("1"), D("2")), PyramidHolding(1, D("95"), D("1"), D("2.5")),
-                PyramidHolding(2, D("90"), D("1"), D("3"))]
+    pyramids = [
+        PyramidHolding(0, D("100"), D("1"), D("2")),
+        PyramidHolding(1, D("95"), D("1"), D("2.5")),
+        PyramidHolding(2, D("90"), D("1"), D("3")),
+    ]
     assert [aggregate_target("long", p.average, p.tp_percent) for p in pyramids] == [D("102"), D("97.375"), D("92.70")]
     assert pyramids_to_close("long", D("93"), pyramids) == [2]
     assert pyramids_to_close("long", D("98"), pyramids[:2]) == [1]

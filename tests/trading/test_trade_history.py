@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,8 +22,12 @@ D = Decimal
 def closed_trade(user, *, closed_at=None, account=None, **fields):
     """A closed position as the engine leaves it (no orders: the averages are then empty)."""
     account = account or user.exchange_accounts.get(exchange_id="binance")
-    values = {"status": GroupStatus.CLOSED, "closed_at": closed_at or timezone.now(), "exit_reason": "take_profit",
-              "realized_pnl_usd": D("10")}
+    values = {
+        "status": GroupStatus.CLOSED,
+        "closed_at": closed_at or timezone.now(),
+        "exit_reason": "take_profit",
+        "realized_pnl_usd": D("10"),
+    }
     values.update(fields)
     return PositionGroupFactory(user=user, exchange_account=account, exchange=account.exchange_id, **values)
 
@@ -60,7 +64,11 @@ def test_a_closed_trade_shows_its_averages_quantity_fees_pnl_and_duration(trader
     # Then the row has the entry and exit averages, the quantity, fees and PnL in USDT, and the reason
     trade = response.context["trades_page"][0]
     assert (trade.entry_average, trade.exit_average, trade.entry_quantity, trade.exit_quantity) == (
-        D("99"), D("102"), D("2"), D("2"))
+        D("99"),
+        D("102"),
+        D("2"),
+        D("2"),
+    )
     row = response.content.decode().split(f'data-position="{group.pk}"')[1].split("</tr>")[0]
     for shown in (">99<", ">102<", ">2<", "0.20 USDT", "5.80 USDT", "Aggregate take-profit", " s<"):
         assert shown in row, shown
@@ -68,26 +76,55 @@ def test_a_closed_trade_shows_its_averages_quantity_fees_pnl_and_duration(trader
 
     # And the CSV says the same to twelve places
     [line] = csv_rows(trader_client.get(reverse("trades-csv")))
-    assert {key: line[key] for key in ("position_id", "symbol", "side", "entry_average", "exit_average",
-                                       "entry_quantity", "exit_quantity", "fees", "realized_pnl", "quote_currency",
-                                       "realized_pnl_usd", "exit_reason")} == {
-        "position_id": str(group.pk), "symbol": "SOL/USDT", "side": "long", "entry_average": "99",
-        "exit_average": "102", "entry_quantity": "2", "exit_quantity": "2", "fees": "0.204",
-        "realized_pnl": "5.796", "quote_currency": "USDT", "realized_pnl_usd": "5.796", "exit_reason": "aggregate_tp",
+    assert {
+        key: line[key]
+        for key in (
+            "position_id",
+            "symbol",
+            "side",
+            "entry_average",
+            "exit_average",
+            "entry_quantity",
+            "exit_quantity",
+            "fees",
+            "realized_pnl",
+            "quote_currency",
+            "realized_pnl_usd",
+            "exit_reason",
+        )
+    } == {
+        "position_id": str(group.pk),
+        "symbol": "SOL/USDT",
+        "side": "long",
+        "entry_average": "99",
+        "exit_average": "102",
+        "entry_quantity": "2",
+        "exit_quantity": "2",
+        "fees": "0.204",
+        "realized_pnl": "5.796",
+        "quote_currency": "USDT",
+        "realized_pnl_usd": "5.796",
+        "exit_reason": "aggregate_tp",
     }
 
 
 def test_amounts_are_in_the_quote_currency_and_converted_to_usd_at_the_groups_rate(trader_client, trader):
-    closed_trade(trader, symbol="ETH/BTC", realized_pnl_usd=D("0.00012"), fees_usd=D("0.0000031"),
-                 quote_usd_rate=D("60000"))
+    closed_trade(
+        trader, symbol="ETH/BTC", realized_pnl_usd=D("0.00012"), fees_usd=D("0.0000031"), quote_usd_rate=D("60000")
+    )
 
     page = trader_client.get(reverse("trades")).content.decode()
     [line] = csv_rows(trader_client.get(reverse("trades-csv")))
 
     assert "0.00012 BTC" in page and "0.0000031 BTC" in page
     assert "7.20 USD" in page  # the total realised, in USD
-    assert (line["realized_pnl"], line["fees"], line["quote_currency"], line["quote_usd_rate"],
-            line["realized_pnl_usd"]) == ("0.00012", "0.0000031", "BTC", "60000", "7.2")
+    assert (
+        line["realized_pnl"],
+        line["fees"],
+        line["quote_currency"],
+        line["quote_usd_rate"],
+        line["realized_pnl_usd"],
+    ) == ("0.00012", "0.0000031", "BTC", "60000", "7.2")
 
 
 def test_a_trade_without_a_usd_rate_is_left_out_of_the_usd_totals_and_says_so(trader_client, trader):
@@ -102,12 +139,12 @@ def test_a_trade_without_a_usd_rate_is_left_out_of_the_usd_totals_and_says_so(tr
 
 
 def test_csv_keeps_a_label_that_looks_like_a_formula_as_text(trader_client, trader):
-    account = ExchangeAccountFactory(user=trader, exchange_id="bybit", label="=HYPERLINK(\"x\")")
+    account = ExchangeAccountFactory(user=trader, exchange_id="bybit", label='=HYPERLINK("x")')
     closed_trade(trader, account=account)
 
     [line] = csv_rows(trader_client.get(reverse("trades-csv")))
 
-    assert line["account"] == "'=HYPERLINK(\"x\")"
+    assert line["account"] == '\'=HYPERLINK("x")'
 
 
 # --- Whose rows ----------------------------------------------------------------------------------------
@@ -167,17 +204,27 @@ def book(trader):
     }
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    (lambda book: {"account": book["bybit"].exchange_account_id}, {"bybit"}),
-    (lambda book: {"symbol": "ETH/USDT"}, {"eth"}),
-    (lambda book: {"side": "short"}, {"short"}),
-    (lambda book: {"exit_reason": "stop_loss"}, {"stopped"}),
-    (lambda book: {"closed_to": f"{timezone.now() - timedelta(days=30):%Y-%m-%d}"}, {"old"}),
-    (lambda book: {"closed_from": f"{timezone.now() - timedelta(days=30):%Y-%m-%d}", "side": "long",
-                   "symbol": "BTC/USDT", "exit_reason": "take_profit",
-                   "account": book["base"].exchange_account_id}, {"base"}),
-    (lambda book: {}, {"base", "bybit", "eth", "short", "stopped", "old"}),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (lambda book: {"account": book["bybit"].exchange_account_id}, {"bybit"}),
+        (lambda book: {"symbol": "ETH/USDT"}, {"eth"}),
+        (lambda book: {"side": "short"}, {"short"}),
+        (lambda book: {"exit_reason": "stop_loss"}, {"stopped"}),
+        (lambda book: {"closed_to": f"{timezone.now() - timedelta(days=30):%Y-%m-%d}"}, {"old"}),
+        (
+            lambda book: {
+                "closed_from": f"{timezone.now() - timedelta(days=30):%Y-%m-%d}",
+                "side": "long",
+                "symbol": "BTC/USDT",
+                "exit_reason": "take_profit",
+                "account": book["base"].exchange_account_id,
+            },
+            {"base"},
+        ),
+        (lambda book: {}, {"base", "bybit", "eth", "short", "stopped", "old"}),
+    ],
+)
 def test_filters_narrow_the_page_and_the_csv_alike(trader_client, book, query, expected):
     wanted = {str(book[name].pk) for name in expected}
 
@@ -192,7 +239,7 @@ def test_filters_narrow_the_page_and_the_csv_alike(trader_client, book, query, e
 def test_the_date_range_is_in_the_traders_time_zone(trader_client, trader):
     trader.time_zone = "Asia/Tokyo"  # UTC+9
     trader.save(update_fields=["time_zone"])
-    late_utc = closed_trade(trader, closed_at=datetime(2026, 3, 1, 16, 0, tzinfo=dt_timezone.utc))  # 2 March in Tokyo
+    late_utc = closed_trade(trader, closed_at=datetime(2026, 3, 1, 16, 0, tzinfo=UTC))  # 2 March in Tokyo
 
     on_second = trader_client.get(reverse("trades"), {"closed_from": "2026-03-02", "closed_to": "2026-03-02"})
     on_first = trader_client.get(reverse("trades"), {"closed_from": "2026-03-01", "closed_to": "2026-03-01"})
@@ -213,7 +260,9 @@ def test_a_range_ending_before_it_starts_is_refused_with_a_reason(trader_client,
 
 def test_csv_holds_every_filtered_row_while_the_page_shows_one_screen(trader_client, trader):
     start = timezone.now() - timedelta(hours=1)
-    shorts = [closed_trade(trader, side="short", closed_at=start + timedelta(seconds=n)) for n in range(TRADES_PER_PAGE + 5)]
+    shorts = [
+        closed_trade(trader, side="short", closed_at=start + timedelta(seconds=n)) for n in range(TRADES_PER_PAGE + 5)
+    ]
     closed_trade(trader, side="long")
 
     first = trader_client.get(reverse("trades"), {"side": "short"})

@@ -7,11 +7,21 @@ import pytest
 from tests.factories import OrderFactory, PositionGroupFactory, PyramidFactory
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import (
-    StaleStatus, group_transition, order_transition, pyramids_move, queued_signals_move, signal_transition,
+    StaleStatus,
+    group_transition,
+    order_transition,
+    pyramids_move,
+    queued_signals_move,
+    signal_transition,
     signals_move,
 )
 from trading.states import (
-    GroupStatus, IllegalTransition, OrderStatus, PyramidStatus, QueuedSignalStatus, SignalStatus,
+    GroupStatus,
+    IllegalTransition,
+    OrderStatus,
+    PyramidStatus,
+    QueuedSignalStatus,
+    SignalStatus,
 )
 
 pytestmark = pytest.mark.django_db
@@ -114,15 +124,31 @@ def test_signal_and_queue_entry_moves_write_their_reason():
     from tests.factories import UserFactory
     from trading.models import QueuedSignal, Signal
 
-    signal = Signal.objects.create(user=UserFactory(), status=SignalStatus.RECEIVED, exchange="binance",
-                                   symbol="BTC/USDT", timeframe=60, side="long", entry_price=100)
+    signal = Signal.objects.create(
+        user=UserFactory(),
+        status=SignalStatus.RECEIVED,
+        exchange="binance",
+        symbol="BTC/USDT",
+        timeframe=60,
+        side="long",
+        entry_price=100,
+    )
     signal_transition(signal, to=SignalStatus.QUEUED, reason="Queued: all slots in use.")
-    entry = QueuedSignal.objects.create(user=signal.user, signal=signal, exchange="binance", symbol="BTC/USDT",
-                                        timeframe=60, side="long", entry_price=100, expires_at=signal.received_at)
+    entry = QueuedSignal.objects.create(
+        user=signal.user,
+        signal=signal,
+        exchange="binance",
+        symbol="BTC/USDT",
+        timeframe=60,
+        side="long",
+        entry_price=100,
+        expires_at=signal.received_at,
+    )
 
     queued_signals_move(QueuedSignal.objects.filter(pk=entry.pk), to=QueuedSignalStatus.EXPIRED, reason="expired")
-    signals_move(Signal.objects.filter(pk=signal.pk), sources=[SignalStatus.QUEUED], to=SignalStatus.IGNORED,
-                 reason="expired")
+    signals_move(
+        Signal.objects.filter(pk=signal.pk), sources=[SignalStatus.QUEUED], to=SignalStatus.IGNORED, reason="expired"
+    )
 
     entry.refresh_from_db()
     signal.refresh_from_db()

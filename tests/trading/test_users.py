@@ -111,12 +111,14 @@ def test_a_dedupe_window_shorter_than_the_replay_window_is_refused_with_what_to_
     user = UserFactory()
     # The form admin builds for a user validates exactly like this one.
     form = modelform_factory(User, fields=("replay_window_seconds", "dedupe_window_seconds"))(
-        {"replay_window_seconds": "600", "dedupe_window_seconds": "300"}, instance=user)
+        {"replay_window_seconds": "600", "dedupe_window_seconds": "300"}, instance=user
+    )
 
     assert not form.is_valid()
     assert form.errors["dedupe_window_seconds"] == [
         "Must be at least the replay window (600 s): an alert repeated after 300 s would still be inside the "
-        "replay window and be acted on twice. Set it to 600 or more, or shorten the replay window."]
+        "replay window and be acted on twice. Set it to 600 or more, or shorten the replay window."
+    ]
     user.refresh_from_db()
     assert user.dedupe_window_seconds == 600
 
@@ -124,7 +126,8 @@ def test_a_dedupe_window_shorter_than_the_replay_window_is_refused_with_what_to_
 def test_equal_or_longer_dedupe_windows_are_accepted():
     user = UserFactory()
     form = modelform_factory(User, fields=("replay_window_seconds", "dedupe_window_seconds"))(
-        {"replay_window_seconds": "120", "dedupe_window_seconds": "120"}, instance=user)
+        {"replay_window_seconds": "120", "dedupe_window_seconds": "120"}, instance=user
+    )
 
     assert form.is_valid(), form.errors
     form.save()
@@ -157,6 +160,7 @@ def test_the_migration_raises_existing_dedupe_windows_to_the_replay_window():
     assert (old.replay_window_seconds, old.dedupe_window_seconds) == (600, 600)
     assert (custom.replay_window_seconds, custom.dedupe_window_seconds) == (60, 900)  # already covered
 
+
 def test_demo_user_is_a_trader_not_a_superuser_unless_asked(capsys, client):
     call_command("demo", "--json")
     demo = User.objects.get(username="demo")
@@ -186,8 +190,9 @@ def production(settings):
 
 
 def nothing_of_the_demo_exists() -> bool:
-    return not (User.objects.filter(username="demo").exists() or Token.objects.exists()
-                or ExchangeAccount.objects.exists())
+    return not (
+        User.objects.filter(username="demo").exists() or Token.objects.exists() or ExchangeAccount.objects.exists()
+    )
 
 
 @pytest.mark.parametrize("arguments", [[], ["--password", "Kq7!vY2m#Lp9xR"], ["--i-know-this-is-production"]])
@@ -220,12 +225,18 @@ def test_a_weak_demo_password_is_refused_with_the_reasons_and_nothing_is_created
 
 
 def test_manage_py_demo_refuses_when_the_environment_says_production(tmp_path):
-    env = {**os.environ, "DJANGO_ENV": "production", "SECRET_KEY": "x" * 50, "VAR_DIR": str(tmp_path),
-           "FIELD_ENCRYPTION_KEYS": "8k4iGv2m0yq0x7aQJ2kq3oT2m4f1Zr8dJtWcF7nq2aE=",
-           "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}  # refused before any database is needed
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "x" * 50,
+        "VAR_DIR": str(tmp_path),
+        "FIELD_ENCRYPTION_KEYS": "8k4iGv2m0yq0x7aQJ2kq3oT2m4f1Zr8dJtWcF7nq2aE=",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+    }  # refused before any database is needed
 
-    result = subprocess.run([sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
     assert result.returncode != 0
     assert "Refusing to set up the demo user: DJANGO_ENV is production" in result.stderr

@@ -31,7 +31,9 @@ pytestmark = pytest.mark.django_db
 TRADINGVIEW_IPS = ["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
 # Each test posts from its own address (198.18.0.0/15, the benchmarking range) so the per-IP rate
 # limit, counted in the shared Redis, never carries over from one test to the next.
-_addresses = (f"198.{18 + n // 65000}.{n % 65000 // 250}.{n % 250 + 1}" for n in itertools.count(random.randrange(60000)))
+_addresses = (
+    f"198.{18 + n // 65000}.{n % 65000 // 250}.{n % 250 + 1}" for n in itertools.count(random.randrange(60000))
+)
 
 
 @pytest.fixture
@@ -73,8 +75,12 @@ def assert_only_the_rejection(*, http_status: int, user, ip: str) -> Signal:
     assert signal.client_ip == ip
     assert signal.reason
     assert signal.dedupe_key is None
-    assert (PositionGroup.objects.count(), Pyramid.objects.count(), Order.objects.count(),
-            QueuedSignal.objects.count()) == (0, 0, 0, 0)
+    assert (
+        PositionGroup.objects.count(),
+        Pyramid.objects.count(),
+        Order.objects.count(),
+        QueuedSignal.objects.count(),
+    ) == (0, 0, 0, 0)
     return signal
 
 
@@ -107,7 +113,12 @@ def test_a_valid_alert_is_stored_and_answered_202_with_its_id(web, user, ip):
     assert signal.http_status == 202
     assert signal.client_ip == ip
     assert (signal.intent, signal.exchange, signal.tv_symbol, signal.timeframe, signal.side) == (
-        "signal", "binance", "BTCUSDT", 15, "long")
+        "signal",
+        "binance",
+        "BTCUSDT",
+        15,
+        "long",
+    )
     assert signal.entry_price == Decimal("60000.5")
     assert signal.routed_at is None and signal.routing_attempts == 0
     # Stored as received, minus the secret: the router re-parses it.
@@ -153,8 +164,9 @@ def test_numbers_may_arrive_as_json_numbers(web, user):
     assert (signal.entry_price, signal.timeframe) == (Decimal("60000.25"), 240)
 
 
-@pytest.mark.parametrize(("sent", "minutes"), [("1", 1), ("240", 240), ("1D", 1440), ("D", 1440), ("1W", 10080),
-                                               ("W", 10080), ("1M", 43200)])
+@pytest.mark.parametrize(
+    ("sent", "minutes"), [("1", 1), ("240", 240), ("1D", 1440), ("D", 1440), ("1W", 10080), ("W", 10080), ("1M", 43200)]
+)
 def test_each_tradingview_interval_is_stored_in_minutes(web, user, sent, minutes):
     response = post(web, user.id, sent_alert(user, tv={"timeframe": sent}))
 
@@ -169,8 +181,11 @@ def test_the_trailing_slash_is_optional(web, user):
 
 
 def test_an_exit_is_stored_for_the_side_it_closes(web, user):
-    body = sent_alert(user, tv={"action": "sell", "market_position": "flat", "prev_market_position": "long"},
-                 execution_intent={"type": "exit", "side": "sell"})
+    body = sent_alert(
+        user,
+        tv={"action": "sell", "market_position": "flat", "prev_market_position": "long"},
+        execution_intent={"type": "exit", "side": "sell"},
+    )
 
     response = post(web, user.id, body)
 
@@ -181,8 +196,9 @@ def test_an_exit_is_stored_for_the_side_it_closes(web, user):
 # --- duplicates --------------------------------------------------------------------------------
 
 
-def test_a_repeated_body_is_answered_duplicate_with_the_first_id_and_acts_once(web, user,
-                                                                               django_capture_on_commit_callbacks):
+def test_a_repeated_body_is_answered_duplicate_with_the_first_id_and_acts_once(
+    web, user, django_capture_on_commit_callbacks
+):
     body = json.dumps(sent_alert(user))
     with django_capture_on_commit_callbacks(execute=True):
         first = post(web, user.id, body)
@@ -377,7 +393,8 @@ def test_validation_errors_are_422_with_every_error_in_detail(web, user, ip):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert sorted(error["loc"] for error in detail) == sorted(
-        [["tv", "symbol"], ["tv", "timeframe"], ["tv", "entry_price"], ["execution_intent", "type"]])
+        [["tv", "symbol"], ["tv", "timeframe"], ["tv", "entry_price"], ["execution_intent", "type"]]
+    )
     assert {"loc": ["tv", "symbol"], "msg": "Field required", "type": "missing"} in detail
     signal = assert_only_the_rejection(http_status=422, user=user, ip=ip)
     assert "tv.symbol: Field required" in signal.reason
@@ -395,7 +412,8 @@ def test_placeholders_left_in_nested_fields_are_422_at_their_location(web, user,
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert sorted(error["loc"] for error in detail) == sorted(
-        [["tv", "symbol"], ["strategy_info", "alert_message"], ["notes", "levels", 1]])
+        [["tv", "symbol"], ["strategy_info", "alert_message"], ["notes", "levels", 1]]
+    )
     assert all(error["msg"].startswith("Unreplaced placeholder") for error in detail)
     assert_only_the_rejection(http_status=422, user=user, ip=ip)
 
@@ -435,7 +453,8 @@ def test_a_body_naming_another_user_is_422_at_user_id(web, user, ip):
 
     assert response.status_code == 422
     assert response.json()["detail"] == [
-        {"loc": ["user_id"], "msg": "user_id does not match the user of this webhook URL", "type": "value_error"}]
+        {"loc": ["user_id"], "msg": "user_id does not match the user of this webhook URL", "type": "value_error"}
+    ]
     assert_only_the_rejection(http_status=422, user=user, ip=ip)
 
 
@@ -500,12 +519,16 @@ def test_allowlist_behind_a_trusted_proxy_uses_the_forwarded_address(user, setti
     assert Signal.objects.get().client_ip == "52.89.214.238"
 
 
-@pytest.mark.parametrize(("peer", "forwarded_for"), [
-    # The client put TradingView's address in the header itself; the trusted proxy appended the real one.
-    ("10.1.2.3", "52.89.214.238, 198.51.100.23"),
-    # The header of a peer that is no trusted proxy is not read at all.
-    ("198.51.100.23", "52.89.214.238"),
-], ids=["spoofed-entry-behind-the-proxy", "untrusted-peer"])
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for"),
+    [
+        # The client put TradingView's address in the header itself; the trusted proxy appended the real one.
+        ("10.1.2.3", "52.89.214.238, 198.51.100.23"),
+        # The header of a peer that is no trusted proxy is not read at all.
+        ("198.51.100.23", "52.89.214.238"),
+    ],
+    ids=["spoofed-entry-behind-the-proxy", "untrusted-peer"],
+)
 def test_allowlist_judges_the_real_client_not_a_forwarded_for_claim(user, settings, peer, forwarded_for):
     settings.WEBHOOK_TRUSTED_PROXIES = ["10.1.2.3"]
     settings.WEBHOOK_ALLOWED_IPS = TRADINGVIEW_IPS
@@ -551,8 +574,9 @@ def test_with_the_broker_down_the_alert_is_still_stored_and_answered_202_quickly
     assert "could not enqueue routing" in caplog.text
 
 
-def test_when_the_broker_is_back_the_sweep_sends_what_it_missed(web, user, monkeypatch,
-                                                                django_capture_on_commit_callbacks):
+def test_when_the_broker_is_back_the_sweep_sends_what_it_missed(
+    web, user, monkeypatch, django_capture_on_commit_callbacks
+):
     from config.celery import app
 
     with monkeypatch.context() as down:
@@ -591,8 +615,9 @@ def test_with_the_database_down_the_answer_is_503_so_tradingview_resends(monkeyp
 
 
 def test_rate_limits_also_count_in_the_embedded_file_cache(web, user, settings, tmp_path):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                                   "LOCATION": str(tmp_path)}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
+    }
     settings.WEBHOOK_RATE_LIMIT_PER_IP = 2
     wait_for_a_fresh_rate_window()
 
@@ -604,8 +629,9 @@ def test_rate_limits_also_count_in_the_embedded_file_cache(web, user, settings, 
 def test_with_the_cache_down_alerts_still_get_through(web, user, settings, monkeypatch):
     from trading.webhook import limits
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
     monkeypatch.setattr(limits.counters, "skip_until", 0.0)
     settings.WEBHOOK_RATE_LIMIT_PER_IP = 1
 
@@ -653,11 +679,19 @@ def nested(kind: str, depth: int) -> str:
     return opening + "1" + closing
 
 
-@pytest.mark.parametrize(("kind", "depth"), [
-    ("arrays", 33), ("arrays", 950), ("arrays", 30_000),
-    ("objects", 33), ("objects", 950), ("objects", 10_000),
-    ("mixed", 500), ("mixed", 1_000),
-])
+@pytest.mark.parametrize(
+    ("kind", "depth"),
+    [
+        ("arrays", 33),
+        ("arrays", 950),
+        ("arrays", 30_000),
+        ("objects", 33),
+        ("objects", 950),
+        ("objects", 10_000),
+        ("mixed", 500),
+        ("mixed", 1_000),
+    ],
+)
 def test_json_nested_deeper_than_32_levels_is_400_stored_bounded_and_logs_no_traceback(
     web, user, ip, caplog, kind, depth
 ):
@@ -694,19 +728,22 @@ def with_number(user, loc: tuple, literal: str) -> str:
     return json.dumps(body).replace('"__NUMBER__"', literal)
 
 
-@pytest.mark.parametrize(("loc", "literal"), [
-    (("tv", "entry_price"), "1e999999"),
-    (("tv", "entry_price"), "NaN"),
-    (("tv", "order_size"), "Infinity"),
-    (("risk", "stop_loss"), "-Infinity"),
-    (("tv", "close_price"), '"-inf"'),
-    (("tv", "market_position_size"), "1e400"),
-    (("risk", "take_profit"), "1e99999999999999999999999999"),
-    (("tv", "timeframe"), "1e999999"),
-    (("timestamp",), "1e999999"),
-    (("timestamp",), "9" * 4000),
-    (("strategy_info", "bar_index"), "1e999999"),  # a field the engine does not read
-])
+@pytest.mark.parametrize(
+    ("loc", "literal"),
+    [
+        (("tv", "entry_price"), "1e999999"),
+        (("tv", "entry_price"), "NaN"),
+        (("tv", "order_size"), "Infinity"),
+        (("risk", "stop_loss"), "-Infinity"),
+        (("tv", "close_price"), '"-inf"'),
+        (("tv", "market_position_size"), "1e400"),
+        (("risk", "take_profit"), "1e99999999999999999999999999"),
+        (("tv", "timeframe"), "1e999999"),
+        (("timestamp",), "1e999999"),
+        (("timestamp",), "9" * 4000),
+        (("strategy_info", "bar_index"), "1e999999"),  # a field the engine does not read
+    ],
+)
 def test_a_non_finite_or_absurd_number_is_422_at_its_field_and_stored_finite(web, user, ip, loc, literal):
     response = post(web, user.id, with_number(user, loc, literal))
 
@@ -788,8 +825,10 @@ def test_the_per_ip_limit_counts_an_ipv6_client_by_its_64(user, settings):
     subnet = ipv6_subnet()
     wait_for_a_fresh_rate_window()
 
-    answers = [post(Client(REMOTE_ADDR=f"{subnet}::{host}"), user.id, sent_alert(user)).status_code
-               for host in ("1", "2", "ffff:ffff:3")]
+    answers = [
+        post(Client(REMOTE_ADDR=f"{subnet}::{host}"), user.id, sent_alert(user)).status_code
+        for host in ("1", "2", "ffff:ffff:3")
+    ]
 
     assert answers == [202, 202, 429]  # three addresses of one /64 share one allowance
     assert post(Client(REMOTE_ADDR=f"{ipv6_subnet()}::1"), user.id, sent_alert(user)).status_code == 202
@@ -800,8 +839,9 @@ def test_requests_for_unknown_users_are_counted_per_network_and_hour_not_stored(
     subnet = ipv6_subnet()
     junk = ["not json", json.dumps({"no": "secret"}), json.dumps(sent_alert(user, secret="guess-guess-guess"))]
 
-    answers = [post(Client(REMOTE_ADDR=f"{subnet}::{n % 7 + 1}"), uuid.uuid4(), junk[n % 3]).status_code
-               for n in range(30)]
+    answers = [
+        post(Client(REMOTE_ADDR=f"{subnet}::{n % 7 + 1}"), uuid.uuid4(), junk[n % 3]).status_code for n in range(30)
+    ]
     post(Client(REMOTE_ADDR=f"{ipv6_subnet()}::1"), "not-a-uuid", "junk")
 
     assert sorted(set(answers)) == [400, 401, 403]

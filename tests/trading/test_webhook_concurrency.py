@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.factories import UserFactory
 from tests.alert_bodies import sent_alert
+from tests.factories import UserFactory
 from tests.trading.test_webhook import routing_messages, url
 from trading.models import Signal
 

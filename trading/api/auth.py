@@ -35,7 +35,7 @@ class TokenRequestSerializer(serializers.Serializer):
             raise exceptions.Throttled(
                 wait=lockout,
                 detail=f"Too many wrong passwords for this username from your address: locked for {lockout / 60:g} "
-                       "minutes from the last one.",
+                "minutes from the last one.",
             )
         if user is None:
             raise serializers.ValidationError(WRONG_CREDENTIALS, code="authorization")
@@ -71,12 +71,22 @@ class AuthTokenView(ObtainAuthToken):
         responses={
             200: OpenApiResponse(TokenSerializer, description="The user's API token."),
             400: OpenApiResponse(
-                CredentialsErrorSerializer, description="Wrong username or password, or one missing.",
-                examples=[OpenApiExample("Wrong password", value={"non_field_errors": [WRONG_CREDENTIALS]},
-                                         response_only=True, status_codes=["400"])],
+                CredentialsErrorSerializer,
+                description="Wrong username or password, or one missing.",
+                examples=[
+                    OpenApiExample(
+                        "Wrong password",
+                        value={"non_field_errors": [WRONG_CREDENTIALS]},
+                        response_only=True,
+                        status_codes=["400"],
+                    )
+                ],
             ),
-            429: OpenApiResponse(ErrorSerializer, description="Too many attempts from this address; the "
-                                 "`Retry-After` header says how many seconds to wait."),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many attempts from this address; the "
+                "`Retry-After` header says how many seconds to wait.",
+            ),
         },
         description="Exchange a username and password for the user's API token, to send as "
         "`Authorization: Token <token>` on every other request. Asking again returns the same token. "

@@ -11,7 +11,14 @@ from rest_framework.settings import api_settings
 
 from core.api.serializers import NamedChoiceField, NulFreeModelSerializer, drf_errors
 from trading.models import (
-    DCAConfiguration, Order, OrderSide, OrderType, PositionGroup, Pyramid, QueuedSignal, Signal,
+    DCAConfiguration,
+    Order,
+    OrderSide,
+    OrderType,
+    PositionGroup,
+    Pyramid,
+    QueuedSignal,
+    Signal,
 )
 from trading.selectors import dca_configuration_clash
 
@@ -25,10 +32,33 @@ class OrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = (
-            "id", "group", "pyramid", "role", "leg_index", "symbol", "side", "order_type", "price", "quantity",
-            "status", "filled_quantity", "avg_fill_price", "fee", "fee_currency", "tp_percent", "tp_price",
-            "entry_order", "exit_reason", "slippage_percent", "client_order_id", "exchange_order_id", "error_message",
-            "submitted_at", "filled_at", "created_at", "updated_at",
+            "id",
+            "group",
+            "pyramid",
+            "role",
+            "leg_index",
+            "symbol",
+            "side",
+            "order_type",
+            "price",
+            "quantity",
+            "status",
+            "filled_quantity",
+            "avg_fill_price",
+            "fee",
+            "fee_currency",
+            "tp_percent",
+            "tp_price",
+            "entry_order",
+            "exit_reason",
+            "slippage_percent",
+            "client_order_id",
+            "exchange_order_id",
+            "error_message",
+            "submitted_at",
+            "filled_at",
+            "created_at",
+            "updated_at",
         )
         read_only_fields = fields
 
@@ -40,8 +70,19 @@ class PyramidSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Pyramid
-        fields = ("id", "index", "entry_price", "status", "capital_usd", "sizing", "tp_percent", "created_at",
-                  "filled_at", "closed_at", "orders")
+        fields = (
+            "id",
+            "index",
+            "entry_price",
+            "status",
+            "capital_usd",
+            "sizing",
+            "tp_percent",
+            "created_at",
+            "filled_at",
+            "closed_at",
+            "orders",
+        )
         read_only_fields = fields
 
 
@@ -53,27 +94,63 @@ class PositionGroupSerializer(serializers.ModelSerializer):
 
     pyramids = PyramidSerializer(many=True, read_only=True)
     exit_orders = OrderSerializer(
-        many=True, read_only=True, source="prefetched_exit_orders",
+        many=True,
+        read_only=True,
+        source="prefetched_exit_orders",
         help_text="Market closes of the group as a whole: exit signal, aggregate take-profit, stop loss, reduce, "
         "risk offset, manual.",
     )
 
     quote_currency = serializers.CharField(
-        read_only=True, help_text="The currency of total_invested_usd, unrealized_pnl_usd, realized_pnl_usd, fees_usd "
+        read_only=True,
+        help_text="The currency of total_invested_usd, unrealized_pnl_usd, realized_pnl_usd, fees_usd "
         "and dust_value (named _usd for compatibility): the market's quote, which is USD only for USD stablecoins.",
     )
 
     class Meta:
         model = PositionGroup
         fields = (
-            "id", "exchange", "exchange_account", "symbol", "timeframe", "side", "status", "status_reason",
-            "pyramid_count", "max_pyramids", "replacement_count", "total_dca_legs", "filled_dca_legs", "base_entry_price",
+            "id",
+            "exchange",
+            "exchange_account",
+            "symbol",
+            "timeframe",
+            "side",
+            "status",
+            "status_reason",
+            "pyramid_count",
+            "max_pyramids",
+            "replacement_count",
+            "total_dca_legs",
+            "filled_dca_legs",
+            "base_entry_price",
             "weighted_avg_entry",
-            "quote_currency", "quote_usd_rate", "total_invested_usd", "total_filled_quantity", "current_price",
-            "unrealized_pnl_usd", "unrealized_pnl_percent", "realized_pnl_usd", "fees_usd", "dust_quantity",
-            "dust_value", "oversold_quantity", "tp_mode", "tp_aggregate_percent", "stop_loss_price",
-            "risk_timer_start", "risk_timer_expires", "risk_eligible", "risk_blocked", "risk_skip_once", "exit_reason",
-            "created_at", "updated_at", "closed_at", "pyramids", "exit_orders",
+            "quote_currency",
+            "quote_usd_rate",
+            "total_invested_usd",
+            "total_filled_quantity",
+            "current_price",
+            "unrealized_pnl_usd",
+            "unrealized_pnl_percent",
+            "realized_pnl_usd",
+            "fees_usd",
+            "dust_quantity",
+            "dust_value",
+            "oversold_quantity",
+            "tp_mode",
+            "tp_aggregate_percent",
+            "stop_loss_price",
+            "risk_timer_start",
+            "risk_timer_expires",
+            "risk_eligible",
+            "risk_blocked",
+            "risk_skip_once",
+            "exit_reason",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "pyramids",
+            "exit_orders",
         )
         read_only_fields = fields
 
@@ -84,8 +161,21 @@ class SignalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Signal
         fields = (
-            "id", "received_at", "client_ip", "status", "reason", "http_status", "intent", "exchange", "tv_symbol",
-            "symbol", "timeframe", "side", "entry_price", "position_group", "payload",
+            "id",
+            "received_at",
+            "client_ip",
+            "status",
+            "reason",
+            "http_status",
+            "intent",
+            "exchange",
+            "tv_symbol",
+            "symbol",
+            "timeframe",
+            "side",
+            "entry_price",
+            "position_group",
+            "payload",
         )
         read_only_fields = fields
 
@@ -96,8 +186,21 @@ class QueuedSignalSerializer(serializers.ModelSerializer):
     class Meta:
         model = QueuedSignal
         fields = (
-            "id", "signal", "exchange", "symbol", "timeframe", "side", "entry_price", "is_pyramid_continuation",
-            "replacement_count", "status", "status_reason", "queued_at", "updated_at", "expires_at", "resolved_at",
+            "id",
+            "signal",
+            "exchange",
+            "symbol",
+            "timeframe",
+            "side",
+            "entry_price",
+            "is_pyramid_continuation",
+            "replacement_count",
+            "status",
+            "status_reason",
+            "queued_at",
+            "updated_at",
+            "expires_at",
+            "resolved_at",
         )
         read_only_fields = fields
 
@@ -114,17 +217,35 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
     # Validation is DCAConfiguration.full_clean(), the admin's, on an unsaved copy (see validate()).
 
     entry_order_type = NamedChoiceField(
-        enum_name="OrderTypeEnum", choices=OrderType.choices, required=False,
+        enum_name="OrderTypeEnum",
+        choices=OrderType.choices,
+        required=False,
         help_text="limit: every leg at once; market: leg 0 fires when price reaches it.",
     )
 
     class Meta:
         model = DCAConfiguration
         fields = (
-            "id", "exchange", "pair", "timeframe", "levels", "pyramid_levels", "tp_mode", "tp_aggregate_percent",
-            "pyramid_tp_percents", "max_pyramids", "entry_order_type", "capital_usd", "use_signal_size",
-            "stop_loss_percent", "max_slippage_percent", "slippage_action", "tp_from_planned_price", "is_active",
-            "created_at", "updated_at",
+            "id",
+            "exchange",
+            "pair",
+            "timeframe",
+            "levels",
+            "pyramid_levels",
+            "tp_mode",
+            "tp_aggregate_percent",
+            "pyramid_tp_percents",
+            "max_pyramids",
+            "entry_order_type",
+            "capital_usd",
+            "use_signal_size",
+            "stop_loss_percent",
+            "max_slippage_percent",
+            "slippage_action",
+            "tp_from_planned_price",
+            "is_active",
+            "created_at",
+            "updated_at",
         )
         read_only_fields = ("id", "created_at", "updated_at")
         # Uniqueness per (user, exchange, pair, timeframe) is checked in validate(), after clean() has

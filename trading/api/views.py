@@ -22,14 +22,25 @@ from core.api.serializers import ErrorSerializer
 from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from trading.api.serializers import (
-    DCAConfigurationSerializer, OrderSerializer, PositionGroupSerializer, QueuedSignalSerializer, SignalSerializer,
+    DCAConfigurationSerializer,
+    OrderSerializer,
+    PositionGroupSerializer,
+    QueuedSignalSerializer,
+    SignalSerializer,
 )
 from trading.errors import DCAConfigurationClash
 from trading.job_kinds import queue_promote_request
 from trading.job_results import QueuePromoteResultSerializer
 from trading.models import DCAConfiguration, ExitReason, Order, PositionGroup, QueuedSignal, Side, Signal
 from trading.selectors import (
-    TradeFilters, dca_configs_of, groups_of, orders_of, positions_of, queue_entries_of, queue_history, queue_waiting,
+    TradeFilters,
+    dca_configs_of,
+    groups_of,
+    orders_of,
+    positions_of,
+    queue_entries_of,
+    queue_history,
+    queue_waiting,
     signals_of,
 )
 from trading.services.closing import position_close_by_trader
@@ -104,9 +115,11 @@ def _integer(request, name: str) -> int | None:
 def _trade_filters(request) -> TradeFilters:
     """The trade history's filters (``trading.selectors.TradeFilters``) from the query string."""
     return TradeFilters(
-        exchange_account_id=_integer(request, "exchange_account"), side=_one_of(request, "side", Side.values),
+        exchange_account_id=_integer(request, "exchange_account"),
+        side=_one_of(request, "side", Side.values),
         exit_reason=_one_of(request, "exit_reason", ExitReason.values),
-        closed_from=_day(request, "closed_from"), closed_to=_day(request, "closed_to"),
+        closed_from=_day(request, "closed_from"),
+        closed_to=_day(request, "closed_to"),
     )
 
 
@@ -120,18 +133,29 @@ CONFLICT = {
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[
-        _param("status", "A status (waiting, live, partially_filled, active, closing, closed, failed), several "
-               "comma-separated, or `open` for every status still holding a position (all but closed and failed)."),
-        _param("exchange", "Exchange id, e.g. binance."),
-        _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
-        OpenApiParameter("exchange_account", int, description="Only positions of this exchange account (its id)."),
-        _param("side", "long or short.", enum=Side.values),
-        _param("exit_reason", "Why the position closed.", enum=ExitReason.values),
-        OpenApiParameter("closed_from", date, description="Closed on or after this day (YYYY-MM-DD, in your "
-                         "time zone); with `status=closed`, the trade history's date range."),
-        OpenApiParameter("closed_to", date, description="Closed on or before this day (YYYY-MM-DD, in your time zone)."),
-    ]),
+    list=extend_schema(
+        parameters=[
+            _param(
+                "status",
+                "A status (waiting, live, partially_filled, active, closing, closed, failed), several "
+                "comma-separated, or `open` for every status still holding a position (all but closed and failed).",
+            ),
+            _param("exchange", "Exchange id, e.g. binance."),
+            _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
+            OpenApiParameter("exchange_account", int, description="Only positions of this exchange account (its id)."),
+            _param("side", "long or short.", enum=Side.values),
+            _param("exit_reason", "Why the position closed.", enum=ExitReason.values),
+            OpenApiParameter(
+                "closed_from",
+                date,
+                description="Closed on or after this day (YYYY-MM-DD, in your "
+                "time zone); with `status=closed`, the trade history's date range.",
+            ),
+            OpenApiParameter(
+                "closed_to", date, description="Closed on or before this day (YYYY-MM-DD, in your time zone)."
+            ),
+        ]
+    ),
 )
 class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     """The trader's position groups, newest first, each with its pyramids, orders and exits."""
@@ -142,11 +166,20 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if self.action != "list":
             return positions_of(self.request.user)
-        statuses = _choices(self.request, "status", [s.value for s in GroupStatus],
-                            aliases={OPEN_POSITIONS: [s.value for s in GROUP_ACTIVE_STATUSES]})
+        statuses = _choices(
+            self.request,
+            "status",
+            [s.value for s in GroupStatus],
+            aliases={OPEN_POSITIONS: [s.value for s in GROUP_ACTIVE_STATUSES]},
+        )
         # The same filters as the dashboard's trade history and its CSV (one definition of each).
-        return positions_of(self.request.user, statuses=statuses, exchange=query_text(self.request, "exchange"),
-                            symbol=query_text(self.request, "symbol"), filters=_trade_filters(self.request))
+        return positions_of(
+            self.request.user,
+            statuses=statuses,
+            exchange=query_text(self.request, "exchange"),
+            symbol=query_text(self.request, "symbol"),
+            filters=_trade_filters(self.request),
+        )
 
     @extend_schema(
         request=None,
@@ -162,13 +195,18 @@ class PositionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[
-        _param("status", "Order status (pending, trigger_pending, open, partially_filled, filled, cancelled, failed, "
-               "unknown), several comma-separated."),
-        _param("role", "entry, take_profit or exit; several comma-separated."),
-        _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
-        OpenApiParameter("group", uuid.UUID, description="Only the orders of this position group."),
-    ]),
+    list=extend_schema(
+        parameters=[
+            _param(
+                "status",
+                "Order status (pending, trigger_pending, open, partially_filled, filled, cancelled, failed, "
+                "unknown), several comma-separated.",
+            ),
+            _param("role", "entry, take_profit or exit; several comma-separated."),
+            _param("symbol", "Unified symbol, e.g. BTC/USDT (case-insensitive)."),
+            OpenApiParameter("group", uuid.UUID, description="Only the orders of this position group."),
+        ]
+    ),
 )
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Every order the engine placed for the trader, newest first."""
@@ -179,18 +217,30 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if self.action != "list":
             return orders_of(self.request.user)
-        return orders_of(self.request.user, statuses=_choices(self.request, "status", [s.value for s in OrderStatus]),
-                         roles=_choices(self.request, "role", Order.Role.values),
-                         symbol=query_text(self.request, "symbol"), group_id=_uuid(self.request, "group"))
+        return orders_of(
+            self.request.user,
+            statuses=_choices(self.request, "status", [s.value for s in OrderStatus]),
+            roles=_choices(self.request, "role", Order.Role.values),
+            symbol=query_text(self.request, "symbol"),
+            group_id=_uuid(self.request, "group"),
+        )
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[
-        _param("status", "Signal status (received, opened, pyramided, exited, reduced, reversed, queued, ignored, "
-               "rejected, failed), several comma-separated."),
-        _param("intent", "The intent acted on (for an auto alert, the one derived from the strategy's position "
-               "change): signal, exit, reduce or reverse; several comma-separated."),
-    ]),
+    list=extend_schema(
+        parameters=[
+            _param(
+                "status",
+                "Signal status (received, opened, pyramided, exited, reduced, reversed, queued, ignored, "
+                "rejected, failed), several comma-separated.",
+            ),
+            _param(
+                "intent",
+                "The intent acted on (for an auto alert, the one derived from the strategy's position "
+                "change): signal, exit, reduce or reverse; several comma-separated.",
+            ),
+        ]
+    ),
 )
 class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     """The trader's TradingView alerts, newest first, with what happened to each and why."""
@@ -201,15 +251,23 @@ class SignalViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if self.action != "list":
             return signals_of(self.request.user)
-        return signals_of(self.request.user, statuses=_choices(self.request, "status", [s.value for s in SignalStatus]),
-                          intents=_choices(self.request, "intent", Signal.Intent.values))
+        return signals_of(
+            self.request.user,
+            statuses=_choices(self.request, "status", [s.value for s in SignalStatus]),
+            intents=_choices(self.request, "intent", Signal.Intent.values),
+        )
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[
-        _param("status", "queued (the default: entries waiting now, oldest first), `all` for the history too, or "
-               "promoted, expired, cancelled; several comma-separated. History is newest first."),
-    ]),
+    list=extend_schema(
+        parameters=[
+            _param(
+                "status",
+                "queued (the default: entries waiting now, oldest first), `all` for the history too, or "
+                "promoted, expired, cancelled; several comma-separated. History is newest first.",
+            ),
+        ]
+    ),
     destroy=extend_schema(
         responses={204: None, **CONFLICT},
         description="Drop a waiting entry: it leaves the queue as cancelled and its signal ends ignored.",
@@ -268,6 +326,7 @@ class DCAConfigurationViewSet(viewsets.ModelViewSet):
     @staticmethod
     def _save(serializer, **extra):
         """A concurrent request can still win the unique constraint: answer 400 with the clash, not 500."""
+
         def probe() -> DCAConfiguration:
             # An update has already applied the new values to the instance; a create built none.
             return serializer.instance or DCAConfiguration(**serializer.validated_data, **extra)

@@ -32,7 +32,11 @@ from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.positions import pyramids_after_close_submit
 from trading.services.transitions import group_transition, pyramids_move
 from trading.states import (
-    GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES, ORDER_MAY_STILL_FILL, ORDER_UNSENT_STATUSES, GroupStatus,
+    GROUP_NOT_CLOSABLE_STATUSES,
+    GROUP_TERMINAL_STATUSES,
+    ORDER_MAY_STILL_FILL,
+    ORDER_UNSENT_STATUSES,
+    GroupStatus,
     PyramidStatus,
 )
 
@@ -69,8 +73,15 @@ def position_close_enqueue(group_id, reason: str) -> None:
     dispatch.close_position(group_id, reason)
 
 
-def position_close(*, group_id, reason: str, quantity: Decimal | None = None, request_key: str | None = None,
-                   connector: Connector | None = None, final_attempt: bool = True) -> PositionGroup:
+def position_close(
+    *,
+    group_id,
+    reason: str,
+    quantity: Decimal | None = None,
+    request_key: str | None = None,
+    connector: Connector | None = None,
+    final_attempt: bool = True,
+) -> PositionGroup:
     """Close the whole group (``quantity`` None) or market-close ``quantity`` of it. Safe to call twice:
     a full close sells what the budget still allows (nothing, the second time); a partial one sells
     once per ``request_key`` (its exit's id is derived from it), however often it is asked.
@@ -115,10 +126,18 @@ def position_close(*, group_id, reason: str, quantity: Decimal | None = None, re
             return locked
         budget = sell_budget(locked)
         wanted = budget if quantity is None else min(quantity, budget)
-        to_close = sellable(wanted, price=decision_price, step=market.step_size, min_qty=market.min_qty,
-                            min_notional=market.min_notional)
-        exit_order = exit_order_create(locked, to_close, reason, connector, decision_price=decision_price,
-                                       order_id=exit_id) if to_close else None
+        to_close = sellable(
+            wanted,
+            price=decision_price,
+            step=market.step_size,
+            min_qty=market.min_qty,
+            min_notional=market.min_notional,
+        )
+        exit_order = (
+            exit_order_create(locked, to_close, reason, connector, decision_price=decision_price, order_id=exit_id)
+            if to_close
+            else None
+        )
     if exit_order is not None:
         try:
             order_place(exit_order, connector, final_attempt=final_attempt)
@@ -156,39 +175,68 @@ def position_finish_if_done(group: PositionGroup, reason: str, connector: Connec
     market = connector.market(group.symbol)
     # The price the last exit got is the freshest the engine has (the stored current price may be a
     # cycle old): the minimum notional and the dust's value are judged at it.
-    last_exit = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0,
-                                    avg_fill_price__isnull=False).order_by("-filled_at", "-updated_at").first()
+    last_exit = (
+        group.orders.filter(
+            role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0, avg_fill_price__isnull=False
+        )
+        .order_by("-filled_at", "-updated_at")
+        .first()
+    )
     price = (last_exit.avg_fill_price if last_exit else None) or group.current_price or group.weighted_avg_entry
     remaining = held_quantity(group)
-    if sellable(remaining, price=price, step=market.step_size, min_qty=market.min_qty,
-                min_notional=market.min_notional) > 0:
+    if (
+        sellable(
+            remaining, price=price, step=market.step_size, min_qty=market.min_qty, min_notional=market.min_notional
+        )
+        > 0
+    ):
         return group
     return position_finish(group, reason, dust_quantity=remaining, dust_price=price)
 
 
-def exit_order_create(group: PositionGroup, quantity: Decimal, reason: str, connector: Connector, *,
-                      decision_price: Decimal | None, pyramid=None, order_id: uuid.UUID | None = None) -> Order:
+def exit_order_create(
+    group: PositionGroup,
+    quantity: Decimal,
+    reason: str,
+    connector: Connector,
+    *,
+    decision_price: Decimal | None,
+    pyramid=None,
+    order_id: uuid.UUID | None = None,
+) -> Order:
     """A new exit order row (``pending``): a market order, or a limit at the worst acceptable price with
     slippage_action "reject". Call under ``lock_group`` with ``quantity`` from the sell budget."""
     side = OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY
     protection = market_protection(group, side, decision_price, connector)
     return Order.objects.create(
-        id=order_id or uuid.uuid4(), group=group, pyramid=pyramid, role=Order.Role.EXIT, symbol=group.symbol, side=side,
-        order_type=OrderType.LIMIT if protection else OrderType.MARKET, price=protection, quantity=quantity,
-        exit_reason=reason, decision_price=decision_price,
+        id=order_id or uuid.uuid4(),
+        group=group,
+        pyramid=pyramid,
+        role=Order.Role.EXIT,
+        symbol=group.symbol,
+        side=side,
+        order_type=OrderType.LIMIT if protection else OrderType.MARKET,
+        price=protection,
+        quantity=quantity,
+        exit_reason=reason,
+        decision_price=decision_price,
         slippage_outcome=Order.SlippageOutcome.PROTECTED if protection else "",
     )
 
 
-def market_protection(group: PositionGroup, order_side: str, decision_price: Decimal | None,
-                      connector: Connector) -> Decimal | None:
+def market_protection(
+    group: PositionGroup, order_side: str, decision_price: Decimal | None, connector: Connector
+) -> Decimal | None:
     """With slippage_action "reject", a market order goes out as a limit at the worst acceptable price
     (max_slippage_percent from the decision price), so it cannot fill worse; None sends a plain market order."""
     from trading.take_profit import protected_limit
 
     limit = group.config_snapshot.get("max_slippage_percent")
-    if (group.config_snapshot.get("slippage_action") != SlippageAction.REJECT or limit in (None, "")
-            or decision_price is None):
+    if (
+        group.config_snapshot.get("slippage_action") != SlippageAction.REJECT
+        or limit in (None, "")
+        or decision_price is None
+    ):
         return None
     tick = connector.market(group.symbol).tick_size
     return round_price(order_side, protected_limit(order_side, decision_price, Decimal(limit)), tick)
@@ -215,8 +263,9 @@ def _close_ended(group_id, closed: bool, reason: str = "") -> None:
     close_ended.send(sender=PositionGroup, group_id=group_id, closed=closed, reason=reason)
 
 
-def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal = Decimal(0),
-                    dust_price: Decimal | None = None) -> PositionGroup:
+def position_finish(
+    group: PositionGroup, reason: str, *, dust_quantity: Decimal = Decimal(0), dust_price: Decimal | None = None
+) -> PositionGroup:
     """Nothing sellable is left: the group is closed, with a close record a trader can audit.
 
     ``dust_quantity``, what remains under the market's minimums, is recorded on the group with its
@@ -235,8 +284,13 @@ def position_finish(group: PositionGroup, reason: str, *, dust_quantity: Decimal
         if group.status != GroupStatus.CLOSING:
             group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {label}")
         group_transition(group, to=GroupStatus.CLOSED, reason=said)
-        PositionGroup.objects.filter(pk=group.pk).update(exit_reason=reason, unrealized_pnl_usd=0, unrealized_pnl_percent=0,
-                                                         dust_quantity=dust_quantity, dust_value=dust_value)
+        PositionGroup.objects.filter(pk=group.pk).update(
+            exit_reason=reason,
+            unrealized_pnl_usd=0,
+            unrealized_pnl_percent=0,
+            dust_quantity=dust_quantity,
+            dust_value=dust_value,
+        )
         # Nothing of a closed position fills any more: its pyramids are closed with it (a failed one stays
         # failed), not left "partially filled" with legs that were cancelled.
         pyramids_move(group.pyramids.all(), to=PyramidStatus.CLOSED, closed_at=group.closed_at)

@@ -11,8 +11,7 @@ from trading.selectors import dca_configuration_clash
 SAVED_AT_THE_SAME_MOMENT = "This configuration conflicts with another one saved at the same moment; reload and retry."
 
 
-def dca_config_save(save: Callable[[], DCAConfiguration], *,
-                    probe: Callable[[], DCAConfiguration]) -> DCAConfiguration:
+def dca_config_save(save: Callable[[], DCAConfiguration], *, probe: Callable[[], DCAConfiguration]) -> DCAConfiguration:
     """Run ``save`` (the form's or the serializer's, already validated) in its own transaction.
 
     A concurrent save can still win the unique constraint after the validation's check: that raises

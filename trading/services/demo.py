@@ -36,8 +36,7 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
     password must pass AUTH_PASSWORD_VALIDATORS (a ``ValidationError`` lists why not; nothing is
     written then).
     """
-    user = User.objects.filter(username=DEMO_USERNAME).first() or User(username=DEMO_USERNAME,
-                                                                        email="demo@example.com")
+    user = User.objects.filter(username=DEMO_USERNAME).first() or User(username=DEMO_USERNAME, email="demo@example.com")
     validate_password(password, user)
     user.set_password(password)
     user.is_staff = user.is_superuser = superuser
@@ -76,7 +75,9 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
 def demo_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
     """A TradingView alert body for the demo pair, as TradingView would send it."""
     return alert_body(
-        user_id=user.id, secret=user.webhook_secret, timestamp=timestamp,
+        user_id=user.id,
+        secret=user.webhook_secret,
+        timestamp=timestamp,
         tv={
             "exchange": "BINANCE",
             "symbol": "BTCUSDT",

@@ -46,22 +46,33 @@ def place_order(order_id) -> bool:
     return _send(f"placement of order {order_id}", lambda: task(PLACE_ORDER).delay(str(order_id)))
 
 
-def close_position(group_id, reason: str, quantity: Decimal | None = None, then_submit=(), *,
-                   request_key: str | None = None) -> bool:
+def close_position(
+    group_id, reason: str, quantity: Decimal | None = None, then_submit=(), *, request_key: str | None = None
+) -> bool:
     """A full close (``quantity`` None) or a reduce; a reduce carries the ``request_key`` that makes it
     sell once however often its task runs."""
-    return _send(f"the close of group {group_id}", lambda: task(CLOSE_POSITION).delay(
-        str(group_id), str(reason), str(quantity) if quantity is not None else None, [str(p) for p in then_submit],
-        request_key))
+    return _send(
+        f"the close of group {group_id}",
+        lambda: task(CLOSE_POSITION).delay(
+            str(group_id),
+            str(reason),
+            str(quantity) if quantity is not None else None,
+            [str(p) for p in then_submit],
+            request_key,
+        ),
+    )
 
 
 def close_positions_together(closes: list[tuple[str, str | None, str | None]], reason: str) -> bool:
     """Several closes (group id, quantity or None, request key or None) as one Celery group: published at
     once, run in parallel."""
-    return _send(f"{len(closes)} closes", lambda: celery_group(
-        task(CLOSE_POSITION).s(str(group_id), str(reason), quantity, [], request_key)
-        for group_id, quantity, request_key in closes
-    ).apply_async())
+    return _send(
+        f"{len(closes)} closes",
+        lambda: celery_group(
+            task(CLOSE_POSITION).s(str(group_id), str(reason), quantity, [], request_key)
+            for group_id, quantity, request_key in closes
+        ).apply_async(),
+    )
 
 
 def promote_queue(user_id) -> bool:

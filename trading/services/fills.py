@@ -16,7 +16,11 @@ from trading.locks import lock_group
 from trading.models import Order, PositionGroup, Pyramid
 from trading.services.transitions import group_transition, pyramids_move
 from trading.states import (
-    GROUP_TRADING_STATUSES, ORDER_DEAD_STATUSES, PYRAMID_FILLING_STATUSES, GroupStatus, OrderStatus,
+    GROUP_TRADING_STATUSES,
+    ORDER_DEAD_STATUSES,
+    PYRAMID_FILLING_STATUSES,
+    GroupStatus,
+    OrderStatus,
 )
 from trading.stats import FillEvent, replay
 
@@ -37,9 +41,14 @@ def fill_events(orders, symbol: str) -> list[FillEvent]:
     base, quote = base_asset(symbol), quote_of(symbol)
     return [
         FillEvent(
-            is_entry=order.role == Order.Role.ENTRY, quantity=order.filled_quantity,
-            price=order.avg_fill_price or order.price, fee=order.fee, fee_in_base=order.fee_currency == base,
-            at=(order.first_filled_at if order.role == Order.Role.ENTRY else None) or order.filled_at or order.updated_at,
+            is_entry=order.role == Order.Role.ENTRY,
+            quantity=order.filled_quantity,
+            price=order.avg_fill_price or order.price,
+            fee=order.fee,
+            fee_in_base=order.fee_currency == base,
+            at=(order.first_filled_at if order.role == Order.Role.ENTRY else None)
+            or order.filled_at
+            or order.updated_at,
             fee_cost=_third_currency_fee_cost(order, base, quote),
         )
         for order in orders.filter(filled_quantity__gt=0).order_by("filled_at", "updated_at")
@@ -66,16 +75,24 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
         counts = group.orders.filter(role=Order.Role.ENTRY).aggregate(
             legs=Count("pk"),
             dead=Count("pk", filter=Q(status__in=ORDER_DEAD_STATUSES, filled_quantity=0)),
-            filled=Count("pk", filter=Q(status=OrderStatus.FILLED) | Q(status=OrderStatus.CANCELLED, filled_quantity__gt=0)),
+            filled=Count(
+                "pk", filter=Q(status=OrderStatus.FILLED) | Q(status=OrderStatus.CANCELLED, filled_quantity__gt=0)
+            ),
             touched=Count("pk", filter=Q(filled_quantity__gt=0)),
         )
         total, filled = counts["legs"] - counts["dead"], counts["filled"]
         unrealized_usd, unrealized_percent = stats.unrealized(group.current_price)
         PositionGroup.objects.filter(pk=group.pk).update(
-            weighted_avg_entry=stats.weighted_avg_entry, total_filled_quantity=stats.held_quantity,
-            total_invested_usd=stats.invested_usd, realized_pnl_usd=stats.realized_pnl_usd, fees_usd=stats.fees_usd,
-            unrealized_pnl_usd=unrealized_usd, unrealized_pnl_percent=unrealized_percent,
-            total_dca_legs=total, filled_dca_legs=min(filled, total), oversold_quantity=stats.oversold_quantity,
+            weighted_avg_entry=stats.weighted_avg_entry,
+            total_filled_quantity=stats.held_quantity,
+            total_invested_usd=stats.invested_usd,
+            realized_pnl_usd=stats.realized_pnl_usd,
+            fees_usd=stats.fees_usd,
+            unrealized_pnl_usd=unrealized_usd,
+            unrealized_pnl_percent=unrealized_percent,
+            total_dca_legs=total,
+            filled_dca_legs=min(filled, total),
+            oversold_quantity=stats.oversold_quantity,
             updated_at=timezone.now(),
         )
         if stats.oversold_quantity > group.oversold_quantity:
@@ -89,8 +106,10 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
 def _report_oversell(group: PositionGroup, oversold: Decimal) -> None:
     """Exit fills sold more than the group held: loud, everywhere a trader or operator looks."""
     base = base_asset(group.symbol)
-    message = (f"ANOMALY: the exchange filled {oversold.normalize():f} {base} more in exits than this position "
-               f"held. On a spot account those coins were not the position's; check the account and its orders.")
+    message = (
+        f"ANOMALY: the exchange filled {oversold.normalize():f} {base} more in exits than this position "
+        f"held. On a spot account those coins were not the position's; check the account and its orders."
+    )
     logger.error("group %s (%s %s): %s", group.pk, group.side, group.symbol, message)
     emit("failure", group=group, message=message)  # urgent: through quiet hours
 
@@ -122,12 +141,18 @@ def _move_pyramids_with_fills(group: PositionGroup) -> None:
         if not legs.exists():
             continue
         unfilled = legs.exclude(status=OrderStatus.FILLED).exclude(status=OrderStatus.CANCELLED, filled_quantity__gt=0)
-        status = Pyramid.Status.FILLED if not unfilled.exists() else (
-            Pyramid.Status.PARTIALLY_FILLED if legs.filter(filled_quantity__gt=0).exists() else pyramid.status
+        status = (
+            Pyramid.Status.FILLED
+            if not unfilled.exists()
+            else (Pyramid.Status.PARTIALLY_FILLED if legs.filter(filled_quantity__gt=0).exists() else pyramid.status)
         )
         if status != pyramid.status:
-            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[pyramid.status], to=status,
-                          filled_at=timezone.now() if status == Pyramid.Status.FILLED else None)
+            pyramids_move(
+                Pyramid.objects.filter(pk=pyramid.pk),
+                sources=[pyramid.status],
+                to=status,
+                filled_at=timezone.now() if status == Pyramid.Status.FILLED else None,
+            )
 
 
 def held_quantity(group: PositionGroup) -> Decimal:

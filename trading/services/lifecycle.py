@@ -19,22 +19,43 @@ from exchanges.services.accounts import connector_for_account
 from trading.grid import sellable, take_profit_price
 from trading.locks import lock_group
 from trading.models import (
-    ExitReason, Order, OrderSide, OrderType, PositionGroup, Pyramid, Side, TakeProfitMode, client_order_id_for,
+    ExitReason,
+    Order,
+    OrderSide,
+    OrderType,
+    PositionGroup,
+    Pyramid,
+    Side,
+    TakeProfitMode,
+    client_order_id_for,
 )
 from trading.services.budget import sell_budget
 from trading.services.closing import (
-    exit_order_create, market_protection, position_close, position_close_request, position_finish_if_done,
+    exit_order_create,
+    market_protection,
+    position_close,
+    position_close_request,
+    position_finish_if_done,
 )
 from trading.services.fills import base_asset, fill_events, group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.transitions import StaleStatus, order_transition, pyramids_move
 from trading.states import (
-    GROUP_TRADING_STATUSES, ORDER_ENDED_STATUSES, ORDER_MAY_STILL_FILL, ORDER_TAKE_PROFIT_HOLDING,
-    PYRAMID_ENDED_STATUSES, GroupStatus, OrderStatus, PyramidStatus,
+    GROUP_TRADING_STATUSES,
+    ORDER_ENDED_STATUSES,
+    ORDER_MAY_STILL_FILL,
+    ORDER_TAKE_PROFIT_HOLDING,
+    PYRAMID_ENDED_STATUSES,
+    GroupStatus,
+    OrderStatus,
+    PyramidStatus,
 )
 from trading.stats import replay
 from trading.take_profit import (
-    PyramidHolding, position_exit_trigger, pyramids_to_close, trigger_fires,
+    PyramidHolding,
+    position_exit_trigger,
+    pyramids_to_close,
+    trigger_fires,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,8 +68,9 @@ def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionG
     if group.status == GroupStatus.CLOSING:
         # A close's fill found by the fill sync finishes the group in the same cycle, with fresh figures.
         group = group_refresh_stats(group_id=group.pk)
-        return position_finish_if_done(group, group.exit_reason or ExitReason.MANUAL,
-                                       connector or connector_for_account(group.exchange_account))
+        return position_finish_if_done(
+            group, group.exit_reason or ExitReason.MANUAL, connector or connector_for_account(group.exchange_account)
+        )
     if group.status not in TRADING:
         return group
     connector = connector or connector_for_account(group.exchange_account)
@@ -64,14 +86,27 @@ def group_evaluate(*, group_id, connector: Connector | None = None) -> PositionG
     return _close_if_taken_profit(group, connector)
 
 
-def position_reduce(*, group_id, reason: str, quantity: Decimal, request_key: str | None,
-                    connector: Connector | None = None, final_attempt: bool = True) -> PositionGroup:
+def position_reduce(
+    *,
+    group_id,
+    reason: str,
+    quantity: Decimal,
+    request_key: str | None,
+    connector: Connector | None = None,
+    final_attempt: bool = True,
+) -> PositionGroup:
     """Market-close ``quantity`` of the group (a reduce alert, a loss offset's winner), once per
     ``request_key``; then re-place the take-profits for what it still holds."""
     group = PositionGroup.objects.select_related("exchange_account").get(pk=group_id)
     connector = connector or connector_for_account(group.exchange_account)
-    position_close(group_id=group_id, reason=reason, quantity=quantity, request_key=request_key, connector=connector,
-                   final_attempt=final_attempt)
+    position_close(
+        group_id=group_id,
+        reason=reason,
+        quantity=quantity,
+        request_key=request_key,
+        connector=connector,
+        final_attempt=final_attempt,
+    )
     return group_evaluate(group_id=group_id, connector=connector)
 
 
@@ -93,9 +128,13 @@ def _fire_market_entries(group: PositionGroup, connector: Connector) -> None:
         fields = {"decision_price": price}
         protection = market_protection(group, leg.side, price, connector)
         if protection is not None:
-            fields.update(order_type=OrderType.LIMIT, price=protection, slippage_outcome=Order.SlippageOutcome.PROTECTED)
+            fields.update(
+                order_type=OrderType.LIMIT, price=protection, slippage_outcome=Order.SlippageOutcome.PROTECTED
+            )
         try:
-            order_transition(leg, to=OrderStatus.PENDING, reason=f"price {price} reached the trigger {leg.price}", **fields)
+            order_transition(
+                leg, to=OrderStatus.PENDING, reason=f"price {price} reached the trigger {leg.price}", **fields
+            )
         except StaleStatus:
             continue
         try:
@@ -128,7 +167,9 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
         locked = lock_group(group.pk, with_account=True)
         if locked.status not in TRADING:
             return
-        done = list(_legs_awaiting_take_profit(locked).select_related("pyramid").order_by("pyramid__index", "leg_index"))
+        done = list(
+            _legs_awaiting_take_profit(locked).select_related("pyramid").order_by("pyramid__index", "leg_index")
+        )
         budget = sell_budget(locked)
         entries_live = locked.orders.filter(role=Order.Role.ENTRY, status__in=ORDER_MAY_STILL_FILL).exists()
         for position, leg in enumerate(done):
@@ -137,20 +178,40 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
             last = not entries_live and position == len(done) - 1
             basis = leg.price if from_planned or leg.avg_fill_price is None else leg.avg_fill_price
             price = take_profit_price(group.side, basis, leg.tp_percent, market.tick_size)
-            quantity = sellable(budget if last else min(leg_held, budget), price=price, step=market.step_size,
-                                min_qty=market.min_qty, min_notional=market.min_notional)
+            quantity = sellable(
+                budget if last else min(leg_held, budget),
+                price=price,
+                step=market.step_size,
+                min_qty=market.min_qty,
+                min_notional=market.min_notional,
+            )
             if not quantity:
-                logger.info("leg %s of group %s: take-profit at %s is under the exchange minimum (or nothing is "
-                            "left to sell); not placed", leg.leg_index, group.pk, price)
+                logger.info(
+                    "leg %s of group %s: take-profit at %s is under the exchange minimum (or nothing is "
+                    "left to sell); not placed",
+                    leg.leg_index,
+                    group.pk,
+                    price,
+                )
                 continue
             order_id = uuid.uuid4()
-            placing.append(Order.objects.create(
-                id=order_id, client_order_id=client_order_id_for(order_id), group=locked, pyramid=leg.pyramid,
-                role=Order.Role.TAKE_PROFIT, entry_order=leg, symbol=group.symbol,
-                side=OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY, order_type=OrderType.LIMIT,
-                price=price,
-                quantity=quantity, tp_percent=leg.tp_percent, exit_reason=ExitReason.TAKE_PROFIT,
-            ))
+            placing.append(
+                Order.objects.create(
+                    id=order_id,
+                    client_order_id=client_order_id_for(order_id),
+                    group=locked,
+                    pyramid=leg.pyramid,
+                    role=Order.Role.TAKE_PROFIT,
+                    entry_order=leg,
+                    symbol=group.symbol,
+                    side=OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY,
+                    order_type=OrderType.LIMIT,
+                    price=price,
+                    quantity=quantity,
+                    tp_percent=leg.tp_percent,
+                    exit_reason=ExitReason.TAKE_PROFIT,
+                )
+            )
             budget -= quantity
     for take_profit in placing:
         try:
@@ -161,10 +222,13 @@ def _place_leg_take_profits(group: PositionGroup, connector: Connector) -> None:
 
 def _legs_awaiting_take_profit(group: PositionGroup):
     """Entry legs done filling (filled, or cancelled with a fill) with no take-profit holding their coins."""
-    return (group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0,
-                                status__in=ORDER_ENDED_STATUSES)
-            .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING)
-            .exclude(take_profits__status=OrderStatus.FAILED))
+    return (
+        group.orders.filter(
+            role=Order.Role.ENTRY, filled_quantity__gt=0, tp_percent__gt=0, status__in=ORDER_ENDED_STATUSES
+        )
+        .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING)
+        .exclude(take_profits__status=OrderStatus.FAILED)
+    )
 
 
 def _close_if_taken_profit(group: PositionGroup, connector: Connector) -> PositionGroup:
@@ -181,9 +245,14 @@ def _close_if_taken_profit(group: PositionGroup, connector: Connector) -> Positi
 
 def _close_if_triggered(group: PositionGroup, connector: Connector) -> bool:
     trigger = position_exit_trigger(
-        side=group.side, tp_mode=group.tp_mode, price=group.current_price, average=group.weighted_avg_entry,
-        held=group.total_filled_quantity, tp_aggregate_percent=group.tp_aggregate_percent,
-        stop_loss_percent=_snapshot_decimal(group, "stop_loss_percent"), stop_loss_price=group.stop_loss_price,
+        side=group.side,
+        tp_mode=group.tp_mode,
+        price=group.current_price,
+        average=group.weighted_avg_entry,
+        held=group.total_filled_quantity,
+        tp_aggregate_percent=group.tp_aggregate_percent,
+        stop_loss_percent=_snapshot_decimal(group, "stop_loss_percent"),
+        stop_loss_price=group.stop_loss_price,
     )
     if trigger is None:
         return False
@@ -219,8 +288,10 @@ def _pyramid_holdings(group: PositionGroup) -> list[tuple[Pyramid, PyramidHoldin
     def share(own: Decimal) -> Decimal:  # multiplied first: 3.0 × 1.0 / 3.0 is 1.0, not 0.999…
         return own * group_held / own_total if own_total > group_held else own
 
-    return [(pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, share(stats.held_quantity), percent))
-            for pyramid, stats, percent in rows]
+    return [
+        (pyramid, PyramidHolding(pyramid.index, stats.weighted_avg_entry, share(stats.held_quantity), percent))
+        for pyramid, stats, percent in rows
+    ]
 
 
 def _close_pyramids_at_target(group: PositionGroup, connector: Connector) -> None:
@@ -242,22 +313,34 @@ def pyramid_close(*, group: PositionGroup, pyramid: Pyramid, held: Decimal, conn
     market = connector.market(group.symbol)
     with transaction.atomic():
         locked = lock_group(group.pk, with_account=True)
-        if locked.status not in TRADING or not Pyramid.objects.filter(pk=pyramid.pk).exclude(
-            status__in=PYRAMID_ENDED_STATUSES
-        ).exists():
+        if (
+            locked.status not in TRADING
+            or not Pyramid.objects.filter(pk=pyramid.pk).exclude(status__in=PYRAMID_ENDED_STATUSES).exists()
+        ):
             return
-        quantity = sellable(min(held, sell_budget(locked)), price=locked.current_price, step=market.step_size,
-                            min_qty=market.min_qty, min_notional=market.min_notional)
-        exit_order = exit_order_create(locked, quantity, ExitReason.PYRAMID_TP, connector,
-                                       decision_price=locked.current_price, pyramid=pyramid) if quantity else None
+        quantity = sellable(
+            min(held, sell_budget(locked)),
+            price=locked.current_price,
+            step=market.step_size,
+            min_qty=market.min_qty,
+            min_notional=market.min_notional,
+        )
+        exit_order = (
+            exit_order_create(
+                locked, quantity, ExitReason.PYRAMID_TP, connector, decision_price=locked.current_price, pyramid=pyramid
+            )
+            if quantity
+            else None
+        )
         pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), to=PyramidStatus.CLOSED)
     if exit_order is not None:
         try:
             order_place(exit_order, connector)
         except PlacementFailed as exc:
             # Refused for good: the pyramid holds its coins again, and its target may fire again.
-            pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED],
-                          to=PyramidStatus.FILLED)
+            pyramids_move(
+                Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.CLOSED], to=PyramidStatus.FILLED
+            )
             logger.warning("closing pyramid %s of group %s failed: %s", pyramid.index, group.pk, exc)
             return
     group_refresh_stats(group_id=group.pk)

@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from core.events import emit
 from exchanges.connector import (
-    Connector, ExchangeError, ExchangeOrder, OrderNotFound, PermanentError, RetryableError,
+    Connector,
+    ExchangeError,
+    ExchangeOrder,
+    OrderNotFound,
+    PermanentError,
+    RetryableError,
 )
 from exchanges.currency import quote_of
 from trading.locks import lock_group_of, lock_order
@@ -71,20 +76,25 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
     else:
         # submitted_at is the latest attempt: the fill sync leaves an order alone while its placement
         # task may still be retrying (trading.services.sync.PLACEMENT_RETRY_WINDOW counts from here).
-        Order.objects.filter(pk=order.pk, status__in=ORDER_UNSENT_STATUSES).update(
-            submitted_at=timezone.now()
-        )
+        Order.objects.filter(pk=order.pk, status__in=ORDER_UNSENT_STATUSES).update(submitted_at=timezone.now())
     try:
         result = connector.place_order(
-            symbol=order.symbol, side=order.side, type=order.order_type, amount=order.quantity,
-            price=order.price if order.order_type == OrderType.LIMIT else None, client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            type=order.order_type,
+            amount=order.quantity,
+            price=order.price if order.order_type == OrderType.LIMIT else None,
+            client_order_id=order.client_order_id,
             is_retry=is_retry,
         )
     except RetryableError as exc:
         _mark_unknown(order, exchange_text(exc))
         if final_attempt:
-            logger.warning("order %s: no answer after retries (%s); left unknown for the fill sync to look up",
-                           order.client_order_id, exchange_text(exc))
+            logger.warning(
+                "order %s: no answer after retries (%s); left unknown for the fill sync to look up",
+                order.client_order_id,
+                exchange_text(exc),
+            )
             order.refresh_from_db()
             return order
         raise
@@ -132,23 +142,34 @@ def _record_fill_of_cancelled(order: Order, state: ExchangeOrder) -> None:
     with transaction.atomic():
         lock_group_of(order)
         Order.objects.filter(pk=order.pk, status=OrderStatus.CANCELLED).update(
-            filled_quantity=state.filled, avg_fill_price=state.average, fee=state.fee, fee_currency=state.fee_currency,
-            exchange_order_id=order.exchange_order_id or state.id or "", filled_at=timezone.now(),
+            filled_quantity=state.filled,
+            avg_fill_price=state.average,
+            fee=state.fee,
+            fee_currency=state.fee_currency,
+            exchange_order_id=order.exchange_order_id or state.id or "",
+            filled_at=timezone.now(),
             first_filled_at=order.first_filled_at or timezone.now(),
             updated_at=timezone.now(),
         )
         group_refresh_stats(group_id=order.group_id)
-    logger.warning("order %s was cancelled while being placed; it filled %s first, recorded",
-                   order.client_order_id, state.filled)
+    logger.warning(
+        "order %s was cancelled while being placed; it filled %s first, recorded", order.client_order_id, state.filled
+    )
 
 
 def order_cancel(order: Order, connector: Connector) -> Order:
     """Take an order off the exchange (an order already gone is fine) and record its final fill."""
     order.refresh_from_db()
-    if order.status == OrderStatus.TRIGGER_PENDING or (order.status == OrderStatus.PENDING and order.submitted_at is None):
+    if order.status == OrderStatus.TRIGGER_PENDING or (
+        order.status == OrderStatus.PENDING and order.submitted_at is None
+    ):
         try:
-            return order_transition(order, to=OrderStatus.CANCELLED, reason="cancelled before it was sent",
-                                    where={"submitted_at__isnull": True})
+            return order_transition(
+                order,
+                to=OrderStatus.CANCELLED,
+                reason="cancelled before it was sent",
+                where={"submitted_at__isnull": True},
+            )
         except StaleStatus:
             order.refresh_from_db()  # a worker started sending it: cancel it on the exchange below
     if order.status not in ORDER_LIVE_STATUSES:
@@ -214,8 +235,9 @@ def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict
     return target, fields
 
 
-def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_stats: bool = True,
-                               connector: Connector | None = None) -> Order:
+def order_apply_exchange_state(
+    order: Order, state: ExchangeOrder, *, refresh_stats: bool = True, connector: Connector | None = None
+) -> Order:
     """Bring ``order`` up to what the exchange reports; no change when it already matches.
 
     A new fill reported without its fee (Binance's order queries) gets the fee from the order's
@@ -241,7 +263,9 @@ def order_apply_exchange_state(order: Order, state: ExchangeOrder, *, refresh_st
             fields.update(_slippage(order, state.average))
         if target != order.status:
             order_transition(order, to=target, **fields)
-            emit("order_filled", group=order.group_id, order_id=order.pk, role=order.role) if target == OrderStatus.FILLED else None
+            emit(
+                "order_filled", group=order.group_id, order_id=order.pk, role=order.role
+            ) if target == OrderStatus.FILLED else None
         else:
             Order.objects.filter(pk=order.pk).update(**fields, updated_at=timezone.now())
             for name, value in fields.items():
@@ -262,8 +286,14 @@ def _third_currency_rate(order: Order, state: ExchangeOrder, connector: Connecto
     try:
         return connector.ticker(f"{currency}/{quote_of(order.symbol)}").last
     except ExchangeError as exc:
-        logger.warning("order %s: fee in %s, no %s/%s price (%s); its cost is left out of PnL until rated",
-                       order.client_order_id, currency, currency, quote_of(order.symbol), exc)
+        logger.warning(
+            "order %s: fee in %s, no %s/%s price (%s); its cost is left out of PnL until rated",
+            order.client_order_id,
+            currency,
+            currency,
+            quote_of(order.symbol),
+            exc,
+        )
         return None
 
 
@@ -271,8 +301,9 @@ def _with_fee_from_trades(order: Order, state: ExchangeOrder, connector: Connect
     """``state`` with the fee its trades say was paid, or as it was when they cannot be had now (the
     fee is then filled in by a later sync: the fill itself is never held back)."""
     try:
-        trades = connector.fetch_order_trades(symbol=order.symbol, id=state.id or order.exchange_order_id,
-                                              client_order_id=order.client_order_id)
+        trades = connector.fetch_order_trades(
+            symbol=order.symbol, id=state.id or order.exchange_order_id, client_order_id=order.client_order_id
+        )
     except (ExchangeError, NotImplementedError) as exc:
         logger.warning("order %s: fee not in the answer and its trades unavailable (%s)", order.client_order_id, exc)
         return state
@@ -283,8 +314,9 @@ def _with_fee_from_trades(order: Order, state: ExchangeOrder, connector: Connect
     if not by_currency:
         return state
     if len(by_currency) > 1:
-        logger.warning("order %s paid fees in several currencies %s; recording the first", order.client_order_id,
-                       by_currency)
+        logger.warning(
+            "order %s paid fees in several currencies %s; recording the first", order.client_order_id, by_currency
+        )
     currency, fee = next(iter(by_currency.items()))
     return replace(state, fee=fee, fee_currency=currency)
 
@@ -298,6 +330,12 @@ def _slippage(order: Order, fill_price: Decimal) -> dict:
     outcome = Order.SlippageOutcome.WITHIN
     if limit not in (None, "") and slipped > Decimal(limit):
         outcome = Order.SlippageOutcome.WARNED
-        logger.warning("order %s filled at %s, %.3f%% worse than %s (limit %s%%)",
-                       order.client_order_id, fill_price, slipped, order.decision_price, limit)
+        logger.warning(
+            "order %s filled at %s, %.3f%% worse than %s (limit %s%%)",
+            order.client_order_id,
+            fill_price,
+            slipped,
+            order.decision_price,
+            limit,
+        )
     return {"slippage_percent": slipped, "slippage_outcome": outcome}

@@ -12,31 +12,67 @@ from exchanges.services.accounts import connector_for_account
 from trading import journal
 from trading.alerts import Alert
 from trading.models import (
-    DCAConfiguration, Order, OrderSide, OrderType, PositionGroup, Pyramid, Side, Signal, client_order_id_for,
+    DCAConfiguration,
+    Order,
+    OrderSide,
+    OrderType,
+    PositionGroup,
+    Pyramid,
+    Side,
+    Signal,
+    client_order_id_for,
 )
 from trading.services import dispatch
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.transitions import group_transition, pyramids_move, signals_move
 from trading.states import (
-    GROUP_NOT_CLOSABLE_STATUSES, ORDER_TERMINAL_STATUSES, ORDER_UNSENT_STATUSES, GroupStatus, OrderStatus,
-    PyramidStatus, SignalStatus,
+    GROUP_NOT_CLOSABLE_STATUSES,
+    ORDER_TERMINAL_STATUSES,
+    ORDER_UNSENT_STATUSES,
+    GroupStatus,
+    OrderStatus,
+    PyramidStatus,
+    SignalStatus,
 )
 
 logger = logging.getLogger(__name__)
 
 
-def position_open(*, signal: Signal, account_id, exchange: str, symbol: str, alert: Alert, config: DCAConfiguration,
-                  levels, capital_usd: Decimal, quote_usd_rate: Decimal, legs, sizing: str) -> tuple[PositionGroup, Pyramid]:
+def position_open(
+    *,
+    signal: Signal,
+    account_id,
+    exchange: str,
+    symbol: str,
+    alert: Alert,
+    config: DCAConfiguration,
+    levels,
+    capital_usd: Decimal,
+    quote_usd_rate: Decimal,
+    legs,
+    sizing: str,
+) -> tuple[PositionGroup, Pyramid]:
     """A new position group with its first pyramid's legs (``pending``), as routing decided (call inside
     its transaction; the grid is placed by ``pyramid_submit`` after commit). ``sizing`` says where the
     pyramid's size came from (``trading.sizing``)."""
     group = PositionGroup.objects.create(
-        user=signal.user, exchange_account_id=account_id, exchange=exchange, symbol=symbol,
-        timeframe=alert.timeframe, side=alert.side, dca_config=config, config_snapshot=_snapshot(config, alert),
-        max_pyramids=config.max_pyramids, base_entry_price=alert.entry_price, tp_mode=config.tp_mode,
-        tp_aggregate_percent=config.tp_aggregate_percent, stop_loss_price=alert.stop_loss,
-        pyramid_count=1, total_dca_legs=len(legs), quote_usd_rate=quote_usd_rate,
+        user=signal.user,
+        exchange_account_id=account_id,
+        exchange=exchange,
+        symbol=symbol,
+        timeframe=alert.timeframe,
+        side=alert.side,
+        dca_config=config,
+        config_snapshot=_snapshot(config, alert),
+        max_pyramids=config.max_pyramids,
+        base_entry_price=alert.entry_price,
+        tp_mode=config.tp_mode,
+        tp_aggregate_percent=config.tp_aggregate_percent,
+        stop_loss_price=alert.stop_loss,
+        pyramid_count=1,
+        total_dca_legs=len(legs),
+        quote_usd_rate=quote_usd_rate,
     )
     pyramid = _pyramid_create(group, 0, signal, alert, levels, capital_usd, legs, sizing)
     emit("entry", group=group)
@@ -44,8 +80,9 @@ def position_open(*, signal: Signal, account_id, exchange: str, symbol: str, ale
     return group, pyramid
 
 
-def pyramid_add(*, group: PositionGroup, signal: Signal, alert: Alert, levels, capital_usd: Decimal, legs,
-                sizing: str) -> Pyramid:
+def pyramid_add(
+    *, group: PositionGroup, signal: Signal, alert: Alert, levels, capital_usd: Decimal, legs, sizing: str
+) -> Pyramid:
     """The group's next pyramid with its legs (``pending``); a running risk timer starts over (call inside
     routing's transaction)."""
     index = group.pyramid_count
@@ -54,8 +91,11 @@ def pyramid_add(*, group: PositionGroup, signal: Signal, alert: Alert, levels, c
     if group.risk_timer_start is not None:
         journal.timer_reset(group, pyramid_added=index + 1)
     PositionGroup.objects.filter(pk=group.pk).update(
-        pyramid_count=index + 1, total_dca_legs=group.total_dca_legs + len(legs),
-        risk_timer_start=None, risk_timer_expires=None, risk_eligible=False,
+        pyramid_count=index + 1,
+        total_dca_legs=group.total_dca_legs + len(legs),
+        risk_timer_start=None,
+        risk_timer_expires=None,
+        risk_eligible=False,
     )
     if group.status == GroupStatus.ACTIVE:
         group_transition(group, to=GroupStatus.PARTIALLY_FILLED, reason=f"pyramid {index + 1} added")
@@ -67,13 +107,19 @@ def _snapshot(config: DCAConfiguration, alert: Alert) -> dict:
     """The configuration a group keeps; the alert's own ``risk.max_slippage_percent`` wins over the config's."""
     slippage = alert.max_slippage_percent if alert.max_slippage_percent is not None else config.max_slippage_percent
     return {
-        "levels": config.levels, "pyramid_levels": config.pyramid_levels, "tp_mode": config.tp_mode,
-        "tp_aggregate_percent": str(config.tp_aggregate_percent), "pyramid_tp_percents": config.pyramid_tp_percents,
-        "max_pyramids": config.max_pyramids, "entry_order_type": config.entry_order_type,
-        "capital_usd": str(config.capital_usd), "use_signal_size": config.use_signal_size,
+        "levels": config.levels,
+        "pyramid_levels": config.pyramid_levels,
+        "tp_mode": config.tp_mode,
+        "tp_aggregate_percent": str(config.tp_aggregate_percent),
+        "pyramid_tp_percents": config.pyramid_tp_percents,
+        "max_pyramids": config.max_pyramids,
+        "entry_order_type": config.entry_order_type,
+        "capital_usd": str(config.capital_usd),
+        "use_signal_size": config.use_signal_size,
         "stop_loss_percent": str(config.stop_loss_percent) if config.stop_loss_percent is not None else None,
         "max_slippage_percent": str(slippage) if slippage is not None else None,
-        "slippage_action": config.slippage_action, "tp_from_planned_price": config.tp_from_planned_price,
+        "slippage_action": config.slippage_action,
+        "tp_from_planned_price": config.tp_from_planned_price,
     }
 
 
@@ -82,22 +128,40 @@ def _pyramid_create(group, index, signal, alert: Alert, levels, capital_usd: Dec
     tp_percents = snapshot.get("pyramid_tp_percents") or {}
     tp_percent = tp_percents.get(str(index))
     pyramid = Pyramid.objects.create(
-        group=group, index=index, entry_price=alert.entry_price, levels=[level.as_json() for level in levels],
-        capital_usd=capital_usd, sizing=sizing, signal=signal, tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
+        group=group,
+        index=index,
+        entry_price=alert.entry_price,
+        levels=[level.as_json() for level in levels],
+        capital_usd=capital_usd,
+        sizing=sizing,
+        signal=signal,
+        tp_percent=Decimal(tp_percent) if tp_percent is not None else None,
     )
     side = OrderSide.BUY if group.side == Side.LONG else OrderSide.SELL
     market_first = snapshot.get("entry_order_type") == OrderType.MARKET
-    Order.objects.bulk_create([
-        Order(
-            id=order_id, client_order_id=client_order_id_for(order_id), group=group, pyramid=pyramid, role=Order.Role.ENTRY,
-            leg_index=leg.leg_index, symbol=group.symbol, side=side,
-            order_type=OrderType.MARKET if market_first and leg.leg_index == 0 else OrderType.LIMIT,
-            status=OrderStatus.TRIGGER_PENDING if market_first and leg.leg_index == 0 else OrderStatus.PENDING,
-            price=leg.price, quantity=leg.quantity, gap_percent=leg.gap_percent, weight_percent=leg.weight_percent,
-            tp_percent=leg.tp_percent, tp_price=leg.tp_price,
-        )
-        for leg, order_id in ((leg, uuid.uuid4()) for leg in legs)
-    ])
+    Order.objects.bulk_create(
+        [
+            Order(
+                id=order_id,
+                client_order_id=client_order_id_for(order_id),
+                group=group,
+                pyramid=pyramid,
+                role=Order.Role.ENTRY,
+                leg_index=leg.leg_index,
+                symbol=group.symbol,
+                side=side,
+                order_type=OrderType.MARKET if market_first and leg.leg_index == 0 else OrderType.LIMIT,
+                status=OrderStatus.TRIGGER_PENDING if market_first and leg.leg_index == 0 else OrderStatus.PENDING,
+                price=leg.price,
+                quantity=leg.quantity,
+                gap_percent=leg.gap_percent,
+                weight_percent=leg.weight_percent,
+                tp_percent=leg.tp_percent,
+                tp_price=leg.tp_price,
+            )
+            for leg, order_id in ((leg, uuid.uuid4()) for leg in legs)
+        ]
+    )
     return pyramid
 
 
@@ -146,14 +210,17 @@ def _close_awaited(pyramid: Pyramid) -> str | None:
         return None
     if awaited.status == GroupStatus.CLOSING:
         return "closing"
-    return (f"Not opened: closing the {awaited.side} {awaited.symbol} position first did not complete "
-            f"({awaited.status_reason or awaited.get_status_display()}).")
+    return (
+        f"Not opened: closing the {awaited.side} {awaited.symbol} position first did not complete "
+        f"({awaited.status_reason or awaited.get_status_display()})."
+    )
 
 
 def pyramids_after_close_submit(group_id) -> None:
     """The end of a close (filled, or refused): let the grids that waited on it go (or fail) now."""
     for pyramid_id in Pyramid.objects.filter(after_close_of_id=group_id, status=Pyramid.Status.PENDING).values_list(
-            "pk", flat=True):
+        "pk", flat=True
+    ):
         dispatch.submit_pyramid(pyramid_id)
 
 

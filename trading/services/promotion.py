@@ -22,7 +22,9 @@ def queue_promote_ready(*, user) -> int:
     """Try every waiting entry of ``user`` in priority order; returns how many left the queue."""
     entries = {
         entry.pk: entry
-        for entry in QueuedSignal.objects.filter(user=user, status=QueuedSignal.Status.QUEUED, expires_at__gt=timezone.now())
+        for entry in QueuedSignal.objects.filter(
+            user=user, status=QueuedSignal.Status.QUEUED, expires_at__gt=timezone.now()
+        )
     }
     if not entries:
         return 0
@@ -31,9 +33,13 @@ def queue_promote_ready(*, user) -> int:
         return 0
     prices = _current_prices(user, entries.values())
     candidates = [
-        QueueCandidate(entry.pk, entry.is_pyramid_continuation,
-                       loss_percent(entry.side, entry.entry_price, prices.get((entry.exchange, entry.symbol))),
-                       entry.replacement_count, entry.queued_at)
+        QueueCandidate(
+            entry.pk,
+            entry.is_pyramid_continuation,
+            loss_percent(entry.side, entry.entry_price, prices.get((entry.exchange, entry.symbol))),
+            entry.replacement_count,
+            entry.queued_at,
+        )
         for entry in entries.values()
     ]
     promoted = 0

@@ -15,22 +15,35 @@ from trading.states import QueuedSignalStatus, SignalStatus
 logger = logging.getLogger(__name__)
 
 
-def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuation: bool, reason: str,
-                 ttl_minutes: int) -> QueuedSignal:
+def queue_signal(
+    *, signal: Signal, symbol: str, side: str, is_pyramid_continuation: bool, reason: str, ttl_minutes: int
+) -> QueuedSignal:
     """Queue an entry (call holding the user's routing lock). A newer signal for the key replaces the old."""
     now = timezone.now()
-    existing = lock_queued_signal_for(user=signal.user, exchange=signal.exchange, symbol=symbol,
-                                      timeframe=signal.timeframe, side=side)
+    existing = lock_queued_signal_for(
+        user=signal.user, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe, side=side
+    )
     if existing is None:
         entry = QueuedSignal.objects.create(
-            user=signal.user, signal=signal, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe,
-            side=side, entry_price=signal.entry_price, is_pyramid_continuation=is_pyramid_continuation,
-            status_reason=reason, expires_at=now + timedelta(minutes=ttl_minutes),
+            user=signal.user,
+            signal=signal,
+            exchange=signal.exchange,
+            symbol=symbol,
+            timeframe=signal.timeframe,
+            side=side,
+            entry_price=signal.entry_price,
+            is_pyramid_continuation=is_pyramid_continuation,
+            status_reason=reason,
+            expires_at=now + timedelta(minutes=ttl_minutes),
         )
     else:
         replaced = existing.signal
-        signals_move(Signal.objects.filter(pk=replaced.pk), sources=[SignalStatus.QUEUED], to=SignalStatus.IGNORED,
-                     reason=f"Replaced in the queue by a newer signal ({signal.pk}).")
+        signals_move(
+            Signal.objects.filter(pk=replaced.pk),
+            sources=[SignalStatus.QUEUED],
+            to=SignalStatus.IGNORED,
+            reason=f"Replaced in the queue by a newer signal ({signal.pk}).",
+        )
         existing.signal = signal
         existing.entry_price = signal.entry_price
         existing.is_pyramid_continuation = is_pyramid_continuation
@@ -43,14 +56,17 @@ def queue_signal(*, signal: Signal, symbol: str, side: str, is_pyramid_continuat
     return entry
 
 
-def queue_resolve(entry: QueuedSignal, *, status: QueuedSignalStatus, reason: str,
-                  signal_status: SignalStatus | None = None) -> None:
+def queue_resolve(
+    entry: QueuedSignal, *, status: QueuedSignalStatus, reason: str, signal_status: SignalStatus | None = None
+) -> None:
     """End a queue entry still queued (promoted, expired, cancelled) and, unless promoted, its signal too."""
-    queued_signals_move(QueuedSignal.objects.filter(pk=entry.pk), sources=[QueuedSignalStatus.QUEUED], to=status,
-                        reason=reason)
+    queued_signals_move(
+        QueuedSignal.objects.filter(pk=entry.pk), sources=[QueuedSignalStatus.QUEUED], to=status, reason=reason
+    )
     if signal_status:
-        signals_move(Signal.objects.filter(pk=entry.signal_id), sources=[SignalStatus.QUEUED], to=signal_status,
-                     reason=reason)
+        signals_move(
+            Signal.objects.filter(pk=entry.signal_id), sources=[SignalStatus.QUEUED], to=signal_status, reason=reason
+        )
 
 
 def queue_cancel(*, entry: QueuedSignal, reason: str = "Removed from the queue by the trader.") -> None:
@@ -76,8 +92,11 @@ def queue_expire(*, now=None) -> int:
     expired = 0
     for entry in QueuedSignal.objects.filter(status=QueuedSignal.Status.QUEUED, expires_at__lte=now):
         with transaction.atomic():
-            queue_resolve(entry, status=QueuedSignal.Status.EXPIRED,
-                          reason="Expired in the queue before a slot freed (queue_ttl_minutes).",
-                          signal_status=Signal.Status.IGNORED)
+            queue_resolve(
+                entry,
+                status=QueuedSignal.Status.EXPIRED,
+                reason="Expired in the queue before a slot freed (queue_ttl_minutes).",
+                signal_status=Signal.Status.IGNORED,
+            )
         expired += 1
     return expired

@@ -42,8 +42,9 @@ def account_reconcile(*, account_id: int, connector: Connector | None = None) ->
     prefix = settings.CLIENT_ORDER_ID_PREFIX
     recent = PositionGroup.objects.filter(exchange_account=account, updated_at__gte=timezone.now() - LOOKBACK)
     symbols = set(recent.values_list("symbol", flat=True)) | set(
-        Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES)
-        .values_list("symbol", flat=True)
+        Order.objects.filter(group__exchange_account=account, status__in=ORDER_SYNCED_STATUSES).values_list(
+            "symbol", flat=True
+        )
     )
     orphans = adopted = 0
     for symbol in sorted(symbols):
@@ -66,8 +67,16 @@ def _cancel_orphan(account, connector: Connector, state, order: Order | None) ->
     except OrderNotFound:
         return 0
     known = f"known to the database as {order.status}" if order else "unknown to the database"
-    logger.warning("reconciliation cancelled %s %s %s %s @ %s on %s (%s)", state.client_order_id, state.side,
-                   state.amount, state.symbol, state.price, account.exchange_id, known)
+    logger.warning(
+        "reconciliation cancelled %s %s %s %s @ %s on %s (%s)",
+        state.client_order_id,
+        state.side,
+        state.amount,
+        state.symbol,
+        state.price,
+        account.exchange_id,
+        known,
+    )
     journal.orphan_cancelled(account, state, order)
     return 1
 

@@ -20,16 +20,26 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from exchanges.connector import ExchangeError, Market, PermanentError
+from exchanges.currency import is_usd, quote_of, rate_symbol
 from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
 from trading.alerts import Alert, parse_alert
-from exchanges.currency import is_usd, quote_of, rate_symbol
 from trading.grid import GridError, Precision, parse_levels, plan_grid
 from trading.locks import (
-    lock_active_group, lock_queued_signal, lock_queued_signal_for, lock_signal, lock_user_routing,
+    lock_active_group,
+    lock_queued_signal,
+    lock_queued_signal_for,
+    lock_signal,
+    lock_user_routing,
 )
 from trading.models import (
-    ExitReason, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Side, Signal,
+    ExitReason,
+    PositionGroup,
+    Pyramid,
+    QueuedSignal,
+    RiskConfig,
+    Side,
+    Signal,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
 from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
@@ -64,8 +74,6 @@ class Context:
     symbol: str
     market: Market
     quote_usd_rate: Decimal | None  # USD per unit of the market's quote; None when it could not be read
-
-
 
 
 @dataclass
@@ -103,10 +111,15 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
     # purpose and has its own TTL.
     age = timezone.now() - signal.received_at
     if not queue_entry_id and signal.intent in (Signal.Intent.SIGNAL, Signal.Intent.REVERSE) and age > SIGNAL_MAX_AGE:
-        return _finish(signal, S.FAILED, (
-            f"Not traded: the alert arrived {age.total_seconds() / 60:.0f} minutes ago and waited for a worker "
-            f"(broker or workers down?); alerts older than {SIGNAL_MAX_AGE.total_seconds() / 60:.0f} minutes "
-            "belong to a past bar. Send it again if it still applies."))
+        return _finish(
+            signal,
+            S.FAILED,
+            (
+                f"Not traded: the alert arrived {age.total_seconds() / 60:.0f} minutes ago and waited for a worker "
+                f"(broker or workers down?); alerts older than {SIGNAL_MAX_AGE.total_seconds() / 60:.0f} minutes "
+                "belong to a past bar. Send it again if it still applies."
+            ),
+        )
     try:
         context = _gather(signal)
     except RoutingRejected as exc:
@@ -141,8 +154,13 @@ def signal_route(*, signal_id, queue_entry_id=None, force: bool = False) -> Sign
 
 
 def _finish(signal: Signal, status: SignalStatus, reason: str) -> Signal:
-    signals_move(Signal.objects.filter(pk=signal.pk), sources=[S.RECEIVED, S.QUEUED], to=status, reason=reason,
-                 routed_at=timezone.now())
+    signals_move(
+        Signal.objects.filter(pk=signal.pk),
+        sources=[S.RECEIVED, S.QUEUED],
+        to=status,
+        reason=reason,
+        routed_at=timezone.now(),
+    )
     signal.refresh_from_db()
     logger.info("signal %s → %s: %s", signal.pk, status, reason)
     return signal
@@ -154,8 +172,9 @@ def _enqueue(after: AfterCommit) -> None:
     for pyramid_id in after.submit_pyramid_ids:
         dispatch.submit_pyramid(pyramid_id)
     for close in after.closes:
-        dispatch.close_position(close.group_id, close.reason, close.quantity, close.then_submit,
-                                request_key=close.request_key)
+        dispatch.close_position(
+            close.group_id, close.reason, close.quantity, close.then_submit, request_key=close.request_key
+        )
 
 
 # --- Phase 1: what the exchange knows ---------------------------------------------------------
@@ -176,8 +195,14 @@ def _gather(signal: Signal) -> Context:
     if not market.tick_size or not market.step_size:
         raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
     _price_seen(connector, symbol, alert)
-    return Context(alert=alert, account_id=account.pk, exchange=alert.exchange, symbol=symbol, market=market,
-                   quote_usd_rate=_quote_usd_rate(connector, symbol))
+    return Context(
+        alert=alert,
+        account_id=account.pk,
+        exchange=alert.exchange,
+        symbol=symbol,
+        market=market,
+        quote_usd_rate=_quote_usd_rate(connector, symbol),
+    )
 
 
 def _price_seen(connector, symbol: str, alert: Alert) -> None:
@@ -203,16 +228,19 @@ def _quote_usd_rate(connector, symbol: str) -> Decimal | None:
 
 def _no_rate(context: Context, label: str) -> tuple[SignalStatus, str]:
     quote = quote_of(context.symbol)
-    return S.REJECTED, (f"{label}: {context.symbol} is priced in {quote}; turning the USD capital into {quote} needs "
-                        f"the price of {rate_symbol(quote)} on {context.exchange}, which could not be read. "
-                        f"Nothing was placed; send the alert again once that market answers.")
+    return S.REJECTED, (
+        f"{label}: {context.symbol} is priced in {quote}; turning the USD capital into {quote} needs "
+        f"the price of {rate_symbol(quote)} on {context.exchange}, which could not be read. "
+        f"Nothing was placed; send the alert again once that market answers."
+    )
 
 
 # --- Phase 2: the decision, under the user's lock ---------------------------------------------
 
 
-def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterCommit, *, promoted: bool,
-            force: bool) -> tuple[SignalStatus, str]:
+def _decide(
+    signal: Signal, context: Context, risk: RiskConfig, after: AfterCommit, *, promoted: bool, force: bool
+) -> tuple[SignalStatus, str]:
     alert = context.alert
     if not alert.intent:  # auto: the strategy's order did not change its position
         return S.IGNORED, "Nothing was placed or closed."
@@ -239,8 +267,13 @@ def _decide(signal: Signal, context: Context, risk: RiskConfig, after: AfterComm
 
 
 def _identity(signal: Signal, context: Context, side: str) -> dict:
-    return {"user": signal.user, "exchange": context.exchange, "symbol": context.symbol,
-            "timeframe": context.alert.timeframe, "side": side}
+    return {
+        "user": signal.user,
+        "exchange": context.exchange,
+        "symbol": context.symbol,
+        "timeframe": context.alert.timeframe,
+        "side": side,
+    }
 
 
 def _exit(signal, context, after, *, side: str, reason: str) -> tuple[SignalStatus, str]:
@@ -260,12 +293,17 @@ def _exit(signal, context, after, *, side: str, reason: str) -> tuple[SignalStat
 
 
 def _drop_queued(signal, context, side: str) -> bool:
-    entry = lock_queued_signal_for(user=signal.user, exchange=context.exchange, symbol=context.symbol,
-                                   timeframe=context.alert.timeframe, side=side)
+    entry = lock_queued_signal_for(
+        user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=context.alert.timeframe, side=side
+    )
     if entry is None:
         return False
-    queue_resolve(entry, status=QueuedSignal.Status.CANCELLED, reason=f"Dropped by exit signal {signal.pk}.",
-                  signal_status=S.IGNORED)
+    queue_resolve(
+        entry,
+        status=QueuedSignal.Status.CANCELLED,
+        reason=f"Dropped by exit signal {signal.pk}.",
+        signal_status=S.IGNORED,
+    )
     return True
 
 
@@ -289,14 +327,19 @@ def _reduce(signal, context, after) -> tuple[SignalStatus, str]:
         # the strategy's difference in base units.
         held = group.total_filled_quantity
         if not held:
-            return S.IGNORED, (f"Nothing of the {label} position has filled yet: nothing to reduce (its resting "
-                               f"legs stay).")
+            return S.IGNORED, (
+                f"Nothing of the {label} position has filled yet: nothing to reduce (its resting legs stay)."
+            )
         quantity = round_to_step(held * alert.derivation.fraction, context.market.step_size)
-        share = f" ({_percent(alert.derivation.fraction)} of the {held.normalize():f} held, the share the strategy closed)"
+        share = (
+            f" ({_percent(alert.derivation.fraction)} of the {held.normalize():f} held, the share the strategy closed)"
+        )
         if not quantity:
-            return S.IGNORED, (f"{_percent(alert.derivation.fraction)} of the {held.normalize():f} held in the {label} "
-                               f"position is less than one lot ({context.market.step_size.normalize():f}): nothing "
-                               f"to reduce.")
+            return S.IGNORED, (
+                f"{_percent(alert.derivation.fraction)} of the {held.normalize():f} held in the {label} "
+                f"position is less than one lot ({context.market.step_size.normalize():f}): nothing "
+                f"to reduce."
+            )
     Signal.objects.filter(pk=signal.pk).update(position_group=group)
     if quantity >= group.total_filled_quantity:
         position_close_request(group=group, reason=ExitReason.REDUCE)
@@ -322,7 +365,9 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
     group = lock_active_group(**_identity(signal, context, alert.side))
     if group is not None:
         return _pyramid(signal, context, risk, after, group, label, promoted=promoted, force=force)
-    config = dca_config_for(user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=alert.timeframe)
+    config = dca_config_for(
+        user=signal.user, exchange=context.exchange, symbol=context.symbol, timeframe=alert.timeframe
+    )
     if config is None:
         return S.REJECTED, (
             f"No DCA configuration for {context.symbol} {alert.timeframe}m on {context.exchange}: "
@@ -330,8 +375,12 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         )
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    sizing = _sizing(context, capital_usd=config.capital_usd, use_signal_size=config.use_signal_size,
-                     quote_usd_rate=context.quote_usd_rate)
+    sizing = _sizing(
+        context,
+        capital_usd=config.capital_usd,
+        use_signal_size=config.use_signal_size,
+        quote_usd_rate=context.quote_usd_rate,
+    )
     capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(config.pyramid_levels.get("0") or config.levels)
@@ -342,30 +391,49 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
     decision = _slot(signal.user, risk, context, capital_usd, opens_position=True, bypass=force)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
-    group, pyramid = position_open(signal=signal, account_id=context.account_id, exchange=context.exchange,
-                                   symbol=context.symbol, alert=alert, config=config, levels=levels,
-                                   capital_usd=capital_usd, quote_usd_rate=context.quote_usd_rate, legs=legs,
-                                   sizing=sizing.note)
+    group, pyramid = position_open(
+        signal=signal,
+        account_id=context.account_id,
+        exchange=context.exchange,
+        symbol=context.symbol,
+        alert=alert,
+        config=config,
+        levels=levels,
+        capital_usd=capital_usd,
+        quote_usd_rate=context.quote_usd_rate,
+        legs=legs,
+        sizing=sizing.note,
+    )
     after.submit_pyramid_ids.append(pyramid.pk)
-    return S.OPENED, (f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid "
-                      f"1/{group.max_pyramids}. Size: {sizing.note}.")
+    return S.OPENED, (
+        f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid "
+        f"1/{group.max_pyramids}. Size: {sizing.note}."
+    )
 
 
-def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, promoted: bool,
-             force: bool) -> tuple[SignalStatus, str]:
+def _pyramid(
+    signal, context, risk, after, group: PositionGroup, label: str, *, promoted: bool, force: bool
+) -> tuple[SignalStatus, str]:
     alert = context.alert
     if group.status == GroupStatus.CLOSING:
         return S.IGNORED, f"The {label} position is closing; pyramid ignored."
     if group.pyramid_count >= group.max_pyramids:
         logger.warning("max pyramids reached for group %s: signal %s ignored", group.pk, signal.pk)
-        return S.IGNORED, f"Max pyramids reached ({group.pyramid_count}/{group.max_pyramids}) for {label}: signal ignored."
+        return (
+            S.IGNORED,
+            f"Max pyramids reached ({group.pyramid_count}/{group.max_pyramids}) for {label}: signal ignored.",
+        )
     snapshot = group.config_snapshot
     index = group.pyramid_count
     config_capital = Decimal(snapshot["capital_usd"])
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
-    sizing = _sizing(context, capital_usd=config_capital, use_signal_size=snapshot["use_signal_size"],
-                     quote_usd_rate=context.quote_usd_rate)
+    sizing = _sizing(
+        context,
+        capital_usd=config_capital,
+        use_signal_size=snapshot["use_signal_size"],
+        quote_usd_rate=context.quote_usd_rate,
+    )
     capital = sizing.capital
     capital_usd = capital * context.quote_usd_rate
     levels = parse_levels(snapshot["pyramid_levels"].get(str(index)) or snapshot["levels"])
@@ -377,18 +445,28 @@ def _pyramid(signal, context, risk, after, group: PositionGroup, label: str, *, 
     decision = _slot(signal.user, risk, context, capital_usd, opens_position=False, bypass=bypass)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, True, decision, promoted=promoted)
-    pyramid = pyramid_add(group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs,
-                          sizing=sizing.note)
+    pyramid = pyramid_add(
+        group=group, signal=signal, alert=alert, levels=levels, capital_usd=capital_usd, legs=legs, sizing=sizing.note
+    )
     after.submit_pyramid_ids.append(pyramid.pk)
-    return S.PYRAMIDED, (f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from "
-                         f"{legs[0].price.normalize():f}. Size: {sizing.note}.")
+    return S.PYRAMIDED, (
+        f"Pyramid {index + 1}/{group.max_pyramids} on {label}: {len(legs)} legs from "
+        f"{legs[0].price.normalize():f}. Size: {sizing.note}."
+    )
 
 
 def _sizing(context: Context, *, capital_usd: Decimal, use_signal_size: bool, quote_usd_rate: Decimal) -> Sizing:
     alert, market = context.alert, context.market
-    return pyramid_sizing(capital_usd=capital_usd, use_signal_size=use_signal_size, order_size=alert.order_size,
-                          size_type=alert.position_size_type, entry_price=alert.entry_price,
-                          quote_usd_rate=quote_usd_rate, base=market.base, quote=market.quote)
+    return pyramid_sizing(
+        capital_usd=capital_usd,
+        use_signal_size=use_signal_size,
+        order_size=alert.order_size,
+        size_type=alert.position_size_type,
+        entry_price=alert.entry_price,
+        quote_usd_rate=quote_usd_rate,
+        base=market.base,
+        quote=market.quote,
+    )
 
 
 def _plan(alert: Alert, context: Context, levels, capital):
@@ -397,27 +475,44 @@ def _plan(alert: Alert, context: Context, levels, capital):
     return plan_grid(side=alert.side, base_price=alert.entry_price, levels=levels, capital=capital, precision=precision)
 
 
-def _slot(user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, opens_position: bool,
-          bypass: bool = False) -> SlotDecision:
+def _slot(
+    user, risk: RiskConfig, context: Context, capital_usd: Decimal, *, opens_position: bool, bypass: bool = False
+) -> SlotDecision:
     """Pool check. A pyramid with the same_pair_timeframe rule on bypasses the pool (not force-stop)."""
-    limits = PoolLimits(risk.max_open_positions_global, risk.max_open_positions_per_symbol, risk.max_total_exposure_usd,
-                        risk.max_realized_loss_usd, force_stopped=risk.engine_force_stopped)
+    limits = PoolLimits(
+        risk.max_open_positions_global,
+        risk.max_open_positions_per_symbol,
+        risk.max_total_exposure_usd,
+        risk.max_realized_loss_usd,
+        force_stopped=risk.engine_force_stopped,
+    )
     if bypass:
-        return SlotDecision(not risk.engine_force_stopped, "the engine is force-stopped" if risk.engine_force_stopped else "")
+        return SlotDecision(
+            not risk.engine_force_stopped, "the engine is force-stopped" if risk.engine_force_stopped else ""
+        )
     groups = active_groups(user)
     loss_usd = realized_loss_today_usd(user)
     daily_loss_breaker(risk, user=user, loss_usd=loss_usd)  # the pool refuses the entry below when it is hit
     usage = PoolUsage(
-        open_positions=groups.count(), open_on_symbol=groups.filter(symbol=context.symbol).count(),
-        exposure_usd=committed_exposure_usd(user), realized_loss_today_usd=loss_usd,
+        open_positions=groups.count(),
+        open_on_symbol=groups.filter(symbol=context.symbol).count(),
+        exposure_usd=committed_exposure_usd(user),
+        realized_loss_today_usd=loss_usd,
     )
-    return slot_decision(limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol,
-                         opens_position=opens_position)
+    return slot_decision(
+        limits, usage, new_exposure_usd=capital_usd, symbol=context.symbol, opens_position=opens_position
+    )
 
 
 def _queue(signal, context, risk, side, is_continuation, decision, *, promoted: bool) -> tuple[SignalStatus, str]:
     if promoted:  # still no slot: the entry keeps its place, its signal stays queued
         return S.QUEUED, f"Still queued: {decision.reason}."
-    entry = queue_signal(signal=signal, symbol=context.symbol, side=side, is_pyramid_continuation=is_continuation,
-                         reason=decision.reason, ttl_minutes=risk.queue_ttl_minutes)
+    entry = queue_signal(
+        signal=signal,
+        symbol=context.symbol,
+        side=side,
+        is_pyramid_continuation=is_continuation,
+        reason=decision.reason,
+        ttl_minutes=risk.queue_ttl_minutes,
+    )
     return S.QUEUED, f"Queued ({entry.replacement_count} replacement(s)): {decision.reason}."

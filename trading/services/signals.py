@@ -121,14 +121,26 @@ def signal_accept(
         except IntegrityError:
             if attempt == 2:
                 raise
-            first = _first_within_window(user=user, dedupe_key=dedupe_key, replayable_until=alert.timestamp
-                                         + timedelta(seconds=user.replay_window_seconds))
+            first = _first_within_window(
+                user=user,
+                dedupe_key=dedupe_key,
+                replayable_until=alert.timestamp + timedelta(seconds=user.replay_window_seconds),
+            )
             if first is not None:
                 logger.info("duplicate alert for user %s from %s: same body as signal %s", user.pk, client_ip, first.id)
                 return first, False
             continue
-        logger.info("signal %s accepted: %s %s %s %sm %s @ %s from %s", signal.id, alert.intent, alert.exchange,
-                    alert.tv_symbol, alert.timeframe, alert.side, alert.entry_price, client_ip)
+        logger.info(
+            "signal %s accepted: %s %s %s %sm %s @ %s from %s",
+            signal.id,
+            alert.intent,
+            alert.exchange,
+            alert.tv_symbol,
+            alert.timeframe,
+            alert.side,
+            alert.entry_price,
+            client_ip,
+        )
         return signal, True
     raise AssertionError("unreachable")
 
@@ -180,8 +192,15 @@ def webhook_rejection_count(*, network: str, http_status: int, reason: str) -> N
         return
     try:
         with transaction.atomic():
-            WebhookRejectionTally.objects.create(network=network, hour=hour, count=1, first_seen_at=now,
-                                                 last_seen_at=now, last_http_status=http_status, last_reason=reason)
+            WebhookRejectionTally.objects.create(
+                network=network,
+                hour=hour,
+                count=1,
+                first_seen_at=now,
+                last_seen_at=now,
+                last_http_status=http_status,
+                last_reason=reason,
+            )
     except IntegrityError:
         tally.update(**changes)
 
@@ -236,7 +255,9 @@ def signal_sweep(*, now: datetime | None = None) -> SweepResult:
         if failed:
             minutes = give_up_age.total_seconds() / 60
             signals_move(
-                unrouted.filter(id__in=failed), sources=[SignalStatus.RECEIVED], to=SignalStatus.FAILED,
+                unrouted.filter(id__in=failed),
+                sources=[SignalStatus.RECEIVED],
+                to=SignalStatus.FAILED,
                 reason=(
                     f"Not routed within {minutes:.0f} minutes of arrival although re-sent to the workers "
                     f"{SWEEP_MAX_RESENDS} times: no worker took it (is a worker running? see /healthz). "

@@ -15,16 +15,20 @@ from django.db.models import Min
 from django.utils import timezone
 
 from exchanges.connector import Connector, ExchangeError, OrderNotFound
+from exchanges.currency import quote_of, rate_symbol
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
-from exchanges.currency import quote_of, rate_symbol
 from trading.models import Order, PositionGroup, TakeProfitMode
-from trading.services.lifecycle import group_evaluate
 from trading.services.fills import group_refresh_stats
+from trading.services.lifecycle import group_evaluate
 from trading.services.orders import MAX_RETRY_AFTER_SECONDS, exchange_view, order_apply_exchange_state
 from trading.services.transitions import StaleStatus, order_transition
 from trading.states import (
-    GROUP_TERMINAL_STATUSES, ORDER_ENDED_STATUSES, ORDER_SYNCED_STATUSES, ORDER_TAKE_PROFIT_HOLDING, OrderStatus,
+    GROUP_TERMINAL_STATUSES,
+    ORDER_ENDED_STATUSES,
+    ORDER_SYNCED_STATUSES,
+    ORDER_TAKE_PROFIT_HOLDING,
+    OrderStatus,
 )
 from trading.stats import ZERO, PositionStats
 
@@ -46,14 +50,17 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
     """Apply the exchange's state of every live order of ``symbol``, then let each group whose orders
     changed act on it (take-profits, closes); returns how many groups changed."""
     account = ExchangeAccount.objects.get(pk=account_id)
-    orders = list(Order.objects.filter(group__exchange_account=account, symbol=symbol,
-                                       status__in=ORDER_SYNCED_STATUSES))
+    orders = list(
+        Order.objects.filter(group__exchange_account=account, symbol=symbol, status__in=ORDER_SYNCED_STATUSES)
+    )
     if not orders:
         return 0
     connector = connector or connector_for_account(account)
     oldest = Order.objects.filter(pk__in=[o.pk for o in orders]).aggregate(t=Min("created_at"))["t"]
     known = {o.client_order_id: o for o in connector.fetch_open_orders(symbol)}
-    known.update({o.client_order_id: o for o in connector.fetch_closed_orders(symbol, since=oldest - timedelta(minutes=1))})
+    known.update(
+        {o.client_order_id: o for o in connector.fetch_closed_orders(symbol, since=oldest - timedelta(minutes=1))}
+    )
     changed_groups = set()
     for order in orders:
         state = known.get(order.client_order_id)
@@ -82,8 +89,12 @@ def _not_found(order: Order) -> int:
     try:
         if polls >= UNKNOWN_GRACE_POLLS:
             order_transition(order, to=OrderStatus.UNKNOWN) if order.status != OrderStatus.UNKNOWN else None
-            order_transition(order, to=OrderStatus.FAILED, unknown_polls=polls,
-                             reason=f"The exchange did not know this order in {polls} consecutive syncs.")
+            order_transition(
+                order,
+                to=OrderStatus.FAILED,
+                unknown_polls=polls,
+                reason=f"The exchange did not know this order in {polls} consecutive syncs.",
+            )
             group_refresh_stats(group_id=order.group_id)
             return 1
         if order.status != OrderStatus.UNKNOWN:
@@ -113,8 +124,16 @@ def prices_sync(*, account_id: int, connector: Connector | None = None) -> int:
         ticker = tickers.get(group.symbol)
         if ticker is None:
             continue
-        stats = PositionStats(group.side, group.total_filled_quantity, group.weighted_avg_entry, group.total_invested_usd,
-                              group.realized_pnl_usd, group.fees_usd, ZERO, ZERO)
+        stats = PositionStats(
+            group.side,
+            group.total_filled_quantity,
+            group.weighted_avg_entry,
+            group.total_invested_usd,
+            group.realized_pnl_usd,
+            group.fees_usd,
+            ZERO,
+            ZERO,
+        )
         unrealized_usd, unrealized_percent = stats.unrealized(ticker.last)
         if (ticker.last, unrealized_usd) != (group.current_price, group.unrealized_pnl_usd):
             PositionGroup.objects.filter(pk=group.pk).update(
@@ -143,12 +162,16 @@ def _price_matters(group: PositionGroup) -> bool:
     """Whether anything of this group acts on price: targets, stops, waiting market entries, or a
     take-profit still to place (retried each cycle). A plain per-leg grid with its take-profits on the
     exchange needs only its new price stored."""
-    if (group.tp_mode != TakeProfitMode.PER_LEG or group.stop_loss_price
-            or group.config_snapshot.get("stop_loss_percent")):
+    if (
+        group.tp_mode != TakeProfitMode.PER_LEG
+        or group.stop_loss_price
+        or group.config_snapshot.get("stop_loss_percent")
+    ):
         return True
     entries = group.orders.filter(role=Order.Role.ENTRY)
     return (
         entries.filter(status=OrderStatus.TRIGGER_PENDING).exists()
         or entries.filter(filled_quantity__gt=0, status__in=ORDER_ENDED_STATUSES)
-        .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING).exists()
+        .exclude(take_profits__status__in=ORDER_TAKE_PROFIT_HOLDING)
+        .exists()
     )

@@ -17,9 +17,21 @@ from django.utils import timezone
 
 from trading.models import Order, PositionGroup, Signal
 from trading.states import (
-    PYRAMID_MOVES, QUEUED_SIGNAL_MOVES, SIGNAL_MOVES, GroupStatus, IllegalTransition, OrderStatus, PyramidStatus,
-    QueuedSignalStatus, SignalStatus, check_group_move, check_order_move, check_pyramid_move, check_queued_signal_move,
-    check_signal_move, sources_of,
+    PYRAMID_MOVES,
+    QUEUED_SIGNAL_MOVES,
+    SIGNAL_MOVES,
+    GroupStatus,
+    IllegalTransition,
+    OrderStatus,
+    PyramidStatus,
+    QueuedSignalStatus,
+    SignalStatus,
+    check_group_move,
+    check_order_move,
+    check_pyramid_move,
+    check_queued_signal_move,
+    check_signal_move,
+    sources_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +76,9 @@ def order_transition(order: Order, *, to: OrderStatus, reason: str = "", where: 
         raise StaleStatus("order", current, to)
     for field, value in changes.items():
         setattr(order, field, value)
-    logger.info("order %s (%s): %s -> %s%s", order.client_order_id, order.role, current, to, f" ({reason})" if reason else "")
+    logger.info(
+        "order %s (%s): %s -> %s%s", order.client_order_id, order.role, current, to, f" ({reason})" if reason else ""
+    )
     return order
 
 
@@ -85,8 +99,9 @@ def signal_transition(signal: Signal, *, to: SignalStatus, reason: str, **fields
 def signals_move(signals, *, to: SignalStatus, reason: str, sources=None, **fields) -> int:
     """Move every signal of the queryset ``signals`` that is in ``sources`` (default: every status that
     may move to ``to``) to ``to``, with its ``reason``."""
-    return _move(signals, "signal", SIGNAL_MOVES, check_signal_move, SignalStatus(to), sources,
-                 {"reason": reason, **fields})
+    return _move(
+        signals, "signal", SIGNAL_MOVES, check_signal_move, SignalStatus(to), sources, {"reason": reason, **fields}
+    )
 
 
 def pyramids_move(pyramids, *, to: PyramidStatus, sources=None, **fields) -> int:
@@ -105,8 +120,9 @@ def queued_signals_move(entries, *, to: QueuedSignalStatus, reason: str, sources
     """End every queue entry of the queryset ``entries`` still ``queued`` (promoted, expired,
     cancelled), with its reason and the time it left the queue."""
     fields = {"status_reason": reason, "resolved_at": timezone.now(), **fields}
-    return _move(entries, "queue entry", QUEUED_SIGNAL_MOVES, check_queued_signal_move, QueuedSignalStatus(to), sources,
-                 fields)
+    return _move(
+        entries, "queue entry", QUEUED_SIGNAL_MOVES, check_queued_signal_move, QueuedSignalStatus(to), sources, fields
+    )
 
 
 def _move(queryset, kind: str, moves: dict, check, to, sources, fields: dict) -> int:

@@ -11,7 +11,8 @@ from django import template
 from django.utils import timezone
 
 from exchanges.currency import is_usd
-from exchanges.numbers import EMPTY, at_increment, percent as percent_text, plain
+from exchanges.numbers import EMPTY, at_increment, plain
+from exchanges.numbers import percent as percent_text
 
 register = template.Library()
 

@@ -97,15 +97,20 @@ def rate_limited(scope: str, ident: str, limit: int) -> int | None:
         return None  # the key expired between add and incr: a new window has begun
     except Exception as exc:
         counters.skip_until = time.monotonic() + CACHE_RETRY_AFTER_SECONDS
-        logger.warning("webhook rate limits skipped for %s s, cache unavailable (%s: %s)",
-                       CACHE_RETRY_AFTER_SECONDS, type(exc).__name__, exc)
+        logger.warning(
+            "webhook rate limits skipped for %s s, cache unavailable (%s: %s)",
+            CACHE_RETRY_AFTER_SECONDS,
+            type(exc).__name__,
+            exc,
+        )
         return None
     if count <= limit:
         return None
     retry_after = max(1, int((window + 1) * RATE_WINDOW_SECONDS - now + 0.999))
     if count == limit + 1:  # once per window and key; Django's request log notes every 429
-        logger.warning("webhook rate limit: %s %s over %s requests/minute; refusing for %s s",
-                       scope, ident, limit, retry_after)
+        logger.warning(
+            "webhook rate limit: %s %s over %s requests/minute; refusing for %s s", scope, ident, limit, retry_after
+        )
     return retry_after
 
 

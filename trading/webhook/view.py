@@ -73,8 +73,9 @@ def _url_user(user_id: str) -> User | None:
     return webhook_user(pk)
 
 
-def _reject(status: int, body: dict, *, reason: str, user: User | None, ip: str | None, url_user_id: str,
-            payload: dict | None) -> JsonResponse:
+def _reject(
+    status: int, body: dict, *, reason: str, user: User | None, ip: str | None, url_user_id: str, payload: dict | None
+) -> JsonResponse:
     """Answer ``status``; store the rejection for its user, or only count it when no known user is
     named or the user's stored refusals are over the hour's allowance."""
     logger.warning("webhook %s from %s for user %r: %s", status, ip, url_user_id[:64], reason)
@@ -82,8 +83,11 @@ def _reject(status: int, body: dict, *, reason: str, user: User | None, ip: str 
         if user is None:
             webhook_rejection_count(network=source_network(ip), http_status=status, reason=reason)
         elif not refusal_kept(user):
-            webhook_rejection_count(network=source_network(ip), http_status=status,
-                                    reason=f"User {user.pk}, over the hour's stored refusals: {reason}")
+            webhook_rejection_count(
+                network=source_network(ip),
+                http_status=status,
+                reason=f"User {user.pk}, over the hour's stored refusals: {reason}",
+            )
         else:
             signal_reject(user=user, client_ip=ip, http_status=status, reason=reason, payload=payload)
     except DatabaseError as exc:  # the answer is still right; only the record is lost
@@ -133,22 +137,38 @@ def tradingview_webhook(request, user_id: str):
         return refused_payload(body, data, user, sent_secret)
 
     if not source_allowed(ip):
-        return _reject(403, {"detail": "Source address not allowed."}, payload=refused(),
-                       reason=f"Source address {ip} is not in WEBHOOK_ALLOWED_IPS.", **reject)
+        return _reject(
+            403,
+            {"detail": "Source address not allowed."},
+            payload=refused(),
+            reason=f"Source address {ip} is not in WEBHOOK_ALLOWED_IPS.",
+            **reject,
+        )
     if too_large:
-        return _reject(413, {"detail": f"Body larger than {MAX_BODY_BYTES} bytes."}, payload=None,
-                       reason=f"Body of {max(declared, len(body))} bytes is over the {MAX_BODY_BYTES // 1024} KiB "
-                              "limit.", **reject)
+        return _reject(
+            413,
+            {"detail": f"Body larger than {MAX_BODY_BYTES} bytes."},
+            payload=None,
+            reason=f"Body of {max(declared, len(body))} bytes is over the {MAX_BODY_BYTES // 1024} KiB limit.",
+            **reject,
+        )
     if data is None:
-        detail = (f"Invalid JSON payload: {TOO_DEEP}." if not_json == TOO_DEEP
-                  else "Invalid JSON payload: the body must be a JSON object.")
-        return _reject(400, {"detail": detail}, payload=refused(),
-                       reason=f"Body is {not_json}.", **reject)
+        detail = (
+            f"Invalid JSON payload: {TOO_DEEP}."
+            if not_json == TOO_DEEP
+            else "Invalid JSON payload: the body must be a JSON object."
+        )
+        return _reject(400, {"detail": detail}, payload=refused(), reason=f"Body is {not_json}.", **reject)
 
     sent_secret = data.get("secret")
     if sent_secret is None or sent_secret == "":
-        return _reject(401, {"detail": "Missing secret in payload."}, payload=refused(),
-                       reason="Missing secret in payload.", **reject)
+        return _reject(
+            401,
+            {"detail": "Missing secret in payload."},
+            payload=refused(),
+            reason="Missing secret in payload.",
+            **reject,
+        )
     expected = user.webhook_secret.encode() if user is not None else _NO_SECRET
     given = sent_secret.encode("utf-8", errors="replace") if isinstance(sent_secret, str) else b""
     if not hmac.compare_digest(given, expected) or user is None:
@@ -161,11 +181,17 @@ def tradingview_webhook(request, user_id: str):
 
     payload = stored_payload(data, user, sent_secret)
     try:
-        alert = parse_alert(data, now=timezone.now(), replay_window_seconds=user.replay_window_seconds,
-                            url_user_id=user.pk)
+        alert = parse_alert(
+            data, now=timezone.now(), replay_window_seconds=user.replay_window_seconds, url_user_id=user.pk
+        )
     except AlertInvalid as exc:
-        return _reject(422, {"detail": exc.errors}, payload=bounded(payload, body),
-                       reason=f"Invalid alert: {errors_summary(exc.errors)}", **reject)
+        return _reject(
+            422,
+            {"detail": exc.errors},
+            payload=bounded(payload, body),
+            reason=f"Invalid alert: {errors_summary(exc.errors)}",
+            **reject,
+        )
 
     try:
         signal, created = signal_accept(user=user, body=body, payload=payload, alert=alert, client_ip=ip)

@@ -6,7 +6,13 @@ from django.core.management.base import BaseCommand, CommandError
 from exchanges.connector import ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.paper.drills import (
-    COUNTED_FAULTS, DIALECTS, LOSE_ANSWER_RATE, DrillRefused, faults_allowed, paper_dialect_set, paper_fault_arm,
+    COUNTED_FAULTS,
+    DIALECTS,
+    LOSE_ANSWER_RATE,
+    DrillRefused,
+    faults_allowed,
+    paper_dialect_set,
+    paper_fault_arm,
     paper_faults_clear,
 )
 from exchanges.paper.services import paper_market_upsert, paper_markets, paper_markets_ensure, paper_price_set
@@ -24,13 +30,18 @@ def decimal_arg(value: str) -> Decimal:
 
 
 class Command(BaseCommand):
-    help = ("Drive the paper exchange: set a shared price (matching runs at once), add/edit a market, and (operator "
-            "drills) arm faults or pick the answer dialect of one paper account.")
+    help = (
+        "Drive the paper exchange: set a shared price (matching runs at once), add/edit a market, and (operator "
+        "drills) arm faults or pick the answer dialect of one paper account."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        price = sub.add_parser("price", help="Set the shared price of a market and match its resting orders now "
-                                             "(accounts that set their own price for it keep theirs).")
+        price = sub.add_parser(
+            "price",
+            help="Set the shared price of a market and match its resting orders now "
+            "(accounts that set their own price for it keep theirs).",
+        )
         price.add_argument("exchange")
         price.add_argument("symbol", help="BTC/USDT (TradingView forms like BTCUSDT work too)")
         price.add_argument("price", type=decimal_arg)
@@ -43,7 +54,8 @@ class Command(BaseCommand):
         market.add_argument("--min-notional", type=decimal_arg, default=Decimal(0))
         market.add_argument("--reference-price", type=decimal_arg, default=None, help="where a synthetic walk starts")
         fault = sub.add_parser(
-            "fault", help="Show, arm or clear fault drills on one paper account (arming needs PAPER_FAULTS_ALLOWED).")
+            "fault", help="Show, arm or clear fault drills on one paper account (arming needs PAPER_FAULTS_ALLOWED)."
+        )
         fault.add_argument("account", type=int, help="the exchange account's id")
         fault.add_argument("fault", nargs="?", help=f"one of {', '.join(COUNTED_FAULTS)}, or {LOSE_ANSWER_RATE}")
         fault.add_argument("count", nargs="?", help=f"occurrences (0 disarms); for {LOSE_ANSWER_RATE} a share 0 to 1")
@@ -73,12 +85,17 @@ class Command(BaseCommand):
 
     def _market(self, exchange: str, symbol: str, options: dict) -> None:
         market = paper_market_upsert(
-            exchange_id=exchange, symbol=symbol, tick_size=options["tick"], step_size=options["step"],
-            min_qty=options["min_qty"], min_notional=options["min_notional"],
+            exchange_id=exchange,
+            symbol=symbol,
+            tick_size=options["tick"],
+            step_size=options["step"],
+            min_qty=options["min_qty"],
+            min_notional=options["min_notional"],
             reference_price=options["reference_price"],
         )
         self.stdout.write(
-            f"{exchange} {market.symbol}: tick {market.tick_size.normalize():f}, step {market.step_size.normalize():f}, "
+            f"{exchange} {market.symbol}: tick {market.tick_size.normalize():f}, "
+            f"step {market.step_size.normalize():f}, "
             f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}."
         )
 
@@ -94,13 +111,16 @@ class Command(BaseCommand):
         else:
             account = self._account(account_id)
         state = "acted on" if faults_allowed() else "ignored here (PAPER_FAULTS_ALLOWED is off)"
-        self.stdout.write(f"account {account.pk} ({account} of {account.user}) faults: "
-                          f"{json.dumps(account.paper_faults, sort_keys=True)}; {state}.")
+        self.stdout.write(
+            f"account {account.pk} ({account} of {account.user}) faults: "
+            f"{json.dumps(account.paper_faults, sort_keys=True)}; {state}."
+        )
 
     def _dialect(self, account_id: int, dialect: str | None) -> None:
         account = paper_dialect_set(account_id=account_id, dialect=dialect) if dialect else self._account(account_id)
-        self.stdout.write(f"account {account.pk} ({account} of {account.user}) answers in the {account.paper_dialect} "
-                          f"dialect.")
+        self.stdout.write(
+            f"account {account.pk} ({account} of {account.user}) answers in the {account.paper_dialect} dialect."
+        )
 
     @staticmethod
     def _account(account_id: int) -> ExchangeAccount:

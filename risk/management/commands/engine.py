@@ -30,8 +30,10 @@ class Command(BaseCommand):
             found = set(users.filter(username__in=usernames).values_list("username", flat=True))
             missing = [name for name in usernames if name not in found]
             if missing:
-                raise CommandError(f"No trader named {', '.join(map(repr, missing))}; nothing was changed. "
-                                   "`manage.py engine status` lists them.")
+                raise CommandError(
+                    f"No trader named {', '.join(map(repr, missing))}; nothing was changed. "
+                    "`manage.py engine status` lists them."
+                )
             users = users.filter(username__in=usernames)
         if action == "status":
             self._status(users)
@@ -46,12 +48,17 @@ class Command(BaseCommand):
 
     def _status(self, users) -> None:
         rows = users.annotate(
-            open_positions=Count("position_groups", filter=Q(position_groups__status__in=[s.value for s in GROUP_ACTIVE_STATUSES]),
-                                 distinct=True),
+            open_positions=Count(
+                "position_groups",
+                filter=Q(position_groups__status__in=[s.value for s in GROUP_ACTIVE_STATUSES]),
+                distinct=True,
+            ),
             queued=Count("queued_signals", filter=Q(queued_signals__status=QueuedSignal.Status.QUEUED), distinct=True),
         ).select_related("risk_config")
         for user in rows:
             risk = getattr(user, "risk_config", None)
             state = engine_label(risk) if risk else "running"
-            self.stdout.write(f"{user.username}: {state}; {user.open_positions} open position(s), "
-                              f"{user.queued} queued entr{'y' if user.queued == 1 else 'ies'}")
+            self.stdout.write(
+                f"{user.username}: {state}; {user.open_positions} open position(s), "
+                f"{user.queued} queued entr{'y' if user.queued == 1 else 'ies'}"
+            )

@@ -22,11 +22,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
-        parser.add_argument("--password", help=f"Demo login password (default {DEMO_PASSWORD!r}; required in production).")
-        parser.add_argument("--superuser", action="store_true",
-                            help="Make the demo user a superuser, so its login also opens /admin/.")
-        parser.add_argument(PRODUCTION_CONFIRMATION, action="store_true", dest="confirmed_production",
-                            help="With DJANGO_ENV=production: yes, create the demo user on this installation.")
+        parser.add_argument(
+            "--password", help=f"Demo login password (default {DEMO_PASSWORD!r}; required in production)."
+        )
+        parser.add_argument(
+            "--superuser", action="store_true", help="Make the demo user a superuser, so its login also opens /admin/."
+        )
+        parser.add_argument(
+            PRODUCTION_CONFIRMATION,
+            action="store_true",
+            dest="confirmed_production",
+            help="With DJANGO_ENV=production: yes, create the demo user on this installation.",
+        )
         parser.add_argument(
             "--when-ready",
             metavar="HEALTH_URL",
@@ -73,7 +80,9 @@ class Command(BaseCommand):
     def _entry_price(self) -> str:
         from exchanges.models import PaperPrice
 
-        price = PaperPrice.objects.filter(exchange_id="binance", symbol=DEMO_PAIR).values_list("price", flat=True).first()
+        price = (
+            PaperPrice.objects.filter(exchange_id="binance", symbol=DEMO_PAIR).values_list("price", flat=True).first()
+        )
         return f"{price.normalize():f}" if price else "60000"
 
     def _wait_until_healthy(self, url: str) -> None:
@@ -89,8 +98,11 @@ class Command(BaseCommand):
 
     def _print_banner(self, info: dict) -> None:
         line = "=" * 78
-        admin_access = ("(same login)" if info["superuser"] else
-                        "(for operators: `python manage.py createsuperuser`, or `demo --superuser`)")
+        admin_access = (
+            "(same login)"
+            if info["superuser"]
+            else "(for operators: `python manage.py createsuperuser`, or `demo --superuser`)"
+        )
         self.stdout.write(
             f"\n{line}\n"
             f"  DCA engine is ready.\n\n"

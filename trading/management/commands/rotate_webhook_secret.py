@@ -17,4 +17,4 @@ class Command(BaseCommand):
             raise CommandError(f"No user named {username!r}.") from None
         user_rotate_webhook_secret(user=user)
         self.stdout.write(f"New webhook secret for {username}: {user.webhook_secret}")
-        self.stdout.write("Paste it into the \"secret\" field of every TradingView alert of this user.")
+        self.stdout.write('Paste it into the "secret" field of every TradingView alert of this user.')
