@@ -7,7 +7,9 @@ the check constraints), the same code the admin runs and the API's serializers c
 """
 
 import operator
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -72,7 +74,7 @@ class PlainNumbersForm(forms.ModelForm):
 
 
 # For the admin's edit forms: ``formfield_overrides = PLAIN_NUMBERS``.
-PLAIN_NUMBERS = {models.DecimalField: {"widget": PlainNumberInput}}
+PLAIN_NUMBERS: Mapping[type[models.Field], Mapping[str, Any]] = {models.DecimalField: {"widget": PlainNumberInput}}
 
 
 # Check constraints compare a field with a constant: (words, test) per lookup, to say which field broke one.
@@ -87,13 +89,18 @@ COMPARISONS = {
 def _constraint_bounds(constraint: CheckConstraint) -> dict[str, list[tuple[str, object]]] | None:
     """{field: [(lookup, constant), …]} of a check constraint made of such comparisons (None otherwise)."""
     conditions: list[tuple[str, object]] = []
-    pending = [constraint.condition]
+    pending: list[object] = [constraint.condition]
     while pending:
         node = pending.pop()
-        if node.negated:
+        if not isinstance(node, Q) or node.negated:  # an expression, not lookups: no such comparisons
             return None
         for child in node.children:
-            (pending if isinstance(child, Q) else conditions).append(child)
+            if isinstance(child, Q):
+                pending.append(child)
+            elif isinstance(child, tuple):  # (lookup, constant)
+                conditions.append(child)
+            else:  # an expression inside the Q
+                return None
     bounds: dict[str, list[tuple[str, object]]] = {}
     for lookup, value in conditions:
         field, _, comparison = lookup.partition("__")

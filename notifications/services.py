@@ -287,6 +287,7 @@ def _threshold_steps(config: TelegramConfig, group, now) -> list[Notification]:
                 text=f"{kind} alert re-armed at {group.unrealized_pnl_percent:.2f}%",
             )
             continue
+        assert threshold is not None  # threshold_crossing answers None when the alert has no threshold
         decision = rules.decide(rules.THRESHOLD, rules_for(config), now=now, has_group_message=False)
         text = formatting.format_threshold(
             position_view(group, now=now), display_options(config), kind=kind, threshold=threshold

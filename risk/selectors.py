@@ -177,7 +177,7 @@ def risk_status(*, user, now: datetime | None = None) -> RiskStatus:
         positions.append(PositionRisk(group, filled_pyramids, complete, event, why is None, why))
     positions.sort(key=lambda p: (p.group.unrealized_pnl_percent, p.group.created_at))  # worst first
 
-    by_id = {g.pk: g for g in groups}
+    by_id: dict[object, PositionGroup] = {g.pk: g for g in groups}  # the Candidates' (opaque) ids
     loser = select_loser(evaluated, threshold)
     plan, previews, would_execute = None, [], False
     if loser is None:

@@ -32,7 +32,9 @@ PRIVILEGE_FIELDS = ("is_active", "is_staff", "is_superuser", "groups", "user_per
 class EngineUserAdmin(OwnedAdmin, UserAdmin):
     list_display = ("username", "email", "is_staff", "webhook_url")
     readonly_fields = ("webhook_url", "webhook_secret")
-    fieldsets = UserAdmin.fieldsets + (
+    # Django's UserAdmin sets its fieldsets to a tuple; django-stubs types the attribute as ModelAdmin's
+    # (list, tuple or None).
+    fieldsets = UserAdmin.fieldsets + (  # type: ignore[operator]
         (
             "Webhook",
             {

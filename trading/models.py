@@ -3,6 +3,7 @@ user's pool and risk settings (``RiskConfig``) and the engine's journal (``Journ
 
 import secrets
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -26,6 +27,9 @@ from trading.states import (
     choices,
 )
 from trading.vocabulary import ExitReason, Side, SlippageAction, TakeProfitMode
+
+if TYPE_CHECKING:
+    from exchanges.connector import Market
 
 
 def position_label(side: str, symbol: str, timeframe_minutes: int) -> str:
@@ -333,6 +337,10 @@ class PositionGroup(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+
+    # Not a column: the market (tick and step; None when not loaded), set on the rows of the overview's
+    # table by trading.views.
+    market: "Market | None"
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Prefetch, Q, QuerySet, Sum
@@ -13,6 +14,17 @@ from django.utils import timezone
 
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal, User
 from trading.states import GROUP_ACTIVE_STATUSES, ORDER_MAY_STILL_FILL, ORDER_SYNCED_STATUSES, GroupStatus
+
+if TYPE_CHECKING:
+    from typing import TypeAlias, TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class ExitOrdersPrefetch(TypedDict):
+        prefetched_exit_orders: list[Order]  # the group's orders of no pyramid (exits), oldest first
+
+    # A group of positions_queryset, as django-stubs' plugin types its Prefetch(to_attr=...).
+    PositionRow: TypeAlias = WithAnnotations[PositionGroup, ExitOrdersPrefetch]
 
 
 def groups_of(user) -> QuerySet[PositionGroup]:
@@ -160,7 +172,7 @@ def forget_webhook_user(pk) -> None:
     _webhook_users.pop(uuid.UUID(str(pk)), None)
 
 
-def positions_queryset(user) -> QuerySet[PositionGroup]:
+def positions_queryset(user) -> "QuerySet[PositionRow]":
     """The user's groups with pyramids, their orders and the group's exits prefetched: 4 queries per page."""
     ordered_orders = Order.objects.order_by("created_at", "leg_index")
     return (

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from functools import partial
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -80,6 +81,9 @@ from trading.states import GROUP_NOT_CLOSABLE_STATUSES, GROUP_TERMINAL_STATUSES,
 from trading.states import label as status_label
 from trading.stats import FillEvent, TradeSummary, trade_summary
 from trading.take_profit import aggregate_target, stop_from_percent
+
+if TYPE_CHECKING:
+    from trading.selectors import PositionRow
 
 # How many rows the history pages show: a screenful of recent activity; older rows are in the API.
 SIGNALS_SHOWN = 200
@@ -161,13 +165,25 @@ class PyramidRows:
     status_label: str  # "Closed" once the position is: a finished position has no pyramid still filling
 
 
+def _leg_index(leg: Order) -> int:
+    """An entry leg's index in its pyramid (every entry has one: constraint order_leg_index_only_on_entries)."""
+    assert leg.leg_index is not None
+    return leg.leg_index
+
+
+def _leg_pyramid(leg: Order) -> Pyramid:
+    """An entry leg's pyramid (every entry has one: constraint order_leg_index_only_on_entries)."""
+    assert leg.pyramid is not None
+    return leg.pyramid
+
+
 def _ladder(group: PositionGroup) -> list[PyramidRows]:
     """Each pyramid's entry legs with their take-profit order, from the prefetched orders (no query)."""
     ladder = []
     for pyramid in group.pyramids.all():
         orders = list(pyramid.orders.all())
         take_profits = {o.entry_order_id: o for o in orders if o.role == Order.Role.TAKE_PROFIT}
-        legs = sorted((o for o in orders if o.role == Order.Role.ENTRY), key=lambda o: o.leg_index)
+        legs = sorted((o for o in orders if o.role == Order.Role.ENTRY), key=_leg_index)
         label = pyramid.get_status_display()
         if group.status == GroupStatus.CLOSED and pyramid.status != Pyramid.Status.FAILED:
             label = status_label(Pyramid.Status.CLOSED)  # closed before position_finish closed its pyramids too
@@ -202,18 +218,18 @@ class TimelineEvent:
     order: Order
 
 
-def _all_orders(group: PositionGroup) -> list[Order]:
+def _all_orders(group: "PositionRow") -> list[Order]:
     return [o for pyramid in group.pyramids.all() for o in pyramid.orders.all()] + group.prefetched_exit_orders
 
 
-def _timeline(group: PositionGroup) -> list[TimelineEvent]:
+def _timeline(group: "PositionRow") -> list[TimelineEvent]:
     """Every fill of the position (entry legs, take-profits, exits), oldest first, from the prefetched orders."""
     events = []
     for order in _all_orders(group):
         if order.filled_at is None or order.filled_quantity <= 0:
             continue
         if order.role == Order.Role.ENTRY:
-            what = f"Pyramid {order.pyramid.index + 1} leg {order.leg_index + 1} filled"
+            what = f"Pyramid {_leg_pyramid(order).index + 1} leg {_leg_index(order) + 1} filled"
         elif order.role == Order.Role.TAKE_PROFIT:
             what = "Take-profit filled"
         else:
@@ -222,22 +238,22 @@ def _timeline(group: PositionGroup) -> list[TimelineEvent]:
     return sorted(events, key=lambda event: event.at)
 
 
-def _trade_summary(group: PositionGroup) -> TradeSummary:
+def _trade_summary(group: "PositionRow") -> TradeSummary:
     """What the position's entries and exits traded, from the prefetched orders."""
     return trade_summary(
         [
             FillEvent(
                 is_entry=order.role == Order.Role.ENTRY,
                 quantity=order.filled_quantity,
-                price=order.avg_fill_price or order.price,
+                price=price,
             )
             for order in _all_orders(group)
-            if order.filled_quantity > 0 and (order.avg_fill_price or order.price)
+            if order.filled_quantity > 0 and (price := order.avg_fill_price or order.price)
         ]
     )
 
 
-def _final_figures(group: PositionGroup) -> dict | None:
+def _final_figures(group: "PositionRow") -> dict | None:
     """A finished position's figures: what it traded, its realised PnL in percent, how long it lived."""
     if group.status not in FINISHED:
         return None
@@ -251,7 +267,7 @@ def _final_figures(group: PositionGroup) -> dict | None:
 
 
 def _position_context(user, group_id) -> dict:
-    group = get_object_or_404(positions_queryset(user).select_related("exchange_account"), pk=group_id)
+    group: PositionRow = get_object_or_404(positions_queryset(user).select_related("exchange_account"), pk=group_id)
     return {
         "group": group,
         "market": markets_of([group])[group.pk],
@@ -287,7 +303,7 @@ def position_chart(request, group_id):
     return JsonResponse(_chart_payload(group))
 
 
-def _chart_payload(group: PositionGroup) -> dict:
+def _chart_payload(group: "PositionRow") -> dict:
     market = markets_of([group])[group.pk]
     tick = market.tick_size if market else None
     finished = group.status in FINISHED
@@ -327,13 +343,13 @@ def _chart_payload(group: PositionGroup) -> dict:
     }
 
 
-def _chart_lines(group: PositionGroup) -> list[ChartLine]:
+def _chart_lines(group: "PositionRow") -> list[ChartLine]:
     """One line per entry leg, one per take-profit of a filled leg (once finished: per take-profit that
     sold), the average entry, and the target and stop while open (the average exit once finished)."""
     lines = []
     for rows in _ladder(group):
         for row in rows.legs:
-            leg, name = row.leg, f"P{rows.pyramid.index + 1} L{row.leg.leg_index + 1}"
+            leg, name = row.leg, f"P{rows.pyramid.index + 1} L{_leg_index(row.leg) + 1}"
             if leg.price:
                 kind = (
                     "leg-filled"
@@ -363,7 +379,7 @@ def _chart_lines(group: PositionGroup) -> list[ChartLine]:
     return lines
 
 
-def _chart_fills(group: PositionGroup) -> list[Fill]:
+def _chart_fills(group: "PositionRow") -> list[Fill]:
     """Every fill as a chart marker: entries by leg, take-profits, exits (when each first filled)."""
     several = len(group.pyramids.all()) > 1  # "L2" reads best with one pyramid, "P2L1" tells them apart
     fills = []
@@ -373,7 +389,9 @@ def _chart_fills(group: PositionGroup) -> list[Fill]:
             continue
         if order.role == Order.Role.ENTRY:
             kind = "entry"
-            text = f"P{order.pyramid.index + 1}L{order.leg_index + 1}" if several else f"L{order.leg_index + 1}"
+            text = (
+                f"P{_leg_pyramid(order).index + 1}L{_leg_index(order) + 1}" if several else f"L{_leg_index(order) + 1}"
+            )
         elif order.role == Order.Role.TAKE_PROFIT:
             kind, text = "take-profit", "TP"
         else:

@@ -256,6 +256,7 @@ def paper_match(
         fills: list[PaperFill] = []
         deltas: Deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for order in crossing:
+            assert order.price is not None  # a limit order, matched by its price
             amount = matching.fill_amount(
                 amount=order.amount, filled=order.filled, ratio=order.account.partial_fill_ratio, step=market.step_size
             )
@@ -540,6 +541,7 @@ def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_i
         if order.status != PaperOrder.Status.OPEN:
             raise OrderNotFound("Unknown order sent.", exchange_message=f"order is {order.status}")
         remaining = order.amount - order.filled
+        assert order.price is not None  # an open order is a limit order: a market order fills at once
         asset, held = (
             (market.quote, remaining * order.price) if order.side == OrderSide.BUY else (market.base, remaining)
         )

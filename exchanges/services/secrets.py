@@ -18,7 +18,7 @@ def secrets_reencrypt() -> int:
         if not fields:
             continue
         with transaction.atomic():
-            for row in model.objects.select_for_update().order_by("pk"):
+            for row in model._default_manager.select_for_update().order_by("pk"):
                 row.save(update_fields=fields)
                 rewritten += 1
     return rewritten

@@ -21,6 +21,7 @@ from trading.states import (
     PYRAMID_FILLING_STATUSES,
     GroupStatus,
     OrderStatus,
+    PyramidStatus,
 )
 from trading.stats import FillEvent, replay
 
@@ -150,7 +151,7 @@ def _move_pyramids_with_fills(group: PositionGroup) -> None:
             pyramids_move(
                 Pyramid.objects.filter(pk=pyramid.pk),
                 sources=[pyramid.status],
-                to=status,
+                to=PyramidStatus(status),  # a str to mypy: one of the two above, as pyramid.status is not
                 filled_at=timezone.now() if status == Pyramid.Status.FILLED else None,
             )
 

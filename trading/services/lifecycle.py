@@ -10,6 +10,7 @@ safe to repeat: a leg never gets a second take-profit, a close never runs twice.
 import logging
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
@@ -123,9 +124,10 @@ def _fire_market_entries(group: PositionGroup, connector: Connector) -> None:
     if price is None:
         return
     for leg in group.orders.filter(role=Order.Role.ENTRY, status=OrderStatus.TRIGGER_PENDING):
+        assert leg.price is not None  # a market leg waits with its trigger price (position_open)
         if not trigger_fires(leg.side, price, leg.price):
             continue
-        fields = {"decision_price": price}
+        fields: dict[str, Any] = {"decision_price": price}
         protection = market_protection(group, leg.side, price, connector)
         if protection is not None:
             fields.update(

@@ -10,6 +10,7 @@ short ones, idempotently: applying the same exchange state twice changes nothing
 import logging
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -216,7 +217,7 @@ def exchange_view(order: Order, state: ExchangeOrder) -> tuple[OrderStatus, dict
     target = EXCHANGE_STATUS.get(state.status, OrderStatus.OPEN)
     if target == OrderStatus.OPEN and filled > 0:
         target = OrderStatus.PARTIALLY_FILLED
-    fields = {
+    fields: dict[str, Any] = {
         "filled_quantity": filled,
         "avg_fill_price": state.average if filled else order.avg_fill_price,
     }
@@ -325,6 +326,7 @@ def _slippage(order: Order, fill_price: Decimal) -> dict:
     """Compare a market fill with the price when it was decided; over the limit is logged (``warn``)."""
     from trading.take_profit import slippage_percent
 
+    assert order.decision_price is not None  # the caller compares only an order with one
     slipped = slippage_percent(order.side, order.decision_price, fill_price)
     limit = PositionGroup.objects.get(pk=order.group_id).config_snapshot.get("max_slippage_percent")
     outcome = Order.SlippageOutcome.WITHIN

@@ -56,6 +56,7 @@ def position_open(
     """A new position group with its first pyramid's legs (``pending``), as routing decided (call inside
     its transaction; the grid is placed by ``pyramid_submit`` after commit). ``sizing`` says where the
     pyramid's size came from (``trading.sizing``)."""
+    assert signal.user is not None  # a routed signal is an accepted one, stored with its user (signal_accept)
     group = PositionGroup.objects.create(
         user=signal.user,
         exchange_account_id=account_id,

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def queue_promote_ready(*, user) -> int:
     """Try every waiting entry of ``user`` in priority order; returns how many left the queue."""
-    entries = {
+    entries: dict[object, QueuedSignal] = {  # by the QueueCandidates' (opaque) ids
         entry.pk: entry
         for entry in QueuedSignal.objects.filter(
             user=user, status=QueuedSignal.Status.QUEUED, expires_at__gt=timezone.now()

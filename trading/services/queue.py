@@ -19,6 +19,8 @@ def queue_signal(
     *, signal: Signal, symbol: str, side: str, is_pyramid_continuation: bool, reason: str, ttl_minutes: int
 ) -> QueuedSignal:
     """Queue an entry (call holding the user's routing lock). A newer signal for the key replaces the old."""
+    # A routed signal is an accepted one: signal_accept stored its user and the alert's timeframe and price.
+    assert signal.user is not None and signal.timeframe is not None and signal.entry_price is not None
     now = timezone.now()
     existing = lock_queued_signal_for(
         user=signal.user, exchange=signal.exchange, symbol=symbol, timeframe=signal.timeframe, side=side

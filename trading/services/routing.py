@@ -182,6 +182,7 @@ def _enqueue(after: AfterCommit) -> None:
 
 def _gather(signal: Signal) -> Context:
     try:
+        assert signal.payload is not None  # a routed signal is an accepted one, stored with its alert
         alert = parse_alert({**signal.payload, "secret": STORED_SECRET}, now=None, replay_window_seconds=0)
     except Exception as exc:  # the webhook validated it; a stored payload that no longer parses is rejected
         raise RoutingRejected(f"The stored alert no longer parses: {exc}") from exc

@@ -82,8 +82,8 @@ def symbol_sync(*, account_id: int, symbol: str, connector: Connector | None = N
 
 
 def _not_found(order: Order) -> int:
-    placing = order.status == OrderStatus.UNKNOWN and not order.exchange_order_id and order.submitted_at
-    if placing and timezone.now() - order.submitted_at < PLACEMENT_RETRY_WINDOW:
+    placing = order.status == OrderStatus.UNKNOWN and not order.exchange_order_id
+    if placing and order.submitted_at and timezone.now() - order.submitted_at < PLACEMENT_RETRY_WINDOW:
         return 0  # its placement task is still retrying: the exchange may well not have it yet
     polls = order.unknown_polls + 1
     try:
