@@ -2,7 +2,8 @@ import socket
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+
+from tests.paper_markets import list_paper_market
 
 
 @pytest.fixture
@@ -57,34 +58,8 @@ def trader(db):
         taker_fee_percent=0,
         market_slippage_percent=0,
     )
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        "BTC/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        "ETH/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
+    list_paper_market()
+    list_paper_market("ETH/USDT")
     DCAConfigurationFactory(user=user)  # BTC/USDT 15m, the walkthrough ladder, 1000 USD per pyramid
     DCAConfigurationFactory(user=user, pair="ETH/USDT")
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("100"))

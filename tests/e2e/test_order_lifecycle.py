@@ -11,6 +11,7 @@ from exchanges.paper.services import paper_price_set
 from tests.alert_bodies import OMIT, Exactly, sent_alert
 from tests.drills import arm_faults
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
+from tests.paper_markets import list_paper_market
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 from trading.models import Order, PositionGroup
 
@@ -32,20 +33,7 @@ def setup_trader(**account):
         taker_fee_percent=0,
         **account,
     )
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        "BTC/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
+    list_paper_market()
     DCAConfigurationFactory(user=user, levels=TWO_LEGS, capital_usd=D("200"))
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("101"))
     return user

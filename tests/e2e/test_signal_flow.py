@@ -10,6 +10,7 @@ from exchanges.models import PaperOrder
 from exchanges.paper.services import paper_price_set
 from tests.alert_bodies import sent_alert
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
+from tests.paper_markets import list_paper_market
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 from trading.models import Order, PositionGroup, Signal
 
@@ -19,20 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_webhook_to_open_orders_then_fills_through_beat(client, tmp_path):
     user = UserFactory(username="e2e")
     ExchangeAccountFactory(user=user, price_feed="manual", starting_balance=Decimal("100000"))
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        "BTC/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
+    list_paper_market()
     DCAConfigurationFactory(user=user)
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
     body = sent_alert(

@@ -10,13 +10,13 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
 from exchanges.models import PaperBalance, PaperMarket, PaperOrder, PaperPrice
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_feed_tick, paper_price_set
 from tests.api_client import client_for
 from tests.factories import ExchangeAccountFactory, UserFactory
+from tests.paper_markets import list_paper_market
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -41,21 +41,7 @@ def rest_buy(account, price: str, client_order_id: str):
 
 @pytest.fixture
 def market(db):
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        BTC,
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-        stdout=StringIO(),
-    )
+    list_paper_market(BTC, stdout=StringIO())
     paper_price_set(exchange_id="binance", symbol=BTC, price=D("100"))
 
 

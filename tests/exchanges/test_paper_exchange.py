@@ -12,6 +12,7 @@ from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_feed_tick, paper_price_set
 from tests.concurrency import at_once
 from tests.factories import ExchangeAccountFactory
+from tests.paper_markets import list_paper_market
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -19,20 +20,7 @@ D = Decimal
 
 @pytest.fixture
 def btc_market():
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        "BTC/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
+    list_paper_market()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from exchanges.paper.services import paper_price_set
 from notifications.models import Notification
 from tests.alert_bodies import sent_alert
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
+from tests.paper_markets import list_paper_market
 from tests.processes import beat_command, process_env, running, wait_until, worker_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -21,20 +22,7 @@ def test_entry_waits_out_the_rate_limit_then_fills_edit_it(client, tmp_path, fak
     user = UserFactory(username="e2e-telegram")
     telegram_on(user)
     ExchangeAccountFactory(user=user, price_feed="manual", starting_balance=Decimal("100000"))
-    call_command(
-        "paper",
-        "market",
-        "binance",
-        "BTC/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
+    list_paper_market()
     DCAConfigurationFactory(user=user)
     paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=Decimal("101"))
     fake_telegram.answer_next(

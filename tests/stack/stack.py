@@ -19,6 +19,7 @@ import requests
 
 from config.embedded_db import Cluster, free_port
 from tests.alert_bodies import Exactly, alert_body
+from tests.paper_markets import WALKTHROUGH_FILTERS
 from tests.processes import ROOT, procfile_command, web_command
 from tests.servers import DB_NAME, TEST_POSTGRES_SETTINGS
 
@@ -205,20 +206,7 @@ class Trader:
         )
         assert response.status_code == 200, response.text
         trader.account_id = account["id"]
-        stack.manage(
-            "paper",
-            "market",
-            "binance",
-            "BTC/USDT",
-            "--tick",
-            "0.01",
-            "--step",
-            "0.001",
-            "--min-qty",
-            "0.001",
-            "--min-notional",
-            "10",
-        )
+        stack.manage("paper", "market", "binance", "BTC/USDT", *WALKTHROUGH_FILTERS)
         stack.manage("paper", "price", "binance", "BTC/USDT", btc_price)
         return trader
 

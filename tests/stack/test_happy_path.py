@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from exchanges.models import PaperOrder
+from tests.paper_markets import WALKTHROUGH_FILTERS
 from tests.stack.invariants import books_straight
 from tests.stack.stack import wait
 from trading.models import Order, PositionGroup, QueuedSignal, Signal
@@ -97,20 +98,7 @@ def test_a_pyramid_joins_the_group_and_a_queued_entry_is_promoted_when_the_first
         },
     )
     assert response.status_code == 201, response.text
-    stack.manage(
-        "paper",
-        "market",
-        "binance",
-        "ETH/USDT",
-        "--tick",
-        "0.01",
-        "--step",
-        "0.001",
-        "--min-qty",
-        "0.001",
-        "--min-notional",
-        "10",
-    )
+    stack.manage("paper", "market", "binance", "ETH/USDT", *WALKTHROUGH_FILTERS)
     stack.manage("paper", "price", "binance", "ETH/USDT", "51")
 
     trader.send(entry_price="100")
