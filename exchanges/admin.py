@@ -3,6 +3,9 @@ from django.contrib import admin, messages
 from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
 from exchanges.models import (
+    ACCOUNT_FIELDS,
+    KEY_FIELDS,
+    PAPER_FIELDS,
     ExchangeAccount,
     PaperAccountPrice,
     PaperBalance,
@@ -15,7 +18,7 @@ from exchanges.services.connection import account_test_connection
 
 
 class ExchangeAccountForm(WriteOnlySecretsForm):
-    secret_fields = ("api_key", "api_secret", "api_password")
+    secret_fields = KEY_FIELDS
 
     class Meta:
         model = ExchangeAccount
@@ -32,22 +35,9 @@ class ExchangeAccountAdmin(OwnedAdmin):
     # Fault drills and the answer dialect are shown, never edited here: `manage.py paper fault|dialect`.
     readonly_fields = ("paper_faults", "paper_dialect", "last_connection_error", "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("user", "exchange_id", "label", "mode", "is_enabled")}),
-        ("API keys (write-only)", {"fields": ("api_key", "api_secret", "api_password")}),
-        (
-            "Paper exchange",
-            {
-                "fields": (
-                    "price_feed",
-                    "maker_fee_percent",
-                    "taker_fee_percent",
-                    "partial_fill_ratio",
-                    "market_slippage_percent",
-                    "starting_balance",
-                    "synthetic_seed",
-                )
-            },
-        ),
+        (None, {"fields": ("user", *ACCOUNT_FIELDS)}),
+        ("API keys (write-only)", {"fields": KEY_FIELDS}),
+        ("Paper exchange", {"fields": PAPER_FIELDS}),
         ("Operator drills (manage.py paper fault / paper dialect)", {"fields": ("paper_faults", "paper_dialect")}),
         ("Status", {"fields": ("last_connection_error", "created_at", "updated_at")}),
     )

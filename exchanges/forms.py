@@ -16,7 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models
 from django.db.models import CheckConstraint, Q
 
-from exchanges.models import ExchangeAccount
+from exchanges.models import ACCOUNT_FIELDS, KEY_FIELDS, PAPER_FIELDS, ExchangeAccount
 from exchanges.numbers import plain
 
 
@@ -160,26 +160,11 @@ class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesFor
     """An exchange account with write-only keys, checked by ``ExchangeAccount.clean()`` (a live or testnet
     account needs a key and secret) and its constraints, one account per exchange included."""
 
-    secret_fields = ("api_key", "api_secret", "api_password")
+    secret_fields = KEY_FIELDS
 
     class Meta:
         model = ExchangeAccount
-        fields = (
-            "exchange_id",
-            "label",
-            "mode",
-            "is_enabled",
-            "api_key",
-            "api_secret",
-            "api_password",
-            "price_feed",
-            "maker_fee_percent",
-            "taker_fee_percent",
-            "partial_fill_ratio",
-            "market_slippage_percent",
-            "starting_balance",
-            "synthetic_seed",
-        )
+        fields = (*ACCOUNT_FIELDS, *KEY_FIELDS, *PAPER_FIELDS)
         labels = {
             "exchange_id": "Exchange",
             "api_password": "API passphrase",

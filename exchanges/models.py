@@ -9,6 +9,20 @@ from core.fields import MONEY
 from exchanges.encryption import EncryptedTextField
 from exchanges.enums import OrderSide, OrderType
 
+# An exchange account's settings as the admin, the dashboard's form and the API list them: which account,
+# its keys (write-only, stored encrypted), and how the paper exchange trades on it.
+ACCOUNT_FIELDS = ("exchange_id", "label", "mode", "is_enabled")
+KEY_FIELDS = ("api_key", "api_secret", "api_password")
+PAPER_FIELDS = (
+    "price_feed",
+    "maker_fee_percent",
+    "taker_fee_percent",
+    "partial_fill_ratio",
+    "market_slippage_percent",
+    "starting_balance",
+    "synthetic_seed",
+)
+
 
 class ExchangeAccount(models.Model):
     """A trader's account on one exchange. ``tv.exchange`` of an alert names it.

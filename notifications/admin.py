@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS, WriteOnlySecretsForm
-from notifications.models import Notification, TelegramConfig
+from notifications.models import TELEGRAM_SETTINGS, Notification, TelegramConfig
 
 
 class TelegramConfigForm(WriteOnlySecretsForm):
@@ -22,47 +22,10 @@ class TelegramConfigAdmin(OwnedAdmin):
     search_fields = ("user__username", "channel_id")
     readonly_fields = ("last_error", "last_error_at", "updated_at")
     fieldsets = (
-        ("Connection", {"fields": ("user", "enabled", "bot_token", "channel_id", "channel_name", "engine_signature")}),
-        (
-            "Message types",
-            {
-                "fields": (
-                    "send_entry_signals",
-                    "send_exit_signals",
-                    "send_status_updates",
-                    "send_dca_fill_updates",
-                    "send_pyramid_updates",
-                    "send_tp_hit_updates",
-                    "send_failure_alerts",
-                    "send_risk_alerts",
-                )
-            },
-        ),
-        (
-            "Advanced",
-            {
-                "fields": (
-                    "update_existing_message",
-                    "update_on_pyramid",
-                    "show_unrealized_pnl",
-                    "show_invested_amount",
-                    "show_duration",
-                    "alert_loss_threshold_percent",
-                    "alert_profit_threshold_percent",
-                )
-            },
-        ),
-        (
-            "Quiet hours (your time zone)",
-            {
-                "fields": (
-                    "quiet_hours_enabled",
-                    "quiet_hours_start",
-                    "quiet_hours_end",
-                    "quiet_hours_urgent_only",
-                )
-            },
-        ),
+        ("Connection", {"fields": ("user", *TELEGRAM_SETTINGS["Connection"])}),
+        ("Message types", {"fields": TELEGRAM_SETTINGS["Message types"]}),
+        ("Advanced", {"fields": TELEGRAM_SETTINGS["Advanced"]}),
+        ("Quiet hours (your time zone)", {"fields": TELEGRAM_SETTINGS["Quiet hours (your time zone)"]}),
         ("Delivery problems", {"fields": ("last_error", "last_error_at", "updated_at")}),
     )
 

@@ -3,7 +3,7 @@
 from django import forms
 
 from exchanges.forms import ConstraintMessagesForm, WriteOnlySecretsForm
-from notifications.models import TelegramConfig
+from notifications.models import TELEGRAM_SETTINGS_FIELDS, TelegramConfig
 
 
 class TelegramConfigForm(WriteOnlySecretsForm, ConstraintMessagesForm):
@@ -13,32 +13,7 @@ class TelegramConfigForm(WriteOnlySecretsForm, ConstraintMessagesForm):
 
     class Meta:
         model = TelegramConfig
-        fields = (
-            "enabled",
-            "bot_token",
-            "channel_id",
-            "channel_name",
-            "engine_signature",
-            "send_entry_signals",
-            "send_exit_signals",
-            "send_status_updates",
-            "send_dca_fill_updates",
-            "send_pyramid_updates",
-            "send_tp_hit_updates",
-            "send_failure_alerts",
-            "send_risk_alerts",
-            "update_existing_message",
-            "update_on_pyramid",
-            "show_unrealized_pnl",
-            "show_invested_amount",
-            "show_duration",
-            "alert_loss_threshold_percent",
-            "alert_profit_threshold_percent",
-            "quiet_hours_enabled",
-            "quiet_hours_start",
-            "quiet_hours_end",
-            "quiet_hours_urgent_only",
-        )
+        fields = TELEGRAM_SETTINGS_FIELDS
         widgets = {
             "quiet_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "quiet_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -10,6 +10,37 @@ from exchanges.encryption import EncryptedTextField
 
 DEFAULT_SIGNATURE = "Sent by your self-hosted DCA engine"
 
+# The trader's Telegram settings by section, in the order the admin, the dashboard's form and the API list them.
+TELEGRAM_SETTINGS = {
+    "Connection": ("enabled", "bot_token", "channel_id", "channel_name", "engine_signature"),
+    "Message types": (
+        "send_entry_signals",
+        "send_exit_signals",
+        "send_status_updates",
+        "send_dca_fill_updates",
+        "send_pyramid_updates",
+        "send_tp_hit_updates",
+        "send_failure_alerts",
+        "send_risk_alerts",
+    ),
+    "Advanced": (
+        "update_existing_message",
+        "update_on_pyramid",
+        "show_unrealized_pnl",
+        "show_invested_amount",
+        "show_duration",
+        "alert_loss_threshold_percent",
+        "alert_profit_threshold_percent",
+    ),
+    "Quiet hours (your time zone)": (
+        "quiet_hours_enabled",
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "quiet_hours_urgent_only",
+    ),
+}
+TELEGRAM_SETTINGS_FIELDS = tuple(name for names in TELEGRAM_SETTINGS.values() for name in names)
+
 
 class TelegramConfig(models.Model):
     """Where and what to broadcast on Telegram for one trader (reference §7.1, one row per user)."""

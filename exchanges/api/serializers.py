@@ -4,9 +4,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api.serializers import NulFreeModelSerializer
-from exchanges.models import ExchangeAccount, PaperMarket
+from exchanges.models import ACCOUNT_FIELDS, KEY_FIELDS, PAPER_FIELDS, ExchangeAccount, PaperMarket
 
-SECRET_FIELDS = ("api_key", "api_secret", "api_password")
 # Operator settings of a paper account (exchanges/paper/drills.py): a request naming one is refused as a
 # whole, so a trader learns it did nothing instead of reading a 200 that ignored it.
 OPERATOR_FIELDS = {
@@ -29,21 +28,10 @@ class ExchangeAccountSerializer(NulFreeModelSerializer):
         model = ExchangeAccount
         fields = (
             "id",
-            "exchange_id",
-            "label",
-            "mode",
-            "is_enabled",
-            "api_key",
-            "api_secret",
-            "api_password",
+            *ACCOUNT_FIELDS,
+            *KEY_FIELDS,
             "has_keys",
-            "price_feed",
-            "maker_fee_percent",
-            "taker_fee_percent",
-            "partial_fill_ratio",
-            "market_slippage_percent",
-            "starting_balance",
-            "synthetic_seed",
+            *PAPER_FIELDS,
             "last_connection_error",
             "created_at",
             "updated_at",
@@ -68,7 +56,7 @@ class ExchangeAccountSerializer(NulFreeModelSerializer):
         return value
 
     def validate(self, attrs):
-        for name in SECRET_FIELDS:
+        for name in KEY_FIELDS:
             if not attrs.get(name):
                 attrs.pop(name, None)  # keep the stored key
         account = self.instance or ExchangeAccount(user=self.context["request"].user)

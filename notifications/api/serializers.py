@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api.serializers import drf_errors
-from notifications.models import TelegramConfig
+from notifications.models import TELEGRAM_SETTINGS_FIELDS, TelegramConfig
 
 
 class TelegramConfigSerializer(serializers.ModelSerializer):
@@ -15,31 +15,9 @@ class TelegramConfigSerializer(serializers.ModelSerializer):
     class Meta:
         model = TelegramConfig
         fields = (
-            "enabled",
-            "bot_token",
+            *TELEGRAM_SETTINGS_FIELDS[:2],  # enabled, bot_token
             "has_bot_token",
-            "channel_id",
-            "channel_name",
-            "engine_signature",
-            "send_entry_signals",
-            "send_exit_signals",
-            "send_status_updates",
-            "send_dca_fill_updates",
-            "send_pyramid_updates",
-            "send_tp_hit_updates",
-            "send_failure_alerts",
-            "send_risk_alerts",
-            "update_existing_message",
-            "update_on_pyramid",
-            "show_unrealized_pnl",
-            "show_invested_amount",
-            "show_duration",
-            "alert_loss_threshold_percent",
-            "alert_profit_threshold_percent",
-            "quiet_hours_enabled",
-            "quiet_hours_start",
-            "quiet_hours_end",
-            "quiet_hours_urgent_only",
+            *TELEGRAM_SETTINGS_FIELDS[2:],
             "last_error",
             "last_error_at",
             "updated_at",
