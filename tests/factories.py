@@ -38,6 +38,18 @@ class ExchangeAccountFactory(factory.django.DjangoModelFactory):
     price_feed = ExchangeAccount.PriceFeed.MANUAL
 
 
+# A paper exchange account's settings as the admin's and the dashboard's account forms post them.
+PAPER_FORM_DATA = {
+    "price_feed": "manual",
+    "maker_fee_percent": "0.1",
+    "taker_fee_percent": "0.1",
+    "partial_fill_ratio": "1",
+    "market_slippage_percent": "0.05",
+    "starting_balance": "10000",
+    "synthetic_seed": "42",
+}
+
+
 class DCAConfigurationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DCAConfiguration

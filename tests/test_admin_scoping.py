@@ -27,6 +27,7 @@ from exchanges.models import (
 )
 from notifications.models import Notification, TelegramConfig
 from tests.factories import (
+    PAPER_FORM_DATA,
     DCAConfigurationFactory,
     ExchangeAccountFactory,
     OrderFactory,
@@ -218,13 +219,7 @@ def test_a_staff_member_cannot_give_their_account_to_someone_else(client, a, b):
         "label": "renamed",
         "mode": "paper",
         "is_enabled": "on",
-        "price_feed": "manual",
-        "maker_fee_percent": "0.1",
-        "taker_fee_percent": "0.1",
-        "partial_fill_ratio": "1",
-        "market_slippage_percent": "0.05",
-        "starting_balance": "10000",
-        "synthetic_seed": "42",
+        **PAPER_FORM_DATA,
         "user": str(b["user"].pk),
     }
 

@@ -45,6 +45,15 @@ from exchanges.connector import (
 )
 
 RECORDED = Path(__file__).parent / "recorded"
+# The engine's buy leg on SOL/USDT (binance_order_new_full.json is its answer), for the tests of what goes wrong.
+SOL_LEG = {
+    "symbol": "SOL/USDT",
+    "side": "buy",
+    "type": "limit",
+    "amount": Decimal("2.025"),
+    "price": Decimal("99"),
+    "client_order_id": "dce-1-2-0",
+}
 BINANCE_1007 = {
     "code": -1007,
     "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
@@ -692,28 +701,14 @@ def test_timeout_on_placement_means_status_unknown(exchange, account_key):
     connector = binance_connector(exchange, account_key, timeout_ms=300)
 
     with pytest.raises(OrderStatusUnknown):
-        connector.create_order(
-            symbol="SOL/USDT",
-            side="buy",
-            type="limit",
-            amount=Decimal("2.025"),
-            price=Decimal("99"),
-            client_order_id="dce-1-2-0",
-        )
+        connector.create_order(**SOL_LEG)
 
 
 def test_binance_1007_means_status_unknown(binance, exchange):
     exchange.route("POST", "/api/v3/order", Reply(BINANCE_1007, status=503))
 
     with pytest.raises(OrderStatusUnknown) as raised:
-        binance.create_order(
-            symbol="SOL/USDT",
-            side="buy",
-            type="limit",
-            amount=Decimal("2.025"),
-            price=Decimal("99"),
-            client_order_id="dce-1-2-0",
-        )
+        binance.create_order(**SOL_LEG)
     assert raised.value.exchange_message == BINANCE_1007["msg"]
 
 
@@ -721,14 +716,7 @@ def test_binance_2010_is_insufficient_funds(binance, exchange):
     exchange.route("POST", "/api/v3/order", Reply(BINANCE_2010, status=400))
 
     with pytest.raises(InsufficientFunds) as raised:
-        binance.create_order(
-            symbol="SOL/USDT",
-            side="buy",
-            type="limit",
-            amount=Decimal("2.025"),
-            price=Decimal("99"),
-            client_order_id="dce-1-2-0",
-        )
+        binance.create_order(**SOL_LEG)
     assert raised.value.exchange_message == "Account has insufficient balance for requested action."
     assert "insufficient balance" in str(raised.value)
 
@@ -737,14 +725,7 @@ def test_duplicate_client_order_id_means_an_earlier_attempt_got_through(binance,
     exchange.route("POST", "/api/v3/order", Reply({"code": -2010, "msg": "Duplicate order sent."}, status=400))
 
     with pytest.raises(OrderStatusUnknown) as raised:
-        binance.create_order(
-            symbol="SOL/USDT",
-            side="buy",
-            type="limit",
-            amount=Decimal("2.025"),
-            price=Decimal("99"),
-            client_order_id="dce-1-2-0",
-        )
+        binance.create_order(**SOL_LEG)
     assert raised.value.exchange_message == "Duplicate order sent."
 
 
@@ -815,25 +796,10 @@ def test_retry_after_lost_answer_finds_the_order_instead_of_sending_it_again(bin
     """The first placement reached Binance but the answer was -1007; the retry must not double it."""
     exchange.route("POST", "/api/v3/order", Reply(BINANCE_1007, status=503))
     with pytest.raises(OrderStatusUnknown):
-        binance.place_order(
-            symbol="SOL/USDT",
-            side="buy",
-            type="limit",
-            amount=Decimal("2.025"),
-            price=Decimal("99"),
-            client_order_id="dce-1-2-0",
-        )
+        binance.place_order(**SOL_LEG)
     exchange.route("GET", "/api/v3/order", Reply(recorded("binance_order_query.json")))
 
-    order = binance.place_order(
-        symbol="SOL/USDT",
-        side="buy",
-        type="limit",
-        amount=Decimal("2.025"),
-        price=Decimal("99"),
-        client_order_id="dce-1-2-0",
-        is_retry=True,
-    )
+    order = binance.place_order(**SOL_LEG, is_retry=True)
 
     assert len(exchange.sent("POST", "/api/v3/order")) == 1
     assert exchange.sent("GET", "/api/v3/order")[0].params["origClientOrderId"] == "dce-1-2-0"
@@ -844,15 +810,7 @@ def test_retry_sends_the_order_when_binance_never_got_it(binance, exchange):
     exchange.route("GET", "/api/v3/order", Reply(BINANCE_2013, status=400))
     exchange.route("POST", "/api/v3/order", echo_binance_order("binance_order_new_full.json"))
 
-    order = binance.place_order(
-        symbol="SOL/USDT",
-        side="buy",
-        type="limit",
-        amount=Decimal("2.025"),
-        price=Decimal("99"),
-        client_order_id="dce-1-2-0",
-        is_retry=True,
-    )
+    order = binance.place_order(**SOL_LEG, is_retry=True)
 
     assert len(exchange.sent("GET", "/api/v3/order")) == 1
     assert len(exchange.sent("POST", "/api/v3/order")) == 1

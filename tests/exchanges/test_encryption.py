@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from exchanges.models import ExchangeAccount
-from tests.factories import ExchangeAccountFactory
+from tests.factories import PAPER_FORM_DATA, ExchangeAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,13 +80,7 @@ def test_admin_keeps_stored_keys_when_the_fields_are_left_empty(client, user):
         "api_key": "",
         "api_secret": "",
         "api_password": "",
-        "price_feed": "manual",
-        "maker_fee_percent": "0.1",
-        "taker_fee_percent": "0.1",
-        "partial_fill_ratio": "1",
-        "market_slippage_percent": "0.05",
-        "starting_balance": "10000",
-        "synthetic_seed": "42",
+        **PAPER_FORM_DATA,
         "paper_dialect": "plain",
     }
 

@@ -22,7 +22,7 @@ from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from tests.api_client import client_for
 from tests.drills import arm_faults
-from tests.factories import ExchangeAccountFactory, UserFactory
+from tests.factories import PAPER_FORM_DATA, ExchangeAccountFactory, UserFactory
 from trading.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -101,13 +101,7 @@ def test_admin_shows_drills_but_never_writes_them(client):
         "label": "",
         "mode": "paper",
         "is_enabled": "on",
-        "price_feed": "manual",
-        "maker_fee_percent": "0.1",
-        "taker_fee_percent": "0.1",
-        "partial_fill_ratio": "1",
-        "market_slippage_percent": "0.05",
-        "starting_balance": "10000",
-        "synthetic_seed": "42",
+        **PAPER_FORM_DATA,
         "user": str(operator.pk),
         "paper_faults": '{"kill_worker_before_accept": 1000000}',
         "paper_dialect": "bybit",

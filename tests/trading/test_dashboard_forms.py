@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from exchanges.models import ExchangeAccount
 from notifications.models import TelegramConfig
-from tests.factories import ExchangeAccountFactory, UserFactory
+from tests.factories import PAPER_FORM_DATA, ExchangeAccountFactory, UserFactory
 from trading.models import DCAConfiguration, QueuedSignal, RiskConfig, Signal
 
 LADDER = [
@@ -208,13 +208,7 @@ def _account_post(**changes) -> dict:
         "api_key": "",
         "api_secret": "",
         "api_password": "",
-        "price_feed": "manual",
-        "maker_fee_percent": "0.1",
-        "taker_fee_percent": "0.1",
-        "partial_fill_ratio": "1",
-        "market_slippage_percent": "0.05",
-        "starting_balance": "10000",
-        "synthetic_seed": "42",
+        **PAPER_FORM_DATA,
     }
     return _form_data(data, changes)
 
