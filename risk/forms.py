@@ -3,7 +3,7 @@
 from django import forms
 
 from exchanges.forms import ConstraintMessagesForm
-from trading.models import PRIORITY_RULES, RiskConfig
+from trading.models import POOL_LIMIT_FIELDS, PRIORITY_RULES, RISK_ENGINE_FIELDS, RiskConfig
 
 
 class RiskConfigForm(ConstraintMessagesForm):
@@ -12,20 +12,7 @@ class RiskConfigForm(ConstraintMessagesForm):
 
     class Meta:
         model = RiskConfig
-        fields = (
-            "max_open_positions_global",
-            "max_open_positions_per_symbol",
-            "max_total_exposure_usd",
-            "max_realized_loss_usd",
-            "queue_ttl_minutes",
-            "loss_threshold_percent",
-            "required_pyramids_for_timer",
-            "post_pyramids_wait_minutes",
-            "max_winners_to_combine",
-            "allow_partial_offset",
-            "evaluate_on_fill",
-            "evaluate_interval_seconds",
-        )
+        fields = (*POOL_LIMIT_FIELDS, *RISK_ENGINE_FIELDS)
         labels = {
             "max_open_positions_global": "Max open positions",
             "max_open_positions_per_symbol": "Max open positions per symbol",

@@ -10,6 +10,9 @@ from rest_framework.authtoken.models import TokenProxy
 from core.admin import OwnedAdmin, ReadOnlyAdmin
 from exchanges.forms import PLAIN_NUMBERS
 from trading.models import (
+    DCA_CONFIG_SETTINGS,
+    POOL_LIMIT_FIELDS,
+    RISK_ENGINE_FIELDS,
     DCAConfiguration,
     EngineHeartbeat,
     JournalEntry,
@@ -84,25 +87,10 @@ class DCAConfigurationAdmin(OwnedAdmin):
     list_filter = ("exchange", "tp_mode", "entry_order_type", "is_active")
     search_fields = ("pair", "exchange", "user__username")
     fieldsets = (
-        (None, {"fields": ("user", "exchange", "pair", "timeframe", "is_active")}),
-        (
-            "DCA ladder",
-            {
-                "fields": (
-                    "levels",
-                    "pyramid_levels",
-                    "max_pyramids",
-                    "capital_usd",
-                    "use_signal_size",
-                    "entry_order_type",
-                )
-            },
-        ),
-        (
-            "Take-profit",
-            {"fields": ("tp_mode", "tp_aggregate_percent", "pyramid_tp_percents", "tp_from_planned_price")},
-        ),
-        ("Protection", {"fields": ("stop_loss_percent", "max_slippage_percent", "slippage_action")}),
+        (None, {"fields": ("user", *DCA_CONFIG_SETTINGS["Market"])}),
+        ("DCA ladder", {"fields": DCA_CONFIG_SETTINGS["DCA ladder"]}),
+        ("Take-profit", {"fields": DCA_CONFIG_SETTINGS["Take-profit"]}),
+        ("Protection", {"fields": DCA_CONFIG_SETTINGS["Protection"]}),
     )
 
 
@@ -241,33 +229,8 @@ class RiskConfigAdmin(OwnedAdmin):
     readonly_fields = ("paused_at", "last_evaluated_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("user",)}),
-        (
-            "Execution pool",
-            {
-                "fields": (
-                    "max_open_positions_global",
-                    "max_open_positions_per_symbol",
-                    "max_total_exposure_usd",
-                    "max_realized_loss_usd",
-                    "queue_ttl_minutes",
-                    "priority_rules",
-                )
-            },
-        ),
-        (
-            "Risk engine",
-            {
-                "fields": (
-                    "loss_threshold_percent",
-                    "required_pyramids_for_timer",
-                    "post_pyramids_wait_minutes",
-                    "max_winners_to_combine",
-                    "allow_partial_offset",
-                    "evaluate_on_fill",
-                    "evaluate_interval_seconds",
-                )
-            },
-        ),
+        ("Execution pool", {"fields": (*POOL_LIMIT_FIELDS, "priority_rules")}),
+        ("Risk engine", {"fields": RISK_ENGINE_FIELDS}),
         (
             "Engine state",
             {

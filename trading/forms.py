@@ -12,7 +12,7 @@ from django import forms
 
 from exchanges.forms import ConstraintMessagesForm, OwnedForm
 from exchanges.models import ExchangeAccount
-from trading.models import DCAConfiguration, ExitReason, Side
+from trading.models import DCA_CONFIG_SETTINGS, DCAConfiguration, ExitReason, Side
 from trading.selectors import TradeFilters, closed_trade_symbols, dca_configuration_clash
 
 JSON_TEXTAREA = {"rows": 7, "cols": 70, "spellcheck": "false", "class": "json"}
@@ -42,25 +42,7 @@ class DCAConfigurationForm(OwnedForm, ConstraintMessagesForm):
 
     class Meta:
         model = DCAConfiguration
-        fields = (
-            "exchange",
-            "pair",
-            "timeframe",
-            "is_active",
-            "levels",
-            "pyramid_levels",
-            "max_pyramids",
-            "capital_usd",
-            "use_signal_size",
-            "entry_order_type",
-            "tp_mode",
-            "tp_aggregate_percent",
-            "pyramid_tp_percents",
-            "tp_from_planned_price",
-            "stop_loss_percent",
-            "max_slippage_percent",
-            "slippage_action",
-        )
+        fields = tuple(name for names in DCA_CONFIG_SETTINGS.values() for name in names)
         labels = {
             "pair": "Pair",
             "timeframe": "Timeframe (minutes)",

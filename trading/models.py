@@ -87,6 +87,15 @@ class User(AbstractUser):
         return f"{settings.PUBLIC_BASE_URL}/webhooks/{self.id}/tradingview"
 
 
+# A DCA configuration's settings by section, in the order the admin and the dashboard's form list them.
+DCA_CONFIG_SETTINGS = {
+    "Market": ("exchange", "pair", "timeframe", "is_active"),
+    "DCA ladder": ("levels", "pyramid_levels", "max_pyramids", "capital_usd", "use_signal_size", "entry_order_type"),
+    "Take-profit": ("tp_mode", "tp_aggregate_percent", "pyramid_tp_percents", "tp_from_planned_price"),
+    "Protection": ("stop_loss_percent", "max_slippage_percent", "slippage_action"),
+}
+
+
 class DCAConfiguration(models.Model):
     """How to trade one pair on one exchange and timeframe: the DCA ladder, pyramids, take-profit.
 
@@ -599,6 +608,26 @@ PRIORITY_RULES = ("same_pair_timeframe", "deepest_loss_percent", "highest_replac
 
 def default_priority_rules() -> dict[str, bool]:
     return {rule: True for rule in PRIORITY_RULES}
+
+
+# A trader's pool limits and risk engine settings, as the admin and the dashboard's form list them (the admin
+# adds priority_rules to the pool's; the form shows one box per rule instead).
+POOL_LIMIT_FIELDS = (
+    "max_open_positions_global",
+    "max_open_positions_per_symbol",
+    "max_total_exposure_usd",
+    "max_realized_loss_usd",
+    "queue_ttl_minutes",
+)
+RISK_ENGINE_FIELDS = (
+    "loss_threshold_percent",
+    "required_pyramids_for_timer",
+    "post_pyramids_wait_minutes",
+    "max_winners_to_combine",
+    "allow_partial_offset",
+    "evaluate_on_fill",
+    "evaluate_interval_seconds",
+)
 
 
 class RiskConfig(models.Model):
