@@ -130,27 +130,28 @@ def start_postgres(stack: ExitStack, workdir: Path) -> str:
     return cluster.url(DB_NAME)
 
 
+def redis_command(port: int, workdir: Path) -> list:
+    """A redis-server on ``port`` of 127.0.0.1 that keeps nothing on disk (``workdir`` is its directory)."""
+    return [
+        shutil.which("redis-server"),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
+
+
 def start_redis(stack: ExitStack, workdir: Path) -> str:
     port = free_port()
     log = open(workdir / "redis.log", "w")
     stack.callback(log.close)
-    process = subprocess.Popen(
-        [
-            shutil.which("redis-server"),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(redis_command(port, workdir), stdout=log, stderr=subprocess.STDOUT)
     stack.callback(stop, process, "redis")
     wait_for_port(port, process, "redis")
     say(f"Redis on 127.0.0.1:{port}")

@@ -21,7 +21,7 @@ from config.embedded_db import Cluster, free_port
 from tests.alert_bodies import Exactly, alert_body
 from tests.paper_markets import WALKTHROUGH_FILTERS
 from tests.processes import ROOT, procfile_command, web_command
-from tests.servers import DB_NAME, TEST_POSTGRES_SETTINGS
+from tests.servers import DB_NAME, TEST_POSTGRES_SETTINGS, redis_command
 
 # Intervals shortened so a test sees beat's work within seconds instead of the production cadence.
 FAST_BEAT = {
@@ -270,23 +270,7 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         log = open(self.workdir / "own-redis.log", "a")
-        self.popen = subprocess.Popen(
-            [
-                shutil.which("redis-server"),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.popen = subprocess.Popen(redis_command(self.port, self.workdir), stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait(self._answers, timeout=30, what=f"redis on {self.port}", interval=0.1)
         return self

@@ -20,14 +20,18 @@ D = Decimal
 WALKTHROUGH = Precision(tick_size=D("0.01"), step_size=D("0.001"), min_qty=D("0.001"), min_notional=D("10"))
 
 
-def test_reference_walkthrough_long_grid():
-    legs = plan_grid(
-        side="long",
+def walkthrough_grid(side: str):
+    return plan_grid(
+        side=side,
         base_price=D("100"),
         levels=parse_levels(WALKTHROUGH_LEVELS),
         capital=D("1000"),
         precision=WALKTHROUGH,
     )
+
+
+def test_reference_walkthrough_long_grid():
+    legs = walkthrough_grid("long")
 
     assert [leg.price for leg in legs] == [D("100.00"), D("99.50"), D("99.00"), D("98.50"), D("98.00")]
     assert [leg.quantity for leg in legs] == [D("2.000"), D("2.010"), D("2.020"), D("2.030"), D("2.040")]
@@ -42,13 +46,7 @@ def test_reference_walkthrough_long_grid():
 
 
 def test_short_grid_mirrors_above_the_entry_and_takes_profit_below():
-    legs = plan_grid(
-        side="short",
-        base_price=D("100"),
-        levels=parse_levels(WALKTHROUGH_LEVELS),
-        capital=D("1000"),
-        precision=WALKTHROUGH,
-    )
+    legs = walkthrough_grid("short")
 
     assert [leg.price for leg in legs] == [D("100.00"), D("100.50"), D("101.00"), D("101.50"), D("102.00")]
     assert [leg.quantity for leg in legs] == [D("2.000"), D("1.990"), D("1.980"), D("1.970"), D("1.960")]

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from exchanges.connector import RetryableError
 from exchanges.models import ExchangeAccount, PaperBalance, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
+from tests.drills import placed_but_not_recorded
 from tests.signals import stored_signal
 from trading.models import Order, PositionGroup, Pyramid, Signal
 from trading.services.positions import pyramid_submit
@@ -48,16 +48,7 @@ def test_crash_between_placement_and_recording_does_not_double_the_order(trader,
     pyramid = routed_pyramid(trader, django_capture_on_commit_callbacks)
     account = ExchangeAccount.objects.get(user=trader)
     leg = pyramid.orders.get(leg_index=0)
-    # The worker claimed the leg and the exchange accepted it, then the worker died before recording.
-    Order.objects.filter(pk=leg.pk).update(submitted_at=timezone.now())
-    PaperConnector(account).create_order(
-        symbol="BTC/USDT",
-        side="buy",
-        type="limit",
-        amount=leg.quantity,
-        price=leg.price,
-        client_order_id=leg.client_order_id,
-    )
+    placed_but_not_recorded(account, leg)
 
     pyramid_submit(pyramid_id=pyramid.pk)  # the redelivered task
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from exchanges.models import ExchangeAccount, PaperOrder
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
+from tests.drills import placed_but_not_recorded
 from tests.signals import stored_signal
 from trading.models import JournalEntry, Order, PositionGroup
 from trading.services.reconcile import account_reconcile
@@ -72,15 +73,7 @@ def test_an_order_sent_but_never_recorded_is_adopted_not_sent_again(
     with django_capture_on_commit_callbacks(execute=False):
         signal_route(signal_id=signal.pk)
     leg = Order.objects.get(leg_index=0)
-    Order.objects.filter(pk=leg.pk).update(submitted_at=timezone.now())
-    PaperConnector(account).create_order(
-        symbol="BTC/USDT",
-        side="buy",
-        type="limit",
-        amount=leg.quantity,
-        price=leg.price,
-        client_order_id=leg.client_order_id,
-    )
+    placed_but_not_recorded(account, leg)
 
     result = account_reconcile(account_id=account.pk)
 
