@@ -1,11 +1,13 @@
 """factory_boy factories for the engine's records, with realistic defaults (BTC/USDT 15m long)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from exchanges.models import ExchangeAccount
-from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, User
+from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, Signal, User
 
 WALKTHROUGH_LEVELS = [
     {"gap_percent": gap, "weight_percent": "20", "tp_percent": "2"} for gap in ("0", "-0.5", "-1", "-1.5", "-2")
@@ -105,3 +107,29 @@ class OrderFactory(factory.django.DjangoModelFactory):
     order_type = "limit"
     price = Decimal("100.00")
     quantity = Decimal("2.000")
+
+
+def queued_entry(user, *, entry_price=Decimal("100"), **queued) -> QueuedSignal:
+    """A long ETH/USDT 15m entry waiting an hour in the queue, with its queued signal."""
+    signal = Signal.objects.create(
+        user=user,
+        status=Signal.Status.QUEUED,
+        intent="signal",
+        exchange="binance",
+        tv_symbol="ETHUSDT",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=entry_price,
+    )
+    return QueuedSignal.objects.create(
+        user=user,
+        signal=signal,
+        exchange="binance",
+        symbol="ETH/USDT",
+        timeframe=15,
+        side="long",
+        entry_price=entry_price,
+        expires_at=timezone.now() + timedelta(hours=1),
+        **queued,
+    )

@@ -6,14 +6,12 @@ owned record each: A's lists and pages never show B's rows, B's pages answer as 
 not exist and B's rows stay as they were, and ``user`` is not a field A can post.
 """
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.test import RequestFactory
-from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from exchanges.models import (
@@ -34,6 +32,7 @@ from tests.factories import (
     PositionGroupFactory,
     PyramidFactory,
     UserFactory,
+    queued_entry,
 )
 from trading.models import (
     DCAConfiguration,
@@ -102,27 +101,7 @@ def world(user: User) -> dict:
     group = PositionGroupFactory(user=user, exchange_account=account, status="live")
     pyramid = PyramidFactory(group=group)
     order = OrderFactory(group=group, pyramid=pyramid, status="open")
-    signal = Signal.objects.create(
-        user=user,
-        status="queued",
-        intent="signal",
-        exchange="binance",
-        tv_symbol="ETHUSDT",
-        symbol="ETH/USDT",
-        timeframe=15,
-        side="long",
-        entry_price=D("100"),
-    )
-    QueuedSignal.objects.create(
-        user=user,
-        signal=signal,
-        exchange="binance",
-        symbol="ETH/USDT",
-        timeframe=15,
-        side="long",
-        entry_price=D("100"),
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    queued_entry(user)
     JournalEntry.objects.create(user=user, kind="manual_block", group=group)
     Notification.objects.create(user=user, group=group, event_type=Notification.EventType.values[0], text="hello")
     Token.objects.create(user=user)

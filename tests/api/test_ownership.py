@@ -11,7 +11,6 @@ tables below fails ``test_every_endpoint_is_checked``.
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from functools import cache
 
@@ -31,6 +30,7 @@ from tests.factories import (
     PositionGroupFactory,
     PyramidFactory,
     UserFactory,
+    queued_entry,
 )
 from trading.models import (
     DCAConfiguration,
@@ -223,27 +223,7 @@ def strangers_world() -> dict:
         status="open",
     )
     OrderFactory(group=group, pyramid=pyramid, leg_index=1, price=D("99.5"), status="open")
-    signal = Signal.objects.create(
-        user=stranger,
-        status="queued",
-        intent="signal",
-        exchange="binance",
-        tv_symbol="ETHUSDT",
-        symbol="ETH/USDT",
-        timeframe=15,
-        side="long",
-        entry_price=D("100"),
-    )
-    queued = QueuedSignal.objects.create(
-        user=stranger,
-        signal=signal,
-        exchange="binance",
-        symbol="ETH/USDT",
-        timeframe=15,
-        side="long",
-        entry_price=D("100"),
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    queued = queued_entry(stranger)
     dca_config = DCAConfigurationFactory(user=stranger)
     risk_action = JournalEntry.objects.create(user=stranger, kind="manual_block", group=group)
     RiskConfig.objects.get_or_create(user=stranger)
@@ -263,7 +243,7 @@ def strangers_world() -> dict:
         "user": stranger,
         "group": group,
         "order": entry,
-        "signal": signal,
+        "signal": queued.signal,
         "queued": queued,
         "dca_config": dca_config,
         "account": account,

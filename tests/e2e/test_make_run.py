@@ -123,6 +123,17 @@ def test_make_run_on_a_fresh_copy_trades_the_printed_curl_through_the_grid_and_c
             found = position()
             return [o for p in found["pyramids"] for o in p["orders"] if o["role"] == role] if found else []
 
+        def paper_price(price):
+            moved = subprocess.run(
+                [sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT", str(price)],
+                cwd=copy,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert moved.returncode == 0, moved.stderr
+
         wait_for(
             lambda: len(orders("entry")) == 5 and all(o["status"] in ("open", "filled") for o in orders("entry")),
             timeout=60,
@@ -131,15 +142,7 @@ def test_make_run_on_a_fresh_copy_trades_the_printed_curl_through_the_grid_and_c
         )
         lowest = min(D(o["price"]) for o in orders("entry"))
 
-        moved = subprocess.run(
-            [sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT", str(lowest - 100)],
-            cwd=copy,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert moved.returncode == 0, moved.stderr
+        paper_price(lowest - 100)
 
         wait_for(
             lambda: all(o["status"] == "filled" for o in orders("entry"))
@@ -149,15 +152,7 @@ def test_make_run_on_a_fresh_copy_trades_the_printed_curl_through_the_grid_and_c
             log=log,
         )
         highest_tp = max(D(o["price"]) for o in orders("take_profit"))
-        moved = subprocess.run(
-            [sys.executable, "manage.py", "paper", "price", "binance", "BTC/USDT", str(highest_tp + 100)],
-            cwd=copy,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert moved.returncode == 0, moved.stderr
+        paper_price(highest_tp + 100)
         wait_for(
             lambda: all(o["status"] == "filled" for o in orders("take_profit")),
             timeout=60,

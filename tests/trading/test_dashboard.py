@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from risk.services import exchange_accounts_sync
-from tests.factories import PositionGroupFactory, UserFactory
+from tests.factories import PositionGroupFactory, UserFactory, queued_entry
 from trading.alerts import alert_template
 from trading.models import JournalEntry, Order, PositionGroup, QueuedSignal, RiskConfig, Signal
 from trading.states import GroupStatus
@@ -296,27 +296,7 @@ def test_closing_a_closed_position_changes_nothing(trader_client, trader):
 
 
 def _queued_entry(user) -> QueuedSignal:
-    signal = Signal.objects.create(
-        user=user,
-        status=Signal.Status.QUEUED,
-        intent="signal",
-        exchange="binance",
-        tv_symbol="ETHUSDT",
-        symbol="ETH/USDT",
-        timeframe=15,
-        side="long",
-    )
-    return QueuedSignal.objects.create(
-        user=user,
-        signal=signal,
-        exchange="binance",
-        symbol="ETH/USDT",
-        timeframe=15,
-        side="long",
-        entry_price=Decimal("2500"),
-        status_reason="Pool full: 10 of 10 open.",
-        expires_at=timezone.now() + timedelta(hours=1),
-    )
+    return queued_entry(user, entry_price=Decimal("2500"), status_reason="Pool full: 10 of 10 open.")
 
 
 def test_queue_page_lists_waiting_entries(trader_client, trader):

@@ -27,22 +27,15 @@ def account(trader):
 
 def test_an_exchange_order_the_database_does_not_know_is_cancelled_and_recorded(route, account):
     route(entry_price="100")
-    PaperConnector(account).create_order(
-        symbol="BTC/USDT",
-        side="buy",
-        type="limit",
-        amount=D("1.000"),
-        price=D("90.00"),
-        client_order_id="dcefeedfacefeedfacefeedfacefeedface0",
-    )
-    PaperConnector(account).create_order(
-        symbol="BTC/USDT",
-        side="buy",
-        type="limit",
-        amount=D("1.000"),
-        price=D("90.00"),
-        client_order_id="manual-by-the-trader",
-    )
+    for client_order_id in ("dcefeedfacefeedfacefeedfacefeedface0", "manual-by-the-trader"):
+        PaperConnector(account).create_order(
+            symbol="BTC/USDT",
+            side="buy",
+            type="limit",
+            amount=D("1.000"),
+            price=D("90.00"),
+            client_order_id=client_order_id,
+        )
 
     result = account_reconcile(account_id=account.pk)
 
