@@ -89,6 +89,19 @@ class Market:
     min_notional: Decimal = Decimal(0)
     type: str = "spot"  # spot | swap | future
     active: bool = True
+    settle: str = ""  # a contract's settlement asset (USDT for BTC/USDT:USDT); empty for spot
+    linear: bool | None = None  # a contract margined in its quote (True) or in its base (False: inverse)
+
+    @property
+    def inverse(self) -> bool:
+        """A contract settled in its base coin (BTC/USD:BTC), which the engine does not trade. Without the
+        exchange's ``linear`` flag (a market list cached before it was kept), the symbol's settle part says."""
+        if self.type == "spot":
+            return False
+        if self.linear is not None:
+            return not self.linear
+        settle = self.settle or (self.symbol.split(":", 1)[1] if ":" in self.symbol else "")
+        return bool(settle) and settle.upper() == self.base.upper()
 
     def as_json(self) -> dict:
         return {
@@ -102,6 +115,8 @@ class Market:
             "min_notional": str(self.min_notional),
             "type": self.type,
             "active": self.active,
+            "settle": self.settle,
+            "linear": self.linear,
         }
 
     @classmethod
@@ -117,6 +132,8 @@ class Market:
             min_notional=Decimal(data.get("min_notional", "0")),
             type=data.get("type", "spot"),
             active=data.get("active", True),
+            settle=data.get("settle") or "",
+            linear=data.get("linear"),
         )
 
 

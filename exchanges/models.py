@@ -11,7 +11,7 @@ from exchanges.enums import OrderSide, OrderType
 
 # An exchange account's settings as the admin, the dashboard's form and the API list them: which account,
 # its keys (write-only, stored encrypted), and how the paper exchange trades on it.
-ACCOUNT_FIELDS = ("exchange_id", "label", "mode", "is_enabled")
+ACCOUNT_FIELDS = ("exchange_id", "market_type", "label", "mode", "is_enabled")
 KEY_FIELDS = ("api_key", "api_secret", "api_password")
 PAPER_FIELDS = (
     "price_feed",
@@ -22,14 +22,22 @@ PAPER_FIELDS = (
     "starting_balance",
     "synthetic_seed",
 )
+# A label names one of a trader's accounts (an alert's execution_intent.account): the message when it is taken.
+LABEL_TAKEN = "You already have an account with this label: a label names one account."
 
 
 class ExchangeAccount(models.Model):
-    """A trader's account on one exchange. ``tv.exchange`` of an alert names it.
+    """A trader's account on one exchange and one market type. ``tv.exchange`` of an alert names the exchange;
+    which of the trader's accounts there trades it is ``exchanges.account_choice.choose_account``'s decision
+    (a spot and a swap account may share one exchange; a non-empty ``label`` names one account).
 
     ``live`` and ``testnet`` trade through ccxt with the stored keys; ``paper`` trades against the
     database-backed paper exchange with the settings below and needs no keys.
     """
+
+    class MarketType(models.TextChoices):
+        SPOT = "spot", "Spot"
+        SWAP = "swap", "Perpetual swap (USDT/USDC-margined)"
 
     class Mode(models.TextChoices):
         LIVE = "live", "Live"
@@ -43,7 +51,17 @@ class ExchangeAccount(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
     exchange_id = models.CharField(max_length=32, help_text="ccxt exchange id, lower case: binance, bybit, …")
-    label = models.CharField(max_length=100, blank=True)
+    market_type = models.CharField(
+        max_length=4,
+        choices=MarketType.choices,
+        default=MarketType.SPOT,
+        help_text="spot: coins; swap: linear (USDT/USDC-margined) perpetuals. Inverse perpetuals are not supported.",
+    )
+    label = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Names this account: an alert's execution_intent.account picks it. Unique among your accounts.",
+    )
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PAPER)
     is_enabled = models.BooleanField(default=True)
     api_key = EncryptedTextField(blank=True, help_text="Write-only; stored encrypted.")
@@ -84,7 +102,15 @@ class ExchangeAccount(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "exchange_id"], name="uniq_exchange_account_per_user"),
+            models.UniqueConstraint(
+                fields=["user", "exchange_id", "market_type"], name="uniq_exchange_account_per_user_market"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "label"],
+                condition=~Q(label=""),
+                name="uniq_exchange_account_label_per_user",
+                violation_error_message=LABEL_TAKEN,
+            ),
             models.CheckConstraint(
                 condition=Q(partial_fill_ratio__gt=0) & Q(partial_fill_ratio__lte=1), name="account_partial_fill_ratio"
             ),
@@ -95,6 +121,8 @@ class ExchangeAccount(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.market_type == self.MarketType.SWAP:
+            return f"{self.exchange_id} swap ({self.mode})"
         return f"{self.exchange_id} ({self.mode})"
 
     @property
@@ -103,6 +131,7 @@ class ExchangeAccount(models.Model):
 
     def clean(self) -> None:
         self.exchange_id = (self.exchange_id or "").strip().lower()
+        self.label = (self.label or "").strip()
         if self.mode != self.Mode.PAPER and not self.has_keys:
             raise ValidationError({"api_key": [f"A {self.mode} account needs an API key and secret."]})
 

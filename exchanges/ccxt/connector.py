@@ -75,9 +75,11 @@ class CcxtConnector(Connector):
         account_key: str = "",
         budget: RateBudget | None = None,
         ccxt_options: dict | None = None,
+        market_type: str | None = None,
     ):
         self.exchange_id = exchange_id
         self.mode = mode
+        self.market_type = market_type  # the account's (spot | swap): tickers resolve to it; None: any
         self.client = ccxt_client(
             exchange_id, mode=mode, api_key=api_key, api_secret=api_secret, password=password, ccxt_options=ccxt_options
         )
@@ -124,11 +126,17 @@ class CcxtConnector(Connector):
 
     def resolve_symbol(self, tv_symbol: str) -> str:
         try:
-            return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
+            return resolve_tv_symbol(
+                tv_symbol, self.load_markets(), exchange_id=self.exchange_id, market_type=self.market_type
+            )
         except BadSymbol as unknown:
             without = self._markets().without_precision
             try:
-                symbol = resolve_tv_symbol(tv_symbol, without, exchange_id=self.exchange_id) if without else None
+                symbol = (
+                    resolve_tv_symbol(tv_symbol, without, exchange_id=self.exchange_id, market_type=self.market_type)
+                    if without
+                    else None
+                )
             except BadSymbol:
                 symbol = None
             if symbol is None:

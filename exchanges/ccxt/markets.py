@@ -145,5 +145,7 @@ def market_from_ccxt(raw: dict, precision_mode: int) -> tuple[Market, bool]:
         min_notional=to_decimal((limits.get("cost") or {}).get("min")) or Decimal(0),
         type=raw.get("type") or "spot",
         active=raw.get("active") is not False,  # ccxt says None when the exchange does not tell
+        settle=raw.get("settle") or "",
+        linear=raw.get("linear") if raw.get("contract") else None,
     )
     return market, tick is not None and step is not None

@@ -152,7 +152,9 @@ class PaperConnector(Connector):
         return self.market(symbol)
 
     def resolve_symbol(self, tv_symbol: str) -> str:
-        return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
+        return resolve_tv_symbol(
+            tv_symbol, self.load_markets(), exchange_id=self.exchange_id, market_type=self.account.market_type
+        )
 
     # The account's own price for a symbol when it set one, else the shared price (selectors.account_quotes).
     def ticker(self, symbol: str) -> Ticker:

@@ -30,7 +30,7 @@ from django.core.cache import cache
 
 from exchanges.ccxt.connector import CcxtConnector
 from exchanges.ccxt.errors import translate
-from exchanges.ccxt.markets import forget_process_markets, markets_cache_key
+from exchanges.ccxt.markets import forget_process_markets, market_from_ccxt, markets_cache_key
 from exchanges.ccxt.precision import increment_from_precision
 from exchanges.connector import (
     AuthenticationFailed,
@@ -859,6 +859,37 @@ def test_bybit_spot_and_perpetual_markets(bybit):
     assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT"
     assert bybit.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
     assert bybit.resolve_symbol("ETH/USDT") == "ETH/USDT"
+
+
+def test_a_bybit_swap_account_resolves_plain_tickers_to_the_linear_perpetual_only(bybit):
+    bybit.market_type = "swap"  # as connector_for_account builds it for a swap account
+
+    assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT:USDT"
+    assert bybit.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
+    markets = bybit.load_markets()
+    perpetual, spot = markets["BTC/USDT:USDT"], markets["BTC/USDT"]
+    assert (perpetual.settle, perpetual.linear, perpetual.inverse) == ("USDT", True, False)
+    assert (spot.settle, spot.linear, spot.inverse) == ("", None, False)
+    with pytest.raises(BadSymbol, match="bybit lists no perpetual swap for 'ETHUSDT'"):
+        bybit.resolve_symbol("ETHUSDT")  # listed on spot only: never traded there from a swap account
+
+
+def test_an_inverse_ccxt_market_is_known_inverse():
+    raw = {
+        "symbol": "BTC/USD:BTC",
+        "id": "BTCUSD",
+        "base": "BTC",
+        "quote": "USD",
+        "settle": "BTC",
+        "type": "swap",
+        "contract": True,
+        "linear": False,
+        "inverse": True,
+        "precision": {"price": 0.5, "amount": 1},
+        "limits": {},
+    }
+    market, has_precision = market_from_ccxt(raw, ccxt.TICK_SIZE)
+    assert has_precision and (market.settle, market.linear, market.inverse) == ("BTC", False, True)
 
 
 def test_bybit_limit_order_carries_order_link_id(bybit, exchange):

@@ -19,8 +19,10 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from exchanges.account_choice import describe
 from exchanges.connector import ExchangeError, Market, PermanentError
 from exchanges.currency import is_usd, quote_of, rate_symbol
+from exchanges.models import ExchangeAccount
 from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
 from trading.alerts import Alert, parse_alert
@@ -70,6 +72,8 @@ class Context:
 
     alert: Alert
     account_id: int
+    account_market_type: str  # spot | swap: what the account trades (ExchangeAccount.MarketType)
+    account_name: str  # how a reason names the account: its label and market type
     exchange: str
     symbol: str
     market: Market
@@ -187,7 +191,7 @@ def _gather(signal: Signal) -> Context:
     except Exception as exc:  # the webhook validated it; a stored payload that no longer parses is rejected
         raise RoutingRejected(f"The stored alert no longer parses: {exc}") from exc
     try:
-        account = account_for(signal.user, alert.exchange)
+        account = account_for(signal.user, alert.exchange, tv_symbol=alert.tv_symbol, label=alert.account)
         connector = connector_for_account(account)
         symbol = connector.resolve_symbol(alert.tv_symbol)
         market = connector.market(symbol)
@@ -199,6 +203,8 @@ def _gather(signal: Signal) -> Context:
     return Context(
         alert=alert,
         account_id=account.pk,
+        account_market_type=account.market_type,
+        account_name=describe(account),
         exchange=alert.exchange,
         symbol=symbol,
         market=market,
@@ -357,11 +363,14 @@ def _percent(fraction: Decimal) -> str:
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[SignalStatus, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
-    if alert.side == Side.SHORT and context.market.type == "spot":
+    if alert.side == Side.SHORT and (
+        context.account_market_type != ExchangeAccount.MarketType.SWAP or context.market.type == "spot"
+    ):
         # A spot "short" sells coins the account holds (another position's included) and buys them back.
         return S.REJECTED, (
-            f"{label}: shorting needs a derivatives account (a perpetual swap); this {context.exchange} account "
-            f"trades spot, where a sell can only sell coins you hold. Nothing was placed."
+            f"{label}: shorting needs a swap account (perpetual futures); {context.account_name} trades spot, "
+            f"where a sell can only sell coins you hold. Nothing was placed: send the short to your swap account "
+            f"(a .P ticker, or its label in execution_intent.account)."
         )
     group = lock_active_group(**_identity(signal, context, alert.side))
     if group is not None:
