@@ -37,6 +37,8 @@ def connector_for_account(account: ExchangeAccount) -> Connector:
         api_secret=account.api_secret,
         password=account.api_password,
         account_key=str(account.pk),
+        # A swap account (issue 18 adds the field) loads linear perpetuals through ccxt's derivatives endpoints.
+        market_type=getattr(account, "market_type", "spot") or "spot",
     )
 
 
