@@ -348,12 +348,12 @@ class CcxtConnector(Connector):
         self, market: Market, reduce_only: bool, position_side: str | None, margin_mode: str | None
     ) -> dict:
         """The exchange's own order parameters for a derivatives order; none for a spot order."""
-        if not (reduce_only or position_side or margin_mode):
-            return {}
         if market.type == "spot":
-            raise InvalidOrder(
-                f"{market.symbol} is a spot market: reduce-only, position side and margin mode are for swaps."
-            )
+            if reduce_only or position_side or margin_mode:
+                raise InvalidOrder(
+                    f"{market.symbol} is a spot market: reduce-only, position side and margin mode are for swaps."
+                )
+            return {}
         if position_side is not None and position_side not in POSITION_SIDES:
             raise InvalidOrder(f"Position side must be one of {POSITION_SIDES}, not {position_side!r}.")
         if margin_mode is not None and margin_mode not in MARGIN_MODES:
