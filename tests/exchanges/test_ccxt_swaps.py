@@ -453,3 +453,24 @@ def test_binance_funding_history(binance_swap, exchange):
     [sent] = exchange.sent("GET", "/fapi/v1/income")
     assert (sent.params["symbol"], sent.params["incomeType"]) == ("BTCUSDT", "FUNDING_FEE")
     assert [(p.amount, p.currency) for p in payments] == [(Decimal("-0.375"), "USDT"), (Decimal("0.12"), "USDT")]
+
+
+def test_a_spot_order_sends_exactly_what_it_sent_before_swaps(exchange, account_key):
+    from tests.exchanges.test_ccxt_connector import SOL_LEG, binance_connector, echo_binance_order
+
+    exchange.route("GET", "/api/v3/exchangeInfo", Reply(recorded("binance_exchange_info.json")))
+    exchange.route("POST", "/api/v3/order", echo_binance_order("binance_order_new_full.json"))
+
+    binance_connector(exchange, account_key).place_order(**SOL_LEG)
+
+    [sent] = exchange.sent("POST", "/api/v3/order")
+    assert set(sent.params) - {"timestamp", "signature", "recvWindow"} == {
+        "symbol",
+        "side",
+        "type",
+        "quantity",
+        "price",
+        "timeInForce",
+        "newClientOrderId",
+        "newOrderRespType",
+    }
