@@ -34,12 +34,14 @@ from exchanges.connector import (
     Balance,
     Connector,
     ExchangeOrder,
+    FundingPayment,
     InvalidOrder,
     Market,
     MarketsNotLoaded,
     OrderNotFound,
     OrderStatusUnknown,
     PermanentError,
+    Position,
     RateLimited,
     RetryableError,
     Ticker,
@@ -54,6 +56,10 @@ from exchanges.symbols import resolve_tv_symbol
 
 # The paper exchange's answer to a client order id already used (Binance's words).
 DUPLICATE_ORDER = "Duplicate order sent."
+PAPER_SWAPS_NOT_SUPPORTED = (
+    "Paper swaps are not yet supported: the paper exchange trades spot only (no positions, leverage, margin "
+    "mode, reduce-only or hedge-mode orders)."
+)
 # What the ``rate_limited`` fault asks the caller to wait, like Binance's Retry-After header; longer
 # than the placement task's own backoff (1 + 2 + 4 s), so only a caller that honours it gets through.
 RATE_LIMITED_RETRY_AFTER_SECONDS = 10.0
@@ -173,8 +179,20 @@ class PaperConnector(Connector):
         services.paper_price_seed(account=self.account, symbol=symbol, price=price)
 
     def create_order(
-        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
+        self,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+        reduce_only: bool = False,
+        position_side: str | None = None,
+        margin_mode: str | None = None,
     ) -> ExchangeOrder:
+        if reduce_only or position_side or margin_mode:
+            raise PermanentError(PAPER_SWAPS_NOT_SUPPORTED)
         if take_fault(self.account, "kill_worker_before_accept"):
             os.kill(os.getpid(), signal.SIGKILL)  # dies with the order committed and claimed, never sent
         if take_fault(self.account, "unavailable"):
@@ -274,3 +292,22 @@ class PaperConnector(Connector):
         start = bucket_start(since.timestamp(), interval_minutes)
         candles = resample(account_candles(self.account, symbol)[0], interval_minutes)
         return [candle for candle in candles if candle.opened_at >= start][:limit]
+
+    # --- derivatives: not on paper yet ---------------------------------------------------------
+
+    def position_mode(self, symbol: str | None = None) -> str:
+        raise PermanentError(PAPER_SWAPS_NOT_SUPPORTED)
+
+    def set_leverage(
+        self, symbol: str, leverage: int, *, margin_mode: str | None = None, position_side: str | None = None
+    ) -> None:
+        raise PermanentError(PAPER_SWAPS_NOT_SUPPORTED)
+
+    def set_margin_mode(self, symbol: str, margin_mode: str, *, leverage: int | None = None) -> None:
+        raise PermanentError(PAPER_SWAPS_NOT_SUPPORTED)
+
+    def fetch_positions(self, symbols: list[str] | None = None) -> list[Position]:
+        raise PermanentError(PAPER_SWAPS_NOT_SUPPORTED)
+
+    def fetch_funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        raise PermanentError(PAPER_SWAPS_NOT_SUPPORTED)

@@ -108,6 +108,9 @@ class FakeExchange:
                 if raw_body:
                     if raw_body.lstrip().startswith("{"):
                         params.update(json.loads(raw_body))
+                    elif raw_body.lstrip().startswith("["):  # a batch of one (OKX places orders so)
+                        [item] = json.loads(raw_body)
+                        params.update(item)
                     else:
                         params.update(parse_qsl(raw_body, keep_blank_values=True))
                 request = Request(self.command, url.path, params, dict(self.headers))
