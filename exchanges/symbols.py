@@ -21,6 +21,17 @@ def is_perpetual_ticker(tv_symbol: str) -> bool:
     return (tv_symbol or "").strip().upper().endswith(PERPETUAL_SUFFIXES)
 
 
+def inverse_refusal(tv_symbol: str, exchange_id: str, inverse: list[Market]) -> str:
+    """The one message an inverse (coin-margined) perpetual is refused with, wherever it is met: resolving
+    a ticker here, or a connector asked for a market it set aside (``CcxtConnector.market``)."""
+    listed = ", ".join(sorted(m.symbol for m in inverse))
+    base = inverse[0].base
+    return (
+        f"{tv_symbol!r} on {exchange_id} is an inverse (coin-margined) perpetual ({listed}, settled in {base}): "
+        f"inverse perpetuals are not supported; use the USDT-margined one ({base}USDT.P). Nothing was traded."
+    )
+
+
 def resolve_tv_symbol(
     tv_symbol: str, markets: Mapping[str, Market], *, exchange_id: str, market_type: str | None = None
 ) -> str:
@@ -74,12 +85,7 @@ def resolve_tv_symbol(
             )
         linear = [m for m in candidates if not m.inverse]
         if not linear:
-            inverse = ", ".join(sorted(m.symbol for m in candidates))
-            raise BadSymbol(
-                f"{tv_symbol!r} on {exchange_id} is an inverse perpetual ({inverse}, settled in {candidates[0].base}): "
-                f"inverse perpetuals are not supported; use the USDT-margined one "
-                f"({candidates[0].base}USDT.P). Nothing was traded."
-            )
+            raise BadSymbol(inverse_refusal(tv_symbol, exchange_id, candidates))
         candidates = linear
     elif market_type == SPOT:
         candidates = [m for m in candidates if m.type == SPOT]

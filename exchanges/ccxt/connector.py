@@ -21,7 +21,6 @@ from exchanges.ccxt.errors import is_not_modified, names_signed_url, translate
 from exchanges.ccxt.markets import (
     MarketsSnapshot,
     in_base,
-    inverse_refusal,
     markets_cache_key,
     markets_ttl,
     snapshot_from_ccxt,
@@ -49,7 +48,7 @@ from exchanges.connector import (
 )
 from exchanges.enums import OrderSide, OrderType
 from exchanges.rate_budget import RateBudget, rate_budget_for
-from exchanges.symbols import resolve_tv_symbol
+from exchanges.symbols import inverse_refusal, resolve_tv_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +131,7 @@ class CcxtConnector(Connector):
         if symbol in snapshot.without_precision:
             raise BadSymbol(self._missing_precision_message(symbol))
         if symbol in snapshot.refused:
-            raise BadSymbol(inverse_refusal(self.exchange_id, symbol))
+            raise BadSymbol(inverse_refusal(symbol, self.exchange_id, [snapshot.refused[symbol]]))
         raise BadSymbol(f"{self.exchange_id} has no market {symbol}.")
 
     def loaded_market(self, symbol: str) -> Market:
@@ -147,27 +146,27 @@ class CcxtConnector(Connector):
         return self.market(symbol)
 
     def resolve_symbol(self, tv_symbol: str) -> str:
+        snapshot = self._markets()
+        # The inverse perpetuals a swap account set aside are candidates too, so that exchanges.symbols (the
+        # one place that refuses them) tells the trader why rather than "unknown market"; it never returns one.
         try:
-            return resolve_tv_symbol(
-                tv_symbol, self.load_markets(), exchange_id=self.exchange_id, market_type=self.market_type
+            symbol = resolve_tv_symbol(
+                tv_symbol,
+                {**snapshot.refused, **snapshot.markets},
+                exchange_id=self.exchange_id,
+                market_type=self.market_type,
             )
         except BadSymbol as unknown:
-            snapshot = self._markets()
-            for listed, message in (
-                (snapshot.without_precision, self._missing_precision_message),
-                (snapshot.refused, lambda symbol: inverse_refusal(self.exchange_id, symbol)),
-            ):
-                try:
-                    symbol = (
-                        resolve_tv_symbol(tv_symbol, listed, exchange_id=self.exchange_id, market_type=self.market_type)
-                        if listed
-                        else None
-                    )
-                except BadSymbol:
-                    symbol = None
-                if symbol is not None:
-                    raise BadSymbol(message(symbol)) from unknown
-            raise unknown
+            try:
+                listed_without_precision = resolve_tv_symbol(
+                    tv_symbol, snapshot.without_precision, exchange_id=self.exchange_id, market_type=self.market_type
+                )
+            except BadSymbol:
+                raise unknown from None
+            raise BadSymbol(self._missing_precision_message(listed_without_precision)) from unknown
+        if symbol not in snapshot.markets:  # exchanges.symbols refuses inverse markets; never trade one anyway
+            raise BadSymbol(inverse_refusal(tv_symbol, self.exchange_id, [snapshot.refused[symbol]]))
+        return symbol
 
     def _missing_precision_message(self, symbol: str) -> str:
         return (

@@ -6,8 +6,9 @@ signal installs them into ccxt with ``set_markets`` instead of downloading Binan
 exchangeInfo again. Markets without price/amount precision are left out of the list (with a
 "missing precision" BadSymbol when someone asks for one); option markets are left out because the
 engine never trades them. A swap account's list holds linear perpetuals only: inverse (coin-margined)
-ones are kept apart with the reason they are refused, other types left out. A contract market's step
-and minimum quantity are stored in the base asset (ccxt's contract figures × ``contractSize``).
+ones are kept apart in ``refused`` (never traded; exchanges.symbols refuses a ticker naming one, with
+its one message), other types left out. A contract market's step and minimum quantity are stored in
+the base asset (ccxt's contract figures × ``contractSize``).
 
 Three holders, looked at in order: the connector's installed snapshot, this process's copy
 (``_process_markets``: a per-process cache by design, dropped by ``forget_process_markets``), and
@@ -110,13 +111,6 @@ def store_in_shared_cache(key: str, snapshot: MarketsSnapshot, ttl: int, exchang
         cache.set(key, snapshot.payload(), timeout=ttl)
     except Exception:  # the cache only saves a download; trading must not depend on it
         logger.exception("could not store %s markets in the cache", exchange_id)
-
-
-def inverse_refusal(exchange_id: str, symbol: str) -> str:
-    return (
-        f"{symbol} on {exchange_id} is an inverse (coin-margined) contract, which the engine does not trade: "
-        f"use the USDT- or USDC-margined perpetual."
-    )
 
 
 def snapshot_from_ccxt(

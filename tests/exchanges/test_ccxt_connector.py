@@ -279,17 +279,17 @@ def echo_binance_order(template: str) -> Callable[[Request], Reply]:
     return reply
 
 
-def bybit_connector(server: FakeExchange, account_key: str) -> CcxtConnector:
+def bybit_connector(server: FakeExchange, account_key: str, market_type: str = "spot") -> CcxtConnector:
+    # A spot account's ccxt client (as before swap accounts) lists spot and linear markets; a swap account's
+    # lists linear perpetuals only (exchanges.ccxt.transport's swap options).
+    options = {"options": {"fetchMarkets": {"types": ["spot", "linear"]}}} if market_type == "spot" else {}
     connector = CcxtConnector(
         "bybit",
         api_key="test-key",
         api_secret="test-secret",
         account_key=account_key,
-        ccxt_options={
-            "urls": loopback_urls("bybit", server.url),
-            "timeout": 2000,
-            "options": {"fetchMarkets": {"types": ["spot", "linear"]}},
-        },
+        market_type=market_type,
+        ccxt_options={"urls": loopback_urls("bybit", server.url), "timeout": 2000, **options},
     )
     assert all_urls_are_loopback(connector.client)
     return connector
@@ -859,22 +859,31 @@ def test_bybit_spot_and_perpetual_markets(bybit):
         Decimal("5"),
         "swap",
     )
-    assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT"
-    assert bybit.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
-    assert bybit.resolve_symbol("ETH/USDT") == "ETH/USDT"
-
-
-def test_a_bybit_swap_account_resolves_plain_tickers_to_the_linear_perpetual_only(bybit):
-    bybit.market_type = "swap"  # as connector_for_account builds it for a swap account
-
-    assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT:USDT"
-    assert bybit.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
-    markets = bybit.load_markets()
-    perpetual, spot = markets["BTC/USDT:USDT"], markets["BTC/USDT"]
-    assert (perpetual.settle, perpetual.linear, perpetual.inverse) == ("USDT", True, False)
     assert (spot.settle, spot.linear, spot.inverse) == ("", None, False)
-    with pytest.raises(BadSymbol, match="bybit lists no perpetual swap for 'ETHUSDT'"):
-        bybit.resolve_symbol("ETHUSDT")  # listed on spot only: never traded there from a swap account
+    assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT"
+    assert bybit.resolve_symbol("ETH/USDT") == "ETH/USDT"
+    # The perpetual is listed, but this account trades spot: a .P chart never trades spot (its sell would
+    # sell the trader's coins, not open a short), so the trader is told to send it to a swap account.
+    with pytest.raises(BadSymbol, match=r"perpetual \(\.P\) ticker and this bybit account trades spot.*swap account"):
+        bybit.resolve_symbol("BYBIT:BTCUSDT.P")
+
+
+def test_a_bybit_swap_account_resolves_tickers_to_the_linear_perpetual_only(bybit, exchange, account_key):
+    swap = bybit_connector(exchange, account_key, market_type="swap")  # as connector_for_account builds it
+
+    assert swap.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
+    assert swap.resolve_symbol("BTCUSDT") == "BTC/USDT:USDT"
+    markets = swap.load_markets()
+    assert set(markets) == {"BTC/USDT:USDT"}  # linear perpetuals only: no spot market to fall back on
+    perpetual = markets["BTC/USDT:USDT"]
+    assert (perpetual.settle, perpetual.linear, perpetual.inverse) == ("USDT", True, False)
+    with pytest.raises(BadSymbol, match="Unknown market 'ETHUSDT' on bybit"):
+        swap.resolve_symbol("ETHUSDT")  # listed on spot only: never traded there from a swap account
+    with pytest.raises(BadSymbol, match="bybit has no market ETH/USDT"):
+        swap.market("ETH/USDT")
+    # What reached Bybit: the linear instruments only (trading, then pre-launch), never the spot list.
+    listed = [r.params for r in exchange.requests if r.path == "/v5/market/instruments-info"]
+    assert [(p["category"], p.get("status")) for p in listed] == [("linear", None), ("linear", "PreLaunch")]
 
 
 def test_an_inverse_ccxt_market_is_known_inverse():

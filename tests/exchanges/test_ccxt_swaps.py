@@ -109,9 +109,13 @@ def test_okx_swap_market_counts_the_base_asset_and_refuses_inverse(okx_swap):
     assert (btc.step_size, btc.min_qty, btc.tick_size) == (Decimal("0.01"), Decimal("0.01"), Decimal("0.1"))
     assert okx_swap.resolve_symbol("OKX:BTCUSDT.P") == "BTC/USDT:USDT"
     assert okx_swap.resolve_symbol("BTCUSDT") == "BTC/USDT:USDT"  # a swap account resolves to its swaps
-    with pytest.raises(BadSymbol, match="inverse .*coin-margined.* not trade"):
-        okx_swap.resolve_symbol("BTCUSD.P")
-    with pytest.raises(BadSymbol, match="inverse"):
+    # OKX lists BTC-USD-SWAP (settled in BTC) too: the trader is told why it is not traded, not "unknown".
+    refusal = r"is an inverse \(coin-margined\) perpetual \(BTC/USD:BTC, settled in BTC\): inverse perpetuals are "
+    with pytest.raises(BadSymbol, match=refusal + r"not supported; use the USDT-margined one \(BTCUSDT\.P\)"):
+        okx_swap.resolve_symbol("OKX:BTCUSD.P")
+    with pytest.raises(BadSymbol, match=refusal):
+        okx_swap.resolve_symbol("BTCUSD")  # a plain ticker on a swap account names the same perpetual
+    with pytest.raises(BadSymbol, match=refusal):
         okx_swap.market("BTC/USD:BTC")
 
 
