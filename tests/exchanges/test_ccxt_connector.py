@@ -874,7 +874,7 @@ def test_a_bybit_swap_account_resolves_tickers_to_the_linear_perpetual_only(bybi
     assert swap.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
     assert swap.resolve_symbol("BTCUSDT") == "BTC/USDT:USDT"
     markets = swap.load_markets()
-    assert set(markets) == {"BTC/USDT:USDT"}  # linear perpetuals only: no spot market to fall back on
+    assert set(markets) == {"BTC/USDT:USDT", "LTC/USDT:USDT"}  # linear perpetuals only: no spot market
     perpetual = markets["BTC/USDT:USDT"]
     assert (perpetual.settle, perpetual.linear, perpetual.inverse) == ("USDT", True, False)
     with pytest.raises(BadSymbol, match="Unknown market 'ETHUSDT' on bybit"):

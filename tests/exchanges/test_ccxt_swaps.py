@@ -135,7 +135,7 @@ def test_binance_swap_account_loads_usdm_perpetuals(binance_swap, exchange):
 def test_bybit_swap_account_loads_linear_only(bybit_swap, exchange):
     markets = bybit_swap.load_markets()
 
-    assert set(markets) == {"BTC/USDT:USDT"}
+    assert set(markets) == {"BTC/USDT:USDT", "LTC/USDT:USDT"}
     assert {r.params["category"] for r in exchange.sent("GET", "/v5/market/instruments-info")} == {"linear"}
 
 
@@ -166,7 +166,7 @@ def test_okx_leg_goes_out_in_contracts_and_comes_back_in_btc(okx_swap, exchange)
     assert (sent.params["instId"], sent.params["sz"], sent.params["px"]) == ("BTC-USDT-SWAP", "5", "65000")
     assert (sent.params["side"], sent.params["tdMode"]) == ("sell", "isolated")
     assert "posSide" not in sent.params and "reduceOnly" not in sent.params
-    assert order.amount == Decimal("0.05") and order.status == "open" and order.id == "1512345678901234567"
+    assert order.amount == Decimal("0.05") and order.status == "open" and order.id == "2896576259728695296"
 
 
 def test_okx_leg_below_one_contract_is_refused_before_sending(okx_swap, exchange):
@@ -374,8 +374,12 @@ def test_position_mode_of_the_three_exchanges(binance_swap, bybit_swap, okx_swap
     exchange.route("GET", "/v5/position/list", Reply(recorded("bybit_position_list.json")))
 
     assert binance_swap.position_mode() == "hedge"
-    assert okx_swap.position_mode() == "hedge"  # posMode long_short_mode
+    assert okx_swap.position_mode() == "one_way"  # the recorded account: posMode net_mode
     assert bybit_swap.position_mode() == "one_way"  # positionIdx 0
+    hedged = recorded("okx_account_config.json")
+    hedged["data"][0]["posMode"] = "long_short_mode"  # the same answer from an account in hedge mode
+    exchange.route("GET", "/api/v5/account/config", Reply(hedged))
+    assert okx_swap.position_mode() == "hedge"
     [bybit_list] = exchange.sent("GET", "/v5/position/list")
     assert (bybit_list.params["category"], bybit_list.params["symbol"]) == ("linear", "BTCUSDT")
 
@@ -388,38 +392,43 @@ def test_spot_account_has_no_positions(bybit):
 # --- Positions and funding ----------------------------------------------------------------------------
 
 
-def test_okx_position_comes_back_in_btc_with_liquidation_and_margin(okx_swap, exchange):
+def test_okx_position_comes_back_in_base_units_without_a_liquidation_price(okx_swap, exchange):
+    # Recorded: 1 contract of LTC-USDT-SWAP, hedge-mode long leg, cross margin; OKX answers liqPx "" (none
+    # while cross collateral covers it) and margin "" (cross) - the position must still come back whole.
     exchange.route("GET", "/api/v5/account/positions", Reply(recorded("okx_positions.json")))
 
-    [position] = okx_swap.fetch_positions(["BTC/USDT:USDT"])
+    [position] = okx_swap.fetch_positions(["LTC/USDT:USDT"])
 
+    [sent] = exchange.sent("GET", "/api/v5/account/positions")
+    assert sent.params["instId"] == "LTC-USDT-SWAP"
     assert (position.symbol, position.side, position.quantity, position.position_side) == (
-        "BTC/USDT:USDT",
-        "short",
-        Decimal("0.05"),
-        "short",
+        "LTC/USDT:USDT",
+        "long",
+        Decimal("0.001"),  # pos "1" contract x ctVal 0.001 LTC
+        "long",
     )
     assert (position.entry_price, position.liquidation_price, position.margin_mode, position.leverage) == (
-        Decimal("65000"),
-        Decimal("77350.2"),
-        "isolated",
-        Decimal("5"),
+        Decimal("68.24"),
+        None,
+        "cross",
+        Decimal("3"),
     )
-    assert position.margin_ratio is not None
 
 
 def test_bybit_one_way_position(bybit_swap, exchange):
+    # Recorded: a one-way (positionIdx "0") long of 1.2 LTC, liqPrice "" - Bybit sends numbers as strings.
     exchange.route("GET", "/v5/position/list", Reply(recorded("bybit_position_list.json")))
 
-    [position] = bybit_swap.fetch_positions(["BTC/USDT:USDT"])
+    [position] = bybit_swap.fetch_positions(["LTC/USDT:USDT"])
 
-    assert (position.side, position.quantity, position.position_side, position.liquidation_price) == (
-        "short",
-        Decimal("0.02"),
+    assert (position.symbol, position.side, position.quantity, position.position_side) == (
+        "LTC/USDT:USDT",
+        "long",
+        Decimal("1.2"),
         None,
-        Decimal("71321.5"),
     )
-    assert position.leverage == Decimal("10")  # margin mode: a unified account's is account-wide, not said here
+    assert (position.entry_price, position.liquidation_price) == (Decimal("64.59947917"), None)
+    assert position.leverage == Decimal("6")  # margin mode: a unified account's is account-wide, not said here
 
 
 def test_binance_funding_history(binance_swap, exchange):
