@@ -96,6 +96,13 @@ class ExchangeAccount(models.Model):
         '{"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, "unavailable": 2} — each counts '
         "down per order placement.",
     )
+    paper_position_mode = models.CharField(
+        max_length=8,
+        choices=[("one_way", "One-way"), ("hedge", "Hedge (a long and a short leg per symbol)")],
+        default="one_way",
+        help_text="A paper swap account's position mode (exchanges.paper.swaps.position_mode_set; refused while "
+        "the account holds a position or an open order).",
+    )
     last_connection_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -137,7 +144,11 @@ class ExchangeAccount(models.Model):
 
 
 class PaperMarket(models.Model):
-    """A market the paper exchange trades, with the precision a real exchange would enforce."""
+    """A market the paper exchange trades, with the precision a real exchange would enforce.
+
+    A linear perpetual (``BTC/USDT:USDT``, settled in its quote) has a ``contract_size`` in base units and
+    lists ``step_size`` and ``min_qty`` in contracts, as the exchange does; the connector speaks base units.
+    """
 
     exchange_id = models.CharField(max_length=32)
     symbol = models.CharField(max_length=40, help_text="Unified symbol, BTC/USDT.")
@@ -149,11 +160,23 @@ class PaperMarket(models.Model):
     min_qty = models.DecimalField(**MONEY, default=0)
     min_notional = models.DecimalField(**MONEY, default=0)
     reference_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Where a synthetic walk starts.")
+    contract_size = models.DecimalField(
+        **MONEY, default=1, help_text="Base units in one contract (swaps; 1 on spot). Step and min qty in contracts."
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def is_swap(self) -> bool:
+        return ":" in self.symbol
+
+    @property
+    def settle(self) -> str:
+        return self.symbol.split(":", 1)[1] if self.is_swap else ""
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["exchange_id", "symbol"], name="uniq_paper_market"),
+            models.CheckConstraint(condition=Q(contract_size__gt=0), name="paper_market_contract_size_positive"),
             models.CheckConstraint(
                 condition=Q(tick_size__gt=0) & Q(step_size__gt=0), name="paper_market_precision_positive"
             ),
@@ -225,7 +248,11 @@ class PaperBalance(models.Model):
 
 
 class PaperOrder(models.Model):
-    """An order resting on (or done by) the paper exchange, as a real exchange would hold it."""
+    """An order resting on (or done by) the paper exchange, as a real exchange would hold it.
+
+    On a swap market ``amount``, ``filled`` and the fills' amounts count contracts, and ``margin_held`` is the
+    settle asset an open order holds for the position it may open (margin and fee, ``exchanges.paper.swaps``).
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -246,6 +273,9 @@ class PaperOrder(models.Model):
     fee = models.DecimalField(**MONEY, default=0)
     fee_currency = models.CharField(max_length=20, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reduce_only = models.BooleanField(default=False)
+    position_side = models.CharField(max_length=5, blank=True, help_text="long | short: a hedge-mode order's leg.")
+    margin_held = models.DecimalField(**MONEY, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -282,6 +312,7 @@ class PaperFill(models.Model):
     fee = models.DecimalField(**MONEY, default=0)
     fee_currency = models.CharField(max_length=20, blank=True)
     is_maker = models.BooleanField(default=True)
+    realized_pnl = models.DecimalField(**MONEY, default=0, help_text="Swaps: the PnL this fill realised (fee apart).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -290,6 +321,54 @@ class PaperFill(models.Model):
 
     def __str__(self) -> str:
         return f"fill {self.amount} @ {self.price}"
+
+
+class PaperLeverage(models.Model):
+    """The leverage and margin mode a paper swap account trades one symbol with (set through the connector)."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_leverages")
+    symbol = models.CharField(max_length=40)
+    leverage = models.PositiveIntegerField(default=1)
+    margin_mode = models.CharField(
+        max_length=8, choices=[("isolated", "Isolated"), ("cross", "Cross")], default="isolated"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="uniq_paper_leverage"),
+            models.CheckConstraint(condition=Q(leverage__gte=1) & Q(leverage__lte=125), name="paper_leverage_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol} {self.leverage}x {self.margin_mode}"
+
+
+class PaperPosition(models.Model):
+    """An open paper swap position: one per (account, symbol) in one-way mode (``position_side`` empty), one per
+    leg (long | short) in hedge mode. ``contracts`` is positive; ``side`` says long or short. ``margin`` is the
+    isolated margin it holds (part of the settle asset's ``used`` balance). A position that reaches zero is
+    deleted."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_positions")
+    symbol = models.CharField(max_length=40)
+    position_side = models.CharField(max_length=5, blank=True)
+    side = models.CharField(max_length=5, choices=[("long", "Long"), ("short", "Short")])
+    contracts = models.DecimalField(**MONEY)
+    entry_price = models.DecimalField(**MONEY)
+    leverage = models.PositiveIntegerField()
+    margin_mode = models.CharField(max_length=8)
+    margin = models.DecimalField(**MONEY)
+    realized_pnl = models.DecimalField(**MONEY, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol", "position_side"], name="uniq_paper_position"),
+            models.CheckConstraint(condition=Q(contracts__gt=0) & Q(margin__gte=0), name="paper_position_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol} {self.side} {self.contracts} @ {self.entry_price}"
 
 
 class AccountBalance(models.Model):
