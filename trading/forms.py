@@ -57,6 +57,9 @@ class DCAConfigurationForm(OwnedForm, ConstraintMessagesForm):
             "is_active": "Active",
             "use_signal_size": "Size from the alert's order_size",
             "tp_from_planned_price": "Take-profit from the planned price",
+            "leverage": "Leverage",
+            "margin_mode": "Margin mode",
+            "allow_legs_beyond_liquidation": "Allow legs beyond the estimated liquidation price",
         }
         help_texts = {
             "levels": "JSON list, one object per leg; weight_percent must sum to 100. Example: "

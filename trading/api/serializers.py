@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from core.api.serializers import NamedChoiceField, NulFreeModelSerializer, drf_errors
+from exchanges.enums import MarginMode
 from trading.models import (
     DCAConfiguration,
     Order,
@@ -209,8 +210,10 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
     """How to trade one pair on one exchange and timeframe: the DCA ladder, pyramids, take-profit.
 
     Checked like the admin form: every ladder's weight_percent must sum to 100, the pair is BASE/QUOTE
-    (or * for the exchange default), aggregate take-profit modes need tp_aggregate_percent, and one
-    configuration per exchange, pair and timeframe. Stored normalised (exchange lower case, pair upper
+    (or * for the exchange default), aggregate take-profit modes need tp_aggregate_percent, leverage is 1
+    to 125, a ladder whose deepest leg lies beyond the estimated liquidation price with every leg filled
+    (long or short) is refused unless allow_legs_beyond_liquidation, and one configuration per exchange,
+    pair and timeframe. Stored normalised (exchange lower case, pair upper
     case, ladder numbers as decimal strings).
     """
 
@@ -221,6 +224,12 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
         choices=OrderType.choices,
         required=False,
         help_text="limit: every leg at once; market: leg 0 fires when price reaches it.",
+    )
+    margin_mode = NamedChoiceField(
+        enum_name="MarginModeEnum",
+        choices=MarginMode.choices,
+        required=False,
+        help_text="Swap accounts only. isolated: the position risks its own margin; cross: the account's balance.",
     )
 
     class Meta:
@@ -243,6 +252,9 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
             "max_slippage_percent",
             "slippage_action",
             "tp_from_planned_price",
+            "leverage",
+            "margin_mode",
+            "allow_legs_beyond_liquidation",
             "is_active",
             "created_at",
             "updated_at",
