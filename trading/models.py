@@ -231,6 +231,11 @@ class DCAConfiguration(models.Model):
             ladders[f"pyramid_levels[{index}]"] = ladder
         return ladders
 
+    def ladder_name(self, pyramid: int) -> str:
+        """The ladder pyramid ``pyramid`` trades: its ``pyramid_levels`` override, else ``levels``."""
+        name = f"pyramid_levels[{pyramid}]"
+        return name if name in self.ladders() else "levels"
+
     def preview(self, *, side: str, entry_price: Decimal, ladder: str = "levels") -> GridPreview:
         """One pyramid's grid at ``entry_price`` at this configuration's leverage and margin mode, with the
         estimated liquidation price (``trading.liquidation.grid_preview``)."""
