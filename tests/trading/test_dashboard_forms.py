@@ -59,6 +59,8 @@ def _dca_post(**changes) -> dict:
         "stop_loss_percent": "",
         "max_slippage_percent": "",
         "slippage_action": "warn",
+        "leverage": "1",
+        "margin_mode": "isolated",
     }
     return _form_data(data, changes)
 
