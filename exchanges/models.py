@@ -103,6 +103,21 @@ class ExchangeAccount(models.Model):
         help_text="A paper swap account's position mode (exchanges.paper.swaps.position_mode_set; refused while "
         "the account holds a position or an open order).",
     )
+    # Swap accounts: what the exchange said and what the engine set (exchanges.services.derivatives).
+    position_mode = models.CharField(
+        max_length=8,
+        blank=True,
+        editable=False,
+        help_text="one_way | hedge as the exchange last said (read at connect, daily, and after a refusal that "
+        "says the mode is wrong); empty until read. Groups record it when they open.",
+    )
+    derivatives_settings = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text='What the engine last set per symbol: {"BTC/USDT:USDT": {"leverage": 5, "margin_mode": '
+        '"isolated"}}; set again only when an opening order needs other values.',
+    )
     last_connection_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -25,6 +25,7 @@ from exchanges.currency import is_usd, quote_of, rate_symbol
 from exchanges.models import ExchangeAccount
 from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
+from exchanges.services.derivatives import position_mode_of, settings_differ, settings_last_set, symbol_busy
 from trading.alerts import Alert, parse_alert
 from trading.grid import GridError, Precision, parse_levels, plan_grid
 from trading.locks import (
@@ -78,6 +79,9 @@ class Context:
     symbol: str
     market: Market
     quote_usd_rate: Decimal | None  # USD per unit of the market's quote; None when it could not be read
+    market_type: str = "spot"  # swap: a perpetual on a swap account (its orders carry derivatives flags)
+    position_mode: str = ""  # a swap account's one_way | hedge, as stored (read when none was)
+    settings_refusal: str = ""  # why a new group's leverage/margin mode cannot be set now ("" when it can)
 
 
 @dataclass
@@ -200,6 +204,12 @@ def _gather(signal: Signal) -> Context:
     if not market.tick_size or not market.step_size:
         raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
     _price_seen(connector, symbol, alert)
+    swap = account.market_type == ExchangeAccount.MarketType.SWAP and bool(market.settle)
+    try:
+        position_mode = position_mode_of(account, connector) if swap else ""
+        settings_refusal = _settings_refusal(signal, alert, account, connector, symbol) if swap else ""
+    except PermanentError as exc:
+        raise RoutingRejected(f"{describe(account)}: {exc}") from exc
     return Context(
         alert=alert,
         account_id=account.pk,
@@ -209,6 +219,34 @@ def _gather(signal: Signal) -> Context:
         symbol=symbol,
         market=market,
         quote_usd_rate=_quote_usd_rate(connector, symbol),
+        market_type="swap" if swap else "spot",
+        position_mode=position_mode,
+        settings_refusal=settings_refusal,
+    )
+
+
+def _settings_refusal(signal: Signal, alert: Alert, account: ExchangeAccount, connector, symbol: str) -> str:
+    """For an entry that would open a new group on a swap account: why its configuration's leverage and margin
+    mode cannot be set on ``symbol`` ("" when they need no change, or can change). They differ from what was
+    last set, and the account has open orders or a position on the symbol: the exchange refuses a change then,
+    and the existing orders and position were sized for the settings in force. A pyramid on an open group keeps
+    the group's settings (decided under the lock; this is read before it, and only used for a new group)."""
+    if alert.intent not in (Signal.Intent.SIGNAL, Signal.Intent.REVERSE):
+        return ""
+    config = dca_config_for(user=signal.user, exchange=alert.exchange, symbol=symbol, timeframe=alert.timeframe)
+    if config is None:
+        return ""
+    if not settings_differ(account, symbol, leverage=config.leverage, margin_mode=config.margin_mode):
+        return ""
+    busy = symbol_busy(connector, symbol)
+    if not busy:
+        return ""
+    last = settings_last_set(account, symbol)
+    in_force = f"{last['leverage']}x {last['margin_mode']}" if last else "the exchange's current settings"
+    return (
+        f"its DCA configuration trades {config.leverage}x {config.margin_mode} but {symbol} is set to {in_force} "
+        f"on {describe(account)}, and leverage and margin mode cannot change while {busy} on {symbol}. "
+        f"Nothing was placed: close what is open on {symbol} first, or give the configuration the settings in force."
     )
 
 
@@ -383,6 +421,8 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
             f"No DCA configuration for {context.symbol} {alert.timeframe}m on {context.exchange}: "
             f"add one in Settings → DCA (or a {context.exchange} default with pair *)."
         )
+    if context.settings_refusal:
+        return S.REJECTED, f"{label}: {context.settings_refusal}"
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
     sizing = _sizing(
@@ -413,6 +453,8 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         quote_usd_rate=context.quote_usd_rate,
         legs=legs,
         sizing=sizing.note,
+        market_type=context.market_type,
+        position_mode=context.position_mode,
     )
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.OPENED, (
