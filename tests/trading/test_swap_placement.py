@@ -273,3 +273,46 @@ def test_a_spot_account_sends_exactly_what_it_sent_before_swaps(route, eager_cel
 
     assert sent
     assert all(set(kwargs) == {"symbol", "side", "type", "amount", "price", "client_order_id"} for kwargs in sent), sent
+
+
+def test_the_position_mode_is_read_at_connect_and_daily(swapper):
+    from exchanges.services.connection import account_test_connection
+    from exchanges.tasks import position_modes_refresh_task
+
+    hedge(swapper)
+    assert account_of(swapper).position_mode == ""
+    assert account_test_connection(account=account_of(swapper)).ok
+    assert account_of(swapper).position_mode == "hedge"
+
+    ExchangeAccount.objects.filter(user=swapper).update(paper_position_mode="one_way")  # switched on the exchange
+    position_modes_refresh_task()
+    assert account_of(swapper).position_mode == "one_way"
+
+
+def test_the_daily_position_mode_read_is_scheduled():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-position-modes"]
+    assert entry["task"] == "exchanges.tasks.position_modes_refresh_task"
+    assert entry["schedule"].run_every.total_seconds() == 24 * 3600
+
+
+def test_a_refusal_for_the_position_side_reads_the_mode_again_and_the_next_group_trades_it(
+    route, eager_celery, swapper
+):
+    account = account_of(swapper)
+    ExchangeAccount.objects.filter(pk=account.pk).update(position_mode="one_way")
+    hedge(swapper)  # the trader switched to hedge on the exchange since the mode was read
+
+    signal = long(route, swapper)
+
+    group = PositionGroup.objects.get()
+    assert group.config_snapshot["position_mode"] == "one_way"
+    assert group.status == "failed"
+    assert "position side does not match" in group.status_reason
+    assert book(swapper) == []  # the exchange refused the first leg; nothing rests
+    assert account_of(swapper).position_mode == "hedge"
+
+    signal = long(route, swapper)
+    assert signal.status == "opened", signal.reason
+    assert {leg for *_, leg in book(swapper)} == {"long"}
