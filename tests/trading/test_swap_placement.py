@@ -316,3 +316,44 @@ def test_a_refusal_for_the_position_side_reads_the_mode_again_and_the_next_group
     signal = long(route, swapper)
     assert signal.status == "opened", signal.reason
     assert {leg for *_, leg in book(swapper)} == {"long"}
+
+
+def test_one_way_mode_refuses_an_opposite_group_on_the_same_symbol(route, eager_celery, swapper):
+    risk = risk_config_of(swapper)
+    risk.max_open_positions_per_symbol = 2
+    risk.save(update_fields=["max_open_positions_per_symbol"])
+    DCAConfigurationFactory(user=swapper, pair="SOL/USDT", timeframe=60, levels=THREE_LEGS, leverage=5)
+    assert long(route, swapper).status == "opened"
+    resting = book(swapper)
+
+    signal = short(route, swapper, timeframe="60")
+
+    assert signal.status == "rejected"
+    assert "one-way mode and holds the long SOL/USDT:USDT 15m position" in signal.reason
+    assert book(swapper) == resting and PositionGroup.objects.count() == 1
+
+
+def test_a_reverse_on_a_one_way_swap_closes_the_long_then_opens_the_short(route, eager_celery, swapper):
+    assert long(route, swapper).status == "opened"
+    cycle("100")  # the first long leg fills: long 10 SOL
+
+    signal = route(
+        user=swapper,
+        symbol="SOLUSDT.P",
+        intent="reverse",
+        side="sell",
+        market_position="short",
+        prev_market_position="long",
+        entry_price="100",
+    )
+
+    assert signal.status == "reversed", signal.reason
+    cycle("100")
+    cycle("100")
+    exit_order = Order.objects.get(role="exit")
+    assert book(swapper, client_order_id=exit_order.client_order_id) == [("sell", None, D("10"), True, "")]
+    assert PositionGroup.objects.get(side="long").status == "closed"
+    short_entries = Order.objects.filter(group__side="short", role="entry")
+    assert {(o.side, o.status) for o in short_entries} >= {("sell", "filled")}
+    position = PaperPosition.objects.get(account=account_of(swapper), symbol=SOL)
+    assert (position.side, position.contracts) == ("short", D("10"))

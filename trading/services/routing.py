@@ -423,6 +423,21 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         )
     if context.settings_refusal:
         return S.REJECTED, f"{label}: {context.settings_refusal}"
+    if context.market_type == "swap" and context.position_mode != "hedge":
+        opposite = (
+            active_groups(signal.user)
+            .filter(exchange_account_id=context.account_id, symbol=context.symbol)
+            .exclude(side=alert.side)
+            .exclude(status=GroupStatus.CLOSING)
+            .first()
+        )
+        if opposite is not None:
+            # One-way mode holds one position per symbol: this side's entries would close the other group's.
+            return S.REJECTED, (
+                f"{label}: {context.account_name} is in one-way mode and holds the {opposite.side} "
+                f"{context.symbol} {opposite.timeframe}m position; a {alert.side} would net against it. Nothing "
+                f"was placed: close that position first, or switch the account to hedge mode on the exchange."
+            )
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
     sizing = _sizing(
