@@ -263,6 +263,8 @@ if BALANCE_REFRESH_SECONDS < 0:
     raise ImproperlyConfigured("BALANCE_REFRESH_SECONDS must be 0 or more (0: refresh only on request)")
 if BALANCE_REFRESH_SECONDS:
     CELERY_BEAT_SCHEDULE["refresh-balances"] = every(BALANCE_REFRESH_SECONDS, "exchanges.tasks.balances_refresh_task")
+# A swap account's position mode (one_way | hedge), re-read daily: a trader may switch it on the exchange.
+CELERY_BEAT_SCHEDULE["refresh-position-modes"] = every(24 * 3600, "exchanges.tasks.position_modes_refresh_task")
 
 # --- Fill sync ------------------------------------------------------------------------------
 FILL_SYNC_SECONDS = env.float("FILL_SYNC_SECONDS", default=5.0)

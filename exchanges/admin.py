@@ -29,8 +29,8 @@ class ExchangeAccountForm(WriteOnlySecretsForm):
 class ExchangeAccountAdmin(OwnedAdmin):
     formfield_overrides = PLAIN_NUMBERS
     form = ExchangeAccountForm
-    list_display = ("exchange_id", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
-    list_filter = ("mode", "exchange_id", "is_enabled")
+    list_display = ("exchange_id", "market_type", "label", "user", "mode", "price_feed", "is_enabled", "keys_stored")
+    list_filter = ("mode", "market_type", "exchange_id", "is_enabled")
     search_fields = ("exchange_id", "label", "user__username")
     # Fault drills and the answer dialect are shown, never edited here: `manage.py paper fault|dialect`.
     readonly_fields = ("paper_faults", "paper_dialect", "last_connection_error", "created_at", "updated_at")

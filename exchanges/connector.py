@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from exchanges.candles import Candle
 
@@ -89,6 +90,22 @@ class Market:
     min_notional: Decimal = Decimal(0)
     type: str = "spot"  # spot | swap | future
     active: bool = True
+    # Base units in one contract (ccxt's contractSize): 1 on spot; OKX BTC-USDT-SWAP 0.01. Quantities
+    # crossing the Connector interface are always in the base asset; step_size and min_qty are too.
+    contract_size: Decimal = Decimal(1)
+    settle: str = ""  # a contract's settlement asset (USDT for BTC/USDT:USDT); empty for spot
+    linear: bool | None = None  # a contract margined in its quote (True) or in its base (False: inverse)
+
+    @property
+    def inverse(self) -> bool:
+        """A contract settled in its base coin (BTC/USD:BTC), which the engine does not trade. Without the
+        exchange's ``linear`` flag (a market list cached before it was kept), the symbol's settle part says."""
+        if self.type == "spot":
+            return False
+        if self.linear is not None:
+            return not self.linear
+        settle = self.settle or (self.symbol.split(":", 1)[1] if ":" in self.symbol else "")
+        return bool(settle) and settle.upper() == self.base.upper()
 
     def as_json(self) -> dict:
         return {
@@ -102,6 +119,9 @@ class Market:
             "min_notional": str(self.min_notional),
             "type": self.type,
             "active": self.active,
+            "settle": self.settle,
+            "linear": self.linear,
+            "contract_size": str(self.contract_size),
         }
 
     @classmethod
@@ -117,6 +137,9 @@ class Market:
             min_notional=Decimal(data.get("min_notional", "0")),
             type=data.get("type", "spot"),
             active=data.get("active", True),
+            settle=data.get("settle") or "",
+            linear=data.get("linear"),
+            contract_size=Decimal(data.get("contract_size", "1")),  # markets cached before contract sizes: 1
         )
 
 
@@ -178,6 +201,39 @@ class Balance:
         return self.free.get(asset, Decimal(0)) + self.used.get(asset, Decimal(0))
 
 
+POSITION_MODES = ("one_way", "hedge")
+POSITION_SIDES = ("long", "short")  # a hedge-mode order's (or position's) leg; None in one-way mode
+MARGIN_MODES = ("isolated", "cross")
+
+
+@dataclass(frozen=True)
+class Position:
+    """An open derivatives position as the exchange reports it; ``quantity`` in the base asset, positive."""
+
+    symbol: str
+    side: str  # long | short
+    quantity: Decimal
+    entry_price: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    margin_mode: str = ""  # isolated | cross | "" when the exchange does not say
+    leverage: Decimal | None = None
+    margin_ratio: Decimal | None = None  # maintenance margin / margin, when the exchange gives it
+    position_side: str | None = None  # long | short in hedge mode; None in one-way mode
+    unrealized_pnl: Decimal | None = None
+    mark_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class FundingPayment:
+    """One funding payment on a position: ``amount`` is signed (negative = paid by the trader)."""
+
+    id: str
+    symbol: str
+    amount: Decimal
+    currency: str
+    timestamp: datetime | None = None
+
+
 # --- Interface -------------------------------------------------------------------------------
 
 
@@ -221,9 +277,26 @@ class Connector(ABC):
 
     @abstractmethod
     def create_order(
-        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
+        self,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+        reduce_only: bool = False,
+        position_side: str | None = None,
+        margin_mode: str | None = None,
     ) -> ExchangeOrder:
-        """Send one order carrying our client order id. Amount and price must already be at precision."""
+        """Send one order carrying our client order id. Amount (in the base asset) and price must already
+        be at precision.
+
+        Derivatives only: ``reduce_only`` marks a close in one-way mode; ``position_side`` (long | short)
+        names the hedge-mode leg the order opens or closes (in hedge mode the leg and the side already make
+        an order a close, so no reduce-only flag is sent); ``margin_mode`` (isolated | cross) is what
+        exchanges that take it per order (OKX ``tdMode``) trade with. Spot callers pass none of them.
+        """
 
     def place_order(
         self,
@@ -235,6 +308,9 @@ class Connector(ABC):
         price: Decimal | None,
         client_order_id: str,
         is_retry: bool = False,
+        reduce_only: bool = False,
+        position_side: str | None = None,
+        margin_mode: str | None = None,
     ) -> ExchangeOrder:
         """``create_order``, but a retry first looks the order up by client order id.
 
@@ -246,9 +322,22 @@ class Connector(ABC):
                 return self.fetch_order(symbol=symbol, client_order_id=client_order_id)
             except OrderNotFound:
                 pass
-        return self.create_order(
-            symbol=symbol, side=side, type=type, amount=amount, price=price, client_order_id=client_order_id
-        )
+        order: dict[str, Any] = {
+            "symbol": symbol,
+            "side": side,
+            "type": type,
+            "amount": amount,
+            "price": price,
+            "client_order_id": client_order_id,
+        }
+        # Derivatives arguments only when given, so a spot order reaches create_order exactly as before.
+        if reduce_only:
+            order["reduce_only"] = True
+        if position_side:
+            order["position_side"] = position_side
+        if margin_mode:
+            order["margin_mode"] = margin_mode
+        return self.create_order(**order)
 
     @abstractmethod
     def cancel_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder | None:
@@ -279,3 +368,30 @@ class Connector(ABC):
     @abstractmethod
     def fetch_candles(self, symbol: str, *, interval_minutes: int, since: datetime, limit: int) -> list[Candle]:
         """Up to ``limit`` candles of ``interval_minutes`` from the one holding ``since``, oldest first."""
+
+    # --- derivatives (swap accounts) ------------------------------------------------------
+
+    @abstractmethod
+    def position_mode(self, symbol: str | None = None) -> str:
+        """The account's position mode, ``one_way`` or ``hedge`` (Binance dualSidePosition, Bybit positionIdx,
+        OKX posMode). ``symbol``: a market to read it on, for exchanges that say it per market (Bybit)."""
+
+    @abstractmethod
+    def set_leverage(
+        self, symbol: str, leverage: int, *, margin_mode: str | None = None, position_side: str | None = None
+    ) -> None:
+        """Set the leverage for ``symbol``; an exchange answering "not modified" / "already set" is success.
+        ``margin_mode``/``position_side``: for exchanges that keep a leverage per margin mode and leg (OKX)."""
+
+    @abstractmethod
+    def set_margin_mode(self, symbol: str, margin_mode: str, *, leverage: int | None = None) -> None:
+        """Trade ``symbol`` isolated or cross; "not modified" / "already set" is success. ``leverage``: for
+        exchanges that set both in one request (Bybit classic accounts, OKX)."""
+
+    @abstractmethod
+    def fetch_positions(self, symbols: list[str] | None = None) -> list[Position]:
+        """The open positions (of ``symbols``, or all), quantities in the base asset; empty ones left out."""
+
+    @abstractmethod
+    def fetch_funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        """Funding paid or received on ``symbol`` since ``since``, oldest first."""

@@ -11,3 +11,10 @@ class OrderSide(models.TextChoices):
 class OrderType(models.TextChoices):
     LIMIT = "limit", "Limit"
     MARKET = "market", "Market"
+
+
+class MarginMode(models.TextChoices):
+    """How a swap position is margined: its own margin only, or the account's whole balance."""
+
+    ISOLATED = "isolated", "Isolated"
+    CROSS = "cross", "Cross"

@@ -16,7 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import models
 from django.db.models import CheckConstraint, Q
 
-from exchanges.models import ACCOUNT_FIELDS, KEY_FIELDS, PAPER_FIELDS, ExchangeAccount
+from exchanges.models import ACCOUNT_FIELDS, KEY_FIELDS, LABEL_TAKEN, PAPER_FIELDS, ExchangeAccount
 from exchanges.numbers import plain
 
 
@@ -158,7 +158,8 @@ class OwnedForm:
 
 class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesForm):
     """An exchange account with write-only keys, checked by ``ExchangeAccount.clean()`` (a live or testnet
-    account needs a key and secret) and its constraints, one account per exchange included."""
+    account needs a key and secret) and its constraints: one account per exchange and market type, and a
+    label names one account."""
 
     secret_fields = KEY_FIELDS
 
@@ -167,6 +168,7 @@ class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesFor
         fields = (*ACCOUNT_FIELDS, *KEY_FIELDS, *PAPER_FIELDS)
         labels = {
             "exchange_id": "Exchange",
+            "market_type": "Market type",
             "api_password": "API passphrase",
             "api_key": "API key",
             "api_secret": "API secret",
@@ -183,7 +185,9 @@ class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesFor
             "exchange_id": "The exchange's id in lower case (binance, bybit, …); alerts name it in tv.exchange."
         }
         error_messages = {
-            NON_FIELD_ERRORS: {"unique_together": "You already have an account on this exchange: edit that one."},
+            NON_FIELD_ERRORS: {
+                "unique_together": "You already have an account on this exchange for this market type: edit that one."
+            },
         }
 
     def __init__(self, *args, **kwargs):
@@ -194,6 +198,27 @@ class ExchangeAccountForm(OwnedForm, WriteOnlySecretsForm, ConstraintMessagesFor
             self.fields[
                 "exchange_id"
             ].help_text = "Fixed once the account exists: add another account for another exchange."
+            # Its positions are spot holdings or perpetual positions: the other market type is another account.
+            self.fields["market_type"].disabled = True
+            self.fields[
+                "market_type"
+            ].help_text = (
+                "Fixed once the account exists: add another account on this exchange for the other market type."
+            )
+
+    def _post_clean(self):
+        super()._post_clean()
+        # The label's uniqueness (a conditional constraint) is reported above the form: show it at the label.
+        general = self._errors.get(NON_FIELD_ERRORS)
+        if general and LABEL_TAKEN in general:
+            remaining = [error for error in general.as_data() if LABEL_TAKEN not in error.messages]
+            if remaining:
+                self._errors[NON_FIELD_ERRORS] = self.error_class(
+                    remaining, error_class="nonfield", renderer=self.renderer
+                )
+            else:
+                del self._errors[NON_FIELD_ERRORS]
+            self.add_error("label", LABEL_TAKEN)
 
     def _get_validation_exclusions(self):
         # The user is set by the view, not posted: keep it in the checks so the one-account-per-exchange

@@ -11,7 +11,7 @@ from exchanges.enums import OrderSide, OrderType
 
 # An exchange account's settings as the admin, the dashboard's form and the API list them: which account,
 # its keys (write-only, stored encrypted), and how the paper exchange trades on it.
-ACCOUNT_FIELDS = ("exchange_id", "label", "mode", "is_enabled")
+ACCOUNT_FIELDS = ("exchange_id", "market_type", "label", "mode", "is_enabled")
 KEY_FIELDS = ("api_key", "api_secret", "api_password")
 PAPER_FIELDS = (
     "price_feed",
@@ -22,14 +22,22 @@ PAPER_FIELDS = (
     "starting_balance",
     "synthetic_seed",
 )
+# A label names one of a trader's accounts (an alert's execution_intent.account): the message when it is taken.
+LABEL_TAKEN = "You already have an account with this label: a label names one account."
 
 
 class ExchangeAccount(models.Model):
-    """A trader's account on one exchange. ``tv.exchange`` of an alert names it.
+    """A trader's account on one exchange and one market type. ``tv.exchange`` of an alert names the exchange;
+    which of the trader's accounts there trades it is ``exchanges.account_choice.choose_account``'s decision
+    (a spot and a swap account may share one exchange; a non-empty ``label`` names one account).
 
     ``live`` and ``testnet`` trade through ccxt with the stored keys; ``paper`` trades against the
     database-backed paper exchange with the settings below and needs no keys.
     """
+
+    class MarketType(models.TextChoices):
+        SPOT = "spot", "Spot"
+        SWAP = "swap", "Perpetual swap (USDT/USDC-margined)"
 
     class Mode(models.TextChoices):
         LIVE = "live", "Live"
@@ -43,7 +51,17 @@ class ExchangeAccount(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts")
     exchange_id = models.CharField(max_length=32, help_text="ccxt exchange id, lower case: binance, bybit, …")
-    label = models.CharField(max_length=100, blank=True)
+    market_type = models.CharField(
+        max_length=4,
+        choices=MarketType.choices,
+        default=MarketType.SPOT,
+        help_text="spot: coins; swap: linear (USDT/USDC-margined) perpetuals. Inverse perpetuals are not supported.",
+    )
+    label = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Names this account: an alert's execution_intent.account picks it. Unique among your accounts.",
+    )
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.PAPER)
     is_enabled = models.BooleanField(default=True)
     api_key = EncryptedTextField(blank=True, help_text="Write-only; stored encrypted.")
@@ -78,13 +96,43 @@ class ExchangeAccount(models.Model):
         '{"lose_answer_after_accept": 1, "kill_worker_after_accept": 1, "unavailable": 2} — each counts '
         "down per order placement.",
     )
+    paper_position_mode = models.CharField(
+        max_length=8,
+        choices=[("one_way", "One-way"), ("hedge", "Hedge (a long and a short leg per symbol)")],
+        default="one_way",
+        help_text="A paper swap account's position mode (exchanges.paper.swaps.position_mode_set; refused while "
+        "the account holds a position or an open order).",
+    )
+    # Swap accounts: what the exchange said and what the engine set (exchanges.services.derivatives).
+    position_mode = models.CharField(
+        max_length=8,
+        blank=True,
+        editable=False,
+        help_text="one_way | hedge as the exchange last said (read at connect, daily, and after a refusal that "
+        "says the mode is wrong); empty until read. Groups record it when they open.",
+    )
+    derivatives_settings = models.JSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text='What the engine last set per symbol: {"BTC/USDT:USDT": {"leverage": 5, "margin_mode": '
+        '"isolated"}}; set again only when an opening order needs other values.',
+    )
     last_connection_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "exchange_id"], name="uniq_exchange_account_per_user"),
+            models.UniqueConstraint(
+                fields=["user", "exchange_id", "market_type"], name="uniq_exchange_account_per_user_market"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "label"],
+                condition=~Q(label=""),
+                name="uniq_exchange_account_label_per_user",
+                violation_error_message=LABEL_TAKEN,
+            ),
             models.CheckConstraint(
                 condition=Q(partial_fill_ratio__gt=0) & Q(partial_fill_ratio__lte=1), name="account_partial_fill_ratio"
             ),
@@ -95,6 +143,8 @@ class ExchangeAccount(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.market_type == self.MarketType.SWAP:
+            return f"{self.exchange_id} swap ({self.mode})"
         return f"{self.exchange_id} ({self.mode})"
 
     @property
@@ -103,12 +153,17 @@ class ExchangeAccount(models.Model):
 
     def clean(self) -> None:
         self.exchange_id = (self.exchange_id or "").strip().lower()
+        self.label = (self.label or "").strip()
         if self.mode != self.Mode.PAPER and not self.has_keys:
             raise ValidationError({"api_key": [f"A {self.mode} account needs an API key and secret."]})
 
 
 class PaperMarket(models.Model):
-    """A market the paper exchange trades, with the precision a real exchange would enforce."""
+    """A market the paper exchange trades, with the precision a real exchange would enforce.
+
+    A linear perpetual (``BTC/USDT:USDT``, settled in its quote) has a ``contract_size`` in base units and
+    lists ``step_size`` and ``min_qty`` in contracts, as the exchange does; the connector speaks base units.
+    """
 
     exchange_id = models.CharField(max_length=32)
     symbol = models.CharField(max_length=40, help_text="Unified symbol, BTC/USDT.")
@@ -120,11 +175,23 @@ class PaperMarket(models.Model):
     min_qty = models.DecimalField(**MONEY, default=0)
     min_notional = models.DecimalField(**MONEY, default=0)
     reference_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Where a synthetic walk starts.")
+    contract_size = models.DecimalField(
+        **MONEY, default=1, help_text="Base units in one contract (swaps; 1 on spot). Step and min qty in contracts."
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    @property
+    def is_swap(self) -> bool:
+        return ":" in self.symbol
+
+    @property
+    def settle(self) -> str:
+        return self.symbol.split(":", 1)[1] if self.is_swap else ""
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["exchange_id", "symbol"], name="uniq_paper_market"),
+            models.CheckConstraint(condition=Q(contract_size__gt=0), name="paper_market_contract_size_positive"),
             models.CheckConstraint(
                 condition=Q(tick_size__gt=0) & Q(step_size__gt=0), name="paper_market_precision_positive"
             ),
@@ -196,7 +263,11 @@ class PaperBalance(models.Model):
 
 
 class PaperOrder(models.Model):
-    """An order resting on (or done by) the paper exchange, as a real exchange would hold it."""
+    """An order resting on (or done by) the paper exchange, as a real exchange would hold it.
+
+    On a swap market ``amount``, ``filled`` and the fills' amounts count contracts, and ``margin_held`` is the
+    settle asset an open order holds for the position it may open (margin and fee, ``exchanges.paper.swaps``).
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -217,6 +288,9 @@ class PaperOrder(models.Model):
     fee = models.DecimalField(**MONEY, default=0)
     fee_currency = models.CharField(max_length=20, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    reduce_only = models.BooleanField(default=False)
+    position_side = models.CharField(max_length=5, blank=True, help_text="long | short: a hedge-mode order's leg.")
+    margin_held = models.DecimalField(**MONEY, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -253,6 +327,7 @@ class PaperFill(models.Model):
     fee = models.DecimalField(**MONEY, default=0)
     fee_currency = models.CharField(max_length=20, blank=True)
     is_maker = models.BooleanField(default=True)
+    realized_pnl = models.DecimalField(**MONEY, default=0, help_text="Swaps: the PnL this fill realised (fee apart).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -261,6 +336,54 @@ class PaperFill(models.Model):
 
     def __str__(self) -> str:
         return f"fill {self.amount} @ {self.price}"
+
+
+class PaperLeverage(models.Model):
+    """The leverage and margin mode a paper swap account trades one symbol with (set through the connector)."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_leverages")
+    symbol = models.CharField(max_length=40)
+    leverage = models.PositiveIntegerField(default=1)
+    margin_mode = models.CharField(
+        max_length=8, choices=[("isolated", "Isolated"), ("cross", "Cross")], default="isolated"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="uniq_paper_leverage"),
+            models.CheckConstraint(condition=Q(leverage__gte=1) & Q(leverage__lte=125), name="paper_leverage_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol} {self.leverage}x {self.margin_mode}"
+
+
+class PaperPosition(models.Model):
+    """An open paper swap position: one per (account, symbol) in one-way mode (``position_side`` empty), one per
+    leg (long | short) in hedge mode. ``contracts`` is positive; ``side`` says long or short. ``margin`` is the
+    isolated margin it holds (part of the settle asset's ``used`` balance). A position that reaches zero is
+    deleted."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_positions")
+    symbol = models.CharField(max_length=40)
+    position_side = models.CharField(max_length=5, blank=True)
+    side = models.CharField(max_length=5, choices=[("long", "Long"), ("short", "Short")])
+    contracts = models.DecimalField(**MONEY)
+    entry_price = models.DecimalField(**MONEY)
+    leverage = models.PositiveIntegerField()
+    margin_mode = models.CharField(max_length=8)
+    margin = models.DecimalField(**MONEY)
+    realized_pnl = models.DecimalField(**MONEY, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "symbol", "position_side"], name="uniq_paper_position"),
+            models.CheckConstraint(condition=Q(contracts__gt=0) & Q(margin__gte=0), name="paper_position_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol} {self.side} {self.contracts} @ {self.entry_price}"
 
 
 class AccountBalance(models.Model):

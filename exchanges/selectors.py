@@ -12,9 +12,9 @@ from jobs.states import JOB_FINISHED_STATUSES
 
 
 def exchange_accounts_of(user) -> QuerySet[ExchangeAccount]:
-    """The trader's exchange accounts by exchange (one per exchange): every lookup by id goes through here,
-    so another trader's id is a 404."""
-    return ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "pk")
+    """The trader's exchange accounts by exchange (a spot and a swap account may share one): every lookup by id
+    goes through here, so another trader's id is a 404."""
+    return ExchangeAccount.objects.filter(user=user).order_by("exchange_id", "market_type", "pk")
 
 
 def balance_snapshot_of(account: ExchangeAccount) -> AccountBalance:

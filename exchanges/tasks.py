@@ -47,6 +47,14 @@ def balances_refresh_task() -> None:
     balances_refresh_due()
 
 
+@shared_task(ignore_result=True)
+def position_modes_refresh_task() -> None:
+    """Beat (daily): re-read every enabled swap account's position mode (one_way | hedge)."""
+    from exchanges.services.derivatives import position_modes_refresh
+
+    position_modes_refresh()
+
+
 @worker_ready.connect
 def refresh_balances_when_a_worker_starts(sender=None, **kwargs) -> None:
     # The overview has figures to show within seconds of `make run`, not only after the first beat interval.

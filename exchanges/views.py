@@ -54,8 +54,11 @@ def _account_save(request, form: ExchangeAccountForm, done: str):
     try:
         with transaction.atomic():
             account = form.save()
-    except IntegrityError:  # a concurrent add of the same exchange won the unique constraint
-        form.add_error("exchange_id", "You already have an account on this exchange: edit that one.")
+    except IntegrityError:  # a concurrent add of the same exchange and market type (or label) won the constraint
+        form.add_error(
+            None,
+            "You already have an account on this exchange for this market type, or one with this label: edit that one.",
+        )
         return None
     messages.success(request, f"Exchange account {account} {done}. Use “Test connection” to check the keys.")
     return redirect(settings_section("exchange-accounts"))

@@ -84,6 +84,25 @@ def route(trader, eager_celery, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def derivatives_market(trader, monkeypatch):
+    """The walkthrough trader's paper account as a swap account, its markets listed as perpetual swaps, so
+    that shorts route; the paper exchange itself still settles in coins (its swap trading is issue 18's
+    paper slice)."""
+    from dataclasses import replace
+
+    from exchanges.models import ExchangeAccount
+    from exchanges.paper.connector import PaperConnector
+
+    ExchangeAccount.objects.filter(user=trader).update(market_type=ExchangeAccount.MarketType.SWAP)
+    listed = PaperConnector.load_markets
+
+    def as_swaps(self, *, reload=False):
+        return {symbol: replace(market, type="swap") for symbol, market in listed(self, reload=reload).items()}
+
+    monkeypatch.setattr(PaperConnector, "load_markets", as_swaps)
+
+
+@pytest.fixture
 def broker_down(monkeypatch):
     """Point the Celery app at a closed port, as when Redis is down."""
     from config.celery import app

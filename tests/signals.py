@@ -19,9 +19,11 @@ def alert_payload(
     size_type="quote",
     prev_market_position="flat",
     market_position="long",
+    account=None,
     **extra,
 ):
-    """A quote-sized alert as the webhook stores it (no secret); ``extra`` replaces top-level keys whole."""
+    """A quote-sized alert as the webhook stores it (no secret); ``extra`` replaces top-level keys whole.
+    ``account``: the label sent in ``execution_intent.account`` (None: the key is left out)."""
     payload = alert_body(
         user_id=user.id,
         tv={
@@ -39,6 +41,8 @@ def alert_payload(
         strategy_info={"trade_id": "t1", "alert_name": "test", "alert_message": ""},
         execution_intent={"type": intent, "side": side, "position_size_type": size_type},
     )
+    if account is not None:
+        payload["execution_intent"]["account"] = account
     payload.update(extra)
     return payload
 

@@ -195,6 +195,7 @@ def test_a_staff_member_cannot_give_their_account_to_someone_else(client, a, b):
     client.force_login(a["user"])
     form = {
         "exchange_id": "binance",
+        "market_type": "spot",
         "label": "renamed",
         "mode": "paper",
         "is_enabled": "on",

@@ -91,6 +91,7 @@ class DCAConfigurationAdmin(OwnedAdmin):
         ("DCA ladder", {"fields": DCA_CONFIG_SETTINGS["DCA ladder"]}),
         ("Take-profit", {"fields": DCA_CONFIG_SETTINGS["Take-profit"]}),
         ("Protection", {"fields": DCA_CONFIG_SETTINGS["Protection"]}),
+        ("Leverage (swap accounts)", {"fields": DCA_CONFIG_SETTINGS["Leverage (swap accounts)"]}),
     )
 
 

@@ -52,6 +52,7 @@ DEFAULT_SOURCE = "tradingview"
 # Signal.exchange / Signal.tv_symbol column widths: longer values would fail the INSERT.
 MAX_EXCHANGE_LENGTH = 32
 MAX_SYMBOL_LENGTH = 64
+MAX_ACCOUNT_LENGTH = 100  # ExchangeAccount.label's
 # Money columns hold 28 digits with 12 decimal places: below 10**16 before the point, and a price
 # below 10**-12 would be stored as 0.
 MAX_NUMBER = Decimal(10) ** 16
@@ -106,6 +107,9 @@ class Alert:
     side: str  # long | short: the position side this alert is about
     requested_intent: str  # execution_intent.type as sent: auto, or the intent itself
     derivation: Derivation | None  # auto: what the strategy's order did, and why
+    # execution_intent.account: the label of the exchange account to trade ("": chosen from the ticker,
+    # exchanges.account_choice)
+    account: str = ""
 
 
 class AlertInvalid(Exception):
@@ -529,8 +533,9 @@ def parse_alert(
     alert_message = _string(errors, strategy, ("strategy_info", "alert_message"))
 
     execution = _section(errors, data, "execution_intent", required=True)
-    intent = intent_side = position_size_type = precision_mode = None
+    intent = intent_side = position_size_type = precision_mode = account = None
     if execution is not None:
+        account = _string(errors, execution, ("execution_intent", "account"), max_length=MAX_ACCOUNT_LENGTH)
         intent = _string(errors, execution, ("execution_intent", "type"), required=True, lower=True, choices=INTENTS)
         # auto reads the side from the strategy's position; a stated one is still checked.
         intent_side = _string(
@@ -627,6 +632,7 @@ def parse_alert(
         side=side,
         requested_intent=_validated(requested_intent),
         derivation=derivation,
+        account=account or "",
     )
 
 
@@ -689,6 +695,10 @@ def alert_template(user) -> str:
             "side": "{{strategy.order.action}}",
             "position_size_type": "contracts",
             "precision_mode": "auto",
+            # Which exchange account trades it: empty picks from the ticker (a .P chart → your swap account on
+            # the exchange, a plain one → your spot account, or your only account there); an account's label
+            # picks that account (README "Exchanges": "Which account an alert trades").
+            "account": "",
         },
     )
     return json.dumps(payload, indent=2)

@@ -7,6 +7,7 @@ serializers call — plus the API's own clash message for a second DCA configura
 """
 
 import json
+from decimal import Decimal
 
 from django import forms
 
@@ -57,6 +58,9 @@ class DCAConfigurationForm(OwnedForm, ConstraintMessagesForm):
             "is_active": "Active",
             "use_signal_size": "Size from the alert's order_size",
             "tp_from_planned_price": "Take-profit from the planned price",
+            "leverage": "Leverage",
+            "margin_mode": "Margin mode",
+            "allow_legs_beyond_liquidation": "Allow legs beyond the estimated liquidation price",
         }
         help_texts = {
             "levels": "JSON list, one object per leg; weight_percent must sum to 100. Example: "
@@ -126,3 +130,15 @@ class TradeFilterForm(forms.Form):
             closed_from=data.get("closed_from"),
             closed_to=data.get("closed_to"),
         )
+
+
+class GridPreviewForm(forms.Form):
+    """The DCA configuration page's preview: the grid at an entry price (prefix ``preview``, so it travels
+    inside the configuration's form without clashing with its fields)."""
+
+    entry_price = forms.DecimalField(label="Entry price", min_value=Decimal("0.000000000001"), max_digits=30)
+    side = forms.ChoiceField(label="Side", choices=Side.choices, initial=Side.LONG)
+    pyramid = forms.IntegerField(label="Pyramid", min_value=0, initial=0, help_text="0 = the initial entry.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="preview", **kwargs)

@@ -3,20 +3,28 @@ user's pool and risk settings (``RiskConfig``) and the engine's journal (``Journ
 
 import secrets
 import uuid
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 
 from core.fields import MONEY
 from exchanges.currency import quote_of
-from exchanges.enums import OrderSide, OrderType
+from exchanges.enums import MarginMode, OrderSide, OrderType
 from trading import journal_text
-from trading.grid import LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
+from trading.grid import DcaLevel, LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.journal_text import JournalKind, WinnersState
+from trading.liquidation import (
+    MAX_LEVERAGE,
+    MIN_LEVERAGE,
+    GridPreview,
+    beyond_liquidation_message,
+    grid_preview,
+)
 from trading.states import (
     GROUP_TERMINAL_STATUSES,
     GroupStatus,
@@ -93,6 +101,7 @@ DCA_CONFIG_SETTINGS = {
     "DCA ladder": ("levels", "pyramid_levels", "max_pyramids", "capital_usd", "use_signal_size", "entry_order_type"),
     "Take-profit": ("tp_mode", "tp_aggregate_percent", "pyramid_tp_percents", "tp_from_planned_price"),
     "Protection": ("stop_loss_percent", "max_slippage_percent", "slippage_action"),
+    "Leverage (swap accounts)": ("leverage", "margin_mode", "allow_legs_beyond_liquidation"),
 }
 
 
@@ -124,6 +133,20 @@ class DCAConfiguration(models.Model):
     tp_from_planned_price = models.BooleanField(
         default=False, help_text="Per-leg take-profit from the planned price instead of the actual fill."
     )
+    leverage = models.PositiveSmallIntegerField(
+        default=1,
+        help_text=f"{MIN_LEVERAGE} to {MAX_LEVERAGE}. Swap accounts only: a spot account always trades at 1×.",
+    )
+    margin_mode = models.CharField(
+        max_length=10,
+        choices=MarginMode.choices,
+        default=MarginMode.ISOLATED,
+        help_text="Swap accounts only. Isolated: the position risks only its own margin; cross: the account's balance.",
+    )
+    allow_legs_beyond_liquidation = models.BooleanField(
+        default=False,
+        help_text="Keep a ladder whose deepest leg lies beyond the estimated liquidation price with every leg filled.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -149,6 +172,9 @@ class DCAConfiguration(models.Model):
             models.CheckConstraint(
                 condition=Q(max_slippage_percent__isnull=True) | Q(max_slippage_percent__gte=0),
                 name="dca_slippage_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(leverage__gte=MIN_LEVERAGE) & Q(leverage__lte=MAX_LEVERAGE), name="dca_leverage_in_range"
             ),
         ]
 
@@ -184,8 +210,61 @@ class DCAConfiguration(models.Model):
             errors["tp_aggregate_percent"] = [
                 f"Set a positive tp_aggregate_percent for the {self.tp_mode} take-profit mode."
             ]
+        leverage_known = isinstance(self.leverage, int)  # not when the field's own check refused the value
+        if leverage_known and not MIN_LEVERAGE <= self.leverage <= MAX_LEVERAGE:
+            errors["leverage"] = [
+                f"Leverage must be a whole number from {MIN_LEVERAGE} to {MAX_LEVERAGE} (got {self.leverage}); "
+                "exchanges cap it lower for large positions and most altcoins."
+            ]
+        if not errors and leverage_known and not self.allow_legs_beyond_liquidation:
+            refusals = self.legs_beyond_liquidation()
+            if refusals:
+                errors[NON_FIELD_ERRORS] = refusals
         if errors:
             raise ValidationError(errors)
+
+    def ladders(self) -> dict[str, list[DcaLevel]]:
+        """Each pyramid's ladder by name: ``levels`` (pyramid 0 and every pyramid without an override), then
+        ``pyramid_levels[i]``. The ladders must be valid (``clean()`` has run)."""
+        ladders = {"levels": parse_levels(self.levels)}
+        for index, ladder in sorted(parse_pyramid_levels(self.pyramid_levels, self.max_pyramids or 1).items()):
+            ladders[f"pyramid_levels[{index}]"] = ladder
+        return ladders
+
+    def ladder_name(self, pyramid: int) -> str:
+        """The ladder pyramid ``pyramid`` trades: its ``pyramid_levels`` override, else ``levels``."""
+        name = f"pyramid_levels[{pyramid}]"
+        return name if name in self.ladders() else "levels"
+
+    def preview(self, *, side: str, entry_price: Decimal, ladder: str = "levels") -> GridPreview:
+        """One pyramid's grid at ``entry_price`` at this configuration's leverage and margin mode, with the
+        estimated liquidation price (``trading.liquidation.grid_preview``)."""
+        return grid_preview(
+            side=side,
+            entry_price=entry_price,
+            levels=self.ladders()[ladder],
+            capital=self.capital_usd,
+            leverage=self.leverage,
+            margin_mode=self.margin_mode,
+        )
+
+    def legs_beyond_liquidation(self) -> list[str]:
+        """Why each ladder, long or short, would be refused: its deepest leg at or beyond the estimated
+        liquidation price with every leg filled. The proportions do not depend on the entry price (prices,
+        the average and the liquidation price all scale with it), so the check uses 1 and speaks in percent."""
+        if not isinstance(self.capital_usd, Decimal | int) or self.capital_usd <= 0:
+            return []
+        refusals = []
+        for ladder in self.ladders():
+            for side in Side.values:
+                try:
+                    preview = self.preview(side=side, entry_price=Decimal(1), ladder=ladder)
+                except ValueError:  # a leg at a price of zero or below: the ladder's own checks speak for it
+                    continue
+                message = beyond_liquidation_message(preview, ladder=ladder)
+                if message:
+                    refusals.append(message)
+        return refusals
 
 
 class Signal(models.Model):

@@ -26,6 +26,7 @@ urlpatterns = [
     path("settings/", views.settings_page, name="settings"),
     path("settings/rotate-secret/", views.rotate_secret, name="rotate-secret"),
     path("settings/dca/new/", views.dca_config_create, name="dca-config-create"),
+    path("settings/dca/preview/", views.dca_config_preview, name="dca-config-preview"),
     path("settings/dca/<int:config_id>/", views.dca_config_edit, name="dca-config-edit"),
     path("settings/dca/<int:config_id>/delete/", views.dca_config_delete, name="dca-config-delete"),
 ]

@@ -50,8 +50,9 @@ from jobs.selectors import jobs_of
 from trading.alerts import alert_template
 from trading.charts import PNL_CHART_DAYS, ChartLine, Fill, fill_markers, pnl_chart
 from trading.errors import DCAConfigurationClash, PositionNotClosable, QueueEntryNotQueued
-from trading.forms import DCAConfigurationForm, TradeFilterForm
+from trading.forms import DCAConfigurationForm, GridPreviewForm, TradeFilterForm
 from trading.job_kinds import queue_promote_request
+from trading.liquidation import beyond_liquidation_message
 from trading.models import Order, PositionGroup, Pyramid, TakeProfitMode
 from trading.reachability import webhook_url_problems
 from trading.selectors import (
@@ -673,6 +674,7 @@ def dca_config_create(request):
         partial(_dca_save, done="added"),
         initial=initial,
         title="New DCA configuration",
+        extra={"grid_preview_form": GridPreviewForm()},
         intro="How to trade one pair on one exchange and timeframe. Use pair * for the exchange's "
         "default and leave the timeframe empty for every timeframe.",
     )
@@ -688,9 +690,47 @@ def dca_config_edit(request, config_id):
         partial(_dca_save, done="saved"),
         instance=config,
         title=f"DCA configuration {config}",
-        extra={"delete_config": config},
+        extra={"delete_config": config, "grid_preview_form": GridPreviewForm()},
         intro="Open positions keep the configuration they were opened with; edits apply to new ones.",
     )
+
+
+# The fields the preview is computed from: with an error in one of them there is nothing to preview.
+PREVIEW_INPUTS = ("levels", "pyramid_levels", "max_pyramids", "capital_usd", "leverage", "margin_mode")
+
+
+@partial_login_required
+@require_POST
+def dca_config_preview(request):
+    """The DCA form's grid preview (an htmx fragment): the form's values as typed, saved or not, at the
+    entry price and side asked for. A ladder the save would refuse is previewed too, with the reason."""
+    form = DCAConfigurationForm(request.POST, user=request.user)
+    form.is_valid()  # full_clean() normalises the ladders on form.instance; a refusal still leaves them there
+    preview_form = GridPreviewForm(request.POST)
+    context: dict = {"preview_form": preview_form}
+    blocking = {name: form.errors[name] for name in PREVIEW_INPUTS if name in form.errors}
+    if blocking:
+        context["input_errors"] = blocking
+    elif preview_form.is_valid():
+        config = form.instance
+        query = preview_form.cleaned_data
+        ladder = config.ladder_name(query["pyramid"])
+        try:
+            preview = config.preview(side=query["side"], entry_price=query["entry_price"], ladder=ladder)
+        except ValueError as exc:
+            context["input_errors"] = {"levels": [str(exc)]}
+        else:
+            context.update(
+                preview=preview,
+                ladder=ladder,
+                warning=beyond_liquidation_message(preview, ladder=ladder),
+                allowed=config.allow_legs_beyond_liquidation,
+            )
+    # Without JavaScript the Preview button posts the form here: the table as a page of its own.
+    template = (
+        "trading/partials/grid_preview.html" if request.headers.get("HX-Request") else "trading/dca_config_preview.html"
+    )
+    return render(request, template, context)
 
 
 @login_required

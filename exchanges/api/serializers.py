@@ -4,7 +4,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.api.serializers import NulFreeModelSerializer
-from exchanges.models import ACCOUNT_FIELDS, KEY_FIELDS, PAPER_FIELDS, ExchangeAccount, PaperMarket
+from exchanges.models import (
+    ACCOUNT_FIELDS,
+    KEY_FIELDS,
+    LABEL_TAKEN,
+    PAPER_FIELDS,
+    ExchangeAccount,
+    PaperMarket,
+)
 
 # Operator settings of a paper account (exchanges/paper/drills.py): a request naming one is refused as a
 # whole, so a trader learns it did nothing instead of reading a 200 that ignored it.
@@ -46,13 +53,15 @@ class ExchangeAccountSerializer(NulFreeModelSerializer):
         return super().to_internal_value(data)
 
     def validate_exchange_id(self, value: str) -> str:
-        value = value.strip().lower()
-        user = self.context["request"].user
-        taken = ExchangeAccount.objects.filter(user=user, exchange_id=value)
-        if self.instance is not None:
-            taken = taken.exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise serializers.ValidationError(f"You already have a {value} account; edit that one.")
+        return value.strip().lower()
+
+    def validate_market_type(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.market_type:
+            # Its positions are spot holdings or perpetual positions: the other market type is another account.
+            raise serializers.ValidationError(
+                f"Fixed once the account exists (this one trades {self.instance.market_type}): add another "
+                f"account on {self.instance.exchange_id} for {value}."
+            )
         return value
 
     def validate(self, attrs):
@@ -67,6 +76,22 @@ class ExchangeAccountSerializer(NulFreeModelSerializer):
             probe.full_clean(exclude=["user"], validate_unique=False)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
+        others = ExchangeAccount.objects.filter(user=account.user_id)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.filter(exchange_id=probe.exchange_id, market_type=probe.market_type).exists():
+            raise serializers.ValidationError(
+                {
+                    "market_type": [
+                        f"You already have a {probe.exchange_id} {probe.market_type} account; edit that one "
+                        f"(a second account on {probe.exchange_id} trades the other market type)."
+                    ]
+                }
+            )
+        if probe.label and others.filter(label=probe.label).exists():
+            raise serializers.ValidationError({"label": [LABEL_TAKEN]})
+        if "label" in attrs:
+            attrs["label"] = probe.label  # as clean() stripped it
         if probe.mode != ExchangeAccount.Mode.PAPER:
             if problem := ccxt_account_problem(probe.exchange_id, probe.mode):
                 raise serializers.ValidationError(problem)

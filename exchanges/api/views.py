@@ -126,8 +126,8 @@ class ExchangeAccountViewSet(viewsets.ModelViewSet):
         return job_accepted(request, job, BalanceRefreshJobSerializer)
 
 
-def _paper_account(user, exchange: str) -> ExchangeAccount:
-    account = paper_account_of(user, exchange)
+def _paper_account(user, exchange: str, symbol: str = "") -> ExchangeAccount:
+    account = paper_account_of(user, exchange, symbol)
     if account is None:
         raise NotFound(f"You have no paper account for {exchange!r}: add one in Settings → Exchange accounts.")
     return account
@@ -160,7 +160,7 @@ class PaperPricesView(APIView):
     def post(self, request):
         data = PaperPriceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        account = _paper_account(request.user, data.validated_data["exchange"])
+        account = _paper_account(request.user, data.validated_data["exchange"], data.validated_data["symbol"])
         try:
             symbol = PaperConnector(account).resolve_symbol(data.validated_data["symbol"])
             result = paper_account_price_set(account=account, symbol=symbol, price=data.validated_data["price"])
@@ -182,7 +182,7 @@ class PaperPricesView(APIView):
         exchange, wanted = query_text(request, "exchange"), query_text(request, "symbol")
         if not (exchange and wanted):
             raise ValidationError({"detail": "Name the price to drop: ?exchange=binance&symbol=BTC/USDT."})
-        account = _paper_account(request.user, exchange)
+        account = _paper_account(request.user, exchange, wanted)
         try:
             symbol = PaperConnector(account).resolve_symbol(wanted)
         except ExchangeError as exc:

@@ -17,27 +17,38 @@ import ccxt
 from exchanges.candles import Candle, bucket_start, timeframe_code
 from exchanges.ccxt import markets as markets_cache
 from exchanges.ccxt.candles import MAX_CANDLE_PAGES, candle_from_row, ccxt_candle_intervals
-from exchanges.ccxt.errors import names_signed_url, translate
-from exchanges.ccxt.markets import MarketsSnapshot, markets_cache_key, markets_ttl, snapshot_from_ccxt
+from exchanges.ccxt.errors import is_not_modified, names_signed_url, translate
+from exchanges.ccxt.markets import (
+    MarketsSnapshot,
+    in_base,
+    markets_cache_key,
+    markets_ttl,
+    snapshot_from_ccxt,
+)
 from exchanges.ccxt.precision import datetime_from_ms, to_decimal, to_text
 from exchanges.ccxt.transport import ccxt_client
 from exchanges.connector import (
+    MARGIN_MODES,
+    POSITION_MODES,
+    POSITION_SIDES,
     BadSymbol,
     Balance,
     Connector,
     ExchangeOrder,
+    FundingPayment,
     InvalidOrder,
     Market,
     MarketsNotLoaded,
     OrderNotFound,
     PermanentError,
+    Position,
     RetryableError,
     Ticker,
     Trade,
 )
 from exchanges.enums import OrderSide, OrderType
 from exchanges.rate_budget import RateBudget, rate_budget_for
-from exchanges.symbols import resolve_tv_symbol
+from exchanges.symbols import inverse_refusal, resolve_tv_symbol
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +86,21 @@ class CcxtConnector(Connector):
         account_key: str = "",
         budget: RateBudget | None = None,
         ccxt_options: dict | None = None,
+        market_type: str = "spot",
     ):
         self.exchange_id = exchange_id
         self.mode = mode
+        # The account's market type: spot, or swap (linear perpetuals, through ccxt's derivatives endpoints);
+        # tickers resolve to markets of this type only.
+        self.market_type = market_type
         self.client = ccxt_client(
-            exchange_id, mode=mode, api_key=api_key, api_secret=api_secret, password=password, ccxt_options=ccxt_options
+            exchange_id,
+            mode=mode,
+            api_key=api_key,
+            api_secret=api_secret,
+            password=password,
+            ccxt_options=ccxt_options,
+            market_type=market_type,
         )
         if budget is None:
             # ccxt's rateLimit is milliseconds per unit of request cost; the bucket refills at the same pace.
@@ -109,10 +130,12 @@ class CcxtConnector(Connector):
             return snapshot.markets[symbol]
         if symbol in snapshot.without_precision:
             raise BadSymbol(self._missing_precision_message(symbol))
+        if symbol in snapshot.refused:
+            raise BadSymbol(inverse_refusal(symbol, self.exchange_id, [snapshot.refused[symbol]]))
         raise BadSymbol(f"{self.exchange_id} has no market {symbol}.")
 
     def loaded_market(self, symbol: str) -> Market:
-        key, ttl = markets_cache_key(self.exchange_id, self.mode), markets_ttl()
+        key, ttl = self._markets_key(), markets_ttl()
         snapshot = self._held(key, ttl)
         if snapshot is None:
             raise MarketsNotLoaded(
@@ -123,17 +146,27 @@ class CcxtConnector(Connector):
         return self.market(symbol)
 
     def resolve_symbol(self, tv_symbol: str) -> str:
+        snapshot = self._markets()
+        # The inverse perpetuals a swap account set aside are candidates too, so that exchanges.symbols (the
+        # one place that refuses them) tells the trader why rather than "unknown market"; it never returns one.
         try:
-            return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
+            symbol = resolve_tv_symbol(
+                tv_symbol,
+                {**snapshot.refused, **snapshot.markets},
+                exchange_id=self.exchange_id,
+                market_type=self.market_type,
+            )
         except BadSymbol as unknown:
-            without = self._markets().without_precision
             try:
-                symbol = resolve_tv_symbol(tv_symbol, without, exchange_id=self.exchange_id) if without else None
+                listed_without_precision = resolve_tv_symbol(
+                    tv_symbol, snapshot.without_precision, exchange_id=self.exchange_id, market_type=self.market_type
+                )
             except BadSymbol:
-                symbol = None
-            if symbol is None:
-                raise unknown
-            raise BadSymbol(self._missing_precision_message(symbol)) from unknown
+                raise unknown from None
+            raise BadSymbol(self._missing_precision_message(listed_without_precision)) from unknown
+        if symbol not in snapshot.markets:  # exchanges.symbols refuses inverse markets; never trade one anyway
+            raise BadSymbol(inverse_refusal(tv_symbol, self.exchange_id, [snapshot.refused[symbol]]))
+        return symbol
 
     def _missing_precision_message(self, symbol: str) -> str:
         return (
@@ -141,8 +174,11 @@ class CcxtConnector(Connector):
             f"so orders for it cannot be sized; pick another market."
         )
 
+    def _markets_key(self) -> str:
+        return markets_cache_key(self.exchange_id, self.mode, self.market_type)
+
     def _markets(self, *, reload: bool = False) -> MarketsSnapshot:
-        key = markets_cache_key(self.exchange_id, self.mode)
+        key = self._markets_key()
         ttl = markets_ttl()
         if not reload:
             snapshot = self._held(key, ttl)
@@ -177,7 +213,7 @@ class CcxtConnector(Connector):
                 f"price tick; the engine supports exchanges with tick-size or decimal-places precision."
             )
         raw_markets = self._call(self.client.load_markets, True)
-        return snapshot_from_ccxt(raw_markets, self.client.precisionMode, self.exchange_id)
+        return snapshot_from_ccxt(raw_markets, self.client.precisionMode, self.exchange_id, self.market_type)
 
     # --- prices and balances -------------------------------------------------------------
 
@@ -256,7 +292,17 @@ class CcxtConnector(Connector):
     # --- orders --------------------------------------------------------------------------
 
     def create_order(
-        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
+        self,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+        reduce_only: bool = False,
+        position_side: str | None = None,
+        margin_mode: str | None = None,
     ) -> ExchangeOrder:
         if side not in OrderSide.values or type not in OrderType.values:
             raise InvalidOrder(f"Unsupported order {side} {type}: the engine sends buy/sell limit/market orders.")
@@ -266,9 +312,18 @@ class CcxtConnector(Connector):
             )
         if type == OrderType.LIMIT and price is None:
             raise InvalidOrder(f"A limit order on {symbol} needs a price.")
-        self.market(symbol)  # BadSymbol (unknown, or missing precision) before anything is sent
-        # Strings in, strings out: ccxt cuts them to the market's step/tick with Decimal arithmetic.
-        amount_text = self._call(self.client.amount_to_precision, symbol, to_text(amount))
+        market = self.market(symbol)  # BadSymbol (unknown, or missing precision) before anything is sent
+        params = {"clientOrderId": client_order_id}
+        params.update(self._derivative_params(market, reduce_only, position_side, margin_mode))
+        # Strings in, strings out: ccxt cuts them to the market's step/tick with Decimal arithmetic. A
+        # contract market counts contracts: the base amount is converted first, then cut to the contract step.
+        if market.contract_size != 1 and amount < market.step_size:
+            raise InvalidOrder(
+                f"{to_text(amount)} {market.base} on {symbol} is less than one contract step: "
+                f"{to_text(market.step_size)} {market.base} "
+                f"(contracts of {to_text(market.contract_size)} {market.base})."
+            )
+        amount_text = self._call(self.client.amount_to_precision, symbol, to_text(self._to_contracts(market, amount)))
         # A market order goes out without a price: given one, Binance and Bybit would turn the
         # amount into a quote-currency cost (amount × price) instead of a base quantity.
         price_text = (
@@ -281,7 +336,7 @@ class CcxtConnector(Connector):
             side,
             amount_text,
             price_text,
-            {"clientOrderId": client_order_id},
+            params,
             creating_order=True,
         )
         return self._order(
@@ -291,10 +346,57 @@ class CcxtConnector(Connector):
             sent={
                 "side": side,
                 "type": type,
-                "amount": Decimal(amount_text),
+                "amount": in_base(Decimal(amount_text), market.contract_size),
                 "price": Decimal(price_text) if price_text else None,
             },
         )
+
+    def _derivative_params(
+        self, market: Market, reduce_only: bool, position_side: str | None, margin_mode: str | None
+    ) -> dict:
+        """The exchange's own order parameters for a derivatives order; none for a spot order."""
+        if market.type == "spot":
+            if reduce_only or position_side or margin_mode:
+                raise InvalidOrder(
+                    f"{market.symbol} is a spot market: reduce-only, position side and margin mode are for swaps."
+                )
+            return {}
+        if position_side is not None and position_side not in POSITION_SIDES:
+            raise InvalidOrder(f"Position side must be one of {POSITION_SIDES}, not {position_side!r}.")
+        if margin_mode is not None and margin_mode not in MARGIN_MODES:
+            raise InvalidOrder(f"Margin mode must be one of {MARGIN_MODES}, not {margin_mode!r}.")
+        dialect = self._dialect()
+        params: dict = {}
+        if dialect == "okx":
+            if margin_mode is None:
+                raise InvalidOrder(f"An OKX swap order on {market.symbol} needs a margin mode (isolated or cross).")
+            params["tdMode"] = margin_mode
+        if position_side is None:
+            if reduce_only:
+                params["reduceOnly"] = True
+            return params
+        # Hedge mode: the leg and the side make an order a close (a sell on the long leg can only reduce it),
+        # and Binance refuses reduceOnly there, so it is not sent to any exchange.
+        if dialect == "binance":
+            params["positionSide"] = position_side.upper()
+        elif dialect == "bybit":
+            params["positionIdx"] = 1 if position_side == "long" else 2
+        elif dialect == "okx":
+            params["posSide"] = position_side
+        else:
+            raise InvalidOrder(f"Hedge-mode orders are not supported on {self.exchange_id}.")
+        return params
+
+    def _dialect(self) -> str:
+        """binance | bybit | okx (by ccxt class, so binanceusdm speaks binance), or the exchange id."""
+        for cls in type(self.client).__mro__:
+            if getattr(cls, "__name__", "") in ("binance", "bybit", "okx"):
+                return cls.__name__
+        return self.exchange_id
+
+    @staticmethod
+    def _to_contracts(market: Market, amount: Decimal) -> Decimal:
+        return amount if market.contract_size == 1 else amount / market.contract_size
 
     def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
         self._require_reference(id, client_order_id)
@@ -315,6 +417,7 @@ class CcxtConnector(Connector):
             raw = self._call(self.client.fetch_order_trades, id, symbol)
         else:
             raw = [t for t in self._call(self.client.fetch_my_trades, symbol) if str(t.get("order") or "") == id]
+        contract_size = self.market(symbol).contract_size
         trades = []
         for trade in raw:
             fee, fee_currency = self._fee(trade)
@@ -322,7 +425,7 @@ class CcxtConnector(Connector):
                 Trade(
                     id=str(trade.get("id") or ""),
                     order_id=str(trade.get("order") or id),
-                    amount=to_decimal(trade.get("amount")) or Decimal(0),
+                    amount=in_base(to_decimal(trade.get("amount")) or Decimal(0), contract_size),
                     price=to_decimal(trade.get("price")) or Decimal(0),
                     fee=fee,
                     fee_currency=fee_currency,
@@ -359,6 +462,138 @@ class CcxtConnector(Connector):
         orders = [self._order(raw, symbol=symbol) for raw in self._call(fetch, symbol, since_ms)]
         return [order for order in orders if order.status != "open"]
 
+    # --- derivatives (swap accounts) ------------------------------------------------------
+
+    def position_mode(self, symbol: str | None = None) -> str:
+        """``one_way`` or ``hedge``: Binance's dualSidePosition, OKX's posMode (GET /api/v5/account/config),
+        Bybit's positionIdx on the symbol's position list (0 one-way, 1/2 hedge; Bybit has no query of its own,
+        and lists a symbol's empty position entries when asked for that symbol)."""
+        markets = self._swap_markets("position mode")
+        dialect = self._dialect()
+        if dialect == "bybit":
+            if symbol is None:  # Bybit keeps the mode per settle coin: any USDT perpetual tells
+                usdt = sorted(s for s in markets if s.endswith(":USDT"))
+                symbol = "BTC/USDT:USDT" if "BTC/USDT:USDT" in markets else (usdt or sorted(markets))[0]
+            market = self._swap_market(symbol)
+            raw = self._call(
+                self.client.private_get_v5_position_list, {"category": "linear", "symbol": market.market_id}
+            )
+            indexes = {str(row.get("positionIdx")) for row in ((raw.get("result") or {}).get("list") or [])}
+            if not indexes:
+                raise RetryableError(f"bybit listed no position entry for {symbol}, so its position mode is unknown.")
+            return "one_way" if indexes == {"0"} else "hedge"
+        if not self.client.has.get("fetchPositionMode"):
+            raise PermanentError(f"{self.exchange_id}: reading the position mode is not supported.")
+        if symbol is not None:
+            self._swap_market(symbol)
+        answer = self._call(self.client.fetch_position_mode, symbol)
+        hedged = answer.get("hedged")
+        if hedged is None:
+            raise RetryableError(f"{self.exchange_id} did not say its position mode.")
+        return POSITION_MODES[1] if hedged else POSITION_MODES[0]
+
+    def set_leverage(
+        self, symbol: str, leverage: int, *, margin_mode: str | None = None, position_side: str | None = None
+    ) -> None:
+        market = self._swap_market(symbol)
+        if int(leverage) != leverage or leverage < 1:
+            raise InvalidOrder(f"Leverage must be a whole number from 1, not {leverage!r}.")
+        params: dict = {}
+        if self._dialect() == "okx":
+            # OKX keeps a leverage per margin mode (and per leg for isolated hedge positions).
+            if margin_mode not in MARGIN_MODES:
+                raise InvalidOrder(f"OKX sets leverage per margin mode: give isolated or cross for {symbol}.")
+            params["marginMode"] = margin_mode
+            if margin_mode == "isolated" and position_side in POSITION_SIDES:
+                params["posSide"] = position_side
+        self._call(self.client.set_leverage, int(leverage), market.symbol, params, not_modified=True)
+
+    def set_margin_mode(self, symbol: str, margin_mode: str, *, leverage: int | None = None) -> None:
+        """Binance: per symbol (marginType). Bybit: per account on a unified trading account (all its
+        positions), per symbol with the leverage on a classic one. OKX: the margin mode travels on every
+        order (``tdMode``): nothing to set, unless a leverage is given for that mode."""
+        market = self._swap_market(symbol)
+        if margin_mode not in MARGIN_MODES:
+            raise InvalidOrder(f"Margin mode must be one of {MARGIN_MODES}, not {margin_mode!r}.")
+        dialect = self._dialect()
+        if dialect == "okx":
+            if leverage is not None:
+                self.set_leverage(symbol, leverage, margin_mode=margin_mode)
+            return
+        params = {"leverage": str(int(leverage))} if leverage is not None and dialect == "bybit" else {}
+        self._call(self.client.set_margin_mode, margin_mode, market.symbol, params, not_modified=True)
+
+    def fetch_positions(self, symbols: list[str] | None = None) -> list[Position]:
+        markets = self._swap_markets("positions")
+        for symbol in symbols or []:
+            self._swap_market(symbol)
+        wanted = list(dict.fromkeys(symbols)) if symbols else None
+        # Bybit takes one symbol or none (then all USDT-settled positions); the others take a list.
+        ask = wanted if wanted is None or self._dialect() != "bybit" or len(wanted) == 1 else None
+        positions = []
+        for raw in self._call(self.client.fetch_positions, ask):
+            symbol = raw.get("symbol") or ""
+            if symbol not in markets or (wanted is not None and symbol not in wanted):
+                continue  # another account type's position (an inverse one on OKX), or not asked for
+            position = self._position(raw, markets[symbol])
+            if position is not None:
+                positions.append(position)
+        return positions
+
+    def _position(self, raw: dict, market: Market) -> Position | None:
+        contracts = to_decimal(raw.get("contracts"))
+        if not contracts:
+            return None
+        side = (raw.get("side") or "").lower()
+        if side not in POSITION_SIDES:
+            # One-way answers without a side: the sign of the size says it (ccxt keeps it on some exchanges).
+            side = "short" if contracts < 0 else "long"
+        margin_mode = (raw.get("marginMode") or "").lower()
+        return Position(
+            symbol=market.symbol,
+            side=side,
+            quantity=in_base(abs(contracts), market.contract_size),
+            entry_price=to_decimal(raw.get("entryPrice")) or None,
+            liquidation_price=to_decimal(raw.get("liquidationPrice")) or None,
+            margin_mode=margin_mode if margin_mode in MARGIN_MODES else "",
+            leverage=to_decimal(raw.get("leverage")),
+            margin_ratio=to_decimal(raw.get("marginRatio")),
+            position_side=side if raw.get("hedged") else None,
+            unrealized_pnl=to_decimal(raw.get("unrealizedPnl")),
+            mark_price=to_decimal(raw.get("markPrice")) or None,
+        )
+
+    def fetch_funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        market = self._swap_market(symbol)
+        since_ms = int(since.timestamp() * 1000) if since else None
+        payments = []
+        for raw in self._call(self.client.fetch_funding_history, market.symbol, since_ms):
+            amount = to_decimal(raw.get("amount"))
+            if amount is None:
+                continue
+            payments.append(
+                FundingPayment(
+                    id=str(raw.get("id") or ""),
+                    symbol=raw.get("symbol") or market.symbol,
+                    amount=amount,
+                    currency=raw.get("code") or market.quote,
+                    timestamp=datetime_from_ms(raw.get("timestamp")),
+                )
+            )
+        return sorted(payments, key=lambda payment: (payment.timestamp is None, payment.timestamp or 0, payment.id))
+
+    def _swap_markets(self, what: str) -> dict[str, Market]:
+        if self.market_type != "swap":
+            raise PermanentError(f"This {self.exchange_id} account trades spot: it has no {what}.")
+        return self.load_markets()
+
+    def _swap_market(self, symbol: str) -> Market:
+        self._swap_markets("derivatives markets")
+        market = self.market(symbol)
+        if market.type != "swap":
+            raise BadSymbol(f"{symbol} is not a perpetual swap on {self.exchange_id}.")
+        return market
+
     # --- helpers -------------------------------------------------------------------------
 
     @staticmethod
@@ -393,6 +628,8 @@ class CcxtConnector(Connector):
         status = ORDER_STATUSES.get(raw_status, "open")
         fee, fee_currency = self._fee(raw)
         price = to_decimal(raw.get("price"))
+        contract_size = self.market(symbol).contract_size  # ccxt counts contracts; we count the base asset
+        amount = to_decimal(raw.get("amount"))
         return ExchangeOrder(
             id=str(raw.get("id") or ""),
             # On a cancel Binance reports a fresh clientOrderId for the cancel request itself;
@@ -403,10 +640,10 @@ class CcxtConnector(Connector):
             symbol=raw.get("symbol") or symbol,
             side=raw.get("side") or sent.get("side", ""),
             type=raw.get("type") or sent.get("type", ""),
-            amount=to_decimal(raw.get("amount")) or sent.get("amount") or Decimal(0),
+            amount=(in_base(amount, contract_size) if amount else None) or sent.get("amount") or Decimal(0),
             price=price if price else sent.get("price"),
             status=status,
-            filled=to_decimal(raw.get("filled")) or Decimal(0),
+            filled=in_base(to_decimal(raw.get("filled")) or Decimal(0), contract_size),
             average=to_decimal(raw.get("average")) or None,
             fee=fee,
             fee_currency=fee_currency,
@@ -431,11 +668,15 @@ class CcxtConnector(Connector):
         currency, cost = next(iter(by_currency.items()))
         return cost, currency
 
-    def _call(self, function, *args, creating_order: bool = False):
-        """Run one ccxt call, turning its exceptions into ours."""
+    def _call(self, function, *args, creating_order: bool = False, not_modified: bool = False):
+        """Run one ccxt call, turning its exceptions into ours. ``not_modified``: a settings change the
+        exchange refuses because the setting already has that value is success (the answer is None)."""
         try:
             return function(*args)
         except ccxt.BaseError as exc:
+            if not_modified and is_not_modified(exc, self.client.id):
+                logger.info("%s: %s already set (%s)", self.exchange_id, function.__name__, exc)
+                return None
             error = translate(
                 exc, exchange_id=self.exchange_id, client=self.client, budget=self.budget, creating_order=creating_order
             )

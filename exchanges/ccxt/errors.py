@@ -37,6 +37,22 @@ ORDER_NOT_FOUND_MESSAGES = ("unknown order sent", "order does not exist")
 _SIGNED_URL = re.compile(r"://\S*\?")
 
 
+# A settings change refused because the setting already has that value: success for us. Bybit 110043
+# "Set leverage not modified", 110026 "Cross/isolated margin mode is not modified", 110025 "Position mode
+# is not modified"; Binance -4046 "No need to change margin type.", -4059 "No need to change position side.";
+# OKX answers code 0 to a leverage it already has, so it needs no entry.
+NOT_MODIFIED_CODES = {"110043", "110026", "110025", "-4046", "-4059"}
+NOT_MODIFIED_MESSAGES = ("not modified", "no need to change")
+
+
+def is_not_modified(error: Exception, exchange_id: str) -> bool:
+    """Whether a ccxt exception is the exchange's "not modified" / "already set" answer to a settings change."""
+    if isinstance(error, ccxt.NoChange):  # ccxt's MarginModeAlreadySet included
+        return True
+    message, code = exchange_message_of(error, exchange_id)
+    return code in NOT_MODIFIED_CODES or any(phrase in message.lower() for phrase in NOT_MODIFIED_MESSAGES)
+
+
 def names_signed_url(error: Exception) -> bool:
     """Whether ``error``'s text names a request URL with its query string (its signature, or on HTX
     its API key): such an exception must not be chained to ours."""

@@ -5,7 +5,10 @@
 signal installs them into ccxt with ``set_markets`` instead of downloading Binance's multi-megabyte
 exchangeInfo again. Markets without price/amount precision are left out of the list (with a
 "missing precision" BadSymbol when someone asks for one); option markets are left out because the
-engine never trades them.
+engine never trades them. A swap account's list holds linear perpetuals only: inverse (coin-margined)
+ones are kept apart in ``refused`` (never traded; exchanges.symbols refuses a ticker naming one, with
+its one message), other types left out. A contract market's step and minimum quantity are stored in
+the base asset (ccxt's contract figures × ``contractSize``).
 
 Three holders, looked at in order: the connector's installed snapshot, this process's copy
 (``_process_markets``: a per-process cache by design, dropped by ``forget_process_markets``), and
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -35,6 +38,7 @@ class MarketsSnapshot:
     without_precision: dict[str, Market]  # listed by the exchange, but not tradable by us
     ccxt_markets: list[dict]  # ccxt's own parsed markets, for client.set_markets
     loaded_at: float  # wall-clock seconds
+    refused: dict[str, Market] = field(default_factory=dict)  # listed, but never traded: inverse contracts
 
     def payload(self) -> dict:
         return {
@@ -42,6 +46,7 @@ class MarketsSnapshot:
             "without_precision": [m.as_json() for m in self.without_precision.values()],
             "ccxt_markets": self.ccxt_markets,
             "loaded_at": self.loaded_at,
+            "refused": [m.as_json() for m in self.refused.values()],
         }
 
     @classmethod
@@ -53,6 +58,7 @@ class MarketsSnapshot:
             without_precision={m.symbol: m for m in without},
             ccxt_markets=payload["ccxt_markets"],
             loaded_at=payload["loaded_at"],
+            refused={m.symbol: m for m in map(Market.from_json, payload.get("refused") or [])},
         )
 
 
@@ -60,8 +66,9 @@ _process_markets: dict[str, MarketsSnapshot] = {}
 _process_markets_lock = threading.Lock()
 
 
-def markets_cache_key(exchange_id: str, mode: str) -> str:
-    return f"exchanges:markets:v1:{exchange_id}:{mode}"
+def markets_cache_key(exchange_id: str, mode: str, market_type: str = "spot") -> str:
+    key = f"exchanges:markets:v1:{exchange_id}:{mode}"
+    return key if market_type == "spot" else f"{key}:{market_type}"  # a spot list keeps its old key
 
 
 def forget_process_markets() -> None:
@@ -106,15 +113,24 @@ def store_in_shared_cache(key: str, snapshot: MarketsSnapshot, ttl: int, exchang
         logger.exception("could not store %s markets in the cache", exchange_id)
 
 
-def snapshot_from_ccxt(raw_markets: dict, precision_mode: int, exchange_id: str) -> MarketsSnapshot:
+def snapshot_from_ccxt(
+    raw_markets: dict, precision_mode: int, exchange_id: str, market_type: str = "spot"
+) -> MarketsSnapshot:
     """The snapshot of what ccxt's ``load_markets`` returned: options left out, markets without
-    precision set apart."""
+    precision set apart; for a swap account, linear perpetuals only (inverse ones refused with a reason)."""
     markets: dict[str, Market] = {}
     without_precision: dict[str, Market] = {}
+    refused: dict[str, Market] = {}
     ccxt_markets: list[dict] = []
     for raw in raw_markets.values():
         if raw.get("type") == "option" or raw.get("option"):
             continue
+        if market_type == "swap":
+            if not raw.get("swap"):
+                continue
+            if raw.get("inverse") or raw.get("linear") is False:
+                refused[raw["symbol"]] = market_from_ccxt(raw, precision_mode)[0]
+                continue
         market, has_precision = market_from_ccxt(raw, precision_mode)
         (markets if has_precision else without_precision)[market.symbol] = market
         ccxt_markets.append(raw)
@@ -125,25 +141,40 @@ def snapshot_from_ccxt(raw_markets: dict, precision_mode: int, exchange_id: str)
             len(without_precision),
             ", ".join(sorted(without_precision)[:10]),
         )
-    return MarketsSnapshot(markets, without_precision, ccxt_markets, loaded_at=time.time())
+    return MarketsSnapshot(markets, without_precision, ccxt_markets, loaded_at=time.time(), refused=refused)
 
 
 def market_from_ccxt(raw: dict, precision_mode: int) -> tuple[Market, bool]:
-    """Our Market for one ccxt market dict, and whether it has the precision orders need."""
+    """Our Market for one ccxt market dict, and whether it has the precision orders need. A contract
+    market's amounts count contracts in ccxt; ours count the base asset."""
     precision = raw.get("precision") or {}
     limits = raw.get("limits") or {}
     tick = increment_from_precision(precision.get("price"), precision_mode)
     step = increment_from_precision(precision.get("amount"), precision_mode)
+    contract_size = (to_decimal(raw.get("contractSize")) if raw.get("contract") else None) or Decimal(1)
+    if contract_size <= 0:
+        contract_size, step = Decimal(1), None  # cannot be sized: set apart as without precision
+    min_contracts = to_decimal((limits.get("amount") or {}).get("min")) or Decimal(0)
     market = Market(
         symbol=raw["symbol"],
         market_id=str(raw["id"]),
         base=raw.get("base") or "",
         quote=raw.get("quote") or "",
         tick_size=tick or Decimal(0),
-        step_size=step or Decimal(0),
-        min_qty=to_decimal((limits.get("amount") or {}).get("min")) or Decimal(0),
+        step_size=in_base(step, contract_size) if step else Decimal(0),
+        min_qty=in_base(min_contracts, contract_size),
         min_notional=to_decimal((limits.get("cost") or {}).get("min")) or Decimal(0),
         type=raw.get("type") or "spot",
         active=raw.get("active") is not False,  # ccxt says None when the exchange does not tell
+        settle=raw.get("settle") or "",
+        linear=raw.get("linear") if raw.get("contract") else None,
+        contract_size=contract_size,
     )
     return market, tick is not None and step is not None
+
+
+def in_base(contracts: Decimal, contract_size: Decimal) -> Decimal:
+    """A number of contracts in the base asset; unchanged (same Decimal) where a contract is one unit."""
+    if contract_size == 1:
+        return contracts
+    return Decimal(format((contracts * contract_size).normalize(), "f"))

@@ -14,6 +14,26 @@ from exchanges.connector import PermanentError
 from exchanges.rate_budget import FALLBACK_BLOCK_SECONDS, RateBudget, retry_after_seconds
 
 MODES = ("live", "testnet")
+MARKET_TYPES = ("spot", "swap")
+
+# A swap account: the ccxt class and options that make ccxt load linear perpetuals and send its requests
+# to the derivatives endpoints. Binance's USDⓈ-M futures are a ccxt class of their own (fapi); Bybit and
+# OKX serve both from one class, told the default type. Any other exchange: ccxt's defaultType only.
+SWAP_CCXT = {
+    "binance": ("binanceusdm", {}),  # its defaults: linear markets only, defaultType swap
+    "bybit": ("bybit", {"defaultType": "swap", "defaultSubType": "linear", "fetchMarkets": {"types": ["linear"]}}),
+    "okx": ("okx", {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}}),
+}
+
+
+def ccxt_class_and_options(exchange_id: str, market_type: str) -> tuple[str, dict]:
+    """The ccxt exchange id and the extra ccxt options for an account of ``market_type``."""
+    if market_type not in MARKET_TYPES:
+        raise PermanentError(f"Unsupported market type {market_type!r}: an account trades one of {MARKET_TYPES}.")
+    if market_type == "spot":
+        return exchange_id, {}
+    return SWAP_CCXT.get(exchange_id, (exchange_id, {"defaultType": "swap"}))
+
 
 DEFAULT_CCXT_CONFIG = {
     "enableRateLimit": True,
@@ -76,17 +96,28 @@ def no_testnet_message(exchange_id: str) -> str:
 
 
 def ccxt_client(
-    exchange_id: str, *, mode: str, api_key: str, api_secret: str, password: str, ccxt_options: dict | None
+    exchange_id: str,
+    *,
+    mode: str,
+    api_key: str,
+    api_secret: str,
+    password: str,
+    ccxt_options: dict | None,
+    market_type: str = "spot",
 ) -> ccxt.Exchange:
-    """A ccxt client for ``exchange_id`` in ``mode``, its requests going through the shared budget
-    hook (the budget itself is attached by the connector)."""
+    """A ccxt client for ``exchange_id`` in ``mode`` trading ``market_type`` (spot, or linear swaps), its
+    requests going through the shared budget hook (the budget itself is attached by the connector)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r} (paper accounts use PaperConnector)")
-    exchange_class = getattr(ccxt, exchange_id, None)
+    ccxt_id, type_options = ccxt_class_and_options(exchange_id, market_type)
+    exchange_class = getattr(ccxt, ccxt_id, None)
     if not (isinstance(exchange_class, type) and issubclass(exchange_class, ccxt.Exchange)):
         raise PermanentError(f"Unknown exchange {exchange_id!r}: ccxt has no exchange with that id.")
     config = ccxt.Exchange.deep_extend(
-        DEFAULT_CCXT_CONFIG, {"apiKey": api_key, "secret": api_secret, "password": password}, ccxt_options or {}
+        DEFAULT_CCXT_CONFIG,
+        {"apiKey": api_key, "secret": api_secret, "password": password},
+        {"options": type_options} if type_options else {},
+        ccxt_options or {},
     )
     config["enableRateLimit"] = True  # the shared budget sits on top of ccxt's limiter, not instead of it
     client = with_shared_budget(exchange_class)(config)

@@ -17,6 +17,10 @@ per fault kind, each occurrence consumed once across all processes; armed by an 
 
 and, as a rate rather than a count (for soaks): ``lose_answer_rate`` (0 to 1), the share of
 accepted orders whose answer is lost, drawn at random for each placement and never used up.
+
+A paper account with ``market_type`` swap trades the paper linear perpetuals: positions, leverage, margin,
+reduce-only and hedge-mode orders, and what is not modelled yet, are described in ``exchanges.paper.swaps``.
+Amounts cross this interface in the base asset and are counted in contracts inside the paper exchange.
 """
 
 import os
@@ -31,22 +35,25 @@ from django.db import transaction
 
 from exchanges.candles import STANDARD_INTERVALS, Candle, bucket_start, resample
 from exchanges.connector import (
+    BadSymbol,
     Balance,
     Connector,
     ExchangeOrder,
+    FundingPayment,
     InvalidOrder,
     Market,
     MarketsNotLoaded,
     OrderNotFound,
     OrderStatusUnknown,
     PermanentError,
+    Position,
     RateLimited,
     RetryableError,
     Ticker,
     Trade,
 )
-from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder
-from exchanges.paper import services
+from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPosition
+from exchanges.paper import services, swaps
 from exchanges.paper.candles import account_candles
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
 from exchanges.paper.selectors import PaperQuote, account_quotes
@@ -54,6 +61,7 @@ from exchanges.symbols import resolve_tv_symbol
 
 # The paper exchange's answer to a client order id already used (Binance's words).
 DUPLICATE_ORDER = "Duplicate order sent."
+SPOT_ACCOUNT = "This is a spot account: positions, leverage and margin mode are for swap accounts."
 # What the ``rate_limited`` fault asks the caller to wait, like Binance's Retry-After header; longer
 # than the placement task's own backoff (1 + 2 + 4 s), so only a caller that honours it gets through.
 RATE_LIMITED_RETRY_AFTER_SECONDS = 10.0
@@ -88,17 +96,18 @@ def rate_limit_start(account: ExchangeAccount) -> None:
         row.save(update_fields=["paper_faults"])
 
 
-def to_exchange_order(order: PaperOrder) -> ExchangeOrder:
+def to_exchange_order(order: PaperOrder, contract_size: Decimal = Decimal(1)) -> ExchangeOrder:
+    """``order`` as the connector speaks of it: a swap order's contracts as base units (``contract_size``)."""
     return ExchangeOrder(
         id=str(order.pk),
         client_order_id=order.client_order_id,
         symbol=order.symbol,
         side=order.side,
         type=str(order.order_type),
-        amount=order.amount,
+        amount=(order.amount * contract_size).normalize() if contract_size != 1 else order.amount,
         price=order.price,
         status=str(order.status),
-        filled=order.filled,
+        filled=(order.filled * contract_size).normalize() if contract_size != 1 else order.filled,
         average=order.average,
         fee=order.fee,
         fee_currency=order.fee_currency,
@@ -152,7 +161,9 @@ class PaperConnector(Connector):
         return self.market(symbol)
 
     def resolve_symbol(self, tv_symbol: str) -> str:
-        return resolve_tv_symbol(tv_symbol, self.load_markets(), exchange_id=self.exchange_id)
+        return resolve_tv_symbol(
+            tv_symbol, self.load_markets(), exchange_id=self.exchange_id, market_type=self.account.market_type
+        )
 
     # The account's own price for a symbol when it set one, else the shared price (selectors.account_quotes).
     def ticker(self, symbol: str) -> Ticker:
@@ -170,9 +181,29 @@ class PaperConnector(Connector):
     def price_seen(self, symbol: str, price: Decimal) -> None:
         services.paper_price_seed(account=self.account, symbol=symbol, price=price)
 
+    def _contract_size(self, symbol: str) -> Decimal:
+        if ":" not in symbol:
+            return Decimal(1)
+        return self.market(symbol).contract_size
+
+    def _order(self, order: PaperOrder) -> ExchangeOrder:
+        return to_exchange_order(order, self._contract_size(order.symbol))
+
     def create_order(
-        self, *, symbol: str, side: str, type: str, amount: Decimal, price: Decimal | None, client_order_id: str
+        self,
+        *,
+        symbol: str,
+        side: str,
+        type: str,
+        amount: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+        reduce_only: bool = False,
+        position_side: str | None = None,
+        margin_mode: str | None = None,
     ) -> ExchangeOrder:
+        contract_size = self._contract_size(symbol)
+        contracts = amount / contract_size
         if take_fault(self.account, "kill_worker_before_accept"):
             os.kill(os.getpid(), signal.SIGKILL)  # dies with the order committed and claimed, never sent
         if take_fault(self.account, "unavailable"):
@@ -191,9 +222,12 @@ class PaperConnector(Connector):
                 symbol=symbol,
                 side=side,
                 order_type=type,
-                amount=amount,
+                amount=contracts,
                 price=price,
                 client_order_id=client_order_id,
+                reduce_only=reduce_only,
+                position_side=position_side,
+                margin_mode=margin_mode,
             )
         except InvalidOrder as exc:
             if str(exc) != DUPLICATE_ORDER:
@@ -213,7 +247,7 @@ class PaperConnector(Connector):
                 "Timeout waiting for response from backend server. Send status unknown; "
                 "execution status unknown. (paper fault injected)"
             )
-        return as_placed(to_exchange_order(order), self.dialect)
+        return as_placed(self._order(order), self.dialect)
 
     @property
     def dialect(self) -> str:
@@ -223,21 +257,22 @@ class PaperConnector(Connector):
         cancelled = services.paper_order_cancel(account=self.account, id=id, client_order_id=client_order_id)
         if self.dialect == "bybit":
             return None  # ids only: the caller looks the order up for its final state
-        return as_queried(to_exchange_order(cancelled), self.dialect)
+        return as_queried(self._order(cancelled), self.dialect)
 
     def fetch_order(self, *, symbol: str, id: str = "", client_order_id: str = "") -> ExchangeOrder:
         if take_fault(self.account, "order_not_found"):
             raise OrderNotFound("Order does not exist. (paper fault injected)")
         order = services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id)
-        return as_queried(to_exchange_order(order), self.dialect)
+        return as_queried(self._order(order), self.dialect)
 
     def fetch_order_trades(self, *, symbol: str, id: str = "", client_order_id: str = "") -> list[Trade]:
         order = services.paper_order_get(account=self.account, id=id, client_order_id=client_order_id)
+        contract_size = self._contract_size(order.symbol)
         return [
             Trade(
                 id=str(fill.pk),
                 order_id=str(order.pk),
-                amount=fill.amount,
+                amount=(fill.amount * contract_size).normalize() if contract_size != 1 else fill.amount,
                 price=fill.price,
                 fee=fill.fee,
                 fee_currency=fill.fee_currency,
@@ -249,7 +284,7 @@ class PaperConnector(Connector):
         if take_fault(self.account, "order_not_found"):
             return []
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol, status=PaperOrder.Status.OPEN)
-        return [as_queried(to_exchange_order(order), self.dialect) for order in orders.order_by("pk")]
+        return [as_queried(self._order(order), self.dialect) for order in orders.order_by("pk")]
 
     def fetch_closed_orders(self, symbol: str, since: datetime | None = None) -> list[ExchangeOrder]:
         if take_fault(self.account, "order_not_found"):
@@ -257,7 +292,7 @@ class PaperConnector(Connector):
         orders = PaperOrder.objects.filter(account=self.account, symbol=symbol).exclude(status=PaperOrder.Status.OPEN)
         if since is not None:
             orders = orders.filter(updated_at__gte=since)
-        return [as_queried(to_exchange_order(order), self.dialect) for order in orders.order_by("pk")]
+        return [as_queried(self._order(order), self.dialect) for order in orders.order_by("pk")]
 
     def balance(self) -> Balance:
         rows = services.paper_balances(self.account)
@@ -272,3 +307,80 @@ class PaperConnector(Connector):
         start = bucket_start(since.timestamp(), interval_minutes)
         candles = resample(account_candles(self.account, symbol)[0], interval_minutes)
         return [candle for candle in candles if candle.opened_at >= start][:limit]
+
+    # --- derivatives (exchanges.paper.swaps) -----------------------------------------------------
+
+    def _swap_market(self, symbol: str) -> PaperMarket:
+        if self.account.market_type != ExchangeAccount.MarketType.SWAP:
+            raise PermanentError(SPOT_ACCOUNT)
+        market = services.market_for(self.exchange_id, symbol)
+        if not market.is_swap:
+            raise BadSymbol(f"{symbol} is not a perpetual: leverage and margin mode are set on BASE/QUOTE:QUOTE.")
+        return market
+
+    def position_mode(self, symbol: str | None = None) -> str:
+        if self.account.market_type != ExchangeAccount.MarketType.SWAP:
+            raise PermanentError(SPOT_ACCOUNT)
+        return ExchangeAccount.objects.values_list("paper_position_mode", flat=True).get(pk=self.account.pk)
+
+    def set_leverage(
+        self, symbol: str, leverage: int, *, margin_mode: str | None = None, position_side: str | None = None
+    ) -> None:
+        market = self._swap_market(symbol)
+        with transaction.atomic():
+            if margin_mode:
+                swaps.margin_mode_set(self.account, market, margin_mode)
+            swaps.leverage_set(self.account, market, leverage)
+
+    def set_margin_mode(self, symbol: str, margin_mode: str, *, leverage: int | None = None) -> None:
+        market = self._swap_market(symbol)
+        with transaction.atomic():
+            swaps.margin_mode_set(self.account, market, margin_mode)
+            if leverage is not None:
+                swaps.leverage_set(self.account, market, leverage)
+
+    def fetch_positions(self, symbols: list[str] | None = None) -> list[Position]:
+        if self.account.market_type != ExchangeAccount.MarketType.SWAP:
+            raise PermanentError(SPOT_ACCOUNT)
+        rows = PaperPosition.objects.filter(account=self.account).order_by("symbol", "position_side")
+        if symbols is not None:
+            rows = rows.filter(symbol__in=symbols)
+        positions = list(rows)
+        quotes = account_quotes(self.account, sorted({row.symbol for row in positions}))
+        result = []
+        for row in positions:
+            size = self._contract_size(row.symbol)
+            quantity = (row.contracts * size).normalize()
+            quote = quotes.get(row.symbol)
+            mark = quote.price.normalize() if quote else None
+            unrealized = None
+            if mark is not None:
+                unrealized = ((mark - row.entry_price) * quantity * (1 if row.side == "long" else -1) + 0).normalize()
+            result.append(
+                Position(
+                    symbol=row.symbol,
+                    side=row.side,
+                    quantity=quantity,
+                    entry_price=row.entry_price.normalize(),
+                    liquidation_price=swaps.liquidation_price(
+                        side=row.side,
+                        contracts=row.contracts,
+                        contract_size=size,
+                        entry=row.entry_price,
+                        margin=row.margin,
+                        tick=self.market(row.symbol).tick_size,
+                    ),
+                    margin_mode=row.margin_mode,
+                    leverage=Decimal(row.leverage),
+                    position_side=row.position_side or None,
+                    unrealized_pnl=unrealized,
+                    mark_price=mark,
+                )
+            )
+        return result
+
+    def fetch_funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
+        """Empty: the paper exchange charges no funding yet (``exchanges.paper.swaps``)."""
+        if self.account.market_type != ExchangeAccount.MarketType.SWAP:
+            raise PermanentError(SPOT_ACCOUNT)
+        return []

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from exchanges.models import ExchangeAccount, PaperAccountPrice, PaperMarket, PaperPrice
+from exchanges.symbols import is_perpetual_ticker
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,25 @@ def user_paper_quotes(user) -> list[PaperQuote]:
     return sorted(quotes, key=lambda quote: (quote.exchange_id, quote.symbol))
 
 
-def paper_account_of(user, exchange: str) -> ExchangeAccount | None:
-    """The trader's paper account on ``exchange`` (an id, any case and spacing); None when they have none."""
-    return ExchangeAccount.objects.filter(user=user, exchange_id=exchange.strip().lower(), mode="paper").first()
+def paper_account_of(user, exchange: str, symbol: str = "") -> ExchangeAccount | None:
+    """The trader's paper account on ``exchange`` (an id, any case and spacing) for ``symbol``; None when they
+    have none. With a spot and a swap paper account there, a perpetual symbol (``BTCUSDT.P``,
+    ``BTC/USDT:USDT``) means the swap one, any other the spot one."""
+    accounts = list(
+        ExchangeAccount.objects.filter(user=user, exchange_id=exchange.strip().lower(), mode="paper").order_by("pk")
+    )
+    if len(accounts) > 1:
+        wanted = symbol.strip().upper()
+        perpetual = is_perpetual_ticker(wanted) or ("/" in wanted and ":" in wanted)
+        market_type = ExchangeAccount.MarketType.SWAP if perpetual else ExchangeAccount.MarketType.SPOT
+        accounts.sort(key=lambda account: account.market_type != market_type)
+    return accounts[0] if accounts else None
 
 
 def paper_exchanges_of(user) -> list[str]:
     """The exchange ids the trader has a paper account on."""
-    return list(ExchangeAccount.objects.filter(user=user, mode="paper").values_list("exchange_id", flat=True))
+    accounts = ExchangeAccount.objects.filter(user=user, mode="paper").order_by("exchange_id")
+    return list(accounts.values_list("exchange_id", flat=True).distinct())
 
 
 def has_own_price(account: ExchangeAccount, symbol: str) -> bool:

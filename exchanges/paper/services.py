@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from exchanges.connector import BadSymbol, ExchangeError, InsufficientFunds, InvalidOrder, Market, OrderNotFound
@@ -33,7 +33,9 @@ from exchanges.models import (
     PaperPrice,
 )
 from exchanges.numbers import round_to_tick
-from exchanges.paper import matching
+from exchanges.paper import matching, swaps
+from exchanges.paper.balances import STARTING_ASSET
+from exchanges.paper.balances import locked_balance as _locked_balance
 from exchanges.paper.candles import paper_prices_record
 from exchanges.paper.feeds import synthetic_next_price
 from exchanges.paper.selectors import account_quotes
@@ -41,8 +43,6 @@ from exchanges.paper.selectors import account_quotes
 logger = logging.getLogger(__name__)
 
 MARKETS_FILE = Path(__file__).resolve().parent.parent / "data" / "paper_markets.json"
-# The quote asset a paper account's starting balance is paid in.
-STARTING_ASSET = "USDT"
 
 Deltas = defaultdict[tuple[int, str], list[Decimal]]  # balance changes: (account id, asset) -> [free, used]
 
@@ -65,10 +65,16 @@ def shipped_markets(exchange_id: str) -> list[dict]:
 
 
 def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
-    """Give ``exchange_id`` its market list on first use: from ccxt for a live feed, else the shipped file."""
-    if PaperMarket.objects.filter(exchange_id=exchange_id).exists():
+    """Give ``exchange_id`` its market list on first use: from ccxt for a live feed, else the shipped file.
+    A list seeded before paper swaps existed gets the shipped file's perpetuals on its next use."""
+    listed = PaperMarket.objects.filter(exchange_id=exchange_id).aggregate(
+        markets=Count("pk"), swaps=Count("pk", filter=Q(symbol__contains=":"))
+    )
+    if listed["swaps"]:
         return
-    if from_live:
+    if listed["markets"]:
+        rows = [row for row in shipped_markets(exchange_id) if ":" in row["symbol"]]
+    elif from_live:
         from exchanges.ccxt.connector import CcxtConnector
 
         rows = [
@@ -89,6 +95,7 @@ def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
                 min_qty=Decimal(row.get("min_qty", "0")),
                 min_notional=Decimal(row.get("min_notional", "0")),
                 reference_price=Decimal(row["reference_price"]) if row.get("reference_price") else None,
+                contract_size=Decimal(row.get("contract_size", "1")),
             )
             for row in rows
         ],
@@ -98,8 +105,13 @@ def paper_markets_ensure(exchange_id: str, *, from_live: bool = False) -> None:
 
 def paper_markets(exchange_id: str) -> dict[str, Market]:
     """The paper exchange's markets for ``exchange_id`` as the connector layer speaks of them."""
-    return {
-        row.symbol: Market(
+    return {row.symbol: _as_market(row) for row in PaperMarket.objects.filter(exchange_id=exchange_id)}
+
+
+def _as_market(row: PaperMarket) -> Market:
+    """A paper market at the connector's interface: a swap's step and minimum in base units, not contracts."""
+    if not row.is_swap:
+        return Market(
             symbol=row.symbol,
             market_id=row.market_id,
             base=row.base,
@@ -109,8 +121,21 @@ def paper_markets(exchange_id: str) -> dict[str, Market]:
             min_qty=row.min_qty,
             min_notional=row.min_notional,
         )
-        for row in PaperMarket.objects.filter(exchange_id=exchange_id)
-    }
+    size = row.contract_size.normalize()
+    return Market(
+        symbol=row.symbol,
+        market_id=row.market_id,
+        base=row.base,
+        quote=row.quote,
+        tick_size=row.tick_size.normalize(),
+        step_size=(row.step_size * size).normalize(),
+        min_qty=(row.min_qty * size).normalize(),
+        min_notional=row.min_notional,
+        type="swap",
+        contract_size=size,
+        settle=row.settle,
+        linear=True,
+    )
 
 
 def paper_market_upsert(
@@ -122,14 +147,22 @@ def paper_market_upsert(
     min_qty: Decimal,
     min_notional: Decimal,
     reference_price: Decimal | None = None,
+    contract_size: Decimal | None = None,
 ) -> PaperMarket:
-    """Add or edit one paper market (``paper market`` command, API)."""
+    """Add or edit one paper market (``paper market`` command, API). A linear perpetual is BASE/QUOTE:QUOTE,
+    its step and minimum quantity in contracts of ``contract_size`` base units."""
     symbol = symbol.strip().upper()
-    if symbol.count("/") != 1:
-        raise BadSymbol(f"Give the unified symbol BASE/QUOTE (e.g. BTC/USDT), not {symbol!r}.")
+    pair, _, settle = symbol.partition(":")
+    if pair.count("/") != 1 or (":" in symbol and settle != pair.split("/")[1]):
+        raise BadSymbol(
+            f"Give the unified symbol BASE/QUOTE (e.g. BTC/USDT), or BASE/QUOTE:QUOTE for a linear perpetual "
+            f"(e.g. BTC/USDT:USDT; inverse perpetuals are not supported), not {symbol!r}."
+        )
     if tick_size <= 0 or step_size <= 0 or min_qty < 0 or min_notional < 0:
         raise InvalidOrder("tick and step must be positive; min quantity and min notional not negative.")
-    base, quote = symbol.split("/")
+    if contract_size is not None and (contract_size <= 0 or (contract_size != 1 and not settle)):
+        raise InvalidOrder("A contract size is positive, and only a perpetual (BASE/QUOTE:QUOTE) has one other than 1.")
+    base, quote = pair.split("/")
     paper_markets_ensure(exchange_id)
     defaults = {
         "market_id": f"{base}{quote}",
@@ -142,6 +175,8 @@ def paper_market_upsert(
     }
     if reference_price is not None:
         defaults["reference_price"] = reference_price
+    if contract_size is not None:
+        defaults["contract_size"] = contract_size
     market, _ = PaperMarket.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults=defaults)
     return market
 
@@ -253,6 +288,18 @@ def paper_match(
         )
         if not crossing:
             return MatchResult(exchange_id, symbol, price, 0)
+        if market.is_swap:
+            filled = 0
+            for order in crossing:
+                assert order.price is not None  # a limit order, matched by its price
+                amount = matching.fill_amount(
+                    amount=order.amount,
+                    filled=order.filled,
+                    ratio=order.account.partial_fill_ratio,
+                    step=market.step_size,
+                )
+                filled += swaps.fill_apply(order, market, amount, order.price, is_maker=True) is not None
+            return MatchResult(exchange_id, symbol, price, filled)
         fills: list[PaperFill] = []
         deltas: Deltas = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for order in crossing:
@@ -352,21 +399,6 @@ def _apply_balance_deltas(deltas) -> None:
 # --- Balances --------------------------------------------------------------------------------
 
 
-def _locked_balance(account: ExchangeAccount, asset: str) -> PaperBalance:
-    """The account's balance row for ``asset``, locked; created (with the starting balance) on first use."""
-    try:
-        return PaperBalance.objects.select_for_update().get(account=account, asset=asset)
-    except PaperBalance.DoesNotExist:
-        pass
-    starting = account.starting_balance if asset == STARTING_ASSET else Decimal(0)
-    try:
-        with transaction.atomic():
-            PaperBalance.objects.create(account=account, asset=asset, free=starting)
-    except IntegrityError:
-        pass  # created concurrently
-    return PaperBalance.objects.select_for_update().get(account=account, asset=asset)
-
-
 def paper_balances(account: ExchangeAccount) -> list[PaperBalance]:
     with transaction.atomic():
         _locked_balance(account, STARTING_ASSET)
@@ -385,10 +417,24 @@ def paper_order_create(
     amount: Decimal,
     price: Decimal | None,
     client_order_id: str,
+    reduce_only: bool = False,
+    position_side: str | None = None,
+    margin_mode: str | None = None,
 ) -> PaperOrder:
-    """Place an order: validate like an exchange, reserve funds, fill at once what crosses."""
+    """Place an order: validate like an exchange, reserve funds, fill at once what crosses.
+
+    On a swap market (a swap account's) ``amount`` counts contracts and the derivatives arguments apply
+    (``exchanges.paper.swaps``); a spot account trades spot markets only, without them.
+    """
     market = market_for(account.exchange_id, symbol)
-    _check_order(market, side, order_type, amount, price, client_order_id)
+    swap = market.is_swap
+    if swap and account.market_type != ExchangeAccount.MarketType.SWAP:
+        raise BadSymbol(f"This paper spot account cannot trade the perpetual {symbol}: add a swap account.")
+    # A swap account's tickers resolve to perpetuals only; a spot symbol sent to it explicitly still trades
+    # spot, as the engine's tests that list spot markets as swaps (tests.conftest.derivatives_market) expect.
+    if not swap and (reduce_only or position_side or margin_mode):
+        raise InvalidOrder("Reduce-only, position side and margin mode are for swap markets and accounts, not spot.")
+    _check_order(market, side, order_type, amount, price, client_order_id, reduce_only=reduce_only)
     now_price = account_price(account, symbol)
     if now_price is None and account.price_feed == ExchangeAccount.PriceFeed.SYNTHETIC and market.reference_price:
         PaperPrice.objects.get_or_create(
@@ -404,10 +450,11 @@ def paper_order_create(
                 f"No paper price for {symbol} on {account.exchange_id} yet: set one with "
                 f"`python manage.py paper price {account.exchange_id} {symbol} <price>`."
             )
-        if amount * now_price < market.min_notional:
+        if amount * market.contract_size * now_price < market.min_notional and not reduce_only:
             # Binance applies its notional filter to market orders too (at the current price).
             raise InvalidOrder(
-                f"Filter failure: NOTIONAL (value {amount * now_price} is below the minimum {market.min_notional})."
+                f"Filter failure: NOTIONAL (value {amount * market.contract_size * now_price} is below the minimum "
+                f"{market.min_notional})."
             )
         fill_price = funds_price = matching.market_fill_price(
             side, now_price, account.market_slippage_percent, market.tick_size
@@ -431,13 +478,26 @@ def paper_order_create(
             raise InvalidOrder(
                 "Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used"
             )
-        spend_asset, need = _needed_funds(market, side, amount, funds_price)
-        balance = _locked_balance(account, spend_asset)
-        if balance.free < need:
-            raise InsufficientFunds(
-                "Account has insufficient balance for requested action.",
-                exchange_message=f"need {need.normalize():f} {spend_asset}, free {balance.free.normalize():f}",
+        if swap:
+            admission = swaps.order_admit(
+                account=account,
+                market=market,
+                side=side,
+                contracts=amount,
+                price=fill_price or funds_price,
+                reduce_only=reduce_only,
+                position_side=position_side,
+                margin_mode=margin_mode,
             )
+            amount = admission.contracts
+        else:
+            spend_asset, need = _needed_funds(market, side, amount, funds_price)
+            balance = _locked_balance(account, spend_asset)
+            if balance.free < need:
+                raise InsufficientFunds(
+                    "Account has insufficient balance for requested action.",
+                    exchange_message=f"need {need.normalize():f} {spend_asset}, free {balance.free.normalize():f}",
+                )
         try:
             with transaction.atomic():  # the unique constraint decides between concurrent copies, not a read
                 order = PaperOrder.objects.create(
@@ -449,11 +509,19 @@ def paper_order_create(
                     order_type=order_type,
                     price=price if order_type == OrderType.LIMIT else None,
                     amount=amount,
+                    reduce_only=reduce_only,
+                    position_side=admission.position_side if swap else "",
+                    margin_held=admission.hold if swap else Decimal(0),
                 )
         except IntegrityError:
             raise InvalidOrder(
                 "Duplicate order sent.", exchange_message=f"client order id {client_order_id} already used"
             ) from None
+        if swap:
+            swaps.hold_margin(order)
+            if fill_price is not None:
+                _swap_fill_at_once(order, market, fill_price)
+            return order
         reserved = order_type == OrderType.LIMIT
         if reserved:  # funds a resting order holds until it fills or is cancelled
             PaperBalance.objects.filter(pk=balance.pk).update(free=F("free") - need, used=F("used") + need)
@@ -469,7 +537,9 @@ def _lock_client_order_id(account: ExchangeAccount, client_order_id: str) -> Non
         cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [account.pk, client_order_id])
 
 
-def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, client_order_id: str) -> None:
+def _check_order(
+    market: PaperMarket, side, order_type, amount: Decimal, price, client_order_id: str, *, reduce_only: bool = False
+) -> None:
     if side not in OrderSide.values or order_type not in OrderType.values:
         raise InvalidOrder(f"Unsupported order {side} {order_type}.")
     if not client_order_id or len(client_order_id) > 36:
@@ -485,9 +555,10 @@ def _check_order(market: PaperMarket, side, order_type, amount: Decimal, price, 
             raise InvalidOrder(
                 f"Filter failure: PRICE_FILTER (price {price} is not a multiple of tick {market.tick_size})."
             )
-        if amount * price < market.min_notional:
+        notional = amount * market.contract_size * price
+        if notional < market.min_notional and not reduce_only:  # Binance exempts reduce-only orders
             raise InvalidOrder(
-                f"Filter failure: NOTIONAL (value {amount * price} is below the minimum {market.min_notional})."
+                f"Filter failure: NOTIONAL (value {notional} is below the minimum {market.min_notional})."
             )
 
 
@@ -518,6 +589,13 @@ def _fill_at_once(order: PaperOrder, market: PaperMarket, price: Decimal, *, res
     _apply_balance_deltas(deltas)
 
 
+def _swap_fill_at_once(order: PaperOrder, market: PaperMarket, price: Decimal) -> None:
+    """A swap market order, or a swap limit that crosses on arrival: the taker side of the trade."""
+    ratio = order.account.partial_fill_ratio if order.order_type == OrderType.LIMIT else Decimal(1)
+    amount = matching.fill_amount(amount=order.amount, filled=order.filled, ratio=ratio, step=market.step_size)
+    swaps.fill_apply(order, market, amount, price, is_maker=False)
+
+
 def paper_order_get(*, account: ExchangeAccount, id: str = "", client_order_id: str = "") -> PaperOrder:
     lookup = {"pk": id} if id else {"client_order_id": client_order_id}
     if not (id or client_order_id):
@@ -540,6 +618,11 @@ def paper_order_cancel(*, account: ExchangeAccount, id: str = "", client_order_i
         order = PaperOrder.objects.select_for_update().get(pk=order.pk)
         if order.status != PaperOrder.Status.OPEN:
             raise OrderNotFound("Unknown order sent.", exchange_message=f"order is {order.status}")
+        if market.is_swap:
+            order.status = PaperOrder.Status.CANCELED
+            order.save(update_fields=["status", "updated_at"])
+            swaps.release_hold(order)
+            return order
         remaining = order.amount - order.filled
         assert order.price is not None  # an open order is a limit order: a market order fills at once
         asset, held = (

@@ -83,6 +83,7 @@ OBJECT_OPERATIONS = {
     ("PUT", "/api/v1/dca-configs/{id}/"): Target("dca_config", body="edit"),
     ("PATCH", "/api/v1/dca-configs/{id}/"): Target("dca_config", body="edit"),
     ("DELETE", "/api/v1/dca-configs/{id}/"): Target("dca_config"),
+    ("GET", "/api/v1/dca-configs/{id}/preview/"): Target("dca_config"),
     ("GET", "/api/v1/exchange-accounts/{id}/"): Target("account"),
     ("PUT", "/api/v1/exchange-accounts/{id}/"): Target("account", body="edit"),
     ("PATCH", "/api/v1/exchange-accounts/{id}/"): Target("account", body="edit"),

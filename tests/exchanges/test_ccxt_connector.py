@@ -30,7 +30,7 @@ from django.core.cache import cache
 
 from exchanges.ccxt.connector import CcxtConnector
 from exchanges.ccxt.errors import translate
-from exchanges.ccxt.markets import forget_process_markets, markets_cache_key
+from exchanges.ccxt.markets import forget_process_markets, market_from_ccxt, markets_cache_key
 from exchanges.ccxt.precision import increment_from_precision
 from exchanges.connector import (
     AuthenticationFailed,
@@ -108,6 +108,9 @@ class FakeExchange:
                 if raw_body:
                     if raw_body.lstrip().startswith("{"):
                         params.update(json.loads(raw_body))
+                    elif raw_body.lstrip().startswith("["):  # a batch of one (OKX places orders so)
+                        [item] = json.loads(raw_body)
+                        params.update(item)
                     else:
                         params.update(parse_qsl(raw_body, keep_blank_values=True))
                 request = Request(self.command, url.path, params, dict(self.headers))
@@ -276,17 +279,17 @@ def echo_binance_order(template: str) -> Callable[[Request], Reply]:
     return reply
 
 
-def bybit_connector(server: FakeExchange, account_key: str) -> CcxtConnector:
+def bybit_connector(server: FakeExchange, account_key: str, market_type: str = "spot") -> CcxtConnector:
+    # A spot account's ccxt client (as before swap accounts) lists spot and linear markets; a swap account's
+    # lists linear perpetuals only (exchanges.ccxt.transport's swap options).
+    options = {"options": {"fetchMarkets": {"types": ["spot", "linear"]}}} if market_type == "spot" else {}
     connector = CcxtConnector(
         "bybit",
         api_key="test-key",
         api_secret="test-secret",
         account_key=account_key,
-        ccxt_options={
-            "urls": loopback_urls("bybit", server.url),
-            "timeout": 2000,
-            "options": {"fetchMarkets": {"types": ["spot", "linear"]}},
-        },
+        market_type=market_type,
+        ccxt_options={"urls": loopback_urls("bybit", server.url), "timeout": 2000, **options},
     )
     assert all_urls_are_loopback(connector.client)
     return connector
@@ -856,9 +859,49 @@ def test_bybit_spot_and_perpetual_markets(bybit):
         Decimal("5"),
         "swap",
     )
+    assert (spot.settle, spot.linear, spot.inverse) == ("", None, False)
     assert bybit.resolve_symbol("BTCUSDT") == "BTC/USDT"
-    assert bybit.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
     assert bybit.resolve_symbol("ETH/USDT") == "ETH/USDT"
+    # The perpetual is listed, but this account trades spot: a .P chart never trades spot (its sell would
+    # sell the trader's coins, not open a short), so the trader is told to send it to a swap account.
+    with pytest.raises(BadSymbol, match=r"perpetual \(\.P\) ticker and this bybit account trades spot.*swap account"):
+        bybit.resolve_symbol("BYBIT:BTCUSDT.P")
+
+
+def test_a_bybit_swap_account_resolves_tickers_to_the_linear_perpetual_only(bybit, exchange, account_key):
+    swap = bybit_connector(exchange, account_key, market_type="swap")  # as connector_for_account builds it
+
+    assert swap.resolve_symbol("BYBIT:BTCUSDT.P") == "BTC/USDT:USDT"
+    assert swap.resolve_symbol("BTCUSDT") == "BTC/USDT:USDT"
+    markets = swap.load_markets()
+    assert set(markets) == {"BTC/USDT:USDT", "LTC/USDT:USDT"}  # linear perpetuals only: no spot market
+    perpetual = markets["BTC/USDT:USDT"]
+    assert (perpetual.settle, perpetual.linear, perpetual.inverse) == ("USDT", True, False)
+    with pytest.raises(BadSymbol, match="Unknown market 'ETHUSDT' on bybit"):
+        swap.resolve_symbol("ETHUSDT")  # listed on spot only: never traded there from a swap account
+    with pytest.raises(BadSymbol, match="bybit has no market ETH/USDT"):
+        swap.market("ETH/USDT")
+    # What reached Bybit: the linear instruments only (trading, then pre-launch), never the spot list.
+    listed = [r.params for r in exchange.requests if r.path == "/v5/market/instruments-info"]
+    assert [(p["category"], p.get("status")) for p in listed] == [("linear", None), ("linear", "PreLaunch")]
+
+
+def test_an_inverse_ccxt_market_is_known_inverse():
+    raw = {
+        "symbol": "BTC/USD:BTC",
+        "id": "BTCUSD",
+        "base": "BTC",
+        "quote": "USD",
+        "settle": "BTC",
+        "type": "swap",
+        "contract": True,
+        "linear": False,
+        "inverse": True,
+        "precision": {"price": 0.5, "amount": 1},
+        "limits": {},
+    }
+    market, has_precision = market_from_ccxt(raw, ccxt.TICK_SIZE)
+    assert has_precision and (market.settle, market.linear, market.inverse) == ("BTC", False, True)
 
 
 def test_bybit_limit_order_carries_order_link_id(bybit, exchange):

@@ -74,6 +74,7 @@ def test_admin_keeps_stored_keys_when_the_fields_are_left_empty(client, user):
     form = {
         "user": str(user.pk),
         "exchange_id": "binance",
+        "market_type": "spot",
         "label": "main",
         "mode": "live",
         "is_enabled": "on",

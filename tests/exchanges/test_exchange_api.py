@@ -49,11 +49,50 @@ def test_editing_without_keys_keeps_the_stored_keys(api, user):
     assert (account.label, account.api_key, account.api_secret) == ("main", "k", "s")
 
 
-def test_a_second_account_for_the_same_exchange_is_refused(api, user):
+def test_a_second_account_for_the_same_exchange_and_market_type_is_refused(api, user):
     ExchangeAccountFactory(user=user)
     response = api.post("/api/v1/exchange-accounts/", {"exchange_id": "binance", "mode": "paper"}, format="json")
     assert response.status_code == 400
-    assert "already have a binance account" in str(response.json())
+    assert "already have a binance spot account" in str(response.json()["market_type"])
+
+
+def test_a_swap_account_beside_the_spot_account_on_one_exchange(api, user):
+    spot = ExchangeAccountFactory(user=user, label="main")
+
+    response = api.post(
+        "/api/v1/exchange-accounts/",
+        {"exchange_id": "Binance", "market_type": "swap", "label": "perp", "mode": "paper"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["market_type"], response.json()["label"]) == ("swap", "perp")
+    listed = api.get("/api/v1/exchange-accounts/").json()["results"]
+    assert [(row["id"], row["exchange_id"], row["market_type"]) for row in listed] == [
+        (spot.pk, "binance", "spot"),
+        (response.json()["id"], "binance", "swap"),
+    ]
+
+
+def test_a_label_names_one_account(api, user):
+    ExchangeAccountFactory(user=user, exchange_id="bybit", label="main")
+
+    response = api.post(
+        "/api/v1/exchange-accounts/", {"exchange_id": "binance", "label": " main ", "mode": "paper"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["label"] == ["You already have an account with this label: a label names one account."]
+
+
+def test_an_accounts_market_type_is_fixed_once_it_exists(api, user):
+    account = ExchangeAccountFactory(user=user)
+
+    response = api.patch(f"/api/v1/exchange-accounts/{account.pk}/", {"market_type": "swap"}, format="json")
+
+    assert response.status_code == 400 and "Fixed once the account exists" in str(response.json()["market_type"])
+    account.refresh_from_db()
+    assert account.market_type == "spot"
 
 
 def test_another_users_account_is_invisible(api):

@@ -98,6 +98,7 @@ def test_admin_shows_drills_but_never_writes_them(client):
     url = f"/admin/exchanges/exchangeaccount/{account.pk}/change/"
     form = {
         "exchange_id": "binance",
+        "market_type": "spot",
         "label": "",
         "mode": "paper",
         "is_enabled": "on",

@@ -73,6 +73,21 @@ def test_a_complete_alert_becomes_plain_values_the_router_can_use():
     assert alert.stop_loss is None and alert.take_profit is None
 
 
+def test_execution_intent_account_names_the_account_to_trade():
+    assert parse(payload()).account == ""  # left out: chosen from the ticker
+    assert parse(payload(execution_intent={"account": " perp "})).account == "perp"
+    assert parse(payload(execution_intent={"account": ""})).account == ""  # the settings page's template
+
+
+@pytest.mark.parametrize(
+    "account,message",
+    [("x" * 101, "String should have at most 100 characters"), (7, "Input should be a valid string")],
+)
+def test_execution_intent_account_is_a_label(account, message):
+    [error] = errors_of(payload(execution_intent={"account": account}))
+    assert (error["loc"], error["msg"]) == (["execution_intent", "account"], message)
+
+
 def test_the_alert_is_frozen():
     alert = parse(payload())
 

@@ -59,6 +59,8 @@ def _dca_post(**changes) -> dict:
         "stop_loss_percent": "",
         "max_slippage_percent": "",
         "slippage_action": "warn",
+        "leverage": "1",
+        "margin_mode": "isolated",
     }
     return _form_data(data, changes)
 
@@ -202,6 +204,7 @@ def test_another_users_dca_configuration_answers_404(trader, intruder):
 def _account_post(**changes) -> dict:
     data = {
         "exchange_id": "Bybit",
+        "market_type": "spot",
         "label": "main",
         "mode": "paper",
         "is_enabled": "on",
@@ -232,6 +235,25 @@ def test_second_account_on_the_same_exchange_is_refused(trader_client, trader):
     page = trader_client.post(reverse("exchange-account-create"), _account_post(exchange_id="BINANCE")).content.decode()
 
     assert "You already have an account on this exchange" in page
+    assert ExchangeAccount.objects.filter(user=trader).count() == 1
+
+
+def test_a_swap_account_beside_the_spot_account_on_the_same_exchange(trader_client, trader):
+    response = trader_client.post(
+        reverse("exchange-account-create"), _account_post(exchange_id="BINANCE", market_type="swap", label="perp")
+    )
+
+    assert response.status_code == 302
+    accounts = ExchangeAccount.objects.filter(user=trader, exchange_id="binance").order_by("pk")
+    assert [(account.market_type, account.label) for account in accounts] == [("spot", ""), ("swap", "perp")]
+
+
+def test_a_label_already_used_is_refused_at_the_label_field(trader_client, trader):
+    ExchangeAccount.objects.filter(user=trader).update(label="main")
+
+    page = trader_client.post(reverse("exchange-account-create"), _account_post(label="main")).content.decode()
+
+    assert "You already have an account with this label" in _field_errors(page, "label")
     assert ExchangeAccount.objects.filter(user=trader).count() == 1
 
 

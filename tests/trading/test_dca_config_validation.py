@@ -72,6 +72,8 @@ def _admin_form(levels, **overrides):
         "tp_aggregate_percent": "0",
         "pyramid_tp_percents": "{}",
         "slippage_action": "warn",
+        "leverage": "1",
+        "margin_mode": "isolated",
     }
     data.update(overrides)
     return data

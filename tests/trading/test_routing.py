@@ -52,18 +52,6 @@ def test_walkthrough_grid_reaches_the_paper_exchange_exactly(route):
     assert [leg.tp_price for leg in legs] == [D("102.00"), D("101.49"), D("100.98"), D("100.47"), D("99.96")]
 
 
-@pytest.fixture
-def derivatives_market(monkeypatch):
-    """The paper market as a perpetual swap (as a derivatives account's market will be, issue 18), so that
-    shorts route; the paper exchange itself still settles in coins."""
-    from dataclasses import replace
-
-    from exchanges.paper.connector import PaperConnector
-
-    spot = PaperConnector.market
-    monkeypatch.setattr(PaperConnector, "market", lambda self, symbol: replace(spot(self, symbol), type="swap"))
-
-
 def test_a_short_on_a_spot_account_is_refused_and_never_sells_the_accounts_own_coins(route):
     # Row 10 of the books review: a spot "short" sold the account's own coins, another position's included.
     from exchanges.models import PaperBalance
@@ -75,7 +63,7 @@ def test_a_short_on_a_spot_account_is_refused_and_never_sells_the_accounts_own_c
     signal = route(side="sell", market_position="short", entry_price="100")
 
     assert signal.status == "rejected"
-    assert "shorting needs a derivatives account" in signal.reason and "Nothing was placed" in signal.reason
+    assert "shorting needs a swap account" in signal.reason and "Nothing was placed" in signal.reason
     assert paper_book() == [] and not PositionGroup.objects.exists()
 
 
@@ -297,7 +285,7 @@ def test_a_reverse_on_a_spot_account_closes_the_long_and_refuses_the_short(route
         intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100"
     )
 
-    assert signal.status == "rejected" and "shorting needs a derivatives account" in signal.reason
+    assert signal.status == "rejected" and "shorting needs a swap account" in signal.reason
     assert PositionGroup.objects.get(side="long").status == "closed"
     assert not PositionGroup.objects.filter(side="short").exists()
 

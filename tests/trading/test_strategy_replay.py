@@ -187,17 +187,6 @@ def test_with_use_signal_size_the_engine_holds_the_strategys_own_quantities(trad
     ]
 
 
-@pytest.fixture
-def derivatives_market(monkeypatch):
-    """The paper market as a perpetual swap, so that shorts route (the paper exchange still settles in coins)."""
-    from dataclasses import replace
-
-    from exchanges.paper.connector import PaperConnector
-
-    spot = PaperConnector.market
-    monkeypatch.setattr(PaperConnector, "market", lambda self, symbol: replace(spot(self, symbol), type="swap"))
-
-
 def test_a_reversal_short_pyramid_partial_cover_and_close_all_are_followed(tradingview, trader, derivatives_market):
     steps = [
         (

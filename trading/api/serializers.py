@@ -5,11 +5,15 @@ one output serializer, used both in lists and nested, so a script sees one shape
 OpenAPI schema one component per record.
 """
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from core.api.serializers import NamedChoiceField, NulFreeModelSerializer, drf_errors
+from exchanges.enums import MarginMode
+from trading.liquidation import beyond_liquidation_message
 from trading.models import (
     DCAConfiguration,
     Order,
@@ -18,6 +22,7 @@ from trading.models import (
     PositionGroup,
     Pyramid,
     QueuedSignal,
+    Side,
     Signal,
 )
 from trading.selectors import dca_configuration_clash
@@ -209,8 +214,10 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
     """How to trade one pair on one exchange and timeframe: the DCA ladder, pyramids, take-profit.
 
     Checked like the admin form: every ladder's weight_percent must sum to 100, the pair is BASE/QUOTE
-    (or * for the exchange default), aggregate take-profit modes need tp_aggregate_percent, and one
-    configuration per exchange, pair and timeframe. Stored normalised (exchange lower case, pair upper
+    (or * for the exchange default), aggregate take-profit modes need tp_aggregate_percent, leverage is 1
+    to 125, a ladder whose deepest leg lies beyond the estimated liquidation price with every leg filled
+    (long or short) is refused unless allow_legs_beyond_liquidation, and one configuration per exchange,
+    pair and timeframe. Stored normalised (exchange lower case, pair upper
     case, ladder numbers as decimal strings).
     """
 
@@ -221,6 +228,12 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
         choices=OrderType.choices,
         required=False,
         help_text="limit: every leg at once; market: leg 0 fires when price reaches it.",
+    )
+    margin_mode = NamedChoiceField(
+        enum_name="MarginModeEnum",
+        choices=MarginMode.choices,
+        required=False,
+        help_text="Swap accounts only. isolated: the position risks its own margin; cross: the account's balance.",
     )
 
     class Meta:
@@ -243,6 +256,9 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
             "max_slippage_percent",
             "slippage_action",
             "tp_from_planned_price",
+            "leverage",
+            "margin_mode",
+            "allow_legs_beyond_liquidation",
             "is_active",
             "created_at",
             "updated_at",
@@ -273,3 +289,76 @@ class DCAConfigurationSerializer(NulFreeModelSerializer):
             raise serializers.ValidationError(drf_errors(exc)) from None
         # clean() normalised these (lower-case exchange, BTC/USDT, ladders as decimal strings): save those.
         return {name: getattr(probe, name) for name in attrs}
+
+
+class GridPreviewQuerySerializer(serializers.Serializer):
+    """The preview's query string."""
+
+    entry_price = serializers.DecimalField(
+        max_digits=30, decimal_places=12, min_value=Decimal("0.000000000001"), help_text="The entry price to plan from."
+    )
+    side = serializers.ChoiceField(choices=Side.choices, default=Side.LONG, help_text="long or short.")
+    pyramid = serializers.IntegerField(
+        min_value=0,
+        default=0,
+        help_text="The pyramid index (0 = the initial entry): its pyramid_levels override, else levels.",
+    )
+
+
+PREVIEW_NUMBER = {"max_digits": 40, "decimal_places": 12, "read_only": True}
+
+
+class PreviewLegSerializer(serializers.Serializer):
+    leg_index = serializers.IntegerField(read_only=True)
+    gap_percent = serializers.DecimalField(**PREVIEW_NUMBER)
+    price = serializers.DecimalField(**PREVIEW_NUMBER)
+    quantity = serializers.DecimalField(**PREVIEW_NUMBER, help_text="Base asset, before the market's step.")
+    notional = serializers.DecimalField(**PREVIEW_NUMBER, help_text="Quote: price × quantity.")
+    margin = serializers.DecimalField(**PREVIEW_NUMBER, help_text="Notional ÷ leverage.")
+    beyond_liquidation = serializers.BooleanField(
+        read_only=True, help_text="At or past the estimated liquidation price with every leg filled."
+    )
+
+
+class GridPreviewSerializer(serializers.Serializer):
+    """One pyramid's grid at an entry price, before the market's tick and step, with every leg filled:
+    quantity, average entry, margin and the estimated liquidation price (trading.liquidation: Binance
+    USDⓈ-M BTCUSDT maintenance tiers, isolated formula, cross estimated as isolated, fees ignored)."""
+
+    ladder = serializers.CharField(read_only=True, help_text="levels, or pyramid_levels[i] for an override.")
+    side = serializers.CharField(read_only=True)
+    entry_price = serializers.DecimalField(**PREVIEW_NUMBER)
+    leverage = serializers.IntegerField(read_only=True)
+    margin_mode = serializers.CharField(read_only=True)
+    capital = serializers.DecimalField(**PREVIEW_NUMBER, help_text="Capital per pyramid (capital_usd).")
+    legs = PreviewLegSerializer(many=True, read_only=True)
+    quantity = serializers.DecimalField(**PREVIEW_NUMBER)
+    notional = serializers.DecimalField(**PREVIEW_NUMBER)
+    margin = serializers.DecimalField(**PREVIEW_NUMBER)
+    average_entry = serializers.DecimalField(**PREVIEW_NUMBER)
+    liquidation_price = serializers.DecimalField(
+        **PREVIEW_NUMBER, allow_null=True, help_text="null: a long at 1× is never liquidated."
+    )
+    last_leg_beyond_liquidation = serializers.BooleanField(read_only=True)
+    warning = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The deepest leg lies beyond the liquidation price, with the numbers (saving is refused unless "
+        "allow_legs_beyond_liquidation); else null.",
+    )
+
+
+def grid_preview_data(config: DCAConfiguration, *, side: str, entry_price: Decimal, pyramid: int = 0) -> dict:
+    """What ``GridPreviewSerializer`` shows for ``config`` (its ladder for ``pyramid``) at ``entry_price``."""
+    ladder = config.ladder_name(pyramid)
+    preview = config.preview(side=side, entry_price=entry_price, ladder=ladder)
+    return {
+        **{name: getattr(preview, name) for name in ("side", "entry_price", "leverage", "margin_mode")},
+        **{name: getattr(preview, name) for name in ("quantity", "notional", "margin", "average_entry")},
+        "ladder": ladder,
+        "capital": config.capital_usd,
+        "legs": preview.legs,
+        "liquidation_price": preview.liquidation_price,
+        "last_leg_beyond_liquidation": preview.last_leg_beyond_liquidation,
+        "warning": beyond_liquidation_message(preview, ladder=ladder),
+    }

@@ -23,10 +23,13 @@ from jobs.api.serializers import job_serializer_for
 from jobs.api.views import job_accepted, job_responses
 from trading.api.serializers import (
     DCAConfigurationSerializer,
+    GridPreviewQuerySerializer,
+    GridPreviewSerializer,
     OrderSerializer,
     PositionGroupSerializer,
     QueuedSignalSerializer,
     SignalSerializer,
+    grid_preview_data,
 )
 from trading.errors import DCAConfigurationClash
 from trading.job_kinds import queue_promote_request
@@ -322,6 +325,24 @@ class DCAConfigurationViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         dca_config_delete(config=instance)
+
+    @extend_schema(
+        parameters=[GridPreviewQuerySerializer],
+        responses={200: GridPreviewSerializer, 400: OpenApiResponse(description="A query parameter is invalid.")},
+        description="The configuration's grid for one pyramid at a given entry price, placing nothing: each leg's "
+        "price, size (base asset, before the market's step), notional and margin at the configuration's leverage; "
+        "the quantity, average entry and margin with every leg filled, and the estimated liquidation price then "
+        "(Binance USDⓈ-M BTCUSDT maintenance-margin tiers, isolated formula, cross estimated as if only this "
+        "position's margin backed it, fees and funding ignored). `warning` says, with the numbers, when the deepest "
+        "leg lies beyond it: such a configuration is only saved with `allow_legs_beyond_liquidation`.",
+    )
+    @action(detail=True, methods=["get"])
+    def preview(self, request, pk=None):
+        config = self.get_object()  # another trader's id is a 404 before the query is read
+        query = GridPreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = grid_preview_data(config, **query.validated_data)
+        return Response(GridPreviewSerializer(data).data)
 
     @staticmethod
     def _save(serializer, **extra):

@@ -44,6 +44,7 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
     ExchangeAccount.objects.update_or_create(
         user=user,
         exchange_id="binance",
+        market_type=ExchangeAccount.MarketType.SPOT,
         defaults={
             "label": "Paper Binance (demo)",
             "mode": ExchangeAccount.Mode.PAPER,

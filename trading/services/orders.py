@@ -25,6 +25,8 @@ from exchanges.connector import (
     RetryableError,
 )
 from exchanges.currency import quote_of
+from exchanges.models import ExchangeAccount
+from exchanges.services.derivatives import is_position_mode_refusal, position_mode_refresh
 from trading.locks import lock_group_of, lock_order
 from trading.models import Order, OrderType, PositionGroup
 from trading.services.fills import base_asset, group_refresh_stats
@@ -55,6 +57,26 @@ def exchange_text(exc: Exception) -> str:
 MAX_RETRY_AFTER_SECONDS = 300
 
 
+def derivatives_flags(snapshot: dict, *, role: str, side: str) -> dict[str, Any]:
+    """What a swap group's order carries besides its side and size (none for a spot group, whose orders reach
+    the exchange exactly as before swaps): one-way mode, entries plain and every other order (take-profits,
+    exits, reduces) ``reduce_only`` so an over-sell can never flip the position; hedge mode, the group's own
+    leg (``position_side`` = the group's side) on entries and closes alike, never reduce_only; the margin mode
+    on every order (OKX trades per order with it; the others ignore it)."""
+    if snapshot.get("market_type") != "swap":
+        return {}
+    flags: dict[str, Any] = {}
+    if snapshot.get("position_mode") == "hedge":
+        opens_long = side == "buy"
+        is_entry = role == Order.Role.ENTRY
+        flags["position_side"] = "long" if opens_long == is_entry else "short"
+    elif role != Order.Role.ENTRY:
+        flags["reduce_only"] = True
+    if snapshot.get("margin_mode"):
+        flags["margin_mode"] = snapshot["margin_mode"]
+    return flags
+
+
 def order_place(order: Order, connector: Connector, *, final_attempt: bool = True, refresh_stats: bool = True) -> Order:
     """Send one pending (or unknown) order, at most once on the exchange.
 
@@ -78,6 +100,7 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
         # submitted_at is the latest attempt: the fill sync leaves an order alone while its placement
         # task may still be retrying (trading.services.sync.PLACEMENT_RETRY_WINDOW counts from here).
         Order.objects.filter(pk=order.pk, status__in=ORDER_UNSENT_STATUSES).update(submitted_at=timezone.now())
+    snapshot = PositionGroup.objects.values_list("config_snapshot", flat=True).get(pk=order.group_id)
     try:
         result = connector.place_order(
             symbol=order.symbol,
@@ -87,6 +110,7 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
             price=order.price if order.order_type == OrderType.LIMIT else None,
             client_order_id=order.client_order_id,
             is_retry=is_retry,
+            **derivatives_flags(snapshot or {}, role=order.role, side=order.side),
         )
     except RetryableError as exc:
         _mark_unknown(order, exchange_text(exc))
@@ -101,11 +125,27 @@ def order_place(order: Order, connector: Connector, *, final_attempt: bool = Tru
         raise
     except PermanentError as exc:
         _fail(order, exchange_text(exc))
+        if snapshot and snapshot.get("market_type") == "swap" and is_position_mode_refusal(exc):
+            _position_mode_reread(order)
         raise PlacementFailed(exchange_text(exc)) from exc
     try:
         return order_apply_exchange_state(order, result, refresh_stats=refresh_stats, connector=connector)
     except IllegalTransition:  # StaleStatus included: the row moved while we were sending
         return _cancel_if_cancelled_meanwhile(order, connector)
+
+
+def _position_mode_reread(order: Order) -> None:
+    """The exchange says the order's position side does not fit the account's mode: the trader switched it.
+    Read it again, so the groups that open from now on send what it calls for (this group keeps its own)."""
+    account = ExchangeAccount.objects.get(
+        pk=PositionGroup.objects.values_list("exchange_account_id", flat=True).get(pk=order.group_id)
+    )
+    try:
+        mode = position_mode_refresh(account)
+    except ExchangeError as exc:
+        logger.warning("position mode of account %s not read again: %s", account.pk, exc)
+        return
+    logger.warning("order %s refused for its position side; the account's mode is now %s", order.client_order_id, mode)
 
 
 def _mark_unknown(order: Order, reason: str) -> None:

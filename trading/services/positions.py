@@ -7,8 +7,9 @@ import uuid
 from decimal import Decimal
 
 from core.events import emit
-from exchanges.connector import Connector
+from exchanges.connector import Connector, PermanentError
 from exchanges.services.accounts import connector_for_account
+from exchanges.services.derivatives import settings_apply
 from trading import journal
 from trading.alerts import Alert
 from trading.models import (
@@ -24,7 +25,7 @@ from trading.models import (
 )
 from trading.services import dispatch
 from trading.services.fills import group_refresh_stats, held_quantity
-from trading.services.orders import PlacementFailed, order_cancel, order_place
+from trading.services.orders import PlacementFailed, exchange_text, order_cancel, order_place
 from trading.services.transitions import group_transition, pyramids_move, signals_move
 from trading.states import (
     GROUP_NOT_CLOSABLE_STATUSES,
@@ -52,10 +53,14 @@ def position_open(
     quote_usd_rate: Decimal,
     legs,
     sizing: str,
+    market_type: str = "spot",
+    position_mode: str = "",
 ) -> tuple[PositionGroup, Pyramid]:
     """A new position group with its first pyramid's legs (``pending``), as routing decided (call inside
     its transaction; the grid is placed by ``pyramid_submit`` after commit). ``sizing`` says where the
-    pyramid's size came from (``trading.sizing``)."""
+    pyramid's size came from (``trading.sizing``). ``market_type`` swap (a perpetual on a swap account) and
+    the account's ``position_mode`` are recorded in the snapshot with the leverage and margin mode: every
+    order of the group is sent with the flags they call for (``trading.services.orders.derivatives_flags``)."""
     assert signal.user is not None  # a routed signal is an accepted one, stored with its user (signal_accept)
     group = PositionGroup.objects.create(
         user=signal.user,
@@ -65,7 +70,7 @@ def position_open(
         timeframe=alert.timeframe,
         side=alert.side,
         dca_config=config,
-        config_snapshot=_snapshot(config, alert),
+        config_snapshot=_snapshot(config, alert, market_type=market_type, position_mode=position_mode),
         max_pyramids=config.max_pyramids,
         base_entry_price=alert.entry_price,
         tp_mode=config.tp_mode,
@@ -104,10 +109,23 @@ def pyramid_add(
     return pyramid
 
 
-def _snapshot(config: DCAConfiguration, alert: Alert) -> dict:
-    """The configuration a group keeps; the alert's own ``risk.max_slippage_percent`` wins over the config's."""
+def _snapshot(config: DCAConfiguration, alert: Alert, *, market_type: str = "spot", position_mode: str = "") -> dict:
+    """The configuration a group keeps; the alert's own ``risk.max_slippage_percent`` wins over the config's.
+    A swap group keeps what it trades with for life (a later edit of the configuration or of the exchange's
+    mode does not change an open group's orders): market type, leverage, margin mode, position mode."""
     slippage = alert.max_slippage_percent if alert.max_slippage_percent is not None else config.max_slippage_percent
+    derivatives = (
+        {
+            "market_type": "swap",
+            "leverage": config.leverage,
+            "margin_mode": config.margin_mode,
+            "position_mode": position_mode,
+        }
+        if market_type == "swap"
+        else {}  # a spot group's snapshot is what it always was; no market_type reads as spot
+    )
     return {
+        **derivatives,
         "levels": config.levels,
         "pyramid_levels": config.pyramid_levels,
         "tp_mode": config.tp_mode,
@@ -185,6 +203,30 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     if waiting_on is not None:
         return _pyramid_failed(pyramid, connector, reason=waiting_on, signal_failed=True)
     legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=ORDER_UNSENT_STATUSES)
+    snapshot = group.config_snapshot or {}
+    # Before the first opening order (a market leg waiting for its price included): the group's leverage and
+    # margin mode, asked of the exchange only when they differ from what was last set on the symbol.
+    if (
+        snapshot.get("market_type") == "swap"
+        and pyramid.orders.filter(
+            role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING]
+        ).exists()
+    ):
+        try:
+            settings_apply(
+                group.exchange_account,
+                group.symbol,
+                leverage=int(snapshot.get("leverage") or 1),
+                margin_mode=snapshot.get("margin_mode") or "isolated",
+                connector=connector,
+            )
+        except PermanentError as exc:
+            return _pyramid_failed(
+                pyramid,
+                connector,
+                reason=f"{group.exchange} refused leverage {snapshot.get('leverage')} "
+                f"({snapshot.get('margin_mode')}) on {group.symbol}: {exchange_text(exc)}",
+            )
     try:
         for leg in legs.order_by("leg_index"):
             order_place(leg, connector, final_attempt=final_attempt)

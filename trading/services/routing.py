@@ -19,10 +19,13 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from exchanges.account_choice import describe
 from exchanges.connector import ExchangeError, Market, PermanentError
 from exchanges.currency import is_usd, quote_of, rate_symbol
+from exchanges.models import ExchangeAccount
 from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
+from exchanges.services.derivatives import position_mode_of, settings_differ, settings_last_set, symbol_busy
 from trading.alerts import Alert, parse_alert
 from trading.grid import GridError, Precision, parse_levels, plan_grid
 from trading.locks import (
@@ -70,10 +73,15 @@ class Context:
 
     alert: Alert
     account_id: int
+    account_market_type: str  # spot | swap: what the account trades (ExchangeAccount.MarketType)
+    account_name: str  # how a reason names the account: its label and market type
     exchange: str
     symbol: str
     market: Market
     quote_usd_rate: Decimal | None  # USD per unit of the market's quote; None when it could not be read
+    market_type: str = "spot"  # swap: a perpetual on a swap account (its orders carry derivatives flags)
+    position_mode: str = ""  # a swap account's one_way | hedge, as stored (read when none was)
+    settings_refusal: str = ""  # why a new group's leverage/margin mode cannot be set now ("" when it can)
 
 
 @dataclass
@@ -187,7 +195,7 @@ def _gather(signal: Signal) -> Context:
     except Exception as exc:  # the webhook validated it; a stored payload that no longer parses is rejected
         raise RoutingRejected(f"The stored alert no longer parses: {exc}") from exc
     try:
-        account = account_for(signal.user, alert.exchange)
+        account = account_for(signal.user, alert.exchange, tv_symbol=alert.tv_symbol, label=alert.account)
         connector = connector_for_account(account)
         symbol = connector.resolve_symbol(alert.tv_symbol)
         market = connector.market(symbol)
@@ -196,13 +204,49 @@ def _gather(signal: Signal) -> Context:
     if not market.tick_size or not market.step_size:
         raise RoutingRejected(f"{alert.exchange} gives no price/quantity precision for {symbol}: nothing was placed.")
     _price_seen(connector, symbol, alert)
+    swap = account.market_type == ExchangeAccount.MarketType.SWAP and bool(market.settle)
+    try:
+        position_mode = position_mode_of(account, connector) if swap else ""
+        settings_refusal = _settings_refusal(signal, alert, account, connector, symbol) if swap else ""
+    except PermanentError as exc:
+        raise RoutingRejected(f"{describe(account)}: {exc}") from exc
     return Context(
         alert=alert,
         account_id=account.pk,
+        account_market_type=account.market_type,
+        account_name=describe(account),
         exchange=alert.exchange,
         symbol=symbol,
         market=market,
         quote_usd_rate=_quote_usd_rate(connector, symbol),
+        market_type="swap" if swap else "spot",
+        position_mode=position_mode,
+        settings_refusal=settings_refusal,
+    )
+
+
+def _settings_refusal(signal: Signal, alert: Alert, account: ExchangeAccount, connector, symbol: str) -> str:
+    """For an entry that would open a new group on a swap account: why its configuration's leverage and margin
+    mode cannot be set on ``symbol`` ("" when they need no change, or can change). They differ from what was
+    last set, and the account has open orders or a position on the symbol: the exchange refuses a change then,
+    and the existing orders and position were sized for the settings in force. A pyramid on an open group keeps
+    the group's settings (decided under the lock; this is read before it, and only used for a new group)."""
+    if alert.intent not in (Signal.Intent.SIGNAL, Signal.Intent.REVERSE):
+        return ""
+    config = dca_config_for(user=signal.user, exchange=alert.exchange, symbol=symbol, timeframe=alert.timeframe)
+    if config is None:
+        return ""
+    if not settings_differ(account, symbol, leverage=config.leverage, margin_mode=config.margin_mode):
+        return ""
+    busy = symbol_busy(connector, symbol)
+    if not busy:
+        return ""
+    last = settings_last_set(account, symbol)
+    in_force = f"{last['leverage']}x {last['margin_mode']}" if last else "the exchange's current settings"
+    return (
+        f"its DCA configuration trades {config.leverage}x {config.margin_mode} but {symbol} is set to {in_force} "
+        f"on {describe(account)}, and leverage and margin mode cannot change while {busy} on {symbol}. "
+        f"Nothing was placed: close what is open on {symbol} first, or give the configuration the settings in force."
     )
 
 
@@ -357,11 +401,14 @@ def _percent(fraction: Decimal) -> str:
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[SignalStatus, str]:
     alert = context.alert
     label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
-    if alert.side == Side.SHORT and context.market.type == "spot":
+    if alert.side == Side.SHORT and (
+        context.account_market_type != ExchangeAccount.MarketType.SWAP or context.market.type == "spot"
+    ):
         # A spot "short" sells coins the account holds (another position's included) and buys them back.
         return S.REJECTED, (
-            f"{label}: shorting needs a derivatives account (a perpetual swap); this {context.exchange} account "
-            f"trades spot, where a sell can only sell coins you hold. Nothing was placed."
+            f"{label}: shorting needs a swap account (perpetual futures); {context.account_name} trades spot, "
+            f"where a sell can only sell coins you hold. Nothing was placed: send the short to your swap account "
+            f"(a .P ticker, or its label in execution_intent.account)."
         )
     group = lock_active_group(**_identity(signal, context, alert.side))
     if group is not None:
@@ -374,6 +421,23 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
             f"No DCA configuration for {context.symbol} {alert.timeframe}m on {context.exchange}: "
             f"add one in Settings → DCA (or a {context.exchange} default with pair *)."
         )
+    if context.settings_refusal:
+        return S.REJECTED, f"{label}: {context.settings_refusal}"
+    if context.market_type == "swap" and context.position_mode != "hedge":
+        opposite = (
+            active_groups(signal.user)
+            .filter(exchange_account_id=context.account_id, symbol=context.symbol)
+            .exclude(side=alert.side)
+            .exclude(status=GroupStatus.CLOSING)
+            .first()
+        )
+        if opposite is not None:
+            # One-way mode holds one position per symbol: this side's entries would close the other group's.
+            return S.REJECTED, (
+                f"{label}: {context.account_name} is in one-way mode and holds the {opposite.side} "
+                f"{context.symbol} {opposite.timeframe}m position; a {alert.side} would net against it. Nothing "
+                f"was placed: close that position first, or switch the account to hedge mode on the exchange."
+            )
     if context.quote_usd_rate is None:
         return _no_rate(context, label)
     sizing = _sizing(
@@ -404,6 +468,8 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         quote_usd_rate=context.quote_usd_rate,
         legs=legs,
         sizing=sizing.note,
+        market_type=context.market_type,
+        position_mode=context.position_mode,
     )
     after.submit_pyramid_ids.append(pyramid.pk)
     return S.OPENED, (

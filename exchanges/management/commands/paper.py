@@ -47,9 +47,14 @@ class Command(BaseCommand):
         price.add_argument("price", type=decimal_arg)
         market = sub.add_parser("market", help="Add or edit a paper market's precision and limits.")
         market.add_argument("exchange")
-        market.add_argument("symbol", help="unified symbol, BTC/USDT")
+        market.add_argument("symbol", help="unified symbol, BTC/USDT (a linear perpetual: BTC/USDT:USDT)")
         market.add_argument("--tick", type=decimal_arg, required=True, help="price increment, e.g. 0.01")
-        market.add_argument("--step", type=decimal_arg, required=True, help="quantity increment, e.g. 0.001")
+        market.add_argument(
+            "--step", type=decimal_arg, required=True, help="quantity increment, e.g. 0.001 (a perpetual: contracts)"
+        )
+        market.add_argument(
+            "--contract-size", type=decimal_arg, default=None, help="a perpetual's base units per contract, e.g. 0.01"
+        )
         market.add_argument("--min-qty", type=decimal_arg, default=Decimal(0))
         market.add_argument("--min-notional", type=decimal_arg, default=Decimal(0))
         market.add_argument("--reference-price", type=decimal_arg, default=None, help="where a synthetic walk starts")
@@ -92,10 +97,12 @@ class Command(BaseCommand):
             min_qty=options["min_qty"],
             min_notional=options["min_notional"],
             reference_price=options["reference_price"],
+            contract_size=options["contract_size"],
         )
+        contracts = f" contracts of {market.contract_size.normalize():f} {market.base}" if market.is_swap else ""
         self.stdout.write(
             f"{exchange} {market.symbol}: tick {market.tick_size.normalize():f}, "
-            f"step {market.step_size.normalize():f}, "
+            f"step {market.step_size.normalize():f}{contracts}, "
             f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}."
         )
 

@@ -1,0 +1,336 @@
+"""Paper linear perpetuals: positions, leverage, margin, reduce-only and hedge-mode orders.
+
+A paper account with ``market_type`` swap trades the paper markets whose symbol names a settle asset
+(``BTC/USDT:USDT``), all settled in USDT. Internally every amount on such a market counts contracts
+(``PaperMarket.contract_size`` base units each); the connector converts to and from the base asset.
+
+What is modelled:
+
+- One position per (account, symbol) in one-way mode, one per leg (long, short) in hedge mode
+  (``ExchangeAccount.paper_position_mode``). In one-way mode an opposite order first reduces the position
+  and then, unless reduce-only, opens the rest on the other side (a flip). In hedge mode ``position_side``
+  is required: a buy on the long leg or a sell on the short leg opens, the opposite closes that leg only.
+- ``reduce_only`` (one-way mode only; hedge mode refuses it, as Binance does): refused when there is no
+  position to reduce or the order would increase it; cut to the position's size at placement; at a fill,
+  cut to what is left of the position then, and the rest of the order cancelled (an exchange expires it).
+  Reduce-only orders are exempt from the minimum notional. A hedge-mode close behaves the same way.
+- Margin: an order that may open reserves ``notional / leverage + fee`` (at the higher of the maker and
+  taker fee, at the price it can fill at) from the free USDT balance into ``used``; each fill releases its
+  share, and the part that opens moves ``notional / leverage`` into the position's isolated margin (still
+  ``used``) and pays its fee. A close releases the closed share of the position's margin and realises its
+  PnL (``(exit - entry) * base quantity``, sign by side) into the free balance, minus the fee. So at any
+  moment the USDT total (free + used) is the starting balance plus the realised PnL minus the fees, and
+  ``used`` is the positions' margins plus what open orders hold.
+- An order in one-way mode that is not reduce-only reserves margin for its whole amount, even when part
+  of it would only reduce the position (conservative: closes are sent reduce-only).
+- Leverage (1 to 125, default 1) and margin mode (default isolated) per (account, symbol); changing either
+  is refused while the symbol has an open order or a position; setting the current value is success.
+- The liquidation price ``fetch_positions`` reports uses one maintenance-margin rate,
+  ``MAINTENANCE_MARGIN_RATE`` (0.5 %, Binance's first tier for BTC): the price at which the position's
+  margin plus its unrealised PnL equals that share of its notional there (fees left out).
+
+Not modelled yet: liquidation itself (a position is never closed at its liquidation price, and a loss
+beyond the isolated margin is taken from the free balance), funding payments (the funding history is
+empty), cross margin (a cross position is margined and reported exactly like an isolated one), leverage
+tiers, and the binance and bybit answer dialects of the swap endpoints (orders get the spot dialects).
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from django.utils import timezone
+
+from exchanges.connector import InsufficientFunds, InvalidOrder
+from exchanges.enums import OrderSide
+from exchanges.models import (
+    ExchangeAccount,
+    PaperBalance,
+    PaperFill,
+    PaperLeverage,
+    PaperMarket,
+    PaperOrder,
+    PaperPosition,
+)
+from exchanges.numbers import round_to_tick
+from exchanges.paper import matching
+from exchanges.paper.balances import STARTING_ASSET, locked_balance
+
+MAINTENANCE_MARGIN_RATE = Decimal("0.005")
+MAX_LEVERAGE = 125
+HUNDRED = Decimal(100)
+UNIT = Decimal("1e-12")  # the money fields' last decimal place: margins are rounded to it
+
+# Binance's words for the refusals a real exchange would answer with.
+POSITION_SIDE_MISMATCH = "Order's position side does not match user's setting."
+REDUCE_ONLY_REJECTED = "ReduceOnly Order is rejected."
+REDUCE_ONLY_IN_HEDGE = "Parameter reduceOnly sent when not required."
+
+
+def _down(value: Decimal) -> Decimal:
+    return value.quantize(UNIT, rounding=ROUND_DOWN)
+
+
+def _up(value: Decimal) -> Decimal:
+    return value.quantize(UNIT, rounding=ROUND_UP)
+
+
+def direction(side: str) -> str:
+    """The position an order's side builds: a buy goes long, a sell short."""
+    return "long" if side == OrderSide.BUY else "short"
+
+
+def liquidation_price(
+    *, side: str, contracts: Decimal, contract_size: Decimal, entry: Decimal, margin: Decimal, tick: Decimal
+) -> Decimal | None:
+    """Where margin + unrealised PnL = MAINTENANCE_MARGIN_RATE × notional (isolated, fees left out), on the
+    market's tick towards the entry (the warning comes early, never late); None when the margin covers any
+    move (a long at leverage 1 never reaches it above zero)."""
+    quantity = contracts * contract_size
+    if side == "long":
+        price = (entry * quantity - margin) / (quantity * (1 - MAINTENANCE_MARGIN_RATE))
+    else:
+        price = (entry * quantity + margin) / (quantity * (1 + MAINTENANCE_MARGIN_RATE))
+    if price <= 0:
+        return None
+    return round_to_tick(price, tick, up=side == "long")
+
+
+# --- Settings --------------------------------------------------------------------------------
+
+
+def settings_of(account: ExchangeAccount, symbol: str) -> PaperLeverage:
+    """The leverage and margin mode ``account`` trades ``symbol`` with (the defaults until one is set)."""
+    return PaperLeverage.objects.filter(account=account, symbol=symbol).first() or PaperLeverage(
+        account=account, symbol=symbol
+    )
+
+
+def _refuse_while_busy(account: ExchangeAccount, symbol: str | None, what: str) -> None:
+    orders = PaperOrder.objects.filter(account=account, status=PaperOrder.Status.OPEN, symbol__contains=":")
+    positions = PaperPosition.objects.filter(account=account)
+    if symbol is not None:
+        orders, positions = orders.filter(symbol=symbol), positions.filter(symbol=symbol)
+    if orders.exists():
+        raise InvalidOrder(f"{what} cannot be changed while there are open orders.")
+    if positions.exists():
+        raise InvalidOrder(f"{what} cannot be changed while there is an open position.")
+
+
+def leverage_set(account: ExchangeAccount, market: PaperMarket, leverage: int) -> PaperLeverage:
+    if not 1 <= int(leverage) <= MAX_LEVERAGE:
+        raise InvalidOrder(f"Leverage {leverage} is not valid: 1 to {MAX_LEVERAGE}.")
+    current = settings_of(account, market.symbol)
+    if current.pk and current.leverage == int(leverage):
+        return current  # "not modified" is success
+    if current.leverage != int(leverage):
+        _refuse_while_busy(account, market.symbol, "Leverage")
+    current.leverage = int(leverage)
+    current.save()
+    return current
+
+
+def margin_mode_set(account: ExchangeAccount, market: PaperMarket, margin_mode: str) -> PaperLeverage:
+    if margin_mode not in ("isolated", "cross"):
+        raise InvalidOrder(f"Margin type {margin_mode!r} is not valid: isolated or cross.")
+    current = settings_of(account, market.symbol)
+    if current.pk and current.margin_mode == margin_mode:
+        return current  # "No need to change margin type." is success
+    if current.margin_mode != margin_mode:
+        _refuse_while_busy(account, market.symbol, "Margin type")
+    current.margin_mode = margin_mode
+    current.save()
+    return current
+
+
+def position_mode_set(account: ExchangeAccount, mode: str) -> None:
+    """One-way or hedge for the whole account; refused while it holds a position or an open swap order."""
+    if mode not in ("one_way", "hedge"):
+        raise InvalidOrder(f"Position mode {mode!r} is not valid: one_way or hedge.")
+    if ExchangeAccount.objects.filter(pk=account.pk, paper_position_mode=mode).exists():
+        return
+    _refuse_while_busy(account, None, "Position side")
+    ExchangeAccount.objects.filter(pk=account.pk).update(paper_position_mode=mode)
+    account.paper_position_mode = mode
+
+
+# --- Placement -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    contracts: Decimal  # what the order will be for (a reduce-only order cut to the position)
+    hold: Decimal  # USDT it holds from the free balance
+    position_side: str  # "" in one-way mode
+
+
+def order_admit(
+    *,
+    account: ExchangeAccount,
+    market: PaperMarket,
+    side: str,
+    contracts: Decimal,
+    price: Decimal,
+    reduce_only: bool,
+    position_side: str | None,
+    margin_mode: str | None,
+) -> Admission:
+    """Decide, inside the placement's transaction, what an order on a swap market may be and hold; lock the
+    position and the USDT balance and refuse as an exchange would."""
+    hedge = ExchangeAccount.objects.values_list("paper_position_mode", flat=True).get(pk=account.pk) == "hedge"
+    if hedge and position_side not in ("long", "short"):
+        raise InvalidOrder(POSITION_SIDE_MISMATCH, exchange_message="hedge mode: send positionSide LONG or SHORT")
+    if not hedge and position_side:
+        raise InvalidOrder(POSITION_SIDE_MISMATCH, exchange_message="one-way mode: send no positionSide")
+    if hedge and reduce_only:
+        raise InvalidOrder(REDUCE_ONLY_IN_HEDGE)
+    if margin_mode:
+        margin_mode_set(account, market, margin_mode)  # OKX's tdMode: per order, refused if it would change
+    key = position_side or ""
+    position = (
+        PaperPosition.objects.select_for_update()
+        .filter(account=account, symbol=market.symbol, position_side=key)
+        .first()
+    )
+    if reduce_only or (key and direction(side) != key):
+        if position is None or position.side == direction(side):
+            raise InvalidOrder(REDUCE_ONLY_REJECTED, exchange_message="no position to reduce in this direction")
+        return Admission(contracts=min(contracts, position.contracts), hold=Decimal(0), position_side=key)
+    setting = settings_of(account, market.symbol)
+    notional = contracts * market.contract_size * price
+    fee_percent = max(account.maker_fee_percent, account.taker_fee_percent)
+    hold = _up(notional / setting.leverage + notional * fee_percent / HUNDRED)
+    balance = locked_balance(account, STARTING_ASSET)
+    if balance.free < hold:
+        raise InsufficientFunds(
+            "Margin is insufficient.",
+            exchange_message=f"need {hold.normalize():f} {STARTING_ASSET} margin, free {balance.free.normalize():f}",
+        )
+    return Admission(contracts=contracts, hold=hold, position_side=key)
+
+
+def hold_margin(order: PaperOrder) -> None:
+    """Move what a just-placed order holds from free to used."""
+    if order.margin_held:
+        _balance_move(order.account, free=-order.margin_held, used=order.margin_held)
+
+
+def release_hold(order: PaperOrder) -> None:
+    """An order cancelled: what it still holds goes back to free."""
+    if order.margin_held:
+        _balance_move(order.account, free=order.margin_held, used=-order.margin_held)
+        order.margin_held = Decimal(0)
+        order.save(update_fields=["margin_held", "updated_at"])
+
+
+def _balance_move(account: ExchangeAccount, *, free: Decimal, used: Decimal) -> None:
+    from django.db.models import F
+
+    row = locked_balance(account, STARTING_ASSET)
+    PaperBalance.objects.filter(pk=row.pk).update(free=F("free") + free, used=F("used") + used)
+
+
+# --- Fills -----------------------------------------------------------------------------------
+
+
+def fill_apply(
+    order: PaperOrder, market: PaperMarket, contracts: Decimal, price: Decimal, *, is_maker: bool
+) -> PaperFill | None:
+    """Fill ``contracts`` of a locked open swap order at ``price``: move the position, its margin, the
+    realised PnL and the fee, and save the order and its fill. A closing-only order (reduce-only, or a
+    hedge-mode close) fills at most what is left of its position and is cancelled for the rest; None when
+    nothing was left to close."""
+    account = order.account
+    key = order.position_side
+    opens = direction(order.side)
+    position = (
+        PaperPosition.objects.select_for_update()
+        .filter(account=account, symbol=order.symbol, position_side=key)
+        .first()
+    )
+    reducing = Decimal(0)
+    if position is not None and position.side != opens:
+        reducing = min(contracts, position.contracts)
+    closing_only = order.reduce_only or bool(key and opens != key)
+    remaining_before = order.amount - order.filled
+    cut = closing_only and contracts > reducing
+    if cut:
+        contracts = reducing
+    held_share = order.margin_held
+    if not cut and contracts < remaining_before:
+        held_share = _down(order.margin_held * contracts / remaining_before)
+    order.margin_held -= held_share
+    free, used = held_share, -held_share
+    fill = None
+    if contracts:
+        opening = contracts - reducing
+        notional = contracts * market.contract_size * price
+        fee_percent = account.maker_fee_percent if is_maker else account.taker_fee_percent
+        fee = _up(notional * fee_percent / HUNDRED)
+        pnl = Decimal(0)
+        if reducing:
+            assert position is not None
+            sign = 1 if position.side == "long" else -1
+            pnl = sign * (price - position.entry_price) * reducing * market.contract_size
+            released = position.margin
+            if reducing < position.contracts:
+                released = _down(position.margin * reducing / position.contracts)
+            free, used = free + released + pnl, used - released
+            position.contracts -= reducing
+            position.margin -= released
+            position.realized_pnl += pnl
+            if position.contracts:
+                position.save()
+            else:
+                position.delete()
+                position = None
+        if opening:
+            setting = settings_of(account, order.symbol)
+            margin = _down(opening * market.contract_size * price / setting.leverage)
+            free, used = free - margin, used + margin
+            if position is None:
+                position = PaperPosition(
+                    account=account,
+                    symbol=order.symbol,
+                    position_side=key,
+                    side=opens,
+                    contracts=Decimal(0),
+                    entry_price=price,
+                    leverage=setting.leverage,
+                    margin_mode=setting.margin_mode,
+                    margin=Decimal(0),
+                )
+            position.entry_price = _down(
+                (position.contracts * position.entry_price + opening * price) / (position.contracts + opening)
+            )
+            position.contracts += opening
+            position.margin += margin
+            position.save()
+        free -= fee
+        fill_record = matching.Fill(contracts, price, fee, market.settle, is_maker)
+        order.average = matching.average_price(order.filled, order.average, fill_record)
+        order.filled += contracts
+        order.cost += contracts * market.contract_size * price
+        order.fee += fee
+        order.fee_currency = market.settle
+        fill = PaperFill.objects.create(
+            order=order,
+            price=price,
+            amount=contracts,
+            fee=fee,
+            fee_currency=market.settle,
+            is_maker=is_maker,
+            realized_pnl=pnl,
+        )
+    if order.filled >= order.amount:
+        order.status = PaperOrder.Status.CLOSED
+    elif cut:
+        order.status = PaperOrder.Status.CANCELED
+    if order.status != PaperOrder.Status.OPEN and order.margin_held:
+        free, used = free + order.margin_held, used - order.margin_held
+        order.margin_held = Decimal(0)
+    order.updated_at = timezone.now()
+    order.save(
+        update_fields=["filled", "average", "cost", "fee", "fee_currency", "status", "margin_held", "updated_at"]
+    )
+    _balance_move(account, free=free, used=used)
+    return fill

@@ -1,0 +1,257 @@
+"""Where a leveraged swap position is liquidated, and a DCA grid's preview before entry (pure: no ORM).
+
+The model (a simple one, stated so a trader can redo it by hand):
+
+- **Maintenance margin** is tiered by the position's notional (quantity × price): a tier has a
+  maintenance-margin rate ``r`` and a maintenance amount ``c`` so that maintenance margin =
+  notional × r − c. ``c`` makes the margin continuous across tiers: c(n) = c(n−1) + floor(n) ×
+  (r(n) − r(n−1)), c(1) = 0 (the exchange publishes the same numbers as "maintenance amount").
+- **Isolated margin:** the position's collateral is its initial margin, notional at the average
+  entry ÷ leverage. It is liquidated at the price P where collateral + unrealised PnL = maintenance
+  margin at P:
+
+      long:  Q·A/L + Q·(P − A) = Q·P·r − c   →   P = (Q·A − Q·A/L − c) / (Q·(1 − r))
+      short: Q·A/L + Q·(A − P) = Q·P·r − c   →   P = (Q·A + Q·A/L + c) / (Q·(1 + r))
+
+  (Q base quantity, A average entry, L leverage). This is Binance's published isolated formula with
+  the wallet balance = the position's initial margin. The tier is the one holding the notional *at
+  the liquidation price* (Q·P), as the exchange evaluates it there: each tier's P is computed and the
+  self-consistent one is kept.
+- **Cross margin:** assumed to hold only this position's initial margin, i.e. the isolated answer.
+  That is the worst case: a cross position also draws on the account's free balance (and other
+  positions' PnL), so on the exchange it is liquidated further away.
+- **Fees and funding are ignored** (entry and closing fees, and funding, move the price slightly
+  closer; at 0.05 % taker fee per side that is about 0.1 % of the notional).
+- A long whose margin covers a fall to zero (leverage 1) is never liquidated: no price is returned.
+
+The default tier table is Binance USDⓈ-M BTCUSDT's first tiers (``BINANCE_BTCUSDT_TIERS``), from
+Binance's "Leverage and Margin of USDⓈ-M Futures" page
+(https://www.binance.com/en/futures/trading-rules/perpetual/leverage-margin, BTCUSDT; also served by
+``GET /fapi/v1/leverageBracket``): up to 50,000 USDT notional 125× and 0.40 %, to 500,000 100× and
+0.50 %, to 8,000,000 50× and 1.00 %, to 50,000,000 20× and 2.50 %, to 80,000,000 10× and 5.00 %. Other
+symbols and exchanges have higher rates (altcoins often start at 0.5–1 %): with this table their
+estimate is optimistic by that difference, which is why the preview calls it an estimate.
+
+The grid preview takes a ladder (``trading.grid.DcaLevel``), the capital of one pyramid and an entry
+price, and sizes legs as the engine does (qty = capital × weight ÷ price) *before* the market's tick
+and step rounding, which needs the exchange's market; the placed legs are rounded down to the step,
+so they are a hair smaller. Each pyramid is previewed on its own: later pyramids add to the same
+position on the exchange and bring its liquidation closer still.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from trading.grid import HUNDRED, DcaLevel
+from trading.vocabulary import Side
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+MIN_LEVERAGE = 1
+MAX_LEVERAGE = 125
+
+
+@dataclass(frozen=True)
+class MarginTier:
+    """Maintenance margin for notionals from ``floor`` (to the next tier's floor)."""
+
+    floor: Decimal
+    max_leverage: int
+    rate: Decimal  # maintenance-margin rate, a fraction: 0.004 = 0.40 %
+    amount: Decimal  # maintenance amount: maintenance margin = notional × rate − amount
+
+    def maintenance_margin(self, notional: Decimal) -> Decimal:
+        return notional * self.rate - self.amount
+
+
+def margin_tiers(*rows: tuple[int, int, str]) -> tuple[MarginTier, ...]:
+    """Tiers from (notional floor, max leverage, rate) rows, lowest first; each tier's maintenance
+    amount follows from the ones before it, so the maintenance margin is continuous."""
+    tiers: list[MarginTier] = []
+    for floor, max_leverage, rate in rows:
+        previous = tiers[-1] if tiers else None
+        amount = ZERO if previous is None else previous.amount + Decimal(floor) * (Decimal(rate) - previous.rate)
+        tiers.append(MarginTier(Decimal(floor), max_leverage, Decimal(rate), amount))
+    return tuple(tiers)
+
+
+# Binance USDⓈ-M BTCUSDT (source in the module docstring). Maintenance amounts: 0, 50, 2,550, 122,550, 1,372,550.
+BINANCE_BTCUSDT_TIERS = margin_tiers(
+    (0, 125, "0.004"),
+    (50_000, 100, "0.005"),
+    (500_000, 50, "0.01"),
+    (8_000_000, 20, "0.025"),
+    (50_000_000, 10, "0.05"),
+)
+
+
+def tier_for(notional: Decimal, tiers: Sequence[MarginTier] = BINANCE_BTCUSDT_TIERS) -> MarginTier:
+    """The tier holding ``notional`` (the last tier beyond the table)."""
+    found = tiers[0]
+    for tier in tiers:
+        if notional >= tier.floor:
+            found = tier
+    return found
+
+
+def liquidation_price(
+    *,
+    side: str,
+    quantity: Decimal,
+    average_entry: Decimal,
+    leverage: int,
+    margin_mode: str = "isolated",
+    tiers: Sequence[MarginTier] = BINANCE_BTCUSDT_TIERS,
+) -> Decimal | None:
+    """The estimated liquidation price of a position (module docstring: isolated formula, cross as
+    isolated, fees ignored); None for a long that cannot be liquidated (margin covers a fall to zero).
+
+    ``margin_mode`` is accepted for both modes: cross is estimated as isolated (the worst case).
+    """
+    if quantity <= 0 or average_entry <= 0:
+        raise ValueError(f"A position needs a positive quantity and entry price, got {quantity} at {average_entry}.")
+    if leverage < MIN_LEVERAGE:
+        raise ValueError(f"Leverage must be at least {MIN_LEVERAGE}, got {leverage}.")
+    cost = quantity * average_entry
+    margin = cost / Decimal(leverage)
+    candidates = []
+    for index, tier in enumerate(tiers):
+        if side == Side.LONG:
+            price = (cost - margin - tier.amount) / (quantity * (ONE - tier.rate))
+        else:
+            price = (cost + margin + tier.amount) / (quantity * (ONE + tier.rate))
+        candidates.append(price)
+        notional = quantity * max(price, ZERO)
+        ceiling = tiers[index + 1].floor if index + 1 < len(tiers) else None
+        if notional >= tier.floor and (ceiling is None or notional < ceiling):
+            break
+    else:  # no tier is self-consistent (cannot happen with a continuous table): the entry's tier
+        price = candidates[tiers.index(tier_for(cost, tiers))]
+    return price if price > 0 else None
+
+
+@dataclass(frozen=True)
+class PreviewLeg:
+    leg_index: int
+    gap_percent: Decimal
+    price: Decimal
+    quantity: Decimal  # base asset
+    notional: Decimal  # quote: price × quantity
+    margin: Decimal  # notional ÷ leverage
+    beyond_liquidation: bool  # at or past the liquidation price with every leg filled
+
+
+@dataclass(frozen=True)
+class GridPreview:
+    side: str
+    entry_price: Decimal
+    leverage: int
+    margin_mode: str
+    legs: tuple[PreviewLeg, ...]
+    quantity: Decimal  # every leg filled
+    notional: Decimal
+    margin: Decimal
+    average_entry: Decimal
+    liquidation_price: Decimal | None  # None: a long at leverage 1 is never liquidated
+
+    @property
+    def deepest_leg(self) -> PreviewLeg:
+        """The leg farthest against the position: the lowest buy of a long, the highest sell of a short."""
+        if self.side == Side.LONG:
+            return min(self.legs, key=lambda leg: leg.price)
+        return max(self.legs, key=lambda leg: leg.price)
+
+    @property
+    def last_leg_beyond_liquidation(self) -> bool:
+        return self.deepest_leg.beyond_liquidation
+
+    def percent_from_entry(self, price: Decimal) -> Decimal:
+        """How far ``price`` is from the entry, in percent (negative below)."""
+        return (price / self.entry_price - ONE) * HUNDRED
+
+
+def is_beyond(side: str, price: Decimal, liquidation: Decimal | None) -> bool:
+    """Long: at or below the liquidation price; short: at or above. Never when there is none."""
+    if liquidation is None:
+        return False
+    return price <= liquidation if side == Side.LONG else price >= liquidation
+
+
+def grid_preview(
+    *,
+    side: str,
+    entry_price: Decimal,
+    levels: Sequence[DcaLevel],
+    capital: Decimal,
+    leverage: int,
+    margin_mode: str = "isolated",
+    tiers: Sequence[MarginTier] = BINANCE_BTCUSDT_TIERS,
+) -> GridPreview:
+    """One pyramid's grid at ``entry_price``: each leg's price (long: entry × (1 + gap/100), short:
+    entry × (1 − gap/100), as ``trading.grid.leg_price`` before the tick), its base quantity
+    (capital × weight/100 ÷ price, before the step), notional and margin; the average entry and
+    quantity with every leg filled, and the liquidation price of that position."""
+    if entry_price <= 0:
+        raise ValueError(f"The entry price must be positive, got {entry_price}.")
+    if capital <= 0:
+        raise ValueError(f"The capital must be positive, got {capital}.")
+    if not levels:
+        raise ValueError("The ladder has no levels.")
+    lever = Decimal(leverage)
+    raw = []
+    for index, level in enumerate(levels):
+        factor = ONE + level.gap_percent / HUNDRED if side == Side.LONG else ONE - level.gap_percent / HUNDRED
+        price = entry_price * factor
+        if price <= 0:
+            raise ValueError(f"Leg {index}: gap {level.gap_percent}% puts the price at {price}.")
+        notional = capital * level.weight_percent / HUNDRED
+        raw.append((index, level.gap_percent, price, notional / price, notional))
+    quantity = sum((leg[3] for leg in raw), ZERO)
+    notional = sum((leg[4] for leg in raw), ZERO)
+    average = notional / quantity
+    liquidation = liquidation_price(
+        side=side, quantity=quantity, average_entry=average, leverage=leverage, margin_mode=margin_mode, tiers=tiers
+    )
+    legs = tuple(
+        PreviewLeg(
+            leg_index=index,
+            gap_percent=gap,
+            price=price,
+            quantity=leg_quantity,
+            notional=leg_notional,
+            margin=leg_notional / lever,
+            beyond_liquidation=is_beyond(side, price, liquidation),
+        )
+        for index, gap, price, leg_quantity, leg_notional in raw
+    )
+    return GridPreview(
+        side=side,
+        entry_price=entry_price,
+        leverage=leverage,
+        margin_mode=margin_mode,
+        legs=legs,
+        quantity=quantity,
+        notional=notional,
+        margin=notional / lever,
+        average_entry=average,
+        liquidation_price=liquidation,
+    )
+
+
+def beyond_liquidation_message(preview: GridPreview, *, ladder: str = "levels") -> str | None:
+    """A trader's reason to refuse a ladder whose deepest leg lies at or beyond the liquidation price
+    with every leg filled, in percent of the entry price (the same at any entry price), or None."""
+    if not preview.last_leg_beyond_liquidation or preview.liquidation_price is None:
+        return None
+    leg = preview.deepest_leg
+    where = "below" if preview.side == Side.LONG else "above"
+    liquidation = abs(preview.percent_from_entry(preview.liquidation_price))
+    average = abs(preview.percent_from_entry(preview.average_entry))
+    return (
+        f"{ladder}: leg {leg.leg_index} of a {preview.side} (gap {leg.gap_percent.normalize():f}%, "
+        f"{abs(preview.percent_from_entry(leg.price)):.2f}% {where} the entry) lies beyond the estimated "
+        f"liquidation price, {liquidation:.2f}% {where} the entry with every leg filled (average entry "
+        f"{average:.2f}% {where} it, leverage {preview.leverage}×, {preview.margin_mode} margin). Lower the "
+        "leverage, bring the deepest legs closer, or set allow_legs_beyond_liquidation."
+    )
