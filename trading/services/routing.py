@@ -43,6 +43,7 @@ from trading.models import (
     RiskConfig,
     Side,
     Signal,
+    position_label,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
 from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
@@ -322,7 +323,7 @@ def _identity(signal: Signal, context: Context, side: str) -> dict:
 
 
 def _exit(signal, context, after, *, side: str, reason: str) -> tuple[SignalStatus, str]:
-    label = f"{side} {context.symbol} {context.alert.timeframe}m"
+    label = position_label(side, context.symbol, context.alert.timeframe)
     dropped = _drop_queued(signal, context, side)
     group = lock_active_group(**_identity(signal, context, side))
     if group is None:
@@ -354,7 +355,7 @@ def _drop_queued(signal, context, side: str) -> bool:
 
 def _reduce(signal, context, after) -> tuple[SignalStatus, str]:
     alert = context.alert
-    label = f"{alert.side} {context.symbol} {alert.timeframe}m"
+    label = position_label(alert.side, context.symbol, alert.timeframe)
     group = lock_active_group(**_identity(signal, context, alert.side))
     if group is None:
         return S.IGNORED, f"No open {label} position to reduce."
@@ -400,7 +401,7 @@ def _percent(fraction: Decimal) -> str:
 
 def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: bool) -> tuple[SignalStatus, str]:
     alert = context.alert
-    label = f"{alert.side} {context.symbol} {alert.timeframe}m on {context.exchange}"
+    label = f"{position_label(alert.side, context.symbol, alert.timeframe)} on {context.exchange}"
     if alert.side == Side.SHORT and (
         context.account_market_type != ExchangeAccount.MarketType.SWAP or context.market.type == "spot"
     ):
