@@ -46,6 +46,19 @@ def trade_closed(group: PositionGroup, *, reason: str, quantity_closed: Decimal,
     )
 
 
+def position_lost(
+    group: PositionGroup, *, reason: str, quantity_closed: Decimal, exit_value: Decimal, lost: dict
+) -> JournalEntry:
+    """The exchange closed the group's position, not the engine (``reason`` liquidated or closed on
+    exchange): a close record like ``trade_closed`` whose exit price is an estimate, with what the engine
+    expected, what the exchange held and how the price was estimated in ``details`` (``lost``: expected,
+    on_exchange, unmanaged, cancelled, price, price_source)."""
+    entry = trade_closed(group, reason=reason, quantity_closed=quantity_closed, exit_value=exit_value)
+    entry.details = {**entry.details, "lost": {key: _text(value) for key, value in lost.items()}}
+    entry.save(update_fields=["details"])
+    return entry
+
+
 def orphan_cancelled(account, state, order=None) -> JournalEntry:
     """Reconciliation cancelled an order of ours (``state``, the exchange's ``ExchangeOrder``) resting on
     ``account``'s exchange that the database did not know (``order`` None) or knew as cancelled/failed."""

@@ -67,7 +67,36 @@ def _position(details: dict) -> str:
 
 
 def _close(entry, details: dict) -> str:
-    return f"{_position(details)} closed ({entry.get_exit_reason_display()})"
+    text = f"{_position(details)} closed ({entry.get_exit_reason_display()})"
+    if "lost" in details:
+        text += _lost(details)
+    return text
+
+
+# How the exit price of a position the exchange closed was estimated (``trading.services.closing``).
+PRICE_SOURCES = {
+    "liquidation": "the liquidation price",
+    "mark": "the last mark price",
+    "entry": "the average entry (no price was known)",
+}
+
+
+def _lost(details: dict) -> str:
+    """The exchange closed the position: what the engine expected, what the exchange held, what was done."""
+    lost = details["lost"]
+    base = details["symbol"].split("/")[0]
+    text = (
+        f": the engine expected {_amount(lost['expected'])} {base}, the exchange held "
+        f"{_amount(lost['on_exchange'])}; {lost['cancelled']} resting order(s) cancelled; exit price estimated at "
+        f"{PRICE_SOURCES.get(lost['price_source'], lost['price_source'])} {_amount(lost['price'])}."
+    )
+    if lost.get("unmanaged") and Decimal(lost["unmanaged"]) > 0:
+        text += f" The {_amount(lost['unmanaged'])} {base} left on the exchange are no longer managed by the engine."
+    return text
+
+
+def _amount(value) -> str:
+    return "?" if value is None else f"{Decimal(value).normalize():f}"
 
 
 def _timer(entry, details: dict) -> str:

@@ -410,6 +410,18 @@ class PositionGroup(models.Model):
         help_text="Exit fills beyond what the group held: an anomaly, shown and alerted (never silently capped).",
     )
 
+    # Swap accounts: the exchange's view of the position, refreshed by every positions read
+    # (trading.services.exchange_positions); the last known values stay when a read does not give them.
+    liquidation_price = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="The exchange's liquidation price of this position, last read."
+    )
+    margin_ratio = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Maintenance margin / margin as the exchange last reported it."
+    )
+    positions_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the exchange's positions were last compared with this group."
+    )
+
     tp_mode = models.CharField(max_length=20, choices=TakeProfitMode.choices)
     tp_aggregate_percent = models.DecimalField(**MONEY, default=0)
     stop_loss_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Absolute stop from the signal.")

@@ -162,6 +162,18 @@ def sync_fills_task() -> None:
     )
     for account_id in accounts:
         sync_prices_task.delay(account_id)
+    for account_id in _swap_accounts(accounts):
+        sync_positions_task.delay(account_id)
+
+
+def _swap_accounts(account_ids) -> list[int]:
+    from exchanges.models import ExchangeAccount
+
+    return list(
+        ExchangeAccount.objects.filter(pk__in=account_ids, market_type=ExchangeAccount.MarketType.SWAP)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 @shared_task(ignore_result=True, expires=30)
@@ -195,6 +207,22 @@ def sync_prices_task(account_id: int) -> None:
         prices_sync(account_id=account_id)
     except ExchangeError as exc:
         logger.warning("price sync of account %s failed: %s", account_id, exc)
+
+
+@shared_task(ignore_result=True, expires=30)
+def sync_positions_task(account_id: int) -> None:
+    """One positions read for a swap account: groups the exchange no longer holds (liquidated, closed by
+    hand) are closed (``trading.services.exchange_positions``)."""
+    from exchanges.connector import ExchangeError
+    from trading.services.exchange_positions import positions_sync
+
+    try:
+        closed = positions_sync(account_id=account_id)
+    except ExchangeError as exc:  # the next cycle (5 s) reads them again
+        logger.warning("positions sync of account %s failed: %s", account_id, exc)
+        return
+    if closed:
+        _fills_synced(account_id)
 
 
 @shared_task(ignore_result=True)

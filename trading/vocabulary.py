@@ -31,3 +31,7 @@ class ExitReason(TextChoices):
     MANUAL = "manual", "Manual"
     REDUCE = "reduce", "Reduce"
     REVERSE = "reverse", "Reverse"
+    # The exchange closed the position, not the engine (trading.services.exchange_positions): its exit price is
+    # an estimate (the liquidation price, or the last mark price).
+    LIQUIDATED = "liquidated", "Liquidated"
+    CLOSED_ON_EXCHANGE = "closed_on_exchange", "Closed on exchange"

@@ -51,6 +51,28 @@ def test_a_close_names_the_position_and_its_exit_reason(group):
     )
 
 
+def test_a_position_the_exchange_closed_says_what_was_expected_held_and_estimated(group):
+    lost = {
+        "expected": D("2"),
+        "on_exchange": D("0.5"),
+        "unmanaged": D("0.5"),
+        "cancelled": 3,
+        "price": D("97"),
+        "price_source": "mark",
+    }
+    entry = journal.position_lost(
+        group, reason="closed_on_exchange", quantity_closed=D("2"), exit_value=D("194"), lost=lost
+    )
+
+    entry.refresh_from_db()
+    assert entry.summary == (
+        "long ETH/USDT 60m closed (Closed on exchange): the engine expected 2 ETH, the exchange "
+        "held 0.5; 3 resting order(s) cancelled; exit price estimated at the last mark price 97. The 0.5 ETH "
+        "left on the exchange are no longer managed by the engine."
+    )
+    assert (entry.kind, entry.exit_reason, entry.exit_price) == ("close", "closed_on_exchange", D("97"))
+
+
 def test_timer_entries_give_the_position_and_its_loss_or_the_pyramid_that_reset_it(group):
     started, expired, reset = journal.timer_started(group), journal.timer_expired(group), journal.timer_reset(group)
     by_pyramid = journal.timer_reset(group, pyramid_added=3)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.db import transaction
+from django.utils import timezone
 
 from core.events import emit
 from exchanges.connector import Connector, ExchangeError
@@ -22,6 +23,7 @@ from trading import journal
 from trading.errors import PositionNotClosable
 from trading.grid import round_price, sellable
 from trading.hooks import close_ended
+from trading.journal_text import PRICE_SOURCES
 from trading.locks import lock_group
 from trading.models import ExitReason, Order, OrderSide, OrderType, PositionGroup, Side, SlippageAction
 from trading.selectors import orders_to_cancel
@@ -30,13 +32,14 @@ from trading.services.budget import live_exits, sell_budget
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, order_cancel, order_place
 from trading.services.positions import pyramids_after_close_submit
-from trading.services.transitions import group_transition, pyramids_move
+from trading.services.transitions import group_transition, order_transition, pyramids_move
 from trading.states import (
     GROUP_NOT_CLOSABLE_STATUSES,
     GROUP_TERMINAL_STATUSES,
     ORDER_MAY_STILL_FILL,
     ORDER_UNSENT_STATUSES,
     GroupStatus,
+    OrderStatus,
     PyramidStatus,
 )
 
@@ -102,6 +105,9 @@ def position_close(
     if group.status in GROUP_TERMINAL_STATUSES:
         return group
     connector = connector or connector_for_account(group.exchange_account)
+    if quantity is None and reason in LOST_REASONS:
+        # The exchange closed it (a stalled one, re-sent by recovery): nothing to sell, only to cancel and record.
+        return position_lost_close(group_id=group.pk, reason=reason, connector=connector)
     for in_flight in live_exits(group).filter(status__in=ORDER_UNSENT_STATUSES):
         try:
             order_place(in_flight, connector, final_attempt=final_attempt)
@@ -264,12 +270,19 @@ def _close_ended(group_id, closed: bool, reason: str = "") -> None:
 
 
 def position_finish(
-    group: PositionGroup, reason: str, *, dust_quantity: Decimal = Decimal(0), dust_price: Decimal | None = None
+    group: PositionGroup,
+    reason: str,
+    *,
+    dust_quantity: Decimal = Decimal(0),
+    dust_price: Decimal | None = None,
+    lost: dict | None = None,
 ) -> PositionGroup:
     """Nothing sellable is left: the group is closed, with a close record a trader can audit.
 
     ``dust_quantity``, what remains under the market's minimums, is recorded on the group with its
-    value at ``dust_price`` (in the quote currency) and said in the group's reason.
+    value at ``dust_price`` (in the quote currency) and said in the group's reason. ``lost``: the
+    exchange closed the position (``position_lost_close``); the record says so and the trader gets an
+    urgent message instead of the exit message.
     """
     with transaction.atomic():
         group = lock_group(group.pk)
@@ -297,10 +310,152 @@ def position_finish(
         exits = group.orders.filter(role__in=[Order.Role.EXIT, Order.Role.TAKE_PROFIT], filled_quantity__gt=0)
         closed_quantity = sum((o.filled_quantity for o in exits), Decimal(0))
         exit_value = sum((o.filled_quantity * (o.avg_fill_price or 0) for o in exits), Decimal(0))
-        journal.trade_closed(group, reason=reason, quantity_closed=closed_quantity, exit_value=exit_value)
+        if lost is None:
+            journal.trade_closed(group, reason=reason, quantity_closed=closed_quantity, exit_value=exit_value)
+        else:
+            journal.position_lost(
+                group, reason=reason, quantity_closed=closed_quantity, exit_value=exit_value, lost=lost
+            )
         transaction.on_commit(partial(dispatch.promote_queue, group.user_id))  # a slot just freed
         transaction.on_commit(partial(pyramids_after_close_submit, group.pk))  # a reverse's other side
         transaction.on_commit(partial(_close_ended, group.pk, True))  # a loss offset's winners
-        emit("exit", group=group, reason=reason)
+        if lost is None:
+            emit("exit", group=group, reason=reason)
+        else:  # urgent: through quiet hours
+            emit("failure", group=group, message=lost_message(group, reason, lost))
     logger.info("group %s closed (%s), realised %s USD", group.pk, reason, group.realized_pnl_usd)
     return group
+
+
+# --- Positions the exchange closed ---------------------------------------------------------------
+
+LOST_REASONS = frozenset({ExitReason.LIQUIDATED, ExitReason.CLOSED_ON_EXCHANGE})
+
+
+def position_lost_close(
+    *,
+    group_id,
+    reason: str,
+    connector: Connector,
+    expected: Decimal | None = None,
+    on_exchange: Decimal | None = None,
+    unmanaged: Decimal | None = None,
+    price: Decimal | None = None,
+) -> PositionGroup:
+    """The exchange no longer holds (all of) the group's position: it was liquidated, or closed by hand.
+
+    The group is marked ``closing`` with ``reason`` (liquidated | closed_on_exchange), every order of it that
+    may still fill is cancelled (a take-profit left resting would open a fresh position once the price
+    reaches it), and the group closes. What it held is booked as one exit the exchange made at an unknown
+    price, estimated (the liquidation price when liquidated, else ``price``, the last mark or ticker price,
+    else the average entry) and said so in the journal. ``expected``/``on_exchange``: what the engine
+    expected and what the exchange held on the position (None when not known: a stalled close re-sent by
+    recovery); ``unmanaged``: what the exchange still holds that no group manages any more.
+
+    A group already closing for another reason (a close of the engine's own in flight) is left to it. A
+    cancel that gets no answer raises RetryableError with the group left ``closing``: recovery re-sends the
+    close, which comes back here.
+    """
+    with transaction.atomic():
+        group = lock_group(group_id)
+        if group.status in GROUP_TERMINAL_STATUSES:
+            return group
+        if group.status == GroupStatus.CLOSING and group.exit_reason != reason:
+            return group
+        position_close_request(group=group, reason=reason)
+    cancelled = 0
+    for order in group.orders.filter(status__in=ORDER_MAY_STILL_FILL).order_by("created_at"):
+        # An entry leg or take-profit left resting would open a fresh position when the price comes.
+        cancelled += order_cancel(order, connector).status == OrderStatus.CANCELLED
+    group = group_refresh_stats(group_id=group_id)
+    exit_price, source = _lost_exit_price(group, reason, price, connector)
+    with transaction.atomic():
+        locked = lock_group(group_id)
+        if locked.status != GroupStatus.CLOSING:
+            return locked
+        held = held_quantity(locked)
+        if held > 0:
+            _exchange_exit_record(locked, held, exit_price, reason, source)
+    group = group_refresh_stats(group_id=group_id)
+    lost = {
+        "expected": expected if expected is not None else held,
+        "on_exchange": on_exchange,
+        "unmanaged": unmanaged,
+        "cancelled": cancelled,
+        "price": exit_price,
+        "price_source": source,
+    }
+    return position_finish(group, reason, lost=lost)
+
+
+def _lost_exit_price(
+    group: PositionGroup, reason: str, price: Decimal | None, connector: Connector
+) -> tuple[Decimal | None, str]:
+    """The estimated price the exchange closed the position at, and where it comes from."""
+    if reason == ExitReason.LIQUIDATED and group.liquidation_price:
+        return group.liquidation_price, "liquidation"
+    if price is None:
+        try:
+            price = connector.ticker(group.symbol).last
+        except ExchangeError:
+            price = group.current_price
+    if price:
+        return price, "mark"
+    return group.weighted_avg_entry, "entry"
+
+
+def _exchange_exit_record(
+    group: PositionGroup, quantity: Decimal, price: Decimal | None, reason: str, source: str
+) -> Order:
+    """The exit the exchange made (call under ``lock_group``): an exit row filled at the estimated price,
+    never sent (the exchange has no such order), so the statistics, the sell budget and the close record
+    count what the group no longer holds. ``error_message`` says it is an estimate."""
+    now = timezone.now()
+    side = OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY
+    order = Order.objects.create(
+        group=group,
+        role=Order.Role.EXIT,
+        symbol=group.symbol,
+        side=side,
+        order_type=OrderType.MARKET,
+        quantity=quantity,
+        exit_reason=reason,
+        decision_price=price,
+    )
+    return order_transition(
+        order,
+        to=OrderStatus.FILLED,
+        reason=f"made by the exchange ({ExitReason(reason).label})",
+        filled_quantity=quantity,
+        avg_fill_price=price,
+        first_filled_at=now,
+        filled_at=now,
+        error_message=(
+            f"Not sent by the engine: the exchange closed the position ({ExitReason(reason).label}); "
+            f"the price is an estimate ({PRICE_SOURCES[source]})."
+        ),
+    )
+
+
+def lost_message(group: PositionGroup, reason: str, lost: dict) -> str:
+    """The trader's urgent message: what the engine expected, what the exchange holds, what was done."""
+    base = group.symbol.split("/")[0]
+    quote = group.quote_currency
+
+    def amount(value) -> str:
+        return "?" if value is None else f"{Decimal(value).normalize():f}"
+
+    what = "was liquidated" if reason == ExitReason.LIQUIDATED else "was closed on the exchange, not by the engine"
+    on_exchange = "an unknown amount" if lost["on_exchange"] is None else f"{amount(lost['on_exchange'])} {base}"
+    text = (
+        f"{group.label_on_exchange} {what}. The engine expected {amount(lost['expected'])} {base}; "
+        f"the exchange holds {on_exchange}. {lost['cancelled']} resting order(s) cancelled and the position closed. "
+        f"Realised PnL {group.realized_pnl_usd:.2f} {quote}, estimated at {PRICE_SOURCES[lost['price_source']]} "
+        f"{amount(lost['price'])}."
+    )
+    if lost.get("unmanaged"):
+        text += (
+            f" The {amount(lost['unmanaged'])} {base} left on the exchange are no longer managed by the engine: "
+            f"close them there yourself."
+        )
+    return text

@@ -50,6 +50,14 @@ def percent(value) -> str:
 
 
 @register.filter
+def fraction_percent(value) -> str:
+    """A fraction as a percentage to two places: 0.0512 → 5.12%; — when unset."""
+    if value is None or value == "":
+        return EMPTY
+    return percent_text(Decimal(value) * 100)
+
+
+@register.filter
 def money(value, currency: str) -> str:
     """An amount in ``currency`` with its name: "1,234.50 USDT"; a non-USD quote keeps 8 significant digits
     ("0.00012345 BTC"), since two decimals of a bitcoin hide most position's PnL."""

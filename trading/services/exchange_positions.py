@@ -1,0 +1,196 @@
+"""Positions from the exchange: a swap account's positions against what its groups expect to hold.
+
+Once per fill-sync cycle and swap account (``trading.tasks.sync_positions_task``): one positions read for
+the account's symbols. Each group's liquidation price and margin ratio are refreshed from its position.
+A position gone or smaller than its groups expect means the exchange closed it (a liquidation) or a trader
+did by hand: the engine would otherwise keep "holding", and its resting take-profits would open fresh
+positions. Those groups are closed with reason liquidated / closed on exchange
+(``trading.services.closing.position_lost_close``).
+
+Hostile ground; what is done about it:
+
+- A fill between the engine's view of the orders and the positions read makes the exchange look smaller
+  (a take-profit filled) or larger (an entry filled). A suspected shortfall is confirmed: the positions are
+  read a second time (an answer that left a position out is not believed alone), the symbol's orders are
+  synced again from the exchange after both reads, and the shortfall must remain against
+  ``trading.positions_check.confirmed_expected`` (the holding before the read less every exit fill found
+  since): no interleaving of fills and reads can then fake it.
+- A unit with a group whose orders are unconfirmed (``unknown``) or being placed (``pending``), or a group
+  not yet live or already closing, is skipped this cycle: its expected size is not known.
+- A position larger than expected is only logged.
+- Several groups on one position (one-way mode): all close when the position is gone; when it is smaller,
+  the newest close first until what the others expect fits.
+"""
+
+import logging
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from exchanges.connector import Connector, ExchangeError, Position
+from exchanges.models import ExchangeAccount
+from exchanges.services.accounts import connector_for_account
+from trading.models import Order, PositionGroup
+from trading.positions_check import (
+    Held,
+    Unit,
+    confirmed_expected,
+    groups_to_close,
+    held_on_exchange,
+    longer_than,
+    lost_reason,
+    matching_position,
+    short_of,
+    unit_of,
+)
+from trading.services.closing import position_lost_close
+from trading.services.fills import held_quantity
+from trading.services.sync import symbol_sync
+from trading.states import GROUP_ACTIVE_STATUSES, GROUP_TRADING_STATUSES, ORDER_UNSENT_STATUSES, GroupStatus
+
+logger = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+def positions_sync(*, account_id: int, connector: Connector | None = None) -> int:
+    """Compare a swap account's positions with its groups and close the groups the exchange no longer holds;
+    returns how many closed. A spot account is not asked anything."""
+    account = ExchangeAccount.objects.get(pk=account_id)
+    if account.market_type != ExchangeAccount.MarketType.SWAP:
+        return 0
+    groups = list(PositionGroup.objects.filter(exchange_account=account, status__in=GROUP_ACTIVE_STATUSES))
+    if not groups:
+        return 0
+    connector = connector or connector_for_account(account)
+    units: dict[Unit, list[PositionGroup]] = defaultdict(list)
+    for group in groups:
+        units[_unit(group)].append(group)
+    before = {group.pk: _snapshot(group) for group in groups}  # the engine's view, taken before the read
+    positions = connector.fetch_positions(sorted({group.symbol for group in groups}))
+    _store(groups, units, positions)
+    closed = 0
+    for unit, members in units.items():
+        if not all(before[group.pk][2] for group in members):
+            continue  # unconfirmed or in-flight orders, or a group not live: not knowable this cycle
+        expected = sum((before[group.pk][0] for group in members), ZERO)
+        on_exchange = held_on_exchange(positions, unit)
+        tolerance = _tolerance(connector, unit.symbol)
+        if longer_than(expected, on_exchange, tolerance):
+            logger.info(
+                "account %s holds %s on %s, more than its groups expect (%s): left alone",
+                account_id,
+                on_exchange,
+                unit,
+                expected,
+            )
+            continue
+        if short_of(expected, on_exchange, tolerance):
+            closed += _confirm_and_close(account_id, connector, unit, members, before, on_exchange, tolerance)
+    return closed
+
+
+def _unit(group: PositionGroup) -> Unit:
+    return unit_of(group.symbol, group.side, group.config_snapshot.get("position_mode", "one_way"))
+
+
+def _snapshot(group: PositionGroup) -> tuple[Decimal, Decimal, bool]:
+    """(net filled base quantity, exit quantity filled, whether the group can be checked now)."""
+    group.refresh_from_db(fields=["status"])
+    checkable = (
+        group.status in GROUP_TRADING_STATUSES and not group.orders.filter(status__in=ORDER_UNSENT_STATUSES).exists()
+    )
+    exits = group.orders.filter(~Q(role=Order.Role.ENTRY)).aggregate(q=Sum("filled_quantity"))["q"] or ZERO
+    return held_quantity(group), exits, checkable
+
+
+def _tolerance(connector: Connector, symbol: str) -> Decimal:
+    """One amount step of the market: rounding, and a fee the exchange took in the base asset."""
+    try:
+        return connector.market(symbol).step_size
+    except ExchangeError:
+        return ZERO
+
+
+def _store(groups: list[PositionGroup], units: dict[Unit, list[PositionGroup]], positions: list[Position]) -> None:
+    """Each group's liquidation price and margin ratio from its position (the last known values stay when the
+    position, or the field, is missing), and when its position was read."""
+    now = timezone.now()
+    for unit, members in units.items():
+        position = matching_position(positions, unit)
+        fields: dict = {"positions_synced_at": now}
+        if position is not None and position.liquidation_price is not None:
+            fields["liquidation_price"] = position.liquidation_price
+        if position is not None and position.margin_ratio is not None:
+            fields["margin_ratio"] = position.margin_ratio
+        PositionGroup.objects.filter(pk__in=[group.pk for group in members]).update(**fields)
+
+
+def _confirm_and_close(
+    account_id: int,
+    connector: Connector,
+    unit: Unit,
+    members: list[PositionGroup],
+    before: dict,
+    on_exchange: Decimal,
+    tolerance: Decimal,
+) -> int:
+    """A shortfall seen once: read the position again, sync the symbol's orders after both reads, and close
+    what the exchange still does not hold against the confirmed expectation."""
+    second = held_on_exchange(connector.fetch_positions([unit.symbol]), unit)
+    on_exchange = max(on_exchange, second)  # a read that left the position out is not believed alone
+    symbol_sync(account_id=account_id, symbol=unit.symbol, connector=connector)
+    held: list[Held] = []
+    for group in members:
+        _, exits_after, checkable = _snapshot(group)
+        if not checkable and group.status in GROUP_TRADING_STATUSES:
+            return 0  # an order went unknown in the re-sync: next cycle
+        held_before, exits_before, _ = before[group.pk]
+        quantity = confirmed_expected(held_before, exits_before, exits_after) if checkable else ZERO
+        held.append(Held(group.pk, quantity, group.created_at))
+    expected = sum((h.quantity for h in held), ZERO)
+    if not short_of(expected, on_exchange, tolerance):
+        logger.info(
+            "%s: the shortfall was fills the engine had not seen yet (%s held, %s expected)",
+            unit,
+            on_exchange,
+            expected,
+        )
+        return 0
+    closing = groups_to_close(held, on_exchange, tolerance)
+    kept = expected - sum((h.quantity for h in closing), ZERO)
+    unmanaged = max(on_exchange - kept, ZERO)
+    price = _price(connector, unit.symbol)
+    by_id = {group.pk: group for group in members}
+    closed = 0
+    for lost in closing:
+        group = by_id[lost.group_id]
+        group.refresh_from_db(fields=["liquidation_price", "current_price"])
+        reason = lost_reason(group.side, price or group.current_price, group.liquidation_price)
+        logger.warning(
+            "%s: the exchange holds %s of the %s its groups expect; closing group %s (%s)",
+            unit,
+            on_exchange,
+            expected,
+            group.pk,
+            reason,
+        )
+        result = position_lost_close(
+            group_id=group.pk,
+            reason=reason,
+            connector=connector,
+            expected=lost.quantity,
+            on_exchange=on_exchange,
+            unmanaged=unmanaged,
+            price=price or group.current_price,
+        )
+        closed += result.status == GroupStatus.CLOSED
+    return closed
+
+
+def _price(connector: Connector, symbol: str) -> Decimal | None:
+    try:
+        return connector.ticker(symbol).last
+    except ExchangeError:
+        return None
