@@ -52,6 +52,9 @@ GROUP_FIELDS = {
     "tp_mode",
     "tp_aggregate_percent",
     "stop_loss_price",
+    "liquidation_price",  # swap accounts: as the exchange last reported it
+    "margin_ratio",
+    "positions_synced_at",
     "risk_timer_start",
     "risk_timer_expires",
     "risk_eligible",

@@ -308,3 +308,23 @@ def test_a_spot_account_is_never_asked_for_positions(route, trader, django_captu
     assert positions_sync(account_id=ExchangeAccount.objects.get(user=trader).pk) == 0
 
     assert asked == []
+
+
+def test_the_position_page_and_api_show_the_liquidation_price_and_margin_ratio(
+    route, swapper, client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    open_side(route, swapper, "long")
+    cycle(django_capture_on_commit_callbacks, "100")
+    group = PositionGroup.objects.get()
+    PositionGroup.objects.filter(pk=group.pk).update(liquidation_price=D("80.4"), margin_ratio=D("0.0251"))
+    client.force_login(swapper)
+
+    page = client.get(reverse("position-detail", args=[group.pk])).content.decode()
+    api = client.get(f"/api/v1/positions/{group.pk}/").json()
+
+    assert re.search(r"Liquidation price</div><div class=\"value liquidation-price\">80\.40?<", page)
+    assert re.search(r"Margin ratio</div><div class=\"value margin-ratio\">2\.51%<", page)
+    assert (api["liquidation_price"], api["margin_ratio"]) == ("80.400000000000", "0.025100000000")
+    assert api["positions_synced_at"] is not None
