@@ -328,3 +328,38 @@ def test_the_position_page_and_api_show_the_liquidation_price_and_margin_ratio(
     assert re.search(r"Margin ratio</div><div class=\"value margin-ratio\">2\.51%<", page)
     assert (api["liquidation_price"], api["margin_ratio"]) == ("80.400000000000", "0.025100000000")
     assert api["positions_synced_at"] is not None
+
+
+def test_a_cancel_without_answer_leaves_the_group_closing_and_the_resent_close_finishes_it(
+    route, swapper, django_capture_on_commit_callbacks, monkeypatch
+):
+    from exchanges.connector import RetryableError
+    from trading.services.closing import position_close
+
+    open_side(route, swapper, "long")
+    cycle(django_capture_on_commit_callbacks, "100")
+    cycle(django_capture_on_commit_callbacks)
+    group = PositionGroup.objects.get()
+    by_hand(swapper, "sell", "10", reduce_only=True)
+    cancel = PaperConnector.cancel_order
+
+    def timing_out(self, **kwargs):
+        raise RetryableError("timed out")
+
+    monkeypatch.setattr(PaperConnector, "cancel_order", timing_out)
+    cycle(django_capture_on_commit_callbacks)  # the task logs the failure; the next cycle must not sell anything
+    group.refresh_from_db()
+    assert (group.status, group.exit_reason) == ("closing", "closed_on_exchange")
+    cycle(django_capture_on_commit_callbacks)
+    assert PositionGroup.objects.get().status == "closing"
+
+    monkeypatch.setattr(PaperConnector, "cancel_order", cancel)
+    with django_capture_on_commit_callbacks(execute=True):  # recovery re-sends the stalled close with its reason
+        position_close(group_id=group.pk, reason="closed_on_exchange")
+
+    group.refresh_from_db()
+    assert (group.status, group.exit_reason) == ("closed", "closed_on_exchange")
+    assert {status for role, status in book_statuses(group).items() if role != "entry0"} == {"canceled"}
+    assert holding(swapper) == 0 and holding(swapper, side="short") == 0  # nothing sold: no short opened
+    [message] = urgent_texts(swapper)
+    assert "The engine expected 10 SOL; the exchange holds an unknown amount" in message

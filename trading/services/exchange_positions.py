@@ -176,15 +176,21 @@ def _confirm_and_close(
             group.pk,
             reason,
         )
-        result = position_lost_close(
-            group_id=group.pk,
-            reason=reason,
-            connector=connector,
-            expected=lost.quantity,
-            on_exchange=on_exchange,
-            unmanaged=unmanaged,
-            price=price or group.current_price,
-        )
+        try:
+            result = position_lost_close(
+                group_id=group.pk,
+                reason=reason,
+                connector=connector,
+                expected=lost.quantity,
+                on_exchange=on_exchange,
+                unmanaged=unmanaged,
+                price=price or group.current_price,
+            )
+        except ExchangeError as exc:
+            # A cancel without an answer: the group stays closing; recovery re-sends its close (it comes back to
+            # position_lost_close through position_close) and the other positions are still judged.
+            logger.warning("closing group %s the exchange no longer holds failed: %s", group.pk, exc)
+            continue
         closed += result.status == GroupStatus.CLOSED
     return closed
 
