@@ -9,7 +9,9 @@ between makes the two disagree without anything having happened. ``confirmed_exp
 view from *before* the positions read and removes every exit fill seen between that view and a fresh
 re-sync made *after* the read: whatever order the fills and the read came in, the position at the read
 was at least that (entries seen late only make the exchange look larger). A shortfall against that lower
-bound is real: the exchange closed (part of) the position itself, or a trader did by hand.
+bound is real: the exchange closed (part of) the position itself, or a trader did by hand. Entry fills
+recorded in the last few seconds are left out of the bound too: some exchanges' positions answer lags their
+orders' (an answer late), and a position that does not show a fill yet is not a position closed.
 """
 
 from dataclasses import dataclass
@@ -66,10 +68,14 @@ def longer_than(expected: Decimal, on_exchange: Decimal, tolerance: Decimal) -> 
     return on_exchange > expected + tolerance
 
 
-def confirmed_expected(held_before: Decimal, exits_before: Decimal, exits_after: Decimal) -> Decimal:
+def confirmed_expected(
+    held_before: Decimal, exits_before: Decimal, exits_after: Decimal, fresh_entries: Decimal = ZERO
+) -> Decimal:
     """The least a group can have held at the positions read: its holding before the read, less every exit
-    fill the re-sync after the read found (``exits_*``: the group's exit quantity filled, before and after)."""
-    return max(held_before - max(exits_after - exits_before, ZERO), ZERO)
+    fill the re-sync after the read found (``exits_*``: the group's exit quantity filled, before and after),
+    less ``fresh_entries``: entry fills recorded so recently that a positions answer lagging the orders'
+    (an exchange answering late) may not hold them yet."""
+    return max(held_before - max(exits_after - exits_before, ZERO) - fresh_entries, ZERO)
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,17 @@ def cycle(capture, price: str | None = None) -> None:
         sync_fills_task()
 
 
+def a_while_later() -> None:
+    """Time passes: the fills the engine recorded are older than a positions answer may lag them."""
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from trading.services.exchange_positions import FRESH_FILL_SECONDS
+
+    Order.objects.update(updated_at=F("updated_at") - timedelta(seconds=FRESH_FILL_SECONDS + 1))
+
+
 def by_hand(user, side: str, amount: str, **flags):
     """A trader's order placed on the exchange directly, not through the engine."""
     connector = PaperConnector(account_of(user))
@@ -130,6 +141,7 @@ def test_a_position_closed_by_hand_is_noticed_in_one_cycle_and_its_resting_order
     assert group.liquidation_price is not None and group.liquidation_price < D("100")  # as the paper exchange says
     assert book_statuses(group) == {"entry0": "closed", "entry1": "open", "entry2": "open", "take_profit": "open"}
 
+    a_while_later()
     by_hand(swapper, "sell", "10", reduce_only=True)  # the trader closes it on the exchange
     assert holding(swapper) == 0
 
@@ -170,6 +182,7 @@ def test_a_liquidated_position_closes_as_liquidated_at_its_liquidation_price(
     # The exchange's last word on the position (a 99 liquidation price), then the price falls through it and
     # the exchange liquidates: the position disappears (the paper liquidation itself is another slice).
     PositionGroup.objects.filter(pk=group.pk).update(liquidation_price=D("99"))
+    a_while_later()
     paper_price_set(exchange_id="binance", symbol=SOL, price=D("98.5"))
     PaperPosition.objects.filter(account=account_of(swapper), symbol=SOL).delete()
 
@@ -201,6 +214,7 @@ def test_a_take_profit_filling_between_the_orders_sync_and_the_positions_read_cl
         return read(self, symbols)
 
     monkeypatch.setattr(PaperConnector, "fetch_positions", fill_first)
+    a_while_later()
 
     cycle(django_capture_on_commit_callbacks)
 
@@ -228,6 +242,7 @@ def test_hedge_mode_only_the_short_closed_by_hand_closes_its_group(route, swappe
     long_group, short_group = PositionGroup.objects.get(side="long"), PositionGroup.objects.get(side="short")
     assert (holding(swapper, position_side="long"), holding(swapper, position_side="short")) == (D("10"), D("10"))
 
+    a_while_later()
     by_hand(swapper, "buy", "10", position_side="short")  # the short leg closed on the exchange
 
     cycle(django_capture_on_commit_callbacks)
@@ -256,6 +271,7 @@ def test_one_way_two_groups_on_a_smaller_position_close_the_newest_and_say_the_r
     older, newer = PositionGroup.objects.order_by("created_at")
     assert holding(swapper) == D("20")
 
+    a_while_later()
     by_hand(swapper, "sell", "5", reduce_only=True)  # 15 left: the newer group's 10 no longer fit
 
     cycle(django_capture_on_commit_callbacks)
@@ -340,6 +356,7 @@ def test_a_cancel_without_answer_leaves_the_group_closing_and_the_resent_close_f
     cycle(django_capture_on_commit_callbacks, "100")
     cycle(django_capture_on_commit_callbacks)
     group = PositionGroup.objects.get()
+    a_while_later()
     by_hand(swapper, "sell", "10", reduce_only=True)
     cancel = PaperConnector.cancel_order
 
@@ -363,3 +380,21 @@ def test_a_cancel_without_answer_leaves_the_group_closing_and_the_resent_close_f
     assert holding(swapper) == 0 and holding(swapper, side="short") == 0  # nothing sold: no short opened
     [message] = urgent_texts(swapper)
     assert "The engine expected 10 SOL; the exchange holds an unknown amount" in message
+
+
+def test_a_positions_answer_lagging_a_fresh_entry_fill_closes_nothing(
+    route, swapper, django_capture_on_commit_callbacks, monkeypatch
+):
+    open_side(route, swapper, "long")
+    read = PaperConnector.fetch_positions
+    monkeypatch.setattr(PaperConnector, "fetch_positions", lambda self, symbols=None: [])  # not there yet
+    cycle(django_capture_on_commit_callbacks, "100")  # leg 0 fills; the positions answer does not show it yet
+
+    group = PositionGroup.objects.get()
+    assert (group.status, group.total_filled_quantity) == ("partially_filled", D("10"))
+    assert urgent_texts(swapper) == []
+
+    monkeypatch.setattr(PaperConnector, "fetch_positions", read)
+    a_while_later()
+    cycle(django_capture_on_commit_callbacks)  # the answer caught up: 10 held, 10 expected
+    assert PositionGroup.objects.get().status == "partially_filled"

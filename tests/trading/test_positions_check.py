@@ -115,3 +115,9 @@ def test_a_position_closed_by_hand_with_no_exit_fill_in_between_is_always_seen(f
         return
     expected = confirmed_expected(holding, D(7), D(7))  # nothing filled between the views
     assert short_of(expected, holding - taken, D(0))
+
+
+def test_fresh_entry_fills_do_not_count_until_a_positions_answer_can_hold_them():
+    assert confirmed_expected(D("10"), D("0"), D("0"), fresh_entries=D("10")) == 0
+    assert confirmed_expected(D("10"), D("0"), D("4"), fresh_entries=D("3")) == D("3")
+    assert confirmed_expected(D("2"), D("0"), D("4")) == 0  # never below nothing

@@ -17,6 +17,8 @@ Hostile ground; what is done about it:
   since): no interleaving of fills and reads can then fake it.
 - A unit with a group whose orders are unconfirmed (``unknown``) or being placed (``pending``), or a group
   not yet live or already closing, is skipped this cycle: its expected size is not known.
+- A positions answer may lag the orders' (an exchange answering late): entry fills recorded in the last
+  ``FRESH_FILL_SECONDS`` do not count towards a shortfall (it is noticed a few seconds later instead).
 - A position larger than expected is only logged.
 - Several groups on one position (one-way mode): all close when the position is gone; when it is smaller,
   the newest close first until what the others expect fits.
@@ -24,6 +26,7 @@ Hostile ground; what is done about it:
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Q, Sum
@@ -52,6 +55,9 @@ from trading.states import GROUP_ACTIVE_STATUSES, GROUP_TRADING_STATUSES, ORDER_
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
+# An entry fill recorded this recently may not be in a positions answer yet (some exchanges' positions lag their
+# orders by a moment): it does not count towards a shortfall until then. Three cycles at the default 5 s.
+FRESH_FILL_SECONDS = 15
 
 
 def positions_sync(*, account_id: int, connector: Connector | None = None) -> int:
@@ -105,6 +111,14 @@ def _snapshot(group: PositionGroup) -> tuple[Decimal, Decimal, bool]:
     return held_quantity(group), exits, checkable
 
 
+def _fresh_entries(group: PositionGroup) -> Decimal:
+    """Entry quantity of legs whose fill was recorded in the last FRESH_FILL_SECONDS (all of such a leg's fill:
+    which part is new is not known)."""
+    since = timezone.now() - timedelta(seconds=FRESH_FILL_SECONDS)
+    fresh = group.orders.filter(role=Order.Role.ENTRY, filled_quantity__gt=0, updated_at__gte=since)
+    return fresh.aggregate(q=Sum("filled_quantity"))["q"] or ZERO
+
+
 def _tolerance(connector: Connector, symbol: str) -> Decimal:
     """One amount step of the market: rounding, and a fee the exchange took in the base asset."""
     try:
@@ -147,7 +161,9 @@ def _confirm_and_close(
         if not checkable and group.status in GROUP_TRADING_STATUSES:
             return 0  # an order went unknown in the re-sync: next cycle
         held_before, exits_before, _ = before[group.pk]
-        quantity = confirmed_expected(held_before, exits_before, exits_after) if checkable else ZERO
+        quantity = (
+            confirmed_expected(held_before, exits_before, exits_after, _fresh_entries(group)) if checkable else ZERO
+        )
         held.append(Held(group.pk, quantity, group.created_at))
     expected = sum((h.quantity for h in held), ZERO)
     if not short_of(expected, on_exchange, tolerance):
