@@ -473,6 +473,7 @@ ROUTINE_TASKS = sorted(
     | {
         "trading.tasks.sync_symbol_task",
         "trading.tasks.sync_prices_task",
+        "trading.tasks.sync_positions_task",
         "risk.tasks.evaluate_risk_task",
         "exchanges.tasks.balance_refresh_task",
     }

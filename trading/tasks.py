@@ -145,7 +145,8 @@ def prune_refused_signals_task() -> None:
 
 @shared_task(ignore_result=True)
 def sync_fills_task() -> None:
-    """Beat: one sync task per (exchange account, symbol) with live orders, one price task per account."""
+    """Beat: one sync task per (exchange account, symbol) with live orders, one price task per account, and one
+    positions task per swap account."""
     from trading.models import PositionGroup
     from trading.selectors import symbols_to_sync
     from trading.states import GROUP_ACTIVE_STATUSES
