@@ -190,6 +190,10 @@ def test_a_liquidated_position_closes_as_liquidated_at_its_liquidation_price(
 
     group.refresh_from_db()
     assert (group.status, group.exit_reason) == ("closed", "liquidated")
+    assert (
+        group.status_reason
+        == "closed: Liquidated, exit price estimated at the liquidation price (the exchange closed it)"
+    )
     assert group.realized_pnl_usd == D("-10")  # (99 - 100) × 10, no fees on this account
     assert {status for role, status in book_statuses(group).items() if role != "entry0"} == {"canceled"}
     record = JournalEntry.objects.get(group=group, kind="close")
@@ -398,3 +402,34 @@ def test_a_positions_answer_lagging_a_fresh_entry_fill_closes_nothing(
     a_while_later()
     cycle(django_capture_on_commit_callbacks)  # the answer caught up: 10 held, 10 expected
     assert PositionGroup.objects.get().status == "partially_filled"
+
+
+def test_an_entry_leg_that_fills_before_its_cancel_is_reported_as_left_unmanaged(
+    route, swapper, django_capture_on_commit_callbacks, monkeypatch
+):
+    open_side(route, swapper, "long")
+    cycle(django_capture_on_commit_callbacks, "100")  # long 10 SOL; legs at 98 and 96 rest
+    group = PositionGroup.objects.get()
+    PositionGroup.objects.filter(pk=group.pk).update(liquidation_price=D("99"))
+    a_while_later()
+    paper_price_set(exchange_id="binance", symbol=SOL, price=D("98.5"))
+    PaperPosition.objects.filter(account=account_of(swapper), symbol=SOL).delete()  # liquidated
+    cancel = PaperConnector.cancel_order
+    moved = []
+
+    def price_falls_first(self, **kwargs):
+        if not moved:  # the price falls through the leg at 98 just before the engine's first cancel arrives
+            moved.append(paper_price_set(exchange_id="binance", symbol=SOL, price=D("97.5")))
+        return cancel(self, **kwargs)
+
+    monkeypatch.setattr(PaperConnector, "cancel_order", price_falls_first)
+
+    cycle(django_capture_on_commit_callbacks)
+
+    group.refresh_from_db()
+    assert (group.status, group.exit_reason) == ("closed", "liquidated")
+    fresh = holding(swapper)
+    assert fresh > 0  # the leg at 98 opened a new long the engine no longer manages
+    assert book_statuses(group)["entry1"] == "closed" and book_statuses(group)["entry2"] == "canceled"
+    [message] = urgent_texts(swapper)
+    assert f"The {fresh.normalize():f} SOL left on the exchange are no longer managed by the engine" in message

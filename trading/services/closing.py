@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from core.events import emit
@@ -294,6 +295,8 @@ def position_finish(
         if dust_quantity > 0:
             base, quote = group.symbol.split(":")[0].split("/")
             said += f", {dust_quantity.normalize():f} {base} ≈ {dust_value:.2f} {quote} left as dust"
+        if lost is not None:
+            said += f", exit price estimated at {PRICE_SOURCES[lost['price_source']]} (the exchange closed it)"
         if group.status != GroupStatus.CLOSING:
             group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {label}")
         group_transition(group, to=GroupStatus.CLOSED, reason=said)
@@ -363,10 +366,17 @@ def position_lost_close(
         if group.status == GroupStatus.CLOSING and group.exit_reason != reason:
             return group
         position_close_request(group=group, reason=reason)
+    entries = group.orders.filter(role=Order.Role.ENTRY)
+    entered = entries.aggregate(q=Sum("filled_quantity"))["q"] or Decimal(0)
     cancelled = 0
     for order in group.orders.filter(status__in=ORDER_MAY_STILL_FILL).order_by("created_at"):
         # An entry leg or take-profit left resting would open a fresh position when the price comes.
         cancelled += order_cancel(order, connector).status == OrderStatus.CANCELLED
+    # An entry leg that filled before its cancel arrived opened a new position the exchange holds now: no group
+    # manages it any more (its fill is booked in the estimated exit with the rest), the trader is told.
+    opened = (entries.aggregate(q=Sum("filled_quantity"))["q"] or Decimal(0)) - entered
+    if opened > 0:
+        unmanaged = (unmanaged or Decimal(0)) + opened
     group = group_refresh_stats(group_id=group_id)
     exit_price, source = _lost_exit_price(group, reason, price, connector)
     with transaction.atomic():
