@@ -235,3 +235,41 @@ def test_a_failed_fetch_is_logged_and_the_next_run_records_it(
     sync_funding_symbol_task(swap_account.pk, BTC)
     short.refresh_from_db()
     assert short.funding_pnl_usd == D("-0.04618913")
+
+
+def test_a_swap_group_closing_fetches_its_funding_so_its_final_pnl_includes_it(
+    swap_account, binance_swap, exchange, monkeypatch, eager_celery, django_capture_on_commit_callbacks
+):
+    from trading.services.closing import position_finish
+
+    short = position(swap_account, opened=BINANCE_PAID_AT - HOUR, quantity="0.01", price="47000", fee="0.235")
+    OrderFactory(
+        group=short,
+        pyramid=short.pyramids.get(),
+        role=Order.Role.EXIT,
+        leg_index=None,
+        symbol=BTC,
+        side="buy",
+        order_type="market",
+        quantity=D("0.01"),
+        price=None,
+        status="filled",
+        filled_quantity=D("0.01"),
+        avg_fill_price=D("46000"),
+        fee=D("0.23"),
+        fee_currency="USDT",
+        first_filled_at=BINANCE_PAID_AT + HOUR,
+        filled_at=BINANCE_PAID_AT + HOUR,
+    )
+    group_refresh_stats(group_id=short.pk)
+    monkeypatch.setattr("trading.services.funding.connector_for_account", lambda account: binance_swap)
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        position_finish(short, "take_profit")
+
+    short.refresh_from_db()
+    assert short.status == "closed"
+    assert (short.funding_pnl_usd, short.realized_pnl_usd) == (D("-0.04618913"), D("9.48881087"))
+    close = JournalEntry.objects.get(group=short, kind=JournalEntry.Kind.CLOSE)
+    assert close.realized_pnl_usd == D("9.48881087")
