@@ -103,12 +103,13 @@ FUNDING_QUANTUM = Decimal("1e-12")
 def split_funding(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
     """``amount`` shared in proportion to ``weights`` (the quantity each group held, oldest group first).
 
-    Each share is rounded toward zero to ``FUNDING_QUANTUM``; what rounding left over goes to the first
-    (oldest) group, so the shares add up to ``amount`` exactly. Every weight zero (no group held anything):
-    an empty list, the payment is no group's.
+    The amount is taken at the column's precision; each share is rounded toward zero to ``FUNDING_QUANTUM``;
+    what rounding left over goes to the first (oldest) group, so the shares add up to ``amount`` exactly.
+    Every weight zero (no group held anything): an empty list, the payment is no group's.
     """
     if any(weight < 0 for weight in weights):
         raise ValueError("funding weights are quantities held: none is negative")
+    amount = amount.quantize(FUNDING_QUANTUM)  # what the money column keeps of it
     total = sum(weights, ZERO)
     if not weights or not total:
         return []

@@ -193,6 +193,10 @@ def test_a_payment_before_the_position_was_held_is_not_recorded(swap_account, bi
     assert not FundingPayment.objects.exists()
     group.refresh_from_db()
     assert (group.funding_pnl_usd, group.realized_pnl_usd) == (0, 0)
+    # The next run starts after the payment it saw, recorded or not: an exchange's page never stays stuck on it.
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap)
+    first, second = exchange.sent("GET", "/fapi/v1/income")
+    assert int(second.params["startTime"]) == int(BINANCE_PAID_AT.timestamp() * 1000)
 
 
 def test_hedge_mode_bybit_payment_goes_to_the_side_that_paid_it(swap_account, bybit_swap, exchange):

@@ -67,6 +67,13 @@ def test_shares_always_add_up_to_the_payment(amount, weights):
     assert all(share == 0 or (share < 0) == (amount < 0) for share in shares)
 
 
+def test_a_payment_finer_than_the_money_column_is_shared_as_the_column_keeps_it():
+    shares = split_funding(D("-0.0000000000015"), [D("1"), D("1")])
+
+    assert sum(shares) == D("-0.000000000002")  # 12 places, as the rows store it
+    assert shares == [D("-0.000000000001"), D("-0.000000000001")]
+
+
 def test_no_holder_no_share():
     assert split_funding(D("-1"), []) == []
     assert split_funding(D("-1"), [D("0"), D("0")]) == []

@@ -27,6 +27,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
@@ -67,15 +68,23 @@ def funding_targets() -> list[tuple[int, str]]:
     return list(_relevant_groups().order_by().values_list("exchange_account_id", "symbol").distinct())
 
 
+def _seen_key(account_id, symbol: str) -> str:
+    return f"funding-seen:{account_id}:{symbol}"
+
+
 def funding_since(account_id, symbol: str) -> datetime | None:
-    """The oldest relevant group's opening, or the last payment recorded if that is later."""
+    """The oldest relevant group's opening, or the last payment recorded or seen if that is later.
+
+    Exchanges answer a page (Binance 100 records, Bybit 7 days from the start): the last payment seen,
+    recorded or not (no group held for it), moves the start on even when a page recorded nothing. It is
+    kept in the cache; without it the fetch starts earlier again and records nothing twice."""
     opened = _relevant_groups(account_id, symbol).aggregate(oldest=Min("created_at"))["oldest"]
     if opened is None:
         return None
-    last = FundingPayment.objects.filter(exchange_account_id=account_id, symbol=symbol).aggregate(last=Max("paid_at"))[
-        "last"
-    ]
-    return max(opened, last) if last else opened
+    payments = FundingPayment.objects.filter(exchange_account_id=account_id, symbol=symbol)
+    last = payments.aggregate(last=Max("paid_at"))["last"]
+    seen = cache.get(_seen_key(account_id, symbol))
+    return max(moment for moment in (opened, last, seen) if moment is not None)
 
 
 def funding_sync(*, account_id, symbol: str, connector: Connector | None = None) -> int:
@@ -90,6 +99,7 @@ def funding_sync(*, account_id, symbol: str, connector: Connector | None = None)
         return 0
     connector = connector or connector_for_account(account)
     payments = connector.fetch_funding_history(symbol, since=since)
+    stamps = [payment.timestamp for payment in payments if payment.timestamp is not None]
     fills: dict = {}  # group id -> its fill events, replayed once per run
     recorded = 0
     touched: set = set()
@@ -102,6 +112,8 @@ def funding_sync(*, account_id, symbol: str, connector: Connector | None = None)
         group = group_refresh_stats(group_id=group_id)
         if group.status == GroupStatus.CLOSED:
             journal.trade_close_pnl_refresh(group)
+    if stamps:  # only once every payment of the page was dealt with
+        cache.set(_seen_key(account_id, symbol), max(stamps), timeout=int(funding_lookback().total_seconds()) + 86400)
     return recorded
 
 
