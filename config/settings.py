@@ -270,6 +270,12 @@ CELERY_BEAT_SCHEDULE["refresh-position-modes"] = every(24 * 3600, "exchanges.tas
 FILL_SYNC_SECONDS = env.float("FILL_SYNC_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE["sync-fills"] = every(FILL_SYNC_SECONDS, "trading.tasks.sync_fills_task")
 
+# Funding payments of swap positions (trading.services.funding): fetched every FUNDING_SYNC_SECONDS and
+# at each swap group's close; a closed group still collects funding booked up to this many hours late.
+FUNDING_SYNC_SECONDS = env.int("FUNDING_SYNC_SECONDS", default=900)
+FUNDING_CLOSED_LOOKBACK_HOURS = env.int("FUNDING_CLOSED_LOOKBACK_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["sync-funding"] = every(FUNDING_SYNC_SECONDS, "trading.tasks.sync_funding_task")
+
 RECONCILE_SECONDS = env.int("RECONCILE_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE["reconcile"] = every(RECONCILE_SECONDS, "trading.tasks.reconcile_task")
 CELERY_BEAT_SCHEDULE["resend-stalled-work"] = every(30, "trading.tasks.resend_stalled_work_task")
@@ -474,6 +480,7 @@ ROUTINE_TASKS = sorted(
         "trading.tasks.sync_symbol_task",
         "trading.tasks.sync_prices_task",
         "trading.tasks.sync_positions_task",
+        "trading.tasks.sync_funding_symbol_task",
         "risk.tasks.evaluate_risk_task",
         "exchanges.tasks.balance_refresh_task",
     }

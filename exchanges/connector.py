@@ -232,6 +232,7 @@ class FundingPayment:
     amount: Decimal
     currency: str
     timestamp: datetime | None = None
+    position_side: str | None = None  # long | short when the exchange says which position paid (Bybit)
 
 
 # --- Interface -------------------------------------------------------------------------------

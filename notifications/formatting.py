@@ -117,6 +117,7 @@ class ExitView:
     realized_pnl_percent: Decimal | None
     entry_price: Decimal | None
     exit_price: Decimal | None
+    funding_pnl_usd: Decimal = Decimal(0)  # funding received (+) or paid (-), part of realized_pnl_usd
 
 
 # --- Number helpers (reference §7.2 helper methods) -------------------------------------------
@@ -314,6 +315,8 @@ def format_exit(position: PositionView, exit_: ExitView, options: DisplayOptions
         "",
         f"💵 PnL: {format_pnl(exit_.realized_pnl_percent, exit_.realized_pnl_usd, position.quote)}",
     ]
+    if exit_.funding_pnl_usd:
+        lines.append(f"⏳ Funding (in PnL): {format_money(exit_.funding_pnl_usd, position.quote, signed=True)}")
     if exit_.entry_price or exit_.exit_price:
         lines.append(f"📈 Avg Entry: {format_price(exit_.entry_price)} → Exit: {format_price(exit_.exit_price)}")
     lines.append(f"🔷 Pyramids: {position.pyramid_count}/{position.max_pyramids}")

@@ -242,6 +242,7 @@ def _exit_view(group, reason: str) -> formatting.ExitView:
         realized_pnl_percent=record.pnl_percent if record else None,
         entry_price=record.entry_price if record else group.weighted_avg_entry,
         exit_price=record.exit_price if record else None,
+        funding_pnl_usd=group.funding_pnl_usd,
     )
 
 

@@ -37,6 +37,7 @@ from tests.factories import (
 from trading.models import (
     DCAConfiguration,
     EngineHeartbeat,
+    FundingPayment,
     JournalEntry,
     Order,
     PositionGroup,
@@ -58,6 +59,7 @@ OWNED = {
     PositionGroup: "user",
     Pyramid: "group__user",
     Order: "group__user",
+    FundingPayment: "group__user",
     Signal: "user",
     QueuedSignal: "user",
     RiskConfig: "user",
@@ -120,6 +122,16 @@ def world(user: User) -> dict:
     PaperFill.objects.create(order=paper_order, price=D("99"), amount=D("1"))
     PaperBalance.objects.create(account=account, asset="BTC", free=D("1"))
     PaperAccountPrice.objects.create(account=account, symbol="BTC/USDT", price=D("99"))
+    FundingPayment.objects.create(
+        group=group,
+        exchange_account=account,
+        symbol=group.symbol,
+        exchange_payment_id=f"funding-{user.username}",
+        amount=D("-0.1"),
+        payment_amount=D("-0.1"),
+        currency="USDT",
+        paid_at=group.created_at,
+    )
     return {
         "user": user,
         "account": account,

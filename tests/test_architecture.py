@@ -62,5 +62,5 @@ def test_every_task_a_dispatch_module_sends_is_registered():
         for value in vars(module).values()
         if isinstance(value, str) and value.endswith("_task")
     }
-    assert len(names) == 8
+    assert len(names) == 9  # 8, and trading.tasks.sync_funding_symbol_task (issue 18, funding)
     assert names <= set(current_app.tasks), names - set(current_app.tasks)

@@ -15,6 +15,7 @@ from trading.models import (
     RISK_ENGINE_FIELDS,
     DCAConfiguration,
     EngineHeartbeat,
+    FundingPayment,
     JournalEntry,
     Order,
     PositionGroup,
@@ -121,6 +122,7 @@ class PositionGroupAdmin(OwnedAdmin, ReadOnlyAdmin):
         "weighted_avg_entry",
         "unrealized_pnl_usd",
         "realized_pnl_usd",
+        "funding_pnl_usd",
         "user",
         "created_at",
     )
@@ -158,6 +160,15 @@ class OrderAdmin(OwnedAdmin, ReadOnlyAdmin):
     list_filter = ("status", "role", "side", "order_type", "exit_reason")
     search_fields = ("client_order_id", "exchange_order_id", "symbol", "group__id")
     date_hierarchy = "created_at"
+
+
+@admin.register(FundingPayment)
+class FundingPaymentAdmin(OwnedAdmin, ReadOnlyAdmin):
+    owner = "group__user"
+    list_display = ("paid_at", "symbol", "amount", "currency", "payment_amount", "part", "exchange_payment_id", "group")
+    list_filter = ("currency",)
+    search_fields = ("symbol", "exchange_payment_id", "group__id")
+    date_hierarchy = "paid_at"
 
 
 @admin.register(Signal)

@@ -58,6 +58,18 @@ def position_lost(
     entry.save(update_fields=["details"])
     return entry
 
+def trade_close_pnl_refresh(group: PositionGroup) -> None:
+    """Funding booked after the group closed (fetched at its close, or by a later run) moved its realised
+    PnL: its close record follows, with the percent on the same cost as when it was written."""
+    entry = JournalEntry.objects.filter(group=group, kind=Kind.CLOSE).order_by("-created_at").first()
+    if entry is None or entry.realized_pnl_usd == group.realized_pnl_usd:
+        return
+    invested = (entry.entry_price or 0) * (entry.quantity_closed or 0)
+    JournalEntry.objects.filter(pk=entry.pk).update(
+        realized_pnl_usd=group.realized_pnl_usd,
+        pnl_percent=group.realized_pnl_usd / invested * 100 if invested else None,
+    )
+
 
 def orphan_cancelled(account, state, order=None) -> JournalEntry:
     """Reconciliation cancelled an order of ours (``state``, the exchange's ``ExchangeOrder``) resting on

@@ -390,6 +390,12 @@ class PositionGroup(models.Model):
     unrealized_pnl_percent = models.DecimalField(**MONEY, default=0)
     realized_pnl_usd = models.DecimalField(**MONEY, default=0)
     fees_usd = models.DecimalField(**MONEY, default=0)
+    funding_pnl_usd = models.DecimalField(
+        **MONEY,
+        default=0,
+        help_text="Funding received (positive) or paid (negative) on a swap position, in the quote currency; "
+        "part of realized_pnl_usd.",
+    )
     dust_quantity = models.DecimalField(
         **MONEY, default=0, help_text="Base asset left when the group closed, under the market's minimums to sell."
     )
@@ -631,6 +637,44 @@ class Order(models.Model):
         if not self.client_order_id:
             self.client_order_id = client_order_id_for(self.id)
         super().save(*args, **kwargs)
+
+
+class FundingPayment(models.Model):
+    """A swap position's share of one funding payment the exchange booked: part of its group's realised PnL.
+
+    One exchange payment is split over the groups of its account and symbol that held a position when it
+    was paid (``trading.stats.split_funding``), one row per group (``part`` 0, 1, …); the parts of one
+    payment are written together, so a payment seen twice (an exchange answering twice, or fetches that
+    overlap) is recorded once: the unique constraint refuses its part 0 the second time.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    group = models.ForeignKey(PositionGroup, on_delete=models.CASCADE, related_name="funding_payments")
+    exchange_account = models.ForeignKey(
+        "exchanges.ExchangeAccount", on_delete=models.PROTECT, related_name="funding_payments"
+    )
+    symbol = models.CharField(max_length=40)
+    exchange_payment_id = models.CharField(max_length=128, help_text="The exchange's id of the whole payment.")
+    part = models.PositiveSmallIntegerField(default=0, help_text="This group's share of a payment split over several.")
+    amount = models.DecimalField(
+        **MONEY, help_text="This group's share; negative = paid by the trader, positive = received."
+    )
+    payment_amount = models.DecimalField(**MONEY, help_text="The whole payment, as the exchange booked it.")
+    currency = models.CharField(max_length=16, blank=True)
+    paid_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["paid_at", "part"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange_account", "symbol", "exchange_payment_id", "part"], name="uniq_funding_payment_part"
+            ),
+        ]
+        indexes = [models.Index(fields=["exchange_account", "symbol", "paid_at"], name="funding_account_symbol_time")]
+
+    def __str__(self) -> str:
+        return f"funding {self.amount} {self.currency} on {self.symbol} at {self.paid_at:%Y-%m-%d %H:%M}"
 
 
 def client_order_id_for(order_id: uuid.UUID) -> str:

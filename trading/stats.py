@@ -6,12 +6,15 @@ fills realise (exit − average) × quantity for a long, (average − exit) × q
 An exit fill larger than what is held is never silently capped: the excess is ``oversold_quantity``
 (an anomaly the engine shows and alerts; on a spot account it sold coins that were not the
 position's), and the holding stays at zero. Every fee, converted to USD at its fill price, is a
-realised cost when it is paid.
+realised cost when it is paid. Funding on a swap (received positive, paid negative) is realised as it
+is booked: ``replay``'s ``funding`` is added to the realised PnL and kept apart as ``funding_usd``.
+
+``split_funding`` shares one funding payment among the groups that held the position when it was paid.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from trading.vocabulary import Side
 
@@ -43,6 +46,7 @@ class PositionStats:
     bought_quantity: Decimal  # entry quantity filled in total
     closed_quantity: Decimal
     oversold_quantity: Decimal = ZERO  # exits beyond what was held: never expected, always reported
+    funding_usd: Decimal = ZERO  # funding received (+) or paid (-), already in realized_pnl_usd
 
     def unrealized(self, price: Decimal | None) -> tuple[Decimal, Decimal]:
         """(USD, percent of invested) at ``price``; zero without a price or a holding."""
@@ -54,7 +58,9 @@ class PositionStats:
         return usd, percent
 
 
-def replay(side: str, fills: list[FillEvent]) -> PositionStats:
+def replay(side: str, fills: list[FillEvent], funding: Decimal = ZERO) -> PositionStats:
+    """The statistics after ``fills``; ``funding`` (the sum of the position's funding payments, signed) is
+    realised on top of what the fills realised."""
     direction = 1 if side == Side.LONG else -1
     held = bought = closed = realized = fees = oversold = ZERO
     average: Decimal | None = None
@@ -82,7 +88,34 @@ def replay(side: str, fills: list[FillEvent]) -> PositionStats:
             held -= quantity
             closed += quantity
     invested = average * held if average is not None else ZERO
-    return PositionStats(side, held, average, invested, realized, fees, bought, closed, oversold)
+    return PositionStats(side, held, average, invested, realized + funding, fees, bought, closed, oversold, funding)
+
+
+def held_at(side: str, fills: list[FillEvent], at: datetime) -> Decimal:
+    """What the position held at ``at``: the replay of the fills up to it (a fill without a time counts)."""
+    return replay(side, [fill for fill in fills if fill.at is None or fill.at <= at]).held_quantity
+
+
+# The money fields' precision (core.fields.MONEY: 12 places): a share is never finer than the column.
+FUNDING_QUANTUM = Decimal("1e-12")
+
+
+def split_funding(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """``amount`` shared in proportion to ``weights`` (the quantity each group held, oldest group first).
+
+    The amount is taken at the column's precision; each share is rounded toward zero to ``FUNDING_QUANTUM``;
+    what rounding left over goes to the first (oldest) group, so the shares add up to ``amount`` exactly.
+    Every weight zero (no group held anything): an empty list, the payment is no group's.
+    """
+    if any(weight < 0 for weight in weights):
+        raise ValueError("funding weights are quantities held: none is negative")
+    amount = amount.quantize(FUNDING_QUANTUM)  # what the money column keeps of it
+    total = sum(weights, ZERO)
+    if not weights or not total:
+        return []
+    shares = [(amount * weight / total).quantize(FUNDING_QUANTUM, rounding=ROUND_DOWN) for weight in weights]
+    shares[0] += amount - sum(shares, ZERO)
+    return shares
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,29 @@ def sync_positions_task(account_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def sync_funding_task() -> None:
+    """Beat: one funding task per (swap account, symbol) with a live or recently closed group."""
+    from trading.services.funding import funding_targets
+
+    for account_id, symbol in funding_targets():
+        sync_funding_symbol_task.delay(account_id, symbol)
+
+
+@shared_task(ignore_result=True, expires=600)
+def sync_funding_symbol_task(account_id: int, symbol: str) -> None:
+    from exchanges.connector import ExchangeError
+    from trading.services.funding import funding_sync
+
+    try:
+        funding_sync(account_id=account_id, symbol=symbol)
+    except (
+        ExchangeError,
+        NotImplementedError,
+    ) as exc:  # not supported, refused or unreachable: the next run asks again
+        logger.warning("funding of %s on account %s not fetched: %s", symbol, account_id, exc)
+
+
+@shared_task(ignore_result=True)
 def resend_stalled_work_task() -> None:
     """Beat: grids never placed, take-profits never sent and closes never finished are enqueued again
     (idempotent work)."""

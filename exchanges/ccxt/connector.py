@@ -571,6 +571,16 @@ class CcxtConnector(Connector):
             amount = to_decimal(raw.get("amount"))
             if amount is None:
                 continue
+            position_side = None
+            if self.exchange_id == "bybit":
+                # ccxt passes Bybit's execFee through as the amount. Bybit books a funding execution as
+                # execFee = position value x funding rate, with ``side`` the position's side (Buy = long): what a
+                # long pays and a short receives. Signed for the trader (received positive) by that side.
+                position_side = {"buy": "long", "sell": "short"}.get(str((raw.get("info") or {}).get("side")).lower())
+                if position_side is None:
+                    logger.warning("bybit funding payment %s without a position side: left out", raw.get("id"))
+                    continue
+                amount = -amount if position_side == "long" else amount
             payments.append(
                 FundingPayment(
                     id=str(raw.get("id") or ""),
@@ -578,6 +588,7 @@ class CcxtConnector(Connector):
                     amount=amount,
                     currency=raw.get("code") or market.quote,
                     timestamp=datetime_from_ms(raw.get("timestamp")),
+                    position_side=position_side,
                 )
             )
         return sorted(payments, key=lambda payment: (payment.timestamp is None, payment.timestamp or 0, payment.id))

@@ -468,6 +468,45 @@ def test_binance_funding_history(binance_swap, exchange):
     assert [(p.amount, p.currency) for p in payments] == [(Decimal("-0.375"), "USDT"), (Decimal("0.12"), "USDT")]
 
 
+def test_binance_recorded_funding_payment(binance_swap, exchange):
+    # Recorded by ccxt: one FUNDING_FEE income of -0.04618913 USDT (paid) on BTCUSDT at 2024-02-09 08:00 UTC.
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+
+    [payment] = binance_swap.fetch_funding_history("BTC/USDT:USDT")
+
+    assert (payment.id, payment.symbol, payment.amount, payment.currency) == (
+        "8082457372019390060",
+        "BTC/USDT:USDT",
+        Decimal("-0.04618913"),
+        "USDT",
+    )
+    assert payment.timestamp.isoformat() == "2024-02-09T08:00:00+00:00"
+    assert payment.position_side is None  # Binance's income record does not say which position paid
+
+
+def test_bybit_funding_is_signed_for_the_trader_by_the_position_side(bybit_swap, exchange):
+    # Recorded by ccxt: a Funding execution of the one-way LTC long (side Buy, feeRate +0.0001): Bybit's execFee
+    # "0.00867" is what the long paid, which ccxt passes through unsigned as the amount.
+    exchange.route("GET", "/v5/execution/list", Reply(recorded("bybit_execution_funding.json")))
+
+    [payment] = bybit_swap.fetch_funding_history("LTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/v5/execution/list")
+    assert (sent.params["category"], sent.params["symbol"], sent.params["execType"]) == ("linear", "LTCUSDT", "Funding")
+    assert (payment.id, payment.amount, payment.position_side) == (
+        "6dff7827-9774-4881-b275-d2b9eec1ce9b",
+        Decimal("-0.00867"),  # paid by the long
+        "long",
+    )
+
+    # The same execution booked on a short leg (hedge mode, side Sell): the short received it.
+    answer = recorded("bybit_execution_funding.json")
+    answer["result"]["list"][0].update(side="Sell", execId="short-leg")
+    exchange.route("GET", "/v5/execution/list", Reply(answer))
+    [received] = bybit_swap.fetch_funding_history("LTC/USDT:USDT")
+    assert (received.amount, received.position_side) == (Decimal("0.00867"), "short")
+
+
 def test_a_spot_order_sends_exactly_what_it_sent_before_swaps(exchange, account_key):
     from tests.exchanges.test_ccxt_connector import SOL_LEG, binance_connector, echo_binance_order
 

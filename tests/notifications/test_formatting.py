@@ -157,6 +157,17 @@ def test_losing_exit_is_marked():
     assert "💵 PnL: -2.50% (-$12.50)" in text and "⏱️ Duration: 1.2d" in text
 
 
+def test_a_swap_exit_says_what_funding_its_pnl_includes():
+    text = plain(
+        format_exit(
+            position(status="closed", open_for=timedelta(hours=2)),
+            ExitView("Per-leg take-profit", D("9.48881087"), D("2.02"), D("47000"), D("46000"), D("-0.04618913")),
+            NO_SIGNATURE,
+        )
+    )
+    assert "💵 PnL: +2.02% (+$9.49)\n⏳ Funding (in PnL): -$0.05\n📈 Avg Entry" in text
+
+
 def test_dca_fill_message():
     text = plain(
         format_dca_fill(

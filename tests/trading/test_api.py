@@ -69,6 +69,7 @@ GROUP_FIELDS = {
     "quote_currency",
     "quote_usd_rate",
     "fees_usd",
+    "funding_pnl_usd",
     "dust_quantity",
     "dust_value",
     "oversold_quantity",

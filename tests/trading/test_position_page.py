@@ -172,6 +172,32 @@ def test_a_closed_position_shows_its_dust(trader_client, trader):
     assert "Current price" not in page and "Invested" not in page
 
 
+def test_a_closed_swap_position_shows_the_funding_in_its_realised_pnl(trader_client, trader):
+    group = PositionGroupFactory(
+        user=trader,
+        exchange_account=trader.exchange_accounts.get(),
+        symbol="BTC/USDT:USDT",
+        side="short",
+        config_snapshot={"levels": [], "market_type": "swap"},
+        status=GroupStatus.CLOSED,
+        closed_at=timezone.now(),
+        exit_reason="take_profit",
+        realized_pnl_usd=D("9.48881087"),
+        fees_usd=D("0.465"),
+        funding_pnl_usd=D("-0.04618913"),
+    )
+    PyramidFactory(group=group)
+
+    page = page_of(trader_client, group)
+
+    assert "Funding (in realised PnL)" in page
+    assert "-0.05 USDT" in page and "9.49 USDT" in page
+
+
+def test_a_spot_position_shows_no_funding(trader_client, two_legs_filled):
+    assert "Funding" not in page_of(trader_client, PositionGroup.objects.get())
+
+
 def test_a_failed_position_that_never_filled_says_so(trader_client, trader):
     group = PositionGroupFactory(
         user=trader,

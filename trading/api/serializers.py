@@ -108,7 +108,7 @@ class PositionGroupSerializer(serializers.ModelSerializer):
 
     quote_currency = serializers.CharField(
         read_only=True,
-        help_text="The currency of total_invested_usd, unrealized_pnl_usd, realized_pnl_usd, fees_usd "
+        help_text="The currency of total_invested_usd, unrealized_pnl_usd, realized_pnl_usd, fees_usd, funding_pnl_usd "
         "and dust_value (named _usd for compatibility): the market's quote, which is USD only for USD stablecoins.",
     )
 
@@ -139,6 +139,7 @@ class PositionGroupSerializer(serializers.ModelSerializer):
             "unrealized_pnl_percent",
             "realized_pnl_usd",
             "fees_usd",
+            "funding_pnl_usd",
             "dust_quantity",
             "dust_value",
             "oversold_quantity",

@@ -322,6 +322,8 @@ def position_finish(
         transaction.on_commit(partial(dispatch.promote_queue, group.user_id))  # a slot just freed
         transaction.on_commit(partial(pyramids_after_close_submit, group.pk))  # a reverse's other side
         transaction.on_commit(partial(_close_ended, group.pk, True))  # a loss offset's winners
+        if group.config_snapshot.get("market_type") == "swap":  # its final PnL includes the last funding
+            transaction.on_commit(partial(dispatch.sync_funding, group.exchange_account_id, group.symbol))
         if lost is None:
             emit("exit", group=group, reason=reason)
         else:  # urgent: through quiet hours

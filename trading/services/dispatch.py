@@ -23,6 +23,7 @@ SUBMIT_PYRAMID = "trading.tasks.submit_pyramid_task"
 PLACE_ORDER = "trading.tasks.place_order_task"
 CLOSE_POSITION = "trading.tasks.close_position_task"
 PROMOTE_QUEUE = "trading.tasks.promote_queue_task"
+SYNC_FUNDING = "trading.tasks.sync_funding_symbol_task"
 
 
 def _send(what: str, send) -> bool:
@@ -77,3 +78,10 @@ def close_positions_together(closes: list[tuple[str, str | None, str | None]], r
 
 def promote_queue(user_id) -> bool:
     return _send(f"queue promotion for user {user_id}", lambda: task(PROMOTE_QUEUE).delay(str(user_id)))
+
+
+def sync_funding(account_id, symbol: str) -> bool:
+    """Fetch one (swap account, symbol)'s funding now: at a group's close, so its final PnL includes it."""
+    return _send(
+        f"the funding of {symbol} on account {account_id}", lambda: task(SYNC_FUNDING).delay(account_id, symbol)
+    )

@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.events import emit
@@ -68,11 +68,16 @@ def group_fills(group: PositionGroup) -> list[FillEvent]:
     return fill_events(group.orders, group.symbol)
 
 
+def group_funding(group: PositionGroup) -> Decimal:
+    """The sum of the group's funding shares (received positive, paid negative; ``trading.services.funding``)."""
+    return group.funding_payments.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
 def group_refresh_stats(*, group_id) -> PositionGroup:
     """Replay the group's fills and store its statistics and leg counts; move its status with them."""
     with transaction.atomic():
         group = lock_group(group_id)
-        stats = replay(group.side, group_fills(group))
+        stats = replay(group.side, group_fills(group), funding=group_funding(group))
         counts = group.orders.filter(role=Order.Role.ENTRY).aggregate(
             legs=Count("pk"),
             dead=Count("pk", filter=Q(status__in=ORDER_DEAD_STATUSES, filled_quantity=0)),
@@ -89,6 +94,7 @@ def group_refresh_stats(*, group_id) -> PositionGroup:
             total_invested_usd=stats.invested_usd,
             realized_pnl_usd=stats.realized_pnl_usd,
             fees_usd=stats.fees_usd,
+            funding_pnl_usd=stats.funding_usd,
             unrealized_pnl_usd=unrealized_usd,
             unrealized_pnl_percent=unrealized_percent,
             total_dca_legs=total,

@@ -1,0 +1,279 @@
+"""Funding payments in the realised PnL of swap positions, through the engine's funding service and ccxt's own
+binanceusdm and bybit classes answering from ccxt's recorded funding answers on 127.0.0.1
+(tests/exchanges/recorded/README.md): what is recorded (once), to which position, with what sign, and what
+it does to each position's realised PnL and close record."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests.exchanges.test_ccxt_connector import (  # noqa: F401 - fixtures (loopback_only is autouse)
+    Reply,
+    account_key,
+    bybit,
+    exchange,
+    loopback_only,
+    recorded,
+)
+from tests.exchanges.test_ccxt_swaps import binance_swap, bybit_swap, fresh_markets  # noqa: F401 - fixtures
+from tests.factories import ExchangeAccountFactory, OrderFactory, PositionGroupFactory, UserFactory
+from trading import journal
+from trading.models import FundingPayment, JournalEntry, Order, PositionGroup
+from trading.services.fills import group_refresh_stats
+from trading.services.funding import funding_sync, funding_targets
+from trading.tasks import sync_funding_symbol_task
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+BTC = "BTC/USDT:USDT"
+LTC = "LTC/USDT:USDT"
+BINANCE_PAID_AT = datetime(2024, 2, 9, 8, tzinfo=UTC)  # the recorded income: -0.04618913 USDT on BTCUSDT
+BYBIT_PAID_AT = datetime(2023, 11, 14, 8, tzinfo=UTC)  # the recorded execution: the LTC long paid 0.00867 USDT
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def closed_groups_stay_relevant(settings):
+    """The recorded payments are from 2023-2024: a group closed then still collects its funding."""
+    settings.FUNDING_CLOSED_LOOKBACK_HOURS = 24 * 365 * 10
+
+
+@pytest.fixture
+def swap_account(db):
+    return ExchangeAccountFactory(user=UserFactory(username="funded"), market_type="swap")
+
+
+def position(account, *, symbol=BTC, side="short", timeframe=15, opened, quantity, price, fee="0", closed=None):
+    """A swap group opened at ``opened`` whose entry filled ``quantity`` at ``price`` then; with ``closed``,
+    bought/sold back at that (time, price, fee) and closed."""
+    group = PositionGroupFactory(
+        user=account.user,
+        exchange_account=account,
+        symbol=symbol,
+        side=side,
+        timeframe=timeframe,
+        config_snapshot={"levels": [], "market_type": "swap"},
+        status="active",
+    )
+    entry_side, exit_side = ("sell", "buy") if side == "short" else ("buy", "sell")
+    OrderFactory(
+        group=group,
+        symbol=symbol,
+        side=entry_side,
+        quantity=D(quantity),
+        price=D(price),
+        status="filled",
+        filled_quantity=D(quantity),
+        avg_fill_price=D(price),
+        fee=D(fee),
+        fee_currency="USDT",
+        first_filled_at=opened,
+        filled_at=opened,
+    )
+    if closed:
+        at, exit_price, exit_fee = closed
+        OrderFactory(
+            group=group,
+            pyramid=group.pyramids.get(),
+            role=Order.Role.EXIT,
+            leg_index=None,
+            symbol=symbol,
+            side=exit_side,
+            order_type="market",
+            quantity=D(quantity),
+            price=None,
+            status="filled",
+            filled_quantity=D(quantity),
+            avg_fill_price=D(exit_price),
+            fee=D(exit_fee),
+            fee_currency="USDT",
+            first_filled_at=at,
+            filled_at=at,
+        )
+    PositionGroup.objects.filter(pk=group.pk).update(created_at=opened)
+    group = group_refresh_stats(group_id=group.pk)
+    if closed:
+        PositionGroup.objects.filter(pk=group.pk).update(status="closed", closed_at=closed[0])
+        group.refresh_from_db()
+        journal.trade_closed(
+            group, reason="take_profit", quantity_closed=D(quantity), exit_value=D(quantity) * D(exit_price)
+        )
+    return group
+
+
+def income(*records) -> Reply:
+    return Reply(list(records))
+
+
+RECORDED_INCOME = recorded("binanceusdm_income_funding.json")[0]
+
+
+def test_a_closed_short_realises_fees_and_the_funding_it_paid(swap_account, binance_swap, exchange):
+    # Sold 0.01 BTC at 47 000 (fee 0.235), bought back at 46 000 (fee 0.23); the 08:00 funding fell in between.
+    short = position(
+        swap_account,
+        opened=BINANCE_PAID_AT - 7 * HOUR,
+        quantity="0.01",
+        price="47000",
+        fee="0.235",
+        closed=(BINANCE_PAID_AT + 2 * HOUR, "46000", "0.23"),
+    )
+    assert short.realized_pnl_usd == D("9.535")  # the move less both fees, before the funding is known
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+
+    assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 1
+
+    short.refresh_from_db()
+    assert short.funding_pnl_usd == D("-0.04618913")  # paid
+    assert short.realized_pnl_usd == D("10") - D("0.465") - D("0.04618913")  # 9.48881087
+    assert short.fees_usd == D("0.465")
+    # Its close record follows the final figure (what the trade history and the breaker read).
+    close = JournalEntry.objects.get(group=short, kind=JournalEntry.Kind.CLOSE)
+    assert close.realized_pnl_usd == D("9.48881087")
+    [sent] = exchange.sent("GET", "/fapi/v1/income")
+    assert (sent.params["symbol"], sent.params["incomeType"]) == ("BTCUSDT", "FUNDING_FEE")
+    assert int(sent.params["startTime"]) == int((BINANCE_PAID_AT - 7 * HOUR).timestamp() * 1000)  # since it opened
+
+
+def test_a_payment_seen_twice_is_recorded_once(swap_account, binance_swap, exchange):
+    short = position(swap_account, opened=BINANCE_PAID_AT - HOUR, quantity="0.01", price="47000")
+    # The exchange lists the same payment twice, and the next run's fetch overlaps the first.
+    exchange.route("GET", "/fapi/v1/income", income(RECORDED_INCOME, RECORDED_INCOME))
+
+    assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 1
+    assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 0
+
+    [row] = FundingPayment.objects.all()
+    assert (row.group_id, row.amount, row.exchange_payment_id, row.paid_at) == (
+        short.pk,
+        D("-0.04618913"),
+        "8082457372019390060",
+        BINANCE_PAID_AT,
+    )
+    short.refresh_from_db()
+    assert (short.funding_pnl_usd, short.realized_pnl_usd) == (D("-0.04618913"), D("-0.04618913"))
+    first, second = exchange.sent("GET", "/fapi/v1/income")
+    assert int(second.params["startTime"]) == int(BINANCE_PAID_AT.timestamp() * 1000)  # from the last one recorded
+
+
+def test_two_groups_on_one_symbol_share_a_payment_exactly_by_quantity(swap_account, binance_swap, exchange):
+    older = position(swap_account, opened=BINANCE_PAID_AT - 5 * HOUR, quantity="0.01", price="47000", timeframe=15)
+    newer = position(swap_account, opened=BINANCE_PAID_AT - 2 * HOUR, quantity="0.02", price="47100", timeframe=60)
+    later = position(swap_account, opened=BINANCE_PAID_AT + HOUR, quantity="0.05", price="47200", timeframe=240)
+    gone = position(
+        swap_account,
+        opened=BINANCE_PAID_AT - 9 * HOUR,
+        quantity="0.03",
+        price="47300",
+        timeframe=5,
+        closed=(BINANCE_PAID_AT - 3 * HOUR, "47000", "0"),
+    )
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap)
+
+    shares = {row.group_id: row.amount for row in FundingPayment.objects.all()}
+    assert shares == {older.pk: D("-0.015396376667"), newer.pk: D("-0.030792753333")}  # 1 : 2, remainder to the oldest
+    assert sum(shares.values()) == D("-0.04618913")
+    for group, funding in ((older, "-0.015396376667"), (newer, "-0.030792753333"), (later, "0"), (gone, "0")):
+        group.refresh_from_db()
+        assert group.funding_pnl_usd == D(funding)
+
+
+def test_a_payment_before_the_position_was_held_is_not_recorded(swap_account, binance_swap, exchange):
+    # The group was opened before the payment, but its first leg filled only after it: not its funding (a
+    # trader's own position on the symbol, say).
+    group = position(swap_account, opened=BINANCE_PAID_AT - HOUR, quantity="0.01", price="47000")
+    Order.objects.filter(group=group).update(first_filled_at=BINANCE_PAID_AT + HOUR, filled_at=BINANCE_PAID_AT + HOUR)
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+
+    assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 0
+
+    assert not FundingPayment.objects.exists()
+    group.refresh_from_db()
+    assert (group.funding_pnl_usd, group.realized_pnl_usd) == (0, 0)
+    # The next run starts after the payment it saw, recorded or not: an exchange's page never stays stuck on it.
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap)
+    first, second = exchange.sent("GET", "/fapi/v1/income")
+    assert int(second.params["startTime"]) == int(BINANCE_PAID_AT.timestamp() * 1000)
+
+
+def test_hedge_mode_bybit_payment_goes_to_the_side_that_paid_it(swap_account, bybit_swap, exchange):
+    # A long and a short on LTC at once (hedge mode); Bybit's recorded execution is the long's (side Buy).
+    ExchangeAccountFactory._meta.model.objects.filter(pk=swap_account.pk).update(exchange_id="bybit")
+    long = position(swap_account, symbol=LTC, side="long", opened=BYBIT_PAID_AT - HOUR, quantity="1.2", price="64.6")
+    short = position(swap_account, symbol=LTC, side="short", opened=BYBIT_PAID_AT - HOUR, quantity="3", price="70")
+    exchange.route("GET", "/v5/execution/list", Reply(recorded("bybit_execution_funding.json")))
+
+    funding_sync(account_id=swap_account.pk, symbol=LTC, connector=bybit_swap)
+
+    long.refresh_from_db()
+    short.refresh_from_db()
+    assert (long.funding_pnl_usd, long.realized_pnl_usd) == (D("-0.00867"), D("-0.00867"))  # the long paid
+    assert short.funding_pnl_usd == 0
+
+
+def test_a_spot_account_is_never_asked_for_funding(binance_swap, exchange):
+    spot = ExchangeAccountFactory(user=UserFactory(username="spotty"), market_type="spot")
+    position(spot, symbol="BTC/USDT", side="long", opened=BINANCE_PAID_AT - HOUR, quantity="0.01", price="47000")
+
+    assert funding_targets() == []
+    assert funding_sync(account_id=spot.pk, symbol="BTC/USDT", connector=binance_swap) == 0
+    assert exchange.requests == []  # not even the markets
+
+
+def test_a_failed_fetch_is_logged_and_the_next_run_records_it(
+    swap_account, binance_swap, exchange, monkeypatch, caplog
+):
+    short = position(swap_account, opened=BINANCE_PAID_AT - HOUR, quantity="0.01", price="47000")
+    monkeypatch.setattr("trading.services.funding.connector_for_account", lambda account: binance_swap)
+    assert funding_targets() == [(swap_account.pk, BTC)]
+    exchange.route("GET", "/fapi/v1/income", Reply({"code": -1001, "msg": "Internal error"}, status=503))
+
+    sync_funding_symbol_task(swap_account.pk, BTC)  # does not raise: the sync goes on
+
+    assert not FundingPayment.objects.exists()
+    assert "funding of BTC/USDT:USDT" in caplog.text
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+    sync_funding_symbol_task(swap_account.pk, BTC)
+    short.refresh_from_db()
+    assert short.funding_pnl_usd == D("-0.04618913")
+
+
+def test_a_swap_group_closing_fetches_its_funding_so_its_final_pnl_includes_it(
+    swap_account, binance_swap, exchange, monkeypatch, eager_celery, django_capture_on_commit_callbacks
+):
+    from trading.services.closing import position_finish
+
+    short = position(swap_account, opened=BINANCE_PAID_AT - HOUR, quantity="0.01", price="47000", fee="0.235")
+    OrderFactory(
+        group=short,
+        pyramid=short.pyramids.get(),
+        role=Order.Role.EXIT,
+        leg_index=None,
+        symbol=BTC,
+        side="buy",
+        order_type="market",
+        quantity=D("0.01"),
+        price=None,
+        status="filled",
+        filled_quantity=D("0.01"),
+        avg_fill_price=D("46000"),
+        fee=D("0.23"),
+        fee_currency="USDT",
+        first_filled_at=BINANCE_PAID_AT + HOUR,
+        filled_at=BINANCE_PAID_AT + HOUR,
+    )
+    group_refresh_stats(group_id=short.pk)
+    monkeypatch.setattr("trading.services.funding.connector_for_account", lambda account: binance_swap)
+    exchange.route("GET", "/fapi/v1/income", Reply(recorded("binanceusdm_income_funding.json")))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        position_finish(short, "take_profit")
+
+    short.refresh_from_db()
+    assert short.status == "closed"
+    assert (short.funding_pnl_usd, short.realized_pnl_usd) == (D("-0.04618913"), D("9.48881087"))
+    close = JournalEntry.objects.get(group=short, kind=JournalEntry.Kind.CLOSE)
+    assert close.realized_pnl_usd == D("9.48881087")
