@@ -487,3 +487,158 @@ def test_a_spot_order_sends_exactly_what_it_sent_before_swaps(exchange, account_
         "newClientOrderId",
         "newOrderRespType",
     }
+
+
+# --- Leverage tiers -----------------------------------------------------------------------------------------
+# Hand-written from the exchanges' documentation (ccxt records no fetchLeverageTiers answer; see recorded/README).
+
+
+def test_binance_leverage_tiers_of_one_symbol(binance_swap, exchange):
+    exchange.route(
+        "GET",
+        "/fapi/v1/leverageBracket",
+        Reply(
+            [
+                {
+                    "symbol": "BTCUSDT",
+                    "notionalCoef": 1.0,
+                    "brackets": [
+                        {
+                            "bracket": 1,
+                            "initialLeverage": 125,
+                            "notionalCap": 50000,
+                            "notionalFloor": 0,
+                            "maintMarginRatio": 0.004,
+                            "cum": 0.0,
+                        },
+                        {
+                            "bracket": 2,
+                            "initialLeverage": 100,
+                            "notionalCap": 500000,
+                            "notionalFloor": 50000,
+                            "maintMarginRatio": 0.005,
+                            "cum": 50.0,
+                        },
+                        {
+                            "bracket": 3,
+                            "initialLeverage": 50,
+                            "notionalCap": 8000000,
+                            "notionalFloor": 500000,
+                            "maintMarginRatio": 0.01,
+                            "cum": 2550.0,
+                        },
+                    ],
+                }
+            ]
+        ),
+    )
+
+    tiers = binance_swap.fetch_leverage_tiers("BTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/fapi/v1/leverageBracket")
+    assert sent.params["symbol"] == "BTCUSDT"  # one symbol's brackets, not every symbol's
+    assert [(t.floor, t.max_leverage, t.rate, t.amount) for t in tiers] == [
+        (Decimal(0), 125, Decimal("0.004"), Decimal(0)),
+        (Decimal(50000), 100, Decimal("0.005"), Decimal(50)),  # the amounts match Binance's own cum
+        (Decimal(500000), 50, Decimal("0.01"), Decimal(2550)),
+    ]
+
+
+def test_bybit_leverage_tiers_from_the_risk_limits(bybit_swap, exchange):
+    def risk_limit(max_value: str, mmr: str, leverage: str, index: int) -> dict:
+        return {
+            "id": index,
+            "symbol": "BTCUSDT",
+            "riskLimitValue": max_value,
+            "maintenanceMargin": mmr,
+            "initialMargin": str(1 / float(leverage)),
+            "isLowestRisk": 1 if index == 1 else 0,
+            "maxLeverage": leverage,
+            "mmDeduction": "",
+        }
+
+    exchange.route(
+        "GET",
+        "/v5/market/risk-limit",
+        Reply(
+            {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": {
+                    "category": "linear",
+                    "list": [
+                        risk_limit("2000000", "0.005", "100.00", 1),
+                        risk_limit("2600000", "0.0056", "80.00", 2),
+                    ],
+                    "nextPageCursor": "",
+                },
+                "retExtInfo": {},
+                "time": 1718000100456,
+            }
+        ),
+    )
+
+    tiers = bybit_swap.fetch_leverage_tiers("BTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/v5/market/risk-limit")
+    assert (sent.params["category"], sent.params["symbol"]) == ("linear", "BTCUSDT")
+    assert [(t.floor, t.max_leverage, t.rate) for t in tiers] == [
+        (Decimal(0), 100, Decimal("0.005")),
+        (Decimal(2000000), 80, Decimal("0.0056")),  # a tier starts where the one before it ends
+    ]
+
+
+def test_okx_leverage_tiers_count_contracts_and_come_back_in_usdt(okx_swap, exchange):
+    def tier(index: int, min_size: str, max_size: str, leverage: str, mmr: str) -> dict:
+        return {
+            "baseMaxLoan": "",
+            "imr": str(1 / float(leverage)),
+            "instFamily": "BTC-USDT",
+            "instId": "",
+            "maxLever": leverage,
+            "maxSz": max_size,
+            "minSz": min_size,
+            "mmr": mmr,
+            "optMgnFactor": "0",
+            "quoteMaxLoan": "",
+            "tier": str(index),
+            "uly": "BTC-USDT",
+        }
+
+    exchange.route(
+        "GET",
+        "/api/v5/public/position-tiers",
+        Reply(
+            {
+                "code": "0",
+                "msg": "",
+                "data": [tier(1, "0", "9000", "100", "0.004"), tier(2, "9001", "18000", "75", "0.005")],
+            }
+        ),
+    )
+    exchange.route(
+        "GET",
+        "/api/v5/market/ticker",
+        Reply(
+            {
+                "code": "0",
+                "msg": "",
+                "data": [{"instType": "SWAP", "instId": "BTC-USDT-SWAP", "last": "60000", "ts": "1718000100456"}],
+            }
+        ),
+    )
+
+    tiers = okx_swap.fetch_leverage_tiers("BTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/api/v5/public/position-tiers")
+    assert (sent.params["instType"], sent.params["instFamily"]) == ("SWAP", "BTC-USDT")
+    # 9,001 contracts of 0.01 BTC = 90.01 BTC, at 60,000 USDT: the second tier starts at 5,400,600 USDT.
+    assert [(t.floor, t.max_leverage, t.rate) for t in tiers] == [
+        (Decimal(0), 100, Decimal("0.004")),
+        (Decimal("5400600"), 75, Decimal("0.005")),
+    ]
+
+
+def test_spot_account_has_no_leverage_tiers(bybit):
+    with pytest.raises(PermanentError, match="trades spot"):
+        bybit.fetch_leverage_tiers("BTC/USDT")
