@@ -219,3 +219,26 @@ def test_the_preview_uses_the_tiers_the_traders_swap_account_was_given():
     # Q = 15 + 16.666… = 31.666…, A = 3,000 / Q = 94.736…, M = 300, r 0.02, c 20 (tier 2):
     # P = (3,000 − 300 − 20) / (Q × 0.98) = 86.358…
     assert body["liquidation_price"].startswith("86.35")
+
+
+def test_the_form_preview_shows_the_capped_leverage_and_the_accounts_tiers(client):
+    from django.urls import reverse
+
+    from tests.trading.test_dca_preview import _form
+
+    user = UserFactory(username="former")
+    account = ExchangeAccountFactory(user=user, market_type="swap", label="perps")
+
+    class Steep(PaperConnector):
+        def fetch_leverage_tiers(self, symbol):
+            return list(STEEP)
+
+    leverage_tiers(account, "BTC/USDT:USDT", Steep(account))
+    client.force_login(user)
+
+    html = client.post(
+        reverse("dca-config-preview"), _form(capital_usd="3000"), HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert "10× isolated (configured 20×: the tier of this grid's notional allows 10×)" in html
+    assert "Liquidation estimated with “perps” (binance swap)&#x27;s leverage tiers for BTC/USDT" in html
