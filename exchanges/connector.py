@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchanges.candles import Candle
+from exchanges.tiers import MarginTier
 
 # --- Errors ----------------------------------------------------------------------------------
 
@@ -396,3 +397,8 @@ class Connector(ABC):
     @abstractmethod
     def fetch_funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
         """Funding paid or received on ``symbol`` since ``since``, oldest first."""
+
+    def fetch_leverage_tiers(self, symbol: str) -> list[MarginTier]:
+        """``symbol``'s leverage and maintenance-margin tiers (``exchanges.tiers``), lowest notional first, floors
+        in the quote asset. PermanentError when the exchange (or this connector) does not give them."""
+        raise PermanentError(f"{self.exchange_id}: reading the leverage tiers is not supported.")

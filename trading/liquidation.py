@@ -24,13 +24,12 @@ The model (a simple one, stated so a trader can redo it by hand):
   closer; at 0.05 % taker fee per side that is about 0.1 % of the notional).
 - A long whose margin covers a fall to zero (leverage 1) is never liquidated: no price is returned.
 
-The default tier table is Binance USDⓈ-M BTCUSDT's first tiers (``BINANCE_BTCUSDT_TIERS``), from
-Binance's "Leverage and Margin of USDⓈ-M Futures" page
-(https://www.binance.com/en/futures/trading-rules/perpetual/leverage-margin, BTCUSDT; also served by
-``GET /fapi/v1/leverageBracket``): up to 50,000 USDT notional 125× and 0.40 %, to 500,000 100× and
-0.50 %, to 8,000,000 50× and 1.00 %, to 50,000,000 20× and 2.50 %, to 80,000,000 10× and 5.00 %. Other
-symbols and exchanges have higher rates (altcoins often start at 0.5–1 %): with this table their
-estimate is optimistic by that difference, which is why the preview calls it an estimate.
+The tier table (``exchanges.tiers``) is the exchange's own when the trader's swap account has given it
+(``Connector.fetch_leverage_tiers``, cached by ``exchanges.services.derivatives.leverage_tiers``), else the
+default: Binance USDⓈ-M BTCUSDT's first tiers (``BINANCE_BTCUSDT_TIERS``, source in ``exchanges.tiers``).
+Other symbols and exchanges have higher rates (altcoins often start at 0.5–1 %): with the default table their
+estimate is optimistic by that difference, which is why the preview calls it an estimate and says which
+table it used.
 
 The grid preview takes a ladder (``trading.grid.DcaLevel``), the capital of one pyramid and an entry
 price, and sizes legs as the engine does (qty = capital × weight ÷ price) *before* the market's tick
@@ -43,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from exchanges.tiers import BINANCE_BTCUSDT_TIERS, MarginTier, capped_leverage, tier_for
 from trading.grid import HUNDRED, DcaLevel
 from trading.vocabulary import Side
 
@@ -50,49 +50,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 MIN_LEVERAGE = 1
 MAX_LEVERAGE = 125
-
-
-@dataclass(frozen=True)
-class MarginTier:
-    """Maintenance margin for notionals from ``floor`` (to the next tier's floor)."""
-
-    floor: Decimal
-    max_leverage: int
-    rate: Decimal  # maintenance-margin rate, a fraction: 0.004 = 0.40 %
-    amount: Decimal  # maintenance amount: maintenance margin = notional × rate − amount
-
-    def maintenance_margin(self, notional: Decimal) -> Decimal:
-        return notional * self.rate - self.amount
-
-
-def margin_tiers(*rows: tuple[int, int, str]) -> tuple[MarginTier, ...]:
-    """Tiers from (notional floor, max leverage, rate) rows, lowest first; each tier's maintenance
-    amount follows from the ones before it, so the maintenance margin is continuous."""
-    tiers: list[MarginTier] = []
-    for floor, max_leverage, rate in rows:
-        previous = tiers[-1] if tiers else None
-        amount = ZERO if previous is None else previous.amount + Decimal(floor) * (Decimal(rate) - previous.rate)
-        tiers.append(MarginTier(Decimal(floor), max_leverage, Decimal(rate), amount))
-    return tuple(tiers)
-
-
-# Binance USDⓈ-M BTCUSDT (source in the module docstring). Maintenance amounts: 0, 50, 2,550, 122,550, 1,372,550.
-BINANCE_BTCUSDT_TIERS = margin_tiers(
-    (0, 125, "0.004"),
-    (50_000, 100, "0.005"),
-    (500_000, 50, "0.01"),
-    (8_000_000, 20, "0.025"),
-    (50_000_000, 10, "0.05"),
-)
-
-
-def tier_for(notional: Decimal, tiers: Sequence[MarginTier] = BINANCE_BTCUSDT_TIERS) -> MarginTier:
-    """The tier holding ``notional`` (the last tier beyond the table)."""
-    found = tiers[0]
-    for tier in tiers:
-        if notional >= tier.floor:
-            found = tier
-    return found
+DEFAULT_TIERS_SOURCE = "Binance USDⓈ-M BTCUSDT's maintenance-margin tiers (the default table)"
+PreviewTiers = tuple[Sequence[MarginTier], str]  # an exchange's tier table, and where it came from in words
 
 
 def liquidation_price(
@@ -154,6 +113,8 @@ class GridPreview:
     margin: Decimal
     average_entry: Decimal
     liquidation_price: Decimal | None  # None: a long at leverage 1 is never liquidated
+    configured_leverage: int = 0  # the configuration's; ``leverage`` is it capped by the tier of ``notional``
+    tiers_source: str = ""  # which tier table the estimate used, in words
 
     @property
     def deepest_leg(self) -> PreviewLeg:
@@ -187,18 +148,20 @@ def grid_preview(
     leverage: int,
     margin_mode: str = "isolated",
     tiers: Sequence[MarginTier] = BINANCE_BTCUSDT_TIERS,
+    tiers_source: str = DEFAULT_TIERS_SOURCE,
 ) -> GridPreview:
     """One pyramid's grid at ``entry_price``: each leg's price (long: entry × (1 + gap/100), short:
     entry × (1 − gap/100), as ``trading.grid.leg_price`` before the tick), its base quantity
     (capital × weight/100 ÷ price, before the step), notional and margin; the average entry and
-    quantity with every leg filled, and the liquidation price of that position."""
+    quantity with every leg filled, and the liquidation price of that position. The leverage is
+    ``leverage`` capped by the tier holding the grid's full notional, as the engine sets it on the exchange
+    (``leverage_for_grid``)."""
     if entry_price <= 0:
         raise ValueError(f"The entry price must be positive, got {entry_price}.")
     if capital <= 0:
         raise ValueError(f"The capital must be positive, got {capital}.")
     if not levels:
         raise ValueError("The ladder has no levels.")
-    lever = Decimal(leverage)
     raw = []
     for index, level in enumerate(levels):
         factor = ONE + level.gap_percent / HUNDRED if side == Side.LONG else ONE - level.gap_percent / HUNDRED
@@ -210,6 +173,8 @@ def grid_preview(
     quantity = sum((leg[3] for leg in raw), ZERO)
     notional = sum((leg[4] for leg in raw), ZERO)
     average = notional / quantity
+    configured, leverage = leverage, capped_leverage(leverage, notional, tiers)
+    lever = Decimal(leverage)
     liquidation = liquidation_price(
         side=side, quantity=quantity, average_entry=average, leverage=leverage, margin_mode=margin_mode, tiers=tiers
     )
@@ -236,6 +201,8 @@ def grid_preview(
         margin=notional / lever,
         average_entry=average,
         liquidation_price=liquidation,
+        configured_leverage=configured,
+        tiers_source=tiers_source,
     )
 
 
@@ -254,4 +221,47 @@ def beyond_liquidation_message(preview: GridPreview, *, ladder: str = "levels") 
         f"liquidation price, {liquidation:.2f}% {where} the entry with every leg filled (average entry "
         f"{average:.2f}% {where} it, leverage {preview.leverage}×, {preview.margin_mode} margin). Lower the "
         "leverage, bring the deepest legs closer, or set allow_legs_beyond_liquidation."
+    )
+
+
+@dataclass(frozen=True)
+class LeverageChoice:
+    """The leverage a new swap group trades with: the configuration's, capped by the exchange's tier for the
+    grid's full notional (every leg of the pyramid filled, at its price). ``note`` tells the trader when the
+    leverage is not simply the configured one, or could not be checked ("" otherwise)."""
+
+    configured: int
+    leverage: int
+    notional: Decimal  # quote asset: the sum of the legs' price × quantity
+    note: str = ""
+
+    @property
+    def capped(self) -> bool:
+        return self.leverage < self.configured
+
+
+def leverage_for_grid(
+    *, configured: int, notional: Decimal, quote: str, tiers: Sequence[MarginTier] | None, unavailable: str = ""
+) -> LeverageChoice:
+    """``configured``, lowered to the cap of the tier holding ``notional`` (``exchanges.tiers.capped_leverage``).
+    Without ``tiers`` (``unavailable`` says why) the configured leverage stands, with a note saying the cap was
+    not checked: the trade still happens, as the exchange itself refuses an order beyond its cap."""
+    amount = f"{notional.quantize(Decimal('0.01')).normalize():f} {quote}"
+    if not tiers:
+        return LeverageChoice(
+            configured,
+            configured,
+            notional,
+            f"leverage {configured}× as configured, not checked against the exchange's leverage tiers "
+            f"({unavailable or 'none given'})",
+        )
+    leverage = capped_leverage(configured, notional, tiers)
+    if leverage >= configured:
+        return LeverageChoice(configured, configured, notional)
+    return LeverageChoice(
+        configured,
+        leverage,
+        notional,
+        f"leverage {leverage}× instead of the configured {configured}×: the exchange allows at most {leverage}× "
+        f"for the grid's full notional of {amount}",
     )

@@ -19,9 +19,12 @@ from trading import journal_text
 from trading.grid import DcaLevel, LevelsError, parse_levels, parse_pyramid_levels, parse_pyramid_tp_percents
 from trading.journal_text import JournalKind, WinnersState
 from trading.liquidation import (
+    BINANCE_BTCUSDT_TIERS,
+    DEFAULT_TIERS_SOURCE,
     MAX_LEVERAGE,
     MIN_LEVERAGE,
     GridPreview,
+    PreviewTiers,
     beyond_liquidation_message,
     grid_preview,
 )
@@ -236,9 +239,14 @@ class DCAConfiguration(models.Model):
         name = f"pyramid_levels[{pyramid}]"
         return name if name in self.ladders() else "levels"
 
-    def preview(self, *, side: str, entry_price: Decimal, ladder: str = "levels") -> GridPreview:
-        """One pyramid's grid at ``entry_price`` at this configuration's leverage and margin mode, with the
-        estimated liquidation price (``trading.liquidation.grid_preview``)."""
+    def preview(
+        self, *, side: str, entry_price: Decimal, ladder: str = "levels", tiers: PreviewTiers | None = None
+    ) -> GridPreview:
+        """One pyramid's grid at ``entry_price`` at this configuration's leverage (capped by the tier of the grid's
+        notional) and margin mode, with the estimated liquidation price (``trading.liquidation.grid_preview``).
+        ``tiers``: the exchange's table and where it came from (``trading.selectors.preview_tiers``); the
+        default table without."""
+        table, source = tiers if tiers else (BINANCE_BTCUSDT_TIERS, DEFAULT_TIERS_SOURCE)
         return grid_preview(
             side=side,
             entry_price=entry_price,
@@ -246,6 +254,8 @@ class DCAConfiguration(models.Model):
             capital=self.capital_usd,
             leverage=self.leverage,
             margin_mode=self.margin_mode,
+            tiers=table,
+            tiers_source=source,
         )
 
     def legs_beyond_liquidation(self) -> list[str]:

@@ -12,6 +12,9 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Prefetch
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
+from exchanges.account_choice import describe
+from exchanges.services.derivatives import preview_leverage_tiers
+from trading.liquidation import PreviewTiers
 from trading.models import DCAConfiguration, Order, PositionGroup, Pyramid, QueuedSignal, RiskConfig, Signal, User
 from trading.states import GROUP_ACTIVE_STATUSES, ORDER_MAY_STILL_FILL, ORDER_SYNCED_STATUSES, GroupStatus
 
@@ -79,6 +82,17 @@ def dca_config_for(*, user, exchange: str, symbol: str, timeframe: int) -> DCACo
         candidates, key=lambda c: (c.pair == "*", c.timeframe is None, pairs.index(c.pair) if c.pair in pairs else 0)
     )
     return ranked[0] if ranked else None
+
+
+def preview_tiers(user, config: DCAConfiguration) -> PreviewTiers | None:
+    """The leverage tiers a DCA preview uses: those the trader's swap account on the configuration's exchange
+    was given for its pair (cached when the engine last read them; a page never asks the exchange), with where
+    they came from; None for the default table (no swap account, pair ``*``, or none read yet)."""
+    found = preview_leverage_tiers(user, config.exchange, config.pair)
+    if found is None:
+        return None
+    tiers, account = found
+    return tiers, f"{describe(account)}'s leverage tiers for {config.pair}, as the exchange gave them"
 
 
 def committed_exposure_usd(user) -> Decimal:

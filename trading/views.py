@@ -66,6 +66,7 @@ from trading.selectors import (
     has_positions,
     markets_of,
     positions_queryset,
+    preview_tiers,
     queue_entries_of,
     queue_history,
     queue_waiting,
@@ -716,7 +717,12 @@ def dca_config_preview(request):
         query = preview_form.cleaned_data
         ladder = config.ladder_name(query["pyramid"])
         try:
-            preview = config.preview(side=query["side"], entry_price=query["entry_price"], ladder=ladder)
+            preview = config.preview(
+                side=query["side"],
+                entry_price=query["entry_price"],
+                ladder=ladder,
+                tiers=preview_tiers(request.user, config),
+            )
         except ValueError as exc:
             context["input_errors"] = {"levels": [str(exc)]}
         else:

@@ -49,6 +49,7 @@ from exchanges.connector import (
 from exchanges.enums import OrderSide, OrderType
 from exchanges.rate_budget import RateBudget, rate_budget_for
 from exchanges.symbols import inverse_refusal, resolve_tv_symbol
+from exchanges.tiers import MarginTier, margin_tiers
 
 logger = logging.getLogger(__name__)
 
@@ -592,6 +593,47 @@ class CcxtConnector(Connector):
                 )
             )
         return sorted(payments, key=lambda payment: (payment.timestamp is None, payment.timestamp or 0, payment.id))
+
+    def fetch_leverage_tiers(self, symbol: str) -> list[MarginTier]:
+        """``symbol``'s tiers, floors in the quote asset. Binance: ``GET /fapi/v1/leverageBracket`` for that symbol
+        only (ccxt's fetchLeverageTiers would ask for every symbol's; the brackets are the account's, signed).
+        Bybit: ``/v5/market/risk-limit`` (category linear). OKX: ``/api/v5/public/position-tiers``, whose tiers
+        count contracts: floors are turned into base units (× contractSize) and then into the quote at the
+        market's last price, so OKX's table holds at today's price (the caller caches it for hours, not days).
+        The maintenance amounts follow from the rates (``exchanges.tiers.margin_tiers``), as the exchanges'
+        own ``cum`` / ``mmDeduction`` do."""
+        market = self._swap_market(symbol)
+        dialect = self._dialect()
+        if dialect == "binance":
+            raw = self._call(self.client.fapiPrivateGetLeverageBracket, {"symbol": market.market_id})
+            # One symbol asked: Binance answers a list of one entry (or, as documented, the entry itself).
+            entries = raw if isinstance(raw, list) else [raw]
+            entry = next((e for e in entries if isinstance(e, dict) and e.get("symbol") == market.market_id), {})
+            rows = [
+                (bracket.get("notionalFloor"), bracket.get("initialLeverage"), bracket.get("maintMarginRatio"))
+                for bracket in entry.get("brackets") or []
+            ]
+        elif self.client.has.get("fetchMarketLeverageTiers"):
+            rows = [
+                (tier.get("minNotional"), tier.get("maxLeverage"), tier.get("maintenanceMarginRate"))
+                for tier in self._call(self.client.fetch_market_leverage_tiers, market.symbol) or []
+            ]
+        else:
+            raise PermanentError(f"{self.exchange_id}: reading the leverage tiers is not supported.")
+        tiers = []
+        for floor, max_leverage, rate in rows:
+            floor_number, leverage_number, rate_number = to_decimal(floor), to_decimal(max_leverage), to_decimal(rate)
+            if floor_number is None or leverage_number is None or rate_number is None or leverage_number < 1:
+                raise RetryableError(
+                    f"{self.exchange_id} gave an incomplete leverage tier for {symbol}: {floor, max_leverage, rate}."
+                )
+            tiers.append((floor_number, int(leverage_number), rate_number))
+        if not tiers:
+            raise RetryableError(f"{self.exchange_id} gave no leverage tiers for {symbol}.")
+        if dialect == "okx":
+            price = self.ticker(symbol).last  # floors counted in contracts: into base units, then the quote
+            tiers = [(floor * market.contract_size * price, leverage, rate) for floor, leverage, rate in tiers]
+        return list(margin_tiers(*tiers))
 
     def _swap_markets(self, what: str) -> dict[str, Market]:
         if self.market_type != "swap":

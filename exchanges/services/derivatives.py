@@ -5,13 +5,23 @@ refusal that says an order's position side does not fit it, and stored on the ac
 it when it opens. Leverage and margin mode are set per (account, symbol) before an opening order, only when
 they differ from what was last set (``ExchangeAccount.derivatives_settings``); an exchange answering "not
 modified" is success (the connectors already treat it so). Exchange calls happen outside transactions.
+
+Leverage tiers (``exchanges.tiers``: the leverage an exchange allows per notional) are kept in Django's cache
+(Redis in production), per account and symbol, for ``TIERS_CACHE_SECONDS``: they are the exchange's data,
+not a setting the engine made (``derivatives_settings`` records only what the engine set, and is rewritten by
+``settings_apply``), they change a few times a year, Binance's are per account (signed endpoint), and OKX's
+are turned into the quote at the day's price. A web request (the DCA preview) reads the cache only.
 """
 
 import logging
+from collections.abc import Sequence
+
+from django.core.cache import cache
 
 from exchanges.connector import Connector, ExchangeError
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
+from exchanges.tiers import MarginTier, tiers_from_json
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +108,54 @@ def settings_apply(
     account.derivatives_settings = settings
     logger.info("account %s %s: leverage %s, margin %s set", account.pk, symbol, leverage, margin_mode)
     return True
+
+
+TIERS_CACHE_SECONDS = 6 * 3600
+
+
+def _tiers_key(account: ExchangeAccount, symbol: str) -> str:
+    return f"leverage-tiers:{account.pk}:{symbol}"
+
+
+def cached_leverage_tiers(account: ExchangeAccount, symbol: str) -> tuple[MarginTier, ...] | None:
+    """The tiers the account's exchange last gave for ``symbol`` (cache only, never the exchange), or None."""
+    rows = cache.get(_tiers_key(account, symbol))
+    return tiers_from_json(rows) if rows else None
+
+
+def leverage_tiers(
+    account: ExchangeAccount, symbol: str, connector: Connector | None = None
+) -> tuple[Sequence[MarginTier] | None, str]:
+    """``symbol``'s leverage tiers on the account's exchange (cached), and "" — or None and why they could not
+    be read (the exchange does not give them, or did not answer): the caller then keeps the configured leverage
+    and says so. Never raises an ExchangeError."""
+    held = cached_leverage_tiers(account, symbol)
+    if held:
+        return held, ""
+    try:
+        tiers = (connector or connector_for_account(account)).fetch_leverage_tiers(symbol)
+    except ExchangeError as exc:
+        logger.warning("leverage tiers of %s on account %s not read: %s", symbol, account.pk, exc)
+        return None, str(exc)
+    cache.set(_tiers_key(account, symbol), [tier.as_json() for tier in tiers], TIERS_CACHE_SECONDS)
+    return tuple(tiers), ""
+
+
+def preview_leverage_tiers(
+    user, exchange_id: str, symbol: str
+) -> tuple[tuple[MarginTier, ...], ExchangeAccount] | None:
+    """For a DCA preview (a web request: cache only): the tiers one of the user's enabled swap accounts on
+    ``exchange_id`` was given for ``symbol`` (the unified perpetual, ``BTC/USDT:USDT``; a spot-style pair
+    ``BTC/USDT`` means its USDT-settled perpetual), with that account; None when none is held."""
+    if not symbol or symbol == "*":
+        return None
+    symbols = [symbol] if ":" in symbol else [f"{symbol}:{symbol.split('/')[-1]}"]
+    accounts = ExchangeAccount.objects.filter(
+        user=user, exchange_id=(exchange_id or "").lower(), market_type=ExchangeAccount.MarketType.SWAP, is_enabled=True
+    ).order_by("pk")
+    for account in accounts:
+        for candidate in symbols:
+            tiers = cached_leverage_tiers(account, candidate)
+            if tiers:
+                return tiers, account
+    return None

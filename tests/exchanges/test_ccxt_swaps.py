@@ -78,6 +78,41 @@ def okx_swap(exchange, account_key):
     return swap_connector(exchange, account_key, "okx", "okx")
 
 
+# GET /fapi/v1/leverageBracket for BTCUSDT, hand-written from Binance's documentation (ccxt records no answer).
+BINANCE_BRACKETS = [
+    {
+        "symbol": "BTCUSDT",
+        "notionalCoef": 1.0,
+        "brackets": [
+            {
+                "bracket": 1,
+                "initialLeverage": 125,
+                "notionalCap": 50000,
+                "notionalFloor": 0,
+                "maintMarginRatio": 0.004,
+                "cum": 0.0,
+            },
+            {
+                "bracket": 2,
+                "initialLeverage": 100,
+                "notionalCap": 500000,
+                "notionalFloor": 50000,
+                "maintMarginRatio": 0.005,
+                "cum": 50.0,
+            },
+            {
+                "bracket": 3,
+                "initialLeverage": 50,
+                "notionalCap": 8000000,
+                "notionalFloor": 500000,
+                "maintMarginRatio": 0.01,
+                "cum": 2550.0,
+            },
+        ],
+    }
+]
+
+
 def echo_binance_futures_order(request: Request) -> Reply:
     order = recorded("binanceusdm_order_new.json")
     order.update(
@@ -265,7 +300,7 @@ def test_binance_swap_order_without_derivative_arguments_sends_none(binance_swap
 
 @pytest.mark.parametrize(("position_side", "index"), [("long", "1"), ("short", "2")])
 def test_bybit_hedge_orders_carry_position_idx(bybit_swap, exchange, position_side, index):
-    exchange.route("POST", "/v5/order/create", Reply(recorded("bybit_order_create.json")))
+    exchange.route("POST", "/v5/order/create", Reply(recorded("bybit_order_create_linear.json")))
 
     order = bybit_swap.create_order(
         **SHORT_LEG, amount=Decimal("0.0125"), client_order_id="dce-7-1-0", position_side=position_side
@@ -278,7 +313,7 @@ def test_bybit_hedge_orders_carry_position_idx(bybit_swap, exchange, position_si
 
 
 def test_bybit_one_way_close_is_reduce_only(bybit_swap, exchange):
-    exchange.route("POST", "/v5/order/create", Reply(recorded("bybit_order_create.json")))
+    exchange.route("POST", "/v5/order/create", Reply(recorded("bybit_order_create_linear.json")))
 
     bybit_swap.create_order(**SHORT_LEG, amount=Decimal("0.01"), client_order_id="dce-7-1-0", reduce_only=True)
 
@@ -432,40 +467,66 @@ def test_bybit_one_way_position(bybit_swap, exchange):
 
 
 def test_binance_funding_history(binance_swap, exchange):
-    exchange.route(
-        "GET",
-        "/fapi/v1/income",
-        Reply(
-            [
-                {
-                    "symbol": "BTCUSDT",
-                    "incomeType": "FUNDING_FEE",
-                    "income": "0.12000000",
-                    "asset": "USDT",
-                    "time": 1718035200000,
-                    "info": "FUNDING_FEE",
-                    "tranId": 9689322393,
-                    "tradeId": "",
-                },
-                {
-                    "symbol": "BTCUSDT",
-                    "incomeType": "FUNDING_FEE",
-                    "income": "-0.37500000",
-                    "asset": "USDT",
-                    "time": 1718006400000,
-                    "info": "FUNDING_FEE",
-                    "tranId": 9689322392,
-                    "tradeId": "",
-                },
-            ]
-        ),
-    )
+    # Recorded: one FUNDING_FEE row (strings throughout); a second, later and positive, is set in code over it.
+    paid = recorded("binanceusdm_income_funding.json")[0]
+    received = {**paid, "income": "0.12000000", "time": "1707494400000", "tranId": "8082457372019390061"}
+    exchange.route("GET", "/fapi/v1/income", Reply([received, paid]))
 
     payments = binance_swap.fetch_funding_history("BTC/USDT:USDT")
 
     [sent] = exchange.sent("GET", "/fapi/v1/income")
     assert (sent.params["symbol"], sent.params["incomeType"]) == ("BTCUSDT", "FUNDING_FEE")
-    assert [(p.amount, p.currency) for p in payments] == [(Decimal("-0.375"), "USDT"), (Decimal("0.12"), "USDT")]
+    assert [(p.amount, p.currency, p.id) for p in payments] == [
+        (Decimal("-0.04618913"), "USDT", "8082457372019390060"),  # oldest first
+        (Decimal("0.12"), "USDT", "8082457372019390061"),
+    ]
+
+
+def test_binance_recorded_swap_order_answer(binance_swap, exchange):
+    # Recorded as Binance sent it (a one-way limit sell of 0.2 BTC at 110,001): nothing set over it.
+    exchange.route("POST", "/fapi/v1/order", Reply(recorded("binanceusdm_order_new.json")))
+
+    order = binance_swap.create_order(
+        symbol="BTC/USDT:USDT",
+        side="sell",
+        type="limit",
+        amount=Decimal("0.2"),
+        price=Decimal("110001"),
+        client_order_id="dce-1-1-0",
+    )
+
+    [sent] = exchange.sent("POST", "/fapi/v1/order")
+    assert (sent.params["quantity"], sent.params["price"], sent.params["side"]) == ("0.2", "110001", "SELL")
+    assert not {"reduceOnly", "positionSide"} & set(sent.params)
+    assert (order.id, order.status, order.amount, order.price, order.filled) == (
+        "4087922044",
+        "open",
+        Decimal("0.2"),
+        Decimal("110001"),
+        Decimal(0),
+    )
+
+
+def test_binance_one_way_position(binance_swap, exchange):
+    # Recorded: GET /fapi/v3/positionRisk for BTCUSDT, a one-way (BOTH) long of 0.009 BTC, cross margin
+    # (isolatedMargin 0). ccxt reads the leverage brackets first (for the maintenance rate).
+    exchange.route("GET", "/fapi/v3/positionRisk", Reply(recorded("binanceusdm_position_risk.json")))
+    exchange.route("GET", "/fapi/v1/leverageBracket", Reply(BINANCE_BRACKETS))
+
+    [position] = binance_swap.fetch_positions(["BTC/USDT:USDT"])
+
+    assert len(exchange.sent("GET", "/fapi/v3/positionRisk")) == 1  # one request: ccxt filters by symbol itself
+    assert (position.symbol, position.side, position.quantity, position.position_side) == (
+        "BTC/USDT:USDT",
+        "long",
+        Decimal("0.009"),
+        None,
+    )
+    assert (position.entry_price, position.liquidation_price, position.margin_mode) == (
+        Decimal("67445.9"),
+        Decimal("64846.78939917"),
+        "cross",
+    )
 
 
 def test_binance_recorded_funding_payment(binance_swap, exchange):
@@ -526,3 +587,121 @@ def test_a_spot_order_sends_exactly_what_it_sent_before_swaps(exchange, account_
         "newClientOrderId",
         "newOrderRespType",
     }
+
+
+# --- Leverage tiers -----------------------------------------------------------------------------------------
+# Hand-written from the exchanges' documentation (ccxt records no fetchLeverageTiers answer; see recorded/README).
+
+
+def test_binance_leverage_tiers_of_one_symbol(binance_swap, exchange):
+    exchange.route("GET", "/fapi/v1/leverageBracket", Reply(BINANCE_BRACKETS))
+
+    tiers = binance_swap.fetch_leverage_tiers("BTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/fapi/v1/leverageBracket")
+    assert sent.params["symbol"] == "BTCUSDT"  # one symbol's brackets, not every symbol's
+    assert [(t.floor, t.max_leverage, t.rate, t.amount) for t in tiers] == [
+        (Decimal(0), 125, Decimal("0.004"), Decimal(0)),
+        (Decimal(50000), 100, Decimal("0.005"), Decimal(50)),  # the amounts match Binance's own cum
+        (Decimal(500000), 50, Decimal("0.01"), Decimal(2550)),
+    ]
+
+
+def test_bybit_leverage_tiers_from_the_risk_limits(bybit_swap, exchange):
+    def risk_limit(max_value: str, mmr: str, leverage: str, index: int) -> dict:
+        return {
+            "id": index,
+            "symbol": "BTCUSDT",
+            "riskLimitValue": max_value,
+            "maintenanceMargin": mmr,
+            "initialMargin": str(1 / float(leverage)),
+            "isLowestRisk": 1 if index == 1 else 0,
+            "maxLeverage": leverage,
+            "mmDeduction": "",
+        }
+
+    exchange.route(
+        "GET",
+        "/v5/market/risk-limit",
+        Reply(
+            {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": {
+                    "category": "linear",
+                    "list": [
+                        risk_limit("2000000", "0.005", "100.00", 1),
+                        risk_limit("2600000", "0.0056", "80.00", 2),
+                    ],
+                    "nextPageCursor": "",
+                },
+                "retExtInfo": {},
+                "time": 1718000100456,
+            }
+        ),
+    )
+
+    tiers = bybit_swap.fetch_leverage_tiers("BTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/v5/market/risk-limit")
+    assert (sent.params["category"], sent.params["symbol"]) == ("linear", "BTCUSDT")
+    assert [(t.floor, t.max_leverage, t.rate) for t in tiers] == [
+        (Decimal(0), 100, Decimal("0.005")),
+        (Decimal(2000000), 80, Decimal("0.0056")),  # a tier starts where the one before it ends
+    ]
+
+
+def test_okx_leverage_tiers_count_contracts_and_come_back_in_usdt(okx_swap, exchange):
+    def tier(index: int, min_size: str, max_size: str, leverage: str, mmr: str) -> dict:
+        return {
+            "baseMaxLoan": "",
+            "imr": str(1 / float(leverage)),
+            "instFamily": "BTC-USDT",
+            "instId": "",
+            "maxLever": leverage,
+            "maxSz": max_size,
+            "minSz": min_size,
+            "mmr": mmr,
+            "optMgnFactor": "0",
+            "quoteMaxLoan": "",
+            "tier": str(index),
+            "uly": "BTC-USDT",
+        }
+
+    exchange.route(
+        "GET",
+        "/api/v5/public/position-tiers",
+        Reply(
+            {
+                "code": "0",
+                "msg": "",
+                "data": [tier(1, "0", "9000", "100", "0.004"), tier(2, "9001", "18000", "75", "0.005")],
+            }
+        ),
+    )
+    exchange.route(
+        "GET",
+        "/api/v5/market/ticker",
+        Reply(
+            {
+                "code": "0",
+                "msg": "",
+                "data": [{"instType": "SWAP", "instId": "BTC-USDT-SWAP", "last": "60000", "ts": "1718000100456"}],
+            }
+        ),
+    )
+
+    tiers = okx_swap.fetch_leverage_tiers("BTC/USDT:USDT")
+
+    [sent] = exchange.sent("GET", "/api/v5/public/position-tiers")
+    assert (sent.params["instType"], sent.params["instFamily"]) == ("SWAP", "BTC-USDT")
+    # 9,001 contracts of 0.01 BTC = 90.01 BTC, at 60,000 USDT: the second tier starts at 5,400,600 USDT.
+    assert [(t.floor, t.max_leverage, t.rate) for t in tiers] == [
+        (Decimal(0), 100, Decimal("0.004")),
+        (Decimal("5400600"), 75, Decimal("0.005")),
+    ]
+
+
+def test_spot_account_has_no_leverage_tiers(bybit):
+    with pytest.raises(PermanentError, match="trades spot"):
+        bybit.fetch_leverage_tiers("BTC/USDT")

@@ -13,7 +13,7 @@ from rest_framework.settings import api_settings
 
 from core.api.serializers import NamedChoiceField, NulFreeModelSerializer, drf_errors
 from exchanges.enums import MarginMode
-from trading.liquidation import beyond_liquidation_message
+from trading.liquidation import PreviewTiers, beyond_liquidation_message
 from trading.models import (
     DCAConfiguration,
     Order,
@@ -326,14 +326,25 @@ class PreviewLegSerializer(serializers.Serializer):
 
 class GridPreviewSerializer(serializers.Serializer):
     """One pyramid's grid at an entry price, before the market's tick and step, with every leg filled:
-    quantity, average entry, margin and the estimated liquidation price (trading.liquidation: Binance
-    USDⓈ-M BTCUSDT maintenance tiers, isolated formula, cross estimated as isolated, fees ignored)."""
+    quantity, average entry, margin and the estimated liquidation price (trading.liquidation: the exchange's
+    maintenance tiers when your swap account has given them, else Binance USDⓈ-M BTCUSDT's; isolated
+    formula, cross estimated as isolated, fees ignored)."""
 
     ladder = serializers.CharField(read_only=True, help_text="levels, or pyramid_levels[i] for an override.")
     side = serializers.CharField(read_only=True)
     entry_price = serializers.DecimalField(**PREVIEW_NUMBER)
-    leverage = serializers.IntegerField(read_only=True)
+    leverage = serializers.IntegerField(
+        read_only=True,
+        help_text="The leverage the engine would set: configured_leverage capped by the tier holding the grid's "
+        "notional.",
+    )
+    configured_leverage = serializers.IntegerField(read_only=True)
     margin_mode = serializers.CharField(read_only=True)
+    tiers_source = serializers.CharField(
+        read_only=True,
+        help_text="The maintenance-margin and leverage tiers used: your swap account's, as the exchange gave them "
+        "for the pair, or the default table (Binance USDⓈ-M BTCUSDT's).",
+    )
     capital = serializers.DecimalField(**PREVIEW_NUMBER, help_text="Capital per pyramid (capital_usd).")
     legs = PreviewLegSerializer(many=True, read_only=True)
     quantity = serializers.DecimalField(**PREVIEW_NUMBER)
@@ -352,12 +363,21 @@ class GridPreviewSerializer(serializers.Serializer):
     )
 
 
-def grid_preview_data(config: DCAConfiguration, *, side: str, entry_price: Decimal, pyramid: int = 0) -> dict:
-    """What ``GridPreviewSerializer`` shows for ``config`` (its ladder for ``pyramid``) at ``entry_price``."""
+def grid_preview_data(
+    config: DCAConfiguration,
+    *,
+    side: str,
+    entry_price: Decimal,
+    pyramid: int = 0,
+    tiers: PreviewTiers | None = None,
+) -> dict:
+    """What ``GridPreviewSerializer`` shows for ``config`` (its ladder for ``pyramid``) at ``entry_price``, with
+    the exchange's ``tiers`` when known (``trading.selectors.preview_tiers``)."""
     ladder = config.ladder_name(pyramid)
-    preview = config.preview(side=side, entry_price=entry_price, ladder=ladder)
+    preview = config.preview(side=side, entry_price=entry_price, ladder=ladder, tiers=tiers)
+    shown = ("side", "entry_price", "leverage", "configured_leverage", "margin_mode", "tiers_source")
     return {
-        **{name: getattr(preview, name) for name in ("side", "entry_price", "leverage", "margin_mode")},
+        **{name: getattr(preview, name) for name in shown},
         **{name: getattr(preview, name) for name in ("quantity", "notional", "margin", "average_entry")},
         "ladder": ladder,
         "capital": config.capital_usd,

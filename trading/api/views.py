@@ -41,6 +41,7 @@ from trading.selectors import (
     groups_of,
     orders_of,
     positions_of,
+    preview_tiers,
     queue_entries_of,
     queue_history,
     queue_waiting,
@@ -332,8 +333,10 @@ class DCAConfigurationViewSet(viewsets.ModelViewSet):
         description="The configuration's grid for one pyramid at a given entry price, placing nothing: each leg's "
         "price, size (base asset, before the market's step), notional and margin at the configuration's leverage; "
         "the quantity, average entry and margin with every leg filled, and the estimated liquidation price then "
-        "(Binance USDⓈ-M BTCUSDT maintenance-margin tiers, isolated formula, cross estimated as if only this "
-        "position's margin backed it, fees and funding ignored). `warning` says, with the numbers, when the deepest "
+        "(the maintenance-margin tiers your swap account on the exchange was given for the pair, else Binance "
+        "USDⓈ-M BTCUSDT's; the leverage capped by the tier of the grid's notional, as the engine sets it; "
+        "isolated formula, cross estimated as if only this position's margin backed it, fees and funding ignored). "
+        "`warning` says, with the numbers, when the deepest "
         "leg lies beyond it: such a configuration is only saved with `allow_legs_beyond_liquidation`.",
     )
     @action(detail=True, methods=["get"])
@@ -341,7 +344,7 @@ class DCAConfigurationViewSet(viewsets.ModelViewSet):
         config = self.get_object()  # another trader's id is a 404 before the query is read
         query = GridPreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        data = grid_preview_data(config, **query.validated_data)
+        data = grid_preview_data(config, **query.validated_data, tiers=preview_tiers(request.user, config))
         return Response(GridPreviewSerializer(data).data)
 
     @staticmethod

@@ -12,6 +12,7 @@ from exchanges.services.accounts import connector_for_account
 from exchanges.services.derivatives import settings_apply
 from trading import journal
 from trading.alerts import Alert
+from trading.liquidation import LeverageChoice
 from trading.models import (
     DCAConfiguration,
     Order,
@@ -55,12 +56,15 @@ def position_open(
     sizing: str,
     market_type: str = "spot",
     position_mode: str = "",
+    leverage: LeverageChoice | None = None,
 ) -> tuple[PositionGroup, Pyramid]:
     """A new position group with its first pyramid's legs (``pending``), as routing decided (call inside
     its transaction; the grid is placed by ``pyramid_submit`` after commit). ``sizing`` says where the
     pyramid's size came from (``trading.sizing``). ``market_type`` swap (a perpetual on a swap account) and
     the account's ``position_mode`` are recorded in the snapshot with the leverage and margin mode: every
-    order of the group is sent with the flags they call for (``trading.services.orders.derivatives_flags``)."""
+    order of the group is sent with the flags they call for (``trading.services.orders.derivatives_flags``).
+    ``leverage``: the configured leverage as capped by the exchange's tiers for the grid (routing's choice);
+    the configured one when not given."""
     assert signal.user is not None  # a routed signal is an accepted one, stored with its user (signal_accept)
     group = PositionGroup.objects.create(
         user=signal.user,
@@ -70,7 +74,9 @@ def position_open(
         timeframe=alert.timeframe,
         side=alert.side,
         dca_config=config,
-        config_snapshot=_snapshot(config, alert, market_type=market_type, position_mode=position_mode),
+        config_snapshot=_snapshot(
+            config, alert, market_type=market_type, position_mode=position_mode, leverage=leverage
+        ),
         max_pyramids=config.max_pyramids,
         base_entry_price=alert.entry_price,
         tp_mode=config.tp_mode,
@@ -109,15 +115,27 @@ def pyramid_add(
     return pyramid
 
 
-def _snapshot(config: DCAConfiguration, alert: Alert, *, market_type: str = "spot", position_mode: str = "") -> dict:
+def _snapshot(
+    config: DCAConfiguration,
+    alert: Alert,
+    *,
+    market_type: str = "spot",
+    position_mode: str = "",
+    leverage: LeverageChoice | None = None,
+) -> dict:
     """The configuration a group keeps; the alert's own ``risk.max_slippage_percent`` wins over the config's.
     A swap group keeps what it trades with for life (a later edit of the configuration or of the exchange's
-    mode does not change an open group's orders): market type, leverage, margin mode, position mode."""
+    mode does not change an open group's orders): market type, leverage, margin mode, position mode. Its
+    ``leverage`` is the one set on the exchange (the configured one capped by the exchange's tier for the grid's
+    full notional); ``configured_leverage`` the configuration's, ``leverage_note`` why they differ, or that
+    the tiers could not be read ("" when neither)."""
     slippage = alert.max_slippage_percent if alert.max_slippage_percent is not None else config.max_slippage_percent
     derivatives = (
         {
             "market_type": "swap",
-            "leverage": config.leverage,
+            "leverage": leverage.leverage if leverage is not None else config.leverage,
+            "configured_leverage": config.leverage,
+            "leverage_note": leverage.note if leverage is not None else "",
             "margin_mode": config.margin_mode,
             "position_mode": position_mode,
         }
@@ -235,7 +253,10 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     pyramids_move(Pyramid.objects.filter(pk=pyramid.pk), sources=[PyramidStatus.PENDING], to=PyramidStatus.SUBMITTED)
     group.refresh_from_db()
     if group.status == GroupStatus.WAITING:
-        group_transition(group, to=GroupStatus.LIVE, reason="orders placed on the exchange")
+        note = snapshot.get("leverage_note") if pyramid.index == 0 else ""
+        group_transition(
+            group, to=GroupStatus.LIVE, reason="orders placed on the exchange" + (f"; {note}" if note else "")
+        )
         emit("status", group=group, from_status=GroupStatus.WAITING, to_status=GroupStatus.LIVE)
         group_refresh_stats(group_id=group.pk)  # legs that filled on arrival move it on
     else:

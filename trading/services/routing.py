@@ -11,7 +11,7 @@ entry's ends with where its size came from (``trading.sizing``).
 """
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -25,9 +25,17 @@ from exchanges.currency import is_usd, quote_of, rate_symbol
 from exchanges.models import ExchangeAccount
 from exchanges.numbers import round_to_step
 from exchanges.services.accounts import account_for, connector_for_account
-from exchanges.services.derivatives import position_mode_of, settings_differ, settings_last_set, symbol_busy
+from exchanges.services.derivatives import (
+    leverage_tiers,
+    position_mode_of,
+    settings_differ,
+    settings_last_set,
+    symbol_busy,
+)
+from exchanges.tiers import MarginTier
 from trading.alerts import Alert, parse_alert
-from trading.grid import GridError, Precision, parse_levels, plan_grid
+from trading.grid import GridError, PlannedLeg, Precision, parse_levels, plan_grid
+from trading.liquidation import LeverageChoice, leverage_for_grid
 from trading.locks import (
     lock_active_group,
     lock_queued_signal,
@@ -83,6 +91,9 @@ class Context:
     market_type: str = "spot"  # swap: a perpetual on a swap account (its orders carry derivatives flags)
     position_mode: str = ""  # a swap account's one_way | hedge, as stored (read when none was)
     settings_refusal: str = ""  # why a new group's leverage/margin mode cannot be set now ("" when it can)
+    # A swap entry's leverage tiers on the account's exchange (exchanges.tiers), or None and why not.
+    tiers: tuple[MarginTier, ...] | None = None
+    tiers_unavailable: str = ""
 
 
 @dataclass
@@ -208,10 +219,9 @@ def _gather(signal: Signal) -> Context:
     swap = account.market_type == ExchangeAccount.MarketType.SWAP and bool(market.settle)
     try:
         position_mode = position_mode_of(account, connector) if swap else ""
-        settings_refusal = _settings_refusal(signal, alert, account, connector, symbol) if swap else ""
     except PermanentError as exc:
         raise RoutingRejected(f"{describe(account)}: {exc}") from exc
-    return Context(
+    context = Context(
         alert=alert,
         account_id=account.pk,
         account_market_type=account.market_type,
@@ -222,32 +232,76 @@ def _gather(signal: Signal) -> Context:
         quote_usd_rate=_quote_usd_rate(connector, symbol),
         market_type="swap" if swap else "spot",
         position_mode=position_mode,
-        settings_refusal=settings_refusal,
     )
+    if not swap or alert.intent not in (Signal.Intent.SIGNAL, Signal.Intent.REVERSE):
+        return context
+    # An entry that may open a swap group: the exchange's leverage tiers cap its leverage (cached; a failure
+    # leaves the configured leverage, said in the reason), and that leverage must be settable now.
+    tiers, unavailable = leverage_tiers(account, symbol, connector)
+    context = replace(context, tiers=tuple(tiers) if tiers else None, tiers_unavailable=unavailable)
+    try:
+        return replace(context, settings_refusal=_settings_refusal(signal, context, account, connector))
+    except PermanentError as exc:
+        raise RoutingRejected(f"{describe(account)}: {exc}") from exc
 
 
-def _settings_refusal(signal: Signal, alert: Alert, account: ExchangeAccount, connector, symbol: str) -> str:
-    """For an entry that would open a new group on a swap account: why its configuration's leverage and margin
-    mode cannot be set on ``symbol`` ("" when they need no change, or can change). They differ from what was
+def _settings_refusal(signal: Signal, context: Context, account: ExchangeAccount, connector) -> str:
+    """For an entry that would open a new group on a swap account: why the leverage it would trade with (its
+    configuration's, capped by the exchange's tiers for the grid planned at the alert's price) and its margin
+    mode cannot be set on the symbol ("" when they need no change, or can change). They differ from what was
     last set, and the account has open orders or a position on the symbol: the exchange refuses a change then,
     and the existing orders and position were sized for the settings in force. A pyramid on an open group keeps
     the group's settings (decided under the lock; this is read before it, and only used for a new group)."""
-    if alert.intent not in (Signal.Intent.SIGNAL, Signal.Intent.REVERSE):
-        return ""
+    alert, symbol = context.alert, context.symbol
     config = dca_config_for(user=signal.user, exchange=alert.exchange, symbol=symbol, timeframe=alert.timeframe)
     if config is None:
         return ""
-    if not settings_differ(account, symbol, leverage=config.leverage, margin_mode=config.margin_mode):
+    leverage = _planned_leverage(context, config)
+    if not settings_differ(account, symbol, leverage=leverage, margin_mode=config.margin_mode):
         return ""
     busy = symbol_busy(connector, symbol)
     if not busy:
         return ""
     last = settings_last_set(account, symbol)
     in_force = f"{last['leverage']}x {last['margin_mode']}" if last else "the exchange's current settings"
+    trades = f"{leverage}x" + (
+        f" (its {config.leverage}x capped by the exchange's tier)" if leverage != config.leverage else ""
+    )
     return (
-        f"its DCA configuration trades {config.leverage}x {config.margin_mode} but {symbol} is set to {in_force} "
+        f"its DCA configuration trades {trades} {config.margin_mode} but {symbol} is set to {in_force} "
         f"on {describe(account)}, and leverage and margin mode cannot change while {busy} on {symbol}. "
         f"Nothing was placed: close what is open on {symbol} first, or give the configuration the settings in force."
+    )
+
+
+def _planned_leverage(context: Context, config) -> int:
+    """The leverage a new group from ``config`` would trade with, its grid planned as ``_entry`` plans it;
+    the configured one when the grid cannot be planned (the entry is refused then anyway)."""
+    if context.quote_usd_rate is None:
+        return config.leverage
+    sizing = _sizing(
+        context,
+        capital_usd=config.capital_usd,
+        use_signal_size=config.use_signal_size,
+        quote_usd_rate=context.quote_usd_rate,
+    )
+    try:
+        legs = _plan(
+            context.alert, context, parse_levels(config.pyramid_levels.get("0") or config.levels), sizing.capital
+        )
+    except GridError:
+        return config.leverage
+    return _leverage_choice(context, config.leverage, legs).leverage
+
+
+def _leverage_choice(context: Context, configured: int, legs: list[PlannedLeg]) -> LeverageChoice:
+    """The configured leverage capped by the exchange's tier for the grid's full notional (every leg filled)."""
+    return leverage_for_grid(
+        configured=configured,
+        notional=sum((leg.notional for leg in legs), Decimal(0)),
+        quote=context.market.quote,
+        tiers=context.tiers,
+        unavailable=context.tiers_unavailable,
     )
 
 
@@ -457,6 +511,7 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
     decision = _slot(signal.user, risk, context, capital_usd, opens_position=True, bypass=force)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
+    leverage = _leverage_choice(context, config.leverage, legs) if context.market_type == "swap" else None
     group, pyramid = position_open(
         signal=signal,
         account_id=context.account_id,
@@ -471,11 +526,13 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         sizing=sizing.note,
         market_type=context.market_type,
         position_mode=context.position_mode,
+        leverage=leverage,
     )
     after.submit_pyramid_ids.append(pyramid.pk)
+    note = f" {leverage.note[:1].upper()}{leverage.note[1:]}." if leverage is not None and leverage.note else ""
     return S.OPENED, (
         f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid "
-        f"1/{group.max_pyramids}. Size: {sizing.note}."
+        f"1/{group.max_pyramids}. Size: {sizing.note}.{note}"
     )
 
 
