@@ -84,22 +84,20 @@ def route(trader, eager_celery, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def derivatives_market(trader, monkeypatch):
-    """The walkthrough trader's paper account as a swap account, its markets listed as perpetual swaps, so
-    that shorts route; the paper exchange itself still settles in coins (its swap trading is issue 18's
-    paper slice)."""
-    from dataclasses import replace
-
+def perpetuals(trader):
+    """The walkthrough trader's paper account as a swap account (one-way, leverage 1): its BTCUSDT is the
+    shipped perpetual BTC/USDT:USDT (contracts of 0.001 BTC, tick 0.1, settled in USDT), priced 100 like
+    the walkthrough's spot market. Returns the account."""
     from exchanges.models import ExchangeAccount
     from exchanges.paper.connector import PaperConnector
+    from exchanges.paper.services import paper_price_set
 
-    ExchangeAccount.objects.filter(user=trader).update(market_type=ExchangeAccount.MarketType.SWAP)
-    listed = PaperConnector.load_markets
-
-    def as_swaps(self, *, reload=False):
-        return {symbol: replace(market, type="swap") for symbol, market in listed(self, reload=reload).items()}
-
-    monkeypatch.setattr(PaperConnector, "load_markets", as_swaps)
+    account = ExchangeAccount.objects.get(user=trader)
+    account.market_type = ExchangeAccount.MarketType.SWAP
+    account.save(update_fields=["market_type"])
+    PaperConnector(account).load_markets()
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT:USDT", price=Decimal("100"))
+    return account
 
 
 @pytest.fixture

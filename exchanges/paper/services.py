@@ -424,14 +424,18 @@ def paper_order_create(
     """Place an order: validate like an exchange, reserve funds, fill at once what crosses.
 
     On a swap market (a swap account's) ``amount`` counts contracts and the derivatives arguments apply
-    (``exchanges.paper.swaps``); a spot account trades spot markets only, without them.
+    (``exchanges.paper.swaps``); a spot account trades spot markets only, without them, and a swap account
+    perpetuals only.
     """
     market = market_for(account.exchange_id, symbol)
     swap = market.is_swap
     if swap and account.market_type != ExchangeAccount.MarketType.SWAP:
         raise BadSymbol(f"This paper spot account cannot trade the perpetual {symbol}: add a swap account.")
-    # A swap account's tickers resolve to perpetuals only; a spot symbol sent to it explicitly still trades
-    # spot, as the engine's tests that list spot markets as swaps (tests.conftest.derivatives_market) expect.
+    if not swap and account.market_type == ExchangeAccount.MarketType.SWAP:
+        raise BadSymbol(
+            f"This paper swap account trades perpetuals only, not the spot market {symbol}: use the "
+            f"perpetual {symbol}:{market.quote}, or a spot account."
+        )
     if not swap and (reduce_only or position_side or margin_mode):
         raise InvalidOrder("Reduce-only, position side and margin mode are for swap markets and accounts, not spot.")
     _check_order(market, side, order_type, amount, price, client_order_id, reduce_only=reduce_only)

@@ -206,7 +206,8 @@ def test_make_run_through_tee_is_quiet_when_idle_and_ctrl_c_stops_every_process(
         time.sleep(20)  # idle: beat sends the paper feed every 2 s, the fill sync every 5 s, …
         idle = log.read_text(errors="replace").splitlines()[at_banner:]
         assert [line for line in idle if "paper_feed_tick" in line or "sync_fills" in line] == [], idle[:10]
-        assert log.read_text().count("curl -sS") == 1  # one banner
+        assert log.read_text().count("DCA engine is ready.") == 1  # one banner
+        assert log.read_text().count("curl -sS") == 2  # its long alert and its SHORT alert (BTCUSDT.P)
     finally:
         os.killpg(pipeline.pid, signal.SIGINT)
         try:

@@ -251,3 +251,18 @@ def test_a_swap_account_resolves_tickers_to_perpetuals_and_a_spot_account_refuse
     with pytest.raises(BadSymbol, match="spot account cannot trade the perpetual"):
         order(spot, "buy", "0.01", symbol=BTC)
     assert spot.resolve_symbol("BTCUSDT") == "BTC/USDT"
+
+
+def test_a_swap_account_refuses_a_spot_symbol_and_places_nothing(swap, account):
+    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("60000"))
+    for side in ("buy", "sell"):
+        with pytest.raises(BadSymbol) as refused:
+            order(swap, side, "0.010", symbol="BTC/USDT", cid=f"spot-{side}")
+        assert str(refused.value).startswith(
+            "This paper swap account trades perpetuals only, not the spot market BTC/USDT: use the perpetual "
+            "BTC/USDT:USDT, or a spot account."
+        )
+    assert not PaperOrder.objects.filter(account=account).exists()
+    balance = swap.balance()  # no coin bought or sold, no margin held
+    assert (balance.free, balance.used) == ({"USDT": START}, {"USDT": 0})
+    assert position(swap) is None

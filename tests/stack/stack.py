@@ -192,7 +192,8 @@ class Trader:
     @classmethod
     def from_demo(cls, stack: Stack, *, btc_price: str = "101") -> "Trader":
         trader = cls(stack, json.loads(stack.manage("demo", "--json")))
-        account = trader.api("get", "exchange-accounts/").json()["results"][0]
+        accounts = trader.api("get", "exchange-accounts/").json()["results"]
+        account = next(account for account in accounts if account["market_type"] == "spot")  # demo has a swap one too
         response = trader.api(
             "patch",
             f"exchange-accounts/{account['id']}/",

@@ -12,10 +12,11 @@ from trading.services.sync import symbol_sync
 
 pytestmark = pytest.mark.django_db
 D = Decimal
+PERP = "BTC/USDT:USDT"  # the shipped paper perpetual the perpetuals fixture trades: contracts of 0.001 BTC
 
 
-def paper_book(side=None):
-    orders = PaperOrder.objects.filter(symbol="BTC/USDT").order_by("pk")
+def paper_book(side=None, symbol="BTC/USDT"):
+    orders = PaperOrder.objects.filter(symbol=symbol).order_by("pk")
     if side:
         orders = orders.filter(side=side)
     return [(o.side, o.order_type, o.price, o.amount, o.status) for o in orders]
@@ -67,25 +68,29 @@ def test_a_short_on_a_spot_account_is_refused_and_never_sells_the_accounts_own_c
     assert paper_book() == [] and not PositionGroup.objects.exists()
 
 
-def test_short_grid_sells_above_the_entry(route, derivatives_market):
-    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("99"))
-    from exchanges.models import PaperBalance
-
-    PaperBalance.objects.create(
-        account=PaperBalance.objects.model.account.field.related_model.objects.get(), asset="BTC", free=D("20")
-    )
+def test_short_grid_sells_above_the_entry(route, perpetuals):
+    paper_price_set(exchange_id="binance", symbol=PERP, price=D("99"))
 
     signal = route(side="sell", market_position="short", entry_price="100")
 
     assert signal.status == "opened", signal.reason
-    assert [(side, price, amount) for side, _, price, amount, _ in paper_book()] == [
-        ("sell", D("100.00"), D("2.000")),
-        ("sell", D("100.50"), D("1.990")),
-        ("sell", D("101.00"), D("1.980")),
-        ("sell", D("101.50"), D("1.970")),
-        ("sell", D("102.00"), D("1.960")),
+    # The walkthrough's sizes in BTC, sent as contracts of 0.001 BTC: 2.000 BTC is 2000 contracts.
+    assert [(side, price, amount) for side, _, price, amount, _ in paper_book(symbol=PERP)] == [
+        ("sell", D("100.0"), D("2000")),
+        ("sell", D("100.5"), D("1990")),
+        ("sell", D("101.0"), D("1980")),
+        ("sell", D("101.5"), D("1970")),
+        ("sell", D("102.0"), D("1960")),
     ]
-    assert PositionGroup.objects.get().side == "short"
+    group = PositionGroup.objects.get()
+    assert (group.side, group.symbol) == ("short", PERP)
+    assert [leg.quantity for leg in Order.objects.filter(role="entry").order_by("leg_index")] == [
+        D("2.000"),
+        D("1.990"),
+        D("1.980"),
+        D("1.970"),
+        D("1.960"),
+    ]
 
 
 def test_group_goes_live_when_nothing_filled_on_arrival(route):
@@ -229,12 +234,10 @@ def test_reduce_market_closes_part_of_the_position(route):
     assert Order.objects.get(role="exit").quantity == D("1.500")
 
 
-def test_reverse_closes_the_long_then_opens_the_short(route, trader, derivatives_market):
-    from exchanges.models import PaperBalance
+def test_reverse_closes_the_long_then_opens_the_short(route, trader, perpetuals):
+    from exchanges.models import PaperPosition
 
-    route(entry_price="100")
-    account = trader.exchange_accounts.get()
-    PaperBalance.objects.filter(account=account, asset="BTC").update(free=D("20"))
+    route(entry_price="100")  # leg 0 fills on arrival: long 2.000 BTC
 
     signal = route(
         intent="reverse", side="sell", market_position="short", prev_market_position="long", entry_price="100"
@@ -244,24 +247,31 @@ def test_reverse_closes_the_long_then_opens_the_short(route, trader, derivatives
     long_group = PositionGroup.objects.get(side="long")
     short_group = PositionGroup.objects.get(side="short")
     assert (long_group.status, long_group.exit_reason) == ("closed", "reverse")
+    exit_order = PaperOrder.objects.get(client_order_id=Order.objects.get(role="exit").client_order_id)
+    assert (exit_order.side, exit_order.amount, exit_order.reduce_only) == ("sell", D("2000"), True)
     assert short_group.pyramid_count == 1
     assert short_group.orders.filter(role="entry").exclude(status="pending").count() == 5
+    # The short's leg 0 (sell 2.000 at 100) filled on arrival: the account is short 2000 contracts, not flat.
+    position = PaperPosition.objects.get(account=perpetuals, symbol=PERP)
+    assert (position.side, position.contracts) == ("short", D("2000"))
 
 
-def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trader, derivatives_market):
+def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trader, perpetuals):
     # Row 12 of the books review: the new side was opened although closing the old side had failed.
-    from exchanges.models import PaperBalance
     from exchanges.paper.connector import PaperConnector
     from trading.models import RiskConfig
     from trading.services.orders import order_cancel
 
     route(entry_price="100")
-    paper_price_set(exchange_id="binance", symbol="BTC/USDT", price=D("97"))  # the long's legs fill
-    account = trader.exchange_accounts.get()
-    symbol_sync(account_id=account.pk, symbol="BTC/USDT")
-    for take_profit in Order.objects.filter(role="take_profit"):  # the take-profits' coins, gone as well
-        order_cancel(take_profit, PaperConnector(account))
-    PaperBalance.objects.filter(account=account, asset="BTC").update(free=0)  # the coins left the account
+    paper_price_set(exchange_id="binance", symbol=PERP, price=D("97"))  # the long's legs fill
+    symbol_sync(account_id=perpetuals.pk, symbol=PERP)
+    connector = PaperConnector(perpetuals)
+    for take_profit in Order.objects.filter(role="take_profit"):  # the take-profits gone as well
+        order_cancel(take_profit, connector)
+    held = PositionGroup.objects.get(side="long").total_filled_quantity
+    connector.create_order(  # the trader closed the position by hand on the exchange
+        symbol=PERP, side="sell", type="market", amount=held, price=None, client_order_id="by-hand", reduce_only=True
+    )
     RiskConfig.objects.update_or_create(user=trader, defaults={"max_open_positions_per_symbol": 2})  # room for both
 
     signal = route(
@@ -275,7 +285,9 @@ def test_a_reverse_whose_close_is_refused_never_opens_the_other_side(route, trad
     assert short_group.status == "failed"
     short_ids = short_group.orders.values_list("client_order_id", flat=True)
     assert not PaperOrder.objects.filter(client_order_id__in=short_ids).exists()  # no short leg reached the exchange
-    assert signal.status == "failed" and "closing the long BTC/USDT position first did not complete" in signal.reason
+    assert (
+        signal.status == "failed" and "closing the long BTC/USDT:USDT position first did not complete" in signal.reason
+    )
 
 
 def test_a_reverse_on_a_spot_account_closes_the_long_and_refuses_the_short(route, trader):

@@ -10,6 +10,7 @@ from trading.models import PositionGroup
 
 pytestmark = pytest.mark.django_db
 D = Decimal
+PERP = "BTC/USDT:USDT"
 
 
 @pytest.fixture
@@ -21,12 +22,11 @@ def spot(trader):
 
 
 @pytest.fixture
-def swap(trader, spot, monkeypatch):
-    """A paper swap account beside the spot one; its markets are the paper exchange's listed as perpetual swaps
-    (the paper exchange's own swap trading is issue 18's paper slice)."""
-    from dataclasses import replace
-
+def swap(trader, spot):
+    """A paper swap account beside the spot one, trading the shipped perpetual BTC/USDT:USDT (contracts of
+    0.001 BTC) at 100."""
     from exchanges.paper.connector import PaperConnector
+    from exchanges.paper.services import paper_price_set
 
     account = ExchangeAccountFactory(
         user=trader,
@@ -38,15 +38,8 @@ def swap(trader, spot, monkeypatch):
         taker_fee_percent=0,
         market_slippage_percent=0,
     )
-    listed = PaperConnector.load_markets
-
-    def markets(self, *, reload=False):
-        found = listed(self, reload=reload)
-        if self.account.market_type != "swap":
-            return found
-        return {symbol: replace(market, type="swap") for symbol, market in found.items()}
-
-    monkeypatch.setattr(PaperConnector, "load_markets", markets)
+    PaperConnector(account).load_markets()
+    paper_price_set(exchange_id="binance", symbol=PERP, price=D("100"))
     return account
 
 
@@ -75,7 +68,8 @@ def test_a_perpetual_ticker_with_a_spot_and_a_swap_account_trades_the_swap(route
     signal = route(symbol="BINANCE:BTCUSDT.P", entry_price="100")
 
     assert signal.status == "opened", signal.reason
-    assert PositionGroup.objects.get().exchange_account == swap
+    group = PositionGroup.objects.get()
+    assert (group.exchange_account, group.symbol) == (swap, PERP)
     assert placed_on(swap) and placed_on(spot) == []
 
 
@@ -83,7 +77,8 @@ def test_the_alerts_account_label_overrides_the_tickers_choice(route, spot, swap
     signal = route(symbol="BTCUSDT", entry_price="100", account="perp")
 
     assert signal.status == "opened", signal.reason
-    assert PositionGroup.objects.get().exchange_account == swap
+    group = PositionGroup.objects.get()
+    assert (group.exchange_account, group.symbol) == (swap, PERP)  # BTCUSDT on a swap account: the perpetual
     assert placed_on(spot) == []
 
 
@@ -107,14 +102,13 @@ def test_a_short_on_the_spot_account_is_refused_naming_it(route, spot, swap):
 
 
 def test_a_short_on_the_perpetual_chart_opens_on_the_swap_account(route, spot, swap):
-    PaperBalance.objects.create(account=swap, asset="BTC", free=D("20"))  # the paper book still settles in coins
-
     signal = route(side="sell", market_position="short", symbol="BTCUSDT.P", entry_price="100")
 
     assert signal.status == "opened", signal.reason
     group = PositionGroup.objects.get()
-    assert (group.side, group.exchange_account) == ("short", swap)
+    assert (group.side, group.exchange_account, group.symbol) == ("short", swap, PERP)
     assert {side for side, _ in placed_on(swap)} == {"sell"} and placed_on(spot) == []
+    assert not PaperBalance.objects.filter(account=swap, asset="BTC").exists()  # sold short, no coins involved
 
 
 def test_a_disabled_swap_account_is_named_when_a_perpetual_alert_needs_it(route, spot, swap):

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from exchanges.models import PaperBalance, PaperOrder
+from exchanges.models import PaperOrder, PaperPosition
 from trading.alerts import alert_template
 from trading.models import DCAConfiguration, Order, PositionGroup, Signal
 
@@ -80,6 +80,12 @@ def engine_position() -> tuple[str, Decimal]:
     if not active:
         return "flat", D(0)
     return active[0].side, active[0].total_filled_quantity
+
+
+def exchange_position(account) -> tuple[str, Decimal]:
+    """The paper swap account's one-way BTC/USDT:USDT position in BTC (contracts of 0.001), or ("flat", 0)."""
+    held = PaperPosition.objects.filter(account=account, symbol="BTC/USDT:USDT", contracts__gt=0).first()
+    return (held.side, held.contracts * D("0.001")) if held else ("flat", D(0))
 
 
 def test_pyramids_a_half_close_and_a_strategy_exit_are_followed_at_every_step(tradingview):
@@ -187,7 +193,8 @@ def test_with_use_signal_size_the_engine_holds_the_strategys_own_quantities(trad
     ]
 
 
-def test_a_reversal_short_pyramid_partial_cover_and_close_all_are_followed(tradingview, trader, derivatives_market):
+def test_a_reversal_short_pyramid_partial_cover_and_close_all_are_followed(tradingview, trader, perpetuals):
+    # The same chart ticker (BTCUSDT) on the trader's one account, a paper swap account: BTC/USDT:USDT.
     steps = [
         (
             StrategyOrder('strategy.entry("L", strategy.long)', "buy", "flat", "0", "long", "0.015", "0.015"),
@@ -229,19 +236,19 @@ def test_a_reversal_short_pyramid_partial_cover_and_close_all_are_followed(tradi
             ("flat", D(0)),
         ),
     ]
-    for number, (order, status, position) in enumerate(steps):
-        if number == 1:  # the coins a short sells (the paper exchange settles perpetuals in coins)
-            PaperBalance.objects.filter(account__user=trader, asset="BTC").update(free=D("20"))
+    for order, status, position in steps:
         signal = tradingview(order)
 
         assert signal.status == status, (order.call, signal.reason)
         assert engine_position() == position, order.call
+        assert exchange_position(perpetuals) == position, order.call
 
     long_group = PositionGroup.objects.get(side="long")
     short_group = PositionGroup.objects.get(side="short")
     assert (long_group.status, long_group.exit_reason) == ("closed", "reverse")
     assert (short_group.status, short_group.exit_reason, short_group.pyramid_count) == ("closed", "exit_signal", 2)
     assert not PaperOrder.objects.filter(status="open").exists()
+    assert not PaperPosition.objects.filter(account=perpetuals, contracts__gt=0).exists()  # flat on the exchange
 
 
 def test_a_strategy_exit_on_a_spot_account_closes_the_long_and_opens_no_short(tradingview):

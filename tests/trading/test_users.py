@@ -92,10 +92,15 @@ def test_demo_is_idempotent(capsys):
 
     assert first == second
     assert User.objects.filter(username="demo").count() == 1
-    account = ExchangeAccount.objects.get(user__username="demo")
-    assert (account.exchange_id, account.mode, account.price_feed) == ("binance", "paper", "synthetic")
+    spot = ExchangeAccount.objects.get(user__username="demo", market_type="spot")
+    assert (spot.exchange_id, spot.mode, spot.price_feed) == ("binance", "paper", "synthetic")
+    swap = ExchangeAccount.objects.get(user__username="demo", market_type="swap")
+    assert (swap.exchange_id, swap.mode, swap.price_feed, swap.label) == ("binance", "paper", "synthetic", "paper-swap")
+    assert (swap.paper_position_mode, swap.starting_balance) == ("one_way", 10000)
+    assert ExchangeAccount.objects.filter(user__username="demo").count() == 2
     config = DCAConfiguration.objects.get(user__username="demo")
     assert (config.pair, config.timeframe, len(config.levels)) == ("BTC/USDT", 15, 5)
+    assert (config.leverage, config.margin_mode) == (3, "isolated")
 
 
 # --- webhook windows (issue 14) -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The demo account: a user with a paper Binance account and a DCA configuration, ready to trade."""
+"""The demo account: a user with two paper Binance accounts (spot, and a USDT-margined swap account for
+shorts on the perpetual) and a DCA configuration, ready to trade."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -8,6 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from exchanges.enums import MarginMode
 from exchanges.models import ExchangeAccount
 from trading.alerts import alert_body
 from trading.models import DCAConfiguration, User
@@ -19,6 +21,17 @@ DEMO_TIMEFRAME = 15
 DEMO_LEVELS = [
     {"gap_percent": gap, "weight_percent": "20", "tp_percent": "2"} for gap in ("0", "-0.5", "-1", "-1.5", "-2")
 ]
+# The swap account beside the spot one: a `.P` ticker (TradingView's perpetual chart) routes to it, and the
+# configuration's leverage and margin mode apply there (a spot account always trades at 1x).
+DEMO_SWAP_LABEL = "paper-swap"
+DEMO_SWAP_TICKER = "BTCUSDT.P"
+DEMO_PERPETUAL = "BTC/USDT:USDT"
+DEMO_SWAP_BALANCE = Decimal("10000")  # USDT
+DEMO_LEVERAGE = 3
+DEMO_MARGIN_MODE = MarginMode.ISOLATED
+# The short walk's prices, from the entry: above the last leg (entry + 2 %) so every leg sells, then below the
+# lowest take-profit (2 % under the leg at the entry) so every take-profit buys back.
+DEMO_SHORT_WALK = (Decimal("1.025"), Decimal("0.97"))
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,7 @@ class DemoAccount:
     user: User
     password: str
     api_token: str
+    config: DCAConfiguration
 
 
 @transaction.atomic
@@ -52,6 +66,26 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
             "is_enabled": True,
         },
     )
+    ExchangeAccount.objects.update_or_create(
+        user=user,
+        exchange_id="binance",
+        market_type=ExchangeAccount.MarketType.SWAP,
+        defaults={
+            "label": DEMO_SWAP_LABEL,
+            "mode": ExchangeAccount.Mode.PAPER,
+            "price_feed": ExchangeAccount.PriceFeed.SYNTHETIC,
+            "is_enabled": True,
+        },
+        # Set once: the paper exchange refuses a position-mode change while the account holds a position.
+        create_defaults={
+            "label": DEMO_SWAP_LABEL,
+            "mode": ExchangeAccount.Mode.PAPER,
+            "price_feed": ExchangeAccount.PriceFeed.SYNTHETIC,
+            "is_enabled": True,
+            "starting_balance": DEMO_SWAP_BALANCE,
+            "paper_position_mode": "one_way",
+        },
+    )
     config = DCAConfiguration(
         user=user,
         exchange="binance",
@@ -62,6 +96,8 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
         tp_aggregate_percent=Decimal("3"),
         max_pyramids=5,
         capital_usd=Decimal("1000"),
+        leverage=DEMO_LEVERAGE,
+        margin_mode=DEMO_MARGIN_MODE,
     )
     existing = DCAConfiguration.objects.filter(
         user=user, exchange="binance", pair=DEMO_PAIR, timeframe=DEMO_TIMEFRAME
@@ -70,7 +106,7 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
         config.full_clean()
         config.save()
     token, _ = Token.objects.get_or_create(user=user)
-    return DemoAccount(user=user, password=password, api_token=token.key)
+    return DemoAccount(user=user, password=password, api_token=token.key, config=existing or config)
 
 
 def demo_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
@@ -95,6 +131,38 @@ def demo_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
         strategy_info={"trade_id": "demo-1", "alert_name": "Demo long", "alert_message": "demo entry"},
         execution_intent={"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
     )
+
+
+def demo_short_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
+    """A TradingView SHORT alert from the demo pair's perpetual chart (BTCUSDT.P): it trades the paper swap
+    account."""
+    return alert_body(
+        user_id=user.id,
+        secret=user.webhook_secret,
+        timestamp=timestamp,
+        tv={
+            "exchange": "BINANCE",
+            "symbol": DEMO_SWAP_TICKER,
+            "timeframe": str(DEMO_TIMEFRAME),
+            "action": "sell",
+            "market_position": "short",
+            "market_position_size": "0.01",
+            "prev_market_position": "flat",
+            "prev_market_position_size": "0",
+            "entry_price": entry_price,
+            "close_price": entry_price,
+            "order_size": "0.01",
+        },
+        strategy_info={"trade_id": "demo-short-1", "alert_name": "Demo short", "alert_message": "demo short entry"},
+        execution_intent={"type": "signal", "side": "sell", "position_size_type": "base", "precision_mode": "auto"},
+    )
+
+
+def demo_short_walk(entry_price: str) -> list[str]:
+    """The prices that walk the demo short through: up through its legs, then down through its take-profits
+    (on the perpetual's 0.1 tick)."""
+    entry = Decimal(entry_price)
+    return [f"{(entry * factor).quantize(Decimal('0.1')).normalize():f}" for factor in DEMO_SHORT_WALK]
 
 
 def base_url() -> str:

@@ -8,17 +8,32 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from trading.services.demo import DEMO_PAIR, base_url, demo_alert_payload, demo_setup
+from trading.services.demo import (
+    DEMO_PAIR,
+    DEMO_PERPETUAL,
+    DEMO_SWAP_LABEL,
+    DEMO_SWAP_TICKER,
+    base_url,
+    demo_alert_payload,
+    demo_setup,
+    demo_short_alert_payload,
+    demo_short_walk,
+)
 
 DEMO_PASSWORD = "demo-password"
 PRODUCTION_CONFIRMATION = "--i-know-this-is-production"
 # The shell fills the timestamp when the curl is pasted, so the alert is never older than the
 # replay window however long ago this was printed.
 TIMESTAMP_PLACEHOLDER = "__TIMESTAMP__"
+# Where the test alerts' entry price starts when the paper exchange has no price for the market yet.
+DEFAULT_ENTRY_PRICE = "60000"
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo user, paper Binance account and DCA config; print how to use them."
+    help = (
+        "Create (or reset) the demo user, its paper Binance spot and swap accounts and DCA config; print how to "
+        "use them."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of text.")
@@ -55,9 +70,16 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(f"--password refused, nothing was changed: {' '.join(exc.messages)}") from None
         user = demo.user
-        payload = demo_alert_payload(user, entry_price=self._entry_price(), timestamp=TIMESTAMP_PLACEHOLDER)
-        body = shlex.quote(json.dumps(payload)).replace(TIMESTAMP_PLACEHOLDER, "'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'")
-        curl = f"curl -sS -X POST {user.webhook_url} -H 'Content-Type: application/json' -d {body}"
+        entry = self._price_of(DEMO_PAIR) or DEFAULT_ENTRY_PRICE
+        curl = self._curl(user, demo_alert_payload(user, entry_price=entry, timestamp=TIMESTAMP_PLACEHOLDER))
+        short_entry = self._price_of(DEMO_PERPETUAL) or entry  # the perpetual's walk starts at the first alert
+        short_curl = self._curl(
+            user, demo_short_alert_payload(user, entry_price=short_entry, timestamp=TIMESTAMP_PLACEHOLDER)
+        )
+        short_steps = [
+            f".venv/bin/python manage.py paper price binance {DEMO_SWAP_TICKER} {price}"
+            for price in demo_short_walk(short_entry)
+        ]
         info = {
             "base_url": base_url(),
             "webhook_url": user.webhook_url,
@@ -69,6 +91,10 @@ class Command(BaseCommand):
             "login_url": f"{base_url()}/accounts/login/",
             "superuser": user.is_superuser,
             "curl": curl,
+            "short_curl": short_curl,
+            "short_steps": short_steps,
+            "leverage": demo.config.leverage,
+            "margin_mode": demo.config.margin_mode,
         }
         if options["json"]:
             self.stdout.write(json.dumps(info, indent=2))
@@ -77,13 +103,15 @@ class Command(BaseCommand):
         if options["when_ready"]:
             signal.pause()  # honcho stops every process when one exits
 
-    def _entry_price(self) -> str:
+    def _price_of(self, symbol: str) -> str | None:
         from exchanges.models import PaperPrice
 
-        price = (
-            PaperPrice.objects.filter(exchange_id="binance", symbol=DEMO_PAIR).values_list("price", flat=True).first()
-        )
-        return f"{price.normalize():f}" if price else "60000"
+        price = PaperPrice.objects.filter(exchange_id="binance", symbol=symbol).values_list("price", flat=True).first()
+        return f"{price.normalize():f}" if price else None
+
+    def _curl(self, user, payload: dict) -> str:
+        body = shlex.quote(json.dumps(payload)).replace(TIMESTAMP_PLACEHOLDER, "'\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"'")
+        return f"curl -sS -X POST {user.webhook_url} -H 'Content-Type: application/json' -d {body}"
 
     def _wait_until_healthy(self, url: str) -> None:
         deadline = time.monotonic() + 120
@@ -114,6 +142,13 @@ class Command(BaseCommand):
             f"  Webhook URL    {info['webhook_url']}\n"
             f"  Secret         {info['secret']}\n\n"
             f"  Send a test alert (long BTC/USDT 15m on the paper exchange):\n\n"
-            f"{info['curl']}\n"
-            f"{line}\n"
+            f"{info['curl']}\n\n"
+            f"  Send a test SHORT alert ({DEMO_SWAP_TICKER}, the {DEMO_PERPETUAL} perpetual: it trades the paper\n"
+            f"  swap account “{DEMO_SWAP_LABEL}” at {info['leverage']}x {info['margin_mode']}, "
+            f"take-profits reduce-only):\n\n"
+            f"{info['short_curl']}\n\n"
+            f"  Then walk its price (another terminal): up through the legs, and once the take-profits\n"
+            f"  show on the position page, down through them:\n\n"
+            + "".join(f"    {step}\n" for step in info["short_steps"])
+            + f"{line}\n"
         )
