@@ -58,6 +58,7 @@ def position_lost(
     entry.save(update_fields=["details"])
     return entry
 
+
 def trade_close_pnl_refresh(group: PositionGroup) -> None:
     """Funding booked after the group closed (fetched at its close, or by a later run) moved its realised
     PnL: its close record follows, with the percent on the same cost as when it was written."""
