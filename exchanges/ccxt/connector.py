@@ -543,6 +543,10 @@ class CcxtConnector(Connector):
 
     def _position(self, raw: dict, market: Market) -> Position | None:
         contracts = to_decimal(raw.get("contracts"))
+        if contracts is None:
+            # A listed position whose size is missing or unreadable is not a closed one: the engine would close
+            # groups the exchange still holds. The whole answer is unusable; the next cycle asks again.
+            raise RetryableError(f"{self.exchange_id} listed a {market.symbol} position without a readable size.")
         if not contracts:
             return None
         side = (raw.get("side") or "").lower()

@@ -13,7 +13,7 @@ from django.core.cache import cache
 
 from exchanges.ccxt.connector import CcxtConnector
 from exchanges.ccxt.markets import forget_process_markets, markets_cache_key
-from exchanges.connector import BadSymbol, InvalidOrder, Market, PermanentError
+from exchanges.connector import BadSymbol, InvalidOrder, Market, PermanentError, RetryableError
 from tests.exchanges.test_ccxt_connector import (  # noqa: F401 - loopback_only is an autouse fixture
     FakeExchange,
     Reply,
@@ -464,6 +464,24 @@ def test_bybit_one_way_position(bybit_swap, exchange):
     )
     assert (position.entry_price, position.liquidation_price) == (Decimal("64.59947917"), None)
     assert position.leverage == Decimal("6")  # margin mode: a unified account's is account-wide, not said here
+
+
+def test_a_listed_position_without_a_size_is_an_unusable_answer_not_a_closed_position(binance_swap, exchange):
+    # The recorded one-way BTC long with its size and notional left out (ccxt works the size out of the notional
+    # when it has one): were it read as "no position", the positions check
+    # would close groups the exchange still holds. A size of "0" is Binance's empty slot: no position.
+    [entry] = recorded("binanceusdm_position_risk.json")
+    exchange.route("GET", "/fapi/v1/leverageBracket", Reply(BINANCE_BRACKETS))
+    exchange.route(
+        "GET",
+        "/fapi/v3/positionRisk",
+        Reply([{k: v for k, v in entry.items() if k not in ("positionAmt", "notional")}]),
+    )
+    with pytest.raises(RetryableError, match="without a readable size"):
+        binance_swap.fetch_positions(["BTC/USDT:USDT"])
+
+    exchange.route("GET", "/fapi/v3/positionRisk", Reply([entry | {"positionAmt": "0"}]))
+    assert binance_swap.fetch_positions(["BTC/USDT:USDT"]) == []
 
 
 def test_binance_funding_history(binance_swap, exchange):
