@@ -52,7 +52,7 @@ from exchanges.models import (
     PaperPosition,
 )
 from exchanges.numbers import round_to_tick
-from exchanges.paper import matching
+from exchanges.paper import funding, matching
 from exchanges.paper.balances import STARTING_ASSET, locked_balance
 
 MAINTENANCE_MARGIN_RATE = Decimal("0.005")
@@ -90,9 +90,99 @@ def liquidation_price(
         price = (entry * quantity - margin) / (quantity * (1 - MAINTENANCE_MARGIN_RATE))
     else:
         price = (entry * quantity + margin) / (quantity * (1 + MAINTENANCE_MARGIN_RATE))
+        if price <= 0:  # a cross short whose account is underwater elsewhere: any price liquidates it
+            return tick
     if price <= 0:
         return None
     return round_to_tick(price, tick, up=side == "long")
+
+
+@dataclass(frozen=True)
+class Held:
+    """A position valued at its market's paper price as its account sees it (None: no price yet, valued at
+    its entry)."""
+
+    position: PaperPosition
+    contract_size: Decimal
+    tick: Decimal
+    price: Decimal | None
+
+    @property
+    def mark(self) -> Decimal:
+        return self.price if self.price is not None else self.position.entry_price
+
+    @property
+    def unrealized(self) -> Decimal:
+        sign = 1 if self.position.side == "long" else -1
+        return sign * (self.mark - self.position.entry_price) * self.position.contracts * self.contract_size
+
+    @property
+    def maintenance(self) -> Decimal:
+        return MAINTENANCE_MARGIN_RATE * self.position.contracts * self.contract_size * self.mark
+
+    @property
+    def cross(self) -> bool:
+        return self.position.margin_mode == "cross"
+
+
+def book_of(account: ExchangeAccount, positions: list[PaperPosition] | None = None) -> list[Held]:
+    """``account``'s positions (all, or ``positions``) valued at the prices it trades at."""
+    from exchanges.paper.selectors import account_quotes
+
+    if positions is None:
+        positions = list(PaperPosition.objects.filter(account=account).order_by("symbol", "position_side"))
+    symbols = sorted({row.symbol for row in positions})
+    markets = {
+        row.symbol: row for row in PaperMarket.objects.filter(exchange_id=account.exchange_id, symbol__in=symbols)
+    }
+    quotes = account_quotes(account, symbols)
+    return [
+        Held(
+            position=row,
+            contract_size=markets[row.symbol].contract_size,
+            tick=markets[row.symbol].tick_size,
+            price=quotes[row.symbol].price if row.symbol in quotes else None,
+        )
+        for row in positions
+    ]
+
+
+def collateral(held: Held, book: list[Held], free: Decimal) -> Decimal:
+    """What a position's losses draw on before it is liquidated. Isolated: its own margin. Cross: the free
+    balance, its margin, and what the account's other cross positions add at their prices (their margin
+    plus unrealised PnL, less their maintenance margin): all cross positions share one pool."""
+    if not held.cross:
+        return held.position.margin
+    others = [other for other in book if other.cross and other.position.pk != held.position.pk]
+    return (
+        free
+        + held.position.margin
+        + sum((o.position.margin + o.unrealized - o.maintenance for o in others), Decimal(0))
+    )
+
+
+def held_liquidation_price(held: Held, book: list[Held], free: Decimal) -> Decimal | None:
+    """Where ``held`` is liquidated, the account's other positions staying at their prices."""
+    position = held.position
+    return liquidation_price(
+        side=position.side,
+        contracts=position.contracts,
+        contract_size=held.contract_size,
+        entry=position.entry_price,
+        margin=collateral(held, book, free),
+        tick=held.tick,
+    )
+
+
+def margin_ratio(held: Held, book: list[Held], free: Decimal) -> Decimal | None:
+    """Maintenance margin / (margin + unrealised PnL): liquidation comes at 1. Isolated: the position's own.
+    Cross: the account's cross pool, Σ maintenance / (free + Σ (margin + unrealised)) over its cross
+    positions (as Binance reports one ratio for the cross wallet). None when nothing is left (past 1)."""
+    group = [other for other in book if other.cross] if held.cross else [held]
+    equity = sum((o.position.margin + o.unrealized for o in group), Decimal(0)) + (free if held.cross else 0)
+    if equity <= 0:
+        return None
+    return sum((o.maintenance for o in group), Decimal(0)) / equity
 
 
 # --- Settings --------------------------------------------------------------------------------
@@ -242,11 +332,15 @@ def fill_apply(
     account = order.account
     key = order.position_side
     opens = direction(order.side)
+    now = timezone.now()
     position = (
         PaperPosition.objects.select_for_update()
         .filter(account=account, symbol=order.symbol, position_side=key)
         .first()
     )
+    if position is not None:  # the funding instants it missed, charged on the size it held then
+        position.account = account
+        funding.position_settle(position, market=market, price=price, now=now)
     reducing = Decimal(0)
     if position is not None and position.side != opens:
         reducing = min(contracts, position.contracts)
@@ -270,7 +364,7 @@ def fill_apply(
         if reducing:
             assert position is not None
             sign = 1 if position.side == "long" else -1
-            pnl = sign * (price - position.entry_price) * reducing * market.contract_size
+            pnl = _down(sign * (price - position.entry_price) * reducing * market.contract_size)
             released = position.margin
             if reducing < position.contracts:
                 released = _down(position.margin * reducing / position.contracts)
@@ -298,6 +392,7 @@ def fill_apply(
                     leverage=setting.leverage,
                     margin_mode=setting.margin_mode,
                     margin=Decimal(0),
+                    funding_settled_at=now,
                 )
             position.entry_price = _down(
                 (position.contracts * position.entry_price + opening * price) / (position.contracts + opening)
