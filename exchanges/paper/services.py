@@ -149,6 +149,7 @@ def paper_market_upsert(
     min_notional: Decimal,
     reference_price: Decimal | None = None,
     contract_size: Decimal | None = None,
+    funding_rate: Decimal | None = None,
 ) -> PaperMarket:
     """Add or edit one paper market (``paper market`` command, API). A linear perpetual is BASE/QUOTE:QUOTE,
     its step and minimum quantity in contracts of ``contract_size`` base units."""
@@ -178,6 +179,10 @@ def paper_market_upsert(
         defaults["reference_price"] = reference_price
     if contract_size is not None:
         defaults["contract_size"] = contract_size
+    if funding_rate is not None:
+        if not settle:
+            raise InvalidOrder("A funding rate is for a perpetual (BASE/QUOTE:QUOTE).")
+        defaults["funding_rate"] = funding_rate
     market, _ = PaperMarket.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults=defaults)
     return market
 

@@ -19,20 +19,41 @@ What is modelled:
   share, and the part that opens moves ``notional / leverage`` into the position's isolated margin (still
   ``used``) and pays its fee. A close releases the closed share of the position's margin and realises its
   PnL (``(exit - entry) * base quantity``, sign by side) into the free balance, minus the fee. So at any
-  moment the USDT total (free + used) is the starting balance plus the realised PnL minus the fees, and
-  ``used`` is the positions' margins plus what open orders hold.
+  moment the USDT total (free + used) is the starting balance plus the realised PnL minus the fees (plus
+  funding, below), and ``used`` is the positions' margins plus what open orders hold.
 - An order in one-way mode that is not reduce-only reserves margin for its whole amount, even when part
   of it would only reduce the position (conservative: closes are sent reduce-only).
 - Leverage (1 to 125, default 1) and margin mode (default isolated) per (account, symbol); changing either
   is refused while the symbol has an open order or a position; setting the current value is success.
-- The liquidation price ``fetch_positions`` reports uses one maintenance-margin rate,
-  ``MAINTENANCE_MARGIN_RATE`` (0.5 %, Binance's first tier for BTC): the price at which the position's
-  margin plus its unrealised PnL equals that share of its notional there (fees left out).
+- Maintenance margin: one rate, ``MAINTENANCE_MARGIN_RATE`` (0.5 %, Binance's first tier for BTC), for
+  every notional: the documented simple tier model (the real tier tables live with the ccxt side).
+- Liquidation (``exchanges.paper.liquidation``): the liquidation price is where the collateral plus the
+  unrealised PnL equals the maintenance margin there (fees left out), on the tick towards the entry. When a
+  price move reaches it (checked after every match, at the shared price or an account's own), the position
+  is closed at that price, its orders cancelled, an ``autoclose-…`` order and fill record it; isolated: the
+  position's margin is lost and never more; cross: its loss there plus its maintenance margin, from its
+  margin and then the free balance, never more than both.
+- Margin modes. Opening margin is ``notional / leverage`` in both (held in ``used``). Isolated: only that
+  margin stands behind the position (collateral = its margin). Cross: the account's cross positions share
+  one pool, the free balance plus their margins: a cross position's collateral is the free balance, its
+  margin, and each other cross position's margin plus unrealised PnL less its maintenance margin, those at
+  their current prices (plus what its own open orders hold: a liquidation cancels them first). So a cross
+  position's liquidation price is further away the more is free, and moves with the other cross positions;
+  it is checked when its own symbol's price moves.
+- ``margin_ratio`` (fetch_positions): maintenance margin / (margin + unrealised PnL), 1 at liquidation;
+  isolated: the position's own; cross: the pool's, Σ maintenance / (free + Σ (margin + unrealised)).
+- Funding every 8 h (00:00, 08:00, 16:00 UTC) at ``settings.PAPER_FUNDING_RATE`` or the market's own
+  ``PaperMarket.funding_rate``, settled lazily and once per instant (``exchanges.paper.funding``); it moves
+  the free balance (a payment free cannot cover comes from the position's margin), so the USDT total is the
+  starting balance plus realised PnL minus fees plus funding. fetch_funding_history returns the rows.
+- Answer dialects (binance, bybit) of the swap endpoints: placements, queries and positions take the shapes
+  ccxt reads from those exchanges' answers (``exchanges.paper.connector``: as_placed, as_queried,
+  as_position).
 
-Not modelled yet: liquidation itself (a position is never closed at its liquidation price, and a loss
-beyond the isolated margin is taken from the free balance), funding payments (the funding history is
-empty), cross margin (a cross position is margined and reported exactly like an isolated one), leverage
-tiers, and the binance and bybit answer dialects of the swap endpoints (orders get the spot dialects).
+Not modelled: leverage tiers (one maintenance rate and max leverage 125 for every notional), a mark price
+apart from the last price, funding rates that move, the insurance fund and auto-deleveraging, partial
+liquidation (a position is closed whole), cross liquidation triggered by another symbol's move (checked on
+the position's own symbol), OKX's answer dialect, and isolated margin added or removed by hand.
 """
 
 from dataclasses import dataclass
@@ -82,9 +103,10 @@ def direction(side: str) -> str:
 def liquidation_price(
     *, side: str, contracts: Decimal, contract_size: Decimal, entry: Decimal, margin: Decimal, tick: Decimal
 ) -> Decimal | None:
-    """Where margin + unrealised PnL = MAINTENANCE_MARGIN_RATE × notional (isolated, fees left out), on the
-    market's tick towards the entry (the warning comes early, never late); None when the margin covers any
-    move (a long at leverage 1 never reaches it above zero)."""
+    """Where ``margin`` (the collateral: an isolated position's margin, a cross one's share of the pool, see
+    ``collateral``) + unrealised PnL = MAINTENANCE_MARGIN_RATE × notional (fees left out), on the market's tick
+    towards the entry (the warning comes early, never late); None when the collateral covers any move (a
+    long at leverage 1 never reaches it above zero)."""
     quantity = contracts * contract_size
     if side == "long":
         price = (entry * quantity - margin) / (quantity * (1 - MAINTENANCE_MARGIN_RATE))

@@ -58,6 +58,12 @@ class Command(BaseCommand):
         market.add_argument("--min-qty", type=decimal_arg, default=Decimal(0))
         market.add_argument("--min-notional", type=decimal_arg, default=Decimal(0))
         market.add_argument("--reference-price", type=decimal_arg, default=None, help="where a synthetic walk starts")
+        market.add_argument(
+            "--funding-rate",
+            type=decimal_arg,
+            default=None,
+            help="a perpetual's own funding rate per 8 h, e.g. 0.0001 (default: settings.PAPER_FUNDING_RATE)",
+        )
         fault = sub.add_parser(
             "fault", help="Show, arm or clear fault drills on one paper account (arming needs PAPER_FAULTS_ALLOWED)."
         )
@@ -98,12 +104,16 @@ class Command(BaseCommand):
             min_notional=options["min_notional"],
             reference_price=options["reference_price"],
             contract_size=options["contract_size"],
+            funding_rate=options["funding_rate"],
         )
         contracts = f" contracts of {market.contract_size.normalize():f} {market.base}" if market.is_swap else ""
+        funding = ""
+        if market.funding_rate is not None:
+            funding = f", funding rate {market.funding_rate.normalize():f} per 8 h"
         self.stdout.write(
             f"{exchange} {market.symbol}: tick {market.tick_size.normalize():f}, "
             f"step {market.step_size.normalize():f}{contracts}, "
-            f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}."
+            f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}{funding}."
         )
 
     def _fault(self, account_id: int, fault: str | None, count: str | None, *, clear: bool) -> None:
