@@ -5,8 +5,10 @@ in the closed orders with its fill, and the balance down by the margin (isolated
 """
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from exchanges.models import PaperBalance, PaperFill, PaperOrder, PaperPosition
 from exchanges.paper.connector import PaperConnector
@@ -222,3 +224,20 @@ def test_a_cross_position_shares_its_pool_with_the_accounts_other_cross_position
     [shared] = swap.fetch_positions([BTC])
     assert shared.liquidation_price > alone.liquidation_price  # the ETH loss eats the pool BTC draws on
     reconciles(account, D("200"))
+
+
+def test_a_dca_leg_the_drop_crosses_fills_first_and_the_bigger_position_is_liquidated_at_its_new_price(swap, account):
+    swap.set_leverage(BTC, 10)
+    order(swap, "buy", "0.010")  # margin 60, fee 0.30
+    order(swap, "buy", "0.010", "57000", cid="dca")  # fills as maker on the way down: margin 57, fee 0.114
+    out = StringIO()
+
+    call_command("paper", "price", "binance", BTC, "50000", stdout=out)
+
+    assert "1 order(s) filled, 1 position(s) liquidated" in out.getvalue()
+    # 0.02 BTC at 58500 with 117 margin: (1170 − 117) / (0.02 × 0.995) = 52914.57… → 52914.6
+    assert liquidation_of(swap).average == D("52914.6")
+    assert swap.fetch_order(symbol=BTC, client_order_id="dca").filled == D("0.01")
+    assert usdt(account) == (START - D("117") - D("0.30") - D("0.114"), D("0"))
+    reconciles(account)
+    assert price("40000").liquidated == 0  # nothing left to liquidate

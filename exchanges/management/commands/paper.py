@@ -92,7 +92,10 @@ class Command(BaseCommand):
         paper_markets_ensure(exchange)
         unified = resolve_tv_symbol(symbol, paper_markets(exchange), exchange_id=exchange)
         result = paper_price_set(exchange_id=exchange, symbol=unified, price=price)
-        self.stdout.write(f"{exchange} {unified} price {result.price.normalize():f}: {result.fills} order(s) filled.")
+        liquidated = f", {result.liquidated} position(s) liquidated" if result.liquidated else ""
+        self.stdout.write(
+            f"{exchange} {unified} price {result.price.normalize():f}: {result.fills} order(s) filled{liquidated}."
+        )
 
     def _market(self, exchange: str, symbol: str, options: dict) -> None:
         market = paper_market_upsert(
