@@ -5,7 +5,9 @@ Web, worker and beat share one book because it lives in the database. Prices are
 a price of its own for a market (``PaperAccountPrice``), and then that account's orders match only at
 its own price and everyone else's only at the shared one: one trader's price never fills another's
 orders. Locking order, to keep concurrent price updates and placements from deadlocking: paper
-orders (by pk), then balances (by pk). Failures raise the connector layer's exceptions with
+orders (by pk), then swap positions, then balances (by pk); funding and liquidation
+(``exchanges.paper.funding``, ``exchanges.paper.liquidation``) run after a match, in transactions of
+their own, and hold one position at a time. Failures raise the connector layer's exceptions with
 Binance-like messages, so the engine meets the same errors it would meet on a real exchange.
 """
 
