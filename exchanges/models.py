@@ -86,8 +86,9 @@ class ExchangeAccount(models.Model):
         default="plain",
         editable=False,
         help_text="Operator setting (manage.py paper dialect): answer in a real exchange's shapes. binance: order "
-        "queries carry no fee (only the placement answer does; the fee is in the order's trades). bybit: "
-        "placements and cancels answer with ids only.",
+        "queries carry no fee (only a spot placement answer does; the fee is in the order's trades), positions "
+        "no leverage. bybit: placements and cancels answer with ids only, positions no margin mode. "
+        "(exchanges.paper.connector: as_placed, as_queried, as_position.)",
     )
     paper_faults = models.JSONField(
         default=dict,

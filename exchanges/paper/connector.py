@@ -130,12 +130,14 @@ def as_queried(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
 def as_placed(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
     """An order as the placement answer returns it. Bybit (spot and linear alike: POST /v5/order/create)
     answers with ids only (the ccxt connector reads that as accepted: open, nothing filled, no fee).
-    Binance spot's answer carries the fills and their fees; Binance USDⓈ-M (POST /fapi/v1/order, a
-    perpetual: the symbol names a settle asset) answers in its default ACK shape, even for a market order
-    that filled at once: status NEW, executedQty 0, avgPrice 0, no commission (ccxt binance.json,
-    createOrders "create swap orders"), so the fill is learnt by a lookup."""
-    if dialect == "bybit" or (dialect == "binance" and ":" in order.symbol):
+    Binance spot's answer (ccxt asks newOrderRespType FULL) carries the fills and their fees. Binance USDⓈ-M
+    (POST /fapi/v1/order, a perpetual: its symbol names a settle asset; ccxt asks newOrderRespType RESULT)
+    answers the order's state after matching (status, executedQty, avgPrice) without any commission, as
+    its queries do (ccxt binance.json, createOrders "create swap orders"): the fee is in the trades."""
+    if dialect == "bybit":
         return replace(order, status="open", filled=Decimal(0), average=None, fee=Decimal(0), fee_currency="")
+    if dialect == "binance" and ":" in order.symbol:
+        return as_queried(order, dialect)
     return order
 
 

@@ -34,17 +34,21 @@ def open_long(swap):
     return swap.create_order(symbol=BTC, side="buy", type="market", amount=D("0.010"), price=None, client_order_id="l1")
 
 
-@pytest.mark.parametrize("dialect", ["binance", "bybit"])
-def test_a_swap_market_order_is_answered_without_its_fill_and_a_lookup_finds_it(dialect):
-    swap = connector(dialect)
+def test_bybit_answers_a_swap_placement_with_ids_only_and_a_lookup_finds_the_fill():
+    swap = connector("bybit")
     placed = open_long(swap)
-    # binance: POST /fapi/v1/order answers ACK (NEW, executedQty 0); bybit: ids only
     assert (placed.status, placed.filled, placed.fee) == ("open", D("0"), D("0"))
     found = swap.fetch_order(symbol=BTC, client_order_id="l1")
-    assert (found.status, found.filled, found.average) == ("closed", D("0.01"), D("60000"))
+    assert (found.status, found.filled, found.average, found.fee) == ("closed", D("0.01"), D("60000"), D("0.3"))
+
+
+def test_binance_answers_a_swap_placement_with_its_state_but_no_commission_and_the_trades_carry_it():
+    swap = connector("binance")
+    placed = open_long(swap)  # POST /fapi/v1/order with newOrderRespType RESULT
+    assert (placed.status, placed.filled, placed.average, placed.fee) == ("closed", D("0.01"), D("60000"), D("0"))
+    assert swap.fetch_order(symbol=BTC, client_order_id="l1").fee == D("0")  # queries carry none either
     [trade] = swap.fetch_order_trades(symbol=BTC, client_order_id="l1")
-    assert trade.fee == D("0.3")
-    assert found.fee == (D("0") if dialect == "binance" else D("0.3"))  # binance queries carry no commission
+    assert (trade.fee, trade.fee_currency) == (D("0.3"), "USDT")
 
 
 def test_plain_answers_a_swap_placement_with_its_fill():
