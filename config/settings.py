@@ -252,6 +252,9 @@ PAPER_TICK_SECONDS = env.float("PAPER_TICK_SECONDS", default=2.0)
 # Standard deviation of one synthetic step, in percent. 0.1 % every 2 s wanders about 2 % in
 # 13 minutes, so the demo grid (legs 0.5 % apart) fills while you watch.
 PAPER_SYNTHETIC_VOLATILITY_PERCENT = env.float("PAPER_SYNTHETIC_VOLATILITY_PERCENT", default=0.1)
+# Paper perpetuals' funding rate per 8 h instant (00:00, 08:00, 16:00 UTC): 0.0001 = 0.01 %, longs pay shorts
+# when positive. A market's own rate (PaperMarket.funding_rate) overrides it. Settled lazily, never by a task.
+PAPER_FUNDING_RATE = env.str("PAPER_FUNDING_RATE", default="0.0001")
 CELERY_BEAT_SCHEDULE["paper-feed-tick"] = every(PAPER_TICK_SECONDS, "exchanges.tasks.paper_feed_tick_task")
 # Paper fault drills (``manage.py paper fault``) can SIGKILL the shared workers: armed only where this
 # is on, and the paper connector ignores armed faults where it is off. Off in production unless set.

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from core.fields import MONEY
 from exchanges.encryption import EncryptedTextField
@@ -85,8 +86,9 @@ class ExchangeAccount(models.Model):
         default="plain",
         editable=False,
         help_text="Operator setting (manage.py paper dialect): answer in a real exchange's shapes. binance: order "
-        "queries carry no fee (only the placement answer does; the fee is in the order's trades). bybit: "
-        "placements and cancels answer with ids only.",
+        "queries carry no fee (only a spot placement answer does; the fee is in the order's trades), positions "
+        "no leverage. bybit: placements and cancels answer with ids only, positions no margin mode. "
+        "(exchanges.paper.connector: as_placed, as_queried, as_position.)",
     )
     paper_faults = models.JSONField(
         default=dict,
@@ -177,6 +179,13 @@ class PaperMarket(models.Model):
     reference_price = models.DecimalField(**MONEY, null=True, blank=True, help_text="Where a synthetic walk starts.")
     contract_size = models.DecimalField(
         **MONEY, default=1, help_text="Base units in one contract (swaps; 1 on spot). Step and min qty in contracts."
+    )
+    funding_rate = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Operator override of a perpetual's funding rate per 8 h (0.0001 = 0.01 %); empty: "
+        "settings.PAPER_FUNDING_RATE.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -374,6 +383,10 @@ class PaperPosition(models.Model):
     margin_mode = models.CharField(max_length=8)
     margin = models.DecimalField(**MONEY)
     realized_pnl = models.DecimalField(**MONEY, default=0)
+    funding_settled_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="Funding is settled for every funding instant up to here (exchanges.paper.funding).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -384,6 +397,35 @@ class PaperPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.symbol} {self.side} {self.contracts} @ {self.entry_price}"
+
+
+class PaperFunding(models.Model):
+    """One funding payment of a paper swap position at one funding instant (00:00, 08:00, 16:00 UTC):
+    ``amount`` is signed (negative = paid by the trader) and moved the settle asset's balance
+    (``exchanges.paper.funding``). One row per (account, symbol, position side, instant): settled once."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="paper_fundings")
+    symbol = models.CharField(max_length=40)
+    position_side = models.CharField(max_length=5, blank=True, help_text="long | short in hedge mode, else empty.")
+    side = models.CharField(max_length=5, choices=[("long", "Long"), ("short", "Short")])
+    funding_time = models.DateTimeField()
+    rate = models.DecimalField(**MONEY)
+    price = models.DecimalField(**MONEY, help_text="The paper price the notional was counted at.")
+    contracts = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=20, default="USDT")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "symbol", "position_side", "funding_time"], name="uniq_paper_funding"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "symbol", "funding_time"], name="paper_funding_account_symbol")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol} {self.side} funding {self.amount} at {self.funding_time}"
 
 
 class AccountBalance(models.Model):

@@ -29,7 +29,7 @@ import signal
 import time
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 
@@ -52,8 +52,8 @@ from exchanges.connector import (
     Ticker,
     Trade,
 )
-from exchanges.models import ExchangeAccount, PaperMarket, PaperOrder, PaperPosition
-from exchanges.paper import services, swaps
+from exchanges.models import ExchangeAccount, PaperFunding, PaperMarket, PaperOrder
+from exchanges.paper import funding, liquidation, services, swaps
 from exchanges.paper.candles import account_candles
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
 from exchanges.paper.selectors import PaperQuote, account_quotes
@@ -66,6 +66,8 @@ SPOT_ACCOUNT = "This is a spot account: positions, leverage and margin mode are 
 # What the ``rate_limited`` fault asks the caller to wait, like Binance's Retry-After header; longer
 # than the placement task's own backoff (1 + 2 + 4 s), so only a caller that honours it gets through.
 RATE_LIMITED_RETRY_AFTER_SECONDS = 10.0
+# ccxt reports a position's margin ratio to 4 places (binance and bybit parse_position).
+RATIO_PLACES = Decimal("0.0001")
 
 
 def take_fault(account: ExchangeAccount, name: str) -> bool:
@@ -127,11 +129,40 @@ def as_queried(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
 
 
 def as_placed(order: ExchangeOrder, dialect: str) -> ExchangeOrder:
-    """An order as the placement answer returns it: Bybit answers with ids only (the ccxt connector reads
-    that as accepted: open, nothing filled, no fee); Binance's answer carries the fills and their fees."""
+    """An order as the placement answer returns it. Bybit (spot and linear alike: POST /v5/order/create)
+    answers with ids only (the ccxt connector reads that as accepted: open, nothing filled, no fee).
+    Binance spot's answer (ccxt asks newOrderRespType FULL) carries the fills and their fees. Binance USDⓈ-M
+    (POST /fapi/v1/order, a perpetual: its symbol names a settle asset; ccxt asks newOrderRespType RESULT)
+    answers the order's state after matching (status, executedQty, avgPrice) without any commission, as
+    its queries do (ccxt binance.json, createOrders "create swap orders"): the fee is in the trades."""
     if dialect == "bybit":
         return replace(order, status="open", filled=Decimal(0), average=None, fee=Decimal(0), fee_currency="")
+    if dialect == "binance" and ":" in order.symbol:
+        return as_queried(order, dialect)
     return order
+
+
+def as_position(position: Position, dialect: str) -> Position:
+    """A position as ``fetch_positions`` reads it through ccxt from each exchange's answer.
+
+    binance (GET /fapi/v3/positionRisk, ccxt binance.json fetchPositions "Fetch linear positions"): no
+    leverage in the answer (ccxt parses null); a margin ratio of maintMargin / (isolatedMargin or the
+    cross wallet + unrealised PnL) that ccxt rounds half up to 4 places; a liquidation price "0" when there is
+    none, which ccxt reads as none. bybit (GET /v5/position/list, bybit.json fetchPositions "Fetch linear
+    position"; tests/exchanges/recorded/bybit_position_list.json): liqPrice "" when there is none (ccxt:
+    none); positionMM / (positionBalance + unrealisedPnl) that ccxt cuts to 4 places; no margin mode on a
+    unified account's position (its mode is account-wide). plain: everything, unrounded."""
+    if dialect == "binance":
+        ratio = position.margin_ratio
+        if ratio is not None:
+            ratio = ratio.quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
+        return replace(position, leverage=None, margin_ratio=ratio)
+    if dialect == "bybit":
+        ratio = position.margin_ratio
+        if ratio is not None:
+            ratio = ratio.quantize(RATIO_PLACES, rounding=ROUND_DOWN)
+        return replace(position, margin_mode="", margin_ratio=ratio)
+    return position
 
 
 def _ticker(quote: PaperQuote) -> Ticker:
@@ -296,6 +327,8 @@ class PaperConnector(Connector):
         return [as_queried(self._order(order), self.dialect) for order in orders.order_by("pk")]
 
     def balance(self) -> Balance:
+        if self.account.market_type == ExchangeAccount.MarketType.SWAP:
+            funding.funding_settle(self.account)
         rows = services.paper_balances(self.account)
         return Balance(free={row.asset: row.free for row in rows}, used={row.asset: row.used for row in rows})
 
@@ -348,45 +381,53 @@ class PaperConnector(Connector):
     def fetch_positions(self, symbols: list[str] | None = None) -> list[Position]:
         if self.account.market_type != ExchangeAccount.MarketType.SWAP:
             raise PermanentError(SPOT_ACCOUNT)
-        rows = PaperPosition.objects.filter(account=self.account).order_by("symbol", "position_side")
-        if symbols is not None:
-            rows = rows.filter(symbol__in=symbols)
-        positions = list(rows)
-        quotes = account_quotes(self.account, sorted({row.symbol for row in positions}))
+        funding.funding_settle(self.account)
+        book = swaps.book_of(self.account)  # all of them: a cross position's liquidation counts the others
+        free = services.paper_balances_usdt_free(self.account)
         result = []
-        for row in positions:
-            size = self._contract_size(row.symbol)
-            quantity = (row.contracts * size).normalize()
-            quote = quotes.get(row.symbol)
-            mark = quote.price.normalize() if quote else None
-            unrealized = None
-            if mark is not None:
-                unrealized = ((mark - row.entry_price) * quantity * (1 if row.side == "long" else -1) + 0).normalize()
+        for held in book:
+            row = held.position
+            if symbols is not None and row.symbol not in symbols:
+                continue
+            quantity = (row.contracts * held.contract_size).normalize()
+            mark = held.price.normalize() if held.price is not None else None
+            pool = liquidation.pool_free(row, free)
             result.append(
-                Position(
-                    symbol=row.symbol,
-                    side=row.side,
-                    quantity=quantity,
-                    entry_price=row.entry_price.normalize(),
-                    liquidation_price=swaps.liquidation_price(
+                as_position(
+                    Position(
+                        symbol=row.symbol,
                         side=row.side,
-                        contracts=row.contracts,
-                        contract_size=size,
-                        entry=row.entry_price,
-                        margin=row.margin,
-                        tick=self.market(row.symbol).tick_size,
+                        quantity=quantity,
+                        entry_price=row.entry_price.normalize(),
+                        liquidation_price=swaps.held_liquidation_price(held, book, pool),
+                        margin_mode=row.margin_mode,
+                        leverage=Decimal(row.leverage),
+                        margin_ratio=swaps.margin_ratio(held, book, pool),
+                        position_side=row.position_side or None,
+                        unrealized_pnl=(held.unrealized + 0).normalize() if mark is not None else None,
+                        mark_price=mark,
                     ),
-                    margin_mode=row.margin_mode,
-                    leverage=Decimal(row.leverage),
-                    position_side=row.position_side or None,
-                    unrealized_pnl=unrealized,
-                    mark_price=mark,
+                    self.dialect,
                 )
             )
         return result
 
     def fetch_funding_history(self, symbol: str, since: datetime | None = None) -> list[FundingPayment]:
-        """Empty: the paper exchange charges no funding yet (``exchanges.paper.swaps``)."""
+        """The funding the paper exchange charged or paid this account on ``symbol`` (``exchanges.paper.funding``;
+        instants missed since the last settlement are settled first), oldest first."""
         if self.account.market_type != ExchangeAccount.MarketType.SWAP:
             raise PermanentError(SPOT_ACCOUNT)
-        return []
+        funding.funding_settle(self.account, symbols=[symbol])
+        rows = PaperFunding.objects.filter(account=self.account, symbol=symbol)
+        if since is not None:
+            rows = rows.filter(funding_time__gte=since)
+        return [
+            FundingPayment(
+                id=str(row.pk),
+                symbol=row.symbol,
+                amount=row.amount.normalize(),
+                currency=row.currency,
+                timestamp=row.funding_time,
+            )
+            for row in rows.order_by("funding_time", "pk")
+        ]

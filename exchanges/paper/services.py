@@ -5,14 +5,16 @@ Web, worker and beat share one book because it lives in the database. Prices are
 a price of its own for a market (``PaperAccountPrice``), and then that account's orders match only at
 its own price and everyone else's only at the shared one: one trader's price never fills another's
 orders. Locking order, to keep concurrent price updates and placements from deadlocking: paper
-orders (by pk), then balances (by pk). Failures raise the connector layer's exceptions with
+orders (by pk), then swap positions, then balances (by pk); funding and liquidation
+(``exchanges.paper.funding``, ``exchanges.paper.liquidation``) run after a match, in transactions of
+their own, and hold one position at a time. Failures raise the connector layer's exceptions with
 Binance-like messages, so the engine meets the same errors it would meet on a real exchange.
 """
 
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from exchanges.models import (
     PaperPrice,
 )
 from exchanges.numbers import round_to_tick
-from exchanges.paper import matching, swaps
+from exchanges.paper import liquidation, matching, swaps
 from exchanges.paper.balances import STARTING_ASSET
 from exchanges.paper.balances import locked_balance as _locked_balance
 from exchanges.paper.candles import paper_prices_record
@@ -53,6 +55,7 @@ class MatchResult:
     symbol: str
     price: Decimal
     fills: int
+    liquidated: int = 0  # positions liquidated at this price (perpetuals)
 
 
 # --- Markets ---------------------------------------------------------------------------------
@@ -148,6 +151,7 @@ def paper_market_upsert(
     min_notional: Decimal,
     reference_price: Decimal | None = None,
     contract_size: Decimal | None = None,
+    funding_rate: Decimal | None = None,
 ) -> PaperMarket:
     """Add or edit one paper market (``paper market`` command, API). A linear perpetual is BASE/QUOTE:QUOTE,
     its step and minimum quantity in contracts of ``contract_size`` base units."""
@@ -177,6 +181,10 @@ def paper_market_upsert(
         defaults["reference_price"] = reference_price
     if contract_size is not None:
         defaults["contract_size"] = contract_size
+    if funding_rate is not None:
+        if not settle:
+            raise InvalidOrder("A funding rate is for a perpetual (BASE/QUOTE:QUOTE).")
+        defaults["funding_rate"] = funding_rate
     market, _ = PaperMarket.objects.update_or_create(exchange_id=exchange_id, symbol=symbol, defaults=defaults)
     return market
 
@@ -265,12 +273,24 @@ def paper_match(
 ) -> MatchResult:
     """Fill the open orders of one market that ``price`` crosses (one pass, partial-fill ratio applied):
     ``account``'s alone at its own price, or, for a shared price (no ``account``), those of every
-    account without a price of its own for this market.
+    account without a price of its own for this market. On a perpetual, then settle the funding its
+    positions missed and liquidate those the price reaches (``exchanges.paper.liquidation``), in
+    transactions of their own.
 
     Bulk writes keep this to a handful of queries however many orders cross: the orders, their
     fills, and one balance update per (account, asset).
     """
     market = market_for(exchange_id, symbol)
+    result = _match(market, price, account)
+    if market.is_swap:
+        liquidated = liquidation.liquidations_run(market=market, price=price, account=account)
+        if liquidated:
+            result = replace(result, liquidated=liquidated)
+    return result
+
+
+def _match(market: PaperMarket, price: Decimal, account: ExchangeAccount | None) -> MatchResult:
+    exchange_id, symbol = market.exchange_id, market.symbol
     orders = PaperOrder.objects.filter(
         exchange_id=exchange_id, symbol=symbol, status=PaperOrder.Status.OPEN, order_type="limit"
     )
@@ -397,6 +417,12 @@ def _apply_balance_deltas(deltas) -> None:
 
 
 # --- Balances --------------------------------------------------------------------------------
+
+
+def paper_balances_usdt_free(account: ExchangeAccount) -> Decimal:
+    """The free settle-asset (USDT) balance of a paper account, as last written."""
+    free = PaperBalance.objects.filter(account=account, asset=STARTING_ASSET).values_list("free", flat=True).first()
+    return account.starting_balance if free is None else free
 
 
 def paper_balances(account: ExchangeAccount) -> list[PaperBalance]:

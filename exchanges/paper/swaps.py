@@ -19,20 +19,41 @@ What is modelled:
   share, and the part that opens moves ``notional / leverage`` into the position's isolated margin (still
   ``used``) and pays its fee. A close releases the closed share of the position's margin and realises its
   PnL (``(exit - entry) * base quantity``, sign by side) into the free balance, minus the fee. So at any
-  moment the USDT total (free + used) is the starting balance plus the realised PnL minus the fees, and
-  ``used`` is the positions' margins plus what open orders hold.
+  moment the USDT total (free + used) is the starting balance plus the realised PnL minus the fees (plus
+  funding, below), and ``used`` is the positions' margins plus what open orders hold.
 - An order in one-way mode that is not reduce-only reserves margin for its whole amount, even when part
   of it would only reduce the position (conservative: closes are sent reduce-only).
 - Leverage (1 to 125, default 1) and margin mode (default isolated) per (account, symbol); changing either
   is refused while the symbol has an open order or a position; setting the current value is success.
-- The liquidation price ``fetch_positions`` reports uses one maintenance-margin rate,
-  ``MAINTENANCE_MARGIN_RATE`` (0.5 %, Binance's first tier for BTC): the price at which the position's
-  margin plus its unrealised PnL equals that share of its notional there (fees left out).
+- Maintenance margin: one rate, ``MAINTENANCE_MARGIN_RATE`` (0.5 %, Binance's first tier for BTC), for
+  every notional: the documented simple tier model (the real tier tables live with the ccxt side).
+- Liquidation (``exchanges.paper.liquidation``): the liquidation price is where the collateral plus the
+  unrealised PnL equals the maintenance margin there (fees left out), on the tick towards the entry. When a
+  price move reaches it (checked after every match, at the shared price or an account's own), the position
+  is closed at that price, its orders cancelled, an ``autoclose-…`` order and fill record it; isolated: the
+  position's margin is lost and never more; cross: its loss there plus its maintenance margin, from its
+  margin and then the free balance, never more than both.
+- Margin modes. Opening margin is ``notional / leverage`` in both (held in ``used``). Isolated: only that
+  margin stands behind the position (collateral = its margin). Cross: the account's cross positions share
+  one pool, the free balance plus their margins: a cross position's collateral is the free balance, its
+  margin, and each other cross position's margin plus unrealised PnL less its maintenance margin, those at
+  their current prices (plus what its own open orders hold: a liquidation cancels them first). So a cross
+  position's liquidation price is further away the more is free, and moves with the other cross positions;
+  it is checked when its own symbol's price moves.
+- ``margin_ratio`` (fetch_positions): maintenance margin / (margin + unrealised PnL), 1 at liquidation;
+  isolated: the position's own; cross: the pool's, Σ maintenance / (free + Σ (margin + unrealised)).
+- Funding every 8 h (00:00, 08:00, 16:00 UTC) at ``settings.PAPER_FUNDING_RATE`` or the market's own
+  ``PaperMarket.funding_rate``, settled lazily and once per instant (``exchanges.paper.funding``); it moves
+  the free balance (a payment free cannot cover comes from the position's margin), so the USDT total is the
+  starting balance plus realised PnL minus fees plus funding. fetch_funding_history returns the rows.
+- Answer dialects (binance, bybit) of the swap endpoints: placements, queries and positions take the shapes
+  ccxt reads from those exchanges' answers (``exchanges.paper.connector``: as_placed, as_queried,
+  as_position).
 
-Not modelled yet: liquidation itself (a position is never closed at its liquidation price, and a loss
-beyond the isolated margin is taken from the free balance), funding payments (the funding history is
-empty), cross margin (a cross position is margined and reported exactly like an isolated one), leverage
-tiers, and the binance and bybit answer dialects of the swap endpoints (orders get the spot dialects).
+Not modelled: leverage tiers (one maintenance rate and max leverage 125 for every notional), a mark price
+apart from the last price, funding rates that move, the insurance fund and auto-deleveraging, partial
+liquidation (a position is closed whole), cross liquidation triggered by another symbol's move (checked on
+the position's own symbol), OKX's answer dialect, and isolated margin added or removed by hand.
 """
 
 from dataclasses import dataclass
@@ -52,7 +73,7 @@ from exchanges.models import (
     PaperPosition,
 )
 from exchanges.numbers import round_to_tick
-from exchanges.paper import matching
+from exchanges.paper import funding, matching
 from exchanges.paper.balances import STARTING_ASSET, locked_balance
 
 MAINTENANCE_MARGIN_RATE = Decimal("0.005")
@@ -82,17 +103,108 @@ def direction(side: str) -> str:
 def liquidation_price(
     *, side: str, contracts: Decimal, contract_size: Decimal, entry: Decimal, margin: Decimal, tick: Decimal
 ) -> Decimal | None:
-    """Where margin + unrealised PnL = MAINTENANCE_MARGIN_RATE × notional (isolated, fees left out), on the
-    market's tick towards the entry (the warning comes early, never late); None when the margin covers any
-    move (a long at leverage 1 never reaches it above zero)."""
+    """Where ``margin`` (the collateral: an isolated position's margin, a cross one's share of the pool, see
+    ``collateral``) + unrealised PnL = MAINTENANCE_MARGIN_RATE × notional (fees left out), on the market's tick
+    towards the entry (the warning comes early, never late); None when the collateral covers any move (a
+    long at leverage 1 never reaches it above zero)."""
     quantity = contracts * contract_size
     if side == "long":
         price = (entry * quantity - margin) / (quantity * (1 - MAINTENANCE_MARGIN_RATE))
     else:
         price = (entry * quantity + margin) / (quantity * (1 + MAINTENANCE_MARGIN_RATE))
+        if price <= 0:  # a cross short whose account is underwater elsewhere: any price liquidates it
+            return tick
     if price <= 0:
         return None
     return round_to_tick(price, tick, up=side == "long")
+
+
+@dataclass(frozen=True)
+class Held:
+    """A position valued at its market's paper price as its account sees it (None: no price yet, valued at
+    its entry)."""
+
+    position: PaperPosition
+    contract_size: Decimal
+    tick: Decimal
+    price: Decimal | None
+
+    @property
+    def mark(self) -> Decimal:
+        return self.price if self.price is not None else self.position.entry_price
+
+    @property
+    def unrealized(self) -> Decimal:
+        sign = 1 if self.position.side == "long" else -1
+        return sign * (self.mark - self.position.entry_price) * self.position.contracts * self.contract_size
+
+    @property
+    def maintenance(self) -> Decimal:
+        return MAINTENANCE_MARGIN_RATE * self.position.contracts * self.contract_size * self.mark
+
+    @property
+    def cross(self) -> bool:
+        return self.position.margin_mode == "cross"
+
+
+def book_of(account: ExchangeAccount, positions: list[PaperPosition] | None = None) -> list[Held]:
+    """``account``'s positions (all, or ``positions``) valued at the prices it trades at."""
+    from exchanges.paper.selectors import account_quotes
+
+    if positions is None:
+        positions = list(PaperPosition.objects.filter(account=account).order_by("symbol", "position_side"))
+    symbols = sorted({row.symbol for row in positions})
+    markets = {
+        row.symbol: row for row in PaperMarket.objects.filter(exchange_id=account.exchange_id, symbol__in=symbols)
+    }
+    quotes = account_quotes(account, symbols)
+    return [
+        Held(
+            position=row,
+            contract_size=markets[row.symbol].contract_size,
+            tick=markets[row.symbol].tick_size,
+            price=quotes[row.symbol].price if row.symbol in quotes else None,
+        )
+        for row in positions
+    ]
+
+
+def collateral(held: Held, book: list[Held], free: Decimal) -> Decimal:
+    """What a position's losses draw on before it is liquidated. Isolated: its own margin. Cross: the free
+    balance, its margin, and what the account's other cross positions add at their prices (their margin
+    plus unrealised PnL, less their maintenance margin): all cross positions share one pool."""
+    if not held.cross:
+        return held.position.margin
+    others = [other for other in book if other.cross and other.position.pk != held.position.pk]
+    return (
+        free
+        + held.position.margin
+        + sum((o.position.margin + o.unrealized - o.maintenance for o in others), Decimal(0))
+    )
+
+
+def held_liquidation_price(held: Held, book: list[Held], free: Decimal) -> Decimal | None:
+    """Where ``held`` is liquidated, the account's other positions staying at their prices."""
+    position = held.position
+    return liquidation_price(
+        side=position.side,
+        contracts=position.contracts,
+        contract_size=held.contract_size,
+        entry=position.entry_price,
+        margin=collateral(held, book, free),
+        tick=held.tick,
+    )
+
+
+def margin_ratio(held: Held, book: list[Held], free: Decimal) -> Decimal | None:
+    """Maintenance margin / (margin + unrealised PnL): liquidation comes at 1. Isolated: the position's own.
+    Cross: the account's cross pool, Σ maintenance / (free + Σ (margin + unrealised)) over its cross
+    positions (as Binance reports one ratio for the cross wallet). None when nothing is left (past 1)."""
+    group = [other for other in book if other.cross] if held.cross else [held]
+    equity = sum((o.position.margin + o.unrealized for o in group), Decimal(0)) + (free if held.cross else 0)
+    if equity <= 0:
+        return None
+    return sum((o.maintenance for o in group), Decimal(0)) / equity
 
 
 # --- Settings --------------------------------------------------------------------------------
@@ -242,11 +354,15 @@ def fill_apply(
     account = order.account
     key = order.position_side
     opens = direction(order.side)
+    now = timezone.now()
     position = (
         PaperPosition.objects.select_for_update()
         .filter(account=account, symbol=order.symbol, position_side=key)
         .first()
     )
+    if position is not None:  # the funding instants it missed, charged on the size it held then
+        position.account = account
+        funding.position_settle(position, market=market, price=price, now=now)
     reducing = Decimal(0)
     if position is not None and position.side != opens:
         reducing = min(contracts, position.contracts)
@@ -270,7 +386,7 @@ def fill_apply(
         if reducing:
             assert position is not None
             sign = 1 if position.side == "long" else -1
-            pnl = sign * (price - position.entry_price) * reducing * market.contract_size
+            pnl = _down(sign * (price - position.entry_price) * reducing * market.contract_size)
             released = position.margin
             if reducing < position.contracts:
                 released = _down(position.margin * reducing / position.contracts)
@@ -298,6 +414,7 @@ def fill_apply(
                     leverage=setting.leverage,
                     margin_mode=setting.margin_mode,
                     margin=Decimal(0),
+                    funding_settled_at=now,
                 )
             position.entry_price = _down(
                 (position.contracts * position.entry_price + opening * price) / (position.contracts + opening)

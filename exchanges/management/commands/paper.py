@@ -58,6 +58,12 @@ class Command(BaseCommand):
         market.add_argument("--min-qty", type=decimal_arg, default=Decimal(0))
         market.add_argument("--min-notional", type=decimal_arg, default=Decimal(0))
         market.add_argument("--reference-price", type=decimal_arg, default=None, help="where a synthetic walk starts")
+        market.add_argument(
+            "--funding-rate",
+            type=decimal_arg,
+            default=None,
+            help="a perpetual's own funding rate per 8 h, e.g. 0.0001 (default: settings.PAPER_FUNDING_RATE)",
+        )
         fault = sub.add_parser(
             "fault", help="Show, arm or clear fault drills on one paper account (arming needs PAPER_FAULTS_ALLOWED)."
         )
@@ -86,7 +92,10 @@ class Command(BaseCommand):
         paper_markets_ensure(exchange)
         unified = resolve_tv_symbol(symbol, paper_markets(exchange), exchange_id=exchange)
         result = paper_price_set(exchange_id=exchange, symbol=unified, price=price)
-        self.stdout.write(f"{exchange} {unified} price {result.price.normalize():f}: {result.fills} order(s) filled.")
+        liquidated = f", {result.liquidated} position(s) liquidated" if result.liquidated else ""
+        self.stdout.write(
+            f"{exchange} {unified} price {result.price.normalize():f}: {result.fills} order(s) filled{liquidated}."
+        )
 
     def _market(self, exchange: str, symbol: str, options: dict) -> None:
         market = paper_market_upsert(
@@ -98,12 +107,16 @@ class Command(BaseCommand):
             min_notional=options["min_notional"],
             reference_price=options["reference_price"],
             contract_size=options["contract_size"],
+            funding_rate=options["funding_rate"],
         )
         contracts = f" contracts of {market.contract_size.normalize():f} {market.base}" if market.is_swap else ""
+        funding = ""
+        if market.funding_rate is not None:
+            funding = f", funding rate {market.funding_rate.normalize():f} per 8 h"
         self.stdout.write(
             f"{exchange} {market.symbol}: tick {market.tick_size.normalize():f}, "
             f"step {market.step_size.normalize():f}{contracts}, "
-            f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}."
+            f"min qty {market.min_qty.normalize():f}, min notional {market.min_notional.normalize():f}{funding}."
         )
 
     def _fault(self, account_id: int, fault: str | None, count: str | None, *, clear: bool) -> None:
