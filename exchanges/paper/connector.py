@@ -428,6 +428,7 @@ class PaperConnector(Connector):
                 amount=row.amount.normalize(),
                 currency=row.currency,
                 timestamp=row.funding_time,
+                position_side=row.position_side or None,
             )
             for row in rows.order_by("funding_time", "pk")
         ]

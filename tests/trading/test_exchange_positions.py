@@ -433,3 +433,36 @@ def test_an_entry_leg_that_fills_before_its_cancel_is_reported_as_left_unmanaged
     assert book_statuses(group)["entry1"] == "closed" and book_statuses(group)["entry2"] == "canceled"
     [message] = urgent_texts(swapper)
     assert f"The {fresh.normalize():f} SOL left on the exchange are no longer managed by the engine" in message
+
+
+def test_a_paper_liquidation_closes_the_group_as_liquidated_and_leaves_no_order_on_the_exchange(
+    route, swapper, django_capture_on_commit_callbacks
+):
+    # The whole chain on the paper exchange, nothing simulated: a 5x long of 10 SOL at 100, its two deeper legs
+    # resting at 98 and 96; the price falls to 70 in one step, through both legs and then through the position's
+    # liquidation price, and the paper exchange liquidates it (cancelling its orders on the symbol).
+    open_side(route, swapper, "long")
+    cycle(django_capture_on_commit_callbacks, "100")  # leg 0 fills: long 10 SOL at 100
+    cycle(django_capture_on_commit_callbacks)  # its take-profit goes out; the positions read stores the liquidation
+    group = PositionGroup.objects.get()
+    assert D("80") < group.liquidation_price < D("81")  # (1000 - 200) / (10 × 0.995) = 80.40
+    a_while_later()
+
+    paper_price_set(exchange_id="binance", symbol=SOL, price=D("70"))
+    assert holding(swapper) == 0
+    [liquidation] = PaperOrder.objects.filter(client_order_id__startswith="autoclose-")
+    assert (liquidation.side, liquidation.filled) == ("sell", D("30"))  # legs 1 and 2 filled on the way down
+    cycle(django_capture_on_commit_callbacks)
+    cycle(django_capture_on_commit_callbacks)
+
+    group.refresh_from_db()
+    assert (group.status, group.exit_reason) == ("closed", "liquidated")
+    # Legs filled after the exchange's last liquidation price (80.40 for 10 SOL): the estimate is redone for the
+    # 30 SOL at 98 the group held, (2940 - 588) / (30 × 0.996) = 78.71, and the loss is about its whole margin.
+    assert D("78.5") < group.liquidation_price < D("79")
+    assert D("-600") < group.realized_pnl_usd < D("-570")  # the 588 margin, less the maintenance left
+    on_book = PaperOrder.objects.filter(account=account_of(swapper), status="open")
+    assert not on_book.exists()  # nothing left that could open a fresh position when the price comes back
+    assert holding(swapper) == 0
+    [message] = urgent_texts(swapper)
+    assert "was liquidated" in message

@@ -35,6 +35,7 @@ from django.utils import timezone
 from exchanges.connector import Connector, ExchangeError, Position
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
+from trading.liquidation import liquidation_price
 from trading.models import Order, PositionGroup
 from trading.positions_check import (
     Held,
@@ -128,15 +129,18 @@ def _tolerance(connector: Connector, symbol: str) -> Decimal:
 
 
 def _store(groups: list[PositionGroup], units: dict[Unit, list[PositionGroup]], positions: list[Position]) -> None:
-    """Each group's liquidation price and margin ratio from its position (the last known values stay when the
-    position, or the field, is missing), and when its position was read."""
+    """Each group's liquidation price and margin ratio from its position, and when its position was last read
+    (the last known values and time stay when the position, or a field, is missing: ``liquidation_now`` tells
+    from them whether entries filled after the exchange last reported the liquidation price)."""
     now = timezone.now()
     for unit, members in units.items():
         position = matching_position(positions, unit)
+        if position is None:
+            continue
         fields: dict = {"positions_synced_at": now}
-        if position is not None and position.liquidation_price is not None:
+        if position.liquidation_price is not None:
             fields["liquidation_price"] = position.liquidation_price
-        if position is not None and position.margin_ratio is not None:
+        if position.margin_ratio is not None:
             fields["margin_ratio"] = position.margin_ratio
         PositionGroup.objects.filter(pk__in=[group.pk for group in members]).update(**fields)
 
@@ -182,8 +186,11 @@ def _confirm_and_close(
     closed = 0
     for lost in closing:
         group = by_id[lost.group_id]
-        group.refresh_from_db(fields=["liquidation_price", "current_price"])
-        reason = lost_reason(group.side, price or group.current_price, group.liquidation_price)
+        group.refresh_from_db(fields=["liquidation_price", "current_price", "positions_synced_at"])
+        liquidation = liquidation_now(group)
+        if liquidation != group.liquidation_price:
+            PositionGroup.objects.filter(pk=group.pk).update(liquidation_price=liquidation)
+        reason = lost_reason(group.side, price or group.current_price, liquidation)
         logger.warning(
             "%s: the exchange holds %s of the %s its groups expect; closing group %s (%s)",
             unit,
@@ -209,6 +216,29 @@ def _confirm_and_close(
             continue
         closed += result.status == GroupStatus.CLOSED
     return closed
+
+
+def liquidation_now(group: PositionGroup) -> Decimal | None:
+    """Where the group's position was liquidated: the price the exchange last reported, unless entries filled
+    after that report (a fall that fills legs and liquidates within one cycle moves it closer) — then the
+    engine's estimate for what the group held (``trading.liquidation``: isolated formula, default tiers)."""
+    since = group.positions_synced_at
+    entries_since = Order.objects.filter(group=group, role=Order.Role.ENTRY, filled_quantity__gt=0)
+    if since is not None and group.liquidation_price and not entries_since.filter(filled_at__gt=since).exists():
+        return group.liquidation_price
+    group.refresh_from_db(fields=["weighted_avg_entry"])
+    held, average = held_quantity(group), group.weighted_avg_entry
+    if held <= 0 or not average:
+        return group.liquidation_price
+    snapshot = group.config_snapshot or {}
+    estimate = liquidation_price(
+        side=group.side,
+        quantity=held,
+        average_entry=average,
+        leverage=int(snapshot.get("leverage") or 1),
+        margin_mode=snapshot.get("margin_mode") or "isolated",
+    )
+    return estimate or group.liquidation_price
 
 
 def _price(connector: Connector, symbol: str) -> Decimal | None:
