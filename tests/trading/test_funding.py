@@ -277,3 +277,61 @@ def test_a_swap_group_closing_fetches_its_funding_so_its_final_pnl_includes_it(
     assert (short.funding_pnl_usd, short.realized_pnl_usd) == (D("-0.04618913"), D("9.48881087"))
     close = JournalEntry.objects.get(group=short, kind=JournalEntry.Kind.CLOSE)
     assert close.realized_pnl_usd == D("9.48881087")
+
+
+def test_a_short_grid_on_the_paper_exchange_books_its_funding_and_its_pnl_is_what_the_balance_gained(
+    route, perpetuals, django_capture_on_commit_callbacks, settings
+):
+    # The whole chain on the paper perpetual, time frozen by hand: a short grid opened at 07:00 UTC with fees of
+    # 0.1 %, legs filled above the entry, the 08:00 funding instant passes (a positive rate: the short receives),
+    # the take-profits buy it back below. The engine's realised PnL is the legs' and take-profits' prices, both
+    # sides' fees and the funding, to the last unit, and what the exchange's USDT balance gained.
+    from unittest import mock
+
+    from exchanges.models import PaperFunding, PaperOrder
+    from exchanges.paper.connector import PaperConnector
+    from exchanges.paper.services import paper_price_set
+    from tests.exchanges.test_paper_funding import Clock
+    from trading.tasks import sync_fills_task
+
+    settings.PAPER_FUNDING_RATE = D("0.0005")
+    perpetuals.maker_fee_percent = perpetuals.taker_fee_percent = D("0.1")
+    perpetuals.save(update_fields=["maker_fee_percent", "taker_fee_percent"])
+    clock = Clock(datetime(2026, 3, 1, 7, 0, tzinfo=UTC))
+
+    def cycle(price: str | None = None) -> None:
+        if price is not None:
+            paper_price_set(exchange_id="binance", symbol=BTC, price=D(price))
+        with django_capture_on_commit_callbacks(execute=True):
+            sync_fills_task()
+
+    with mock.patch("django.utils.timezone.now", clock):
+        start = PaperConnector(perpetuals).balance().total("USDT")
+        signal = route(side="sell", market_position="short", entry_price="100")
+        assert signal.status == "opened", signal.reason
+        cycle("102")  # every leg sold, 100 to 102: short 9.9 BTC
+        cycle()
+        group = PositionGroup.objects.get()
+        assert group.total_filled_quantity == D("9.9")
+
+        clock.set(2026, 3, 1, 8, 30)  # the 08:00 instant has passed
+        cycle("97")  # every take-profit (below the entry) buys back
+        cycle()
+
+    group.refresh_from_db()
+    assert group.status == "closed", group.status_reason
+    take_profits = PaperOrder.objects.filter(account=perpetuals, side="buy")
+    assert take_profits.exists() and all(order.reduce_only for order in take_profits)
+    [received] = PaperFunding.objects.filter(account=perpetuals)
+    assert received.amount > 0  # positive rate: shorts receive
+    [booked] = FundingPayment.objects.filter(group=group)
+    assert booked.amount == received.amount
+    assert group.funding_pnl_usd == received.amount
+    with mock.patch("django.utils.timezone.now", clock):
+        gained = PaperConnector(perpetuals).balance().total("USDT") - start
+    # The exact figure: sold 999.85 of BTC, bought it back for 979.26, fees 1.97911, funding received.
+    assert group.realized_pnl_usd == D("999.85") - D("979.26") - group.fees_usd + received.amount
+    # The paper position keeps its average entry to 12 places, as exchanges keep theirs rounded, so the balance
+    # it settles drifts from the exact figure in the 11th place (here by 0.000000000016).
+    assert abs(group.realized_pnl_usd - gained) < D("1e-10") and gained > 0
+    assert group.fees_usd == D("1.97911")  # 0.1 % of both sides
