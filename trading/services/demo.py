@@ -109,43 +109,25 @@ def demo_setup(*, password: str, superuser: bool = False) -> DemoAccount:
     return DemoAccount(user=user, password=password, api_token=token.key, config=existing or config)
 
 
-def demo_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
-    """A TradingView alert body for the demo pair, as TradingView would send it."""
-    return alert_body(
-        user_id=user.id,
-        secret=user.webhook_secret,
-        timestamp=timestamp,
-        tv={
-            "exchange": "BINANCE",
-            "symbol": "BTCUSDT",
-            "timeframe": str(DEMO_TIMEFRAME),
-            "action": "buy",
-            "market_position": "long",
-            "market_position_size": "0.01",
-            "prev_market_position": "flat",
-            "prev_market_position_size": "0",
-            "entry_price": entry_price,
-            "close_price": entry_price,
-            "order_size": "0.01",
-        },
-        strategy_info={"trade_id": "demo-1", "alert_name": "Demo long", "alert_message": "demo entry"},
-        execution_intent={"type": "signal", "side": "buy", "position_size_type": "base", "precision_mode": "auto"},
+def demo_alert_payload(user: User, *, entry_price: str, timestamp: str, short: bool = False) -> dict:
+    """A TradingView alert body for the demo pair, as TradingView would send it: a long from the spot chart
+    (BTCUSDT, the spot account), or with ``short`` a SHORT from the perpetual's chart (BTCUSDT.P, which
+    trades the paper swap account)."""
+    side, position, trade, name, message = (
+        ("sell", "short", "demo-short-1", "Demo short", "demo short entry")
+        if short
+        else ("buy", "long", "demo-1", "Demo long", "demo entry")
     )
-
-
-def demo_short_alert_payload(user: User, *, entry_price: str, timestamp: str) -> dict:
-    """A TradingView SHORT alert from the demo pair's perpetual chart (BTCUSDT.P): it trades the paper swap
-    account."""
     return alert_body(
         user_id=user.id,
         secret=user.webhook_secret,
         timestamp=timestamp,
         tv={
             "exchange": "BINANCE",
-            "symbol": DEMO_SWAP_TICKER,
+            "symbol": DEMO_SWAP_TICKER if short else "BTCUSDT",
             "timeframe": str(DEMO_TIMEFRAME),
-            "action": "sell",
-            "market_position": "short",
+            "action": side,
+            "market_position": position,
             "market_position_size": "0.01",
             "prev_market_position": "flat",
             "prev_market_position_size": "0",
@@ -153,8 +135,8 @@ def demo_short_alert_payload(user: User, *, entry_price: str, timestamp: str) ->
             "close_price": entry_price,
             "order_size": "0.01",
         },
-        strategy_info={"trade_id": "demo-short-1", "alert_name": "Demo short", "alert_message": "demo short entry"},
-        execution_intent={"type": "signal", "side": "sell", "position_size_type": "base", "precision_mode": "auto"},
+        strategy_info={"trade_id": trade, "alert_name": name, "alert_message": message},
+        execution_intent={"type": "signal", "side": side, "position_size_type": "base", "precision_mode": "auto"},
     )
 
 

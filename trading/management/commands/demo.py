@@ -16,7 +16,6 @@ from trading.services.demo import (
     base_url,
     demo_alert_payload,
     demo_setup,
-    demo_short_alert_payload,
     demo_short_walk,
 )
 
@@ -74,7 +73,7 @@ class Command(BaseCommand):
         curl = self._curl(user, demo_alert_payload(user, entry_price=entry, timestamp=TIMESTAMP_PLACEHOLDER))
         short_entry = self._price_of(DEMO_PERPETUAL) or entry  # the perpetual's walk starts at the first alert
         short_curl = self._curl(
-            user, demo_short_alert_payload(user, entry_price=short_entry, timestamp=TIMESTAMP_PLACEHOLDER)
+            user, demo_alert_payload(user, entry_price=short_entry, timestamp=TIMESTAMP_PLACEHOLDER, short=True)
         )
         short_steps = [
             f".venv/bin/python manage.py paper price binance {DEMO_SWAP_TICKER} {price}"
