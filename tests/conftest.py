@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.notifications.fake_telegram import start_fake_telegram
 from tests.paper_markets import list_paper_market
 
 
@@ -110,3 +111,13 @@ def broker_down(monkeypatch):
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
     yield
     app.pool.force_close_all()
+
+
+@pytest.fixture
+def fake_telegram(settings):
+    """The Bot API at 127.0.0.1 for this test; nothing leaves the machine."""
+    fake = start_fake_telegram()
+    settings.TELEGRAM_API_BASE = fake.base_url
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()

@@ -1,18 +1,6 @@
 import pytest
 
-from tests.notifications.fake_telegram import start_fake_telegram
-
 TOKEN = "123456:TEST-token"
-
-
-@pytest.fixture
-def fake_telegram(settings):
-    """The Bot API at 127.0.0.1 for this test; nothing leaves the machine."""
-    fake = start_fake_telegram()
-    settings.TELEGRAM_API_BASE = fake.base_url
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from notifications.models import Notification
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
-from tests.notifications.fake_telegram import start_fake_telegram
 from trading.models import JournalEntry, Order, PositionGroup
 from trading.selectors import risk_config_of
 from trading.services.exchange_positions import positions_sync
@@ -30,16 +29,7 @@ THREE_LEGS = [
 
 
 @pytest.fixture
-def telegram(settings):
-    fake = start_fake_telegram()
-    settings.TELEGRAM_API_BASE = fake.base_url
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
-@pytest.fixture
-def swapper(db, telegram):
+def swapper(db, fake_telegram):
     """A trader with a paper swap account (no fees, no slippage), a 5x SOL configuration of 3000 USD over legs
     0, 2 and 4 % away from the entry (10 SOL a leg at 100), and Telegram on."""
     user = UserFactory(username="swapper")
