@@ -73,11 +73,13 @@ def _close(entry, details: dict) -> str:
     return text
 
 
-# How the exit price of a position the exchange closed was estimated (``trading.services.closing``).
+# Where the exit price of a position the exchange closed comes from (``trading.services.closing``): the
+# exchange's own closing orders when its history shows them, else an estimate.
 PRICE_SOURCES = {
-    "liquidation": "the liquidation price",
-    "mark": "the last mark price",
-    "entry": "the average entry (no price was known)",
+    "exchange": "from the closing order the exchange reports",
+    "liquidation": "estimated at the liquidation price",
+    "mark": "estimated at the last mark price",
+    "entry": "estimated at the average entry (no price was known)",
 }
 
 
@@ -87,7 +89,7 @@ def _lost(details: dict) -> str:
     base = details["symbol"].split("/")[0]
     text = (
         f": the engine expected {_amount(lost['expected'])} {base}, the exchange held "
-        f"{_amount(lost['on_exchange'])}; {lost['cancelled']} resting order(s) cancelled; exit price estimated at "
+        f"{_amount(lost['on_exchange'])}; {lost['cancelled']} resting order(s) cancelled; exit price "
         f"{PRICE_SOURCES.get(lost['price_source'], lost['price_source'])} {_amount(lost['price'])}."
     )
     if lost.get("unmanaged") and Decimal(lost["unmanaged"]) > 0:

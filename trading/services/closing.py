@@ -296,7 +296,7 @@ def position_finish(
             base, quote = group.symbol.split(":")[0].split("/")
             said += f", {dust_quantity.normalize():f} {base} ≈ {dust_value:.2f} {quote} left as dust"
         if lost is not None:
-            said += f", exit price estimated at {PRICE_SOURCES[lost['price_source']]} (the exchange closed it)"
+            said += f", exit price {PRICE_SOURCES[lost['price_source']]} (the exchange closed it)"
         if group.status != GroupStatus.CLOSING:
             group_transition(group, to=GroupStatus.CLOSING, reason=f"closing: {label}")
         group_transition(group, to=GroupStatus.CLOSED, reason=said)
@@ -346,6 +346,7 @@ def position_lost_close(
     on_exchange: Decimal | None = None,
     unmanaged: Decimal | None = None,
     price: Decimal | None = None,
+    closed_at: tuple[Decimal, Decimal, Decimal, str] | None = None,
 ) -> PositionGroup:
     """The exchange no longer holds (all of) the group's position: it was liquidated, or closed by hand.
 
@@ -380,14 +381,20 @@ def position_lost_close(
     if opened > 0:
         unmanaged = (unmanaged or Decimal(0)) + opened
     group = group_refresh_stats(group_id=group_id)
-    exit_price, source = _lost_exit_price(group, reason, price, connector)
+    # ``closed_at``: (quantity, average price, fee, fee currency) of the exchange's own closing order(s): the exit
+    # is at their price with the group's share of their fee; without it the price is estimated.
+    exit_price, source = (closed_at[1], "exchange") if closed_at else _lost_exit_price(group, reason, price, connector)
     with transaction.atomic():
         locked = lock_group(group_id)
         if locked.status != GroupStatus.CLOSING:
             return locked
         held = held_quantity(locked)
+        fee, fee_currency = Decimal(0), ""
+        if closed_at and closed_at[0] > 0:
+            fee = (closed_at[2] * min(held / closed_at[0], Decimal(1))).quantize(Decimal("1e-12"))
+            fee_currency = closed_at[3]
         if held > 0:
-            _exchange_exit_record(locked, held, exit_price, reason, source)
+            _exchange_exit_record(locked, held, exit_price, reason, source, fee=fee, fee_currency=fee_currency)
     group = group_refresh_stats(group_id=group_id)
     lost = {
         "expected": expected if expected is not None else held,
@@ -417,11 +424,19 @@ def _lost_exit_price(
 
 
 def _exchange_exit_record(
-    group: PositionGroup, quantity: Decimal, price: Decimal | None, reason: str, source: str
+    group: PositionGroup,
+    quantity: Decimal,
+    price: Decimal | None,
+    reason: str,
+    source: str,
+    *,
+    fee: Decimal = Decimal(0),
+    fee_currency: str = "",
 ) -> Order:
-    """The exit the exchange made (call under ``lock_group``): an exit row filled at the estimated price,
-    never sent (the exchange has no such order), so the statistics, the sell budget and the close record
-    count what the group no longer holds. ``error_message`` says it is an estimate."""
+    """The exit the exchange made (call under ``lock_group``): an exit row filled at the price (and fee) of the
+    exchange's own closing order when its history shows one, else at an estimate, never sent (the engine has
+    no such order), so the statistics, the sell budget and the close record count what the group no longer
+    holds. ``error_message`` says where the price comes from."""
     now = timezone.now()
     side = OrderSide.SELL if group.side == Side.LONG else OrderSide.BUY
     order = Order.objects.create(
@@ -440,11 +455,13 @@ def _exchange_exit_record(
         reason=f"made by the exchange ({ExitReason(reason).label})",
         filled_quantity=quantity,
         avg_fill_price=price,
+        fee=fee,
+        fee_currency=fee_currency,
         first_filled_at=now,
         filled_at=now,
         error_message=(
             f"Not sent by the engine: the exchange closed the position ({ExitReason(reason).label}); "
-            f"the price is an estimate ({PRICE_SOURCES[source]})."
+            f"exit price {PRICE_SOURCES[source]}."
         ),
     )
 
@@ -462,7 +479,7 @@ def lost_message(group: PositionGroup, reason: str, lost: dict) -> str:
     text = (
         f"{group.label_on_exchange} {what}. The engine expected {amount(lost['expected'])} {base}; "
         f"the exchange holds {on_exchange}. {lost['cancelled']} resting order(s) cancelled and the position closed. "
-        f"Realised PnL {group.realized_pnl_usd:.2f} {quote}, estimated at {PRICE_SOURCES[lost['price_source']]} "
+        f"Realised PnL {group.realized_pnl_usd:.2f} {quote}, exit price {PRICE_SOURCES[lost['price_source']]} "
         f"{amount(lost['price'])}."
     )
     if lost.get("unmanaged"):

@@ -19,24 +19,35 @@ Hostile ground; what is done about it:
   not yet live or already closing, is skipped this cycle: its expected size is not known.
 - A positions answer may lag the orders' (an exchange answering late): entry fills recorded in the last
   ``FRESH_FILL_SECONDS`` do not count towards a shortfall (it is noticed a few seconds later instead).
+- A shortfall confirmed that way is acted on at once only when the exchange's order history shows what
+  made it: a filled order on the symbol that no group sent, on the side that reduces the position (a
+  trader's close by hand; a liquidation, whose order Binance and the paper exchange name ``autoclose-…``),
+  since the position was last seen (one-way mode: a hedge-mode order does not say its leg). Its price
+  and fee then are the group's exit, not an estimate. Without such an order (an answer that leaves a
+  position out, even twice in a row; a liquidation the history does not list) the shortfall must still be
+  there in a later cycle, ``SHORTFALL_CONFIRM_SECONDS`` on, before anything is cancelled.
 - A position larger than expected is only logged.
 - Several groups on one position (one-way mode): all close when the position is gone; when it is smaller,
   the newest close first until what the others expect fits.
 """
 
 import logging
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from exchanges.connector import Connector, ExchangeError, Position
+from exchanges.connector import Connector, ExchangeError, ExchangeOrder, Position
+from exchanges.enums import OrderSide
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
 from trading.liquidation import liquidation_price
-from trading.models import Order, PositionGroup
+from trading.models import ExitReason, Order, PositionGroup
 from trading.positions_check import (
     Held,
     Unit,
@@ -59,6 +70,24 @@ ZERO = Decimal(0)
 # An entry fill recorded this recently may not be in a positions answer yet (some exchanges' positions lag their
 # orders by a moment): it does not count towards a shortfall until then. Three cycles at the default 5 s.
 FRESH_FILL_SECONDS = 15
+# A shortfall no order in the exchange's history explains is believed only when a later cycle still sees it,
+# this long after the first (the sync runs every 5 s): one answer leaving a position out, or two in a row within
+# one cycle, close nothing.
+SHORTFALL_CONFIRM_SECONDS = 4
+# The exchange's closing order may have been created a little before the position was last seen.
+HISTORY_SLACK = timedelta(minutes=1)
+LIQUIDATION_ORDER_PREFIX = "autoclose-"
+
+
+@dataclass(frozen=True)
+class ExchangeClose:
+    """What the exchange's own orders (no group sent them) took off a position: quantity, average price, fee."""
+
+    quantity: Decimal
+    average: Decimal | None
+    fee: Decimal
+    fee_currency: str
+    liquidation: bool
 
 
 def positions_sync(*, account_id: int, connector: Connector | None = None) -> int:
@@ -95,6 +124,8 @@ def positions_sync(*, account_id: int, connector: Connector | None = None) -> in
             continue
         if short_of(expected, on_exchange, tolerance):
             closed += _confirm_and_close(account_id, connector, unit, members, before, on_exchange, tolerance)
+        else:
+            _shortfall_forget(account_id, unit)
     return closed
 
 
@@ -177,7 +208,19 @@ def _confirm_and_close(
             on_exchange,
             expected,
         )
+        _shortfall_forget(account_id, unit)
         return 0
+    closed_by = _closed_by_exchange(account_id, connector, unit, members)
+    if closed_by is None and not _shortfall_lasted(account_id, unit):
+        logger.info(
+            "%s: the exchange holds %s of the %s its groups expect and its history shows no order that closed it; "
+            "acting if a later cycle still sees it",
+            unit,
+            on_exchange,
+            expected,
+        )
+        return 0
+    _shortfall_forget(account_id, unit)
     closing = groups_to_close(held, on_exchange, tolerance)
     kept = expected - sum((h.quantity for h in closing), ZERO)
     unmanaged = max(on_exchange - kept, ZERO)
@@ -191,6 +234,8 @@ def _confirm_and_close(
         if liquidation != group.liquidation_price:
             PositionGroup.objects.filter(pk=group.pk).update(liquidation_price=liquidation)
         reason = lost_reason(group.side, price or group.current_price, liquidation)
+        if closed_by is not None and closed_by.liquidation:
+            reason = ExitReason.LIQUIDATED
         logger.warning(
             "%s: the exchange holds %s of the %s its groups expect; closing group %s (%s)",
             unit,
@@ -208,6 +253,7 @@ def _confirm_and_close(
                 on_exchange=on_exchange,
                 unmanaged=unmanaged,
                 price=price or group.current_price,
+                closed_at=_priced(closed_by),
             )
         except ExchangeError as exc:
             # A cancel without an answer: the group stays closing; recovery re-sends its close (it comes back to
@@ -216,6 +262,96 @@ def _confirm_and_close(
             continue
         closed += result.status == GroupStatus.CLOSED
     return closed
+
+
+def _shortfall_key(account_id: int, unit: Unit) -> str:
+    return f"positions-shortfall:{account_id}:{unit.symbol}:{unit.leg}"
+
+
+def _shortfall_lasted(account_id: int, unit: Unit) -> bool:
+    """Whether an earlier cycle, SHORTFALL_CONFIRM_SECONDS ago or more, saw this shortfall too (the first
+    sighting is remembered in the cache, shared by every worker)."""
+    key = _shortfall_key(account_id, unit)
+    now = time.time()
+    first = cache.get(key)
+    if first is None:
+        cache.set(key, now, timeout=3600)
+        return False
+    return now - first >= SHORTFALL_CONFIRM_SECONDS
+
+
+def _shortfall_forget(account_id: int, unit: Unit) -> None:
+    cache.delete(_shortfall_key(account_id, unit))
+
+
+def _closed_by_exchange(
+    account_id: int, connector: Connector, unit: Unit, members: list[PositionGroup]
+) -> ExchangeClose | None:
+    """The filled orders on the symbol that no group of the engine sent, on the side that reduces the unit's
+    position, since it was last seen (less HISTORY_SLACK): a trader's close by hand, or a liquidation. None in
+    hedge mode (an order does not say which leg it closed), when there is none, or when the history cannot be
+    read."""
+    if unit.leg:
+        return None
+    seen = [group.positions_synced_at or group.created_at for group in members]
+    since = min(seen) - HISTORY_SLACK
+    try:
+        history = connector.fetch_closed_orders(unit.symbol, since=since)
+    except ExchangeError as exc:
+        logger.warning("%s: the order history was not read (%s)", unit, exc)
+        return None
+    reducing = OrderSide.SELL if unit.side == "long" else OrderSide.BUY
+    candidates = [
+        order
+        for order in history
+        if order.side == reducing and order.filled > 0 and (order.timestamp is None or order.timestamp >= since)
+    ]
+    ids = [order.client_order_id for order in candidates if order.client_order_id]
+    ours = set(
+        Order.objects.filter(group__exchange_account_id=account_id, client_order_id__in=ids).values_list(
+            "client_order_id", flat=True
+        )
+    )
+    foreign = [order for order in candidates if not order.client_order_id or order.client_order_id not in ours]
+    if not foreign:
+        return None
+    quantity = sum((order.filled for order in foreign), ZERO)
+    priced = all(order.average for order in foreign)
+    average = sum((order.filled * (order.average or ZERO) for order in foreign), ZERO) / quantity if priced else None
+    fee, fee_currency = _fees(connector, unit.symbol, foreign)
+    return ExchangeClose(
+        quantity=quantity,
+        average=average,
+        fee=fee,
+        fee_currency=fee_currency,
+        liquidation=any(order.client_order_id.startswith(LIQUIDATION_ORDER_PREFIX) for order in foreign),
+    )
+
+
+def _fees(connector: Connector, symbol: str, orders: list[ExchangeOrder]) -> tuple[Decimal, str]:
+    """The orders' fees in one currency (their trades asked when the order answer has none, as Binance's
+    queries do); (0, "") when they are not known or not in one currency."""
+    fees: list[tuple[Decimal, str]] = []
+    for order in orders:
+        if order.fee_reported:
+            fees.append((order.fee, order.fee_currency))
+            continue
+        try:
+            trades = connector.fetch_order_trades(symbol=symbol, id=order.id, client_order_id=order.client_order_id)
+        except ExchangeError:
+            return ZERO, ""
+        fees.extend((trade.fee, trade.fee_currency) for trade in trades)
+    currencies = {currency for amount, currency in fees if amount}
+    if len(currencies) != 1:
+        return ZERO, ""
+    return sum((amount for amount, _ in fees), ZERO), currencies.pop()
+
+
+def _priced(closed_by: ExchangeClose | None) -> tuple[Decimal, Decimal, Decimal, str] | None:
+    """(quantity, average price, fee, fee currency) of the exchange's closing orders, when their price is known."""
+    if closed_by is None or closed_by.average is None:
+        return None
+    return closed_by.quantity, closed_by.average, closed_by.fee, closed_by.fee_currency
 
 
 def liquidation_now(group: PositionGroup) -> Decimal | None:
