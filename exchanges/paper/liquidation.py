@@ -150,7 +150,7 @@ def _close(
     sign = 1 if position.side == "long" else -1
     pnl_at = (sign * (at - position.entry_price) * quantity).quantize(swaps.UNIT, rounding=ROUND_DOWN)
     if position.margin_mode == "cross":
-        maintenance = (swaps.MAINTENANCE_MARGIN_RATE * quantity * at).quantize(swaps.UNIT, rounding=ROUND_UP)
+        maintenance = swaps.maintenance_margin(quantity, at).quantize(swaps.UNIT, rounding=ROUND_UP)
         lost = min(maintenance - pnl_at, position.margin + free)
     else:
         lost = position.margin

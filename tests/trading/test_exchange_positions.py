@@ -445,7 +445,7 @@ def test_a_paper_liquidation_closes_the_group_as_liquidated_and_leaves_no_order_
     cycle(django_capture_on_commit_callbacks, "100")  # leg 0 fills: long 10 SOL at 100
     cycle(django_capture_on_commit_callbacks)  # its take-profit goes out; the positions read stores the liquidation
     group = PositionGroup.objects.get()
-    assert D("80") < group.liquidation_price < D("81")  # (1000 - 200) / (10 × 0.995) = 80.40
+    assert D("80") < group.liquidation_price < D("81")  # (1000 - 200) / (10 × 0.996) = 80.32
     a_while_later()
 
     paper_price_set(exchange_id="binance", symbol=SOL, price=D("70"))
@@ -457,9 +457,11 @@ def test_a_paper_liquidation_closes_the_group_as_liquidated_and_leaves_no_order_
 
     group.refresh_from_db()
     assert (group.status, group.exit_reason) == ("closed", "liquidated")
-    # Legs filled after the exchange's last liquidation price (80.40 for 10 SOL): the estimate is redone for the
-    # 30 SOL at 98 the group held, (2940 - 588) / (30 × 0.996) = 78.71, and the loss is about its whole margin.
+    # Legs filled after the exchange's last liquidation price (80.32 for 10 SOL): the estimate is redone for the
+    # 30 SOL at 98 the group held, (2940 - 588) / (30 × 0.996) = 78.7148…, and the loss is about its whole margin.
     assert D("78.5") < group.liquidation_price < D("79")
+    # The paper exchange liquidated where the engine estimates (the same tier table), on the tick above it.
+    assert liquidation.average == D("78.72") and D("78.71") < group.liquidation_price < D("78.72")
     assert D("-600") < group.realized_pnl_usd < D("-570")  # the 588 margin, less the maintenance left
     on_book = PaperOrder.objects.filter(account=account_of(swapper), status="open")
     assert not on_book.exists()  # nothing left that could open a fresh position when the price comes back
