@@ -330,10 +330,10 @@ def order_admit(
         return Admission(contracts=min(contracts, position.contracts), hold=Decimal(0), position_side=key)
     setting = settings_of(account, market.symbol)
     notional = contracts * market.contract_size * price
-    _refuse_beyond_tier(account, market, side, key, position, contracts, price, setting.leverage)
     fee_percent = max(account.maker_fee_percent, account.taker_fee_percent)
     hold = _up(notional / setting.leverage + notional * fee_percent / HUNDRED)
-    balance = locked_balance(account, STARTING_ASSET)
+    balance = locked_balance(account, STARTING_ASSET)  # from here a concurrent placement's orders are seen
+    _refuse_beyond_tier(account, market, side, key, contracts, price, setting.leverage)
     if balance.free < hold:
         raise InsufficientFunds(
             "Margin is insufficient.",
@@ -347,7 +347,6 @@ def _refuse_beyond_tier(
     market: PaperMarket,
     side: str,
     key: str,
-    position: PaperPosition | None,
     contracts: Decimal,
     price: Decimal,
     leverage: int,
@@ -355,8 +354,10 @@ def _refuse_beyond_tier(
     """Binance's -2027: refused when the notional the position may reach in this order's direction — what it
     holds (at its entry), the open orders that add to it (at their prices) and this order (at ``price``; in
     one-way mode less the opposite position it first closes) — lies in a tier whose maximum leverage is below
-    the symbol's leverage."""
+    the symbol's leverage. Called holding the account's USDT balance lock, which every swap placement takes:
+    the position and orders read here include those of a placement that committed just before."""
     size = market.contract_size
+    position = PaperPosition.objects.filter(account=account, symbol=market.symbol, position_side=key).first()
     opening = contracts
     if position is not None and position.side != direction(side):
         opening = max(contracts - position.contracts, Decimal(0))  # one-way: closes the position first
