@@ -80,6 +80,41 @@ def maintenance_margin(notional: Decimal, tiers: Sequence[MarginTier] = BINANCE_
     return tier_for(notional, tiers).maintenance_margin(notional)
 
 
+def liquidation_price(
+    *,
+    side: str,
+    quantity: Decimal,
+    entry: Decimal,
+    collateral: Decimal,
+    tiers: Sequence[MarginTier] = BINANCE_BTCUSDT_TIERS,
+) -> Decimal:
+    """The price P where a position's ``collateral`` plus its unrealised PnL equals the maintenance margin at P
+    (fees left out), the tier being the one holding the notional there (Q·P), as an exchange evaluates it:
+
+        long:  M + Q·(P − A) = Q·P·r − c   →   P = (Q·A − M − c) / (Q·(1 − r))
+        short: M + Q·(A − P) = Q·P·r − c   →   P = (Q·A + M + c) / (Q·(1 + r))
+
+    (Q base quantity, A average entry, M collateral: an isolated position's margin, a cross one's share of the
+    pool). Each tier's P is computed and the first self-consistent one kept (with a continuous table there is
+    one); if none is (a table whose amounts do not join up), the entry notional's tier. ``side`` is "long" or
+    "short". The answer may be zero or negative (no liquidation above zero): the caller decides what that means.
+    Both the engine's estimate (``trading.liquidation``) and the paper exchange (``exchanges.paper.swaps``) use it.
+    """
+    cost = quantity * entry
+    candidates = []
+    for index, tier in enumerate(tiers):
+        if side == "long":
+            price = (cost - collateral - tier.amount) / (quantity * (1 - tier.rate))
+        else:
+            price = (cost + collateral + tier.amount) / (quantity * (1 + tier.rate))
+        candidates.append(price)
+        notional = quantity * max(price, ZERO)
+        ceiling = tiers[index + 1].floor if index + 1 < len(tiers) else None
+        if notional >= tier.floor and (ceiling is None or notional < ceiling):
+            return price
+    return candidates[list(tiers).index(tier_for(cost, tiers))]
+
+
 def capped_leverage(configured: int, notional: Decimal, tiers: Sequence[MarginTier]) -> int:
     """The leverage a position of ``notional`` may use: ``configured``, lowered to the cap of the tier
     holding ``notional`` (never below 1)."""

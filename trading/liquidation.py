@@ -16,7 +16,9 @@ The model (a simple one, stated so a trader can redo it by hand):
   (Q base quantity, A average entry, L leverage). This is Binance's published isolated formula with
   the wallet balance = the position's initial margin. The tier is the one holding the notional *at
   the liquidation price* (Q·P), as the exchange evaluates it there: each tier's P is computed and the
-  self-consistent one is kept.
+  self-consistent one is kept. The solver is ``exchanges.tiers.liquidation_price``, shared with the paper
+  exchange (``exchanges.paper.swaps``), which liquidates by the table it publishes: for an isolated paper
+  position this estimate is where it is liquidated (put on the market's tick towards the entry).
 - **Cross margin:** assumed to hold only this position's initial margin, i.e. the isolated answer.
   That is the worst case: a cross position also draws on the account's free balance (and other
   positions' PnL), so on the exchange it is liquidated further away.
@@ -42,7 +44,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from exchanges.tiers import BINANCE_BTCUSDT_TIERS, MarginTier, capped_leverage, tier_for
+from exchanges.tiers import BINANCE_BTCUSDT_TIERS, MarginTier, capped_leverage
+from exchanges.tiers import liquidation_price as tier_liquidation_price
 from trading.grid import HUNDRED, DcaLevel
 from trading.vocabulary import Side
 
@@ -72,21 +75,8 @@ def liquidation_price(
         raise ValueError(f"A position needs a positive quantity and entry price, got {quantity} at {average_entry}.")
     if leverage < MIN_LEVERAGE:
         raise ValueError(f"Leverage must be at least {MIN_LEVERAGE}, got {leverage}.")
-    cost = quantity * average_entry
-    margin = cost / Decimal(leverage)
-    candidates = []
-    for index, tier in enumerate(tiers):
-        if side == Side.LONG:
-            price = (cost - margin - tier.amount) / (quantity * (ONE - tier.rate))
-        else:
-            price = (cost + margin + tier.amount) / (quantity * (ONE + tier.rate))
-        candidates.append(price)
-        notional = quantity * max(price, ZERO)
-        ceiling = tiers[index + 1].floor if index + 1 < len(tiers) else None
-        if notional >= tier.floor and (ceiling is None or notional < ceiling):
-            break
-    else:  # no tier is self-consistent (cannot happen with a continuous table): the entry's tier
-        price = candidates[tiers.index(tier_for(cost, tiers))]
+    margin = quantity * average_entry / Decimal(leverage)
+    price = tier_liquidation_price(side=side, quantity=quantity, entry=average_entry, collateral=margin, tiers=tiers)
     return price if price > 0 else None
 
 

@@ -58,7 +58,7 @@ from exchanges.paper.candles import account_candles
 from exchanges.paper.drills import LOSE_ANSWER_RATE, RATE_LIMITED_UNTIL, armed_faults
 from exchanges.paper.selectors import PaperQuote, account_quotes
 from exchanges.symbols import resolve_tv_symbol
-from exchanges.tiers import BINANCE_BTCUSDT_TIERS, MarginTier
+from exchanges.tiers import MarginTier
 
 # The paper exchange's answer to a client order id already used (Binance's words).
 DUPLICATE_ORDER = "Duplicate order sent."
@@ -374,9 +374,10 @@ class PaperConnector(Connector):
                 swaps.leverage_set(self.account, market, leverage)
 
     def fetch_leverage_tiers(self, symbol: str) -> list[MarginTier]:
-        """The paper exchange's one table for every perpetual: Binance USDⓈ-M BTCUSDT's (``exchanges.tiers``)."""
+        """The paper exchange's one table for every perpetual (``swaps.TIERS``: Binance USDⓈ-M BTCUSDT's, from
+        ``exchanges.tiers``), the one its liquidation, margin ratio and leverage cap go by."""
         self._swap_market(symbol)
-        return list(BINANCE_BTCUSDT_TIERS)
+        return list(swaps.TIERS)
 
     def fetch_positions(self, symbols: list[str] | None = None) -> list[Position]:
         if self.account.market_type != ExchangeAccount.MarketType.SWAP:

@@ -2,13 +2,15 @@
 
 Checked whenever a price of a swap market moves (``services.paper_match``: the shared price for the accounts
 that follow it, an account's own price for that account), after the resting orders it crosses have filled.
-A position whose liquidation price the new price reaches (a long at or below it, a short at or above it) is
-closed at its liquidation price, whatever the price jumped to:
+A position whose liquidation price (``swaps.held_liquidation_price``: where its collateral plus unrealised PnL
+meets the tiered maintenance margin, the solver the engine's estimate uses) the new price reaches (a long at
+or below it, a short at or above it) is closed at its liquidation price, whatever the price jumped to:
 
 - the account's open orders on that position are cancelled first (one-way mode: all its orders on the
   symbol; hedge mode: those of that leg), as Binance does, and what they held goes back to free;
 - isolated: the position's margin is lost, and never more; cross: its loss at the liquidation price plus
-  its maintenance margin there, taken from its margin and then the free balance, never more than both;
+  its maintenance margin there (by the tier table ``swaps.TIERS``, at the notional there), taken from its
+  margin and then the free balance, never more than both;
 - a closed ``PaperOrder`` with client order id ``autoclose-<position>-<unix seconds>`` (Binance names its
   liquidation orders ``autoclose-…``) and its ``PaperFill`` record it: the fill's ``realized_pnl`` is the
   price PnL at the liquidation price and its ``fee`` the rest of what was lost (the clearance that Binance
@@ -150,7 +152,7 @@ def _close(
     sign = 1 if position.side == "long" else -1
     pnl_at = (sign * (at - position.entry_price) * quantity).quantize(swaps.UNIT, rounding=ROUND_DOWN)
     if position.margin_mode == "cross":
-        maintenance = (swaps.MAINTENANCE_MARGIN_RATE * quantity * at).quantize(swaps.UNIT, rounding=ROUND_UP)
+        maintenance = swaps.maintenance_margin(quantity, at).quantize(swaps.UNIT, rounding=ROUND_UP)
         lost = min(maintenance - pnl_at, position.margin + free)
     else:
         lost = position.margin

@@ -25,12 +25,23 @@ What is modelled:
   of it would only reduce the position (conservative: closes are sent reduce-only).
 - Leverage (1 to 125, default 1) and margin mode (default isolated) per (account, symbol); changing either
   is refused while the symbol has an open order or a position; setting the current value is success.
-- Maintenance margin: one rate, ``MAINTENANCE_MARGIN_RATE`` (0.5 %, Binance's first tier for BTC), for
-  every notional: the documented simple tier model (the real tier tables live with the ccxt side).
+- Tiers: every paper perpetual has one leverage and maintenance-margin table, ``TIERS`` (Binance USDⓈ-M
+  BTCUSDT's first tiers, ``exchanges.tiers.BINANCE_BTCUSDT_TIERS``: 0.40 % and 125× up to 50,000 USDT
+  notional, 0.50 % and 100× to 500,000, 1 % and 50× to 8,000,000, …), the one ``fetch_leverage_tiers``
+  publishes and the engine's preview and leverage cap read. Maintenance margin = notional × rate − the
+  tier's maintenance amount, at the tier holding the notional (at the price it is valued at).
+- Leverage cap: an order that may open is refused with Binance's -2027 ("Exceeded the maximum allowable
+  position at current leverage.") when the notional the position may reach in its direction (the position
+  at its entry, the open orders adding to it at their prices, the order) lies in a tier whose maximum
+  leverage is below the symbol's leverage. Changing the leverage needs no such check here: it is refused
+  while the symbol has a position or an open order.
 - Liquidation (``exchanges.paper.liquidation``): the liquidation price is where the collateral plus the
-  unrealised PnL equals the maintenance margin there (fees left out), on the tick towards the entry. When a
-  price move reaches it (checked after every match, at the shared price or an account's own), the position
-  is closed at that price, its orders cancelled, an ``autoclose-…`` order and fill record it; isolated: the
+  unrealised PnL equals the maintenance margin there, the tier being the one holding the notional at that
+  price (fees left out; ``exchanges.tiers.liquidation_price``, the same solver as the engine's estimate in
+  ``trading.liquidation``: an isolated position's paper liquidation price is the engine's estimate for it,
+  put on the tick towards the entry). When a price move reaches it (checked after every match, at the shared
+  price or an account's own), the position is closed at that price, its orders cancelled, an
+  ``autoclose-…`` order and fill record it; isolated: the
   position's margin is lost and never more; cross: its loss there plus its maintenance margin, from its
   margin and then the free balance, never more than both.
 - Margin modes. Opening margin is ``notional / leverage`` in both (held in ``used``). Isolated: only that
@@ -50,7 +61,7 @@ What is modelled:
   ccxt reads from those exchanges' answers (``exchanges.paper.connector``: as_placed, as_queried,
   as_position).
 
-Not modelled: leverage tiers (one maintenance rate and max leverage 125 for every notional), a mark price
+Not modelled: per-symbol tier tables (one table for every perpetual), a mark price
 apart from the last price, funding rates that move, the insurance fund and auto-deleveraging, partial
 liquidation (a position is closed whole), cross liquidation triggered by another symbol's move (checked on
 the position's own symbol), OKX's answer dialect, and isolated margin added or removed by hand.
@@ -61,6 +72,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from django.utils import timezone
 
+from exchanges import tiers
 from exchanges.connector import InsufficientFunds, InvalidOrder
 from exchanges.enums import OrderSide
 from exchanges.models import (
@@ -75,9 +87,12 @@ from exchanges.models import (
 from exchanges.numbers import round_to_tick
 from exchanges.paper import funding, matching
 from exchanges.paper.balances import STARTING_ASSET, locked_balance
+from exchanges.tiers import BINANCE_BTCUSDT_TIERS, MarginTier
 
-MAINTENANCE_MARGIN_RATE = Decimal("0.005")
-MAX_LEVERAGE = 125
+# The one leverage and maintenance-margin table of every paper perpetual: what fetch_leverage_tiers publishes,
+# what liquidation, the margin ratio and the leverage cap go by.
+TIERS: tuple[MarginTier, ...] = BINANCE_BTCUSDT_TIERS
+MAX_LEVERAGE = max(tier.max_leverage for tier in TIERS)  # 125
 HUNDRED = Decimal(100)
 UNIT = Decimal("1e-12")  # the money fields' last decimal place: margins are rounded to it
 
@@ -85,6 +100,7 @@ UNIT = Decimal("1e-12")  # the money fields' last decimal place: margins are rou
 POSITION_SIDE_MISMATCH = "Order's position side does not match user's setting."
 REDUCE_ONLY_REJECTED = "ReduceOnly Order is rejected."
 REDUCE_ONLY_IN_HEDGE = "Parameter reduceOnly sent when not required."
+EXCEEDED_MAXIMUM_POSITION = "Exceeded the maximum allowable position at current leverage."  # -2027
 
 
 def _down(value: Decimal) -> Decimal:
@@ -104,19 +120,24 @@ def liquidation_price(
     *, side: str, contracts: Decimal, contract_size: Decimal, entry: Decimal, margin: Decimal, tick: Decimal
 ) -> Decimal | None:
     """Where ``margin`` (the collateral: an isolated position's margin, a cross one's share of the pool, see
-    ``collateral``) + unrealised PnL = MAINTENANCE_MARGIN_RATE × notional (fees left out), on the market's tick
-    towards the entry (the warning comes early, never late); None when the collateral covers any move (a
-    long at leverage 1 never reaches it above zero)."""
-    quantity = contracts * contract_size
-    if side == "long":
-        price = (entry * quantity - margin) / (quantity * (1 - MAINTENANCE_MARGIN_RATE))
-    else:
-        price = (entry * quantity + margin) / (quantity * (1 + MAINTENANCE_MARGIN_RATE))
-        if price <= 0:  # a cross short whose account is underwater elsewhere: any price liquidates it
-            return tick
+    ``collateral``) + unrealised PnL = the maintenance margin there, by ``TIERS`` at the notional there (fees
+    left out; ``exchanges.tiers.liquidation_price``), on the market's tick towards the entry (the warning comes
+    early, never late); None when the collateral covers any move (a long at leverage 1 never reaches it above
+    zero)."""
+    price = tiers.liquidation_price(
+        side=side, quantity=contracts * contract_size, entry=entry, collateral=margin, tiers=TIERS
+    )
+    if side != "long" and price <= 0:  # a cross short whose account is underwater elsewhere: any price liquidates it
+        return tick
     if price <= 0:
         return None
     return round_to_tick(price, tick, up=side == "long")
+
+
+def maintenance_margin(quantity: Decimal, price: Decimal) -> Decimal:
+    """The maintenance margin of a position of ``quantity`` (base asset) valued at ``price``: by ``TIERS``, at
+    the tier holding its notional."""
+    return tiers.maintenance_margin(quantity * price, TIERS)
 
 
 @dataclass(frozen=True)
@@ -140,7 +161,7 @@ class Held:
 
     @property
     def maintenance(self) -> Decimal:
-        return MAINTENANCE_MARGIN_RATE * self.position.contracts * self.contract_size * self.mark
+        return maintenance_margin(self.position.contracts * self.contract_size, self.mark)
 
     @property
     def cross(self) -> bool:
@@ -311,13 +332,57 @@ def order_admit(
     notional = contracts * market.contract_size * price
     fee_percent = max(account.maker_fee_percent, account.taker_fee_percent)
     hold = _up(notional / setting.leverage + notional * fee_percent / HUNDRED)
-    balance = locked_balance(account, STARTING_ASSET)
+    balance = locked_balance(account, STARTING_ASSET)  # from here a concurrent placement's orders are seen
+    _refuse_beyond_tier(account, market, side, key, contracts, price, setting.leverage)
     if balance.free < hold:
         raise InsufficientFunds(
             "Margin is insufficient.",
             exchange_message=f"need {hold.normalize():f} {STARTING_ASSET} margin, free {balance.free.normalize():f}",
         )
     return Admission(contracts=contracts, hold=hold, position_side=key)
+
+
+def _refuse_beyond_tier(
+    account: ExchangeAccount,
+    market: PaperMarket,
+    side: str,
+    key: str,
+    contracts: Decimal,
+    price: Decimal,
+    leverage: int,
+) -> None:
+    """Binance's -2027: refused when the notional the position may reach in this order's direction — what it
+    holds (at its entry), the open orders that add to it (at their prices) and this order (at ``price``; in
+    one-way mode less the opposite position it first closes) — lies in a tier whose maximum leverage is below
+    the symbol's leverage. Called holding the account's USDT balance lock, which every swap placement takes:
+    the position and orders read here include those of a placement that committed just before."""
+    size = market.contract_size
+    position = PaperPosition.objects.filter(account=account, symbol=market.symbol, position_side=key).first()
+    opening = contracts
+    if position is not None and position.side != direction(side):
+        opening = max(contracts - position.contracts, Decimal(0))  # one-way: closes the position first
+    exposure = opening * size * price
+    if position is not None and position.side == direction(side):
+        exposure += position.contracts * size * position.entry_price
+    adding = PaperOrder.objects.filter(
+        account=account,
+        symbol=market.symbol,
+        status=PaperOrder.Status.OPEN,
+        side=side,
+        position_side=key,
+        reduce_only=False,
+        price__isnull=False,
+    ).values_list("amount", "filled", "price")
+    exposure += sum(((amount - filled) * size * (at or 0) for amount, filled, at in adding), Decimal(0))
+    cap = tiers.tier_for(exposure, TIERS).max_leverage
+    if leverage > cap:
+        raise InvalidOrder(
+            EXCEEDED_MAXIMUM_POSITION,
+            exchange_message=(
+                f"-2027: a position of {exposure.normalize():f} {market.settle} allows at most {cap}x, "
+                f"the leverage is {leverage}x"
+            ),
+        )
 
 
 def hold_margin(order: PaperOrder) -> None:

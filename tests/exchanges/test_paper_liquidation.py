@@ -90,9 +90,10 @@ def test_a_long_is_liquidated_at_its_liquidation_price_its_orders_cancelled_and_
     order(swap, "buy", "0.010", "45000", cid="dca")  # a deeper leg, below the liquidation price
     order(swap, "sell", "0.010", "62000", cid="tp", reduce_only=True)
     [long] = swap.fetch_positions([BTC])
-    # (600 - 60) / (0.01 × 0.995) = 54271.356…, on the tick towards the entry
-    assert long.liquidation_price == D("54271.4")
-    assert long.margin_ratio == D("0.005") * 600 / 60  # at the entry: maintenance 3 / margin 60
+    # (600 - 60) / (0.01 × (1 − 0.4 %)) = 54216.867…, on the tick towards the entry (notional 542: the first
+    # tier, 0.40 %)
+    assert long.liquidation_price == D("54216.9")
+    assert long.margin_ratio == D("0.004") * 600 / 60  # at the entry: maintenance 2.4 / margin 60
 
     assert price("54300").liquidated == 0  # not yet
     assert len(swap.fetch_positions([BTC])) == 1
@@ -113,13 +114,13 @@ def test_a_long_is_liquidated_at_its_liquidation_price_its_orders_cancelled_and_
         "sell",
         "closed",
         D("0.01"),
-        D("54271.4"),
+        D("54216.9"),
     )
     [trade] = swap.fetch_order_trades(symbol=BTC, id=autoclose.id)
-    assert (trade.price, trade.amount) == (D("54271.4"), D("0.01"))
+    assert (trade.price, trade.amount) == (D("54216.9"), D("0.01"))
     fill = PaperFill.objects.get(order__client_order_id=autoclose.client_order_id)
-    assert fill.realized_pnl == D("-57.286")  # (54271.4 - 60000) × 0.01
-    assert fill.realized_pnl - fill.fee == D("-60")  # the clearance takes the rest of the margin: 2.714
+    assert fill.realized_pnl == D("-57.831")  # (54216.9 - 60000) × 0.01
+    assert fill.realized_pnl - fill.fee == D("-60")  # the clearance takes the rest of the margin: 2.169
     assert usdt(account) == (START - D("60") - D("0.30"), D("0"))  # start − margin − fees, nothing more
     reconciles(account)
 
@@ -129,13 +130,13 @@ def test_a_short_is_liquidated_at_its_liquidation_price_when_the_price_gaps_thro
     order(swap, "sell", "0.010")  # margin 120, fee 0.30
     order(swap, "buy", "0.010", "55000", cid="tp", reduce_only=True)
     [short] = swap.fetch_positions([BTC])
-    assert short.liquidation_price == D("71641.7")  # (600 + 120) / (0.01 × 1.005) = 71641.79…, down to the tick
+    assert short.liquidation_price == D("71713.1")  # (600 + 120) / (0.01 × 1.004) = 71713.14…, down to the tick
 
     assert price("71600").liquidated == 0
     assert price("80000").liquidated == 1
 
     autoclose = liquidation_of(swap)
-    assert (autoclose.side, autoclose.average, autoclose.filled) == ("buy", D("71641.7"), D("0.01"))
+    assert (autoclose.side, autoclose.average, autoclose.filled) == ("buy", D("71713.1"), D("0.01"))
     assert swap.fetch_order(symbol=BTC, client_order_id="tp").status == "canceled"
     assert swap.fetch_positions() == []
     assert usdt(account) == (START - D("120") - D("0.30"), D("0"))
@@ -152,13 +153,13 @@ def test_hedge_mode_liquidates_one_leg_and_cancels_that_legs_orders_only(account
     order(swap, "buy", "0.010", "55000", cid="long-dca", position_side="long")
     order(swap, "sell", "0.010", "90000", cid="short-dca", position_side="short")
 
-    assert price("64000").liquidated == 1  # the short's: (600 + 30) / 0.01005 = 62686.56… → 62686.5
+    assert price("64000").liquidated == 1  # the short's: (600 + 30) / 0.01004 = 62749.00… → 62749.0
 
     [left] = swap.fetch_positions([BTC])
     assert (left.side, left.position_side, left.quantity) == ("long", "long", D("0.01"))
     assert swap.fetch_order(symbol=BTC, client_order_id="short-dca").status == "canceled"
     assert swap.fetch_order(symbol=BTC, client_order_id="long-dca").status == "open"
-    assert liquidation_of(swap).average == D("62686.5")
+    assert liquidation_of(swap).average == D("62749.0")
     reconciles(account)
 
 
@@ -188,11 +189,11 @@ def test_cross_margin_draws_on_the_free_balance_so_its_liquidation_price_is_furt
         books[mode] = connector
     [iso] = books["isolated"].fetch_positions()
     [crs] = books["cross"].fetch_positions()
-    assert iso.liquidation_price == D("54271.4")  # margin 60 only
-    # cross: free 139.70 + margin 60 = 199.70 stands behind it: (600 - 199.70) / 0.00995 = 40231.15…
-    assert crs.liquidation_price == D("40231.2")
+    assert iso.liquidation_price == D("54216.9")  # margin 60 only
+    # cross: free 139.70 + margin 60 = 199.70 stands behind it: (600 - 199.70) / 0.00996 = 40190.76…
+    assert crs.liquidation_price == D("40190.8")
     assert crs.margin_mode == "cross"
-    assert crs.margin_ratio == D("3") / D("199.7")  # maintenance / (free + margin + unrealised 0)
+    assert crs.margin_ratio == D("2.4") / D("199.7")  # maintenance / (free + margin + unrealised 0)
 
     price("45000")
     assert books["isolated"].fetch_positions() == [] and len(books["cross"].fetch_positions()) == 1
@@ -201,9 +202,10 @@ def test_cross_margin_draws_on_the_free_balance_so_its_liquidation_price_is_furt
     price("40000")
     assert books["cross"].fetch_positions() == []
     fill = PaperFill.objects.get(order__account=cross, order__client_order_id__startswith="autoclose-")
-    # lost: the loss at 40231.2 (197.688) plus its maintenance margin there (2.01156), from margin then free
-    assert (fill.realized_pnl, fill.fee) == (D("-197.688"), D("2.01156"))
-    assert usdt(cross) == (D("0.00044"), D("0"))
+    # lost: the loss at 40190.8 (198.092) plus its maintenance margin there (401.908 × 0.4 % = 1.607632), from
+    # margin then free
+    assert (fill.realized_pnl, fill.fee) == (D("-198.092"), D("1.607632"))
+    assert usdt(cross) == (D("0.000368"), D("0"))
     reconciles(isolated, D("200"))
     reconciles(cross, D("200"))
 
@@ -235,8 +237,8 @@ def test_a_dca_leg_the_drop_crosses_fills_first_and_the_bigger_position_is_liqui
     call_command("paper", "price", "binance", BTC, "50000", stdout=out)
 
     assert "1 order(s) filled, 1 position(s) liquidated" in out.getvalue()
-    # 0.02 BTC at 58500 with 117 margin: (1170 − 117) / (0.02 × 0.995) = 52914.57… → 52914.6
-    assert liquidation_of(swap).average == D("52914.6")
+    # 0.02 BTC at 58500 with 117 margin: (1170 − 117) / (0.02 × 0.996) = 52861.44… → 52861.5
+    assert liquidation_of(swap).average == D("52861.5")
     assert swap.fetch_order(symbol=BTC, client_order_id="dca").filled == D("0.01")
     assert usdt(account) == (START - D("117") - D("0.30") - D("0.114"), D("0"))
     reconciles(account)

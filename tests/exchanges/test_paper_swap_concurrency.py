@@ -1,5 +1,6 @@
 """Paper perpetuals under concurrent callers: funding settled by several processes at once is charged once
-per instant, and a liquidation triggered by several price updates at once happens once."""
+per instant, a liquidation triggered by several price updates at once happens once, and orders placed at
+once never take a position past its tier's maximum leverage."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -8,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from exchanges.models import PaperBalance, PaperFill, PaperFunding, PaperOrder, PaperPosition
+from exchanges.connector import InvalidOrder
+from exchanges.models import ExchangeAccount, PaperBalance, PaperFill, PaperFunding, PaperOrder, PaperPosition
 from exchanges.paper import funding
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
@@ -72,3 +74,29 @@ def test_a_liquidation_triggered_by_three_price_updates_at_once_happens_once(lon
     balance = PaperBalance.objects.get(account=long_position, asset="USDT")
     assert (balance.free, balance.used) == (START - 60, D("0"))
     assert balance.free == START + sum(f.realized_pnl - f.fee for f in fills)
+
+
+def test_orders_placed_at_once_never_take_the_position_past_its_tiers_maximum_leverage(long_position):
+    # At 125x the first tier holds notionals below 50,000. With no position (the one the long held is closed,
+    # so nothing else serialises the placements), four orders of 0.22 BTC at 59,000 (12,980 each) race:
+    # three fit (38,940), the fourth would reach 51,920.
+    swap = PaperConnector(long_position)
+    swap.create_order(symbol=BTC, side="sell", type="market", amount=D("0.010"), price=None, client_order_id="c1")
+    swap.set_leverage(BTC, 125)
+
+    def place(name):
+        try:
+            PaperConnector(ExchangeAccount.objects.get(pk=long_position.pk)).create_order(
+                symbol=BTC, side="buy", type="limit", amount=D("0.22"), price=D("59000"), client_order_id=name
+            )
+            return "placed"
+        except InvalidOrder as error:
+            return str(error)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(place, ["r1", "r2", "r3", "r4"]))
+
+    assert sorted(results) == ["Exceeded the maximum allowable position at current leverage."] + ["placed"] * 3
+    assert PaperOrder.objects.filter(account=long_position, status="open").count() == 3

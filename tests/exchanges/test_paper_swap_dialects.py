@@ -59,19 +59,21 @@ def test_plain_answers_a_swap_placement_with_its_fill():
 @pytest.mark.parametrize(
     "dialect, leverage, margin_mode, ratio",
     [
-        ("plain", D("3"), "isolated", D("2.975") / D("195")),
-        ("binance", None, "isolated", D("0.0153")),  # positionRisk v3 has no leverage; ratio half up, 4 places
-        ("bybit", D("3"), "", D("0.0152")),  # no margin mode on a unified account's position; ratio cut
+        ("plain", D("3"), "isolated", D("2.38") / D("195")),
+        ("binance", None, "isolated", D("0.0122")),  # positionRisk v3 has no leverage; ratio half up, 4 places
+        ("bybit", D("3"), "", D("0.0122")),  # no margin mode on a unified account's position; ratio cut
     ],
 )
 def test_positions_in_each_dialect(dialect, leverage, margin_mode, ratio):
     swap = connector(dialect)
     open_long(swap)  # margin 200
-    paper_price_set(exchange_id="binance", symbol=BTC, price=D("59500"))  # unrealised −5, maintenance 2.975
+    paper_price_set(
+        exchange_id="binance", symbol=BTC, price=D("59500")
+    )  # unrealised −5, maintenance 595 × 0.4 % = 2.38
     [position] = swap.fetch_positions([BTC])
     assert (position.leverage, position.margin_mode, position.margin_ratio) == (leverage, margin_mode, ratio)
     assert (position.quantity, position.unrealized_pnl, position.mark_price) == (D("0.01"), D("-5"), D("59500"))
-    assert position.liquidation_price == D("40201.1")  # (600 − 200) / (0.01 × 0.995) = 40201.005…, up a tick
+    assert position.liquidation_price == D("40160.7")  # (600 − 200) / (0.01 × 0.996) = 40160.642…, up a tick
 
 
 def test_a_long_at_leverage_1_has_no_liquidation_price_in_any_dialect():

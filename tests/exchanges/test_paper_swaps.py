@@ -229,17 +229,18 @@ def test_margin_is_checked_against_the_free_balance(swap, account):
     reconciles(account)
 
 
-def test_liquidation_price_from_the_maintenance_margin_rate(swap):
+def test_liquidation_price_from_the_maintenance_margin_tier(swap):
     swap.set_leverage(BTC, 10)
     order(swap, "buy", "0.010")
     long = position(swap)
-    # margin 60 on 600: (600 - 60) / (0.01 × (1 - 0.5 %)) = 54271.3567…, up to the 0.1 tick (towards the entry)
-    assert long.liquidation_price == D("54271.4")
+    # margin 60 on 600, the first tier (0.40 %): (600 - 60) / (0.01 × (1 - 0.4 %)) = 54216.867…, up to the 0.1
+    # tick (towards the entry)
+    assert long.liquidation_price == D("54216.9")
     assert (long.mark_price, long.unrealized_pnl) == (D("60000"), D("0"))
     order(swap, "sell", "0.010", cid="o2")
-    order(swap, "sell", "0.010", cid="o3")  # a short at 10x: 660 / (0.01 × 1.005) = 65671.64…, down to the tick
+    order(swap, "sell", "0.010", cid="o3")  # a short at 10x: 660 / (0.01 × 1.004) = 65737.05…, down to the tick
     short = position(swap)
-    assert (short.side, short.liquidation_price, short.unrealized_pnl) == ("short", D("65671.6"), D("0"))
+    assert (short.side, short.liquidation_price, short.unrealized_pnl) == ("short", D("65737.0"), D("0"))
 
 
 def test_a_swap_account_resolves_tickers_to_perpetuals_and_a_spot_account_refuses_swap_arguments(swap):

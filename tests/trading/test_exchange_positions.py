@@ -454,7 +454,7 @@ def test_a_paper_liquidation_closes_the_group_as_liquidated_and_leaves_no_order_
     cycle(django_capture_on_commit_callbacks, "100")  # leg 0 fills: long 10 SOL at 100
     cycle(django_capture_on_commit_callbacks)  # its take-profit goes out; the positions read stores the liquidation
     group = PositionGroup.objects.get()
-    assert D("80") < group.liquidation_price < D("81")  # (1000 - 200) / (10 × 0.995) = 80.40
+    assert D("80") < group.liquidation_price < D("81")  # (1000 - 200) / (10 × 0.996) = 80.32
     a_while_later()
 
     paper_price_set(exchange_id="binance", symbol=SOL, price=D("70"))
@@ -473,6 +473,10 @@ def test_a_paper_liquidation_closes_the_group_as_liquidated_and_leaves_no_order_
     exit_order = Order.objects.get(group=group, role="exit")
     assert exit_order.avg_fill_price == liquidation.average
     assert group.realized_pnl_usd == lost
+    # Legs filled after the exchange's last liquidation price (80.32 for 10 SOL): the engine's estimate is redone
+    # for the 30 SOL at 98 the group held, (2940 - 588) / (30 × 0.996) = 78.7148…; the paper exchange liquidated
+    # there (the same tier table), on the tick above it.
+    assert liquidation.average == D("78.72") and D("78.71") < group.liquidation_price < D("78.72")
     on_book = PaperOrder.objects.filter(account=account_of(swapper), status="open")
     assert not on_book.exists()  # nothing left that could open a fresh position when the price comes back
     assert holding(swapper) == 0

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 import pytest
 
+from exchanges.tiers import tier_for
 from trading.grid import parse_levels
 from trading.liquidation import (
     BINANCE_BTCUSDT_TIERS,
     beyond_liquidation_message,
     grid_preview,
     liquidation_price,
-    tier_for,
 )
 
 D = Decimal
