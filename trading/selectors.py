@@ -44,6 +44,14 @@ def active_groups(user) -> QuerySet[PositionGroup]:
     return PositionGroup.objects.filter(user=user, status__in=[s.value for s in GROUP_ACTIVE_STATUSES])
 
 
+def groups_on_symbol(account_id, symbol: str) -> QuerySet[PositionGroup]:
+    """The engine's non-terminal groups on one account and symbol, either side: they share its leverage and
+    margin mode (set per account and symbol on the exchange)."""
+    return PositionGroup.objects.filter(
+        exchange_account_id=account_id, symbol=symbol, status__in=[s.value for s in GROUP_ACTIVE_STATUSES]
+    )
+
+
 def risk_config_of(user) -> RiskConfig:
     """The user's pool, queue and risk settings row, created with the defaults when missing (a read-or-create:
     no lock; ``trading.locks.lock_user_routing`` takes the row for update)."""

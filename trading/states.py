@@ -160,6 +160,9 @@ ORDER_DEAD_STATUSES = frozenset({Ord.CANCELLED, Ord.FAILED})
 ORDER_UNSENT_STATUSES = frozenset({Ord.PENDING, Ord.UNKNOWN})
 # Orders the fill sync asks the exchange about (placed, or lost in placement).
 ORDER_SYNCED_STATUSES = frozenset({Ord.OPEN, Ord.PARTIALLY_FILLED, Ord.UNKNOWN})
+# Orders that reached the exchange and rest or filled there (an order cancelled after a partial fill also holds
+# coins: its filled quantity says so).
+ORDER_ON_EXCHANGE_STATUSES = frozenset({Ord.OPEN, Ord.PARTIALLY_FILLED, Ord.FILLED, Ord.UNKNOWN})
 # A take-profit in these statuses holds its entry leg's coins (live, or sold them): no second one.
 ORDER_TAKE_PROFIT_HOLDING = ORDER_LIVE_STATUSES | {Ord.FILLED}
 

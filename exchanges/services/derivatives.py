@@ -2,9 +2,11 @@
 
 The position mode (one_way | hedge) is the exchange's: read at connect, daily (beat), and again after a
 refusal that says an order's position side does not fit it, and stored on the account, where a group reads
-it when it opens. Leverage and margin mode are set per (account, symbol) before an opening order, only when
-they differ from what was last set (``ExchangeAccount.derivatives_settings``); an exchange answering "not
-modified" is success (the connectors already treat it so). Exchange calls happen outside transactions.
+it when it opens. Leverage and margin mode are set per (account, symbol) before an opening order: always for a
+new group the engine holds nothing else for on the symbol (``always``: what was last set is the engine's memory,
+and a trader may have changed the symbol by hand since), otherwise only when they differ from what was last set
+(``ExchangeAccount.derivatives_settings``); an exchange answering "not modified" is success (the connectors
+already treat it so). Exchange calls happen outside transactions.
 
 Leverage tiers (``exchanges.tiers``: the leverage an exchange allows per notional) are kept in Django's cache
 (Redis in production), per account and symbol, for ``TIERS_CACHE_SECONDS``: they are the exchange's data,
@@ -92,12 +94,19 @@ def symbol_busy(connector: Connector, symbol: str) -> str:
 
 
 def settings_apply(
-    account: ExchangeAccount, symbol: str, *, leverage: int, margin_mode: str, connector: Connector
+    account: ExchangeAccount,
+    symbol: str,
+    *,
+    leverage: int,
+    margin_mode: str,
+    connector: Connector,
+    always: bool = False,
 ) -> bool:
-    """Set ``margin_mode`` and ``leverage`` on ``symbol`` unless they are what was last set; True when the
-    exchange was asked. The exchange's refusal (PermanentError) propagates and nothing is recorded."""
+    """Set ``margin_mode`` and ``leverage`` on ``symbol`` — ``always``, or else only when they are not what was
+    last set — and record them; True when the exchange was asked. The exchange's refusal (PermanentError)
+    propagates and nothing is recorded."""
     account.refresh_from_db(fields=["derivatives_settings"])
-    if not settings_differ(account, symbol, leverage=leverage, margin_mode=margin_mode):
+    if not always and not settings_differ(account, symbol, leverage=leverage, margin_mode=margin_mode):
         return False
     connector.set_margin_mode(symbol, margin_mode, leverage=int(leverage))
     connector.set_leverage(symbol, int(leverage), margin_mode=margin_mode)

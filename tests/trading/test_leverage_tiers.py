@@ -17,8 +17,10 @@ from exchanges.services.derivatives import leverage_tiers
 from exchanges.tiers import margin_tiers
 from tests.api_client import client_for
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
+from tests.signals import stored_signal
 from trading.models import PositionGroup, RiskConfig
 from trading.selectors import risk_config_of
+from trading.services.routing import signal_route
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -142,7 +144,8 @@ def test_the_exchanges_own_tiers_cap_the_leverage_and_are_asked_once(route, leve
     again = long(route, user)
 
     assert again.status == "opened", again.reason
-    assert leverage_requests == [10] and leverage_on_exchange(user) == 10  # the second group: already 10x
+    # Each new group on the flat symbol sets its (capped) leverage again: "last set" is only the engine's memory.
+    assert leverage_requests == [10, 10] and leverage_on_exchange(user) == 10
     assert "Leverage 10× instead of the configured 20×" in first.reason
     assert asked == [SOL]  # the tiers are cached per account and symbol
 
@@ -181,6 +184,36 @@ def test_a_leverage_change_to_the_capped_value_is_refused_while_the_symbol_is_bu
     assert "trades 10x (its 20x capped by the exchange's tier) isolated but SOL/USDT:USDT is set to 20x" in (
         signal.reason
     )
+    assert PositionGroup.objects.count() == 1
+
+
+def test_two_groups_of_one_configured_leverage_capped_differently_cannot_share_the_symbol(
+    monkeypatch, eager_celery, leverage_requests, django_capture_on_commit_callbacks
+):
+    # Both configurations ask 20x; the steep table caps the second's 3,000 USDT grid at 10x. Both alerts are routed
+    # before the first grid reaches the exchange (nothing there says the symbol is busy): the database does.
+    exchange_tiers(monkeypatch, STEEP)
+    user = trader(capital="1000", leverage=20)
+    DCAConfigurationFactory(
+        user=user, pair="SOL/USDT", timeframe=60, levels=THREE_LEGS, capital_usd=D("3000"), leverage=20
+    )
+    first = stored_signal(user, symbol="SOLUSDT.P", side="buy", entry_price="100")
+    second = stored_signal(user, symbol="SOLUSDT.P", side="buy", entry_price="100", timeframe="60")
+    with django_capture_on_commit_callbacks(execute=False) as after_first:
+        signal_route(signal_id=first.pk)
+    with django_capture_on_commit_callbacks(execute=False) as after_second:
+        signal_route(signal_id=second.pk)
+    for callback in after_first + after_second:
+        callback()
+
+    first.refresh_from_db(), second.refresh_from_db()
+    assert first.status == "opened", first.reason
+    assert second.status == "rejected"
+    assert "trades 10x isolated (its 20x capped by the exchange's tier) but the long SOL/USDT:USDT 15m" in (
+        second.reason
+    )
+    assert "trades 20x isolated" in second.reason and "Nothing was placed" in second.reason
+    assert leverage_requests == [20] and leverage_on_exchange(user) == 20
     assert PositionGroup.objects.count() == 1
 
 

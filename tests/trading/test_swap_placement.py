@@ -1,7 +1,9 @@
 """A group on a paper swap account, through the engine's real services: the flags each order reaches the
 exchange with (one-way: closes reduce-only; hedge: the group's leg on every order), shorts (legs above the
-entry, take-profits below, PnL and fees), leverage set once before the first entry, a leverage change refused
-while the symbol has open orders, and a spot account's orders unchanged."""
+entry, take-profits below, PnL and fees), leverage and margin mode set before each new group's first entry on a
+flat symbol (a setting changed by hand is reset) and never under another group's orders (two new groups with
+different settings: the second refused, also when both were routed before either grid was placed), a leverage change
+refused while the symbol has open orders, and a spot account's orders unchanged."""
 
 from decimal import Decimal
 
@@ -11,8 +13,10 @@ from exchanges.models import ExchangeAccount, PaperLeverage, PaperOrder, PaperPo
 from exchanges.paper.connector import PaperConnector
 from exchanges.paper.services import paper_price_set
 from tests.factories import DCAConfigurationFactory, ExchangeAccountFactory, UserFactory
+from tests.signals import stored_signal
 from trading.models import Order, PositionGroup
 from trading.selectors import risk_config_of
+from trading.services.routing import signal_route
 from trading.services.sync import prices_sync, symbol_sync
 
 pytestmark = pytest.mark.django_db
@@ -216,7 +220,9 @@ def test_hedge_mode_long_and_short_on_one_symbol_each_closed_without_touching_th
     assert set(PositionGroup.objects.values_list("status", flat=True)) == {"closed"}
 
 
-def test_leverage_is_set_once_before_the_first_entry_and_not_again(route, eager_celery, swapper, requests_seen):
+def test_leverage_is_set_for_each_new_group_on_a_flat_symbol_and_not_for_its_pyramids(
+    route, eager_celery, swapper, requests_seen
+):
     paper_price_set(exchange_id="binance", symbol=SOL, price=D("99.5"))
     short(route, swapper)
     assert sorted(requests_seen) == [("leverage", SOL, 5), ("margin_mode", SOL, "isolated")]
@@ -228,11 +234,106 @@ def test_leverage_is_set_once_before_the_first_entry_and_not_again(route, eager_
 
     requests_seen.clear()
     cycle("100.5")
-    assert short(route, swapper).status == "pyramided"  # a pyramid while the position is open
+    assert short(route, swapper).status == "pyramided"  # a pyramid while the position is open: nothing asked
+    assert requests_seen == []
     exit_side(route, swapper, "short")
     cycle("100.5")
-    assert short(route, swapper).status == "opened"  # a new group with the same settings
-    assert requests_seen == []
+    # A new group on the flat symbol sends both again, though the engine last set the same: "not modified" is
+    # success, and a setting changed by hand meanwhile is put back (next test).
+    assert short(route, swapper).status == "opened"
+    assert sorted(requests_seen) == [("leverage", SOL, 5), ("margin_mode", SOL, "isolated")]
+
+
+def test_a_leverage_set_by_hand_on_the_flat_symbol_is_reset_to_the_configurations(route, eager_celery, swapper):
+    paper_price_set(exchange_id="binance", symbol=SOL, price=D("99.5"))
+    short(route, swapper)
+    exit_side(route, swapper, "short")
+    cycle("100.5")
+    assert not PaperPosition.objects.filter(account=account_of(swapper)).exists()
+    # Flat: the trader sets 20x cross on the exchange by hand; the engine's record still says 5x isolated.
+    PaperLeverage.objects.filter(account=account_of(swapper), symbol=SOL).update(leverage=20, margin_mode="cross")
+
+    assert short(route, swapper).status == "opened"
+    cycle("100.5")  # the first leg (sell 100) fills
+
+    group = PositionGroup.objects.get(status__in=["live", "partially_filled", "active"])
+    settings = PaperLeverage.objects.get(account=account_of(swapper), symbol=SOL)
+    assert (
+        (settings.leverage, settings.margin_mode)
+        == (5, "isolated")
+        == (
+            group.config_snapshot["leverage"],
+            group.config_snapshot["margin_mode"],
+        )
+    )
+    position = PaperPosition.objects.get(account=account_of(swapper), symbol=SOL)
+    assert (position.side, position.contracts, position.leverage) == ("short", D("10"), 5)
+
+
+def test_two_new_groups_routed_before_either_grid_is_placed_cannot_trade_two_leverages(
+    eager_celery, swapper, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Two alerts (15m at 5x, 1h at 10x) both routed before the first grid reaches the exchange: the exchange
+    cannot tell the engine about the first group yet, the database can. The second is refused; the first group's
+    legs never see another leverage."""
+    asked: list[tuple] = []  # (leverage requested, the account's open orders on SOL when it was)
+    set_leverage = PaperConnector.set_leverage
+
+    def leverage(self, symbol, value, **kwargs):
+        asked.append((value, PaperOrder.objects.filter(account=self.account, symbol=symbol, status="open").count()))
+        return set_leverage(self, symbol, value, **kwargs)
+
+    monkeypatch.setattr(PaperConnector, "set_leverage", leverage)
+    paper_price_set(exchange_id="binance", symbol=SOL, price=D("99.5"))
+    risk = risk_config_of(swapper)
+    risk.max_open_positions_per_symbol = 2  # two timeframes on one symbol, same side
+    risk.save(update_fields=["max_open_positions_per_symbol"])
+    DCAConfigurationFactory(user=swapper, pair="SOL/USDT", timeframe=60, levels=THREE_LEGS, leverage=10)
+    a = stored_signal(swapper, symbol="SOLUSDT.P", side="sell", market_position="short", entry_price="100")
+    b = stored_signal(
+        swapper, symbol="SOLUSDT.P", side="sell", market_position="short", entry_price="100", timeframe="60"
+    )
+
+    with django_capture_on_commit_callbacks(execute=False) as first:
+        signal_route(signal_id=a.pk)  # accepted; its grid goes out after commit (a Celery task)
+    with django_capture_on_commit_callbacks(execute=False) as second:
+        signal_route(signal_id=b.pk)  # routed meanwhile: nothing of A's is on the exchange yet
+    for callback in first + second:
+        callback()
+
+    a.refresh_from_db(), b.refresh_from_db()
+    assert a.status == "opened", a.reason
+    assert b.status == "rejected"
+    assert "10x isolated" in b.reason and "5x isolated" in b.reason and "short SOL/USDT:USDT 15m" in b.reason
+    assert "Nothing was placed" in b.reason
+    assert asked == [(5, 0)]  # only A's leverage, set before any order rested
+    group = PositionGroup.objects.get()
+    assert (group.timeframe, group.config_snapshot["leverage"]) == (15, 5)
+    assert [(side, price) for side, price, *_ in book(swapper)] == [
+        ("sell", D("100")),
+        ("sell", D("102")),
+        ("sell", D("104")),
+    ]
+    assert PaperLeverage.objects.get(account=account_of(swapper), symbol=SOL).leverage == 5
+
+
+def test_a_second_group_with_the_same_settings_trades_beside_the_first_and_sends_none(
+    route, eager_celery, swapper, requests_seen
+):
+    paper_price_set(exchange_id="binance", symbol=SOL, price=D("99.5"))
+    risk = risk_config_of(swapper)
+    risk.max_open_positions_per_symbol = 2
+    risk.save(update_fields=["max_open_positions_per_symbol"])
+    DCAConfigurationFactory(user=swapper, pair="SOL/USDT", timeframe=60, levels=THREE_LEGS, leverage=5)
+    assert short(route, swapper).status == "opened"
+    requests_seen.clear()
+
+    signal = short(route, swapper, timeframe="60")
+
+    assert signal.status == "opened", signal.reason
+    assert requests_seen == []  # the first group's legs rest at 5x: nothing to set, nothing moved under them
+    assert len(book(swapper)) == 6
+    assert PaperLeverage.objects.get(account=account_of(swapper), symbol=SOL).leverage == 5
 
 
 def test_a_leverage_change_is_refused_while_the_symbol_has_open_orders(route, eager_celery, swapper, requests_seen):

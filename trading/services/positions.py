@@ -6,6 +6,8 @@ import logging
 import uuid
 from decimal import Decimal
 
+from django.db.models import Q
+
 from core.events import emit
 from exchanges.connector import Connector, PermanentError
 from exchanges.services.accounts import connector_for_account
@@ -24,12 +26,14 @@ from trading.models import (
     Signal,
     client_order_id_for,
 )
+from trading.selectors import groups_on_symbol
 from trading.services import dispatch
 from trading.services.fills import group_refresh_stats, held_quantity
 from trading.services.orders import PlacementFailed, exchange_text, order_cancel, order_place
 from trading.services.transitions import group_transition, pyramids_move, signals_move
 from trading.states import (
     GROUP_NOT_CLOSABLE_STATUSES,
+    ORDER_ON_EXCHANGE_STATUSES,
     ORDER_TERMINAL_STATUSES,
     ORDER_UNSENT_STATUSES,
     GroupStatus,
@@ -223,12 +227,16 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     legs = pyramid.orders.filter(role=Order.Role.ENTRY, status__in=ORDER_UNSENT_STATUSES)
     snapshot = group.config_snapshot or {}
     # Before the first opening order (a market leg waiting for its price included): the group's leverage and
-    # margin mode, asked of the exchange only when they differ from what was last set on the symbol.
+    # margin mode. A new group the engine holds nothing else for on the symbol always sends both (what was last
+    # set is only the engine's memory: a trader may have changed the flat symbol by hand); with another group's
+    # orders or position there they are already in force (routing refuses other settings: _settings_conflict)
+    # and nothing is sent. A later pyramid sends them only when they differ from what was last set.
     if (
         snapshot.get("market_type") == "swap"
         and pyramid.orders.filter(
             role=Order.Role.ENTRY, status__in=[OrderStatus.PENDING, OrderStatus.TRIGGER_PENDING]
         ).exists()
+        and not (pyramid.index == 0 and _settings_in_force(group))
     ):
         try:
             settings_apply(
@@ -237,6 +245,7 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
                 leverage=int(snapshot.get("leverage") or 1),
                 margin_mode=snapshot.get("margin_mode") or "isolated",
                 connector=connector,
+                always=pyramid.index == 0,
             )
         except PermanentError as exc:
             return _pyramid_failed(
@@ -262,6 +271,19 @@ def pyramid_submit(*, pyramid_id, connector: Connector | None = None, final_atte
     else:
         group_refresh_stats(group_id=group.pk)
     return pyramid
+
+
+def _settings_in_force(group: PositionGroup) -> bool:
+    """Whether another of the engine's non-terminal groups on the group's account and symbol has orders on the
+    exchange (sent, resting or filled): the symbol's leverage and margin mode were set for it, and are the group's
+    (routing's ``_settings_conflict``). A group with nothing sent yet does not count: two new groups routed together
+    each send the same settings rather than each count on the other."""
+    return (
+        groups_on_symbol(group.exchange_account_id, group.symbol)
+        .exclude(pk=group.pk)
+        .filter(Q(orders__status__in=ORDER_ON_EXCHANGE_STATUSES) | Q(orders__filled_quantity__gt=0))
+        .exists()
+    )
 
 
 def _close_awaited(pyramid: Pyramid) -> str | None:

@@ -54,7 +54,13 @@ from trading.models import (
     position_label,
 )
 from trading.pool import PoolLimits, PoolUsage, SlotDecision, slot_decision
-from trading.selectors import active_groups, committed_exposure_usd, dca_config_for, realized_loss_today_usd
+from trading.selectors import (
+    active_groups,
+    committed_exposure_usd,
+    dca_config_for,
+    groups_on_symbol,
+    realized_loss_today_usd,
+)
 from trading.services import dispatch
 from trading.services.breaker import daily_loss_breaker
 from trading.services.closing import position_close_request
@@ -249,9 +255,11 @@ def _settings_refusal(signal: Signal, context: Context, account: ExchangeAccount
     """For an entry that would open a new group on a swap account: why the leverage it would trade with (its
     configuration's, capped by the exchange's tiers for the grid planned at the alert's price) and its margin
     mode cannot be set on the symbol ("" when they need no change, or can change). They differ from what was
-    last set, and the account has open orders or a position on the symbol: the exchange refuses a change then,
-    and the existing orders and position were sized for the settings in force. A pyramid on an open group keeps
-    the group's settings (decided under the lock; this is read before it, and only used for a new group)."""
+    last set, and the account has open orders or a position on the symbol (opened by hand, say): the exchange
+    refuses a margin-mode change then, and a leverage change would move those orders and that position, sized for
+    the settings in force. The engine's own groups on the symbol are compared under the lock
+    (``_settings_conflict``). A pyramid on an open group keeps the group's settings (decided under the lock; this
+    is read before it, and only used for a new group)."""
     alert, symbol = context.alert, context.symbol
     config = dca_config_for(user=signal.user, exchange=alert.exchange, symbol=symbol, timeframe=alert.timeframe)
     if config is None:
@@ -508,10 +516,17 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         legs = _plan(alert, context, levels, capital)
     except GridError as exc:
         return S.REJECTED, f"{label}: {exc}"
+    leverage = _leverage_choice(context, config.leverage, legs) if context.market_type == "swap" else None
+    if leverage is not None:
+        closed_first = [close.group_id for close in after.closes if close.quantity is None]  # a reverse's
+        conflict = _settings_conflict(
+            context, leverage.leverage, config.leverage, config.margin_mode, closed_first=closed_first
+        )
+        if conflict:
+            return S.REJECTED, f"{label}: {conflict}"
     decision = _slot(signal.user, risk, context, capital_usd, opens_position=True, bypass=force)
     if not decision.granted:
         return _queue(signal, context, risk, alert.side, False, decision, promoted=promoted)
-    leverage = _leverage_choice(context, config.leverage, legs) if context.market_type == "swap" else None
     group, pyramid = position_open(
         signal=signal,
         account_id=context.account_id,
@@ -534,6 +549,37 @@ def _entry(signal, context, risk: RiskConfig, after, *, promoted: bool, force: b
         f"Opened {label}: {len(legs)} legs from {legs[0].price.normalize():f}, pyramid "
         f"1/{group.max_pyramids}. Size: {sizing.note}.{note}"
     )
+
+
+def _settings_conflict(
+    context: Context, leverage: int, configured: int, margin_mode: str, *, closed_first: list
+) -> str:
+    """Under the user's routing lock (which every new group of the account passes): why a new swap group cannot
+    trade ``leverage`` (its ``configured`` one after the tier cap) and ``margin_mode`` ("" when it can). The
+    exchange holds one leverage and margin mode per account and symbol, shared by every order and position there:
+    while another of the engine's non-terminal groups on the symbol trades other settings, setting them would move
+    that group's resting orders and position (Binance and Bybit accept a leverage change then). Read from the
+    database only, so two alerts routed before the first one's grid reaches the exchange still see each other.
+    ``closed_first``: groups this signal closes before its grid goes out (a reverse's), which do not count."""
+    others = (
+        groups_on_symbol(context.account_id, context.symbol)
+        .filter(config_snapshot__market_type="swap")
+        .exclude(pk__in=closed_first)
+    )
+    for other in others.order_by("created_at", "pk"):
+        snapshot = other.config_snapshot or {}
+        theirs = f"{int(snapshot.get('leverage') or 1)}x {snapshot.get('margin_mode') or 'isolated'}"
+        if theirs == f"{int(leverage)}x {margin_mode}":
+            continue
+        capped = f" (its {configured}x capped by the exchange's tier)" if leverage != configured else ""
+        held = position_label(other.side, other.symbol, other.timeframe)
+        return (
+            f"its DCA configuration trades {leverage}x {margin_mode}{capped} but the {held} position on "
+            f"{context.account_name} trades {theirs}, and leverage and margin mode are one setting per symbol on the "
+            f"exchange: changing them would move that position's orders too. Nothing was placed: close that "
+            f"position first, or give the configuration {theirs}."
+        )
+    return ""
 
 
 def _pyramid(
