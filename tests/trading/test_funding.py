@@ -5,9 +5,11 @@ it does to each position's realised PnL and close record."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 
+from exchanges.connector import FundingPayment as ExchangePayment
 from tests.exchanges.test_ccxt_connector import (  # noqa: F401 - fixtures (loopback_only is autouse)
     Reply,
     account_key,
@@ -21,7 +23,13 @@ from tests.factories import ExchangeAccountFactory, OrderFactory, PositionGroupF
 from trading import journal
 from trading.models import FundingPayment, JournalEntry, Order, PositionGroup
 from trading.services.fills import group_refresh_stats
-from trading.services.funding import funding_sync, funding_targets
+from trading.services.funding import (
+    FILL_NOTICE_GRACE,
+    FUNDING_FETCH_WINDOW,
+    FUNDING_WINDOW_OVERLAP,
+    funding_sync,
+    funding_targets,
+)
 from trading.tasks import sync_funding_symbol_task
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +39,8 @@ LTC = "LTC/USDT:USDT"
 BINANCE_PAID_AT = datetime(2024, 2, 9, 8, tzinfo=UTC)  # the recorded income: -0.04618913 USDT on BTCUSDT
 BYBIT_PAID_AT = datetime(2023, 11, 14, 8, tzinfo=UTC)  # the recorded execution: the LTC long paid 0.00867 USDT
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+WINDOW, OVERLAP = FUNDING_FETCH_WINDOW, FUNDING_WINDOW_OVERLAP
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +152,8 @@ def test_a_payment_seen_twice_is_recorded_once(swap_account, binance_swap, excha
     exchange.route("GET", "/fapi/v1/income", income(RECORDED_INCOME, RECORDED_INCOME))
 
     assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 1
-    assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 0
+    with mock.patch("django.utils.timezone.now", lambda: BINANCE_PAID_AT + 8 * HOUR):  # the next run, that day
+        assert funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap) == 0
 
     [row] = FundingPayment.objects.all()
     assert (row.group_id, row.amount, row.exchange_payment_id, row.paid_at) == (
@@ -194,9 +205,12 @@ def test_a_payment_before_the_position_was_held_is_not_recorded(swap_account, bi
     group.refresh_from_db()
     assert (group.funding_pnl_usd, group.realized_pnl_usd) == (0, 0)
     # The next run starts after the payment it saw, recorded or not: an exchange's page never stays stuck on it.
+    # Run long after (the recorded payment is from 2024): nothing newer than it, so the next windows are asked,
+    # ten in one run at most.
     funding_sync(account_id=swap_account.pk, symbol=BTC, connector=binance_swap)
-    first, second = exchange.sent("GET", "/fapi/v1/income")
-    assert int(second.params["startTime"]) == int(BINANCE_PAID_AT.timestamp() * 1000)
+    first, *second_run = exchange.sent("GET", "/fapi/v1/income")
+    starts = [datetime.fromtimestamp(int(sent.params["startTime"]) / 1000, UTC) for sent in second_run]
+    assert starts == [BINANCE_PAID_AT + k * (WINDOW - OVERLAP) for k in range(10)]
 
 
 def test_hedge_mode_bybit_payment_goes_to_the_side_that_paid_it(swap_account, bybit_swap, exchange):
@@ -286,8 +300,6 @@ def test_a_short_grid_on_the_paper_exchange_books_its_funding_and_its_pnl_is_wha
     # 0.1 %, legs filled above the entry, the 08:00 funding instant passes (a positive rate: the short receives),
     # the take-profits buy it back below. The engine's realised PnL is the legs' and take-profits' prices, both
     # sides' fees and the funding, to the last unit, and what the exchange's USDT balance gained.
-    from unittest import mock
-
     from exchanges.models import PaperFunding, PaperOrder
     from exchanges.paper.connector import PaperConnector
     from exchanges.paper.services import paper_price_set
@@ -335,3 +347,143 @@ def test_a_short_grid_on_the_paper_exchange_books_its_funding_and_its_pnl_is_wha
     # it settles drifts from the exact figure in the 11th place (here by 0.000000000016).
     assert abs(group.realized_pnl_usd - gained) < D("1e-10") and gained > 0
     assert group.fees_usd == D("1.97911")  # 0.1 % of both sides
+
+
+# --- An exchange answering a window from the start; fills timed when the engine noticed them ------------------
+
+
+class BybitLike:
+    """fetch_funding_history as Bybit answers with a startTime only: the seven days from it (ccxt sends no
+    endTime). ``asked`` is every start the engine sent."""
+
+    def __init__(self, payments):
+        self.payments = payments
+        self.asked = []
+
+    def fetch_funding_history(self, symbol, since=None):
+        self.asked.append(since)
+        return [p for p in self.payments if since <= p.timestamp <= since + 7 * DAY]
+
+
+def pay(at, amount="-0.5", side="short"):
+    return ExchangePayment(
+        id=f"p{int(at.timestamp())}{side}", symbol=BTC, amount=D(amount), currency="USDT", timestamp=at,
+        position_side=side,
+    )  # fmt: skip
+
+
+def noticed(group, at):
+    """The group's entry was noticed filled at ``at`` (the engine's time, not the exchange's)."""
+    Order.objects.filter(group=group).update(first_filled_at=at, filled_at=at)
+
+
+def recorded_payments():
+    return sorted(FundingPayment.objects.values_list("paid_at", "group_id", "amount"))
+
+
+def test_a_grid_that_rested_a_week_before_filling_gets_all_its_funding(swap_account):
+    # Review i18 finding 5: every run asked from the opening, Bybit answered that empty week, nothing ever moved.
+    opened = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    group = position(swap_account, opened=opened, quantity="0.01", price="47000")
+    noticed(group, opened + 9 * DAY)  # the grid's first leg filled nine days after the opening
+    instants = [datetime(2026, 1, 10, 16, tzinfo=UTC) + i * 8 * HOUR for i in range(6)]
+    exchange = BybitLike([pay(at) for at in instants])
+
+    with mock.patch("django.utils.timezone.now", lambda: instants[-1] + HOUR):
+        for _ in range(3):  # three beat runs
+            funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+
+    assert recorded_payments() == [(at, group.pk, D("-0.5")) for at in instants]
+    group.refresh_from_db()
+    assert group.funding_pnl_usd == D("-3")
+    # The empty week, then the next window (one hour of overlap); then from the last payment seen.
+    assert exchange.asked[:2] == [opened, opened + WINDOW - OVERLAP]
+    assert exchange.asked[2:] == [instants[-1], instants[-1]]
+
+
+def test_a_symbol_that_paid_nothing_for_months_is_caught_up_ten_windows_a_run(swap_account):
+    opened = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    position(swap_account, opened=opened, quantity="0.01", price="47000")
+    exchange = BybitLike([])
+    now = opened + 100 * DAY
+    step = WINDOW - OVERLAP
+
+    with mock.patch("django.utils.timezone.now", lambda: now):
+        funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+        assert exchange.asked == [opened + k * step for k in range(10)]
+        funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+        funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+
+    # The second run went on from the eleventh window and stopped at the one that reaches now (day 100); the
+    # third asks that one again: it may still get payments.
+    assert exchange.asked[10:] == [opened + k * step for k in range(10, 15)] + [opened + 14 * step]
+    assert opened + 14 * step + WINDOW >= now > opened + 13 * step + WINDOW
+    assert not FundingPayment.objects.exists()
+
+
+def test_an_entry_noticed_seconds_after_the_funding_instant_gets_that_payment(swap_account):
+    # Review i18 finding 6: filled on the exchange at 07:59:58, the fill sync saw it at 08:00:01 and stamped that.
+    instant = datetime(2026, 1, 2, 8, tzinfo=UTC)
+    group = position(swap_account, opened=instant - 5 * timedelta(minutes=1), quantity="0.01", price="47000")
+    noticed(group, instant + timedelta(seconds=1))
+    exchange = BybitLike([pay(instant, "-0.47")])
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+    exchange.payments.append(pay(instant + 8 * HOUR, "-0.47"))
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+
+    assert recorded_payments() == [(instant, group.pk, D("-0.47")), (instant + 8 * HOUR, group.pk, D("-0.47"))]
+    group.refresh_from_db()
+    assert group.funding_pnl_usd == D("-0.94")
+
+
+def test_a_group_noticed_just_after_the_instant_takes_no_share_from_the_one_that_held(swap_account):
+    instant = datetime(2026, 1, 2, 8, tzinfo=UTC)
+    held = position(swap_account, opened=instant - HOUR, quantity="0.01", price="47000", timeframe=60)
+    joined = position(swap_account, opened=instant - 2 * timedelta(minutes=1), quantity="0.03", price="47000")
+    noticed(joined, instant + timedelta(seconds=2))  # maybe filled before 08:00, maybe after: not known
+
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=BybitLike([pay(instant, "-0.47")]))
+
+    assert recorded_payments() == [(instant, held.pk, D("-0.47"))]  # all of it to the one that held
+
+
+def test_an_entry_noticed_after_the_grace_does_not_get_the_payment(swap_account):
+    # Hedge mode, Bybit naming the side of each payment: the short was noticed filled at 08:01:01, the long at
+    # 08:01:00 (the grace's last second still counts).
+    instant = datetime(2026, 1, 2, 8, tzinfo=UTC)
+    late = position(swap_account, side="short", opened=instant - HOUR, quantity="0.01", price="47000")
+    noticed(late, instant + FILL_NOTICE_GRACE + timedelta(seconds=1))
+    edge = position(swap_account, side="long", opened=instant - HOUR, quantity="0.01", price="47000")
+    noticed(edge, instant + FILL_NOTICE_GRACE)
+    exchange = BybitLike([pay(instant, "-0.47", side="short"), pay(instant, "0.2", side="long")])
+
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+
+    # The short's payment: no one held, even a minute on (a trader's own position, say): not recorded.
+    assert recorded_payments() == [(instant, edge.pk, D("0.2"))]
+
+
+def test_a_payment_no_group_held_within_the_grace_is_asked_again_until_it_passes(swap_account):
+    # The funding run comes 20 s after the instant, before the fill sync noticed the entry: the payment is not
+    # dropped, the next run (after the grace) finds the holder.
+    instant = datetime(2026, 1, 2, 8, tzinfo=UTC)
+    group = position(swap_account, opened=instant - HOUR, quantity="0.01", price="47000")
+    Order.objects.filter(group=group).update(status="open", filled_quantity=0, first_filled_at=None, filled_at=None)
+    # Another payment right after it in the same answer (the other side's, in hedge mode) must not move the
+    # cursor past the one waiting.
+    other = position(swap_account, side="long", opened=instant - HOUR, quantity="0.01", price="47000")
+    exchange = BybitLike([pay(instant, "-0.47"), pay(instant + timedelta(seconds=1), "0.2", side="long")])
+
+    with mock.patch("django.utils.timezone.now", lambda: instant + timedelta(seconds=20)):
+        funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+    assert recorded_payments() == [(instant + timedelta(seconds=1), other.pk, D("0.2"))]
+
+    Order.objects.filter(group=group).update(status="filled", filled_quantity=D("0.01"))
+    noticed(group, instant + timedelta(seconds=25))
+    funding_sync(account_id=swap_account.pk, symbol=BTC, connector=exchange)
+
+    assert recorded_payments() == [
+        (instant, group.pk, D("-0.47")),
+        (instant + timedelta(seconds=1), other.pk, D("0.2")),
+    ]
+    assert exchange.asked == [instant - HOUR, instant]
