@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from tests.notifications.conftest import fake_telegram, telegram_on  # noqa: F401  (fixtures used here too)
+from tests.notifications.conftest import telegram_on  # noqa: F401  (a fixture used here too)
 from trading.models import QueuedSignal, RiskConfig, Signal
 
 
