@@ -7,6 +7,7 @@ one of the exceptions below, carrying the exchange's own message.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -191,6 +192,16 @@ class Trade:
     price: Decimal
     fee: Decimal
     fee_currency: str
+
+
+def fees_by_currency(fees: Iterable[tuple[Decimal, str]]) -> dict[str, Decimal]:
+    """(fee, currency) pairs (trades', orders') summed per currency, in first-seen order; a pair without a
+    currency says nothing was charged and is left out."""
+    totals: dict[str, Decimal] = {}
+    for fee, currency in fees:
+        if currency:
+            totals[currency] = totals.get(currency, Decimal(0)) + fee
+    return totals
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from exchanges.connector import Connector, ExchangeError, ExchangeOrder, Position
+from exchanges.connector import Connector, ExchangeError, ExchangeOrder, Position, fees_by_currency
 from exchanges.enums import OrderSide
 from exchanges.models import ExchangeAccount
 from exchanges.services.accounts import connector_for_account
@@ -341,10 +341,11 @@ def _fees(connector: Connector, symbol: str, orders: list[ExchangeOrder]) -> tup
         except ExchangeError:
             return ZERO, ""
         fees.extend((trade.fee, trade.fee_currency) for trade in trades)
-    currencies = {currency for amount, currency in fees if amount}
-    if len(currencies) != 1:
+    charged = {currency: total for currency, total in fees_by_currency(fees).items() if total}
+    if len(charged) != 1:
         return ZERO, ""
-    return sum((amount for amount, _ in fees), ZERO), currencies.pop()
+    [(currency, total)] = charged.items()
+    return total, currency
 
 
 def _priced(closed_by: ExchangeClose | None) -> tuple[Decimal, Decimal, Decimal, str] | None:

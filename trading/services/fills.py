@@ -69,7 +69,10 @@ def group_fills(group: PositionGroup) -> list[FillEvent]:
 
 
 def group_funding(group: PositionGroup) -> Decimal:
-    """The sum of the group's funding shares (received positive, paid negative; ``trading.services.funding``)."""
+    """The sum of the group's funding shares (received positive, paid negative; ``trading.services.funding``).
+    Only swap groups are paid funding: a spot group's refresh (the fill sync's hot path) asks nothing."""
+    if (group.config_snapshot or {}).get("market_type") != "swap":
+        return Decimal(0)
     return group.funding_payments.aggregate(total=Sum("amount"))["total"] or Decimal(0)
 
 

@@ -23,6 +23,7 @@ from exchanges.connector import (
     OrderNotFound,
     PermanentError,
     RetryableError,
+    fees_by_currency,
 )
 from exchanges.currency import quote_of
 from exchanges.models import ExchangeAccount
@@ -348,10 +349,7 @@ def _with_fee_from_trades(order: Order, state: ExchangeOrder, connector: Connect
     except (ExchangeError, NotImplementedError) as exc:
         logger.warning("order %s: fee not in the answer and its trades unavailable (%s)", order.client_order_id, exc)
         return state
-    by_currency: dict[str, Decimal] = {}
-    for trade in trades:
-        if trade.fee_currency:
-            by_currency[trade.fee_currency] = by_currency.get(trade.fee_currency, Decimal(0)) + trade.fee
+    by_currency = fees_by_currency((trade.fee, trade.fee_currency) for trade in trades)
     if not by_currency:
         return state
     if len(by_currency) > 1:
